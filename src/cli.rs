@@ -1,0 +1,227 @@
+//! The command line: argument definitions (clap), dispatch, and exit codes.
+
+mod commands;
+mod render;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::core::task::TaskStatus;
+
+/// Exit codes (DESIGN.md).
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// A waited-for task ended in a state other than completed.
+    pub const TASK_FAILED: i32 = 1;
+    /// Usage error or unknown id.
+    pub const USAGE: i32 = 2;
+    /// The daemon could not be reached or started.
+    pub const DAEMON: i32 = 3;
+    /// A `--timeout` expired.
+    pub const TIMEOUT: i32 = 124;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "paneherd",
+    about = "Run many background AI-agent tasks (or any command) in parallel, from inside tmux",
+    disable_version_flag = true,
+    after_help = "Ids: any unique prefix of a task id works wherever an id is asked for."
+)]
+pub struct Cli {
+    /// Print the version and the config, data and runtime paths in use.
+    #[arg(short = 'V', long = "version")]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Hand off a task; prints its id at once (or its result, with --wait).
+    Run(RunArgs),
+    /// List tasks: running, pending, then finished (newest first).
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// Show a task: a status table while it runs, its result once it has ended.
+    Output(OutputArgs),
+    /// Block until tasks have ended.
+    Wait(WaitArgs),
+    /// Cancel tasks (pending ones never start; running ones are stopped).
+    Cancel(CancelArgs),
+    /// Run a task again with the same spec, under a new id.
+    Retry(RetryArgs),
+    /// Check or print the configuration.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Run the daemon in the foreground, or ask about / stop the running one.
+    Daemon(DaemonArgs),
+    /// Run a batch of simulated-agent tasks to see paneherd work (no AI CLI needed).
+    Demo(DemoArgs),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The simulated agent of the `demo` agent preset.
+    #[command(hide = true)]
+    DemoAgent {
+        #[arg(long)]
+        task: Option<String>,
+        prompt: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Category to run under (picks agent and model; see the config).
+    #[arg(short, long, conflicts_with = "agent")]
+    pub category: Option<String>,
+    /// Agent to run (an [agents.NAME] of the config, e.g. shell, claude, demo).
+    #[arg(short, long)]
+    pub agent: Option<String>,
+    /// Model, as provider/model (e.g. anthropic/claude-opus-4-6).
+    #[arg(short, long)]
+    pub model: Option<String>,
+    /// Title (default: the prompt's first line).
+    #[arg(short, long)]
+    pub title: Option<String>,
+    /// Skill to load (repeatable); passed to the agent as {skills}.
+    #[arg(short = 's', long = "skill")]
+    pub skills: Vec<String>,
+    /// Working directory of the task (default: the current one).
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Wait for the task to end and print its result.
+    #[arg(short, long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds (exit 124).
+    #[arg(long, requires = "wait")]
+    pub timeout: Option<f64>,
+    /// Print the task as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The prompt (one argument; `-` reads it from standard input).
+    pub prompt: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only tasks in this status (repeatable).
+    #[arg(long, value_parser = parse_status)]
+    pub status: Vec<TaskStatus>,
+    /// At most this many tasks (newest first).
+    #[arg(short = 'n', long)]
+    pub limit: Option<usize>,
+    /// Print a JSON array of task objects.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    pub id: String,
+    /// Wait until the task has ended.
+    #[arg(short, long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds (exit 124).
+    #[arg(long, requires = "wait")]
+    pub timeout: Option<f64>,
+    /// Print the task (with its result) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Tasks to wait for.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub ids: Vec<String>,
+    /// Wait for every task not yet ended.
+    #[arg(long)]
+    pub all: bool,
+    /// Give up after this many seconds (exit 124).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub ids: Vec<String>,
+    /// Cancel every pending and running task.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    pub id: String,
+    #[arg(short, long)]
+    pub wait: bool,
+    #[arg(long, requires = "wait")]
+    pub timeout: Option<f64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Validate the config file; exit 2 and point at the bad line on error.
+    Check,
+    /// Print the embedded default config.
+    Default,
+    /// Print the path of the config file in use.
+    Path,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    #[command(subcommand)]
+    pub command: Option<DaemonCmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCmd {
+    /// Run the daemon in the foreground (what `paneherd daemon` does).
+    Run {
+        /// Leave the starting terminal's session (used when a client starts the daemon).
+        #[arg(long, hide = true)]
+        detach: bool,
+    },
+    /// Pid, socket, uptime and task counts (exit 3 if no daemon runs).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop the daemon in order (running tasks are cancelled and recorded as such).
+    Stop,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many demo tasks to submit.
+    #[arg(short = 'n', long, default_value_t = 8)]
+    pub count: usize,
+}
+
+fn parse_status(s: &str) -> Result<TaskStatus, String> {
+    s.parse()
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    commands::dispatch(cli)
+}

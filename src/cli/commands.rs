@@ -1,0 +1,392 @@
+//! What each command does: talk to the daemon, print, and choose the exit code.
+
+use std::io::{IsTerminal, Read, Write};
+use std::time::Duration;
+
+use clap::CommandFactory;
+
+use super::{Cli, Command, ConfigCmd, DaemonCmd, exit, render};
+use crate::client::{Client, ClientError};
+use crate::config::{Config, DEFAULT_TOML};
+use crate::core::task::{Task, TaskSpec, TaskStatus};
+use crate::core::timefmt;
+use crate::paths::Paths;
+use crate::proto::{ErrorKind, Event, ListFilter, OutputData, Request, StatusData, WaitData};
+
+/// A command's failure: what to print and the exit code.
+struct Fail {
+    code: i32,
+    message: String,
+}
+
+type CmdResult = Result<i32, Fail>;
+
+fn usage(msg: impl Into<String>) -> Fail {
+    Fail { code: exit::USAGE, message: msg.into() }
+}
+
+impl From<ClientError> for Fail {
+    fn from(e: ClientError) -> Self {
+        let code = match &e {
+            ClientError::Daemon(b) => match b.kind {
+                ErrorKind::UnknownId
+                | ErrorKind::AmbiguousId
+                | ErrorKind::Invalid
+                | ErrorKind::BadRequest => exit::USAGE,
+                _ => exit::DAEMON,
+            },
+            _ => exit::DAEMON,
+        };
+        Fail { code, message: e.to_string() }
+    }
+}
+
+pub fn dispatch(cli: Cli) -> i32 {
+    let paths = Paths::from_env();
+    if cli.version {
+        println!("paneherd {}", env!("CARGO_PKG_VERSION"));
+        println!("config:  {}", paths.config.display());
+        println!("data:    {}", paths.data.display());
+        println!("runtime: {}", paths.runtime.display());
+        return exit::OK;
+    }
+    let command = match cli.command {
+        Some(c) => c,
+        None => Command::List(super::ListArgs { status: vec![], limit: None, json: false }),
+    };
+    let result = match command {
+        Command::Daemon(d) => match d.command.unwrap_or(DaemonCmd::Run { detach: false }) {
+            DaemonCmd::Run { detach } => match crate::daemon::run(paths, detach) {
+                Ok(()) => Ok(exit::OK),
+                Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
+            },
+            DaemonCmd::Status { json } => block_on(daemon_status(&paths, json)),
+            DaemonCmd::Stop => block_on(daemon_stop(&paths)),
+        },
+        Command::Config(c) => config_cmd(&paths, c),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::DemoAgent { task, prompt } => Ok(crate::demo_agent::run(task.as_deref(), &prompt)),
+        Command::Run(a) => block_on(run(&paths, a)),
+        Command::List(a) => block_on(list(&paths, a)),
+        Command::Output(a) => block_on(output(&paths, a)),
+        Command::Wait(a) => block_on(wait(&paths, a)),
+        Command::Cancel(a) => block_on(cancel(&paths, a)),
+        Command::Retry(a) => block_on(retry(&paths, a)),
+        Command::Demo(a) => block_on(demo(&paths, a)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("paneherd: {}", f.message);
+            f.code
+        }
+    }
+}
+
+fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fail { code: exit::DAEMON, message: format!("cannot start async runtime: {e}") })?;
+    rt.block_on(f)
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Fail> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| Fail { code: 1, message: e.to_string() })?;
+    println!("{s}");
+    Ok(())
+}
+
+fn timeout_ms(secs: Option<f64>) -> Result<Option<u64>, Fail> {
+    match secs {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some((s * 1000.0) as u64)),
+        Some(s) => Err(usage(format!("--timeout {s}: give a number of seconds ≥ 0"))),
+    }
+}
+
+/// Exit code for tasks that were waited for.
+fn code_for(tasks: &[Task], timed_out: bool) -> i32 {
+    if timed_out {
+        exit::TIMEOUT
+    } else if tasks.iter().all(|t| t.status == TaskStatus::Completed) {
+        exit::OK
+    } else {
+        exit::TASK_FAILED
+    }
+}
+
+async fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
+    let prompt = if a.prompt == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| usage(format!("cannot read the prompt from stdin: {e}")))?;
+        s
+    } else {
+        a.prompt
+    };
+    let cwd = match a.cwd {
+        Some(c) => Some(
+            std::fs::canonicalize(&c)
+                .map_err(|e| usage(format!("--cwd {}: {e}", c.display())))?,
+        ),
+        None => None,
+    };
+    let spec = TaskSpec {
+        prompt,
+        agent: a.agent,
+        category: a.category,
+        model: a.model,
+        title: a.title,
+        skills: a.skills,
+        cwd,
+        client_cwd: std::env::current_dir().ok(),
+        env: Some(std::env::vars().collect()),
+        parent: None,
+    };
+    let timeout = timeout_ms(a.timeout)?;
+    let mut c = Client::connect(paths, true).await?;
+    let task: Task = c.request(Request::Submit { spec }).await?;
+    finish_submit(&mut c, task, a.wait, timeout, a.json).await
+}
+
+async fn finish_submit(
+    c: &mut Client,
+    task: Task,
+    wait: bool,
+    timeout: Option<u64>,
+    json: bool,
+) -> CmdResult {
+    if !wait {
+        if json {
+            print_json(&task)?;
+        } else {
+            println!("{}", task.id);
+            if std::io::stderr().is_terminal() {
+                let state = if task.status == TaskStatus::Running { "started" } else { "queued" };
+                eprintln!("{state}: {} — `paneherd output {} --wait` for its result", task.title, task.id);
+            }
+        }
+        return Ok(exit::OK);
+    }
+    let out: OutputData =
+        c.request(Request::Output { id: task.id.clone(), wait: true, timeout_ms: timeout }).await?;
+    print_output(&out, json)?;
+    Ok(code_for(std::slice::from_ref(&out.task), out.timed_out))
+}
+
+fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
+    if json {
+        let mut v = serde_json::to_value(&out.task).map_err(|e| usage(e.to_string()))?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("result".into(), out.result.clone().into());
+            obj.insert("tail".into(), out.tail.clone().into());
+            obj.insert("timed_out".into(), out.timed_out.into());
+        }
+        return print_json(&v);
+    }
+    print!("{}", render::output(&out.task, out.result.as_deref(), out.tail.as_deref(), timefmt::now()));
+    if out.timed_out {
+        println!("\n(timed out waiting; the task goes on — `paneherd output {} --wait` again)", out.task.id);
+    }
+    Ok(())
+}
+
+async fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
+    let mut c = Client::connect(paths, true).await?;
+    let filter = ListFilter { status: a.status, since: None, limit: a.limit };
+    let raw = c.request_raw(Request::List { filter }).await?;
+    if a.json {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(raw.get().as_bytes());
+        let _ = out.write_all(b"\n");
+        return Ok(exit::OK);
+    }
+    let tasks: Vec<Task> = serde_json::from_str(raw.get()).map_err(|e| usage(e.to_string()))?;
+    print!("{}", render::task_table(&tasks, timefmt::now()));
+    Ok(exit::OK)
+}
+
+async fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
+    let timeout = timeout_ms(a.timeout)?;
+    let mut c = Client::connect(paths, true).await?;
+    let out: OutputData =
+        c.request(Request::Output { id: a.id, wait: a.wait, timeout_ms: timeout }).await?;
+    print_output(&out, a.json)?;
+    if out.timed_out {
+        return Ok(exit::TIMEOUT);
+    }
+    Ok(if a.wait { code_for(std::slice::from_ref(&out.task), false) } else { exit::OK })
+}
+
+async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
+    let timeout = timeout_ms(a.timeout)?;
+    let mut c = Client::connect(paths, true).await?;
+    let w: WaitData =
+        c.request(Request::Wait { ids: a.ids, all: a.all, timeout_ms: timeout }).await?;
+    if a.json {
+        print_json(&w)?;
+    } else {
+        print!("{}", render::task_table(&w.tasks, timefmt::now()));
+        if w.timed_out {
+            println!("(timed out waiting)");
+        }
+    }
+    Ok(code_for(&w.tasks, w.timed_out))
+}
+
+async fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
+    let mut c = Client::connect(paths, true).await?;
+    let tasks: Vec<Task> = c.request(Request::Cancel { ids: a.ids, all: a.all }).await?;
+    if a.json {
+        print_json(&tasks)?;
+    } else if tasks.is_empty() {
+        println!("Nothing to cancel.");
+    } else {
+        print!("{}", render::task_table(&tasks, timefmt::now()));
+    }
+    Ok(exit::OK)
+}
+
+async fn retry(paths: &Paths, a: super::RetryArgs) -> CmdResult {
+    let timeout = timeout_ms(a.timeout)?;
+    let mut c = Client::connect(paths, true).await?;
+    let task: Task = c.request(Request::Retry { id: a.id }).await?;
+    finish_submit(&mut c, task, a.wait, timeout, a.json).await
+}
+
+async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
+    let mut c = Client::connect(paths, false).await?;
+    let s: StatusData = c.request(Request::Status).await?;
+    if json {
+        print_json(&s)?;
+        return Ok(exit::OK);
+    }
+    println!("paneherd daemon {} (pid {})", s.version, s.pid);
+    println!("  socket     {}", s.socket.display());
+    println!("  data       {}", s.data_dir.display());
+    println!(
+        "  config     {}",
+        s.config.map(|p| p.display().to_string()).unwrap_or_else(|| "(embedded defaults)".into())
+    );
+    println!("  uptime     {}", timefmt::human_duration(s.uptime_ms));
+    let counts: Vec<String> = s.counts.iter().map(|(st, n)| format!("{n} {st}")).collect();
+    println!("  tasks      {}", counts.join(", "));
+    for g in &s.groups {
+        let limit = if g.limit == 0 { "∞".to_string() } else { g.limit.to_string() };
+        println!("  limit      {} {}/{} ({} queued)", g.key, g.running, limit, g.queued);
+    }
+    for p in &s.store_problems {
+        println!("  skipped    {p}");
+    }
+    Ok(exit::OK)
+}
+
+async fn daemon_stop(paths: &Paths) -> CmdResult {
+    let mut c = Client::connect(paths, false).await?;
+    let pid = c.welcome.pid;
+    c.request_raw(Request::Shutdown).await?;
+    // The daemon closes every connection when it exits.
+    let gone = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Ok(Some(_)) = c.next_event().await {}
+    })
+    .await;
+    if gone.is_err() {
+        return Err(Fail { code: exit::DAEMON, message: format!("daemon {pid} did not stop within 15 s") });
+    }
+    println!("daemon {pid} stopped");
+    Ok(exit::OK)
+}
+
+fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
+    match c {
+        ConfigCmd::Default => {
+            print!("{DEFAULT_TOML}");
+            Ok(exit::OK)
+        }
+        ConfigCmd::Path => {
+            println!("{}", paths.config.display());
+            Ok(exit::OK)
+        }
+        ConfigCmd::Check => match Config::load(&paths.config) {
+            Ok(l) => {
+                let src = match &l.user_file {
+                    Some(p) => p.display().to_string(),
+                    None => format!("{} (absent: embedded defaults)", paths.config.display()),
+                };
+                println!(
+                    "ok: {src}: {} agents, {} categories",
+                    l.config.agents.len(),
+                    l.config.categories.len()
+                );
+                Ok(exit::OK)
+            }
+            Err(e) => Err(usage(format!("config error: {e}"))),
+        },
+    }
+}
+
+const DEMO_PROMPTS: [&str; 8] = [
+    "Explore the auth code and list every login flow",
+    "Run the test suite and summarise the failures",
+    "Research PKCE and how our OAuth client should use it",
+    "Find dead code in src/ and propose removals",
+    "Review the last commit for security problems",
+    "Draft release notes from the git log",
+    "Benchmark the JSON parser against the baseline",
+    "Check the docs for broken links",
+];
+
+/// Submits demo-agent tasks and follows them until they have all ended.
+async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
+    let mut c = Client::connect(paths, true).await?;
+    let mut ids = Vec::new();
+    for i in 0..a.count {
+        let spec = TaskSpec {
+            prompt: DEMO_PROMPTS[i % DEMO_PROMPTS.len()].into(),
+            agent: Some("demo".into()),
+            client_cwd: std::env::current_dir().ok(),
+            ..Default::default()
+        };
+        let t: Task = c.request(Request::Submit { spec }).await?;
+        println!("submitted {:<22} {}", t.id, t.title);
+        ids.push(t.id);
+    }
+    println!("\nfollowing {} tasks (Ctrl-C stops following; the tasks go on)…\n", ids.len());
+    let mut events = Client::connect(paths, true).await?;
+    events.subscribe().await?;
+    let mut open: std::collections::HashSet<String> = ids.iter().cloned().collect();
+    // Tasks may have changed before the subscription began.
+    let snapshot: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
+    for t in snapshot.iter().filter(|t| t.status.is_terminal()) {
+        open.remove(&t.id);
+    }
+    while !open.is_empty() {
+        let Some(ev) = events.next_event().await? else { break };
+        if let Event::TaskChanged { task } = ev {
+            if !open.contains(&task.id) {
+                continue;
+            }
+            let when = timefmt::now().format("%H:%M:%S");
+            match task.status {
+                TaskStatus::Running => println!("{when}  ▶ {:<22} started", task.id),
+                s if s.is_terminal() => {
+                    open.remove(&task.id);
+                    let how = task.reason.clone().unwrap_or_default();
+                    println!("{when}  {} {:<22} {s} {how}", s.symbol(), task.id);
+                }
+                _ => {}
+            }
+        }
+    }
+    let tasks: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
+    let mine: Vec<Task> = tasks.into_iter().filter(|t| ids.contains(&t.id)).collect();
+    println!();
+    print!("{}", render::task_table(&mine, timefmt::now()));
+    println!("\nRead one: paneherd output {}", ids.first().map(String::as_str).unwrap_or("ID"));
+    Ok(exit::OK)
+}

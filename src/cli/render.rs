@@ -1,0 +1,124 @@
+//! Plain-text views of tasks for people and agents: one line per task, status tables, results.
+
+use std::fmt::Write;
+
+use crate::core::task::{Task, TaskStatus};
+use crate::core::text::cut;
+use crate::core::timefmt::{self, Timestamp, human_duration};
+
+fn agent_model(t: &Task) -> String {
+    match &t.model {
+        Some(m) => format!("{}/{}", t.agent, m.rsplit('/').next().unwrap_or(m)),
+        None => t.agent.clone(),
+    }
+}
+
+/// Time column: queued for / running for / ran for.
+fn time_col(t: &Task, now: Timestamp) -> String {
+    match t.status {
+        TaskStatus::Pending => format!("queued {}", human_duration((now - t.created_at).num_milliseconds())),
+        _ => t.run_ms(now).map(human_duration).unwrap_or_else(|| "-".into()),
+    }
+}
+
+fn status_col(t: &Task) -> String {
+    if t.needs_input.is_some() {
+        return "? needs input".into();
+    }
+    format!("{} {}", t.status.symbol(), t.status)
+}
+
+/// Tasks grouped running, pending, finished (newest first within each), one line each.
+pub fn task_table(tasks: &[Task], now: Timestamp) -> String {
+    let mut out = String::new();
+    if tasks.is_empty() {
+        out.push_str("No tasks yet. Try: paneherd run --agent demo \"explore the auth code\"\n");
+        return out;
+    }
+    let idw = tasks.iter().map(|t| t.id.len()).max().unwrap_or(2).max(2);
+    let aw = tasks.iter().map(|t| agent_model(t).chars().count()).max().unwrap_or(5).clamp(5, 28);
+    let _ = writeln!(out, "{:idw$}  {:13}  {:aw$}  {:>12}  TITLE", "ID", "STATUS", "AGENT", "TIME");
+    let groups: [(&str, fn(TaskStatus) -> bool); 3] = [
+        ("running", |s| s == TaskStatus::Running),
+        ("pending", |s| s == TaskStatus::Pending),
+        ("finished", |s| s.is_terminal()),
+    ];
+    for (_, pred) in groups {
+        for t in tasks.iter().filter(|t| pred(t.status)) {
+            let mut title = t.title.clone();
+            if t.status.is_terminal() && t.status != TaskStatus::Completed {
+                if let Some(r) = &t.reason {
+                    title = format!("{title} ({r})");
+                }
+            }
+            let _ = writeln!(
+                out,
+                "{:idw$}  {:13}  {:aw$}  {:>12}  {}",
+                t.id,
+                status_col(t),
+                cut(&agent_model(t), aw),
+                time_col(t, now),
+                cut(&title, 70)
+            );
+        }
+    }
+    out
+}
+
+/// The header block of one task: what it is and where it stands.
+pub fn task_header(t: &Task, now: Timestamp) -> String {
+    let mut out = String::new();
+    let what = match t.status {
+        TaskStatus::Pending => "is queued".to_string(),
+        TaskStatus::Running => "is running".to_string(),
+        s => match &t.reason {
+            Some(r) => format!("ended: {s} ({r})"),
+            None => format!("ended: {s}"),
+        },
+    };
+    let _ = writeln!(out, "Task {} {}", t.id, what);
+    let rows: Vec<(&str, String)> = vec![
+        ("title", t.title.clone()),
+        ("agent", agent_model(t)),
+        ("category", t.category.clone().unwrap_or_else(|| "-".into())),
+        ("status", status_col(t)),
+        ("created", timefmt::format(&t.created_at)),
+        ("time", time_col(t, now)),
+        (
+            "last output",
+            t.last_output_at
+                .map(|l| format!("{} ago", human_duration((now - l).num_milliseconds())))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        ("exit code", t.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into())),
+        ("needs input", t.needs_input.clone().unwrap_or_else(|| "-".into())),
+        ("cwd", t.cwd.display().to_string()),
+        ("log", t.log_path.display().to_string()),
+    ];
+    for (k, v) in rows {
+        if v == "-" && matches!(k, "needs input" | "last output" | "exit code" | "category") {
+            continue;
+        }
+        let _ = writeln!(out, "  {k:<12} {v}");
+    }
+    out
+}
+
+/// `output` of a task: header and result (ended) or the latest output lines (running).
+pub fn output(t: &Task, result: Option<&str>, tail: Option<&str>, now: Timestamp) -> String {
+    let mut out = task_header(t, now);
+    match (result, tail) {
+        (Some(r), _) => {
+            out.push_str("\n--- result ---\n");
+            out.push_str(if r.trim().is_empty() { "(no output)" } else { r });
+            out.push('\n');
+        }
+        (None, Some(tail)) if !tail.trim().is_empty() => {
+            out.push_str("\n--- latest output ---\n");
+            out.push_str(tail);
+            out.push('\n');
+        }
+        _ => {}
+    }
+    out
+}

@@ -1,0 +1,236 @@
+//! Talking to the daemon: connect (starting it on demand, like tmux's client), handshake,
+//! requests with correlated replies, and the event stream.
+
+use std::collections::VecDeque;
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+use crate::paths::Paths;
+use crate::proto::{ErrorBody, Event, Hello, HelloLine, PROTOCOL_VERSION, Request, RequestLine, ServerLine, Welcome};
+
+/// How long a client waits for a daemon it started to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No daemon is running and none was to be started.
+    #[error("no paneherd daemon is running (socket {0})")]
+    NotRunning(String),
+    /// The daemon could not be reached or started.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The daemon answered with an error.
+    #[error("{0}")]
+    Daemon(ErrorBody),
+    #[error("daemon connection: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("unexpected reply from the daemon: {0}")]
+    Protocol(String),
+}
+
+pub struct Client {
+    reader: tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    writer: OwnedWriteHalf,
+    next_id: u64,
+    events: VecDeque<Event>,
+    pub welcome: Welcome,
+}
+
+fn is_absent(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused)
+}
+
+impl Client {
+    /// Connects; with `autostart`, starts a daemon when none answers.
+    pub async fn connect(paths: &Paths, autostart: bool) -> Result<Client, ClientError> {
+        let sock = paths.socket();
+        match UnixStream::connect(&sock).await {
+            Ok(s) => return Client::handshake(s).await,
+            Err(e) if is_absent(&e) && autostart => {}
+            Err(e) if is_absent(&e) => {
+                return Err(ClientError::NotRunning(sock.display().to_string()));
+            }
+            Err(e) => {
+                return Err(ClientError::Unreachable(format!(
+                    "cannot connect to {}: {e}",
+                    sock.display()
+                )));
+            }
+        }
+        let stream = start_daemon(paths).await?;
+        Client::handshake(stream).await
+    }
+
+    async fn handshake(stream: UnixStream) -> Result<Client, ClientError> {
+        let (r, mut w) = stream.into_split();
+        let hello = HelloLine { hello: Hello { protocol: PROTOCOL_VERSION, client: "cli".into() } };
+        let mut line = serde_json::to_string(&hello).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push('\n');
+        w.write_all(line.as_bytes()).await?;
+        let mut reader = BufReader::new(r).lines();
+        let first = reader
+            .next_line()
+            .await?
+            .ok_or_else(|| ClientError::Unreachable("the daemon closed the connection".into()))?;
+        let parsed: ServerLine =
+            serde_json::from_str(&first).map_err(|e| ClientError::Protocol(format!("{e}: {first}")))?;
+        if let Some(err) = parsed.error {
+            return Err(ClientError::Daemon(err));
+        }
+        let welcome =
+            parsed.welcome.ok_or_else(|| ClientError::Protocol(format!("no welcome: {first}")))?;
+        Ok(Client { reader, writer: w, next_id: 1, events: VecDeque::new(), welcome })
+    }
+
+    async fn read_line(&mut self) -> Result<ServerLine, ClientError> {
+        let line = self
+            .reader
+            .next_line()
+            .await?
+            .ok_or_else(|| ClientError::Unreachable("the daemon closed the connection".into()))?;
+        serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))
+    }
+
+    /// Sends a request and returns the raw JSON of its reply data.
+    pub async fn request_raw(&mut self, request: Request) -> Result<Box<RawValue>, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut line = serde_json::to_string(&RequestLine { req: id, request })
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push('\n');
+        self.writer.write_all(line.as_bytes()).await?;
+        loop {
+            let msg = self.read_line().await?;
+            if let Some(ev) = msg.event {
+                self.events.push_back(ev);
+                continue;
+            }
+            if msg.re != Some(id) {
+                if let (Some(0), Some(e)) = (msg.re, msg.error) {
+                    return Err(ClientError::Daemon(e));
+                }
+                continue;
+            }
+            if msg.ok == Some(true) {
+                // `"data": null` arrives as None.
+                return match msg.data {
+                    Some(d) => Ok(d),
+                    None => RawValue::from_string("null".into())
+                        .map_err(|e| ClientError::Protocol(e.to_string())),
+                };
+            }
+            return Err(ClientError::Daemon(
+                msg.error.ok_or_else(|| ClientError::Protocol("error reply without error".into()))?,
+            ));
+        }
+    }
+
+    /// Sends a request and decodes its reply data.
+    pub async fn request<T: DeserializeOwned>(&mut self, request: Request) -> Result<T, ClientError> {
+        let raw = self.request_raw(request).await?;
+        serde_json::from_str(raw.get()).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Subscribes to events; then call `next_event`.
+    pub async fn subscribe(&mut self) -> Result<(), ClientError> {
+        self.request_raw(Request::Subscribe).await.map(|_| ())
+    }
+
+    /// The next event (after `subscribe`); `None` when the daemon went away. Events the daemon
+    /// could not deliver (`lagged`) are skipped: call `list` again to resynchronise.
+    pub async fn next_event(&mut self) -> Result<Option<Event>, ClientError> {
+        if let Some(ev) = self.events.pop_front() {
+            return Ok(Some(ev));
+        }
+        loop {
+            let Some(line) = self.reader.next_line().await? else { return Ok(None) };
+            let v: serde_json::Value = match serde_json::from_str(&line) {
+                Ok(v) => v,
+                Err(e) => return Err(ClientError::Protocol(e.to_string())),
+            };
+            if let Some(ev) = v.get("event") {
+                if let Ok(ev) = serde_json::from_value::<Event>(ev.clone()) {
+                    return Ok(Some(ev));
+                }
+            }
+        }
+    }
+}
+
+/// Starts a daemon under the start lock (two clients starting at once yield one daemon) and
+/// returns a connection to it.
+async fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
+    paths.secure_runtime_dir().map_err(|e| ClientError::Unreachable(format!("{e:#}")))?;
+    let lock_path = paths.start_lock();
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| ClientError::Unreachable(format!("cannot open {}: {e}", lock_path.display())))?;
+    let lock = tokio::task::spawn_blocking(move || Flock::lock(file, FlockArg::LockExclusive))
+        .await
+        .map_err(|e| ClientError::Unreachable(e.to_string()))?
+        .map_err(|(_, e)| ClientError::Unreachable(format!("cannot lock {}: {e}", lock_path.display())))?;
+    let sock = paths.socket();
+    // Someone else may have started it while we waited for the lock.
+    if let Ok(s) = UnixStream::connect(&sock).await {
+        drop(lock);
+        return Ok(s);
+    }
+    let err_path = paths.runtime.join("daemon-start.err");
+    let err_file = std::fs::File::create(&err_path)
+        .map_err(|e| ClientError::Unreachable(format!("cannot create {}: {e}", err_path.display())))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| ClientError::Unreachable(format!("cannot find the paneherd binary: {e}")))?;
+    let mut child = std::process::Command::new(exe)
+        .args(["daemon", "run", "--detach"])
+        .env("PANEHERD_CONFIG", &paths.config)
+        .env("PANEHERD_DATA_DIR", &paths.data)
+        .env("PANEHERD_RUNTIME_DIR", &paths.runtime)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err_file)
+        .spawn()
+        .map_err(|e| ClientError::Unreachable(format!("cannot start the daemon: {e}")))?;
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    let mut delay = Duration::from_millis(2);
+    loop {
+        if let Ok(s) = UnixStream::connect(&sock).await {
+            drop(lock);
+            // Reap the daemon's exit status later without blocking: it runs on in its own session.
+            std::thread::spawn(move || child.wait());
+            return Ok(s);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let msg = read_start_error(&err_path);
+            return Err(ClientError::Unreachable(format!(
+                "the daemon could not start ({status}): {msg}"
+            )));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ClientError::Unreachable(format!(
+                "the daemon did not open {} within {}s",
+                sock.display(),
+                START_TIMEOUT.as_secs()
+            )));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(50));
+    }
+}
+
+fn read_start_error(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let t = text.trim();
+    if t.is_empty() { "no message (see the log under the data dir)".into() } else { t.to_string() }
+}

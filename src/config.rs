@@ -1,0 +1,349 @@
+//! The TOML config: the embedded default merged with the user's file, validated with errors
+//! that point at file, line and key.
+
+pub mod error;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use error::ConfigError;
+
+use crate::core::limits::Limits;
+
+/// The embedded default config, printed by `paneherd config default`.
+pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
+
+/// Placeholders an agent's argv template may use.
+pub const PLACEHOLDERS: [&str; 8] =
+    ["prompt", "model", "model_id", "task_id", "title", "skills", "cwd", "paneherd"];
+
+/// Environment variable that lowers the 60 s timeout minimums to 1 s. For paneherd's own
+/// tests only: users keep the minimums.
+pub const SHORT_TIMEOUTS_ENV: &str = "PANEHERD_TEST_SHORT_TIMEOUTS";
+
+/// The whole config after merging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub default_category: Option<Spanned<String>>,
+    pub concurrency: Concurrency,
+    pub timeouts: Timeouts,
+    pub agents: BTreeMap<String, AgentConfig>,
+    pub categories: BTreeMap<String, CategoryConfig>,
+    /// Reserved for the tmux integration.
+    pub tmux: Option<toml::Table>,
+    /// Reserved for notifications.
+    pub notify: Option<toml::Table>,
+    /// Reserved for the dashboard.
+    pub ui: Option<toml::Table>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            default_category: None,
+            concurrency: Concurrency::default(),
+            timeouts: Timeouts::default(),
+            agents: BTreeMap::new(),
+            categories: BTreeMap::new(),
+            tmux: None,
+            notify: None,
+            ui: None,
+        }
+    }
+}
+
+/// `[concurrency]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Concurrency {
+    pub default: u32,
+    pub providers: BTreeMap<String, u32>,
+    pub models: BTreeMap<String, u32>,
+    pub max_running: Option<u32>,
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        Concurrency { default: 5, providers: BTreeMap::new(), models: BTreeMap::new(), max_running: None }
+    }
+}
+
+/// `[timeouts]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timeouts {
+    pub stale_secs: Spanned<u64>,
+    pub ttl_secs: Spanned<u64>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { stale_secs: Spanned::new(0..0, 180), ttl_secs: Spanned::new(0..0, 1800) }
+    }
+}
+
+/// `[agents.NAME]`: how to run one agent CLI.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    pub command: Spanned<Vec<String>>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
+    #[serde(default)]
+    pub stale_secs: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub ttl_secs: Option<Spanned<u64>>,
+}
+
+/// `[categories.NAME]`: a kind of work mapped to an agent and model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryConfig {
+    pub agent: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub stale_secs: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub ttl_secs: Option<Spanned<u64>>,
+}
+
+/// Where the config came from, for `--version` and `config check`.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// The user file, when one exists.
+    pub user_file: Option<PathBuf>,
+}
+
+/// A task's agent, model and timeouts as the config resolves them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub agent: String,
+    pub category: Option<String>,
+    pub model: Option<String>,
+    pub stale_secs: u64,
+    pub ttl_secs: u64,
+}
+
+fn parse(file: &Path, src: &str) -> Result<Config, ConfigError> {
+    toml::from_str::<Config>(src).map_err(|e| {
+        let msg = e.message().trim().to_string();
+        ConfigError::at(file, src, e.span(), msg)
+    })
+}
+
+impl Config {
+    /// The embedded default alone.
+    pub fn builtin() -> Config {
+        // The embedded file is checked by a test; an error here is a build defect, so fall
+        // back to an empty default rather than panic.
+        parse(Path::new("<embedded default>"), DEFAULT_TOML).unwrap_or_default()
+    }
+
+    /// Parses a user file's text and merges it over the embedded default.
+    pub fn from_user_str(file: &Path, src: &str) -> Result<Config, ConfigError> {
+        let user = parse(file, src)?;
+        let short = std::env::var_os(SHORT_TIMEOUTS_ENV).is_some_and(|v| v == "1");
+        let mut merged = Config::builtin();
+        merged.merge(user.clone());
+        validate::check(file, src, &user, &merged, short)?;
+        Ok(merged)
+    }
+
+    /// Loads the config at `path` (a missing file means the defaults).
+    pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(src) => Ok(Loaded { config: Config::from_user_str(path, &src)?, user_file: Some(path.into()) }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Loaded { config: Config::builtin(), user_file: None })
+            }
+            Err(e) => Err(ConfigError::whole_file(path, format!("cannot read: {e}"))),
+        }
+    }
+
+    /// Lays `user` over `self`: named entries are added or replaced, scalars taken from the user
+    /// file (which defaults them to the built-in values).
+    fn merge(&mut self, user: Config) {
+        if user.default_category.is_some() {
+            self.default_category = user.default_category;
+        }
+        let c = user.concurrency;
+        self.concurrency.default = c.default;
+        self.concurrency.max_running = c.max_running;
+        self.concurrency.providers.extend(c.providers);
+        self.concurrency.models.extend(c.models);
+        self.timeouts = user.timeouts;
+        self.agents.extend(user.agents);
+        self.categories.extend(user.categories);
+        for (mine, theirs) in
+            [(&mut self.tmux, user.tmux), (&mut self.notify, user.notify), (&mut self.ui, user.ui)]
+        {
+            if let Some(t) = theirs {
+                mine.get_or_insert_with(toml::Table::new).extend(t);
+            }
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            default: self.concurrency.default,
+            providers: self.concurrency.providers.clone(),
+            models: self.concurrency.models.clone(),
+            max_running: self.concurrency.max_running,
+        }
+    }
+
+    /// Stale and TTL seconds of a task: its category's, else its agent's, else the global ones.
+    pub fn timeouts_for(&self, category: Option<&str>, agent: &str) -> (u64, u64) {
+        let cat = category.and_then(|c| self.categories.get(c));
+        let a = self.agents.get(agent);
+        let pick = |c: Option<&Spanned<u64>>, a: Option<&Spanned<u64>>, g: &Spanned<u64>| {
+            *c.or(a).unwrap_or(g).get_ref()
+        };
+        (
+            pick(
+                cat.and_then(|c| c.stale_secs.as_ref()),
+                a.and_then(|a| a.stale_secs.as_ref()),
+                &self.timeouts.stale_secs,
+            ),
+            pick(
+                cat.and_then(|c| c.ttl_secs.as_ref()),
+                a.and_then(|a| a.ttl_secs.as_ref()),
+                &self.timeouts.ttl_secs,
+            ),
+        )
+    }
+
+    /// Resolves agent, model and timeouts for a request. Precedence: explicit agent/model, then
+    /// the category's, then the agent's default model; timeouts: category > agent > global.
+    pub fn resolve(
+        &self,
+        category: Option<&str>,
+        agent: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<Resolved, String> {
+        if category.is_some() && agent.is_some() {
+            return Err("give either a category or an agent, not both".into());
+        }
+        let default_cat = self.default_category.as_ref().map(|c| c.get_ref().as_str());
+        let cat_name = match (category, agent) {
+            (Some(c), _) => Some(c),
+            (None, Some(_)) => None,
+            (None, None) => default_cat,
+        };
+        let cat = match cat_name {
+            Some(name) => Some(self.categories.get(name).ok_or_else(|| {
+                format!(
+                    "unknown category {name:?} (known: {})",
+                    self.categories.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })?),
+            None => None,
+        };
+        let agent_name = match (agent, cat) {
+            (Some(a), _) => a.to_string(),
+            (None, Some(c)) => c.agent.get_ref().clone(),
+            (None, None) => return Err("no agent: give --agent or --category".into()),
+        };
+        let a = self.agents.get(&agent_name).ok_or_else(|| {
+            format!(
+                "unknown agent {agent_name:?} (known: {})",
+                self.agents.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        let model = model
+            .map(str::to_string)
+            .or_else(|| cat.and_then(|c| c.model.clone()))
+            .or_else(|| a.model.clone())
+            .filter(|m| !m.is_empty());
+        let (stale_secs, ttl_secs) = self.timeouts_for(cat_name, &agent_name);
+        Ok(Resolved { agent: agent_name, category: cat_name.map(str::to_string), model, stale_secs, ttl_secs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses_and_matches_code_defaults() {
+        let c = parse(Path::new("<embedded>"), DEFAULT_TOML).unwrap();
+        assert_eq!(c.concurrency, Concurrency::default());
+        assert_eq!(*c.timeouts.stale_secs.get_ref(), 180);
+        assert_eq!(*c.timeouts.ttl_secs.get_ref(), 1800);
+        for a in ["shell", "demo", "claude", "opencode", "codex", "aider", "gemini"] {
+            assert!(c.agents.contains_key(a), "preset {a}");
+        }
+        for k in ["quick", "deep", "research"] {
+            assert!(c.categories.contains_key(k), "category {k}");
+        }
+        // And it passes the same checks as a user file.
+        Config::from_user_str(Path::new("<embedded>"), DEFAULT_TOML).unwrap();
+    }
+
+    #[test]
+    fn user_file_adds_and_replaces_builtins_stay() {
+        let src = r#"
+[concurrency]
+default = 2
+[concurrency.providers]
+anthropic = 3
+[agents.claude]
+command = ["my-claude", "{prompt}"]
+[agents.mine]
+command = ["mine", "--", "{prompt}"]
+"#;
+        let c = Config::from_user_str(Path::new("u.toml"), src).unwrap();
+        assert_eq!(c.concurrency.default, 2);
+        assert_eq!(c.concurrency.providers.get("anthropic"), Some(&3));
+        assert_eq!(c.agents["claude"].command.get_ref()[0], "my-claude");
+        assert!(c.agents.contains_key("mine"));
+        assert!(c.agents.contains_key("codex"), "built-ins stay");
+        assert!(c.categories.contains_key("deep"));
+        assert_eq!(*c.timeouts.stale_secs.get_ref(), 180);
+    }
+
+    #[test]
+    fn resolve_precedence() {
+        let src = r#"
+[agents.x]
+command = ["x", "{prompt}"]
+model = "p/agent-model"
+stale_secs = 300
+[categories.c]
+agent = "x"
+model = "p/cat-model"
+ttl_secs = 900
+"#;
+        let c = Config::from_user_str(Path::new("u.toml"), src).unwrap();
+        let r = c.resolve(Some("c"), None, None).unwrap();
+        assert_eq!(r.agent, "x");
+        assert_eq!(r.model.as_deref(), Some("p/cat-model"));
+        assert_eq!((r.stale_secs, r.ttl_secs), (300, 900));
+        let r = c.resolve(None, Some("x"), None).unwrap();
+        assert_eq!(r.model.as_deref(), Some("p/agent-model"));
+        assert_eq!(r.category, None);
+        let r = c.resolve(None, Some("x"), Some("q/explicit")).unwrap();
+        assert_eq!(r.model.as_deref(), Some("q/explicit"));
+        assert_eq!((r.stale_secs, r.ttl_secs), (300, 1800));
+        let r = c.resolve(None, None, None).unwrap();
+        assert_eq!(r.category.as_deref(), Some("quick"), "default category");
+        assert!(c.resolve(Some("c"), Some("x"), None).unwrap_err().contains("not both"));
+        assert!(c.resolve(Some("nope"), None, None).unwrap_err().contains("unknown category"));
+        assert!(c.resolve(None, Some("nope"), None).unwrap_err().contains("unknown agent"));
+    }
+}

@@ -1,0 +1,122 @@
+//! Checks a parsed user config beyond what its types say: ranges, references, templates.
+
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::{Config, ConfigError, PLACEHOLDERS};
+use crate::runner::argv;
+
+const MIN_SECS: u64 = 60;
+const MAX_SECS: u64 = 7 * 24 * 3600;
+
+/// Checks `user` (the file as written) against `merged` (the file over the defaults).
+pub fn check(
+    file: &Path,
+    src: &str,
+    user: &Config,
+    merged: &Config,
+    short_timeouts: bool,
+) -> Result<(), ConfigError> {
+    let min = if short_timeouts { 1 } else { MIN_SECS };
+    let err = |span: std::ops::Range<usize>, key: String, msg: String| {
+        ConfigError::at(file, src, Some(span), msg).with_key(key)
+    };
+    let secs = |v: &Spanned<u64>, key: String| -> Result<(), ConfigError> {
+        let n = *v.get_ref();
+        if n < min || n > MAX_SECS {
+            return Err(err(
+                v.span(),
+                key,
+                format!("{n} is out of range (allowed: {min} to {MAX_SECS} seconds)"),
+            ));
+        }
+        Ok(())
+    };
+    if !user.timeouts.stale_secs.span().is_empty() {
+        secs(&user.timeouts.stale_secs, "timeouts.stale_secs".into())?;
+    }
+    if !user.timeouts.ttl_secs.span().is_empty() {
+        secs(&user.timeouts.ttl_secs, "timeouts.ttl_secs".into())?;
+    }
+    for (name, a) in &user.agents {
+        let key = |k: &str| format!("agents.{name}.{k}");
+        if let Some(v) = &a.stale_secs {
+            secs(v, key("stale_secs"))?;
+        }
+        if let Some(v) = &a.ttl_secs {
+            secs(v, key("ttl_secs"))?;
+        }
+        let cmd = a.command.get_ref();
+        if cmd.is_empty() || cmd[0].trim().is_empty() {
+            return Err(err(
+                a.command.span(),
+                key("command"),
+                "must name a program: [\"program\", \"arg\", …, \"{prompt}\"]".into(),
+            ));
+        }
+        let mut has_prompt = false;
+        for arg in cmd {
+            let parts = argv::parse(arg).map_err(|m| err(a.command.span(), key("command"), m))?;
+            for p in parts.iter().filter_map(argv::Part::placeholder) {
+                if !PLACEHOLDERS.contains(&p) {
+                    return Err(err(
+                        a.command.span(),
+                        key("command"),
+                        format!(
+                            "unknown placeholder {{{p}}} (allowed: {})",
+                            PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
+                        ),
+                    ));
+                }
+                has_prompt |= p == "prompt";
+            }
+        }
+        if !has_prompt && name != "shell" {
+            return Err(err(
+                a.command.span(),
+                key("command"),
+                "has no {prompt} placeholder: the prompt must be passed as an argument".into(),
+            ));
+        }
+        for k in a.env.keys() {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(err(a.command.span(), key("env"), format!("invalid variable name {k:?}")));
+            }
+        }
+    }
+    for (name, c) in &user.categories {
+        let key = |k: &str| format!("categories.{name}.{k}");
+        if let Some(v) = &c.stale_secs {
+            secs(v, key("stale_secs"))?;
+        }
+        if let Some(v) = &c.ttl_secs {
+            secs(v, key("ttl_secs"))?;
+        }
+        let agent = c.agent.get_ref();
+        if !merged.agents.contains_key(agent) {
+            return Err(err(
+                c.agent.span(),
+                key("agent"),
+                format!(
+                    "unknown agent {agent:?} (defined agents: {})",
+                    merged.agents.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some(dc) = &user.default_category {
+        if !merged.categories.contains_key(dc.get_ref()) {
+            return Err(err(
+                dc.span(),
+                "default_category".into(),
+                format!(
+                    "unknown category {:?} (defined categories: {})",
+                    dc.get_ref(),
+                    merged.categories.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

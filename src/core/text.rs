@@ -1,0 +1,113 @@
+//! Titles, summaries and output clean-up: pure text helpers.
+
+/// Longest title, in characters.
+pub const TITLE_MAX: usize = 60;
+/// Longest summary, in characters.
+pub const SUMMARY_MAX: usize = 150;
+
+/// Cuts `s` to at most `max` characters, ending in `…` when cut.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out = out.trim_end().to_string();
+    out.push('…');
+    out
+}
+
+/// The title of a task: the given one, else the prompt's first non-empty line, cut to 60 chars.
+pub fn title(explicit: Option<&str>, prompt: &str) -> String {
+    let base = explicit
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .or_else(|| prompt.lines().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or("(empty prompt)");
+    let one_line: String = base.split_whitespace().collect::<Vec<_>>().join(" ");
+    cut(&one_line, TITLE_MAX)
+}
+
+/// Whether a line says something: not blank, not only punctuation or box drawing.
+fn meaningful(line: &str) -> bool {
+    line.chars().any(|c| c.is_alphanumeric())
+}
+
+/// The summary of a result: its first meaningful lines joined, cut to 150 chars.
+pub fn summary(result: &str) -> Option<String> {
+    let mut out = String::new();
+    for line in result.lines().map(str::trim).filter(|l| meaningful(l)) {
+        if !out.is_empty() {
+            out.push_str(" · ");
+        }
+        out.push_str(line);
+        if out.chars().count() >= SUMMARY_MAX {
+            break;
+        }
+    }
+    let out: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.is_empty() { None } else { Some(cut(&out, SUMMARY_MAX)) }
+}
+
+/// The last meaningful line of some output, cut to `max` chars.
+pub fn last_line(output: &str, max: usize) -> Option<String> {
+    output.lines().rev().map(str::trim).find(|l| meaningful(l)).map(|l| cut(l, max))
+}
+
+/// Output as text: ANSI escapes removed, carriage-return overwrites resolved, invalid UTF-8
+/// replaced.
+pub fn clean_output(raw: &[u8]) -> String {
+    let stripped = strip_ansi_escapes::strip(raw);
+    let text = String::from_utf8_lossy(&stripped);
+    let mut out = String::with_capacity(text.len());
+    for line in text.split('\n') {
+        // A progress bar redraws with '\r': keep what was last drawn.
+        let shown = line.trim_end_matches('\r').rsplit('\r').next().unwrap_or("");
+        out.push_str(shown);
+        out.push('\n');
+    }
+    out.pop();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn title_prefers_explicit_then_first_line() {
+        assert_eq!(title(Some("find auth code"), "whatever"), "find auth code");
+        assert_eq!(title(Some("  "), "\n\n  Find all auth\tflows  \nmore"), "Find all auth flows");
+        assert_eq!(title(None, ""), "(empty prompt)");
+        let long = "x".repeat(100);
+        let t = title(None, &long);
+        assert_eq!(t.chars().count(), 60);
+        assert!(t.ends_with('…'));
+    }
+
+    #[test]
+    fn summary_skips_noise_and_cuts() {
+        let result = "\n=====\n  \nFound 3 auth flows\n- OAuth in src/oauth.rs\n";
+        assert_eq!(summary(result).unwrap(), "Found 3 auth flows · - OAuth in src/oauth.rs");
+        assert_eq!(summary("\n---\n\n"), None);
+        let s = summary(&"word ".repeat(100)).unwrap();
+        assert_eq!(s.chars().count(), 150);
+    }
+
+    #[test]
+    fn cut_is_char_safe() {
+        assert_eq!(cut("ééééé", 3), "éé…");
+        assert_eq!(cut("abc", 3), "abc");
+    }
+
+    #[test]
+    fn output_is_cleaned() {
+        let raw = b"\x1b[32mok\x1b[0m test\nprogress 10%\rprogress 100%\n\xff\n";
+        assert_eq!(clean_output(raw), "ok test\nprogress 100%\n\u{fffd}\n");
+    }
+
+    #[test]
+    fn last_meaningful_line() {
+        assert_eq!(last_line("a\nb\n\n---\n", 10).as_deref(), Some("b"));
+        assert_eq!(last_line("", 10), None);
+    }
+}

@@ -1,0 +1,250 @@
+//! One client connection: the hello handshake, then requests answered concurrently, and the
+//! event stream after `subscribe`. Bad input gets an error reply; it never takes the daemon down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::net::UnixStream;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+
+use crate::proto::{
+    ErrorBody, ErrorKind, Event, HelloLine, OutputData, PROTOCOL_VERSION, Request, RequestLine,
+    WaitData, Welcome, MAX_LINE,
+};
+
+use super::engine::Engine;
+use super::supervisor::KILL_GRACE;
+
+/// Most a `wait` or `output --wait` may block, whatever the client asks.
+const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+fn reply_ok(re: u64, data_json: &str) -> String {
+    format!("{{\"re\":{re},\"ok\":true,\"data\":{data_json}}}")
+}
+
+fn reply_err(re: u64, e: &ErrorBody) -> String {
+    let body = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
+    format!("{{\"re\":{re},\"ok\":false,\"error\":{body}}}")
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String, ErrorBody> {
+    serde_json::to_string(v).map_err(|e| ErrorBody::new(ErrorKind::Internal, e.to_string()))
+}
+
+pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Sender<()>) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = FramedRead::new(read, LinesCodec::new_with_max_length(MAX_LINE));
+    let (out_tx, mut out_rx) = mpsc::channel::<String>(1024);
+    let writer = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Some(mut line) = out_rx.recv().await {
+            line.push('\n');
+            if write.write_all(line.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        let _ = write.shutdown().await;
+    });
+
+    let mut greeted = false;
+    while let Some(item) = lines.next().await {
+        let line = match item {
+            Ok(l) => l,
+            Err(LinesCodecError::MaxLineLengthExceeded) => {
+                let e = ErrorBody::new(
+                    ErrorKind::LineTooLong,
+                    format!("line longer than {MAX_LINE} bytes; closing the connection"),
+                );
+                let _ = out_tx.send(reply_err(0, &e)).await;
+                break;
+            }
+            Err(LinesCodecError::Io(err)) => {
+                let e = ErrorBody::new(ErrorKind::BadRequest, format!("unreadable input: {err}"));
+                let _ = out_tx.send(reply_err(0, &e)).await;
+                break;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !greeted {
+            match serde_json::from_str::<HelloLine>(&line) {
+                Ok(h) if h.hello.protocol == PROTOCOL_VERSION => {
+                    greeted = true;
+                    let w = Welcome {
+                        protocol: PROTOCOL_VERSION,
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        pid: std::process::id(),
+                    };
+                    let _ = out_tx.send(format!("{{\"welcome\":{}}}", json(&w).unwrap_or_default())).await;
+                    continue;
+                }
+                Ok(h) => {
+                    let e = ErrorBody::new(
+                        ErrorKind::Protocol,
+                        format!(
+                            "protocol {} is not supported by this daemon (it speaks {PROTOCOL_VERSION}); \
+                             restart it with `paneherd daemon stop`",
+                            h.hello.protocol
+                        ),
+                    );
+                    let _ = out_tx.send(reply_err(0, &e)).await;
+                    break;
+                }
+                Err(err) => {
+                    let e = ErrorBody::new(
+                        ErrorKind::Protocol,
+                        format!("expected {{\"hello\":{{\"protocol\":{PROTOCOL_VERSION},…}}}} first: {err}"),
+                    );
+                    let _ = out_tx.send(reply_err(0, &e)).await;
+                    break;
+                }
+            }
+        }
+        let value: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(err) => {
+                let e = ErrorBody::new(ErrorKind::BadRequest, format!("not JSON: {err}"));
+                let _ = out_tx.send(reply_err(0, &e)).await;
+                continue;
+            }
+        };
+        let re = value.get("req").and_then(|v| v.as_u64()).unwrap_or(0);
+        let req = match serde_json::from_value::<RequestLine>(value) {
+            Ok(r) => r.request,
+            Err(err) => {
+                let e = ErrorBody::new(ErrorKind::BadRequest, format!("bad request: {err}"));
+                let _ = out_tx.send(reply_err(re, &e)).await;
+                continue;
+            }
+        };
+        if let Request::Subscribe = req {
+            let rx = engine.subscribe();
+            let _ = out_tx.send(reply_ok(re, "null")).await;
+            tokio::spawn(forward_events(rx, out_tx.clone()));
+            continue;
+        }
+        if let Request::Shutdown = req {
+            let _ = out_tx.send(reply_ok(re, "null")).await;
+            let _ = shutdown.send(()).await;
+            continue;
+        }
+        let engine = engine.clone();
+        let out = out_tx.clone();
+        tokio::spawn(async move {
+            let line = match handle(&engine, req).await {
+                Ok(data) => reply_ok(re, &data),
+                Err(e) => reply_err(re, &e),
+            };
+            let _ = out.send(line).await;
+        });
+    }
+    drop(out_tx);
+    let _ = writer.await;
+}
+
+async fn forward_events(mut rx: broadcast::Receiver<Event>, out: mpsc::Sender<String>) {
+    loop {
+        let line = match rx.recv().await {
+            Ok(ev) => match serde_json::to_string(&ev) {
+                Ok(j) => format!("{{\"event\":{j}}}"),
+                Err(_) => continue,
+            },
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                format!("{{\"event\":{{\"kind\":\"lagged\",\"missed\":{n}}}}}")
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        };
+        if out.send(line).await.is_err() {
+            break;
+        }
+    }
+}
+
+fn timeout_of(ms: Option<u64>) -> Duration {
+    ms.map(Duration::from_millis).unwrap_or(MAX_WAIT).min(MAX_WAIT)
+}
+
+/// Waits until every id has ended or the timeout passes; returns whether it timed out.
+async fn wait_ended(engine: &Engine, ids: &[String], timeout: Duration) -> bool {
+    let mut rx = engine.subscribe();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let open = ids.iter().any(|id| engine.get(id).is_some_and(|t| !t.status.is_terminal()));
+        if !open {
+            return false;
+        }
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => return true,
+            Ok(Err(broadcast::error::RecvError::Closed)) => return true,
+            Ok(_) => {}
+        }
+    }
+}
+
+async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody> {
+    match req {
+        Request::Submit { spec } => json(&engine.submit(spec)?),
+        Request::Get { id } => {
+            let id = engine.resolve(&id)?;
+            json(&engine.get(&id))
+        }
+        Request::Output { id, wait, timeout_ms } => {
+            let id = engine.resolve(&id)?;
+            let timed_out = wait && wait_ended(engine, &[id.clone()], timeout_of(timeout_ms)).await;
+            let task = engine
+                .get(&id)
+                .ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, format!("no task {id}")))?;
+            let (result, tail) = engine.output_of(&task);
+            json(&OutputData { task, result, tail, timed_out })
+        }
+        Request::Wait { ids, all, timeout_ms } => {
+            let ids = resolve_many(engine, &ids, all)?;
+            let timed_out = wait_ended(engine, &ids, timeout_of(timeout_ms)).await;
+            let tasks = ids.iter().filter_map(|id| engine.get(id)).collect();
+            json(&WaitData { tasks, timed_out })
+        }
+        Request::Cancel { ids, all } => {
+            let ids = resolve_many(engine, &ids, all)?;
+            let stopping = engine.cancel(&ids, "cancelled by user");
+            // Answer once the stopped processes are gone, so the reply says how they ended.
+            wait_ended(engine, &stopping, KILL_GRACE + Duration::from_secs(2)).await;
+            let tasks: Vec<_> = ids.iter().filter_map(|id| engine.get(id)).collect();
+            json(&tasks)
+        }
+        Request::Retry { id } => {
+            let id = engine.resolve(&id)?;
+            let spec = engine
+                .retry_spec(&id)
+                .ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, format!("no task {id}")))?;
+            json(&engine.submit(spec)?)
+        }
+        Request::List { filter } => engine.list_json(&filter),
+        Request::Status => json(&engine.status()),
+        Request::Subscribe | Request::Shutdown => Ok("null".into()),
+    }
+}
+
+fn resolve_many(engine: &Engine, ids: &[String], all: bool) -> Result<Vec<String>, ErrorBody> {
+    if all {
+        if !ids.is_empty() {
+            return Err(ErrorBody::new(ErrorKind::Invalid, "give ids or all, not both"));
+        }
+        return Ok(engine.unfinished());
+    }
+    if ids.is_empty() {
+        return Err(ErrorBody::new(ErrorKind::Invalid, "no task ids given (or use all)"));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = engine.resolve(id)?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+

@@ -1,0 +1,506 @@
+//! The daemon's state and every operation on it: submit, start, finish, cancel, retry, list.
+//! One mutex guards the tasks and the scheduler; it is never held across an await. A task's
+//! file is written before the event that announces the change is sent.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+
+use crate::config::Config;
+use crate::core::limits::Scheduler;
+use crate::core::task::{Outcome, Task, TaskSpec, TaskStatus};
+use crate::core::{ids, text, timefmt};
+use crate::paths::Paths;
+use crate::proto::{ErrorBody, ErrorKind, Event, ListFilter, StatusData};
+use crate::runner::{self, Launch, headless};
+use crate::store::{self, Store};
+
+use super::supervisor::{self, KillReason};
+
+/// How many events a slow subscriber may fall behind before it is told it lagged.
+const EVENT_BUFFER: usize = 8192;
+
+pub type Shared = Arc<Engine>;
+
+pub struct Engine {
+    state: Mutex<State>,
+    events: broadcast::Sender<Event>,
+    pub store: Store,
+    pub config: Config,
+    pub config_file: Option<PathBuf>,
+    pub paths: Paths,
+    pub started_at: timefmt::Timestamp,
+    exe: PathBuf,
+}
+
+#[derive(Default)]
+struct State {
+    tasks: HashMap<String, Task>,
+    /// Ids in creation order.
+    order: Vec<String>,
+    sched: Scheduler,
+    /// Kill switches of running tasks.
+    running: HashMap<String, mpsc::UnboundedSender<KillReason>>,
+    /// Client environments of tasks not yet started (memory only).
+    envs: HashMap<String, Vec<(String, String)>>,
+    reserved: HashSet<String>,
+    problems: Vec<String>,
+    shutting_down: bool,
+}
+
+fn invalid(msg: impl Into<String>) -> ErrorBody {
+    ErrorBody::new(ErrorKind::Invalid, msg)
+}
+
+impl Engine {
+    /// Loads the history and prepares the engine. Tasks that were running under a daemon that
+    /// died are recorded as lost; pending ones are queued again under the current limits.
+    pub fn new(paths: Paths, config: Config, config_file: Option<PathBuf>) -> anyhow::Result<Shared> {
+        let store = Store::open(&paths.tasks_dir())?;
+        let loaded = store.load_all()?;
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("paneherd"));
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let mut st = State {
+            sched: Scheduler::new(config.concurrency.max_running),
+            reserved: loaded.reserved_ids.into_iter().collect(),
+            problems: loaded.problems.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        };
+        for p in &loaded.problems {
+            tracing::warn!(problem = %p, "skipping unreadable task file");
+        }
+        let limits = config.limits();
+        for mut task in loaded.tasks {
+            match task.status {
+                TaskStatus::Running => {
+                    stop_orphan(&task);
+                    let lost = Outcome::Error {
+                        exit_code: None,
+                        reason: "lost: daemon restarted while it ran".into(),
+                    };
+                    if task.finish(lost, timefmt::now()).is_ok() {
+                        let result = read_output(&task.log_path);
+                        task.summary = text::summary(&result);
+                        store.save(&task, Some(&result))?;
+                    }
+                }
+                TaskStatus::Pending => {
+                    let group = limits.group_for(task.model.as_deref());
+                    if task.limit_group != group.key {
+                        task.limit_group = group.key.clone();
+                        store.save(&task, None)?;
+                    }
+                    st.sched.enqueue(&task.id, &group);
+                }
+                _ => {}
+            }
+            st.order.push(task.id.clone());
+            st.tasks.insert(task.id.clone(), task);
+        }
+        Ok(Arc::new(Engine {
+            state: Mutex::new(st),
+            events,
+            store,
+            config,
+            config_file,
+            paths,
+            started_at: timefmt::now(),
+            exe,
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent-enough data (every write to a task
+        // is followed by its save); keep serving rather than poison every later request.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    /// Resolves a user-typed id or prefix.
+    pub fn resolve(&self, prefix: &str) -> Result<String, ErrorBody> {
+        let st = self.lock();
+        resolve_in(&st, prefix)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Task> {
+        self.lock().tasks.get(id).cloned()
+    }
+
+    /// Creates a pending task and starts it if a slot is free.
+    pub fn submit(self: &Arc<Self>, spec: TaskSpec) -> Result<Task, ErrorBody> {
+        if spec.prompt.trim().is_empty() {
+            return Err(invalid("the prompt is empty"));
+        }
+        if spec.prompt.contains('\0') {
+            return Err(invalid("the prompt contains a NUL byte"));
+        }
+        let r = self
+            .config
+            .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
+            .map_err(invalid)?;
+        let agent_cwd = self.config.agents.get(&r.agent).and_then(|a| a.cwd.clone());
+        let cwd = match spec.cwd.clone().or(agent_cwd).or(spec.client_cwd.clone()) {
+            Some(c) if c.is_absolute() => c,
+            Some(c) => return Err(invalid(format!("cwd {:?} is not an absolute path", c))),
+            None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        };
+        if !cwd.is_dir() {
+            return Err(invalid(format!("cwd {} is not a directory", cwd.display())));
+        }
+        let group = self.config.limits().group_for(r.model.as_deref());
+        let mut st = self.lock();
+        if st.shutting_down {
+            return Err(ErrorBody::new(ErrorKind::ShuttingDown, "the daemon is shutting down"));
+        }
+        let id = ids::fresh_id(|c| {
+            st.tasks.contains_key(c) || st.reserved.contains(c) || self.store.md_path(c).exists()
+        });
+        let task = Task {
+            title: text::title(spec.title.as_deref(), &spec.prompt),
+            status: TaskStatus::Pending,
+            reason: None,
+            agent: r.agent,
+            category: r.category,
+            model: r.model,
+            prompt: spec.prompt,
+            skills: spec.skills,
+            cwd,
+            created_at: timefmt::now(),
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            summary: None,
+            pane_id: None,
+            log_path: self.store.log_path(&id),
+            pid: None,
+            needs_input: None,
+            last_output_at: None,
+            parent: spec.parent,
+            limit_group: group.key.clone(),
+            id: id.clone(),
+        };
+        self.store
+            .save(&task, None)
+            .map_err(|e| ErrorBody::new(ErrorKind::Internal, format!("{e:#}")))?;
+        if let Some(env) = spec.env {
+            st.envs.insert(id.clone(), env.into_iter().collect());
+        }
+        st.sched.enqueue(&id, &group);
+        st.order.push(id.clone());
+        st.tasks.insert(id.clone(), task.clone());
+        self.emit(Event::TaskCreated { task: Box::new(task.clone()) });
+        self.dispatch(&mut st);
+        let task = st.tasks.get(&id).cloned().unwrap_or(task);
+        Ok(task)
+    }
+
+    /// Starts whatever may start now (after loading a history with queued tasks).
+    pub fn kick(self: &Arc<Self>) {
+        let mut st = self.lock();
+        self.dispatch(&mut st);
+    }
+
+    /// Starts every queued task that has a free slot.
+    fn dispatch(self: &Arc<Self>, st: &mut State) {
+        if st.shutting_down {
+            return;
+        }
+        while let Some(id) = st.sched.next_ready() {
+            self.start(st, &id);
+        }
+    }
+
+    fn start(self: &Arc<Self>, st: &mut State, id: &str) {
+        let Some(task) = st.tasks.get(id).cloned() else { return };
+        let env = st.envs.remove(id);
+        match self.launch(&task, env) {
+            Ok((handle, stale, ttl)) => {
+                let Some(t) = st.tasks.get_mut(id) else { return };
+                if t.start(handle.pid, timefmt::now()).is_err() {
+                    return;
+                }
+                self.persist(t, None);
+                let (tx, rx) = mpsc::unbounded_channel();
+                st.running.insert(id.to_string(), tx);
+                tracing::info!(task = id, pid = handle.pid, agent = %task.agent, "started");
+                supervisor::spawn(self.clone(), id.to_string(), handle, rx, stale, ttl);
+            }
+            Err(reason) => {
+                tracing::warn!(task = id, %reason, "could not start");
+                st.sched.release(id);
+                let outcome = Outcome::Error { exit_code: None, reason };
+                if let Some(t) = st.tasks.get_mut(id) {
+                    if t.finish(outcome, timefmt::now()).is_ok() {
+                        t.summary = t.reason.clone();
+                        let result = t.reason.clone();
+                        self.persist(t, result.as_deref());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Builds the argv and environment of a task from the current config and starts it.
+    fn launch(
+        &self,
+        task: &Task,
+        env: Option<Vec<(String, String)>>,
+    ) -> Result<(runner::RunHandle, Duration, Duration), String> {
+        let agent = self.config.agents.get(&task.agent).ok_or_else(|| {
+            format!("agent {:?} is no longer in the config", task.agent)
+        })?;
+        let (stale, ttl) = self.config.timeouts_for(task.category.as_deref(), &task.agent);
+        let mut values = std::collections::BTreeMap::new();
+        values.insert("prompt", task.prompt.clone());
+        values.insert("task_id", task.id.clone());
+        values.insert("title", task.title.clone());
+        values.insert("cwd", task.cwd.display().to_string());
+        values.insert("paneherd", self.exe.display().to_string());
+        if !task.skills.is_empty() {
+            values.insert("skills", task.skills.join(","));
+        }
+        if let Some(m) = &task.model {
+            values.insert("model", m.clone());
+            values.insert("model_id", m.rsplit('/').next().unwrap_or(m).to_string());
+        }
+        let argv = runner::argv::expand(agent.command.get_ref(), &values)?;
+        let mut extra: Vec<(String, String)> =
+            agent.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        extra.push(("PANEHERD_TASK_ID".into(), task.id.clone()));
+        let launch = Launch {
+            task_id: task.id.clone(),
+            argv,
+            base_env: env,
+            env: extra,
+            cwd: task.cwd.clone(),
+            log_path: task.log_path.clone(),
+        };
+        let handle = headless::spawn(&launch).map_err(|e| format!("{e:#}"))?;
+        Ok((handle, Duration::from_secs(stale), Duration::from_secs(ttl)))
+    }
+
+    /// Saves a task and announces the change (in that order).
+    fn persist(&self, task: &Task, result: Option<&str>) {
+        if let Err(e) = self.store.save(task, result) {
+            tracing::error!(task = %task.id, error = %format!("{e:#}"), "cannot save task");
+        }
+        self.emit(Event::TaskChanged { task: Box::new(task.clone()) });
+    }
+
+    /// Notes output activity of a running task (memory only; saved when it ends).
+    pub fn note_output(&self, id: &str, at: timefmt::Timestamp, bytes: u64) {
+        let mut st = self.lock();
+        if let Some(t) = st.tasks.get_mut(id) {
+            t.last_output_at = Some(at);
+        }
+        drop(st);
+        self.emit(Event::Output { id: id.to_string(), at, bytes });
+    }
+
+    /// Records how a running task ended, frees its slot and starts what may start next.
+    pub fn finish(self: &Arc<Self>, id: &str, outcome: Outcome) {
+        let log_path = match self.get(id) {
+            Some(t) => t.log_path,
+            None => return,
+        };
+        let result = read_output(&log_path);
+        let summary = text::summary(&result);
+        let mut st = self.lock();
+        st.running.remove(id);
+        st.sched.release(id);
+        if let Some(t) = st.tasks.get_mut(id) {
+            let now = timefmt::now();
+            match t.finish(outcome, now) {
+                Ok(()) => {
+                    t.summary = summary.or_else(|| t.reason.clone());
+                    tracing::info!(task = id, status = %t.status, reason = ?t.reason, "ended");
+                    let t = t.clone();
+                    self.persist(&t, Some(&result));
+                }
+                Err(e) => tracing::error!(error = %e, "refused transition"),
+            }
+        }
+        self.dispatch(&mut st);
+    }
+
+    /// Cancels tasks: pending ones at once, running ones by stopping their process. Returns
+    /// the ids that were asked to stop and were running.
+    pub fn cancel(self: &Arc<Self>, ids: &[String], reason: &str) -> Vec<String> {
+        let mut st = self.lock();
+        let mut stopping = Vec::new();
+        for id in ids {
+            let Some(status) = st.tasks.get(id).map(|t| t.status) else { continue };
+            match status {
+                TaskStatus::Pending => {
+                    st.sched.remove_queued(id);
+                    st.envs.remove(id);
+                    let outcome = Outcome::Cancelled { exit_code: None, reason: reason.into() };
+                    if let Some(t) = st.tasks.get_mut(id) {
+                        if t.finish(outcome, timefmt::now()).is_ok() {
+                            let t = t.clone();
+                            self.persist(&t, Some(""));
+                        }
+                    }
+                }
+                TaskStatus::Running => {
+                    if let Some(tx) = st.running.get(id) {
+                        let _ = tx.send(KillReason::Cancel(reason.to_string()));
+                        stopping.push(id.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.dispatch(&mut st);
+        stopping
+    }
+
+    /// Ids of all tasks not yet ended, oldest first.
+    pub fn unfinished(&self) -> Vec<String> {
+        let st = self.lock();
+        st.order
+            .iter()
+            .filter(|id| st.tasks.get(*id).is_some_and(|t| !t.status.is_terminal()))
+            .cloned()
+            .collect()
+    }
+
+    /// The spec to run a task again.
+    pub fn retry_spec(&self, id: &str) -> Option<TaskSpec> {
+        let st = self.lock();
+        let t = st.tasks.get(id)?;
+        let (category, agent) = match &t.category {
+            Some(c) => (Some(c.clone()), None),
+            None => (None, Some(t.agent.clone())),
+        };
+        Some(TaskSpec {
+            prompt: t.prompt.clone(),
+            agent,
+            category,
+            model: t.model.clone(),
+            title: Some(t.title.clone()),
+            skills: t.skills.clone(),
+            cwd: Some(t.cwd.clone()),
+            client_cwd: None,
+            env: None,
+            parent: Some(t.id.clone()),
+        })
+    }
+
+    /// Tasks newest first, as a JSON array (serialized under the lock, without cloning).
+    pub fn list_json(&self, filter: &ListFilter) -> Result<String, ErrorBody> {
+        let st = self.lock();
+        let iter = st.order.iter().rev().filter_map(|id| st.tasks.get(id)).filter(|t| {
+            (filter.status.is_empty() || filter.status.contains(&t.status))
+                && filter.since.is_none_or(|s| t.created_at >= s)
+        });
+        let tasks: Vec<&Task> = match filter.limit {
+            Some(n) => iter.take(n).collect(),
+            None => iter.collect(),
+        };
+        serde_json::to_string(&tasks).map_err(|e| ErrorBody::new(ErrorKind::Internal, e.to_string()))
+    }
+
+    pub fn status(&self) -> StatusData {
+        let st = self.lock();
+        let counts = TaskStatus::ALL
+            .iter()
+            .map(|s| (*s, st.tasks.values().filter(|t| t.status == *s).count()))
+            .collect();
+        let now = timefmt::now();
+        StatusData {
+            version: env!("CARGO_PKG_VERSION").into(),
+            pid: std::process::id(),
+            socket: self.paths.socket(),
+            data_dir: self.paths.data.clone(),
+            config: self.config_file.clone(),
+            started_at: self.started_at,
+            uptime_ms: (now - self.started_at).num_milliseconds(),
+            counts,
+            groups: st.sched.usage(),
+            store_problems: st.problems.clone(),
+        }
+    }
+
+    /// Stops accepting work and stops every running task; pending ones stay queued on disk.
+    pub fn begin_shutdown(self: &Arc<Self>) -> usize {
+        let mut st = self.lock();
+        st.shutting_down = true;
+        for tx in st.running.values() {
+            let _ = tx.send(KillReason::Cancel("cancelled: the daemon shut down".into()));
+        }
+        st.running.len()
+    }
+
+    pub fn running_count(&self) -> usize {
+        self.lock().running.len()
+    }
+
+    /// The result (ended) or the tail of the output so far (running).
+    pub fn output_of(&self, task: &Task) -> (Option<String>, Option<String>) {
+        if task.status.is_terminal() {
+            let r = self.store.read_result(&task.id).unwrap_or_else(|e| {
+                tracing::warn!(task = %task.id, error = %format!("{e:#}"), "cannot read result");
+                None
+            });
+            (r, None)
+        } else {
+            (None, Some(tail_of(&task.log_path, 20)))
+        }
+    }
+}
+
+fn resolve_in(st: &State, prefix: &str) -> Result<String, ErrorBody> {
+    ids::resolve_id(prefix, st.tasks.keys().map(String::as_str)).map_err(|e| {
+        let kind = match e {
+            ids::IdError::Ambiguous { .. } => ErrorKind::AmbiguousId,
+            _ => ErrorKind::UnknownId,
+        };
+        ErrorBody::new(kind, e.to_string())
+    })
+}
+
+/// The task's whole output, cleaned, as the result text to keep.
+pub fn read_output(log: &std::path::Path) -> String {
+    match std::fs::read(log) {
+        Ok(bytes) => store::result_from_output(&text::clean_output(&bytes)),
+        Err(_) => String::new(),
+    }
+}
+
+/// The last `n` lines of a log, cleaned.
+pub fn tail_of(log: &std::path::Path, n: usize) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(log) else { return String::new() };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(16 * 1024);
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(start)).is_err() || f.read_to_end(&mut buf).is_err() {
+        return String::new();
+    }
+    let text = text::clean_output(&buf);
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A task's process may outlive a daemon killed with SIGKILL. Stop it if it is still there and
+/// still ours (its environment names the task), so it does not run on unwatched.
+fn stop_orphan(task: &Task) {
+    let Some(pid) = task.pid else { return };
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return };
+    let marker = format!("PANEHERD_TASK_ID={}", task.id);
+    if environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) {
+        tracing::warn!(task = %task.id, pid, "stopping the process of a task lost in a restart");
+        runner::signal_group(pid, nix::sys::signal::Signal::SIGTERM);
+    }
+}

@@ -1,0 +1,26 @@
+//! paneherd runs many background AI-agent tasks (or any command) in parallel, from inside tmux.
+//!
+//! Modules: [`core`] is the pure model (tasks, state machine, limits, ids, text); [`config`]
+//! the TOML config; [`proto`] the socket's wire types; [`store`] the task files; [`runner`]
+//! how a process runs (argv templates, the headless runner); [`daemon`] the server (engine,
+//! per-task supervisor, connections); [`client`] the socket client; [`cli`] the commands;
+//! [`paths`] where things live; [`demo_agent`] the built-in simulated agent.
+//!
+//! One task's path: `paneherd run` ([`cli`]) sends `submit` through [`client`] to the daemon's
+//! [`daemon::connection`]; [`daemon::engine::Engine::submit`] resolves agent, model and limit
+//! group from [`config`], writes the pending task with [`store`] and queues it in the
+//! [`core::limits::Scheduler`]; when a slot is free it expands the agent's argv template
+//! ([`runner::argv`]) and starts the process ([`runner::headless`]); [`daemon::supervisor`]
+//! awaits its exit, stale and TTL timers; `Engine::finish` writes the result to the task file
+//! and only then broadcasts the event that `output --wait` and subscribers receive.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod core;
+pub mod daemon;
+pub mod demo_agent;
+pub mod paths;
+pub mod proto;
+pub mod runner;
+pub mod store;

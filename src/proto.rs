@@ -1,0 +1,210 @@
+//! Wire types of the daemon's socket: newline-delimited JSON, one object per line.
+//!
+//! A client opens with `{"hello":{"protocol":1,"client":"cli"}}`; the daemon answers
+//! `{"welcome":{...}}` (or an error and closes, on a version mismatch). Then each request is
+//! `{"req":N,"type":"submit",...}` and gets exactly one reply `{"re":N,"ok":true,"data":…}` or
+//! `{"re":N,"ok":false,"error":{"kind":…,"message":…}}`. After `subscribe`, the daemon also
+//! sends `{"event":{"kind":"task_changed",…}}` lines.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::limits::GroupUsage;
+use crate::core::task::{Task, TaskSpec, TaskStatus};
+use crate::core::timefmt::{self, Timestamp};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Longest line the daemon accepts; longer ones get an error and the connection is closed.
+pub const MAX_LINE: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub client: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HelloLine {
+    pub hello: Hello,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol: u32,
+    pub version: String,
+    pub pid: u32,
+}
+
+/// Filters of `list`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListFilter {
+    pub status: Vec<TaskStatus>,
+    /// Only tasks created at or after this time.
+    #[serde(with = "timefmt::ts_opt")]
+    pub since: Option<Timestamp>,
+    /// At most this many, newest first.
+    pub limit: Option<usize>,
+}
+
+/// What a client can ask.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    Submit { spec: TaskSpec },
+    Get { id: String },
+    /// The task and its result; with `wait`, only once it has ended or `timeout_ms` passed.
+    Output {
+        id: String,
+        #[serde(default)]
+        wait: bool,
+        #[serde(default)]
+        timeout_ms: Option<u64>,
+    },
+    /// Blocks until every named task (or, with `all`, every unfinished task) has ended.
+    Wait {
+        #[serde(default)]
+        ids: Vec<String>,
+        #[serde(default)]
+        all: bool,
+        #[serde(default)]
+        timeout_ms: Option<u64>,
+    },
+    Cancel {
+        #[serde(default)]
+        ids: Vec<String>,
+        #[serde(default)]
+        all: bool,
+    },
+    Retry { id: String },
+    List {
+        #[serde(default)]
+        filter: ListFilter,
+    },
+    Subscribe,
+    Status,
+    Shutdown,
+}
+
+/// A request with the client's correlation number.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestLine {
+    pub req: u64,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// Kinds of error replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Not JSON, not an object, missing fields, unknown request type.
+    BadRequest,
+    /// The hello did not match this daemon's protocol.
+    Protocol,
+    /// A line longer than `MAX_LINE`.
+    LineTooLong,
+    UnknownId,
+    AmbiguousId,
+    /// A well-formed request the daemon refuses (unknown agent, empty prompt, …).
+    Invalid,
+    /// The daemon is shutting down.
+    ShuttingDown,
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ErrorBody {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ErrorBody { kind, message: message.into() }
+    }
+}
+
+/// A reply to request `re`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reply<T: Serialize> {
+    pub re: u64,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// What the daemon pushes to subscribers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    TaskCreated { task: Box<Task> },
+    TaskChanged { task: Box<Task> },
+    /// The task wrote output (at most a few per second per task).
+    Output {
+        id: String,
+        #[serde(with = "timefmt::ts")]
+        at: Timestamp,
+        bytes: u64,
+    },
+}
+
+impl Event {
+    pub fn task(&self) -> Option<&Task> {
+        match self {
+            Event::TaskCreated { task } | Event::TaskChanged { task } => Some(task),
+            Event::Output { .. } => None,
+        }
+    }
+}
+
+/// Any line from the daemon, as a client reads it.
+#[derive(Debug, Deserialize)]
+pub struct ServerLine {
+    pub welcome: Option<Welcome>,
+    pub re: Option<u64>,
+    pub ok: Option<bool>,
+    pub data: Option<Box<serde_json::value::RawValue>>,
+    pub error: Option<ErrorBody>,
+    pub event: Option<Event>,
+}
+
+/// Reply data of `output`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputData {
+    pub task: Task,
+    /// The persisted result, once the task has ended.
+    pub result: Option<String>,
+    /// The last lines of output so far, while it runs.
+    pub tail: Option<String>,
+    /// A wait ran out before the task ended.
+    pub timed_out: bool,
+}
+
+/// Reply data of `wait`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaitData {
+    pub tasks: Vec<Task>,
+    pub timed_out: bool,
+}
+
+/// Reply data of `status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusData {
+    pub version: String,
+    pub pid: u32,
+    pub socket: PathBuf,
+    pub data_dir: PathBuf,
+    pub config: Option<PathBuf>,
+    #[serde(with = "timefmt::ts")]
+    pub started_at: Timestamp,
+    pub uptime_ms: i64,
+    pub counts: Vec<(TaskStatus, usize)>,
+    pub groups: Vec<GroupUsage>,
+    /// Task files that could not be read at start (skipped, left untouched).
+    pub store_problems: Vec<String>,
+}

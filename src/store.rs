@@ -1,0 +1,265 @@
+//! Task files on disk: `<data>/tasks/<id>.md` (TOML front matter, prompt, result) and the raw
+//! output in `<id>.log`. Writes are atomic (temp file, fsync, rename, fsync of the directory).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::core::task::Task;
+
+/// Largest result kept in the task file; the full output is always in the log.
+pub const RESULT_MAX_BYTES: usize = 256 * 1024;
+
+/// A task file that could not be read (reported, skipped, never overwritten).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+/// The task directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// Everything read at start-up.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Tasks, oldest first.
+    pub tasks: Vec<Task>,
+    pub problems: Vec<Problem>,
+    /// Ids of files that could not be read: not to be reused.
+    pub reserved_ids: Vec<String>,
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Store> {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Store { dir: dir.to_path_buf() })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn md_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.md"))
+    }
+
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.log"))
+    }
+
+    /// Writes the task's file atomically. `result` is the text of the Result section.
+    pub fn save(&self, task: &Task, result: Option<&str>) -> Result<()> {
+        let text = render(task, result)?;
+        let path = self.md_path(&task.id);
+        let tmp = self.dir.join(format!(".{}.md.tmp", task.id));
+        let write = || -> std::io::Result<()> {
+            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            File::open(&self.dir)?.sync_all()
+        };
+        write().with_context(|| format!("cannot write task file {}", path.display()))
+    }
+
+    /// Reads the Result section of a task's file.
+    pub fn read_result(&self, id: &str) -> Result<Option<String>> {
+        let path = self.md_path(id);
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("cannot read task file {}", path.display()))?;
+        let (task, body) = parse(&text).with_context(|| format!("in {}", path.display()))?;
+        Ok(result_of(&task, body))
+    }
+
+    /// Reads every task file; unreadable ones are reported and skipped.
+    pub fn load_all(&self) -> Result<Loaded> {
+        let mut loaded = Loaded::default();
+        let entries =
+            fs::read_dir(&self.dir).with_context(|| format!("cannot list {}", self.dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot list {}", self.dir.display()))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Some(stem) = name.strip_suffix(".md") else { continue };
+            if stem.starts_with('.') {
+                continue;
+            }
+            let parsed = fs::read_to_string(&path)
+                .map_err(anyhow::Error::from)
+                .and_then(|t| parse(&t).map(|(task, _)| task));
+            match parsed {
+                Ok(task) if task.id == stem => loaded.tasks.push(task),
+                Ok(task) => {
+                    loaded.reserved_ids.push(stem.to_string());
+                    loaded.problems.push(Problem {
+                        path,
+                        message: format!("file name does not match its id {:?}", task.id),
+                    });
+                }
+                Err(e) => {
+                    loaded.reserved_ids.push(stem.to_string());
+                    loaded.problems.push(Problem { path, message: format!("{e:#}") });
+                }
+            }
+        }
+        loaded.tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(loaded)
+    }
+}
+
+fn render(task: &Task, result: Option<&str>) -> Result<String> {
+    let front = toml::to_string(task).context("cannot serialize task")?;
+    let mut s = String::with_capacity(front.len() + task.prompt.len() + 256);
+    s.push_str("+++\n");
+    s.push_str(&front);
+    s.push_str("+++\n");
+    s.push_str(&body_prefix(task));
+    match result {
+        Some(r) => s.push_str(r),
+        None => s.push_str("_(not finished)_"),
+    }
+    s.push('\n');
+    Ok(s)
+}
+
+fn body_prefix(task: &Task) -> String {
+    format!("\n# {}\n\n## Prompt\n\n{}\n\n## Result\n\n", task.title, task.prompt)
+}
+
+/// Splits a task file into its task and the markdown body. The closing `+++` is the first
+/// such line after which the front matter parses (a prompt may itself contain `+++`).
+fn parse(text: &str) -> Result<(Task, &str)> {
+    let rest = text.strip_prefix("+++\n").context("no '+++' front matter at the top")?;
+    let mut search = 0;
+    let mut last_err = None;
+    while let Some(i) = rest[search..].find("\n+++\n") {
+        let end = search + i + 1;
+        match toml::from_str::<Task>(&rest[..end]) {
+            Ok(task) => return Ok((task, &rest[end + 4..])),
+            Err(e) => last_err = Some(e),
+        }
+        search = end;
+    }
+    match last_err {
+        Some(e) => Err(anyhow::anyhow!("bad front matter: {}", e.message().trim())),
+        None => Err(anyhow::anyhow!("front matter is not closed by a '+++' line")),
+    }
+}
+
+fn result_of(task: &Task, body: &str) -> Option<String> {
+    if !task.status.is_terminal() {
+        return None;
+    }
+    let prefix = body_prefix(task);
+    let r = match body.strip_prefix(prefix.as_str()) {
+        Some(r) => r,
+        None => body.find("\n## Result\n").map(|i| body[i + 11..].trim_start_matches('\n'))?,
+    };
+    Some(r.strip_suffix('\n').unwrap_or(r).to_string())
+}
+
+/// The result text to keep for a task: its cleaned output, the tail when it is very long.
+pub fn result_from_output(cleaned: &str) -> String {
+    let t = cleaned.trim_end();
+    if t.len() <= RESULT_MAX_BYTES {
+        return t.to_string();
+    }
+    let mut cut = t.len() - RESULT_MAX_BYTES;
+    while !t.is_char_boundary(cut) {
+        cut += 1;
+    }
+    format!("[… {cut} earlier bytes are in the log]\n{}", &t[cut..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::task::{Outcome, TaskStatus};
+    use crate::core::timefmt;
+
+    fn task(id: &str, prompt: &str) -> Task {
+        Task {
+            id: id.into(),
+            title: "a title".into(),
+            status: TaskStatus::Pending,
+            reason: None,
+            agent: "shell".into(),
+            category: Some("quick".into()),
+            model: Some("anthropic/x".into()),
+            prompt: prompt.into(),
+            skills: vec!["git".into()],
+            cwd: "/tmp".into(),
+            created_at: timefmt::now(),
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            summary: None,
+            pane_id: None,
+            log_path: "/tmp/x.log".into(),
+            pid: None,
+            needs_input: None,
+            last_output_at: None,
+            parent: None,
+            limit_group: "default".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_with_hostile_prompt_and_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let prompt = "line1\n+++\n## Result\n\"quoted\" '''x''' \"\"\"y\"\"\" $(rm -rf ~)\n\\";
+        let mut t = task("bold-otter", prompt);
+        t.start(7, timefmt::now()).unwrap();
+        store.save(&t, None).unwrap();
+        assert_eq!(store.read_result("bold-otter").unwrap(), None);
+        t.finish(Outcome::Completed, timefmt::now()).unwrap();
+        let result = "## Result\n+++\nall good\n";
+        store.save(&t, Some(result)).unwrap();
+        let loaded = store.load_all().unwrap();
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        assert_eq!(loaded.tasks, vec![t.clone()]);
+        assert_eq!(store.read_result("bold-otter").unwrap().as_deref(), Some(result));
+        let text = fs::read_to_string(store.md_path("bold-otter")).unwrap();
+        assert!(text.starts_with("+++\n") && text.contains("## Prompt\n\nline1\n+++"));
+    }
+
+    #[test]
+    fn corrupt_files_are_reported_skipped_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.save(&task("good-one", "p"), None).unwrap();
+        fs::write(dir.path().join("bad-one.md"), "+++\nid = 3\n+++\n").unwrap();
+        fs::write(dir.path().join("no-front.md"), "hello").unwrap();
+        store.save(&task("other-id", "p"), None).unwrap();
+        fs::rename(store.md_path("other-id"), dir.path().join("renamed.md")).unwrap();
+        let loaded = store.load_all().unwrap();
+        assert_eq!(loaded.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["good-one"]);
+        let mut reserved = loaded.reserved_ids.clone();
+        reserved.sort();
+        assert_eq!(reserved, ["bad-one", "no-front", "renamed"]);
+        assert_eq!(fs::read_to_string(dir.path().join("no-front.md")).unwrap(), "hello");
+        assert!(loaded.problems.iter().any(|p| p.message.contains("front matter")));
+    }
+
+    #[test]
+    fn long_results_keep_the_tail() {
+        let big = "x".repeat(RESULT_MAX_BYTES + 10) + "END";
+        let r = result_from_output(&big);
+        assert!(r.starts_with("[… 13 earlier bytes are in the log]"));
+        assert!(r.ends_with("END"));
+    }
+}
