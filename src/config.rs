@@ -141,7 +141,11 @@ pub struct Resolved {
 
 fn parse(file: &Path, src: &str) -> Result<Config, ConfigError> {
     toml::from_str::<Config>(src).map_err(|e| {
-        let msg = e.message().trim().to_string();
+        let msg = e
+            .message()
+            .trim()
+            .replace("expected u32", "expected a whole number from 0 to 4294967295")
+            .replace("expected u64", "expected a whole number ≥ 0");
         ConfigError::at(file, src, e.span(), msg)
     })
 }

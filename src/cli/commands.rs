@@ -295,11 +295,28 @@ async fn daemon_stop(paths: &Paths) -> CmdResult {
         while let Ok(Some(_)) = c.next_event().await {}
     })
     .await;
-    if gone.is_err() {
+    // Its lock is released when the process has exited.
+    let released = gone.is_ok() && wait_lock_free(&paths.daemon_lock(), Duration::from_secs(5)).await;
+    if !released {
         return Err(Fail { code: exit::DAEMON, message: format!("daemon {pid} did not stop within 15 s") });
     }
     println!("daemon {pid} stopped");
     Ok(exit::OK)
+}
+
+async fn wait_lock_free(path: &std::path::Path, within: Duration) -> bool {
+    use nix::fcntl::{Flock, FlockArg};
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let Ok(f) = std::fs::File::open(path) else { return true };
+        if Flock::lock(f, FlockArg::LockSharedNonblock).is_ok() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {

@@ -56,16 +56,16 @@ pub fn last_line(output: &str, max: usize) -> Option<String> {
 /// Output as text: ANSI escapes removed, carriage-return overwrites resolved, invalid UTF-8
 /// replaced.
 pub fn clean_output(raw: &[u8]) -> String {
-    let stripped = strip_ansi_escapes::strip(raw);
-    let text = String::from_utf8_lossy(&stripped);
-    let mut out = String::with_capacity(text.len());
-    for line in text.split('\n') {
-        // A progress bar redraws with '\r': keep what was last drawn.
-        let shown = line.trim_end_matches('\r').rsplit('\r').next().unwrap_or("");
-        out.push_str(shown);
-        out.push('\n');
+    let mut out = String::with_capacity(raw.len());
+    for (i, line) in raw.split(|b| *b == b'\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        // A progress bar redraws with '\r': keep what was drawn last.
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let shown = line.rsplit(|b| *b == b'\r').next().unwrap_or(line);
+        out.push_str(&String::from_utf8_lossy(&strip_ansi_escapes::strip(shown)));
     }
-    out.pop();
     out
 }
 

@@ -1,0 +1,280 @@
+//! Bad input is a feature: hostile prompts, garbage on the socket, unsafe runtime dirs and
+//! malformed configs all get a clear error, and the daemon keeps serving.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use common::{Env, config_with, fixture};
+use serde_json::Value;
+
+#[test]
+fn hostile_prompt_reaches_the_agent_byte_for_byte_and_nothing_runs() {
+    let env = Env::new(&config_with(""));
+    let pwned = env.path().join("pwned");
+    let prompt = format!("$(touch {}) \"; rm -rf ~ `touch {}` '\\n", pwned.display(), pwned.display());
+    let args_out = env.path().join("args.bin");
+    let out = env
+        .cmd(&["run", "--agent", "args", "--title", "t;$(x)", "--wait", &prompt])
+        .env("ARGS_OUT", &args_out)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = std::fs::read(&args_out).unwrap();
+    let args: Vec<&[u8]> = got.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
+    assert_eq!(args[0], prompt.as_bytes(), "the prompt is one argv element, unchanged");
+    assert_eq!(args[1], b"--title=t;$(x)");
+    assert!(args[2].starts_with(b"--id="));
+    assert_eq!(args.len(), 3);
+    assert!(!pwned.exists(), "nothing in the prompt was run");
+    assert!(env.path().join("home").exists(), "~ is still there");
+    // And the prompt is stored verbatim.
+    assert_eq!(env.list()[0]["prompt"], prompt.as_str());
+}
+
+#[test]
+fn prompt_from_stdin() {
+    let env = Env::new(&config_with(""));
+    let mut child = env
+        .cmd(&["run", "--agent", "fake", "--wait", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"2 0 0").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fake agent line 2 of 2"));
+}
+
+struct Conn {
+    r: BufReader<UnixStream>,
+    w: UnixStream,
+}
+
+impl Conn {
+    fn open(env: &Env) -> Conn {
+        let w = UnixStream::connect(env.runtime().join("daemon.sock")).unwrap();
+        w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Conn { r: BufReader::new(w.try_clone().unwrap()), w }
+    }
+    fn send(&mut self, line: &[u8]) {
+        let _ = self.w.write_all(line);
+        let _ = self.w.write_all(b"\n");
+    }
+    fn recv(&mut self) -> Option<Value> {
+        let mut s = String::new();
+        match self.r.read_line(&mut s) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(serde_json::from_str(&s).unwrap()),
+        }
+    }
+    fn hello(env: &Env) -> Conn {
+        let mut c = Conn::open(env);
+        c.send(br#"{"hello":{"protocol":1,"client":"test"}}"#);
+        let w = c.recv().unwrap();
+        assert_eq!(w["welcome"]["protocol"], 1);
+        c
+    }
+}
+
+#[test]
+fn garbage_truncated_and_oversized_lines_get_errors_and_the_daemon_serves_on() {
+    let env = Env::new(&config_with(""));
+    env.list(); // starts the daemon
+
+    // No hello first.
+    let mut c = Conn::open(&env);
+    c.send(br#"{"req":1,"type":"list"}"#);
+    let e = c.recv().unwrap();
+    assert_eq!(e["error"]["kind"], "protocol");
+    assert!(c.recv().is_none(), "closed after a bad hello");
+
+    // Wrong protocol version.
+    let mut c = Conn::open(&env);
+    c.send(br#"{"hello":{"protocol":99,"client":"test"}}"#);
+    let e = c.recv().unwrap();
+    assert_eq!(e["error"]["kind"], "protocol");
+    assert!(e["error"]["message"].as_str().unwrap().contains("protocol 99"));
+
+    let mut c = Conn::hello(&env);
+    for (line, kind, re) in [
+        (&b"this is not json"[..], "bad_request", 0),
+        (br#"{"req":7,"type":"list""#, "bad_request", 0),
+        (br#"{"req":8,"type":"explode"}"#, "bad_request", 8),
+        (br#"{"req":9,"type":"output"}"#, "bad_request", 9),
+        (br#"{"req":10,"type":"output","id":"../../etc/passwd"}"#, "unknown_id", 10),
+        (br#"{"req":11,"type":"submit","spec":{"prompt":"x","agent":"fake","bogus":1}}"#, "bad_request", 11),
+        (b"[1,2,3]", "bad_request", 0),
+        (b"\xff\xfe{}", "bad_request", 0),
+    ] {
+        c.send(line);
+        let e = c.recv().unwrap_or_else(|| panic!("no reply to {:?}", String::from_utf8_lossy(line)));
+        assert_eq!(e["ok"], false, "{e}");
+        assert_eq!(e["error"]["kind"], kind, "{} -> {e}", String::from_utf8_lossy(line));
+        assert_eq!(e["re"], re);
+        if kind == "bad_request" && line.starts_with(b"\xff") {
+            // Invalid UTF-8 closes the connection; reconnect for the rest.
+            c = Conn::hello(&env);
+        }
+    }
+    // The same connection still answers a good request.
+    c.send(br#"{"req":12,"type":"list"}"#);
+    let ok = c.recv().unwrap();
+    assert_eq!((ok["re"].as_u64(), ok["ok"].as_bool()), (Some(12), Some(true)));
+
+    // A 100 MB line: an error, the connection closed, nothing else harmed.
+    let mut c = Conn::hello(&env);
+    let big = vec![b'x'; 100 * 1024 * 1024];
+    let writer = {
+        let mut w = c.w.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&big);
+        })
+    };
+    let e = c.recv().unwrap();
+    assert_eq!(e["error"]["kind"], "line_too_long");
+    assert!(c.recv().is_none());
+    let _ = writer.join();
+
+    // A client that vanishes mid-request does no harm either.
+    let mut c = Conn::hello(&env);
+    c.w.write_all(br#"{"req":1,"type":"wait","all":true"#).unwrap();
+    drop(c);
+
+    let pid = env.daemon_pid();
+    env.ok(&["run", "--agent", "fake", "--wait", "1 0 0"]);
+    assert_eq!(env.daemon_pid(), pid, "same daemon, still serving");
+}
+
+#[test]
+fn events_stream_after_subscribe() {
+    let env = Env::new(&config_with(""));
+    env.list();
+    let mut c = Conn::hello(&env);
+    c.send(br#"{"req":1,"type":"subscribe"}"#);
+    assert_eq!(c.recv().unwrap()["re"], 1);
+    let id = env.submit(&["--agent", "fake", "3 0.05 0"]);
+    let mut kinds = vec![];
+    while let Some(v) = c.recv() {
+        let ev = &v["event"];
+        if ev.get("task").is_some() {
+            assert_eq!(ev["task"]["id"], id.as_str());
+            kinds.push(format!("{}:{}", ev["kind"].as_str().unwrap(), ev["task"]["status"].as_str().unwrap()));
+            if ev["task"]["status"] == "completed" {
+                break;
+            }
+        } else if ev["kind"] == "output" {
+            kinds.push("output".into());
+        }
+    }
+    assert_eq!(kinds.first().map(String::as_str), Some("task_created:pending"));
+    assert!(kinds.contains(&"task_changed:running".to_string()), "{kinds:?}");
+    assert!(kinds.contains(&"output".to_string()), "{kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("task_changed:completed"));
+}
+
+#[test]
+fn a_runtime_dir_others_can_write_is_refused() {
+    let env = Env::new(&config_with(""));
+    let rt = env.runtime();
+    std::fs::create_dir_all(&rt).unwrap();
+    std::fs::set_permissions(&rt, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = env.run(&["list"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing runtime dir") && err.contains("777"), "{err}");
+    assert!(!rt.join("daemon.sock").exists());
+}
+
+#[test]
+fn socket_and_dir_are_private() {
+    let env = Env::new(&config_with(""));
+    env.list();
+    let dir_mode = std::fs::metadata(env.runtime()).unwrap().permissions().mode() & 0o777;
+    let sock_mode = std::fs::metadata(env.runtime().join("daemon.sock")).unwrap().permissions().mode() & 0o777;
+    assert_eq!((dir_mode, sock_mode), (0o700, 0o600));
+}
+
+#[test]
+fn a_stale_socket_file_is_replaced() {
+    let env = Env::new(&config_with(""));
+    env.list();
+    let pid = env.daemon_pid().unwrap();
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    while common::pid_alive(pid as i64) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(env.runtime().join("daemon.sock").exists(), "the dead daemon left its socket");
+    env.list();
+    assert_ne!(env.daemon_pid().unwrap(), pid);
+}
+
+/// (fixture, line, key, words the message must contain)
+const BAD_CONFIGS: [(&str, usize, &str, &str); 11] = [
+    ("unknown_key.toml", 3, "timeouts.stale_seconds", "unknown field `stale_seconds`"),
+    ("stale_too_small.toml", 3, "timeouts.stale_secs", "10 is out of range (allowed: 60 to 604800 seconds)"),
+    ("category_missing_agent.toml", 2, "categories.fast.agent", "unknown agent \"nonexistent\""),
+    ("template_without_prompt.toml", 2, "agents.mine.command", "has no {prompt} placeholder"),
+    ("unknown_placeholder.toml", 2, "agents.mine.command", "unknown placeholder {modle}"),
+    ("wrong_type.toml", 2, "concurrency.default", "invalid type: string \"five\", expected a whole number from 0 to 4294967295"),
+    ("negative_limit.toml", 2, "concurrency.providers.anthropic", "invalid value: integer `-1`, expected a whole number from 0"),
+    ("bad_default_category.toml", 1, "default_category", "unknown category \"speedy\""),
+    ("not_toml.toml", 1, "agents.mine", "unclosed table, expected `]`"),
+    ("ttl_too_big_in_agent.toml", 3, "agents.mine.ttl_secs", "out of range"),
+    ("empty_command.toml", 2, "agents.mine.command", "must name a program"),
+];
+
+#[test]
+fn each_bad_config_is_reported_with_file_line_key_and_allowed_values() {
+    for (file, line, key, words) in BAD_CONFIGS {
+        let path = fixture(&format!("configs/{file}"));
+        let env = Env::new("");
+        let out = env.cmd(&["config", "check"]).env("PANEHERD_CONFIG", &path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let place = format!("{}:{line}:", path.display());
+        assert!(err.contains(&place), "{file}: no {place} in:\n{err}");
+        assert!(err.contains(&format!("{key}: ")), "{file}: no key {key} in:\n{err}");
+        assert!(err.contains(words), "{file}: no {words:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn a_bad_config_stops_the_daemon_from_starting_with_the_same_message() {
+    let env = Env::new("[timeouts]\nttl_secs = 5\n");
+    let out = env.run(&["list"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("config.toml:2:") && err.contains("timeouts.ttl_secs"), "{err}");
+}
+
+#[test]
+fn good_config_checks_and_default_prints() {
+    let env = Env::new(&config_with("[concurrency.providers]\nanthropic = 3\n"));
+    let out = env.ok(&["config", "check"]);
+    assert!(out.starts_with("ok: ") && out.contains("9 agents"), "{out}");
+    let default = env.ok(&["config", "default"]);
+    let env2 = Env::new(&default);
+    env2.ok(&["config", "check"]);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new("");
+    for args in [
+        &["run"][..],
+        &["run", "--agent", "a", "--category", "b", "x"],
+        &["run", "--timeout", "5", "x"],
+        &["wait"],
+        &["cancel"],
+        &["bogus-command"],
+        &["list", "--status", "finished"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}

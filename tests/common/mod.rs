@@ -1,0 +1,158 @@
+//! Test harness: a private data, runtime and config dir per test, the real `paneherd` binary,
+//! and a guard that stops the test's daemon (and only it).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_paneherd");
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub extra: Vec<(String, String)>,
+}
+
+impl Env {
+    /// A fresh environment whose config is `config` (TOML text).
+    pub fn new(config: &str) -> Env {
+        let dir = tempfile::Builder::new().prefix("paneherd-test").tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Env { dir, extra: vec![] }
+    }
+
+    /// With short timeouts allowed (the test-only override).
+    pub fn short_timeouts(mut self) -> Env {
+        self.extra.push(("PANEHERD_TEST_SHORT_TIMEOUTS".into(), "1".into()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn data(&self) -> PathBuf {
+        self.path().join("data")
+    }
+    pub fn runtime(&self) -> PathBuf {
+        self.path().join("rt")
+    }
+    pub fn config(&self) -> PathBuf {
+        self.path().join("config.toml")
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("PANEHERD_DATA_DIR", self.data())
+            .env("PANEHERD_RUNTIME_DIR", self.runtime())
+            .env("PANEHERD_CONFIG", self.config())
+            .env("HOME", self.path().join("home"))
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .current_dir(self.path());
+        for (k, v) in &self.extra {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Runs and asserts exit code 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "paneherd {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `run ...` and the new task's id.
+    pub fn submit(&self, args: &[&str]) -> String {
+        let mut a = vec!["run"];
+        a.extend_from_slice(args);
+        self.ok(&a).trim().to_string()
+    }
+
+    pub fn list(&self) -> Vec<Value> {
+        let s = self.ok(&["list", "--json"]);
+        serde_json::from_str::<Value>(&s).unwrap().as_array().unwrap().clone()
+    }
+
+    pub fn task(&self, id: &str) -> Value {
+        let s = self.ok(&["output", id, "--json"]);
+        serde_json::from_str(&s).unwrap()
+    }
+
+    /// Polls (in the test, not in paneherd) until the task's status is `status`.
+    pub fn wait_status(&self, id: &str, status: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let t = self.task(id);
+            if t["status"] == status {
+                return t;
+            }
+            assert!(Instant::now() < deadline, "task {id} not {status} in time: {t:#}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn daemon_pid(&self) -> Option<i32> {
+        let s = std::fs::read_to_string(self.data().join("daemon.lock")).ok()?;
+        let pid: i32 = s.trim().parse().ok()?;
+        pid_alive(pid as i64).then_some(pid)
+    }
+
+    pub fn stop_daemon(&self) {
+        if self.daemon_pid().is_some() {
+            let _ = self.run(&["daemon", "stop"]);
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(pid) = self.daemon_pid() {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+    }
+}
+
+/// A config with the fake agent (`{prompt}` = "LINES DELAY CODE") and the arg recorder.
+pub fn config_with(extra: &str) -> String {
+    format!(
+        r#"
+[agents.fake]
+command = ["{fake}", "{{prompt}}"]
+
+[agents.args]
+command = ["{args}", "{{prompt}}", "--title={{title}}", "--id={{task_id}}"]
+
+{extra}
+"#,
+        fake = fixture("fake-agent").display(),
+        args = fixture("echo-args").display(),
+    )
+}
+
+pub fn pid_alive(pid: i64) -> bool {
+    // A zombie still has a /proc entry; check its state.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
