@@ -15,7 +15,9 @@ use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::paths::Paths;
-use crate::proto::{ErrorBody, Event, Hello, HelloLine, PROTOCOL_VERSION, Request, RequestLine, ServerLine, Welcome};
+use crate::proto::{
+    ErrorBody, Event, Hello, HelloLine, PROTOCOL_VERSION, Request, RequestLine, ServerLine, Welcome,
+};
 
 /// How long a client waits for a daemon it started to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,7 +48,10 @@ pub struct Client {
 }
 
 fn is_absent(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused)
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+    )
 }
 
 impl Client {
@@ -72,31 +77,43 @@ impl Client {
 
     async fn handshake(stream: UnixStream) -> Result<Client, ClientError> {
         let (r, mut w) = stream.into_split();
-        let hello = HelloLine { hello: Hello { protocol: PROTOCOL_VERSION, client: "cli".into() } };
-        let mut line = serde_json::to_string(&hello).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let hello = HelloLine {
+            hello: Hello {
+                protocol: PROTOCOL_VERSION,
+                client: "cli".into(),
+            },
+        };
+        let mut line =
+            serde_json::to_string(&hello).map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push('\n');
         w.write_all(line.as_bytes()).await?;
-        let mut reader = BufReader::new(r).lines();
+        let mut reader = BufReader::with_capacity(256 * 1024, r).lines();
         let first = reader
             .next_line()
             .await?
             .ok_or_else(|| ClientError::Unreachable("the daemon closed the connection".into()))?;
-        let parsed: ServerLine =
-            serde_json::from_str(&first).map_err(|e| ClientError::Protocol(format!("{e}: {first}")))?;
+        let parsed: ServerLine = serde_json::from_str(&first)
+            .map_err(|e| ClientError::Protocol(format!("{e}: {first}")))?;
         if let Some(err) = parsed.error {
             return Err(ClientError::Daemon(err));
         }
-        let welcome =
-            parsed.welcome.ok_or_else(|| ClientError::Protocol(format!("no welcome: {first}")))?;
-        Ok(Client { reader, writer: w, next_id: 1, events: VecDeque::new(), welcome })
+        let welcome = parsed
+            .welcome
+            .ok_or_else(|| ClientError::Protocol(format!("no welcome: {first}")))?;
+        Ok(Client {
+            reader,
+            writer: w,
+            next_id: 1,
+            events: VecDeque::new(),
+            welcome,
+        })
     }
 
     async fn read_line(&mut self) -> Result<ServerLine, ClientError> {
-        let line = self
-            .reader
-            .next_line()
-            .await?
-            .ok_or_else(|| ClientError::Unreachable("the daemon closed the connection".into()))?;
+        let line =
+            self.reader.next_line().await?.ok_or_else(|| {
+                ClientError::Unreachable("the daemon closed the connection".into())
+            })?;
         serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))
     }
 
@@ -128,14 +145,108 @@ impl Client {
                         .map_err(|e| ClientError::Protocol(e.to_string())),
                 };
             }
-            return Err(ClientError::Daemon(
-                msg.error.ok_or_else(|| ClientError::Protocol("error reply without error".into()))?,
-            ));
+            return Err(ClientError::Daemon(msg.error.ok_or_else(|| {
+                ClientError::Protocol("error reply without error".into())
+            })?));
+        }
+    }
+
+    /// Sends a request and copies its reply data to `out` as it arrives, without holding it
+    /// whole in memory: for large replies passed straight through (`list --json`).
+    pub async fn request_to<W: std::io::Write>(
+        &mut self,
+        request: Request,
+        out: &mut W,
+    ) -> Result<(), ClientError> {
+        use tokio::io::AsyncBufReadExt as _;
+        let id = self.next_id;
+        let mut line = serde_json::to_string(&RequestLine { req: id, request })
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push('\n');
+        let prefix = format!("{{\"re\":{id},\"ok\":true,\"data\":");
+        // Peek at the reply: the fast path applies only to a success reply to this request.
+        self.next_id += 1;
+        self.writer.write_all(line.as_bytes()).await?;
+        let reader = self.reader.get_mut();
+        let head = loop {
+            let buf = reader.fill_buf().await?;
+            if buf.is_empty() {
+                return Err(ClientError::Unreachable(
+                    "the daemon closed the connection".into(),
+                ));
+            }
+            if buf.len() >= prefix.len() || buf.contains(&b'\n') {
+                break buf.starts_with(prefix.as_bytes());
+            }
+            // Too short to tell: fall back to reading whole lines.
+            break false;
+        };
+        if !head {
+            let text = self.await_text(id).await?;
+            out.write_all(text.as_bytes())?;
+            return Ok(());
+        }
+        reader.consume(prefix.len());
+        let mut held: Option<u8> = None;
+        loop {
+            let buf = reader.fill_buf().await?;
+            if buf.is_empty() {
+                return Err(ClientError::Unreachable(
+                    "the daemon closed the connection".into(),
+                ));
+            }
+            let (chunk, end) = match buf.iter().position(|b| *b == b'\n') {
+                Some(i) => (&buf[..i], true),
+                None => (buf, false),
+            };
+            let n = chunk.len();
+            if let Some(b) = held.take() {
+                if end && n == 0 {
+                    // `b` was the closing brace of the reply object.
+                    reader.consume(1);
+                    return Ok(());
+                }
+                out.write_all(&[b])?;
+            }
+            if end {
+                out.write_all(&chunk[..n.saturating_sub(1)])?;
+                reader.consume(n + 1);
+                return Ok(());
+            }
+            out.write_all(&chunk[..n - 1])?;
+            held = Some(chunk[n - 1]);
+            reader.consume(n);
+        }
+    }
+
+    /// Reads lines until the reply to `id`, returning its data as text.
+    async fn await_text(&mut self, id: u64) -> Result<String, ClientError> {
+        loop {
+            let line = self.reader.next_line().await?.ok_or_else(|| {
+                ClientError::Unreachable("the daemon closed the connection".into())
+            })?;
+            let msg: ServerLine =
+                serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))?;
+            if let Some(ev) = msg.event {
+                self.events.push_back(ev);
+                continue;
+            }
+            if msg.re == Some(id) || (msg.re == Some(0) && msg.error.is_some()) {
+                return match (msg.ok, msg.error, msg.data) {
+                    (Some(true), _, Some(d)) => Ok(d.get().to_string()),
+                    (Some(true), _, None) => Ok("null".into()),
+                    (_, Some(e), _) => Err(ClientError::Daemon(e)),
+                    _ => Err(ClientError::Protocol("reply without data or error".into())),
+                };
+            }
         }
     }
 
     /// Sends a request and decodes its reply data.
-    pub async fn request<T: DeserializeOwned>(&mut self, request: Request) -> Result<T, ClientError> {
+    pub async fn request<T: DeserializeOwned>(
+        &mut self,
+        request: Request,
+    ) -> Result<T, ClientError> {
         let raw = self.request_raw(request).await?;
         serde_json::from_str(raw.get()).map_err(|e| ClientError::Protocol(e.to_string()))
     }
@@ -152,7 +263,9 @@ impl Client {
             return Ok(Some(ev));
         }
         loop {
-            let Some(line) = self.reader.next_line().await? else { return Ok(None) };
+            let Some(line) = self.reader.next_line().await? else {
+                return Ok(None);
+            };
             let v: serde_json::Value = match serde_json::from_str(&line) {
                 Ok(v) => v,
                 Err(e) => return Err(ClientError::Protocol(e.to_string())),
@@ -169,18 +282,24 @@ impl Client {
 /// Starts a daemon under the start lock (two clients starting at once yield one daemon) and
 /// returns a connection to it.
 async fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
-    paths.secure_runtime_dir().map_err(|e| ClientError::Unreachable(format!("{e:#}")))?;
+    paths
+        .secure_runtime_dir()
+        .map_err(|e| ClientError::Unreachable(format!("{e:#}")))?;
     let lock_path = paths.start_lock();
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| ClientError::Unreachable(format!("cannot open {}: {e}", lock_path.display())))?;
+        .map_err(|e| {
+            ClientError::Unreachable(format!("cannot open {}: {e}", lock_path.display()))
+        })?;
     let lock = tokio::task::spawn_blocking(move || Flock::lock(file, FlockArg::LockExclusive))
         .await
         .map_err(|e| ClientError::Unreachable(e.to_string()))?
-        .map_err(|(_, e)| ClientError::Unreachable(format!("cannot lock {}: {e}", lock_path.display())))?;
+        .map_err(|(_, e)| {
+            ClientError::Unreachable(format!("cannot lock {}: {e}", lock_path.display()))
+        })?;
     let sock = paths.socket();
     // Someone else may have started it while we waited for the lock.
     if let Ok(s) = UnixStream::connect(&sock).await {
@@ -188,8 +307,9 @@ async fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
         return Ok(s);
     }
     let err_path = paths.runtime.join("daemon-start.err");
-    let err_file = std::fs::File::create(&err_path)
-        .map_err(|e| ClientError::Unreachable(format!("cannot create {}: {e}", err_path.display())))?;
+    let err_file = std::fs::File::create(&err_path).map_err(|e| {
+        ClientError::Unreachable(format!("cannot create {}: {e}", err_path.display()))
+    })?;
     let exe = std::env::current_exe()
         .map_err(|e| ClientError::Unreachable(format!("cannot find the paneherd binary: {e}")))?;
     let mut child = std::process::Command::new(exe)
@@ -232,5 +352,9 @@ async fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
 fn read_start_error(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let t = text.trim();
-    if t.is_empty() { "no message (see the log under the data dir)".into() } else { t.to_string() }
+    if t.is_empty() {
+        "no message (see the log under the data dir)".into()
+    } else {
+        t.to_string()
+    }
 }

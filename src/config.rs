@@ -18,8 +18,9 @@ use crate::core::limits::Limits;
 pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
 
 /// Placeholders an agent's argv template may use.
-pub const PLACEHOLDERS: [&str; 8] =
-    ["prompt", "model", "model_id", "task_id", "title", "skills", "cwd", "paneherd"];
+pub const PLACEHOLDERS: [&str; 8] = [
+    "prompt", "model", "model_id", "task_id", "title", "skills", "cwd", "paneherd",
+];
 
 /// Environment variable that lowers the 60 s timeout minimums to 1 s. For paneherd's own
 /// tests only: users keep the minimums.
@@ -69,7 +70,12 @@ pub struct Concurrency {
 
 impl Default for Concurrency {
     fn default() -> Self {
-        Concurrency { default: 5, providers: BTreeMap::new(), models: BTreeMap::new(), max_running: None }
+        Concurrency {
+            default: 5,
+            providers: BTreeMap::new(),
+            models: BTreeMap::new(),
+            max_running: None,
+        }
     }
 }
 
@@ -83,7 +89,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { stale_secs: Spanned::new(0..0, 180), ttl_secs: Spanned::new(0..0, 1800) }
+        Timeouts {
+            stale_secs: Spanned::new(0..0, 180),
+            ttl_secs: Spanned::new(0..0, 1800),
+        }
     }
 }
 
@@ -144,7 +153,10 @@ fn parse(file: &Path, src: &str) -> Result<Config, ConfigError> {
         let msg = e
             .message()
             .trim()
-            .replace("expected u32", "expected a whole number from 0 to 4294967295")
+            .replace(
+                "expected u32",
+                "expected a whole number from 0 to 4294967295",
+            )
             .replace("expected u64", "expected a whole number ≥ 0");
         ConfigError::at(file, src, e.span(), msg)
     })
@@ -171,10 +183,14 @@ impl Config {
     /// Loads the config at `path` (a missing file means the defaults).
     pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(src) => Ok(Loaded { config: Config::from_user_str(path, &src)?, user_file: Some(path.into()) }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok(Loaded { config: Config::builtin(), user_file: None })
-            }
+            Ok(src) => Ok(Loaded {
+                config: Config::from_user_str(path, &src)?,
+                user_file: Some(path.into()),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Loaded {
+                config: Config::builtin(),
+                user_file: None,
+            }),
             Err(e) => Err(ConfigError::whole_file(path, format!("cannot read: {e}"))),
         }
     }
@@ -193,9 +209,11 @@ impl Config {
         self.timeouts = user.timeouts;
         self.agents.extend(user.agents);
         self.categories.extend(user.categories);
-        for (mine, theirs) in
-            [(&mut self.tmux, user.tmux), (&mut self.notify, user.notify), (&mut self.ui, user.ui)]
-        {
+        for (mine, theirs) in [
+            (&mut self.tmux, user.tmux),
+            (&mut self.notify, user.notify),
+            (&mut self.ui, user.ui),
+        ] {
             if let Some(t) = theirs {
                 mine.get_or_insert_with(toml::Table::new).extend(t);
             }
@@ -253,7 +271,11 @@ impl Config {
             Some(name) => Some(self.categories.get(name).ok_or_else(|| {
                 format!(
                     "unknown category {name:?} (known: {})",
-                    self.categories.keys().cloned().collect::<Vec<_>>().join(", ")
+                    self.categories
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })?),
             None => None,
@@ -275,7 +297,13 @@ impl Config {
             .or_else(|| a.model.clone())
             .filter(|m| !m.is_empty());
         let (stale_secs, ttl_secs) = self.timeouts_for(cat_name, &agent_name);
-        Ok(Resolved { agent: agent_name, category: cat_name.map(str::to_string), model, stale_secs, ttl_secs })
+        Ok(Resolved {
+            agent: agent_name,
+            category: cat_name.map(str::to_string),
+            model,
+            stale_secs,
+            ttl_secs,
+        })
     }
 }
 
@@ -289,7 +317,9 @@ mod tests {
         assert_eq!(c.concurrency, Concurrency::default());
         assert_eq!(*c.timeouts.stale_secs.get_ref(), 180);
         assert_eq!(*c.timeouts.ttl_secs.get_ref(), 1800);
-        for a in ["shell", "demo", "claude", "opencode", "codex", "aider", "gemini"] {
+        for a in [
+            "shell", "demo", "claude", "opencode", "codex", "aider", "gemini",
+        ] {
             assert!(c.agents.contains_key(a), "preset {a}");
         }
         for k in ["quick", "deep", "research"] {
@@ -346,8 +376,20 @@ ttl_secs = 900
         assert_eq!((r.stale_secs, r.ttl_secs), (300, 1800));
         let r = c.resolve(None, None, None).unwrap();
         assert_eq!(r.category.as_deref(), Some("quick"), "default category");
-        assert!(c.resolve(Some("c"), Some("x"), None).unwrap_err().contains("not both"));
-        assert!(c.resolve(Some("nope"), None, None).unwrap_err().contains("unknown category"));
-        assert!(c.resolve(None, Some("nope"), None).unwrap_err().contains("unknown agent"));
+        assert!(
+            c.resolve(Some("c"), Some("x"), None)
+                .unwrap_err()
+                .contains("not both")
+        );
+        assert!(
+            c.resolve(Some("nope"), None, None)
+                .unwrap_err()
+                .contains("unknown category")
+        );
+        assert!(
+            c.resolve(None, Some("nope"), None)
+                .unwrap_err()
+                .contains("unknown agent")
+        );
     }
 }

@@ -65,7 +65,12 @@ pub fn init_logging(paths: &Paths) -> Option<tracing_appender::non_blocking::Wor
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("PANEHERD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(false).try_init().ok()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init()
+        .ok()?;
     Some(guard)
 }
 
@@ -86,7 +91,11 @@ pub fn run(paths: Paths, detach: bool) -> Result<()> {
     rt.block_on(serve(paths, loaded.config, loaded.user_file))
 }
 
-async fn serve(paths: Paths, config: Config, config_file: Option<std::path::PathBuf>) -> Result<()> {
+async fn serve(
+    paths: Paths,
+    config: Config,
+    config_file: Option<std::path::PathBuf>,
+) -> Result<()> {
     let engine = Engine::new(paths.clone(), config, config_file)?;
     let sock = paths.socket();
     // We hold the daemon lock, so a socket file here belongs to a daemon that died.
@@ -94,8 +103,8 @@ async fn serve(paths: Paths, config: Config, config_file: Option<std::path::Path
         std::fs::remove_file(&sock)
             .with_context(|| format!("cannot remove stale socket {}", sock.display()))?;
     }
-    let listener =
-        UnixListener::bind(&sock).with_context(|| format!("cannot listen on {}", sock.display()))?;
+    let listener = UnixListener::bind(&sock)
+        .with_context(|| format!("cannot listen on {}", sock.display()))?;
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot restrict {}", sock.display()))?;
     tracing::info!(pid = std::process::id(), socket = %sock.display(), "daemon started");
@@ -129,7 +138,8 @@ async fn serve(paths: Paths, config: Config, config_file: Option<std::path::Path
     let n = engine.begin_shutdown();
     if n > 0 {
         tracing::info!(running = n, "stopping running tasks");
-        let deadline = tokio::time::Instant::now() + supervisor::KILL_GRACE + Duration::from_secs(3);
+        let deadline =
+            tokio::time::Instant::now() + supervisor::KILL_GRACE + Duration::from_secs(3);
         let mut rx = engine.subscribe();
         while engine.running_count() > 0 {
             if tokio::time::timeout_at(deadline, rx.recv()).await.is_err() {

@@ -46,13 +46,20 @@ pub fn run(task: Option<&str>, prompt: &str) -> i32 {
         let _ = out.flush();
     }
     if fail {
-        let _ = writeln!(out, "\x1b[31merror:\x1b[0m the simulated agent gave up (this happens 1 time in 5)");
+        let _ = writeln!(
+            out,
+            "\x1b[31merror:\x1b[0m the simulated agent gave up (this happens 1 time in 5)"
+        );
         return 1;
     }
     let found = rng.random_range(2..7);
     let _ = writeln!(out, "\nDone. {found} findings for: {prompt}");
     for n in 1..=found {
-        let _ = writeln!(out, "  {n}. finding {n} with a file reference src/module_{n}.rs:{}", 10 * n);
+        let _ = writeln!(
+            out,
+            "  {n}. finding {n} with a file reference src/module_{n}.rs:{}",
+            10 * n
+        );
     }
     0
 }

@@ -52,8 +52,12 @@ pub struct ListFilter {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
-    Submit { spec: TaskSpec },
-    Get { id: String },
+    Submit {
+        spec: TaskSpec,
+    },
+    Get {
+        id: String,
+    },
     /// The task and its result; with `wait`, only once it has ended or `timeout_ms` passed.
     Output {
         id: String,
@@ -77,7 +81,9 @@ pub enum Request {
         #[serde(default)]
         all: bool,
     },
-    Retry { id: String },
+    Retry {
+        id: String,
+    },
     List {
         #[serde(default)]
         filter: ListFilter,
@@ -123,7 +129,10 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ErrorBody { kind, message: message.into() }
+        ErrorBody {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -142,8 +151,12 @@ pub struct Reply<T: Serialize> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
-    TaskCreated { task: Box<Task> },
-    TaskChanged { task: Box<Task> },
+    TaskCreated {
+        task: Box<Task>,
+    },
+    TaskChanged {
+        task: Box<Task>,
+    },
     /// The task wrote output (at most a few per second per task).
     Output {
         id: String,

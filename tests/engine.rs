@@ -1,6 +1,8 @@
 //! The real daemon through the real binary: limits and FIFO, cancel, stale, TTL, retry,
 //! timeouts, restarts and crashes. Each test has its own data, runtime and config dirs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;
@@ -10,8 +12,12 @@ use common::{Env, config_with, pid_alive};
 use serde_json::Value;
 
 fn ms(t: &Value, field: &str) -> i64 {
-    let s = t[field].as_str().unwrap_or_else(|| panic!("{field} missing in {t:#}"));
-    chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
+    let s = t[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} missing in {t:#}"));
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .timestamp_millis()
 }
 
 #[test]
@@ -33,15 +39,31 @@ prov = 2
         ids.push(env.submit(&["--agent", "fake", "--model", model, "2 0.1 0"]));
     }
     let out = env.run(&["wait", "--all", "--timeout", "60"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let tasks: Vec<Value> = env.list().into_iter().filter(|t| ids.contains(&t["id"].as_str().unwrap().to_string())).collect();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tasks: Vec<Value> = env
+        .list()
+        .into_iter()
+        .filter(|t| ids.contains(&t["id"].as_str().unwrap().to_string()))
+        .collect();
     assert_eq!(tasks.len(), 20);
     let mut by_group: HashMap<String, Vec<&Value>> = HashMap::new();
     for t in &tasks {
         assert_eq!(t["status"], "completed", "{t:#}");
-        by_group.entry(t["limit_group"].as_str().unwrap().into()).or_default().push(t);
+        by_group
+            .entry(t["limit_group"].as_str().unwrap().into())
+            .or_default()
+            .push(t);
     }
-    let limits = [("provider:prov", 2usize), ("model:prov/solo", 1), ("default", 5)];
+    let limits = [
+        ("provider:prov", 2usize),
+        ("model:prov/solo", 1),
+        ("default", 5),
+    ];
     assert_eq!(by_group.len(), 3, "groups: {:?}", by_group.keys());
     for (group, limit) in limits {
         let ts = &by_group[group];
@@ -49,18 +71,35 @@ prov = 2
         let mut peak = 0;
         for t in ts {
             let at = ms(t, "started_at");
-            let running = ts.iter().filter(|o| ms(o, "started_at") <= at && at < ms(o, "finished_at")).count();
+            let running = ts
+                .iter()
+                .filter(|o| ms(o, "started_at") <= at && at < ms(o, "finished_at"))
+                .count();
             peak = peak.max(running);
         }
         assert!(peak <= limit, "{group}: {peak} ran at once, limit {limit}");
-        assert_eq!(peak, limit, "{group}: the limit should have been reached (enough tasks queued)");
+        assert_eq!(
+            peak, limit,
+            "{group}: the limit should have been reached (enough tasks queued)"
+        );
         // FIFO: the order of starts is the order of submission.
         let mut by_created: Vec<&&Value> = ts.iter().collect();
-        by_created.sort_by_key(|t| (ms(t, "created_at"), ids.iter().position(|i| i == t["id"].as_str().unwrap())));
+        by_created.sort_by_key(|t| {
+            (
+                ms(t, "created_at"),
+                ids.iter().position(|i| i == t["id"].as_str().unwrap()),
+            )
+        });
         let mut by_started = by_created.clone();
         by_started.sort_by_key(|t| ms(t, "started_at"));
-        let a: Vec<&str> = by_created.iter().map(|t| t["id"].as_str().unwrap()).collect();
-        let b: Vec<&str> = by_started.iter().map(|t| t["id"].as_str().unwrap()).collect();
+        let a: Vec<&str> = by_created
+            .iter()
+            .map(|t| t["id"].as_str().unwrap())
+            .collect();
+        let b: Vec<&str> = by_started
+            .iter()
+            .map(|t| t["id"].as_str().unwrap())
+            .collect();
         assert_eq!(a, b, "{group}: started out of submission order");
     }
 }
@@ -76,7 +115,11 @@ fn cancel_pending_and_running() {
     let out = env.ok(&["cancel", &pending, "--json"]);
     let cancelled: Vec<Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(cancelled[0]["status"], "cancelled");
-    assert_eq!(cancelled[0]["started_at"], Value::Null, "a cancelled pending task never starts");
+    assert_eq!(
+        cancelled[0]["started_at"],
+        Value::Null,
+        "a cancelled pending task never starts"
+    );
 
     let pid = r["pid"].as_i64().unwrap();
     assert!(pid_alive(pid));
@@ -94,7 +137,9 @@ fn cancel_pending_and_running() {
 #[test]
 fn cancel_all_takes_pending_and_running() {
     let env = Env::new(&config_with("[concurrency]\ndefault = 2\n"));
-    let ids: Vec<String> = (0..5).map(|_| env.submit(&["--agent", "fake", "100 0.2 0"])).collect();
+    let ids: Vec<String> = (0..5)
+        .map(|_| env.submit(&["--agent", "fake", "100 0.2 0"]))
+        .collect();
     env.wait_status(&ids[0], "running", Duration::from_secs(10));
     let out = env.ok(&["cancel", "--all", "--json"]);
     let got: Vec<Value> = serde_json::from_str(&out).unwrap();
@@ -130,7 +175,10 @@ fn short_timeouts_need_the_test_override() {
     let out = env.run(&["config", "check"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("timeouts.stale_secs") && err.contains("allowed: 60"), "{err}");
+    assert!(
+        err.contains("timeouts.stale_secs") && err.contains("allowed: 60"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -139,12 +187,18 @@ fn exit_codes_results_and_retry() {
     let out = env.run(&["run", "--agent", "fake", "--wait", "2 0 3"]);
     assert_eq!(out.status.code(), Some(1), "a task that failed: exit 1");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("exit code 3") && text.contains("fake agent line 2 of 2"), "{text}");
+    assert!(
+        text.contains("exit code 3") && text.contains("fake agent line 2 of 2"),
+        "{text}"
+    );
 
     let failed = env.list()[0].clone();
     assert_eq!(failed["status"], "error");
     assert_eq!(failed["exit_code"], 3);
-    assert_eq!(failed["summary"], "fake agent line 1 of 2 · fake agent line 2 of 2");
+    assert_eq!(
+        failed["summary"],
+        "fake agent line 1 of 2 · fake agent line 2 of 2"
+    );
 
     let out = env.ok(&["retry", failed["id"].as_str().unwrap(), "--json"]);
     let retried: Value = serde_json::from_str(&out).unwrap();
@@ -159,13 +213,32 @@ fn exit_codes_results_and_retry() {
     assert_eq!(v["status"], "completed");
     assert_eq!(v["result"], "fake agent line 1 of 1");
     for field in [
-        "id", "title", "status", "reason", "agent", "category", "model", "prompt", "created_at",
-        "started_at", "finished_at", "exit_code", "summary", "pane_id", "log_path",
+        "id",
+        "title",
+        "status",
+        "reason",
+        "agent",
+        "category",
+        "model",
+        "prompt",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "exit_code",
+        "summary",
+        "pane_id",
+        "log_path",
     ] {
-        assert!(v.get(field).is_some(), "field {field} missing from the task object");
+        assert!(
+            v.get(field).is_some(),
+            "field {field} missing from the task object"
+        );
     }
     let created = v["created_at"].as_str().unwrap();
-    assert!(created.ends_with('Z') && created.len() == 24, "RFC 3339 UTC with ms: {created}");
+    assert!(
+        created.ends_with('Z') && created.len() == 24,
+        "RFC 3339 UTC with ms: {created}"
+    );
 }
 
 #[test]
@@ -216,18 +289,30 @@ fn kill_9_daemon_marks_running_tasks_lost_and_keeps_every_file() {
     let env = Env::new(&config_with(""));
     let finished = env.submit(&["--agent", "fake", "1 0 0"]);
     env.ok(&["wait", &finished]);
-    let ids: Vec<String> = (0..3).map(|_| env.submit(&["--agent", "fake", "1000 0.1 0"])).collect();
+    let ids: Vec<String> = (0..3)
+        .map(|_| env.submit(&["--agent", "fake", "1000 0.1 0"]))
+        .collect();
     let pids: Vec<i64> = ids
         .iter()
-        .map(|id| env.wait_status(id, "running", Duration::from_secs(5))["pid"].as_i64().unwrap())
+        .map(|id| {
+            env.wait_status(id, "running", Duration::from_secs(5))["pid"]
+                .as_i64()
+                .unwrap()
+        })
         .collect();
     let daemon = env.daemon_pid().unwrap();
-    std::process::Command::new("kill").args(["-9", &daemon.to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &daemon.to_string()])
+        .status()
+        .unwrap();
     while pid_alive(daemon as i64) {
         std::thread::sleep(Duration::from_millis(20));
     }
     for id in ids.iter().chain([&finished]) {
-        assert!(env.data().join(format!("tasks/{id}.md")).exists(), "{id}.md missing");
+        assert!(
+            env.data().join(format!("tasks/{id}.md")).exists(),
+            "{id}.md missing"
+        );
     }
     // A new daemon (started on demand) marks them lost and stops their orphaned processes.
     let list = env.list();
@@ -250,13 +335,22 @@ fn sigterm_cancels_running_tasks_and_records_it() {
     let id = env.submit(&["--agent", "fake", "1000 0.1 0"]);
     env.wait_status(&id, "running", Duration::from_secs(5));
     let daemon = env.daemon_pid().unwrap();
-    std::process::Command::new("kill").args(["-TERM", &daemon.to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &daemon.to_string()])
+        .status()
+        .unwrap();
     let start = std::time::Instant::now();
     while pid_alive(daemon as i64) {
-        assert!(start.elapsed() < Duration::from_secs(10), "daemon did not exit on SIGTERM");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "daemon did not exit on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(!env.runtime().join("daemon.sock").exists(), "socket removed");
+    assert!(
+        !env.runtime().join("daemon.sock").exists(),
+        "socket removed"
+    );
     let t = env.task(&id);
     assert_eq!(t["status"], "cancelled");
     assert_eq!(t["reason"], "cancelled: the daemon shut down");
@@ -265,7 +359,9 @@ fn sigterm_cancels_running_tasks_and_records_it() {
 #[test]
 fn concurrent_clients_start_one_daemon() {
     let env = Env::new(&config_with(""));
-    let children: Vec<_> = (0..8).map(|_| env.cmd(&["list", "--json"]).spawn().unwrap()).collect();
+    let children: Vec<_> = (0..8)
+        .map(|_| env.cmd(&["list", "--json"]).spawn().unwrap())
+        .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
@@ -274,7 +370,12 @@ fn concurrent_clients_start_one_daemon() {
     let daemons = std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
         .filter(|e| {
             let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
             let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
@@ -306,7 +407,10 @@ fn a_missing_agent_program_ends_in_error_with_a_reason() {
     let t = &env.list()[0];
     assert_eq!(t["status"], "error");
     let reason = t["reason"].as_str().unwrap();
-    assert!(reason.contains("paneherd-no-such-program") && reason.contains("PATH"), "{reason}");
+    assert!(
+        reason.contains("paneherd-no-such-program") && reason.contains("PATH"),
+        "{reason}"
+    );
     // And the daemon still serves.
     env.ok(&["run", "--agent", "fake", "--wait", "1 0 0"]);
 }

@@ -22,7 +22,10 @@ struct Fail {
 type CmdResult = Result<i32, Fail>;
 
 fn usage(msg: impl Into<String>) -> Fail {
-    Fail { code: exit::USAGE, message: msg.into() }
+    Fail {
+        code: exit::USAGE,
+        message: msg.into(),
+    }
 }
 
 impl From<ClientError> for Fail {
@@ -37,7 +40,10 @@ impl From<ClientError> for Fail {
             },
             _ => exit::DAEMON,
         };
-        Fail { code, message: e.to_string() }
+        Fail {
+            code,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -52,20 +58,32 @@ pub fn dispatch(cli: Cli) -> i32 {
     }
     let command = match cli.command {
         Some(c) => c,
-        None => Command::List(super::ListArgs { status: vec![], limit: None, json: false }),
+        None => Command::List(super::ListArgs {
+            status: vec![],
+            limit: None,
+            json: false,
+        }),
     };
     let result = match command {
         Command::Daemon(d) => match d.command.unwrap_or(DaemonCmd::Run { detach: false }) {
             DaemonCmd::Run { detach } => match crate::daemon::run(paths, detach) {
                 Ok(()) => Ok(exit::OK),
-                Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
+                Err(e) => Err(Fail {
+                    code: exit::DAEMON,
+                    message: format!("{e:#}"),
+                }),
             },
             DaemonCmd::Status { json } => block_on(daemon_status(&paths, json)),
             DaemonCmd::Stop => block_on(daemon_stop(&paths)),
         },
         Command::Config(c) => config_cmd(&paths, c),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "paneherd",
+                &mut std::io::stdout(),
+            );
             Ok(exit::OK)
         }
         Command::DemoAgent { task, prompt } => Ok(crate::demo_agent::run(task.as_deref(), &prompt)),
@@ -90,12 +108,18 @@ fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdResult {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Fail { code: exit::DAEMON, message: format!("cannot start async runtime: {e}") })?;
+        .map_err(|e| Fail {
+            code: exit::DAEMON,
+            message: format!("cannot start async runtime: {e}"),
+        })?;
     rt.block_on(f)
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Fail> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| Fail { code: 1, message: e.to_string() })?;
+    let s = serde_json::to_string_pretty(v).map_err(|e| Fail {
+        code: 1,
+        message: e.to_string(),
+    })?;
     println!("{s}");
     Ok(())
 }
@@ -104,7 +128,9 @@ fn timeout_ms(secs: Option<f64>) -> Result<Option<u64>, Fail> {
     match secs {
         None => Ok(None),
         Some(s) if s.is_finite() && s >= 0.0 => Ok(Some((s * 1000.0) as u64)),
-        Some(s) => Err(usage(format!("--timeout {s}: give a number of seconds ≥ 0"))),
+        Some(s) => Err(usage(format!(
+            "--timeout {s}: give a number of seconds ≥ 0"
+        ))),
     }
 }
 
@@ -131,8 +157,7 @@ async fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
     };
     let cwd = match a.cwd {
         Some(c) => Some(
-            std::fs::canonicalize(&c)
-                .map_err(|e| usage(format!("--cwd {}: {e}", c.display())))?,
+            std::fs::canonicalize(&c).map_err(|e| usage(format!("--cwd {}: {e}", c.display())))?,
         ),
         None => None,
     };
@@ -167,14 +192,26 @@ async fn finish_submit(
         } else {
             println!("{}", task.id);
             if std::io::stderr().is_terminal() {
-                let state = if task.status == TaskStatus::Running { "started" } else { "queued" };
-                eprintln!("{state}: {} — `paneherd output {} --wait` for its result", task.title, task.id);
+                let state = if task.status == TaskStatus::Running {
+                    "started"
+                } else {
+                    "queued"
+                };
+                eprintln!(
+                    "{state}: {} — `paneherd output {} --wait` for its result",
+                    task.title, task.id
+                );
             }
         }
         return Ok(exit::OK);
     }
-    let out: OutputData =
-        c.request(Request::Output { id: task.id.clone(), wait: true, timeout_ms: timeout }).await?;
+    let out: OutputData = c
+        .request(Request::Output {
+            id: task.id.clone(),
+            wait: true,
+            timeout_ms: timeout,
+        })
+        .await?;
     print_output(&out, json)?;
     Ok(code_for(std::slice::from_ref(&out.task), out.timed_out))
 }
@@ -189,24 +226,39 @@ fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
         }
         return print_json(&v);
     }
-    print!("{}", render::output(&out.task, out.result.as_deref(), out.tail.as_deref(), timefmt::now()));
+    print!(
+        "{}",
+        render::output(
+            &out.task,
+            out.result.as_deref(),
+            out.tail.as_deref(),
+            timefmt::now()
+        )
+    );
     if out.timed_out {
-        println!("\n(timed out waiting; the task goes on — `paneherd output {} --wait` again)", out.task.id);
+        println!(
+            "\n(timed out waiting; the task goes on — `paneherd output {} --wait` again)",
+            out.task.id
+        );
     }
     Ok(())
 }
 
 async fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
-    let filter = ListFilter { status: a.status, since: None, limit: a.limit };
-    let raw = c.request_raw(Request::List { filter }).await?;
+    let filter = ListFilter {
+        status: a.status,
+        since: None,
+        limit: a.limit,
+    };
     if a.json {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(raw.get().as_bytes());
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+        c.request_to(Request::List { filter }, &mut out).await?;
         let _ = out.write_all(b"\n");
+        let _ = out.flush();
         return Ok(exit::OK);
     }
-    let tasks: Vec<Task> = serde_json::from_str(raw.get()).map_err(|e| usage(e.to_string()))?;
+    let tasks: Vec<Task> = c.request(Request::List { filter }).await?;
     print!("{}", render::task_table(&tasks, timefmt::now()));
     Ok(exit::OK)
 }
@@ -214,20 +266,34 @@ async fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
 async fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Client::connect(paths, true).await?;
-    let out: OutputData =
-        c.request(Request::Output { id: a.id, wait: a.wait, timeout_ms: timeout }).await?;
+    let out: OutputData = c
+        .request(Request::Output {
+            id: a.id,
+            wait: a.wait,
+            timeout_ms: timeout,
+        })
+        .await?;
     print_output(&out, a.json)?;
     if out.timed_out {
         return Ok(exit::TIMEOUT);
     }
-    Ok(if a.wait { code_for(std::slice::from_ref(&out.task), false) } else { exit::OK })
+    Ok(if a.wait {
+        code_for(std::slice::from_ref(&out.task), false)
+    } else {
+        exit::OK
+    })
 }
 
 async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Client::connect(paths, true).await?;
-    let w: WaitData =
-        c.request(Request::Wait { ids: a.ids, all: a.all, timeout_ms: timeout }).await?;
+    let w: WaitData = c
+        .request(Request::Wait {
+            ids: a.ids,
+            all: a.all,
+            timeout_ms: timeout,
+        })
+        .await?;
     if a.json {
         print_json(&w)?;
     } else {
@@ -241,7 +307,12 @@ async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
 
 async fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
-    let tasks: Vec<Task> = c.request(Request::Cancel { ids: a.ids, all: a.all }).await?;
+    let tasks: Vec<Task> = c
+        .request(Request::Cancel {
+            ids: a.ids,
+            all: a.all,
+        })
+        .await?;
     if a.json {
         print_json(&tasks)?;
     } else if tasks.is_empty() {
@@ -271,14 +342,23 @@ async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
     println!("  data       {}", s.data_dir.display());
     println!(
         "  config     {}",
-        s.config.map(|p| p.display().to_string()).unwrap_or_else(|| "(embedded defaults)".into())
+        s.config
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(embedded defaults)".into())
     );
     println!("  uptime     {}", timefmt::human_duration(s.uptime_ms));
     let counts: Vec<String> = s.counts.iter().map(|(st, n)| format!("{n} {st}")).collect();
     println!("  tasks      {}", counts.join(", "));
     for g in &s.groups {
-        let limit = if g.limit == 0 { "∞".to_string() } else { g.limit.to_string() };
-        println!("  limit      {} {}/{} ({} queued)", g.key, g.running, limit, g.queued);
+        let limit = if g.limit == 0 {
+            "∞".to_string()
+        } else {
+            g.limit.to_string()
+        };
+        println!(
+            "  limit      {} {}/{} ({} queued)",
+            g.key, g.running, limit, g.queued
+        );
     }
     for p in &s.store_problems {
         println!("  skipped    {p}");
@@ -296,9 +376,13 @@ async fn daemon_stop(paths: &Paths) -> CmdResult {
     })
     .await;
     // Its lock is released when the process has exited.
-    let released = gone.is_ok() && wait_lock_free(&paths.daemon_lock(), Duration::from_secs(5)).await;
+    let released =
+        gone.is_ok() && wait_lock_free(&paths.daemon_lock(), Duration::from_secs(5)).await;
     if !released {
-        return Err(Fail { code: exit::DAEMON, message: format!("daemon {pid} did not stop within 15 s") });
+        return Err(Fail {
+            code: exit::DAEMON,
+            message: format!("daemon {pid} did not stop within 15 s"),
+        });
     }
     println!("daemon {pid} stopped");
     Ok(exit::OK)
@@ -308,7 +392,9 @@ async fn wait_lock_free(path: &std::path::Path, within: Duration) -> bool {
     use nix::fcntl::{Flock, FlockArg};
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let Ok(f) = std::fs::File::open(path) else { return true };
+        let Ok(f) = std::fs::File::open(path) else {
+            return true;
+        };
         if Flock::lock(f, FlockArg::LockSharedNonblock).is_ok() {
             return true;
         }
@@ -373,17 +459,26 @@ async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
         println!("submitted {:<22} {}", t.id, t.title);
         ids.push(t.id);
     }
-    println!("\nfollowing {} tasks (Ctrl-C stops following; the tasks go on)…\n", ids.len());
+    println!(
+        "\nfollowing {} tasks (Ctrl-C stops following; the tasks go on)…\n",
+        ids.len()
+    );
     let mut events = Client::connect(paths, true).await?;
     events.subscribe().await?;
     let mut open: std::collections::HashSet<String> = ids.iter().cloned().collect();
     // Tasks may have changed before the subscription began.
-    let snapshot: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
+    let snapshot: Vec<Task> = c
+        .request(Request::List {
+            filter: ListFilter::default(),
+        })
+        .await?;
     for t in snapshot.iter().filter(|t| t.status.is_terminal()) {
         open.remove(&t.id);
     }
     while !open.is_empty() {
-        let Some(ev) = events.next_event().await? else { break };
+        let Some(ev) = events.next_event().await? else {
+            break;
+        };
         if let Event::TaskChanged { task } = ev {
             if !open.contains(&task.id) {
                 continue;
@@ -400,10 +495,17 @@ async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
             }
         }
     }
-    let tasks: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
+    let tasks: Vec<Task> = c
+        .request(Request::List {
+            filter: ListFilter::default(),
+        })
+        .await?;
     let mine: Vec<Task> = tasks.into_iter().filter(|t| ids.contains(&t.id)).collect();
     println!();
     print!("{}", render::task_table(&mine, timefmt::now()));
-    println!("\nRead one: paneherd output {}", ids.first().map(String::as_str).unwrap_or("ID"));
+    println!(
+        "\nRead one: paneherd output {}",
+        ids.first().map(String::as_str).unwrap_or("ID")
+    );
     Ok(exit::OK)
 }

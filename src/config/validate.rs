@@ -81,7 +81,11 @@ pub fn check(
         }
         for k in a.env.keys() {
             if k.is_empty() || k.contains('=') || k.contains('\0') {
-                return Err(err(a.command.span(), key("env"), format!("invalid variable name {k:?}")));
+                return Err(err(
+                    a.command.span(),
+                    key("env"),
+                    format!("invalid variable name {k:?}"),
+                ));
             }
         }
     }
@@ -113,7 +117,12 @@ pub fn check(
                 format!(
                     "unknown category {:?} (defined categories: {})",
                     dc.get_ref(),
-                    merged.categories.keys().cloned().collect::<Vec<_>>().join(", ")
+                    merged
+                        .categories
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }

@@ -11,8 +11,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 use crate::proto::{
-    ErrorBody, ErrorKind, Event, HelloLine, OutputData, PROTOCOL_VERSION, Request, RequestLine,
-    WaitData, Welcome, MAX_LINE,
+    ErrorBody, ErrorKind, Event, HelloLine, MAX_LINE, OutputData, PROTOCOL_VERSION, Request,
+    RequestLine, WaitData, Welcome,
 };
 
 use super::engine::Engine;
@@ -21,13 +21,67 @@ use super::supervisor::KILL_GRACE;
 /// Most a `wait` or `output --wait` may block, whatever the client asks.
 const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Lines to the client end in '\n' already, so a large one is never copied to add it.
 fn reply_ok(re: u64, data_json: &str) -> String {
-    format!("{{\"re\":{re},\"ok\":true,\"data\":{data_json}}}")
+    format!("{}{data_json}}}\n", ok_prefix(re))
+}
+
+fn ok_prefix(re: u64) -> String {
+    format!("{{\"re\":{re},\"ok\":true,\"data\":")
 }
 
 fn reply_err(re: u64, e: &ErrorBody) -> String {
     let body = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
-    format!("{{\"re\":{re},\"ok\":false,\"error\":{body}}}")
+    format!("{{\"re\":{re},\"ok\":false,\"error\":{body}}}\n")
+}
+
+/// What the connection's writer sends: a line, or a large reply in pieces (a JSON array whose
+/// elements are shared with the engine's cache), so that it is never built as one string.
+enum Out {
+    Line(String),
+    Array {
+        head: String,
+        items: Vec<Arc<str>>,
+        tail: &'static str,
+    },
+}
+
+impl From<String> for Out {
+    fn from(s: String) -> Self {
+        Out::Line(s)
+    }
+}
+
+async fn write_out<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    out: Out,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    match out {
+        Out::Line(l) => w.write_all(l.as_bytes()).await,
+        Out::Array { head, items, tail } => {
+            buf.clear();
+            buf.extend_from_slice(head.as_bytes());
+            buf.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                buf.extend_from_slice(item.as_bytes());
+                if buf.len() >= 64 * 1024 {
+                    w.write_all(buf).await?;
+                    buf.clear();
+                }
+            }
+            buf.push(b']');
+            buf.extend_from_slice(tail.as_bytes());
+            w.write_all(buf).await?;
+            buf.clear();
+            buf.shrink_to(64 * 1024);
+            Ok(())
+        }
+    }
 }
 
 fn json<T: Serialize>(v: &T) -> Result<String, ErrorBody> {
@@ -37,12 +91,12 @@ fn json<T: Serialize>(v: &T) -> Result<String, ErrorBody> {
 pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Sender<()>) {
     let (read, mut write) = stream.into_split();
     let mut lines = FramedRead::new(read, LinesCodec::new_with_max_length(MAX_LINE));
-    let (out_tx, mut out_rx) = mpsc::channel::<String>(1024);
+    let (out_tx, mut out_rx) = mpsc::channel::<Out>(1024);
     let writer = tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
-        while let Some(mut line) = out_rx.recv().await {
-            line.push('\n');
-            if write.write_all(line.as_bytes()).await.is_err() {
+        let mut buf = Vec::new();
+        while let Some(out) = out_rx.recv().await {
+            if write_out(&mut write, out, &mut buf).await.is_err() {
                 break;
             }
         }
@@ -58,12 +112,12 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
                     ErrorKind::LineTooLong,
                     format!("line longer than {MAX_LINE} bytes; closing the connection"),
                 );
-                let _ = out_tx.send(reply_err(0, &e)).await;
+                let _ = out_tx.send(reply_err(0, &e).into()).await;
                 break;
             }
             Err(LinesCodecError::Io(err)) => {
                 let e = ErrorBody::new(ErrorKind::BadRequest, format!("unreadable input: {err}"));
-                let _ = out_tx.send(reply_err(0, &e)).await;
+                let _ = out_tx.send(reply_err(0, &e).into()).await;
                 break;
             }
         };
@@ -79,7 +133,8 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
                         version: env!("CARGO_PKG_VERSION").into(),
                         pid: std::process::id(),
                     };
-                    let _ = out_tx.send(format!("{{\"welcome\":{}}}", json(&w).unwrap_or_default())).await;
+                    let welcome = format!("{{\"welcome\":{}}}\n", json(&w).unwrap_or_default());
+                    let _ = out_tx.send(welcome.into()).await;
                     continue;
                 }
                 Ok(h) => {
@@ -91,15 +146,17 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
                             h.hello.protocol
                         ),
                     );
-                    let _ = out_tx.send(reply_err(0, &e)).await;
+                    let _ = out_tx.send(reply_err(0, &e).into()).await;
                     break;
                 }
                 Err(err) => {
                     let e = ErrorBody::new(
                         ErrorKind::Protocol,
-                        format!("expected {{\"hello\":{{\"protocol\":{PROTOCOL_VERSION},…}}}} first: {err}"),
+                        format!(
+                            "expected {{\"hello\":{{\"protocol\":{PROTOCOL_VERSION},…}}}} first: {err}"
+                        ),
                     );
-                    let _ = out_tx.send(reply_err(0, &e)).await;
+                    let _ = out_tx.send(reply_err(0, &e).into()).await;
                     break;
                 }
             }
@@ -108,7 +165,7 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
             Ok(v) => v,
             Err(err) => {
                 let e = ErrorBody::new(ErrorKind::BadRequest, format!("not JSON: {err}"));
-                let _ = out_tx.send(reply_err(0, &e)).await;
+                let _ = out_tx.send(reply_err(0, &e).into()).await;
                 continue;
             }
         };
@@ -117,27 +174,38 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
             Ok(r) => r.request,
             Err(err) => {
                 let e = ErrorBody::new(ErrorKind::BadRequest, format!("bad request: {err}"));
-                let _ = out_tx.send(reply_err(re, &e)).await;
+                let _ = out_tx.send(reply_err(re, &e).into()).await;
                 continue;
             }
         };
         if let Request::Subscribe = req {
             let rx = engine.subscribe();
-            let _ = out_tx.send(reply_ok(re, "null")).await;
+            let _ = out_tx.send(reply_ok(re, "null").into()).await;
             tokio::spawn(forward_events(rx, out_tx.clone()));
             continue;
         }
         if let Request::Shutdown = req {
-            let _ = out_tx.send(reply_ok(re, "null")).await;
+            let _ = out_tx.send(reply_ok(re, "null").into()).await;
             let _ = shutdown.send(()).await;
             continue;
         }
         let engine = engine.clone();
         let out = out_tx.clone();
         tokio::spawn(async move {
-            let line = match handle(&engine, req).await {
-                Ok(data) => reply_ok(re, &data),
-                Err(e) => reply_err(re, &e),
+            let line = match req {
+                // The one large reply: sent in pieces, never copied into one string.
+                Request::List { filter } => match engine.list_json(&filter) {
+                    Ok(items) => Out::Array {
+                        head: ok_prefix(re),
+                        items,
+                        tail: "}\n",
+                    },
+                    Err(e) => reply_err(re, &e).into(),
+                },
+                req => match handle(&engine, req).await {
+                    Ok(data) => reply_ok(re, &data).into(),
+                    Err(e) => reply_err(re, &e).into(),
+                },
             };
             let _ = out.send(line).await;
         });
@@ -146,43 +214,54 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
     let _ = writer.await;
 }
 
-async fn forward_events(mut rx: broadcast::Receiver<Event>, out: mpsc::Sender<String>) {
+async fn forward_events(mut rx: broadcast::Receiver<Event>, out: mpsc::Sender<Out>) {
     loop {
         let line = match rx.recv().await {
             Ok(ev) => match serde_json::to_string(&ev) {
-                Ok(j) => format!("{{\"event\":{j}}}"),
+                Ok(j) => format!("{{\"event\":{j}}}\n"),
                 Err(_) => continue,
             },
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                format!("{{\"event\":{{\"kind\":\"lagged\",\"missed\":{n}}}}}")
+                format!("{{\"event\":{{\"kind\":\"lagged\",\"missed\":{n}}}}}\n")
             }
             Err(broadcast::error::RecvError::Closed) => break,
         };
-        if out.send(line).await.is_err() {
+        if out.send(Out::Line(line)).await.is_err() {
             break;
         }
     }
 }
 
 fn timeout_of(ms: Option<u64>) -> Duration {
-    ms.map(Duration::from_millis).unwrap_or(MAX_WAIT).min(MAX_WAIT)
+    ms.map(Duration::from_millis)
+        .unwrap_or(MAX_WAIT)
+        .min(MAX_WAIT)
 }
 
 /// Waits until every id has ended or the timeout passes; returns whether it timed out.
 async fn wait_ended(engine: &Engine, ids: &[String], timeout: Duration) -> bool {
+    // Subscribe before looking, so that no end between the look and the wait is missed.
     let mut rx = engine.subscribe();
     let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let open = ids.iter().any(|id| engine.get(id).is_some_and(|t| !t.status.is_terminal()));
-        if !open {
-            return false;
-        }
+    let open_now = |ids: &mut std::collections::HashSet<String>| {
+        ids.retain(|id| engine.status_of(id).is_some_and(|s| !s.is_terminal()));
+    };
+    let mut open: std::collections::HashSet<String> = ids.iter().cloned().collect();
+    open_now(&mut open);
+    while !open.is_empty() {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Err(_) => return true,
-            Ok(Err(broadcast::error::RecvError::Closed)) => return true,
-            Ok(_) => {}
+            Err(_) | Ok(Err(broadcast::error::RecvError::Closed)) => return true,
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => open_now(&mut open),
+            Ok(Ok(ev)) => {
+                if let Some(t) = ev.task() {
+                    if t.status.is_terminal() {
+                        open.remove(&t.id);
+                    }
+                }
+            }
         }
     }
+    false
 }
 
 async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody> {
@@ -192,16 +271,29 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
             let id = engine.resolve(&id)?;
             json(&engine.get(&id))
         }
-        Request::Output { id, wait, timeout_ms } => {
+        Request::Output {
+            id,
+            wait,
+            timeout_ms,
+        } => {
             let id = engine.resolve(&id)?;
             let timed_out = wait && wait_ended(engine, &[id.clone()], timeout_of(timeout_ms)).await;
             let task = engine
                 .get(&id)
                 .ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, format!("no task {id}")))?;
             let (result, tail) = engine.output_of(&task);
-            json(&OutputData { task, result, tail, timed_out })
+            json(&OutputData {
+                task,
+                result,
+                tail,
+                timed_out,
+            })
         }
-        Request::Wait { ids, all, timeout_ms } => {
+        Request::Wait {
+            ids,
+            all,
+            timeout_ms,
+        } => {
             let ids = resolve_many(engine, &ids, all)?;
             let timed_out = wait_ended(engine, &ids, timeout_of(timeout_ms)).await;
             let tasks = ids.iter().filter_map(|id| engine.get(id)).collect();
@@ -222,7 +314,13 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
                 .ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, format!("no task {id}")))?;
             json(&engine.submit(spec)?)
         }
-        Request::List { filter } => engine.list_json(&filter),
+        Request::List { filter } => {
+            let items = engine.list_json(&filter)?;
+            Ok(format!(
+                "[{}]",
+                items.iter().map(|i| &**i).collect::<Vec<_>>().join(",")
+            ))
+        }
         Request::Status => json(&engine.status()),
         Request::Subscribe | Request::Shutdown => Ok("null".into()),
     }
@@ -231,12 +329,18 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
 fn resolve_many(engine: &Engine, ids: &[String], all: bool) -> Result<Vec<String>, ErrorBody> {
     if all {
         if !ids.is_empty() {
-            return Err(ErrorBody::new(ErrorKind::Invalid, "give ids or all, not both"));
+            return Err(ErrorBody::new(
+                ErrorKind::Invalid,
+                "give ids or all, not both",
+            ));
         }
         return Ok(engine.unfinished());
     }
     if ids.is_empty() {
-        return Err(ErrorBody::new(ErrorKind::Invalid, "no task ids given (or use all)"));
+        return Err(ErrorBody::new(
+            ErrorKind::Invalid,
+            "no task ids given (or use all)",
+        ));
     }
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
@@ -247,4 +351,3 @@ fn resolve_many(engine: &Engine, ids: &[String], all: bool) -> Result<Vec<String
     }
     Ok(out)
 }
-

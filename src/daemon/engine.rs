@@ -16,7 +16,7 @@ use crate::core::{ids, text, timefmt};
 use crate::paths::Paths;
 use crate::proto::{ErrorBody, ErrorKind, Event, ListFilter, StatusData};
 use crate::runner::{self, Launch, headless};
-use crate::store::{self, Store};
+use crate::store::{self, Store, Syncer};
 
 use super::supervisor::{self, KillReason};
 
@@ -29,6 +29,7 @@ pub struct Engine {
     state: Mutex<State>,
     events: broadcast::Sender<Event>,
     pub store: Store,
+    syncer: Syncer,
     pub config: Config,
     pub config_file: Option<PathBuf>,
     pub paths: Paths,
@@ -46,9 +47,35 @@ struct State {
     running: HashMap<String, mpsc::UnboundedSender<KillReason>>,
     /// Client environments of tasks not yet started (memory only).
     envs: HashMap<String, Vec<(String, String)>>,
+    /// Tasks taken from the queue whose process is being created.
+    starting: usize,
+    /// Each task's JSON for `list`, by position in `order`; `pos` finds a task's position and
+    /// `dirty` names the tasks changed since their JSON was made.
+    json: Vec<Arc<str>>,
+    pos: HashMap<String, usize>,
+    dirty: HashSet<String>,
     reserved: HashSet<String>,
     problems: Vec<String>,
     shutting_down: bool,
+}
+
+impl State {
+    /// A task to change; its cached JSON is remade on the next `list`.
+    fn task_mut(&mut self, id: &str) -> Option<&mut Task> {
+        self.dirty.insert(id.to_string());
+        self.tasks.get_mut(id)
+    }
+
+    /// Adds a new task (at the end of the creation order) or replaces one.
+    fn put(&mut self, task: Task) {
+        if !self.pos.contains_key(&task.id) {
+            self.pos.insert(task.id.clone(), self.order.len());
+            self.order.push(task.id.clone());
+            self.json.push(Arc::from("null"));
+        }
+        self.dirty.insert(task.id.clone());
+        self.tasks.insert(task.id.clone(), task);
+    }
 }
 
 fn invalid(msg: impl Into<String>) -> ErrorBody {
@@ -58,7 +85,11 @@ fn invalid(msg: impl Into<String>) -> ErrorBody {
 impl Engine {
     /// Loads the history and prepares the engine. Tasks that were running under a daemon that
     /// died are recorded as lost; pending ones are queued again under the current limits.
-    pub fn new(paths: Paths, config: Config, config_file: Option<PathBuf>) -> anyhow::Result<Shared> {
+    pub fn new(
+        paths: Paths,
+        config: Config,
+        config_file: Option<PathBuf>,
+    ) -> anyhow::Result<Shared> {
         let store = Store::open(&paths.tasks_dir())?;
         let loaded = store.load_all()?;
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("paneherd"));
@@ -84,26 +115,27 @@ impl Engine {
                     if task.finish(lost, timefmt::now()).is_ok() {
                         let result = read_output(&task.log_path);
                         task.summary = text::summary(&result);
-                        store.save(&task, Some(&result))?;
+                        store.save(&task, Some(&result), true)?;
                     }
                 }
                 TaskStatus::Pending => {
                     let group = limits.group_for(task.model.as_deref());
                     if task.limit_group != group.key {
                         task.limit_group = group.key.clone();
-                        store.save(&task, None)?;
+                        store.save(&task, None, true)?;
                     }
                     st.sched.enqueue(&task.id, &group);
                 }
                 _ => {}
             }
-            st.order.push(task.id.clone());
-            st.tasks.insert(task.id.clone(), task);
+            st.put(task);
         }
+        let syncer = Syncer::start(store.dir())?;
         Ok(Arc::new(Engine {
             state: Mutex::new(st),
             events,
             store,
+            syncer,
             config,
             config_file,
             paths,
@@ -132,6 +164,10 @@ impl Engine {
         resolve_in(&st, prefix)
     }
 
+    pub fn status_of(&self, id: &str) -> Option<TaskStatus> {
+        self.lock().tasks.get(id).map(|t| t.status)
+    }
+
     pub fn get(&self, id: &str) -> Option<Task> {
         self.lock().tasks.get(id).cloned()
     }
@@ -146,7 +182,11 @@ impl Engine {
         }
         let r = self
             .config
-            .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
+            .resolve(
+                spec.category.as_deref(),
+                spec.agent.as_deref(),
+                spec.model.as_deref(),
+            )
             .map_err(invalid)?;
         let agent_cwd = self.config.agents.get(&r.agent).and_then(|a| a.cwd.clone());
         let cwd = match spec.cwd.clone().or(agent_cwd).or(spec.client_cwd.clone()) {
@@ -160,7 +200,10 @@ impl Engine {
         let group = self.config.limits().group_for(r.model.as_deref());
         let mut st = self.lock();
         if st.shutting_down {
-            return Err(ErrorBody::new(ErrorKind::ShuttingDown, "the daemon is shutting down"));
+            return Err(ErrorBody::new(
+                ErrorKind::ShuttingDown,
+                "the daemon is shutting down",
+            ));
         }
         let id = ids::fresh_id(|c| {
             st.tasks.contains_key(c) || st.reserved.contains(c) || self.store.md_path(c).exists()
@@ -189,16 +232,20 @@ impl Engine {
             limit_group: group.key.clone(),
             id: id.clone(),
         };
+        // On disk before the reply (a crash of paneherd loses nothing); flushed to the device by
+        // the sync thread within moments, without holding up the submitter.
         self.store
-            .save(&task, None)
+            .save(&task, None, false)
             .map_err(|e| ErrorBody::new(ErrorKind::Internal, format!("{e:#}")))?;
+        self.syncer.sync_later(self.store.md_path(&id));
         if let Some(env) = spec.env {
             st.envs.insert(id.clone(), env.into_iter().collect());
         }
         st.sched.enqueue(&id, &group);
-        st.order.push(id.clone());
-        st.tasks.insert(id.clone(), task.clone());
-        self.emit(Event::TaskCreated { task: Box::new(task.clone()) });
+        st.put(task.clone());
+        self.emit(Event::TaskCreated {
+            task: Box::new(task.clone()),
+        });
         self.dispatch(&mut st);
         let task = st.tasks.get(&id).cloned().unwrap_or(task);
         Ok(task)
@@ -216,36 +263,57 @@ impl Engine {
             return;
         }
         while let Some(id) = st.sched.next_ready() {
-            self.start(st, &id);
+            st.starting += 1;
+            let env = st.envs.remove(&id);
+            // Started outside the lock: creating a process takes a while, and submitters,
+            // listers and other tasks need not wait for it.
+            tokio::spawn(self.clone().start(id, env));
         }
     }
 
-    fn start(self: &Arc<Self>, st: &mut State, id: &str) {
-        let Some(task) = st.tasks.get(id).cloned() else { return };
-        let env = st.envs.remove(id);
-        match self.launch(&task, env) {
+    async fn start(self: Arc<Self>, id: String, env: Option<Vec<(String, String)>>) {
+        let Some(task) = self.get(&id) else { return };
+        let launched = self.launch(&task, env);
+        let mut st = self.lock();
+        st.starting = st.starting.saturating_sub(1);
+        match launched {
             Ok((handle, stale, ttl)) => {
-                let Some(t) = st.tasks.get_mut(id) else { return };
-                if t.start(handle.pid, timefmt::now()).is_err() {
+                let now = timefmt::now();
+                let started = !st.shutting_down
+                    && st
+                        .task_mut(&id)
+                        .is_some_and(|t| t.start(handle.pid, now).is_ok());
+                if !started {
+                    // Cancelled while it was being started, or the daemon is stopping (then it
+                    // stays pending for the next daemon): stop the process at once.
+                    runner::signal_group(handle.pid, nix::sys::signal::Signal::SIGKILL);
+                    st.sched.release(&id);
+                    self.dispatch(&mut st);
                     return;
                 }
-                self.persist(t, None);
+                if let Some(t) = st.tasks.get(&id) {
+                    self.persist(t, None);
+                }
                 let (tx, rx) = mpsc::unbounded_channel();
-                st.running.insert(id.to_string(), tx);
-                tracing::info!(task = id, pid = handle.pid, agent = %task.agent, "started");
-                supervisor::spawn(self.clone(), id.to_string(), handle, rx, stale, ttl);
+                st.running.insert(id.clone(), tx);
+                tracing::info!(task = %id, pid = handle.pid, agent = %task.agent, "started");
+                supervisor::spawn(self.clone(), id, handle, rx, stale, ttl);
             }
             Err(reason) => {
-                tracing::warn!(task = id, %reason, "could not start");
-                st.sched.release(id);
-                let outcome = Outcome::Error { exit_code: None, reason };
-                if let Some(t) = st.tasks.get_mut(id) {
+                tracing::warn!(task = %id, %reason, "could not start");
+                st.sched.release(&id);
+                let outcome = Outcome::Error {
+                    exit_code: None,
+                    reason,
+                };
+                if let Some(t) = st.task_mut(&id) {
                     if t.finish(outcome, timefmt::now()).is_ok() {
                         t.summary = t.reason.clone();
                         let result = t.reason.clone();
                         self.persist(t, result.as_deref());
                     }
                 }
+                self.dispatch(&mut st);
             }
         }
     }
@@ -256,10 +324,14 @@ impl Engine {
         task: &Task,
         env: Option<Vec<(String, String)>>,
     ) -> Result<(runner::RunHandle, Duration, Duration), String> {
-        let agent = self.config.agents.get(&task.agent).ok_or_else(|| {
-            format!("agent {:?} is no longer in the config", task.agent)
-        })?;
-        let (stale, ttl) = self.config.timeouts_for(task.category.as_deref(), &task.agent);
+        let agent = self
+            .config
+            .agents
+            .get(&task.agent)
+            .ok_or_else(|| format!("agent {:?} is no longer in the config", task.agent))?;
+        let (stale, ttl) = self
+            .config
+            .timeouts_for(task.category.as_deref(), &task.agent);
         let mut values = std::collections::BTreeMap::new();
         values.insert("prompt", task.prompt.clone());
         values.insert("task_id", task.id.clone());
@@ -274,8 +346,11 @@ impl Engine {
             values.insert("model_id", m.rsplit('/').next().unwrap_or(m).to_string());
         }
         let argv = runner::argv::expand(agent.command.get_ref(), &values)?;
-        let mut extra: Vec<(String, String)> =
-            agent.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut extra: Vec<(String, String)> = agent
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         extra.push(("PANEHERD_TASK_ID".into(), task.id.clone()));
         let launch = Launch {
             task_id: task.id.clone(),
@@ -290,46 +365,67 @@ impl Engine {
     }
 
     /// Saves a task and announces the change (in that order).
+    /// Only a task's start is not synced to disk: after a power loss it shows as pending or as
+    /// lost, both true enough; its creation and its end are durable before anyone hears of them.
     fn persist(&self, task: &Task, result: Option<&str>) {
-        if let Err(e) = self.store.save(task, result) {
+        let sync = task.status != TaskStatus::Running;
+        if let Err(e) = self.store.save(task, result, sync) {
             tracing::error!(task = %task.id, error = %format!("{e:#}"), "cannot save task");
         }
-        self.emit(Event::TaskChanged { task: Box::new(task.clone()) });
+        self.emit(Event::TaskChanged {
+            task: Box::new(task.clone()),
+        });
     }
 
     /// Notes output activity of a running task (memory only; saved when it ends).
     pub fn note_output(&self, id: &str, at: timefmt::Timestamp, bytes: u64) {
         let mut st = self.lock();
-        if let Some(t) = st.tasks.get_mut(id) {
+        if let Some(t) = st.task_mut(id) {
             t.last_output_at = Some(at);
         }
         drop(st);
-        self.emit(Event::Output { id: id.to_string(), at, bytes });
+        self.emit(Event::Output {
+            id: id.to_string(),
+            at,
+            bytes,
+        });
     }
 
-    /// Records how a running task ended, frees its slot and starts what may start next.
-    pub fn finish(self: &Arc<Self>, id: &str, outcome: Outcome) {
+    /// Records how a running task ended, frees its slot and starts what may start next. The
+    /// record is durable on disk before the change is applied and announced.
+    pub async fn finish(self: &Arc<Self>, id: &str, outcome: Outcome) {
         let log_path = match self.get(id) {
             Some(t) => t.log_path,
             None => return,
         };
         let result = read_output(&log_path);
         let summary = text::summary(&result);
+        let ended = {
+            let st = self.lock();
+            let Some(mut t) = st.tasks.get(id).cloned() else {
+                return;
+            };
+            if let Err(e) = t.finish(outcome, timefmt::now()) {
+                tracing::error!(error = %e, "refused transition");
+                return;
+            }
+            t.summary = summary.or_else(|| t.reason.clone());
+            if let Err(e) = self.store.save(&t, Some(&result), false) {
+                tracing::error!(task = id, error = %format!("{e:#}"), "cannot save task");
+            }
+            t
+        };
+        if let Err(e) = self.syncer.sync(self.store.md_path(id)).await {
+            tracing::error!(task = id, error = %e, "task end may not be durable");
+        }
+        tracing::info!(task = id, status = %ended.status, reason = ?ended.reason, "ended");
         let mut st = self.lock();
         st.running.remove(id);
         st.sched.release(id);
-        if let Some(t) = st.tasks.get_mut(id) {
-            let now = timefmt::now();
-            match t.finish(outcome, now) {
-                Ok(()) => {
-                    t.summary = summary.or_else(|| t.reason.clone());
-                    tracing::info!(task = id, status = %t.status, reason = ?t.reason, "ended");
-                    let t = t.clone();
-                    self.persist(&t, Some(&result));
-                }
-                Err(e) => tracing::error!(error = %e, "refused transition"),
-            }
-        }
+        st.put(ended.clone());
+        self.emit(Event::TaskChanged {
+            task: Box::new(ended),
+        });
         self.dispatch(&mut st);
     }
 
@@ -339,13 +435,18 @@ impl Engine {
         let mut st = self.lock();
         let mut stopping = Vec::new();
         for id in ids {
-            let Some(status) = st.tasks.get(id).map(|t| t.status) else { continue };
+            let Some(status) = st.tasks.get(id).map(|t| t.status) else {
+                continue;
+            };
             match status {
                 TaskStatus::Pending => {
                     st.sched.remove_queued(id);
                     st.envs.remove(id);
-                    let outcome = Outcome::Cancelled { exit_code: None, reason: reason.into() };
-                    if let Some(t) = st.tasks.get_mut(id) {
+                    let outcome = Outcome::Cancelled {
+                        exit_code: None,
+                        reason: reason.into(),
+                    };
+                    if let Some(t) = st.task_mut(id) {
                         if t.finish(outcome, timefmt::now()).is_ok() {
                             let t = t.clone();
                             self.persist(&t, Some(""));
@@ -397,18 +498,37 @@ impl Engine {
         })
     }
 
-    /// Tasks newest first, as a JSON array (serialized under the lock, without cloning).
-    pub fn list_json(&self, filter: &ListFilter) -> Result<String, ErrorBody> {
-        let st = self.lock();
-        let iter = st.order.iter().rev().filter_map(|id| st.tasks.get(id)).filter(|t| {
-            (filter.status.is_empty() || filter.status.contains(&t.status))
-                && filter.since.is_none_or(|s| t.created_at >= s)
-        });
-        let tasks: Vec<&Task> = match filter.limit {
-            Some(n) => iter.take(n).collect(),
-            None => iter.collect(),
-        };
-        serde_json::to_string(&tasks).map_err(|e| ErrorBody::new(ErrorKind::Internal, e.to_string()))
+    /// The tasks, newest first, each as its cached JSON object (shared, not copied): the
+    /// elements of `list`'s JSON array.
+    pub fn list_json(&self, filter: &ListFilter) -> Result<Vec<Arc<str>>, ErrorBody> {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        for id in std::mem::take(&mut st.dirty) {
+            let (Some(t), Some(&i)) = (st.tasks.get(&id), st.pos.get(&id)) else {
+                continue;
+            };
+            let j = serde_json::to_string(t)
+                .map_err(|e| ErrorBody::new(ErrorKind::Internal, e.to_string()))?;
+            st.json[i] = Arc::from(j);
+        }
+        let unfiltered = filter.status.is_empty() && filter.since.is_none();
+        let limit = filter.limit.unwrap_or(usize::MAX);
+        let mut out = Vec::with_capacity(st.order.len().min(limit));
+        for (i, id) in st.order.iter().enumerate().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            if !unfiltered {
+                let Some(t) = st.tasks.get(id) else { continue };
+                let keep = (filter.status.is_empty() || filter.status.contains(&t.status))
+                    && filter.since.is_none_or(|s| t.created_at >= s);
+                if !keep {
+                    continue;
+                }
+            }
+            out.push(st.json[i].clone());
+        }
+        Ok(out)
     }
 
     pub fn status(&self) -> StatusData {
@@ -442,8 +562,10 @@ impl Engine {
         st.running.len()
     }
 
+    /// Tasks running or being started.
     pub fn running_count(&self) -> usize {
-        self.lock().running.len()
+        let st = self.lock();
+        st.running.len() + st.starting
     }
 
     /// The result (ended) or the tail of the output so far (running).
@@ -481,7 +603,9 @@ pub fn read_output(log: &std::path::Path) -> String {
 /// The last `n` lines of a log, cleaned.
 pub fn tail_of(log: &std::path::Path, n: usize) -> String {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(log) else { return String::new() };
+    let Ok(mut f) = std::fs::File::open(log) else {
+        return String::new();
+    };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let start = len.saturating_sub(16 * 1024);
     let mut buf = Vec::new();
@@ -497,7 +621,9 @@ pub fn tail_of(log: &std::path::Path, n: usize) -> String {
 /// still ours (its environment names the task), so it does not run on unwatched.
 fn stop_orphan(task: &Task) {
     let Some(pid) = task.pid else { return };
-    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return };
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return;
+    };
     let marker = format!("PANEHERD_TASK_ID={}", task.id);
     if environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) {
         tracing::warn!(task = %task.id, pid, "stopping the process of a task lost in a restart");

@@ -20,12 +20,10 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
 
 /// Starts the process. Must be called inside a tokio runtime.
 pub fn spawn(launch: &Launch) -> Result<RunHandle> {
-    let program = launch.argv.first().ok_or_else(|| anyhow!("empty command"))?;
-    let mut log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&launch.log_path)
-        .with_context(|| format!("cannot open log {}", launch.log_path.display()))?;
+    let program = launch
+        .argv
+        .first()
+        .ok_or_else(|| anyhow!("empty command"))?;
     let (reader, writer) = std::io::pipe().context("cannot create output pipe")?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(&launch.argv[1..])
@@ -48,23 +46,39 @@ pub fn spawn(launch: &Launch) -> Result<RunHandle> {
         } else {
             ""
         };
-        anyhow!("cannot start {program:?} in {}: {e}{hint}", launch.cwd.display())
+        anyhow!(
+            "cannot start {program:?} in {}: {e}{hint}",
+            launch.cwd.display()
+        )
     })?;
-    let pid = child.id().ok_or_else(|| anyhow!("process exited before it had a pid"))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| anyhow!("process exited before it had a pid"))?;
     let activity = Arc::new(Activity::default());
     let mut rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
         .context("cannot watch output pipe")?;
     let act = activity.clone();
     let (drained_tx, drained_rx) = oneshot::channel::<()>();
     let id = launch.task_id.clone();
+    let log_path = launch.log_path.clone();
     tokio::spawn(async move {
         let mut buf = vec![0u8; 64 * 1024];
+        // The log is created with the first output: a silent task leaves no empty file.
+        let mut log: Option<std::fs::File> = None;
         loop {
             match rx.read(&mut buf).await {
                 Ok(0) => break,
                 Ok(n) => {
-                    if let Err(e) = log.write_all(&buf[..n]) {
-                        tracing::warn!(task = %id, error = %e, "cannot append to log");
+                    if log.is_none() {
+                        match OpenOptions::new().create(true).append(true).open(&log_path) {
+                            Ok(f) => log = Some(f),
+                            Err(e) => tracing::warn!(task = %id, error = %e, "cannot open log"),
+                        }
+                    }
+                    if let Some(f) = log.as_mut() {
+                        if let Err(e) = f.write_all(&buf[..n]) {
+                            tracing::warn!(task = %id, error = %e, "cannot append to log");
+                        }
                     }
                     act.record(n);
                 }
@@ -75,7 +89,9 @@ pub fn spawn(launch: &Launch) -> Result<RunHandle> {
                 }
             }
         }
-        let _ = log.flush();
+        if let Some(mut f) = log {
+            let _ = f.flush();
+        }
         let _ = drained_tx.send(());
     });
     let (exit_tx, exit_rx) = oneshot::channel();
@@ -85,14 +101,24 @@ pub fn spawn(launch: &Launch) -> Result<RunHandle> {
         let exit = match status {
             Ok(s) => {
                 use std::os::unix::process::ExitStatusExt;
-                Exit { code: s.code(), signal: s.signal() }
+                Exit {
+                    code: s.code(),
+                    signal: s.signal(),
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot wait for child");
-                Exit { code: None, signal: None }
+                Exit {
+                    code: None,
+                    signal: None,
+                }
             }
         };
         let _ = exit_tx.send(exit);
     });
-    Ok(RunHandle { pid, exit: exit_rx, activity })
+    Ok(RunHandle {
+        pid,
+        exit: exit_rx,
+        activity,
+    })
 }
