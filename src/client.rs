@@ -168,19 +168,14 @@ impl Client {
         self.next_id += 1;
         self.writer.write_all(line.as_bytes()).await?;
         let reader = self.reader.get_mut();
-        let head = loop {
-            let buf = reader.fill_buf().await?;
-            if buf.is_empty() {
-                return Err(ClientError::Unreachable(
-                    "the daemon closed the connection".into(),
-                ));
-            }
-            if buf.len() >= prefix.len() || buf.contains(&b'\n') {
-                break buf.starts_with(prefix.as_bytes());
-            }
-            // Too short to tell: fall back to reading whole lines.
-            break false;
-        };
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Err(ClientError::Unreachable(
+                "the daemon closed the connection".into(),
+            ));
+        }
+        // A first read too short to tell falls back to reading whole lines.
+        let head = buf.starts_with(prefix.as_bytes());
         if !head {
             let text = self.await_text(id).await?;
             out.write_all(text.as_bytes())?;
@@ -270,10 +265,10 @@ impl Client {
                 Ok(v) => v,
                 Err(e) => return Err(ClientError::Protocol(e.to_string())),
             };
-            if let Some(ev) = v.get("event") {
-                if let Ok(ev) = serde_json::from_value::<Event>(ev.clone()) {
-                    return Ok(Some(ev));
-                }
+            if let Some(ev) = v.get("event")
+                && let Ok(ev) = serde_json::from_value::<Event>(ev.clone())
+            {
+                return Ok(Some(ev));
             }
         }
     }

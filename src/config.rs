@@ -29,6 +29,7 @@ pub const SHORT_TIMEOUTS_ENV: &str = "PANEHERD_TEST_SHORT_TIMEOUTS";
 /// The whole config after merging.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct Config {
     pub default_category: Option<Spanned<String>>,
     pub concurrency: Concurrency,
@@ -41,21 +42,6 @@ pub struct Config {
     pub notify: Option<toml::Table>,
     /// Reserved for the dashboard.
     pub ui: Option<toml::Table>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            default_category: None,
-            concurrency: Concurrency::default(),
-            timeouts: Timeouts::default(),
-            agents: BTreeMap::new(),
-            categories: BTreeMap::new(),
-            tmux: None,
-            notify: None,
-            ui: None,
-        }
-    }
 }
 
 /// `[concurrency]`.
@@ -148,7 +134,7 @@ pub struct Resolved {
     pub ttl_secs: u64,
 }
 
-fn parse(file: &Path, src: &str) -> Result<Config, ConfigError> {
+fn parse(file: &Path, src: &str) -> Result<Config, Box<ConfigError>> {
     toml::from_str::<Config>(src).map_err(|e| {
         let msg = e
             .message()
@@ -158,7 +144,7 @@ fn parse(file: &Path, src: &str) -> Result<Config, ConfigError> {
                 "expected a whole number from 0 to 4294967295",
             )
             .replace("expected u64", "expected a whole number ≥ 0");
-        ConfigError::at(file, src, e.span(), msg)
+        Box::new(ConfigError::at(file, src, e.span(), msg))
     })
 }
 
@@ -171,7 +157,7 @@ impl Config {
     }
 
     /// Parses a user file's text and merges it over the embedded default.
-    pub fn from_user_str(file: &Path, src: &str) -> Result<Config, ConfigError> {
+    pub fn from_user_str(file: &Path, src: &str) -> Result<Config, Box<ConfigError>> {
         let user = parse(file, src)?;
         let short = std::env::var_os(SHORT_TIMEOUTS_ENV).is_some_and(|v| v == "1");
         let mut merged = Config::builtin();
@@ -181,7 +167,7 @@ impl Config {
     }
 
     /// Loads the config at `path` (a missing file means the defaults).
-    pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    pub fn load(path: &Path) -> Result<Loaded, Box<ConfigError>> {
         match std::fs::read_to_string(path) {
             Ok(src) => Ok(Loaded {
                 config: Config::from_user_str(path, &src)?,
@@ -191,7 +177,10 @@ impl Config {
                 config: Config::builtin(),
                 user_file: None,
             }),
-            Err(e) => Err(ConfigError::whole_file(path, format!("cannot read: {e}"))),
+            Err(e) => Err(Box::new(ConfigError::whole_file(
+                path,
+                format!("cannot read: {e}"),
+            ))),
         }
     }
 

@@ -90,9 +90,9 @@ pub fn signal_group(pid: u32, signal: Signal) {
     if raw <= 1 {
         return;
     }
-    if let Err(e) = killpg(Pid::from_raw(raw), signal) {
-        if e != nix::errno::Errno::ESRCH {
-            tracing::warn!(pid, ?signal, error = %e, "cannot signal process group");
-        }
+    if let Err(e) = killpg(Pid::from_raw(raw), signal)
+        && e != nix::errno::Errno::ESRCH
+    {
+        tracing::warn!(pid, ?signal, error = %e, "cannot signal process group");
     }
 }

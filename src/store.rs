@@ -118,10 +118,10 @@ impl Store {
     }
 
     fn add_spare(&self, path: PathBuf) {
-        if let Ok(mut s) = self.spares.lock() {
-            if s.len() < 1024 {
-                s.push(path);
-            }
+        if let Ok(mut s) = self.spares.lock()
+            && s.len() < 1024
+        {
+            s.push(path);
         }
     }
 

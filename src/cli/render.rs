@@ -53,18 +53,19 @@ pub fn task_table(tasks: &[Task], now: Timestamp) -> String {
         "{:idw$}  {:13}  {:aw$}  {:>12}  TITLE",
         "ID", "STATUS", "AGENT", "TIME"
     );
-    let groups: [(&str, fn(TaskStatus) -> bool); 3] = [
-        ("running", |s| s == TaskStatus::Running),
-        ("pending", |s| s == TaskStatus::Pending),
-        ("finished", |s| s.is_terminal()),
+    let groups: [fn(TaskStatus) -> bool; 3] = [
+        |s| s == TaskStatus::Running,
+        |s| s == TaskStatus::Pending,
+        |s| s.is_terminal(),
     ];
-    for (_, pred) in groups {
+    for pred in groups {
         for t in tasks.iter().filter(|t| pred(t.status)) {
             let mut title = t.title.clone();
-            if t.status.is_terminal() && t.status != TaskStatus::Completed {
-                if let Some(r) = &t.reason {
-                    title = format!("{title} ({r})");
-                }
+            if t.status.is_terminal()
+                && t.status != TaskStatus::Completed
+                && let Some(r) = &t.reason
+            {
+                title = format!("{title} ({r})");
             }
             let _ = writeln!(
                 out,

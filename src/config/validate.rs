@@ -17,12 +17,12 @@ pub fn check(
     user: &Config,
     merged: &Config,
     short_timeouts: bool,
-) -> Result<(), ConfigError> {
+) -> Result<(), Box<ConfigError>> {
     let min = if short_timeouts { 1 } else { MIN_SECS };
     let err = |span: std::ops::Range<usize>, key: String, msg: String| {
-        ConfigError::at(file, src, Some(span), msg).with_key(key)
+        Box::new(ConfigError::at(file, src, Some(span), msg).with_key(key))
     };
-    let secs = |v: &Spanned<u64>, key: String| -> Result<(), ConfigError> {
+    let secs = |v: &Spanned<u64>, key: String| -> Result<(), Box<ConfigError>> {
         let n = *v.get_ref();
         if n < min || n > MAX_SECS {
             return Err(err(
@@ -109,23 +109,23 @@ pub fn check(
             ));
         }
     }
-    if let Some(dc) = &user.default_category {
-        if !merged.categories.contains_key(dc.get_ref()) {
-            return Err(err(
-                dc.span(),
-                "default_category".into(),
-                format!(
-                    "unknown category {:?} (defined categories: {})",
-                    dc.get_ref(),
-                    merged
-                        .categories
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
+    if let Some(dc) = &user.default_category
+        && !merged.categories.contains_key(dc.get_ref())
+    {
+        return Err(err(
+            dc.span(),
+            "default_category".into(),
+            format!(
+                "unknown category {:?} (defined categories: {})",
+                dc.get_ref(),
+                merged
+                    .categories
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     Ok(())
 }

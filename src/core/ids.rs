@@ -64,10 +64,11 @@ where
 /// A fresh id not in use: two words, or three when two keep colliding.
 pub fn fresh_id(taken: impl Fn(&str) -> bool) -> String {
     for words in [2u8, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3] {
-        if let Some(id) = petname::petname(words, "-") {
-            if validate(&id).is_ok() && !taken(&id) {
-                return id;
-            }
+        if let Some(id) = petname::petname(words, "-")
+            && validate(&id).is_ok()
+            && !taken(&id)
+        {
+            return id;
         }
     }
     // The word lists are exhausted for practical purposes: fall back to a numbered name.

@@ -44,13 +44,13 @@ impl Limits {
                     limit,
                 };
             }
-            if let Some((provider, _)) = model.split_once('/') {
-                if let Some(&limit) = self.providers.get(provider) {
-                    return LimitGroup {
-                        key: format!("provider:{provider}"),
-                        limit,
-                    };
-                }
+            if let Some((provider, _)) = model.split_once('/')
+                && let Some(&limit) = self.providers.get(provider)
+            {
+                return LimitGroup {
+                    key: format!("provider:{provider}"),
+                    limit,
+                };
             }
         }
         LimitGroup {
@@ -134,10 +134,10 @@ impl Scheduler {
 
     /// Frees the slot of a running task that ended.
     pub fn release(&mut self, id: &str) {
-        if let Some(key) = self.running.remove(id) {
-            if let Some(g) = self.groups.get_mut(&key) {
-                g.running = g.running.saturating_sub(1);
-            }
+        if let Some(key) = self.running.remove(id)
+            && let Some(g) = self.groups.get_mut(&key)
+        {
+            g.running = g.running.saturating_sub(1);
         }
     }
 
@@ -147,10 +147,10 @@ impl Scheduler {
 
     /// Takes the next task that may start now, marking it running; `None` when nothing can.
     pub fn next_ready(&mut self) -> Option<String> {
-        if let Some(max) = self.max_running {
-            if self.total_running() >= max {
-                return None;
-            }
+        if let Some(max) = self.max_running
+            && self.total_running() >= max
+        {
+            return None;
         }
         let key = self
             .groups
@@ -347,9 +347,9 @@ mod tests {
                         }
                     }
                 }
-                for gi in 0..3 {
+                for (gi, &limit) in limits.iter().enumerate() {
                     let r = running.iter().filter(|(_, g)| *g == gi).count() as u32;
-                    prop_assert!(limits[gi] == 0 || r <= limits[gi]);
+                    prop_assert!(limit == 0 || r <= limit);
                 }
                 if let Some(m) = max { prop_assert!(running.len() as u32 <= m); }
             }

@@ -253,10 +253,10 @@ async fn wait_ended(engine: &Engine, ids: &[String], timeout: Duration) -> bool 
             Err(_) | Ok(Err(broadcast::error::RecvError::Closed)) => return true,
             Ok(Err(broadcast::error::RecvError::Lagged(_))) => open_now(&mut open),
             Ok(Ok(ev)) => {
-                if let Some(t) = ev.task() {
-                    if t.status.is_terminal() {
-                        open.remove(&t.id);
-                    }
+                if let Some(t) = ev.task()
+                    && t.status.is_terminal()
+                {
+                    open.remove(&t.id);
                 }
             }
         }
@@ -277,7 +277,8 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
             timeout_ms,
         } => {
             let id = engine.resolve(&id)?;
-            let timed_out = wait && wait_ended(engine, &[id.clone()], timeout_of(timeout_ms)).await;
+            let timed_out =
+                wait && wait_ended(engine, std::slice::from_ref(&id), timeout_of(timeout_ms)).await;
             let task = engine
                 .get(&id)
                 .ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, format!("no task {id}")))?;

@@ -306,12 +306,12 @@ impl Engine {
                     exit_code: None,
                     reason,
                 };
-                if let Some(t) = st.task_mut(&id) {
-                    if t.finish(outcome, timefmt::now()).is_ok() {
-                        t.summary = t.reason.clone();
-                        let result = t.reason.clone();
-                        self.persist(t, result.as_deref());
-                    }
+                if let Some(t) = st.task_mut(&id)
+                    && t.finish(outcome, timefmt::now()).is_ok()
+                {
+                    t.summary = t.reason.clone();
+                    let result = t.reason.clone();
+                    self.persist(t, result.as_deref());
                 }
                 self.dispatch(&mut st);
             }
@@ -446,11 +446,11 @@ impl Engine {
                         exit_code: None,
                         reason: reason.into(),
                     };
-                    if let Some(t) = st.task_mut(id) {
-                        if t.finish(outcome, timefmt::now()).is_ok() {
-                            let t = t.clone();
-                            self.persist(&t, Some(""));
-                        }
+                    if let Some(t) = st.task_mut(id)
+                        && t.finish(outcome, timefmt::now()).is_ok()
+                    {
+                        let t = t.clone();
+                        self.persist(&t, Some(""));
                     }
                 }
                 TaskStatus::Running => {

@@ -75,10 +75,10 @@ pub fn spawn(launch: &Launch) -> Result<RunHandle> {
                             Err(e) => tracing::warn!(task = %id, error = %e, "cannot open log"),
                         }
                     }
-                    if let Some(f) = log.as_mut() {
-                        if let Err(e) = f.write_all(&buf[..n]) {
-                            tracing::warn!(task = %id, error = %e, "cannot append to log");
-                        }
+                    if let Some(f) = log.as_mut()
+                        && let Err(e) = f.write_all(&buf[..n])
+                    {
+                        tracing::warn!(task = %id, error = %e, "cannot append to log");
                     }
                     act.record(n);
                 }

@@ -77,11 +77,11 @@ fn run(dir: &Path, rx: mpsc::Receiver<Job>) {
         let paths: BTreeSet<&Path> = batch.iter().map(|j| j.path.as_path()).collect();
         let mut result = Ok(());
         for p in paths {
-            if let Err(e) = File::open(p).and_then(|f| f.sync_all()) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::error!(path = %p.display(), error = %e, "cannot sync task file");
-                    result = Err(format!("cannot sync {}: {e}", p.display()));
-                }
+            if let Err(e) = File::open(p).and_then(|f| f.sync_all())
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::error!(path = %p.display(), error = %e, "cannot sync task file");
+                result = Err(format!("cannot sync {}: {e}", p.display()));
             }
         }
         if let Err(e) = File::open(dir).and_then(|f| f.sync_all()) {
