@@ -32,6 +32,8 @@ pub const SHORT_TIMEOUTS_ENV: &str = "PANEHERD_TEST_SHORT_TIMEOUTS";
 #[derive(Default)]
 pub struct Config {
     pub default_category: Option<Spanned<String>>,
+    /// An agent that writes each finished task's one-line summary (instead of its first lines).
+    pub summarizer: Option<Spanned<String>>,
     pub concurrency: Concurrency,
     pub timeouts: Timeouts,
     pub agents: BTreeMap<String, AgentConfig>,
@@ -189,6 +191,9 @@ impl Config {
     fn merge(&mut self, user: Config) {
         if user.default_category.is_some() {
             self.default_category = user.default_category;
+        }
+        if user.summarizer.is_some() {
+            self.summarizer = user.summarizer;
         }
         let c = user.concurrency;
         self.concurrency.default = c.default;

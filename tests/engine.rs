@@ -428,3 +428,81 @@ fn unknown_agent_and_category_are_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("prompt is empty"));
     assert!(env.list().is_empty(), "nothing was created");
 }
+
+#[test]
+fn a_summarizer_agent_writes_the_summary() {
+    let env = Env::new(&config_with(
+        r#"
+summarizer = "summ"
+[agents.summ]
+command = ["sh", "-c", "printf 'summarised %s chars\n' \"$(printf '%s' \"$0\" | wc -c | tr -d ' ')\"", "{prompt}"]
+"#,
+    ));
+    let id = env.submit(&["--agent", "fake", "3 0 0"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = env.task(&id);
+        let s = t["summary"].as_str().unwrap_or("").to_string();
+        if s.starts_with("summarised ") {
+            assert!(s.ends_with(" chars"), "{s}");
+            // The file on disk says the same.
+            let md = std::fs::read_to_string(env.data().join(format!("tasks/{id}.md"))).unwrap();
+            assert!(md.contains(&format!("summary = \"{s}\"")), "{md}");
+            assert_eq!(
+                t["result"],
+                "fake agent line 1 of 3\nfake agent line 2 of 3\nfake agent line 3 of 3"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no summarizer summary: {t:#}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn changing_the_config_and_restarting_strands_no_queued_task() {
+    let env = Env::new(&config_with(
+        "[concurrency]\ndefault = 1\n[agents.gone]\ncommand = [\"sh\", \"-c\", \"echo hi\", \"{prompt}\"]\n",
+    ));
+    let long = env.submit(&["--agent", "fake", "1000 0.1 0"]);
+    env.wait_status(&long, "running", Duration::from_secs(5));
+    let kept = env.submit(&["--agent", "fake", "1 0 0"]);
+    let gone = env.submit(&["--agent", "gone", "x"]);
+    let modeled = env.submit(&["--agent", "fake", "--model", "solo/m", "1 0 0"]);
+    env.ok(&["daemon", "stop"]);
+    // New config: the `gone` agent is removed, limits change.
+    std::fs::write(
+        env.config(),
+        config_with("[concurrency]\ndefault = 3\n[concurrency.models]\n\"solo/m\" = 1\n"),
+    )
+    .unwrap();
+    let k = env.wait_status(&kept, "completed", Duration::from_secs(10));
+    assert_eq!(k["limit_group"], "default");
+    let m = env.wait_status(&modeled, "completed", Duration::from_secs(10));
+    assert_eq!(
+        m["limit_group"], "model:solo/m",
+        "regrouped under the new limits"
+    );
+    let g = env.wait_status(&gone, "error", Duration::from_secs(10));
+    assert_eq!(g["reason"], "agent \"gone\" is no longer in the config");
+}
+
+#[test]
+fn a_second_daemon_on_the_same_data_dir_is_refused() {
+    let env = Env::new(&config_with(""));
+    env.list();
+    let pid = env.daemon_pid().unwrap();
+    let out = env.run(&["daemon"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "another paneherd daemon (pid {pid}) already serves"
+        )),
+        "{err}"
+    );
+    assert_eq!(env.daemon_pid(), Some(pid));
+}

@@ -109,6 +109,19 @@ pub fn check(
             ));
         }
     }
+    if let Some(s) = &user.summarizer
+        && !merged.agents.contains_key(s.get_ref())
+    {
+        return Err(err(
+            s.span(),
+            "summarizer".into(),
+            format!(
+                "unknown agent {:?} (defined agents: {})",
+                s.get_ref(),
+                merged.agents.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     if let Some(dc) = &user.default_category
         && !merged.categories.contains_key(dc.get_ref())
     {

@@ -419,6 +419,11 @@ impl Engine {
             tracing::error!(task = id, error = %e, "task end may not be durable");
         }
         tracing::info!(task = id, status = %ended.status, reason = ?ended.reason, "ended");
+        if !result.trim().is_empty() {
+            if let Some(agent) = self.config.summarizer.as_ref().map(|s| s.get_ref().clone()) {
+                tokio::spawn(self.clone().summarize(ended.clone(), agent, result));
+            }
+        }
         let mut st = self.lock();
         st.running.remove(id);
         st.sched.release(id);
@@ -427,6 +432,76 @@ impl Engine {
             task: Box::new(ended),
         });
         self.dispatch(&mut st);
+    }
+
+    /// Asks the configured summarizer agent for a one-line summary of an ended task and
+    /// records it. Failures are logged; the default summary stays.
+    async fn summarize(self: Arc<Self>, task: Task, agent: String, result: String) {
+        let Some(a) = self.config.agents.get(&agent) else {
+            return;
+        };
+        let excerpt: String = result.chars().take(20_000).collect();
+        let prompt = format!(
+            "Summarize the result of the task \"{}\" in one line of at most 150 characters. \
+             Reply with that line only.\n\n{excerpt}",
+            task.title
+        );
+        let mut values = std::collections::BTreeMap::new();
+        values.insert("prompt", prompt);
+        values.insert("task_id", task.id.clone());
+        values.insert("title", task.title.clone());
+        values.insert("cwd", task.cwd.display().to_string());
+        values.insert("paneherd", self.exe.display().to_string());
+        if let Some(m) = &a.model {
+            values.insert("model", m.clone());
+            values.insert("model_id", m.rsplit('/').next().unwrap_or(m).to_string());
+        }
+        let argv = match runner::argv::expand(a.command.get_ref(), &values) {
+            Ok(v) if !v.is_empty() => v,
+            _ => return,
+        };
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .current_dir(&task.cwd)
+            .envs(a.env.iter())
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(Duration::from_secs(120), cmd.output()).await;
+        let summary = match out {
+            Ok(Ok(o)) if o.status.success() => text::summary(&text::clean_output(&o.stdout)),
+            Ok(Ok(o)) => {
+                tracing::warn!(task = %task.id, status = %o.status, "summarizer failed");
+                None
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(task = %task.id, error = %e, "cannot run summarizer");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(task = %task.id, "summarizer timed out");
+                None
+            }
+        };
+        let Some(summary) = summary else { return };
+        let mut st = self.lock();
+        let Some(t) = st.task_mut(&task.id) else {
+            return;
+        };
+        t.summary = Some(summary);
+        let t = t.clone();
+        let result = self
+            .store
+            .read_result(&t.id)
+            .ok()
+            .flatten()
+            .unwrap_or(result);
+        if let Err(e) = self.store.save(&t, Some(&result), false) {
+            tracing::error!(task = %t.id, error = %format!("{e:#}"), "cannot save summary");
+        }
+        self.syncer.sync_later(self.store.md_path(&t.id));
+        self.emit(Event::TaskChanged { task: Box::new(t) });
     }
 
     /// Cancels tasks: pending ones at once, running ones by stopping their process. Returns

@@ -149,13 +149,13 @@ impl Drop for Env {
 pub fn config_with(extra: &str) -> String {
     format!(
         r#"
+{extra}
+
 [agents.fake]
 command = ["{fake}", "{{prompt}}"]
 
 [agents.args]
 command = ["{args}", "{{prompt}}", "--title={{title}}", "--id={{task_id}}"]
-
-{extra}
 "#,
         fake = fixture("fake-agent").display(),
         args = fixture("echo-args").display(),
