@@ -39,6 +39,24 @@ pub enum ClientError {
     Protocol(String),
 }
 
+impl ClientError {
+    /// The connection was dropped before the daemon said hello.
+    fn is_dropped_handshake(&self) -> bool {
+        match self {
+            ClientError::Io(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ),
+            ClientError::Unreachable(m) => m == CLOSED,
+            _ => false,
+        }
+    }
+}
+
+const CLOSED: &str = "the daemon closed the connection";
+
 pub struct Client {
     reader: tokio::io::Lines<BufReader<OwnedReadHalf>>,
     writer: OwnedWriteHalf,
@@ -57,6 +75,21 @@ fn is_absent(e: &std::io::Error) -> bool {
 impl Client {
     /// Connects; with `autostart`, starts a daemon when none answers.
     pub async fn connect(paths: &Paths, autostart: bool) -> Result<Client, ClientError> {
+        // A daemon that is dying (killed, or stopping) may still accept a connection and then
+        // drop it; try again a few times, starting a new daemon if need be.
+        let mut tries = 0;
+        loop {
+            match Client::connect_once(paths, autostart).await {
+                Err(e) if tries < 5 && e.is_dropped_handshake() => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * tries)).await;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    async fn connect_once(paths: &Paths, autostart: bool) -> Result<Client, ClientError> {
         let sock = paths.socket();
         match UnixStream::connect(&sock).await {
             Ok(s) => return Client::handshake(s).await,
@@ -91,7 +124,7 @@ impl Client {
         let first = reader
             .next_line()
             .await?
-            .ok_or_else(|| ClientError::Unreachable("the daemon closed the connection".into()))?;
+            .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
         let parsed: ServerLine = serde_json::from_str(&first)
             .map_err(|e| ClientError::Protocol(format!("{e}: {first}")))?;
         if let Some(err) = parsed.error {
@@ -110,10 +143,11 @@ impl Client {
     }
 
     async fn read_line(&mut self) -> Result<ServerLine, ClientError> {
-        let line =
-            self.reader.next_line().await?.ok_or_else(|| {
-                ClientError::Unreachable("the daemon closed the connection".into())
-            })?;
+        let line = self
+            .reader
+            .next_line()
+            .await?
+            .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
         serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))
     }
 
@@ -170,9 +204,7 @@ impl Client {
         let reader = self.reader.get_mut();
         let buf = reader.fill_buf().await?;
         if buf.is_empty() {
-            return Err(ClientError::Unreachable(
-                "the daemon closed the connection".into(),
-            ));
+            return Err(ClientError::Unreachable(CLOSED.into()));
         }
         // A first read too short to tell falls back to reading whole lines.
         let head = buf.starts_with(prefix.as_bytes());
@@ -186,9 +218,7 @@ impl Client {
         loop {
             let buf = reader.fill_buf().await?;
             if buf.is_empty() {
-                return Err(ClientError::Unreachable(
-                    "the daemon closed the connection".into(),
-                ));
+                return Err(ClientError::Unreachable(CLOSED.into()));
             }
             let (chunk, end) = match buf.iter().position(|b| *b == b'\n') {
                 Some(i) => (&buf[..i], true),
@@ -217,9 +247,11 @@ impl Client {
     /// Reads lines until the reply to `id`, returning its data as text.
     async fn await_text(&mut self, id: u64) -> Result<String, ClientError> {
         loop {
-            let line = self.reader.next_line().await?.ok_or_else(|| {
-                ClientError::Unreachable("the daemon closed the connection".into())
-            })?;
+            let line = self
+                .reader
+                .next_line()
+                .await?
+                .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
             let msg: ServerLine =
                 serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))?;
             if let Some(ev) = msg.event {

@@ -36,7 +36,7 @@ prov = 2
     let mut ids = Vec::new();
     for i in 0..20 {
         let model = models[i % models.len()];
-        ids.push(env.submit(&["--agent", "fake", "--model", model, "2 0.1 0"]));
+        ids.push(env.submit(&["--agent", "fake", "--model", model, "2 0.5 0"]));
     }
     let out = env.run(&["wait", "--all", "--timeout", "60"]);
     assert_eq!(

@@ -419,10 +419,10 @@ impl Engine {
             tracing::error!(task = id, error = %e, "task end may not be durable");
         }
         tracing::info!(task = id, status = %ended.status, reason = ?ended.reason, "ended");
-        if !result.trim().is_empty() {
-            if let Some(agent) = self.config.summarizer.as_ref().map(|s| s.get_ref().clone()) {
-                tokio::spawn(self.clone().summarize(ended.clone(), agent, result));
-            }
+        if let Some(agent) = self.config.summarizer.as_ref().map(|s| s.get_ref().clone())
+            && !result.trim().is_empty()
+        {
+            tokio::spawn(self.clone().summarize(ended.clone(), agent, result));
         }
         let mut st = self.lock();
         st.running.remove(id);
