@@ -173,16 +173,88 @@ impl Client {
             }
             if msg.ok == Some(true) {
                 // `"data": null` arrives as None.
-                return match msg.data {
-                    Some(d) => Ok(d),
-                    None => RawValue::from_string("null".into())
-                        .map_err(|e| ClientError::Protocol(e.to_string())),
-                };
+                return Ok(msg.data.unwrap_or_else(|| RawValue::NULL.to_owned()));
             }
             return Err(ClientError::Daemon(msg.error.ok_or_else(|| {
                 ClientError::Protocol("error reply without error".into())
             })?));
         }
+    }
+
+    /// Sends several requests at once (pipelined) and returns their replies' data in order.
+    pub async fn request_many(
+        &mut self,
+        requests: Vec<Request>,
+    ) -> Result<Vec<Result<Box<RawValue>, ErrorBody>>, ClientError> {
+        let first = self.next_id;
+        let mut buf = String::new();
+        for request in requests {
+            let line = serde_json::to_string(&RequestLine {
+                req: self.next_id,
+                request,
+            })
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            buf.push_str(&line);
+            buf.push('\n');
+            self.next_id += 1;
+        }
+        let n = (self.next_id - first) as usize;
+        // Write and read at once: the daemon answers while we are still sending.
+        let (w, r) = (&mut self.writer, &mut self.reader);
+        let write = async {
+            w.write_all(buf.as_bytes()).await?;
+            Ok::<(), ClientError>(())
+        };
+        let read = async {
+            let mut out: Vec<Option<Result<Box<RawValue>, ErrorBody>>> =
+                (0..n).map(|_| None).collect();
+            let mut got = 0;
+            let mut events = Vec::new();
+            while got < n {
+                let line = r
+                    .next_line()
+                    .await?
+                    .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
+                let msg: ServerLine = serde_json::from_str(&line)
+                    .map_err(|e| ClientError::Protocol(e.to_string()))?;
+                if let Some(ev) = msg.event {
+                    events.push(ev);
+                    continue;
+                }
+                let Some(re) = msg.re.filter(|re| *re >= first && *re < first + n as u64) else {
+                    if let Some(e) = msg.error {
+                        return Err(ClientError::Daemon(e));
+                    }
+                    continue;
+                };
+                let slot = &mut out[(re - first) as usize];
+                if slot.is_none() {
+                    got += 1;
+                }
+                *slot = Some(match (msg.ok, msg.error) {
+                    (Some(true), _) => Ok(msg.data.unwrap_or_else(|| RawValue::NULL.to_owned())),
+                    (_, Some(e)) => Err(e),
+                    _ => Err(ErrorBody::new(
+                        crate::proto::ErrorKind::Internal,
+                        "empty reply",
+                    )),
+                });
+            }
+            Ok::<_, ClientError>((out, events))
+        };
+        let ((), (out, events)) = tokio::try_join!(write, read)?;
+        self.events.extend(events);
+        Ok(out
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(ErrorBody::new(
+                        crate::proto::ErrorKind::Internal,
+                        "no reply",
+                    ))
+                })
+            })
+            .collect())
     }
 
     /// Sends a request and copies its reply data to `out` as it arrives, without holding it

@@ -92,12 +92,18 @@ impl Store {
                     let _ = fs::rename(&spare, &tmp);
                 }
             }
+            // Overwrite, then cut to length: truncating to zero first would make ext4 flush the
+            // file when it is closed (its auto_da_alloc guard), a disk write per update.
             let mut f = OpenOptions::new()
                 .write(true)
                 .create(true)
-                .truncate(true)
+                .truncate(false)
                 .open(&tmp)?;
+            let old_len = f.metadata()?.len();
             f.write_all(text.as_bytes())?;
+            if old_len > text.len() as u64 {
+                f.set_len(text.len() as u64)?;
+            }
             if sync {
                 f.sync_all()?;
             }

@@ -369,7 +369,11 @@ async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
 async fn daemon_stop(paths: &Paths) -> CmdResult {
     let mut c = Client::connect(paths, false).await?;
     let pid = c.welcome.pid;
-    c.request_raw(Request::Shutdown).await?;
+    match c.request_raw(Request::Shutdown).await {
+        // The daemon may close the connection before its reply gets out: it is going anyway.
+        Ok(_) | Err(ClientError::Unreachable(_)) | Err(ClientError::Io(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     // The daemon closes every connection when it exits.
     let gone = tokio::time::timeout(Duration::from_secs(15), async {
         while let Ok(Some(_)) = c.next_event().await {}

@@ -49,6 +49,8 @@ struct State {
     envs: HashMap<String, Vec<(String, String)>>,
     /// Tasks taken from the queue whose process is being created.
     starting: usize,
+    /// Tasks whose process has ended and whose record is being made durable.
+    finishing: usize,
     /// Each task's JSON for `list`, by position in `order`; `pos` finds a task's position and
     /// `dirty` names the tasks changed since their JSON was made.
     json: Vec<Arc<str>>,
@@ -401,7 +403,7 @@ impl Engine {
         let result = read_output(&log_path);
         let summary = text::summary(&result);
         let ended = {
-            let st = self.lock();
+            let mut st = self.lock();
             let Some(mut t) = st.tasks.get(id).cloned() else {
                 return;
             };
@@ -413,6 +415,12 @@ impl Engine {
             if let Err(e) = self.store.save(&t, Some(&result), false) {
                 tracing::error!(task = id, error = %format!("{e:#}"), "cannot save task");
             }
+            // The process is gone: its slot goes to the next task now, while the record is
+            // being made durable.
+            st.running.remove(id);
+            st.sched.release(id);
+            st.finishing += 1;
+            self.dispatch(&mut st);
             t
         };
         if let Err(e) = self.syncer.sync(self.store.md_path(id)).await {
@@ -425,13 +433,11 @@ impl Engine {
             tokio::spawn(self.clone().summarize(ended.clone(), agent, result));
         }
         let mut st = self.lock();
-        st.running.remove(id);
-        st.sched.release(id);
+        st.finishing = st.finishing.saturating_sub(1);
         st.put(ended.clone());
         self.emit(Event::TaskChanged {
             task: Box::new(ended),
         });
-        self.dispatch(&mut st);
     }
 
     /// Asks the configured summarizer agent for a one-line summary of an ended task and
@@ -640,7 +646,7 @@ impl Engine {
     /// Tasks running or being started.
     pub fn running_count(&self) -> usize {
         let st = self.lock();
-        st.running.len() + st.starting
+        st.running.len() + st.starting + st.finishing
     }
 
     /// The result (ended) or the tail of the output so far (running).

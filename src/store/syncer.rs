@@ -54,18 +54,22 @@ impl Syncer {
 /// How long a `sync_later` may wait for company. A task that ends within this time needs one
 /// flush for its creation and its end together.
 const LATER_WINDOW: Duration = Duration::from_millis(50);
+/// How long a `sync` waits for others: tasks that end together share one flush, for a few
+/// milliseconds more before their end is announced.
+const URGENT_WINDOW: Duration = Duration::from_millis(2);
 
 fn run(dir: &Path, rx: mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut urgent = first.done.is_some();
         let mut batch = vec![first];
-        let deadline = Instant::now() + LATER_WINDOW;
+        let start = Instant::now();
         loop {
             batch.extend(rx.try_iter().inspect(|j| urgent |= j.done.is_some()));
-            if urgent {
+            let window = if urgent { URGENT_WINDOW } else { LATER_WINDOW };
+            let left = (start + window).saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 break;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(j) => {
                     urgent |= j.done.is_some();
