@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 
 use crate::core::task::Task;
 
-pub mod syncer;
-pub use syncer::Syncer;
+pub mod writer;
+pub use writer::{Durability, Writer};
 
 /// Largest result kept in the task file; the full output is always in the log.
 pub const RESULT_MAX_BYTES: usize = 256 * 1024;

@@ -266,7 +266,7 @@ async fn wait_ended(engine: &Engine, ids: &[String], timeout: Duration) -> bool 
 
 async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody> {
     match req {
-        Request::Submit { spec } => json(&engine.submit(spec)?),
+        Request::Submit { spec } => json(&engine.submit(spec).await?),
         Request::Get { id } => {
             let id = engine.resolve(&id)?;
             json(&engine.get(&id))
@@ -302,7 +302,7 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
         }
         Request::Cancel { ids, all } => {
             let ids = resolve_many(engine, &ids, all)?;
-            let stopping = engine.cancel(&ids, "cancelled by user");
+            let stopping = engine.cancel(&ids, "cancelled by user").await;
             // Answer once the stopped processes are gone, so the reply says how they ended.
             wait_ended(engine, &stopping, KILL_GRACE + Duration::from_secs(2)).await;
             let tasks: Vec<_> = ids.iter().filter_map(|id| engine.get(id)).collect();
@@ -313,7 +313,7 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
             let spec = engine
                 .retry_spec(&id)
                 .ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, format!("no task {id}")))?;
-            json(&engine.submit(spec)?)
+            json(&engine.submit(spec).await?)
         }
         Request::List { filter } => {
             let items = engine.list_json(&filter)?;

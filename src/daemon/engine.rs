@@ -16,7 +16,7 @@ use crate::core::{ids, text, timefmt};
 use crate::paths::Paths;
 use crate::proto::{ErrorBody, ErrorKind, Event, ListFilter, StatusData};
 use crate::runner::{self, Launch, headless};
-use crate::store::{self, Store, Syncer};
+use crate::store::{self, Durability, Store, Writer};
 
 use super::supervisor::{self, KillReason};
 
@@ -29,7 +29,7 @@ pub struct Engine {
     state: Mutex<State>,
     events: broadcast::Sender<Event>,
     pub store: Store,
-    syncer: Syncer,
+    writer: Writer,
     pub config: Config,
     pub config_file: Option<PathBuf>,
     pub paths: Paths,
@@ -51,6 +51,9 @@ struct State {
     starting: usize,
     /// Tasks whose process has ended and whose record is being made durable.
     finishing: usize,
+    /// Tasks that never ran (cancelled while pending, or unable to start) whose end is being
+    /// made durable; not to be cancelled again meanwhile.
+    ending: HashSet<String>,
     /// Each task's JSON for `list`, by position in `order`; `pos` finds a task's position and
     /// `dirty` names the tasks changed since their JSON was made.
     json: Vec<Arc<str>>,
@@ -132,12 +135,12 @@ impl Engine {
             }
             st.put(task);
         }
-        let syncer = Syncer::start(store.dir())?;
+        let writer = Writer::start(store.clone())?;
         Ok(Arc::new(Engine {
             state: Mutex::new(st),
             events,
             store,
-            syncer,
+            writer,
             config,
             config_file,
             paths,
@@ -174,8 +177,24 @@ impl Engine {
         self.lock().tasks.get(id).cloned()
     }
 
-    /// Creates a pending task and starts it if a slot is free.
-    pub fn submit(self: &Arc<Self>, spec: TaskSpec) -> Result<Task, ErrorBody> {
+    /// Creates a pending task and starts it if a slot is free. Returns once its file is written
+    /// (a crash of paneherd cannot lose it; it is flushed to the device moments later).
+    pub async fn submit(self: &Arc<Self>, spec: TaskSpec) -> Result<Task, ErrorBody> {
+        let (task, written) = self.create(spec)?;
+        match written.await {
+            Ok(Ok(())) => Ok(task),
+            Ok(Err(e)) => Err(ErrorBody::new(ErrorKind::Internal, e)),
+            Err(_) => Err(ErrorBody::new(
+                ErrorKind::Internal,
+                "the store writer has stopped",
+            )),
+        }
+    }
+
+    fn create(
+        self: &Arc<Self>,
+        spec: TaskSpec,
+    ) -> Result<(Task, store::writer::Pending), ErrorBody> {
         if spec.prompt.trim().is_empty() {
             return Err(invalid("the prompt is empty"));
         }
@@ -234,12 +253,7 @@ impl Engine {
             limit_group: group.key.clone(),
             id: id.clone(),
         };
-        // On disk before the reply (a crash of paneherd loses nothing); flushed to the device by
-        // the sync thread within moments, without holding up the submitter.
-        self.store
-            .save(&task, None, false)
-            .map_err(|e| ErrorBody::new(ErrorKind::Internal, format!("{e:#}")))?;
-        self.syncer.sync_later(self.store.md_path(&id));
+        let written = self.writer.save_then(task.clone(), None, Durability::Soon);
         if let Some(env) = spec.env {
             st.envs.insert(id.clone(), env.into_iter().collect());
         }
@@ -250,7 +264,7 @@ impl Engine {
         });
         self.dispatch(&mut st);
         let task = st.tasks.get(&id).cloned().unwrap_or(task);
-        Ok(task)
+        Ok((task, written))
     }
 
     /// Starts whatever may start now (after loading a history with queued tasks).
@@ -276,6 +290,19 @@ impl Engine {
     async fn start(self: Arc<Self>, id: String, env: Option<Vec<(String, String)>>) {
         let Some(task) = self.get(&id) else { return };
         let launched = self.launch(&task, env);
+        let unstarted = self.apply_start(&id, &task, launched);
+        self.record_unstarted(unstarted).await;
+    }
+
+    /// Records a start (or its failure) under the lock; returns the ended record of a task that
+    /// could not start, to be made durable.
+    fn apply_start(
+        self: &Arc<Self>,
+        id: &str,
+        task: &Task,
+        launched: Result<(runner::RunHandle, Duration, Duration), String>,
+    ) -> Vec<Task> {
+        let id = id.to_string();
         let mut st = self.lock();
         st.starting = st.starting.saturating_sub(1);
         match launched {
@@ -291,15 +318,21 @@ impl Engine {
                     runner::signal_group(handle.pid, nix::sys::signal::Signal::SIGKILL);
                     st.sched.release(&id);
                     self.dispatch(&mut st);
-                    return;
+                    return vec![];
                 }
                 if let Some(t) = st.tasks.get(&id) {
-                    self.persist(t, None);
+                    // Not flushed: after a power loss it shows as pending or as lost, both
+                    // true enough. Its creation and its end are durable.
+                    self.writer.save(t.clone(), None, Durability::Written);
+                    self.emit(Event::TaskChanged {
+                        task: Box::new(t.clone()),
+                    });
                 }
                 let (tx, rx) = mpsc::unbounded_channel();
                 st.running.insert(id.clone(), tx);
                 tracing::info!(task = %id, pid = handle.pid, agent = %task.agent, "started");
                 supervisor::spawn(self.clone(), id, handle, rx, stale, ttl);
+                vec![]
             }
             Err(reason) => {
                 tracing::warn!(task = %id, %reason, "could not start");
@@ -308,15 +341,49 @@ impl Engine {
                     exit_code: None,
                     reason,
                 };
-                if let Some(t) = st.task_mut(&id)
-                    && t.finish(outcome, timefmt::now()).is_ok()
-                {
-                    t.summary = t.reason.clone();
-                    let result = t.reason.clone();
-                    self.persist(t, result.as_deref());
-                }
+                let ended = self.end_unstarted(&mut st, &id, outcome);
                 self.dispatch(&mut st);
+                ended
             }
+        }
+    }
+
+    /// The ended record of a task that never ran; it stays pending in memory (and is marked
+    /// `ending`) until `record_unstarted` has made the end durable.
+    fn end_unstarted(&self, st: &mut State, id: &str, outcome: Outcome) -> Vec<Task> {
+        let Some(mut t) = st.tasks.get(id).cloned() else {
+            return vec![];
+        };
+        if t.finish(outcome, timefmt::now()).is_err() {
+            return vec![];
+        }
+        t.summary = t.reason.clone();
+        st.ending.insert(id.to_string());
+        vec![t]
+    }
+
+    /// Writes and flushes the ends of tasks that never ran, then applies and announces them.
+    async fn record_unstarted(&self, ended: Vec<Task>) {
+        if ended.is_empty() {
+            return;
+        }
+        let waits: Vec<_> = ended
+            .iter()
+            .map(|t| {
+                self.writer
+                    .save_then(t.clone(), t.reason.clone(), Durability::Now)
+            })
+            .collect();
+        for w in waits {
+            if !matches!(w.await, Ok(Ok(()))) {
+                tracing::error!("the end of a task that never ran may not be durable");
+            }
+        }
+        let mut st = self.lock();
+        for t in ended {
+            st.ending.remove(&t.id);
+            st.put(t.clone());
+            self.emit(Event::TaskChanged { task: Box::new(t) });
         }
     }
 
@@ -366,19 +433,6 @@ impl Engine {
         Ok((handle, Duration::from_secs(stale), Duration::from_secs(ttl)))
     }
 
-    /// Saves a task and announces the change (in that order).
-    /// Only a task's start is not synced to disk: after a power loss it shows as pending or as
-    /// lost, both true enough; its creation and its end are durable before anyone hears of them.
-    fn persist(&self, task: &Task, result: Option<&str>) {
-        let sync = task.status != TaskStatus::Running;
-        if let Err(e) = self.store.save(task, result, sync) {
-            tracing::error!(task = %task.id, error = %format!("{e:#}"), "cannot save task");
-        }
-        self.emit(Event::TaskChanged {
-            task: Box::new(task.clone()),
-        });
-    }
-
     /// Notes output activity of a running task (memory only; saved when it ends).
     pub fn note_output(&self, id: &str, at: timefmt::Timestamp, bytes: u64) {
         let mut st = self.lock();
@@ -412,9 +466,6 @@ impl Engine {
                 return;
             }
             t.summary = summary.or_else(|| t.reason.clone());
-            if let Err(e) = self.store.save(&t, Some(&result), false) {
-                tracing::error!(task = id, error = %format!("{e:#}"), "cannot save task");
-            }
             // The process is gone: its slot goes to the next task now, while the record is
             // being made durable.
             st.running.remove(id);
@@ -423,7 +474,11 @@ impl Engine {
             self.dispatch(&mut st);
             t
         };
-        if let Err(e) = self.syncer.sync(self.store.md_path(id)).await {
+        if let Err(e) = self
+            .writer
+            .save_wait(ended.clone(), Some(result.clone()), Durability::Now)
+            .await
+        {
             tracing::error!(task = id, error = %e, "task end may not be durable");
         }
         tracing::info!(task = id, status = %ended.status, reason = ?ended.reason, "ended");
@@ -503,36 +558,36 @@ impl Engine {
             .ok()
             .flatten()
             .unwrap_or(result);
-        if let Err(e) = self.store.save(&t, Some(&result), false) {
-            tracing::error!(task = %t.id, error = %format!("{e:#}"), "cannot save summary");
-        }
-        self.syncer.sync_later(self.store.md_path(&t.id));
+        self.writer.save(t.clone(), Some(result), Durability::Soon);
         self.emit(Event::TaskChanged { task: Box::new(t) });
     }
 
     /// Cancels tasks: pending ones at once, running ones by stopping their process. Returns
     /// the ids that were asked to stop and were running.
-    pub fn cancel(self: &Arc<Self>, ids: &[String], reason: &str) -> Vec<String> {
+    pub async fn cancel(self: &Arc<Self>, ids: &[String], reason: &str) -> Vec<String> {
+        let (stopping, ended) = self.cancel_now(ids, reason);
+        self.record_unstarted(ended).await;
+        stopping
+    }
+
+    /// The part of `cancel` done under the lock: returns the running tasks asked to stop and
+    /// the ended records of pending ones.
+    fn cancel_now(self: &Arc<Self>, ids: &[String], reason: &str) -> (Vec<String>, Vec<Task>) {
         let mut st = self.lock();
         let mut stopping = Vec::new();
+        let mut ended = Vec::new();
         for id in ids {
             let Some(status) = st.tasks.get(id).map(|t| t.status) else {
                 continue;
             };
             match status {
-                TaskStatus::Pending => {
-                    st.sched.remove_queued(id);
+                TaskStatus::Pending if !st.ending.contains(id) && st.sched.remove_queued(id) => {
                     st.envs.remove(id);
                     let outcome = Outcome::Cancelled {
                         exit_code: None,
                         reason: reason.into(),
                     };
-                    if let Some(t) = st.task_mut(id)
-                        && t.finish(outcome, timefmt::now()).is_ok()
-                    {
-                        let t = t.clone();
-                        self.persist(&t, Some(""));
-                    }
+                    ended.extend(self.end_unstarted(&mut st, id, outcome));
                 }
                 TaskStatus::Running => {
                     if let Some(tx) = st.running.get(id) {
@@ -544,7 +599,7 @@ impl Engine {
             }
         }
         self.dispatch(&mut st);
-        stopping
+        (stopping, ended)
     }
 
     /// Ids of all tasks not yet ended, oldest first.

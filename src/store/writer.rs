@@ -1,0 +1,246 @@
+//! The store's writer thread: every update of a task file goes through it, in order. Updates
+//! of the same task that queue up are merged (only the newest is written), and files that must
+//! be durable are flushed in groups (one fsync per file, one for the directory), so that a burst
+//! of tasks shares the cost and no lock is held while the disk works.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::Store;
+use crate::core::task::Task;
+
+/// How durable an update must be before its waiter is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Durability {
+    /// Written (atomically): survives a crash of paneherd.
+    Written,
+    /// Written now, flushed to the device within `SOON`: survives a power loss after that.
+    Soon,
+    /// Written and flushed before the waiter is answered.
+    Now,
+}
+
+/// How long a `Soon` flush may wait for company: a task that ends within this time needs one
+/// flush for its creation and its end together.
+const SOON: Duration = Duration::from_millis(50);
+
+type Done = oneshot::Sender<Result<(), String>>;
+/// The answer to a queued update.
+pub type Pending = oneshot::Receiver<Result<(), String>>;
+
+struct Job {
+    task: Task,
+    result: Option<String>,
+    durability: Durability,
+    done: Option<Done>,
+}
+
+/// A handle to the writer thread; the thread ends when every handle is gone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    pub fn start(store: Store) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("paneherd-store".into())
+            .spawn(move || run(&store, rx))?;
+        Ok(Writer { tx })
+    }
+
+    /// Queues an update; does not wait.
+    pub fn save(&self, task: Task, result: Option<String>, durability: Durability) {
+        let _ = self.tx.send(Job {
+            task,
+            result,
+            durability,
+            done: None,
+        });
+    }
+
+    /// Queues an update and returns once it is as durable as asked.
+    pub async fn save_wait(
+        &self,
+        task: Task,
+        result: Option<String>,
+        durability: Durability,
+    ) -> Result<(), String> {
+        self.save_then(task, result, durability)
+            .await
+            .map_err(|_| "the store writer has stopped".to_string())?
+    }
+
+    /// Queues an update; the returned receiver answers once it is as durable as asked.
+    pub fn save_then(&self, task: Task, result: Option<String>, durability: Durability) -> Pending {
+        let (done, rx) = oneshot::channel();
+        // If the thread has stopped, `done` is dropped and the receiver reports it.
+        let _ = self.tx.send(Job {
+            task,
+            result,
+            durability,
+            done: Some(done),
+        });
+        rx
+    }
+}
+
+/// Updates of one task merged from a batch.
+struct Merged {
+    task: Task,
+    result: Option<String>,
+    durability: Durability,
+    waiters: Vec<Done>,
+}
+
+fn run(store: &Store, rx: mpsc::Receiver<Job>) {
+    let mut unflushed: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut flush_waiters: Vec<Done> = Vec::new();
+    let mut flush_by: Option<Instant> = None;
+    loop {
+        let first = match flush_by {
+            Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(j) => Some(j),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(j) => Some(j),
+                Err(_) => break,
+            },
+        };
+        let mut merged: Vec<Merged> = Vec::new();
+        for job in first.into_iter().chain(rx.try_iter()) {
+            match merged.iter_mut().find(|m| m.task.id == job.task.id) {
+                Some(m) => {
+                    m.task = job.task;
+                    if job.result.is_some() {
+                        m.result = job.result;
+                    }
+                    m.durability = m.durability.max(job.durability);
+                    m.waiters.extend(job.done);
+                }
+                None => merged.push(Merged {
+                    task: job.task,
+                    result: job.result,
+                    durability: job.durability,
+                    waiters: job.done.into_iter().collect(),
+                }),
+            }
+        }
+        for m in merged {
+            let written = store
+                .save(&m.task, m.result.as_deref(), false)
+                .map_err(|e| format!("{e:#}"));
+            if let Err(e) = &written {
+                tracing::error!(task = %m.task.id, error = %e, "cannot write task file");
+            }
+            match (m.durability, written) {
+                (Durability::Written, r) | (_, r @ Err(_)) => {
+                    for w in m.waiters {
+                        let _ = w.send(r.clone());
+                    }
+                }
+                (Durability::Soon, Ok(())) => {
+                    unflushed.insert(store.md_path(&m.task.id));
+                    flush_by.get_or_insert_with(|| Instant::now() + SOON);
+                    for w in m.waiters {
+                        let _ = w.send(Ok(()));
+                    }
+                }
+                (Durability::Now, Ok(())) => {
+                    unflushed.insert(store.md_path(&m.task.id));
+                    flush_by = Some(Instant::now());
+                    flush_waiters.extend(m.waiters);
+                }
+            }
+        }
+        if flush_by.is_some_and(|at| at <= Instant::now()) {
+            let r = flush(store, &unflushed);
+            unflushed.clear();
+            flush_by = None;
+            for w in flush_waiters.drain(..) {
+                let _ = w.send(r.clone());
+            }
+        }
+    }
+    // Whatever is left is flushed before the thread ends.
+    let r = flush(store, &unflushed);
+    for w in flush_waiters {
+        let _ = w.send(r.clone());
+    }
+}
+
+fn flush(store: &Store, files: &BTreeSet<PathBuf>) -> Result<(), String> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut result = Ok(());
+    for p in files {
+        if let Err(e) = File::open(p).and_then(|f| f.sync_all()) {
+            tracing::error!(path = %p.display(), error = %e, "cannot flush task file");
+            result = Err(format!("cannot flush {}: {e}", p.display()));
+        }
+    }
+    if let Err(e) = File::open(store.dir()).and_then(|f| f.sync_all()) {
+        tracing::error!(dir = %store.dir().display(), error = %e, "cannot flush task directory");
+        result = Err(format!("cannot flush {}: {e}", store.dir().display()));
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::task::{Outcome, TaskStatus};
+    use crate::core::timefmt;
+
+    fn task(id: &str) -> Task {
+        let mut t: Task = toml::from_str(&format!(
+            "id = \"{id}\"\ntitle = \"t\"\nstatus = \"pending\"\nagent = \"shell\"\n\
+             prompt = \"p\"\ncwd = \"/\"\ncreated_at = \"2026-01-01T00:00:00.000Z\"\n\
+             log_path = \"/tmp/x.log\"\n"
+        ))
+        .unwrap();
+        t.limit_group = "default".into();
+        t
+    }
+
+    #[tokio::test]
+    async fn updates_of_a_task_are_merged_and_the_newest_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let w = Writer::start(store.clone()).unwrap();
+        let mut t = task("merge-me");
+        w.save(t.clone(), None, Durability::Soon);
+        t.start(5, timefmt::now()).unwrap();
+        w.save(t.clone(), None, Durability::Written);
+        t.finish(Outcome::Completed, timefmt::now()).unwrap();
+        w.save_wait(t.clone(), Some("done".into()), Durability::Now)
+            .await
+            .unwrap();
+        let loaded = store.load_all().unwrap();
+        assert_eq!(loaded.tasks[0].status, TaskStatus::Completed);
+        assert_eq!(
+            store.read_result("merge-me").unwrap().as_deref(),
+            Some("done")
+        );
+    }
+
+    #[tokio::test]
+    async fn soon_answers_once_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let w = Writer::start(store.clone()).unwrap();
+        w.save_wait(task("soon-one"), None, Durability::Soon)
+            .await
+            .unwrap();
+        assert!(store.md_path("soon-one").exists());
+    }
+}
