@@ -59,10 +59,7 @@ fn scratch() -> &'static Path {
     static CHOSEN: std::sync::OnceLock<(PathBuf, f64)> = std::sync::OnceLock::new();
     &CHOSEN
         .get_or_init(|| {
-            let candidates = [
-                PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
-                std::env::temp_dir(),
-            ];
+            let candidates = [PathBuf::from(env!("CARGO_TARGET_TMPDIR")), std::env::temp_dir()];
             let best = candidates
                 .into_iter()
                 .map(|c| {
@@ -71,11 +68,7 @@ fn scratch() -> &'static Path {
                 })
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .expect("candidates");
-            println!(
-                "data under {} (creating a file there: {:.0} µs)",
-                best.0.display(),
-                best.1
-            );
+            println!("data under {} (creating a file there: {:.0} µs)", best.0.display(), best.1);
             best
         })
         .0
@@ -103,12 +96,7 @@ impl Bench {
     }
 
     fn start_daemon(&self) {
-        let ok = self
-            .cmd(&["list"])
-            .stdout(Stdio::null())
-            .status()
-            .expect("list")
-            .success();
+        let ok = self.cmd(&["list"]).stdout(Stdio::null()).status().expect("list").success();
         assert!(ok, "daemon did not start");
     }
 
@@ -126,11 +114,7 @@ impl Bench {
 
 impl Drop for Bench {
     fn drop(&mut self) {
-        let _ = self
-            .cmd(&["daemon", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let _ = self.cmd(&["daemon", "stop"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
     }
 }
 
@@ -179,12 +163,7 @@ fn xargs_baseline() -> f64 {
         .stdin(Stdio::piped())
         .spawn()
         .expect("xargs");
-    xargs
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write");
+    xargs.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
     assert!(xargs.wait().expect("xargs").success());
     t0.elapsed().as_secs_f64()
 }
@@ -198,36 +177,22 @@ async fn throughput(keep: &mut Vec<Bench>, xargs_first: bool) -> (f64, f64) {
     let mut c = b.client().await;
     let t0 = Instant::now();
     // All 500 sent at once, as xargs reads its 500 lines at once.
-    let submits = (0..500)
-        .map(|_| Request::Submit { spec: spec("true") })
-        .collect();
+    let submits = (0..500).map(|_| Request::Submit { spec: spec("true") }).collect();
     let replies = c.request_many(submits).await.expect("submit");
     assert!(replies.iter().all(|r| r.is_ok()));
     let w: WaitData = c
-        .request(Request::Wait {
-            ids: vec![],
-            all: true,
-            timeout_ms: Some(120_000),
-        })
+        .request(Request::Wait { ids: vec![], all: true, timeout_ms: Some(120_000) })
         .await
         .expect("wait");
     let ours = t0.elapsed().as_secs_f64();
     assert!(!w.timed_out);
-    let tasks: Vec<Task> = c
-        .request(Request::List {
-            filter: ListFilter::default(),
-        })
-        .await
-        .expect("list");
+    let tasks: Vec<Task> =
+        c.request(Request::List { filter: ListFilter::default() }).await.expect("list");
     assert_eq!(tasks.len(), 500);
     assert!(tasks.iter().all(|t| t.status == TaskStatus::Completed));
-    let files = std::fs::read_dir(b.paths.tasks_dir())
-        .expect("dir")
-        .filter(|e| {
-            e.as_ref()
-                .map(|e| e.path().extension().is_some_and(|x| x == "md"))
-                .unwrap_or(false)
-        });
+    let files = std::fs::read_dir(b.paths.tasks_dir()).expect("dir").filter(|e| {
+        e.as_ref().map(|e| e.path().extension().is_some_and(|x| x == "md")).unwrap_or(false)
+    });
     assert_eq!(files.count(), 500, "every task persisted");
     // Deleting its files now would slow the next round's file creation (see README).
     keep.push(b);
@@ -269,18 +234,9 @@ fn synth_history(data: &Path, n: usize) {
             limit_group: "default".into(),
         };
         t.start(1000 + i as u32, created).expect("start");
-        t.finish(Outcome::Completed, created + chrono::Duration::seconds(5))
-            .expect("finish");
-        t.summary = Some(format!(
-            "function_{i} is used in 3 places: parsing, validation, output"
-        ));
-        store
-            .save(
-                &t,
-                Some("function is used in 3 places\n- a\n- b\n- c"),
-                false,
-            )
-            .expect("save");
+        t.finish(Outcome::Completed, created + chrono::Duration::seconds(5)).expect("finish");
+        t.summary = Some(format!("function_{i} is used in 3 places: parsing, validation, output"));
+        store.save(&t, Some("function is used in 3 places\n- a\n- b\n- c"), false).expect("save");
     }
 }
 
@@ -315,12 +271,8 @@ async fn completion_latency() -> (f64, f64, f64) {
     let mut lat = Vec::new();
     for _ in 0..200 {
         // The child prints the time and exits at once.
-        let t: Task = c
-            .request(Request::Submit {
-                spec: spec("exec date +%s%N"),
-            })
-            .await
-            .expect("submit");
+        let t: Task =
+            c.request(Request::Submit { spec: spec("exec date +%s%N") }).await.expect("submit");
         let received = loop {
             match events.next_event().await.expect("event") {
                 Some(Event::TaskChanged { task })
@@ -332,10 +284,7 @@ async fn completion_latency() -> (f64, f64, f64) {
                 None => panic!("daemon went away"),
             }
         };
-        let recv_ns = received
-            .duration_since(UNIX_EPOCH)
-            .expect("time")
-            .as_nanos() as f64;
+        let recv_ns = received.duration_since(UNIX_EPOCH).expect("time").as_nanos() as f64;
         // Persisted before the event: the file already says completed.
         let text =
             std::fs::read_to_string(b.paths.tasks_dir().join(format!("{}.md", t.id))).expect("md");
@@ -345,11 +294,7 @@ async fn completion_latency() -> (f64, f64, f64) {
         lat.push((recv_ns - exit_ns) / 1e6);
     }
     lat.sort_by(|a, b| a.total_cmp(b));
-    (
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99),
-        lat[lat.len() - 1],
-    )
+    (percentile(&lat, 0.5), percentile(&lat, 0.99), lat[lat.len() - 1])
 }
 
 fn main() {
@@ -358,10 +303,7 @@ fn main() {
         println!("engine bench: run with `cargo bench --bench engine`");
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let mut keep = Vec::new();
         let mut rounds = Vec::new();

@@ -66,10 +66,7 @@ pub struct Client {
 }
 
 fn is_absent(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-    )
+    matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused)
 }
 
 impl Client {
@@ -110,36 +107,22 @@ impl Client {
 
     async fn handshake(stream: UnixStream) -> Result<Client, ClientError> {
         let (r, mut w) = stream.into_split();
-        let hello = HelloLine {
-            hello: Hello {
-                protocol: PROTOCOL_VERSION,
-                client: "cli".into(),
-            },
-        };
+        let hello = HelloLine { hello: Hello { protocol: PROTOCOL_VERSION, client: "cli".into() } };
         let mut line =
             serde_json::to_string(&hello).map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push('\n');
         w.write_all(line.as_bytes()).await?;
         let mut reader = BufReader::with_capacity(256 * 1024, r).lines();
-        let first = reader
-            .next_line()
-            .await?
-            .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
+        let first =
+            reader.next_line().await?.ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
         let parsed: ServerLine = serde_json::from_str(&first)
             .map_err(|e| ClientError::Protocol(format!("{e}: {first}")))?;
         if let Some(err) = parsed.error {
             return Err(ClientError::Daemon(err));
         }
-        let welcome = parsed
-            .welcome
-            .ok_or_else(|| ClientError::Protocol(format!("no welcome: {first}")))?;
-        Ok(Client {
-            reader,
-            writer: w,
-            next_id: 1,
-            events: VecDeque::new(),
-            welcome,
-        })
+        let welcome =
+            parsed.welcome.ok_or_else(|| ClientError::Protocol(format!("no welcome: {first}")))?;
+        Ok(Client { reader, writer: w, next_id: 1, events: VecDeque::new(), welcome })
     }
 
     async fn read_line(&mut self) -> Result<ServerLine, ClientError> {
@@ -175,9 +158,10 @@ impl Client {
                 // `"data": null` arrives as None.
                 return Ok(msg.data.unwrap_or_else(|| RawValue::NULL.to_owned()));
             }
-            return Err(ClientError::Daemon(msg.error.ok_or_else(|| {
-                ClientError::Protocol("error reply without error".into())
-            })?));
+            return Err(ClientError::Daemon(
+                msg.error
+                    .ok_or_else(|| ClientError::Protocol("error reply without error".into()))?,
+            ));
         }
     }
 
@@ -189,11 +173,8 @@ impl Client {
         let first = self.next_id;
         let mut buf = String::new();
         for request in requests {
-            let line = serde_json::to_string(&RequestLine {
-                req: self.next_id,
-                request,
-            })
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            let line = serde_json::to_string(&RequestLine { req: self.next_id, request })
+                .map_err(|e| ClientError::Protocol(e.to_string()))?;
             buf.push_str(&line);
             buf.push('\n');
             self.next_id += 1;
@@ -211,10 +192,8 @@ impl Client {
             let mut got = 0;
             let mut events = Vec::new();
             while got < n {
-                let line = r
-                    .next_line()
-                    .await?
-                    .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
+                let line =
+                    r.next_line().await?.ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
                 let msg: ServerLine = serde_json::from_str(&line)
                     .map_err(|e| ClientError::Protocol(e.to_string()))?;
                 if let Some(ev) = msg.event {
@@ -234,10 +213,7 @@ impl Client {
                 *slot = Some(match (msg.ok, msg.error) {
                     (Some(true), _) => Ok(msg.data.unwrap_or_else(|| RawValue::NULL.to_owned())),
                     (_, Some(e)) => Err(e),
-                    _ => Err(ErrorBody::new(
-                        crate::proto::ErrorKind::Internal,
-                        "empty reply",
-                    )),
+                    _ => Err(ErrorBody::new(crate::proto::ErrorKind::Internal, "empty reply")),
                 });
             }
             Ok::<_, ClientError>((out, events))
@@ -248,10 +224,7 @@ impl Client {
             .into_iter()
             .map(|o| {
                 o.unwrap_or_else(|| {
-                    Err(ErrorBody::new(
-                        crate::proto::ErrorKind::Internal,
-                        "no reply",
-                    ))
+                    Err(ErrorBody::new(crate::proto::ErrorKind::Internal, "no reply"))
                 })
             })
             .collect())
@@ -381,18 +354,12 @@ impl Client {
 /// Starts a daemon under the start lock (two clients starting at once yield one daemon) and
 /// returns a connection to it.
 async fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
-    paths
-        .secure_runtime_dir()
-        .map_err(|e| ClientError::Unreachable(format!("{e:#}")))?;
+    paths.secure_runtime_dir().map_err(|e| ClientError::Unreachable(format!("{e:#}")))?;
     let lock_path = paths.start_lock();
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| {
-            ClientError::Unreachable(format!("cannot open {}: {e}", lock_path.display()))
-        })?;
+    let file =
+        OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(
+            |e| ClientError::Unreachable(format!("cannot open {}: {e}", lock_path.display())),
+        )?;
     let lock = tokio::task::spawn_blocking(move || Flock::lock(file, FlockArg::LockExclusive))
         .await
         .map_err(|e| ClientError::Unreachable(e.to_string()))?
@@ -451,9 +418,5 @@ async fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
 fn read_start_error(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let t = text.trim();
-    if t.is_empty() {
-        "no message (see the log under the data dir)".into()
-    } else {
-        t.to_string()
-    }
+    if t.is_empty() { "no message (see the log under the data dir)".into() } else { t.to_string() }
 }

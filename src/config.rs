@@ -18,9 +18,8 @@ use crate::core::limits::Limits;
 pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
 
 /// Placeholders an agent's argv template may use.
-pub const PLACEHOLDERS: [&str; 8] = [
-    "prompt", "model", "model_id", "task_id", "title", "skills", "cwd", "paneherd",
-];
+pub const PLACEHOLDERS: [&str; 8] =
+    ["prompt", "model", "model_id", "task_id", "title", "skills", "cwd", "paneherd"];
 
 /// Environment variable that lowers the 60 s timeout minimums to 1 s. For paneherd's own
 /// tests only: users keep the minimums.
@@ -77,10 +76,7 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            stale_secs: Spanned::new(0..0, 180),
-            ttl_secs: Spanned::new(0..0, 1800),
-        }
+        Timeouts { stale_secs: Spanned::new(0..0, 180), ttl_secs: Spanned::new(0..0, 1800) }
     }
 }
 
@@ -141,10 +137,7 @@ fn parse(file: &Path, src: &str) -> Result<Config, Box<ConfigError>> {
         let msg = e
             .message()
             .trim()
-            .replace(
-                "expected u32",
-                "expected a whole number from 0 to 4294967295",
-            )
+            .replace("expected u32", "expected a whole number from 0 to 4294967295")
             .replace("expected u64", "expected a whole number ≥ 0");
         Box::new(ConfigError::at(file, src, e.span(), msg))
     })
@@ -175,14 +168,10 @@ impl Config {
                 config: Config::from_user_str(path, &src)?,
                 user_file: Some(path.into()),
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Loaded {
-                config: Config::builtin(),
-                user_file: None,
-            }),
-            Err(e) => Err(Box::new(ConfigError::whole_file(
-                path,
-                format!("cannot read: {e}"),
-            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Loaded { config: Config::builtin(), user_file: None })
+            }
+            Err(e) => Err(Box::new(ConfigError::whole_file(path, format!("cannot read: {e}")))),
         }
     }
 
@@ -203,11 +192,9 @@ impl Config {
         self.timeouts = user.timeouts;
         self.agents.extend(user.agents);
         self.categories.extend(user.categories);
-        for (mine, theirs) in [
-            (&mut self.tmux, user.tmux),
-            (&mut self.notify, user.notify),
-            (&mut self.ui, user.ui),
-        ] {
+        for (mine, theirs) in
+            [(&mut self.tmux, user.tmux), (&mut self.notify, user.notify), (&mut self.ui, user.ui)]
+        {
             if let Some(t) = theirs {
                 mine.get_or_insert_with(toml::Table::new).extend(t);
             }
@@ -265,11 +252,7 @@ impl Config {
             Some(name) => Some(self.categories.get(name).ok_or_else(|| {
                 format!(
                     "unknown category {name:?} (known: {})",
-                    self.categories
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    self.categories.keys().cloned().collect::<Vec<_>>().join(", ")
                 )
             })?),
             None => None,
@@ -311,9 +294,7 @@ mod tests {
         assert_eq!(c.concurrency, Concurrency::default());
         assert_eq!(*c.timeouts.stale_secs.get_ref(), 180);
         assert_eq!(*c.timeouts.ttl_secs.get_ref(), 1800);
-        for a in [
-            "shell", "demo", "claude", "opencode", "codex", "aider", "gemini",
-        ] {
+        for a in ["shell", "demo", "claude", "opencode", "codex", "aider", "gemini"] {
             assert!(c.agents.contains_key(a), "preset {a}");
         }
         for k in ["quick", "deep", "research"] {
@@ -370,20 +351,8 @@ ttl_secs = 900
         assert_eq!((r.stale_secs, r.ttl_secs), (300, 1800));
         let r = c.resolve(None, None, None).unwrap();
         assert_eq!(r.category.as_deref(), Some("quick"), "default category");
-        assert!(
-            c.resolve(Some("c"), Some("x"), None)
-                .unwrap_err()
-                .contains("not both")
-        );
-        assert!(
-            c.resolve(Some("nope"), None, None)
-                .unwrap_err()
-                .contains("unknown category")
-        );
-        assert!(
-            c.resolve(None, Some("nope"), None)
-                .unwrap_err()
-                .contains("unknown agent")
-        );
+        assert!(c.resolve(Some("c"), Some("x"), None).unwrap_err().contains("not both"));
+        assert!(c.resolve(Some("nope"), None, None).unwrap_err().contains("unknown category"));
+        assert!(c.resolve(None, Some("nope"), None).unwrap_err().contains("unknown agent"));
     }
 }

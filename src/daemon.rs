@@ -148,6 +148,7 @@ async fn serve(
             }
         }
     }
+    engine.flush().await;
     tracing::info!("daemon stopped");
     Ok(())
 }

@@ -55,11 +55,8 @@ pub fn run(task: Option<&str>, prompt: &str) -> i32 {
     let found = rng.random_range(2..7);
     let _ = writeln!(out, "\nDone. {found} findings for: {prompt}");
     for n in 1..=found {
-        let _ = writeln!(
-            out,
-            "  {n}. finding {n} with a file reference src/module_{n}.rs:{}",
-            10 * n
-        );
+        let _ =
+            writeln!(out, "  {n}. finding {n} with a file reference src/module_{n}.rs:{}", 10 * n);
     }
     0
 }

@@ -14,9 +14,7 @@ pub struct Paths {
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
 impl Paths {
@@ -37,11 +35,7 @@ impl Paths {
         let runtime = env_path("PANEHERD_RUNTIME_DIR")
             .or_else(|| env_path("XDG_RUNTIME_DIR").map(|d| d.join("paneherd")))
             .unwrap_or(tmp);
-        Paths {
-            config,
-            data,
-            runtime,
-        }
+        Paths { config, data, runtime }
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -63,10 +57,7 @@ impl Paths {
     }
     /// Layout presets of the user.
     pub fn config_dir(&self) -> PathBuf {
-        self.config
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
+        self.config.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
     }
 
     /// Creates the runtime dir (0700) if needed and refuses one that others could write to or
@@ -114,19 +105,12 @@ mod tests {
     fn group_or_world_writable_runtime_dir_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("rt");
-        let p = Paths {
-            config: "c".into(),
-            data: "d".into(),
-            runtime: dir.clone(),
-        };
+        let p = Paths { config: "c".into(), data: "d".into(), runtime: dir.clone() };
         p.secure_runtime_dir().unwrap();
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "created private");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let e = p.secure_runtime_dir().unwrap_err().to_string();
-        assert!(
-            e.contains("refusing runtime dir") && e.contains("777"),
-            "{e}"
-        );
+        assert!(e.contains("refusing runtime dir") && e.contains("777"), "{e}");
     }
 }

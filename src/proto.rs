@@ -129,10 +129,7 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ErrorBody {
-            kind,
-            message: message.into(),
-        }
+        ErrorBody { kind, message: message.into() }
     }
 }
 

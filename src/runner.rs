@@ -61,8 +61,7 @@ pub struct Activity {
 
 impl Activity {
     pub fn record(&self, n: usize) {
-        self.last_ms
-            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        self.last_ms.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
         self.bytes.fetch_add(n as u64, Ordering::Relaxed);
         self.changed.notify_one();
     }

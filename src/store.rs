@@ -50,10 +50,7 @@ pub struct Loaded {
 impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Store {
-            dir: dir.to_path_buf(),
-            spares: Default::default(),
-        })
+        Ok(Store { dir: dir.to_path_buf(), spares: Default::default() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -94,11 +91,7 @@ impl Store {
             }
             // Overwrite, then cut to length: truncating to zero first would make ext4 flush the
             // file when it is closed (its auto_da_alloc guard), a disk write per update.
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&tmp)?;
+            let mut f = OpenOptions::new().write(true).create(true).truncate(false).open(&tmp)?;
             let old_len = f.metadata()?.len();
             f.write_all(text.as_bytes())?;
             if old_len > text.len() as u64 {
@@ -193,16 +186,11 @@ impl Store {
                 }
                 Err(e) => {
                     loaded.reserved_ids.push(stem.to_string());
-                    loaded.problems.push(Problem {
-                        path,
-                        message: format!("{e:#}"),
-                    });
+                    loaded.problems.push(Problem { path, message: format!("{e:#}") });
                 }
             }
         }
-        loaded
-            .tasks
-            .sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        loaded.tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(loaded)
     }
 }
@@ -240,18 +228,13 @@ fn render(task: &Task, result: Option<&str>) -> Result<String> {
 }
 
 fn body_prefix(task: &Task) -> String {
-    format!(
-        "\n# {}\n\n## Prompt\n\n{}\n\n## Result\n\n",
-        task.title, task.prompt
-    )
+    format!("\n# {}\n\n## Prompt\n\n{}\n\n## Result\n\n", task.title, task.prompt)
 }
 
 /// Splits a task file into its task and the markdown body. The closing `+++` is the first
 /// such line after which the front matter parses (a prompt may itself contain `+++`).
 fn parse(text: &str) -> Result<(Task, &str)> {
-    let rest = text
-        .strip_prefix("+++\n")
-        .context("no '+++' front matter at the top")?;
+    let rest = text.strip_prefix("+++\n").context("no '+++' front matter at the top")?;
     let mut search = 0;
     let mut last_err = None;
     while let Some(i) = rest[search..].find("\n+++\n") {
@@ -264,9 +247,7 @@ fn parse(text: &str) -> Result<(Task, &str)> {
     }
     match last_err {
         Some(e) => Err(anyhow::anyhow!("bad front matter: {}", e.message().trim())),
-        None => Err(anyhow::anyhow!(
-            "front matter is not closed by a '+++' line"
-        )),
+        None => Err(anyhow::anyhow!("front matter is not closed by a '+++' line")),
     }
 }
 
@@ -277,9 +258,7 @@ fn result_of(task: &Task, body: &str) -> Option<String> {
     let prefix = body_prefix(task);
     let r = match body.strip_prefix(prefix.as_str()) {
         Some(r) => r,
-        None => body
-            .find("\n## Result\n")
-            .map(|i| body[i + 11..].trim_start_matches('\n'))?,
+        None => body.find("\n## Result\n").map(|i| body[i + 11..].trim_start_matches('\n'))?,
     };
     Some(r.strip_suffix('\n').unwrap_or(r).to_string())
 }
@@ -345,10 +324,7 @@ mod tests {
         let loaded = store.load_all().unwrap();
         assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
         assert_eq!(loaded.tasks, vec![t.clone()]);
-        assert_eq!(
-            store.read_result("bold-otter").unwrap().as_deref(),
-            Some(result)
-        );
+        assert_eq!(store.read_result("bold-otter").unwrap().as_deref(), Some(result));
         let text = fs::read_to_string(store.md_path("bold-otter")).unwrap();
         assert!(text.starts_with("+++\n") && text.contains("## Prompt\n\nline1\n+++"));
     }
@@ -363,27 +339,12 @@ mod tests {
         store.save(&task("other-id", "p"), None, false).unwrap();
         fs::rename(store.md_path("other-id"), dir.path().join("renamed.md")).unwrap();
         let loaded = store.load_all().unwrap();
-        assert_eq!(
-            loaded
-                .tasks
-                .iter()
-                .map(|t| t.id.as_str())
-                .collect::<Vec<_>>(),
-            ["good-one"]
-        );
+        assert_eq!(loaded.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["good-one"]);
         let mut reserved = loaded.reserved_ids.clone();
         reserved.sort();
         assert_eq!(reserved, ["bad-one", "no-front", "renamed"]);
-        assert_eq!(
-            fs::read_to_string(dir.path().join("no-front.md")).unwrap(),
-            "hello"
-        );
-        assert!(
-            loaded
-                .problems
-                .iter()
-                .any(|p| p.message.contains("front matter"))
-        );
+        assert_eq!(fs::read_to_string(dir.path().join("no-front.md")).unwrap(), "hello");
+        assert!(loaded.problems.iter().any(|p| p.message.contains("front matter")));
     }
 
     #[test]

@@ -17,32 +17,18 @@ use serde_json::Value;
 fn hostile_prompt_reaches_the_agent_byte_for_byte_and_nothing_runs() {
     let env = Env::new(&config_with(""));
     let pwned = env.path().join("pwned");
-    let prompt = format!(
-        "$(touch {}) \"; rm -rf ~ `touch {}` '\\n",
-        pwned.display(),
-        pwned.display()
-    );
+    let prompt =
+        format!("$(touch {}) \"; rm -rf ~ `touch {}` '\\n", pwned.display(), pwned.display());
     let args_out = env.path().join("args.bin");
     let out = env
-        .cmd(&[
-            "run", "--agent", "args", "--title", "t;$(x)", "--wait", &prompt,
-        ])
+        .cmd(&["run", "--agent", "args", "--title", "t;$(x)", "--wait", &prompt])
         .env("ARGS_OUT", &args_out)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let got = std::fs::read(&args_out).unwrap();
     let args: Vec<&[u8]> = got.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
-    assert_eq!(
-        args[0],
-        prompt.as_bytes(),
-        "the prompt is one argv element, unchanged"
-    );
+    assert_eq!(args[0], prompt.as_bytes(), "the prompt is one argv element, unchanged");
     assert_eq!(args[1], b"--title=t;$(x)");
     assert!(args[2].starts_with(b"--id="));
     assert_eq!(args.len(), 3);
@@ -76,10 +62,7 @@ impl Conn {
     fn open(env: &Env) -> Conn {
         let w = UnixStream::connect(env.runtime().join("daemon.sock")).unwrap();
         w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Conn {
-            r: BufReader::new(w.try_clone().unwrap()),
-            w,
-        }
+        Conn { r: BufReader::new(w.try_clone().unwrap()), w }
     }
     fn send(&mut self, line: &[u8]) {
         let _ = self.w.write_all(line);
@@ -118,12 +101,7 @@ fn garbage_truncated_and_oversized_lines_get_errors_and_the_daemon_serves_on() {
     c.send(br#"{"hello":{"protocol":99,"client":"test"}}"#);
     let e = c.recv().unwrap();
     assert_eq!(e["error"]["kind"], "protocol");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("protocol 99")
-    );
+    assert!(e["error"]["message"].as_str().unwrap().contains("protocol 99"));
 
     let mut c = Conn::hello(&env);
     for (line, kind, re) in [
@@ -131,11 +109,7 @@ fn garbage_truncated_and_oversized_lines_get_errors_and_the_daemon_serves_on() {
         (br#"{"req":7,"type":"list""#, "bad_request", 0),
         (br#"{"req":8,"type":"explode"}"#, "bad_request", 8),
         (br#"{"req":9,"type":"output"}"#, "bad_request", 9),
-        (
-            br#"{"req":10,"type":"output","id":"../../etc/passwd"}"#,
-            "unknown_id",
-            10,
-        ),
+        (br#"{"req":10,"type":"output","id":"../../etc/passwd"}"#, "unknown_id", 10),
         (
             br#"{"req":11,"type":"submit","spec":{"prompt":"x","agent":"fake","bogus":1}}"#,
             "bad_request",
@@ -145,16 +119,10 @@ fn garbage_truncated_and_oversized_lines_get_errors_and_the_daemon_serves_on() {
         (b"\xff\xfe{}", "bad_request", 0),
     ] {
         c.send(line);
-        let e = c
-            .recv()
-            .unwrap_or_else(|| panic!("no reply to {:?}", String::from_utf8_lossy(line)));
+        let e =
+            c.recv().unwrap_or_else(|| panic!("no reply to {:?}", String::from_utf8_lossy(line)));
         assert_eq!(e["ok"], false, "{e}");
-        assert_eq!(
-            e["error"]["kind"],
-            kind,
-            "{} -> {e}",
-            String::from_utf8_lossy(line)
-        );
+        assert_eq!(e["error"]["kind"], kind, "{} -> {e}", String::from_utf8_lossy(line));
         assert_eq!(e["re"], re);
         if kind == "bad_request" && line.starts_with(b"\xff") {
             // Invalid UTF-8 closes the connection; reconnect for the rest.
@@ -164,10 +132,7 @@ fn garbage_truncated_and_oversized_lines_get_errors_and_the_daemon_serves_on() {
     // The same connection still answers a good request.
     c.send(br#"{"req":12,"type":"list"}"#);
     let ok = c.recv().unwrap();
-    assert_eq!(
-        (ok["re"].as_u64(), ok["ok"].as_bool()),
-        (Some(12), Some(true))
-    );
+    assert_eq!((ok["re"].as_u64(), ok["ok"].as_bool()), (Some(12), Some(true)));
 
     // A 100 MB line: an error, the connection closed, nothing else harmed.
     let mut c = Conn::hello(&env);
@@ -185,8 +150,7 @@ fn garbage_truncated_and_oversized_lines_get_errors_and_the_daemon_serves_on() {
 
     // A client that vanishes mid-request does no harm either.
     let mut c = Conn::hello(&env);
-    c.w.write_all(br#"{"req":1,"type":"wait","all":true"#)
-        .unwrap();
+    c.w.write_all(br#"{"req":1,"type":"wait","all":true"#).unwrap();
     drop(c);
 
     let pid = env.daemon_pid();
@@ -219,19 +183,10 @@ fn events_stream_after_subscribe() {
             kinds.push("output".into());
         }
     }
-    assert_eq!(
-        kinds.first().map(String::as_str),
-        Some("task_created:pending")
-    );
-    assert!(
-        kinds.contains(&"task_changed:running".to_string()),
-        "{kinds:?}"
-    );
+    assert_eq!(kinds.first().map(String::as_str), Some("task_created:pending"));
+    assert!(kinds.contains(&"task_changed:running".to_string()), "{kinds:?}");
     assert!(kinds.contains(&"output".to_string()), "{kinds:?}");
-    assert_eq!(
-        kinds.last().map(String::as_str),
-        Some("task_changed:completed")
-    );
+    assert_eq!(kinds.last().map(String::as_str), Some("task_changed:completed"));
 }
 
 #[test]
@@ -243,10 +198,7 @@ fn a_runtime_dir_others_can_write_is_refused() {
     let out = env.run(&["list"]);
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("refusing runtime dir") && err.contains("777"),
-        "{err}"
-    );
+    assert!(err.contains("refusing runtime dir") && err.contains("777"), "{err}");
     assert!(!rt.join("daemon.sock").exists());
 }
 
@@ -254,16 +206,9 @@ fn a_runtime_dir_others_can_write_is_refused() {
 fn socket_and_dir_are_private() {
     let env = Env::new(&config_with(""));
     env.list();
-    let dir_mode = std::fs::metadata(env.runtime())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    let sock_mode = std::fs::metadata(env.runtime().join("daemon.sock"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let dir_mode = std::fs::metadata(env.runtime()).unwrap().permissions().mode() & 0o777;
+    let sock_mode =
+        std::fs::metadata(env.runtime().join("daemon.sock")).unwrap().permissions().mode() & 0o777;
     assert_eq!((dir_mode, sock_mode), (0o700, 0o600));
 }
 
@@ -272,53 +217,27 @@ fn a_stale_socket_file_is_replaced() {
     let env = Env::new(&config_with(""));
     env.list();
     let pid = env.daemon_pid().unwrap();
-    std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     while common::pid_alive(pid as i64) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(
-        env.runtime().join("daemon.sock").exists(),
-        "the dead daemon left its socket"
-    );
+    assert!(env.runtime().join("daemon.sock").exists(), "the dead daemon left its socket");
     env.list();
     assert_ne!(env.daemon_pid().unwrap(), pid);
 }
 
 /// (fixture, line, key, words the message must contain)
 const BAD_CONFIGS: [(&str, usize, &str, &str); 11] = [
-    (
-        "unknown_key.toml",
-        3,
-        "timeouts.stale_seconds",
-        "unknown field `stale_seconds`",
-    ),
+    ("unknown_key.toml", 3, "timeouts.stale_seconds", "unknown field `stale_seconds`"),
     (
         "stale_too_small.toml",
         3,
         "timeouts.stale_secs",
         "10 is out of range (allowed: 60 to 604800 seconds)",
     ),
-    (
-        "category_missing_agent.toml",
-        2,
-        "categories.fast.agent",
-        "unknown agent \"nonexistent\"",
-    ),
-    (
-        "template_without_prompt.toml",
-        2,
-        "agents.mine.command",
-        "has no {prompt} placeholder",
-    ),
-    (
-        "unknown_placeholder.toml",
-        2,
-        "agents.mine.command",
-        "unknown placeholder {modle}",
-    ),
+    ("category_missing_agent.toml", 2, "categories.fast.agent", "unknown agent \"nonexistent\""),
+    ("template_without_prompt.toml", 2, "agents.mine.command", "has no {prompt} placeholder"),
+    ("unknown_placeholder.toml", 2, "agents.mine.command", "unknown placeholder {modle}"),
     (
         "wrong_type.toml",
         2,
@@ -331,30 +250,10 @@ const BAD_CONFIGS: [(&str, usize, &str, &str); 11] = [
         "concurrency.providers.anthropic",
         "invalid value: integer `-1`, expected a whole number from 0",
     ),
-    (
-        "bad_default_category.toml",
-        1,
-        "default_category",
-        "unknown category \"speedy\"",
-    ),
-    (
-        "not_toml.toml",
-        1,
-        "agents.mine",
-        "unclosed table, expected `]`",
-    ),
-    (
-        "ttl_too_big_in_agent.toml",
-        3,
-        "agents.mine.ttl_secs",
-        "out of range",
-    ),
-    (
-        "empty_command.toml",
-        2,
-        "agents.mine.command",
-        "must name a program",
-    ),
+    ("bad_default_category.toml", 1, "default_category", "unknown category \"speedy\""),
+    ("not_toml.toml", 1, "agents.mine", "unclosed table, expected `]`"),
+    ("ttl_too_big_in_agent.toml", 3, "agents.mine.ttl_secs", "out of range"),
+    ("empty_command.toml", 2, "agents.mine.command", "must name a program"),
 ];
 
 #[test]
@@ -362,19 +261,12 @@ fn each_bad_config_is_reported_with_file_line_key_and_allowed_values() {
     for (file, line, key, words) in BAD_CONFIGS {
         let path = fixture(&format!("configs/{file}"));
         let env = Env::new("");
-        let out = env
-            .cmd(&["config", "check"])
-            .env("PANEHERD_CONFIG", &path)
-            .output()
-            .unwrap();
+        let out = env.cmd(&["config", "check"]).env("PANEHERD_CONFIG", &path).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{file}");
         let err = String::from_utf8_lossy(&out.stderr);
         let place = format!("{}:{line}:", path.display());
         assert!(err.contains(&place), "{file}: no {place} in:\n{err}");
-        assert!(
-            err.contains(&format!("{key}: ")),
-            "{file}: no key {key} in:\n{err}"
-        );
+        assert!(err.contains(&format!("{key}: ")), "{file}: no key {key} in:\n{err}");
         assert!(err.contains(words), "{file}: no {words:?} in:\n{err}");
     }
 }
@@ -385,10 +277,7 @@ fn a_bad_config_stops_the_daemon_from_starting_with_the_same_message() {
     let out = env.run(&["list"]);
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("config.toml:2:") && err.contains("timeouts.ttl_secs"),
-        "{err}"
-    );
+    assert!(err.contains("config.toml:2:") && err.contains("timeouts.ttl_secs"), "{err}");
 }
 
 #[test]

@@ -12,12 +12,8 @@ use common::{Env, config_with, pid_alive};
 use serde_json::Value;
 
 fn ms(t: &Value, field: &str) -> i64 {
-    let s = t[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} missing in {t:#}"));
-    chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .timestamp_millis()
+    let s = t[field].as_str().unwrap_or_else(|| panic!("{field} missing in {t:#}"));
+    chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
 }
 
 #[test]
@@ -39,12 +35,7 @@ prov = 2
         ids.push(env.submit(&["--agent", "fake", "--model", model, "2 0.5 0"]));
     }
     let out = env.run(&["wait", "--all", "--timeout", "60"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let tasks: Vec<Value> = env
         .list()
         .into_iter()
@@ -54,16 +45,9 @@ prov = 2
     let mut by_group: HashMap<String, Vec<&Value>> = HashMap::new();
     for t in &tasks {
         assert_eq!(t["status"], "completed", "{t:#}");
-        by_group
-            .entry(t["limit_group"].as_str().unwrap().into())
-            .or_default()
-            .push(t);
+        by_group.entry(t["limit_group"].as_str().unwrap().into()).or_default().push(t);
     }
-    let limits = [
-        ("provider:prov", 2usize),
-        ("model:prov/solo", 1),
-        ("default", 5),
-    ];
+    let limits = [("provider:prov", 2usize), ("model:prov/solo", 1), ("default", 5)];
     assert_eq!(by_group.len(), 3, "groups: {:?}", by_group.keys());
     for (group, limit) in limits {
         let ts = &by_group[group];
@@ -85,21 +69,12 @@ prov = 2
         // FIFO: the order of starts is the order of submission.
         let mut by_created: Vec<&&Value> = ts.iter().collect();
         by_created.sort_by_key(|t| {
-            (
-                ms(t, "created_at"),
-                ids.iter().position(|i| i == t["id"].as_str().unwrap()),
-            )
+            (ms(t, "created_at"), ids.iter().position(|i| i == t["id"].as_str().unwrap()))
         });
         let mut by_started = by_created.clone();
         by_started.sort_by_key(|t| ms(t, "started_at"));
-        let a: Vec<&str> = by_created
-            .iter()
-            .map(|t| t["id"].as_str().unwrap())
-            .collect();
-        let b: Vec<&str> = by_started
-            .iter()
-            .map(|t| t["id"].as_str().unwrap())
-            .collect();
+        let a: Vec<&str> = by_created.iter().map(|t| t["id"].as_str().unwrap()).collect();
+        let b: Vec<&str> = by_started.iter().map(|t| t["id"].as_str().unwrap()).collect();
         assert_eq!(a, b, "{group}: started out of submission order");
     }
 }
@@ -115,11 +90,7 @@ fn cancel_pending_and_running() {
     let out = env.ok(&["cancel", &pending, "--json"]);
     let cancelled: Vec<Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(cancelled[0]["status"], "cancelled");
-    assert_eq!(
-        cancelled[0]["started_at"],
-        Value::Null,
-        "a cancelled pending task never starts"
-    );
+    assert_eq!(cancelled[0]["started_at"], Value::Null, "a cancelled pending task never starts");
 
     let pid = r["pid"].as_i64().unwrap();
     assert!(pid_alive(pid));
@@ -137,9 +108,7 @@ fn cancel_pending_and_running() {
 #[test]
 fn cancel_all_takes_pending_and_running() {
     let env = Env::new(&config_with("[concurrency]\ndefault = 2\n"));
-    let ids: Vec<String> = (0..5)
-        .map(|_| env.submit(&["--agent", "fake", "100 0.2 0"]))
-        .collect();
+    let ids: Vec<String> = (0..5).map(|_| env.submit(&["--agent", "fake", "100 0.2 0"])).collect();
     env.wait_status(&ids[0], "running", Duration::from_secs(10));
     let out = env.ok(&["cancel", "--all", "--json"]);
     let got: Vec<Value> = serde_json::from_str(&out).unwrap();
@@ -175,10 +144,7 @@ fn short_timeouts_need_the_test_override() {
     let out = env.run(&["config", "check"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("timeouts.stale_secs") && err.contains("allowed: 60"),
-        "{err}"
-    );
+    assert!(err.contains("timeouts.stale_secs") && err.contains("allowed: 60"), "{err}");
 }
 
 #[test]
@@ -187,18 +153,12 @@ fn exit_codes_results_and_retry() {
     let out = env.run(&["run", "--agent", "fake", "--wait", "2 0 3"]);
     assert_eq!(out.status.code(), Some(1), "a task that failed: exit 1");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("exit code 3") && text.contains("fake agent line 2 of 2"),
-        "{text}"
-    );
+    assert!(text.contains("exit code 3") && text.contains("fake agent line 2 of 2"), "{text}");
 
     let failed = env.list()[0].clone();
     assert_eq!(failed["status"], "error");
     assert_eq!(failed["exit_code"], 3);
-    assert_eq!(
-        failed["summary"],
-        "fake agent line 1 of 2 · fake agent line 2 of 2"
-    );
+    assert_eq!(failed["summary"], "fake agent line 1 of 2 · fake agent line 2 of 2");
 
     let out = env.ok(&["retry", failed["id"].as_str().unwrap(), "--json"]);
     let retried: Value = serde_json::from_str(&out).unwrap();
@@ -229,16 +189,10 @@ fn exit_codes_results_and_retry() {
         "pane_id",
         "log_path",
     ] {
-        assert!(
-            v.get(field).is_some(),
-            "field {field} missing from the task object"
-        );
+        assert!(v.get(field).is_some(), "field {field} missing from the task object");
     }
     let created = v["created_at"].as_str().unwrap();
-    assert!(
-        created.ends_with('Z') && created.len() == 24,
-        "RFC 3339 UTC with ms: {created}"
-    );
+    assert!(created.ends_with('Z') && created.len() == 24, "RFC 3339 UTC with ms: {created}");
 }
 
 #[test]
@@ -289,30 +243,18 @@ fn kill_9_daemon_marks_running_tasks_lost_and_keeps_every_file() {
     let env = Env::new(&config_with(""));
     let finished = env.submit(&["--agent", "fake", "1 0 0"]);
     env.ok(&["wait", &finished]);
-    let ids: Vec<String> = (0..3)
-        .map(|_| env.submit(&["--agent", "fake", "1000 0.1 0"]))
-        .collect();
+    let ids: Vec<String> = (0..3).map(|_| env.submit(&["--agent", "fake", "1000 0.1 0"])).collect();
     let pids: Vec<i64> = ids
         .iter()
-        .map(|id| {
-            env.wait_status(id, "running", Duration::from_secs(5))["pid"]
-                .as_i64()
-                .unwrap()
-        })
+        .map(|id| env.wait_status(id, "running", Duration::from_secs(5))["pid"].as_i64().unwrap())
         .collect();
     let daemon = env.daemon_pid().unwrap();
-    std::process::Command::new("kill")
-        .args(["-9", &daemon.to_string()])
-        .status()
-        .unwrap();
+    std::process::Command::new("kill").args(["-9", &daemon.to_string()]).status().unwrap();
     while pid_alive(daemon as i64) {
         std::thread::sleep(Duration::from_millis(20));
     }
     for id in ids.iter().chain([&finished]) {
-        assert!(
-            env.data().join(format!("tasks/{id}.md")).exists(),
-            "{id}.md missing"
-        );
+        assert!(env.data().join(format!("tasks/{id}.md")).exists(), "{id}.md missing");
     }
     // A new daemon (started on demand) marks them lost and stops their orphaned processes.
     let list = env.list();
@@ -335,22 +277,13 @@ fn sigterm_cancels_running_tasks_and_records_it() {
     let id = env.submit(&["--agent", "fake", "1000 0.1 0"]);
     env.wait_status(&id, "running", Duration::from_secs(5));
     let daemon = env.daemon_pid().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &daemon.to_string()])
-        .status()
-        .unwrap();
+    std::process::Command::new("kill").args(["-TERM", &daemon.to_string()]).status().unwrap();
     let start = std::time::Instant::now();
     while pid_alive(daemon as i64) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "daemon did not exit on SIGTERM"
-        );
+        assert!(start.elapsed() < Duration::from_secs(10), "daemon did not exit on SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(
-        !env.runtime().join("daemon.sock").exists(),
-        "socket removed"
-    );
+    assert!(!env.runtime().join("daemon.sock").exists(), "socket removed");
     let t = env.task(&id);
     assert_eq!(t["status"], "cancelled");
     assert_eq!(t["reason"], "cancelled: the daemon shut down");
@@ -359,9 +292,7 @@ fn sigterm_cancels_running_tasks_and_records_it() {
 #[test]
 fn concurrent_clients_start_one_daemon() {
     let env = Env::new(&config_with(""));
-    let children: Vec<_> = (0..8)
-        .map(|_| env.cmd(&["list", "--json"]).spawn().unwrap())
-        .collect();
+    let children: Vec<_> = (0..8).map(|_| env.cmd(&["list", "--json"]).spawn().unwrap()).collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
@@ -370,12 +301,7 @@ fn concurrent_clients_start_one_daemon() {
     let daemons = std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
-        })
+        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
         .filter(|e| {
             let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
             let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
@@ -407,10 +333,7 @@ fn a_missing_agent_program_ends_in_error_with_a_reason() {
     let t = &env.list()[0];
     assert_eq!(t["status"], "error");
     let reason = t["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("paneherd-no-such-program") && reason.contains("PATH"),
-        "{reason}"
-    );
+    assert!(reason.contains("paneherd-no-such-program") && reason.contains("PATH"), "{reason}");
     // And the daemon still serves.
     env.ok(&["run", "--agent", "fake", "--wait", "1 0 0"]);
 }
@@ -454,10 +377,7 @@ command = ["sh", "-c", "printf 'summarised %s chars\n' \"$(printf '%s' \"$0\" | 
             );
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no summarizer summary: {t:#}"
-        );
+        assert!(std::time::Instant::now() < deadline, "no summarizer summary: {t:#}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -482,10 +402,7 @@ fn changing_the_config_and_restarting_strands_no_queued_task() {
     let k = env.wait_status(&kept, "completed", Duration::from_secs(10));
     assert_eq!(k["limit_group"], "default");
     let m = env.wait_status(&modeled, "completed", Duration::from_secs(10));
-    assert_eq!(
-        m["limit_group"], "model:solo/m",
-        "regrouped under the new limits"
-    );
+    assert_eq!(m["limit_group"], "model:solo/m", "regrouped under the new limits");
     let g = env.wait_status(&gone, "error", Duration::from_secs(10));
     assert_eq!(g["reason"], "agent \"gone\" is no longer in the config");
 }
@@ -498,11 +415,6 @@ fn a_second_daemon_on_the_same_data_dir_is_refused() {
     let out = env.run(&["daemon"]);
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!(
-            "another paneherd daemon (pid {pid}) already serves"
-        )),
-        "{err}"
-    );
+    assert!(err.contains(&format!("another paneherd daemon (pid {pid}) already serves")), "{err}");
     assert_eq!(env.daemon_pid(), Some(pid));
 }

@@ -22,10 +22,7 @@ struct Fail {
 type CmdResult = Result<i32, Fail>;
 
 fn usage(msg: impl Into<String>) -> Fail {
-    Fail {
-        code: exit::USAGE,
-        message: msg.into(),
-    }
+    Fail { code: exit::USAGE, message: msg.into() }
 }
 
 impl From<ClientError> for Fail {
@@ -40,10 +37,7 @@ impl From<ClientError> for Fail {
             },
             _ => exit::DAEMON,
         };
-        Fail {
-            code,
-            message: e.to_string(),
-        }
+        Fail { code, message: e.to_string() }
     }
 }
 
@@ -58,32 +52,20 @@ pub fn dispatch(cli: Cli) -> i32 {
     }
     let command = match cli.command {
         Some(c) => c,
-        None => Command::List(super::ListArgs {
-            status: vec![],
-            limit: None,
-            json: false,
-        }),
+        None => Command::List(super::ListArgs { status: vec![], limit: None, json: false }),
     };
     let result = match command {
         Command::Daemon(d) => match d.command.unwrap_or(DaemonCmd::Run { detach: false }) {
             DaemonCmd::Run { detach } => match crate::daemon::run(paths, detach) {
                 Ok(()) => Ok(exit::OK),
-                Err(e) => Err(Fail {
-                    code: exit::DAEMON,
-                    message: format!("{e:#}"),
-                }),
+                Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
             },
             DaemonCmd::Status { json } => block_on(daemon_status(&paths, json)),
             DaemonCmd::Stop => block_on(daemon_stop(&paths)),
         },
         Command::Config(c) => config_cmd(&paths, c),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "paneherd",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut std::io::stdout());
             Ok(exit::OK)
         }
         Command::DemoAgent { task, prompt } => Ok(crate::demo_agent::run(task.as_deref(), &prompt)),
@@ -105,21 +87,15 @@ pub fn dispatch(cli: Cli) -> i32 {
 }
 
 fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdResult {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Fail {
-            code: exit::DAEMON,
-            message: format!("cannot start async runtime: {e}"),
-        })?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        Fail { code: exit::DAEMON, message: format!("cannot start async runtime: {e}") }
+    })?;
     rt.block_on(f)
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Fail> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| Fail {
-        code: 1,
-        message: e.to_string(),
-    })?;
+    let s =
+        serde_json::to_string_pretty(v).map_err(|e| Fail { code: 1, message: e.to_string() })?;
     println!("{s}");
     Ok(())
 }
@@ -128,9 +104,7 @@ fn timeout_ms(secs: Option<f64>) -> Result<Option<u64>, Fail> {
     match secs {
         None => Ok(None),
         Some(s) if s.is_finite() && s >= 0.0 => Ok(Some((s * 1000.0) as u64)),
-        Some(s) => Err(usage(format!(
-            "--timeout {s}: give a number of seconds ≥ 0"
-        ))),
+        Some(s) => Err(usage(format!("--timeout {s}: give a number of seconds ≥ 0"))),
     }
 }
 
@@ -192,11 +166,7 @@ async fn finish_submit(
         } else {
             println!("{}", task.id);
             if std::io::stderr().is_terminal() {
-                let state = if task.status == TaskStatus::Running {
-                    "started"
-                } else {
-                    "queued"
-                };
+                let state = if task.status == TaskStatus::Running { "started" } else { "queued" };
                 eprintln!(
                     "{state}: {} — `paneherd output {} --wait` for its result",
                     task.title, task.id
@@ -205,13 +175,8 @@ async fn finish_submit(
         }
         return Ok(exit::OK);
     }
-    let out: OutputData = c
-        .request(Request::Output {
-            id: task.id.clone(),
-            wait: true,
-            timeout_ms: timeout,
-        })
-        .await?;
+    let out: OutputData =
+        c.request(Request::Output { id: task.id.clone(), wait: true, timeout_ms: timeout }).await?;
     print_output(&out, json)?;
     Ok(code_for(std::slice::from_ref(&out.task), out.timed_out))
 }
@@ -228,12 +193,7 @@ fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
     }
     print!(
         "{}",
-        render::output(
-            &out.task,
-            out.result.as_deref(),
-            out.tail.as_deref(),
-            timefmt::now()
-        )
+        render::output(&out.task, out.result.as_deref(), out.tail.as_deref(), timefmt::now())
     );
     if out.timed_out {
         println!(
@@ -246,11 +206,7 @@ fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
 
 async fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
-    let filter = ListFilter {
-        status: a.status,
-        since: None,
-        limit: a.limit,
-    };
+    let filter = ListFilter { status: a.status, since: None, limit: a.limit };
     if a.json {
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
         c.request_to(Request::List { filter }, &mut out).await?;
@@ -266,34 +222,20 @@ async fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
 async fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Client::connect(paths, true).await?;
-    let out: OutputData = c
-        .request(Request::Output {
-            id: a.id,
-            wait: a.wait,
-            timeout_ms: timeout,
-        })
-        .await?;
+    let out: OutputData =
+        c.request(Request::Output { id: a.id, wait: a.wait, timeout_ms: timeout }).await?;
     print_output(&out, a.json)?;
     if out.timed_out {
         return Ok(exit::TIMEOUT);
     }
-    Ok(if a.wait {
-        code_for(std::slice::from_ref(&out.task), false)
-    } else {
-        exit::OK
-    })
+    Ok(if a.wait { code_for(std::slice::from_ref(&out.task), false) } else { exit::OK })
 }
 
 async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Client::connect(paths, true).await?;
-    let w: WaitData = c
-        .request(Request::Wait {
-            ids: a.ids,
-            all: a.all,
-            timeout_ms: timeout,
-        })
-        .await?;
+    let w: WaitData =
+        c.request(Request::Wait { ids: a.ids, all: a.all, timeout_ms: timeout }).await?;
     if a.json {
         print_json(&w)?;
     } else {
@@ -307,12 +249,7 @@ async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
 
 async fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
-    let tasks: Vec<Task> = c
-        .request(Request::Cancel {
-            ids: a.ids,
-            all: a.all,
-        })
-        .await?;
+    let tasks: Vec<Task> = c.request(Request::Cancel { ids: a.ids, all: a.all }).await?;
     if a.json {
         print_json(&tasks)?;
     } else if tasks.is_empty() {
@@ -342,23 +279,14 @@ async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
     println!("  data       {}", s.data_dir.display());
     println!(
         "  config     {}",
-        s.config
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(embedded defaults)".into())
+        s.config.map(|p| p.display().to_string()).unwrap_or_else(|| "(embedded defaults)".into())
     );
     println!("  uptime     {}", timefmt::human_duration(s.uptime_ms));
     let counts: Vec<String> = s.counts.iter().map(|(st, n)| format!("{n} {st}")).collect();
     println!("  tasks      {}", counts.join(", "));
     for g in &s.groups {
-        let limit = if g.limit == 0 {
-            "∞".to_string()
-        } else {
-            g.limit.to_string()
-        };
-        println!(
-            "  limit      {} {}/{} ({} queued)",
-            g.key, g.running, limit, g.queued
-        );
+        let limit = if g.limit == 0 { "∞".to_string() } else { g.limit.to_string() };
+        println!("  limit      {} {}/{} ({} queued)", g.key, g.running, limit, g.queued);
     }
     for p in &s.store_problems {
         println!("  skipped    {p}");
@@ -463,19 +391,12 @@ async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
         println!("submitted {:<22} {}", t.id, t.title);
         ids.push(t.id);
     }
-    println!(
-        "\nfollowing {} tasks (Ctrl-C stops following; the tasks go on)…\n",
-        ids.len()
-    );
+    println!("\nfollowing {} tasks (Ctrl-C stops following; the tasks go on)…\n", ids.len());
     let mut events = Client::connect(paths, true).await?;
     events.subscribe().await?;
     let mut open: std::collections::HashSet<String> = ids.iter().cloned().collect();
     // Tasks may have changed before the subscription began.
-    let snapshot: Vec<Task> = c
-        .request(Request::List {
-            filter: ListFilter::default(),
-        })
-        .await?;
+    let snapshot: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
     for t in snapshot.iter().filter(|t| t.status.is_terminal()) {
         open.remove(&t.id);
     }
@@ -499,17 +420,10 @@ async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
             }
         }
     }
-    let tasks: Vec<Task> = c
-        .request(Request::List {
-            filter: ListFilter::default(),
-        })
-        .await?;
+    let tasks: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
     let mine: Vec<Task> = tasks.into_iter().filter(|t| ids.contains(&t.id)).collect();
     println!();
     print!("{}", render::task_table(&mine, timefmt::now()));
-    println!(
-        "\nRead one: paneherd output {}",
-        ids.first().map(String::as_str).unwrap_or("ID")
-    );
+    println!("\nRead one: paneherd output {}", ids.first().map(String::as_str).unwrap_or("ID"));
     Ok(exit::OK)
 }

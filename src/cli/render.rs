@@ -16,14 +16,10 @@ fn agent_model(t: &Task) -> String {
 /// Time column: queued for / running for / ran for.
 fn time_col(t: &Task, now: Timestamp) -> String {
     match t.status {
-        TaskStatus::Pending => format!(
-            "queued {}",
-            human_duration((now - t.created_at).num_milliseconds())
-        ),
-        _ => t
-            .run_ms(now)
-            .map(human_duration)
-            .unwrap_or_else(|| "-".into()),
+        TaskStatus::Pending => {
+            format!("queued {}", human_duration((now - t.created_at).num_milliseconds()))
+        }
+        _ => t.run_ms(now).map(human_duration).unwrap_or_else(|| "-".into()),
     }
 }
 
@@ -42,22 +38,10 @@ pub fn task_table(tasks: &[Task], now: Timestamp) -> String {
         return out;
     }
     let idw = tasks.iter().map(|t| t.id.len()).max().unwrap_or(2).max(2);
-    let aw = tasks
-        .iter()
-        .map(|t| agent_model(t).chars().count())
-        .max()
-        .unwrap_or(5)
-        .clamp(5, 28);
-    let _ = writeln!(
-        out,
-        "{:idw$}  {:13}  {:aw$}  {:>12}  TITLE",
-        "ID", "STATUS", "AGENT", "TIME"
-    );
-    let groups: [fn(TaskStatus) -> bool; 3] = [
-        |s| s == TaskStatus::Running,
-        |s| s == TaskStatus::Pending,
-        |s| s.is_terminal(),
-    ];
+    let aw = tasks.iter().map(|t| agent_model(t).chars().count()).max().unwrap_or(5).clamp(5, 28);
+    let _ = writeln!(out, "{:idw$}  {:13}  {:aw$}  {:>12}  TITLE", "ID", "STATUS", "AGENT", "TIME");
+    let groups: [fn(TaskStatus) -> bool; 3] =
+        [|s| s == TaskStatus::Running, |s| s == TaskStatus::Pending, |s| s.is_terminal()];
     for pred in groups {
         for t in tasks.iter().filter(|t| pred(t.status)) {
             let mut title = t.title.clone();
@@ -106,16 +90,8 @@ pub fn task_header(t: &Task, now: Timestamp) -> String {
                 .map(|l| format!("{} ago", human_duration((now - l).num_milliseconds())))
                 .unwrap_or_else(|| "-".into()),
         ),
-        (
-            "exit code",
-            t.exit_code
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "-".into()),
-        ),
-        (
-            "needs input",
-            t.needs_input.clone().unwrap_or_else(|| "-".into()),
-        ),
+        ("exit code", t.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into())),
+        ("needs input", t.needs_input.clone().unwrap_or_else(|| "-".into())),
         ("cwd", t.cwd.display().to_string()),
         ("log", t.log_path.display().to_string()),
     ];
@@ -134,11 +110,7 @@ pub fn output(t: &Task, result: Option<&str>, tail: Option<&str>, now: Timestamp
     match (result, tail) {
         (Some(r), _) => {
             out.push_str("\n--- result ---\n");
-            out.push_str(if r.trim().is_empty() {
-                "(no output)"
-            } else {
-                r
-            });
+            out.push_str(if r.trim().is_empty() { "(no output)" } else { r });
             out.push('\n');
         }
         (None, Some(tail)) if !tail.trim().is_empty() => {

@@ -84,40 +84,22 @@ impl std::error::Error for ConfigError {}
 pub fn key_at(src: &str, offset: usize) -> Option<String> {
     let before = &src[..offset.min(src.len())];
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let line_end = src[line_start..]
-        .find('\n')
-        .map(|i| line_start + i)
-        .unwrap_or(src.len());
+    let line_end = src[line_start..].find('\n').map(|i| line_start + i).unwrap_or(src.len());
     let line = src[line_start..line_end].trim();
     let mut table = String::new();
     for l in src[..line_start].lines().rev() {
         let l = l.trim();
         if l.starts_with('[') {
-            table = l
-                .trim_start_matches('[')
-                .split(']')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_string();
+            table = l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_string();
             break;
         }
     }
     if line.starts_with('[') {
         return Some(
-            line.trim_start_matches('[')
-                .split(']')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_string(),
+            line.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_string(),
         );
     }
-    let key = line
-        .split('=')
-        .next()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && line.contains('='));
+    let key = line.split('=').next().map(str::trim).filter(|k| !k.is_empty() && line.contains('='));
     match (table.is_empty(), key) {
         (true, Some(k)) => Some(k.to_string()),
         (false, Some(k)) => Some(format!("{table}.{k}")),

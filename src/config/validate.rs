@@ -131,12 +131,7 @@ pub fn check(
             format!(
                 "unknown category {:?} (defined categories: {})",
                 dc.get_ref(),
-                merged
-                    .categories
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                merged.categories.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
         ));
     }

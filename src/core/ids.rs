@@ -6,10 +6,7 @@ pub enum IdError {
     #[error("no task with id or prefix {0:?}")]
     Unknown(String),
     #[error("{prefix:?} is ambiguous: it matches {}", .candidates.join(", "))]
-    Ambiguous {
-        prefix: String,
-        candidates: Vec<String>,
-    },
+    Ambiguous { prefix: String, candidates: Vec<String> },
     #[error("{0:?} is not a valid task id (letters, digits and '-' only)")]
     Invalid(String),
 }
@@ -18,14 +15,8 @@ pub enum IdError {
 pub fn validate(id: &str) -> Result<(), IdError> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(IdError::Invalid(id.to_string()))
-    }
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok { Ok(()) } else { Err(IdError::Invalid(id.to_string())) }
 }
 
 /// Resolves a user-typed id: an exact match wins, else the single id starting with it.
@@ -53,10 +44,7 @@ where
             if matches.len() > 5 {
                 candidates.push(format!("and {} more", matches.len() - 5));
             }
-            Err(IdError::Ambiguous {
-                prefix: prefix.to_string(),
-                candidates,
-            })
+            Err(IdError::Ambiguous { prefix: prefix.to_string(), candidates })
         }
     }
 }
@@ -93,11 +81,7 @@ mod tests {
     fn exact_and_unique_prefix() {
         assert_eq!(resolve_id("calm", IDS).unwrap(), "calm-heron");
         assert_eq!(resolve_id("bold-ot", IDS).unwrap(), "bold-otter");
-        assert_eq!(
-            resolve_id("bold", IDS).unwrap(),
-            "bold",
-            "exact match beats prefix"
-        );
+        assert_eq!(resolve_id("bold", IDS).unwrap(), "bold", "exact match beats prefix");
     }
 
     #[test]
@@ -109,19 +93,13 @@ mod tests {
                 candidates: vec!["bold-otter".into(), "bold-owl".into()]
             }
         );
-        assert_eq!(
-            resolve_id("zzz", IDS).unwrap_err(),
-            IdError::Unknown("zzz".into())
-        );
+        assert_eq!(resolve_id("zzz", IDS).unwrap_err(), IdError::Unknown("zzz".into()));
     }
 
     #[test]
     fn malformed_ids_rejected() {
         for bad in ["", "Bold", "../etc/passwd", "a b", "x;rm", &"a".repeat(65)] {
-            assert!(
-                matches!(resolve_id(bad, IDS), Err(IdError::Invalid(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(resolve_id(bad, IDS), Err(IdError::Invalid(_))), "{bad:?}");
         }
     }
 

@@ -39,24 +39,15 @@ impl Limits {
     pub fn group_for(&self, model: Option<&str>) -> LimitGroup {
         if let Some(model) = model {
             if let Some(&limit) = self.models.get(model) {
-                return LimitGroup {
-                    key: format!("model:{model}"),
-                    limit,
-                };
+                return LimitGroup { key: format!("model:{model}"), limit };
             }
             if let Some((provider, _)) = model.split_once('/')
                 && let Some(&limit) = self.providers.get(provider)
             {
-                return LimitGroup {
-                    key: format!("provider:{provider}"),
-                    limit,
-                };
+                return LimitGroup { key: format!("provider:{provider}"), limit };
             }
         }
-        LimitGroup {
-            key: "default".into(),
-            limit: self.default,
-        }
+        LimitGroup { key: "default".into(), limit: self.default }
     }
 }
 
@@ -95,10 +86,7 @@ pub struct Scheduler {
 
 impl Scheduler {
     pub fn new(max_running: Option<u32>) -> Self {
-        Scheduler {
-            max_running: max_running.filter(|&m| m > 0),
-            ..Default::default()
-        }
+        Scheduler { max_running: max_running.filter(|&m| m > 0), ..Default::default() }
     }
 
     fn group_mut(&mut self, group: &LimitGroup) -> &mut GroupState {
@@ -203,11 +191,7 @@ mod tests {
     fn resolution_model_then_provider_then_default() {
         let l = limits();
         let cases = [
-            (
-                Some("anthropic/claude-opus-4-6"),
-                "model:anthropic/claude-opus-4-6",
-                2,
-            ),
+            (Some("anthropic/claude-opus-4-6"), "model:anthropic/claude-opus-4-6", 2),
             (Some("anthropic/claude-haiku-4-5"), "provider:anthropic", 3),
             (Some("openai/gpt-5"), "provider:openai", 0),
             (Some("google/gemini-3"), "default", 5),
@@ -228,10 +212,7 @@ mod tests {
     }
 
     fn g(key: &str, limit: u32) -> LimitGroup {
-        LimitGroup {
-            key: key.into(),
-            limit,
-        }
+        LimitGroup { key: key.into(), limit }
     }
 
     #[test]
@@ -303,12 +284,7 @@ mod tests {
         s.next_ready();
         assert_eq!(
             s.usage(),
-            vec![GroupUsage {
-                key: "p".into(),
-                limit: 1,
-                running: 1,
-                queued: 1
-            }]
+            vec![GroupUsage { key: "p".into(), limit: 1, running: 1, queued: 1 }]
         );
     }
 

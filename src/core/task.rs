@@ -144,20 +144,11 @@ pub enum Outcome {
     /// The process exited 0.
     Completed,
     /// Non-zero exit, a signal, or a failure to start.
-    Error {
-        exit_code: Option<i32>,
-        reason: String,
-    },
+    Error { exit_code: Option<i32>, reason: String },
     /// Stopped by a user, by its TTL, or by paneherd shutting down.
-    Cancelled {
-        exit_code: Option<i32>,
-        reason: String,
-    },
+    Cancelled { exit_code: Option<i32>, reason: String },
     /// Stopped because it stalled (no output for the stale timeout).
-    Interrupted {
-        exit_code: Option<i32>,
-        reason: String,
-    },
+    Interrupted { exit_code: Option<i32>, reason: String },
 }
 
 impl Outcome {
@@ -182,11 +173,7 @@ pub struct TransitionError {
 
 impl Task {
     fn refuse(&self, action: &'static str) -> TransitionError {
-        TransitionError {
-            id: self.id.clone(),
-            from: self.status,
-            action,
-        }
+        TransitionError { id: self.id.clone(), from: self.status, action }
     }
 
     /// pending → running.
@@ -273,22 +260,13 @@ mod tests {
     }
 
     fn err(reason: &str) -> Outcome {
-        Outcome::Error {
-            exit_code: Some(3),
-            reason: reason.into(),
-        }
+        Outcome::Error { exit_code: Some(3), reason: reason.into() }
     }
     fn cancel() -> Outcome {
-        Outcome::Cancelled {
-            exit_code: None,
-            reason: "cancelled by user".into(),
-        }
+        Outcome::Cancelled { exit_code: None, reason: "cancelled by user".into() }
     }
     fn interrupt() -> Outcome {
-        Outcome::Interrupted {
-            exit_code: None,
-            reason: "no output for 180 s".into(),
-        }
+        Outcome::Interrupted { exit_code: None, reason: "no output for 180 s".into() }
     }
 
     #[test]
@@ -296,10 +274,7 @@ mod tests {
         let mut t = task(TaskStatus::Pending);
         let now = timefmt::now();
         t.start(42, now).unwrap();
-        assert_eq!(
-            (t.status, t.pid, t.started_at),
-            (TaskStatus::Running, Some(42), Some(now))
-        );
+        assert_eq!((t.status, t.pid, t.started_at), (TaskStatus::Running, Some(42), Some(now)));
         t.finish(Outcome::Completed, now).unwrap();
         assert_eq!(t.status, TaskStatus::Completed);
         assert_eq!(t.exit_code, Some(0));

@@ -45,21 +45,12 @@ pub fn summary(result: &str) -> Option<String> {
         }
     }
     let out: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
-    if out.is_empty() {
-        None
-    } else {
-        Some(cut(&out, SUMMARY_MAX))
-    }
+    if out.is_empty() { None } else { Some(cut(&out, SUMMARY_MAX)) }
 }
 
 /// The last meaningful line of some output, cut to `max` chars.
 pub fn last_line(output: &str, max: usize) -> Option<String> {
-    output
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| meaningful(l))
-        .map(|l| cut(l, max))
+    output.lines().rev().map(str::trim).find(|l| meaningful(l)).map(|l| cut(l, max))
 }
 
 /// Output as text: ANSI escapes removed, carriage-return overwrites resolved, invalid UTF-8
@@ -85,10 +76,7 @@ mod tests {
     #[test]
     fn title_prefers_explicit_then_first_line() {
         assert_eq!(title(Some("find auth code"), "whatever"), "find auth code");
-        assert_eq!(
-            title(Some("  "), "\n\n  Find all auth\tflows  \nmore"),
-            "Find all auth flows"
-        );
+        assert_eq!(title(Some("  "), "\n\n  Find all auth\tflows  \nmore"), "Find all auth flows");
         assert_eq!(title(None, ""), "(empty prompt)");
         let long = "x".repeat(100);
         let t = title(None, &long);
@@ -99,10 +87,7 @@ mod tests {
     #[test]
     fn summary_skips_noise_and_cuts() {
         let result = "\n=====\n  \nFound 3 auth flows\n- OAuth in src/oauth.rs\n";
-        assert_eq!(
-            summary(result).unwrap(),
-            "Found 3 auth flows · - OAuth in src/oauth.rs"
-        );
+        assert_eq!(summary(result).unwrap(), "Found 3 auth flows · - OAuth in src/oauth.rs");
         assert_eq!(summary("\n---\n\n"), None);
         let s = summary(&"word ".repeat(100)).unwrap();
         assert_eq!(s.chars().count(), 150);

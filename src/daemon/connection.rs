@@ -39,11 +39,7 @@ fn reply_err(re: u64, e: &ErrorBody) -> String {
 /// elements are shared with the engine's cache), so that it is never built as one string.
 enum Out {
     Line(String),
-    Array {
-        head: String,
-        items: Vec<Arc<str>>,
-        tail: &'static str,
-    },
+    Array { head: String, items: Vec<Arc<str>>, tail: &'static str },
 }
 
 impl From<String> for Out {
@@ -195,11 +191,7 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
             let line = match req {
                 // The one large reply: sent in pieces, never copied into one string.
                 Request::List { filter } => match engine.list_json(&filter) {
-                    Ok(items) => Out::Array {
-                        head: ok_prefix(re),
-                        items,
-                        tail: "}\n",
-                    },
+                    Ok(items) => Out::Array { head: ok_prefix(re), items, tail: "}\n" },
                     Err(e) => reply_err(re, &e).into(),
                 },
                 req => match handle(&engine, req).await {
@@ -233,9 +225,7 @@ async fn forward_events(mut rx: broadcast::Receiver<Event>, out: mpsc::Sender<Ou
 }
 
 fn timeout_of(ms: Option<u64>) -> Duration {
-    ms.map(Duration::from_millis)
-        .unwrap_or(MAX_WAIT)
-        .min(MAX_WAIT)
+    ms.map(Duration::from_millis).unwrap_or(MAX_WAIT).min(MAX_WAIT)
 }
 
 /// Waits until every id has ended or the timeout passes; returns whether it timed out.
@@ -271,11 +261,7 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
             let id = engine.resolve(&id)?;
             json(&engine.get(&id))
         }
-        Request::Output {
-            id,
-            wait,
-            timeout_ms,
-        } => {
+        Request::Output { id, wait, timeout_ms } => {
             let id = engine.resolve(&id)?;
             let timed_out =
                 wait && wait_ended(engine, std::slice::from_ref(&id), timeout_of(timeout_ms)).await;
@@ -283,18 +269,9 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
                 .get(&id)
                 .ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, format!("no task {id}")))?;
             let (result, tail) = engine.output_of(&task);
-            json(&OutputData {
-                task,
-                result,
-                tail,
-                timed_out,
-            })
+            json(&OutputData { task, result, tail, timed_out })
         }
-        Request::Wait {
-            ids,
-            all,
-            timeout_ms,
-        } => {
+        Request::Wait { ids, all, timeout_ms } => {
             let ids = resolve_many(engine, &ids, all)?;
             let timed_out = wait_ended(engine, &ids, timeout_of(timeout_ms)).await;
             let tasks = ids.iter().filter_map(|id| engine.get(id)).collect();
@@ -317,10 +294,7 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
         }
         Request::List { filter } => {
             let items = engine.list_json(&filter)?;
-            Ok(format!(
-                "[{}]",
-                items.iter().map(|i| &**i).collect::<Vec<_>>().join(",")
-            ))
+            Ok(format!("[{}]", items.iter().map(|i| &**i).collect::<Vec<_>>().join(",")))
         }
         Request::Status => json(&engine.status()),
         Request::Subscribe | Request::Shutdown => Ok("null".into()),
@@ -330,18 +304,12 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
 fn resolve_many(engine: &Engine, ids: &[String], all: bool) -> Result<Vec<String>, ErrorBody> {
     if all {
         if !ids.is_empty() {
-            return Err(ErrorBody::new(
-                ErrorKind::Invalid,
-                "give ids or all, not both",
-            ));
+            return Err(ErrorBody::new(ErrorKind::Invalid, "give ids or all, not both"));
         }
         return Ok(engine.unfinished());
     }
     if ids.is_empty() {
-        return Err(ErrorBody::new(
-            ErrorKind::Invalid,
-            "no task ids given (or use all)",
-        ));
+        return Err(ErrorBody::new(ErrorKind::Invalid, "no task ids given (or use all)"));
     }
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {

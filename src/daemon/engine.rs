@@ -184,10 +184,7 @@ impl Engine {
         match written.await {
             Ok(Ok(())) => Ok(task),
             Ok(Err(e)) => Err(ErrorBody::new(ErrorKind::Internal, e)),
-            Err(_) => Err(ErrorBody::new(
-                ErrorKind::Internal,
-                "the store writer has stopped",
-            )),
+            Err(_) => Err(ErrorBody::new(ErrorKind::Internal, "the store writer has stopped")),
         }
     }
 
@@ -203,11 +200,7 @@ impl Engine {
         }
         let r = self
             .config
-            .resolve(
-                spec.category.as_deref(),
-                spec.agent.as_deref(),
-                spec.model.as_deref(),
-            )
+            .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
             .map_err(invalid)?;
         let agent_cwd = self.config.agents.get(&r.agent).and_then(|a| a.cwd.clone());
         let cwd = match spec.cwd.clone().or(agent_cwd).or(spec.client_cwd.clone()) {
@@ -221,10 +214,7 @@ impl Engine {
         let group = self.config.limits().group_for(r.model.as_deref());
         let mut st = self.lock();
         if st.shutting_down {
-            return Err(ErrorBody::new(
-                ErrorKind::ShuttingDown,
-                "the daemon is shutting down",
-            ));
+            return Err(ErrorBody::new(ErrorKind::ShuttingDown, "the daemon is shutting down"));
         }
         let id = ids::fresh_id(|c| {
             st.tasks.contains_key(c) || st.reserved.contains(c) || self.store.md_path(c).exists()
@@ -259,9 +249,7 @@ impl Engine {
         }
         st.sched.enqueue(&id, &group);
         st.put(task.clone());
-        self.emit(Event::TaskCreated {
-            task: Box::new(task.clone()),
-        });
+        self.emit(Event::TaskCreated { task: Box::new(task.clone()) });
         self.dispatch(&mut st);
         let task = st.tasks.get(&id).cloned().unwrap_or(task);
         Ok((task, written))
@@ -309,9 +297,7 @@ impl Engine {
             Ok((handle, stale, ttl)) => {
                 let now = timefmt::now();
                 let started = !st.shutting_down
-                    && st
-                        .task_mut(&id)
-                        .is_some_and(|t| t.start(handle.pid, now).is_ok());
+                    && st.task_mut(&id).is_some_and(|t| t.start(handle.pid, now).is_ok());
                 if !started {
                     // Cancelled while it was being started, or the daemon is stopping (then it
                     // stays pending for the next daemon): stop the process at once.
@@ -324,9 +310,7 @@ impl Engine {
                     // Not flushed: after a power loss it shows as pending or as lost, both
                     // true enough. Its creation and its end are durable.
                     self.writer.save(t.clone(), None, Durability::Written);
-                    self.emit(Event::TaskChanged {
-                        task: Box::new(t.clone()),
-                    });
+                    self.emit(Event::TaskChanged { task: Box::new(t.clone()) });
                 }
                 let (tx, rx) = mpsc::unbounded_channel();
                 st.running.insert(id.clone(), tx);
@@ -337,10 +321,7 @@ impl Engine {
             Err(reason) => {
                 tracing::warn!(task = %id, %reason, "could not start");
                 st.sched.release(&id);
-                let outcome = Outcome::Error {
-                    exit_code: None,
-                    reason,
-                };
+                let outcome = Outcome::Error { exit_code: None, reason };
                 let ended = self.end_unstarted(&mut st, &id, outcome);
                 self.dispatch(&mut st);
                 ended
@@ -369,10 +350,7 @@ impl Engine {
         }
         let waits: Vec<_> = ended
             .iter()
-            .map(|t| {
-                self.writer
-                    .save_then(t.clone(), t.reason.clone(), Durability::Now)
-            })
+            .map(|t| self.writer.save_then(t.clone(), t.reason.clone(), Durability::Now))
             .collect();
         for w in waits {
             if !matches!(w.await, Ok(Ok(()))) {
@@ -398,9 +376,7 @@ impl Engine {
             .agents
             .get(&task.agent)
             .ok_or_else(|| format!("agent {:?} is no longer in the config", task.agent))?;
-        let (stale, ttl) = self
-            .config
-            .timeouts_for(task.category.as_deref(), &task.agent);
+        let (stale, ttl) = self.config.timeouts_for(task.category.as_deref(), &task.agent);
         let mut values = std::collections::BTreeMap::new();
         values.insert("prompt", task.prompt.clone());
         values.insert("task_id", task.id.clone());
@@ -415,11 +391,8 @@ impl Engine {
             values.insert("model_id", m.rsplit('/').next().unwrap_or(m).to_string());
         }
         let argv = runner::argv::expand(agent.command.get_ref(), &values)?;
-        let mut extra: Vec<(String, String)> = agent
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut extra: Vec<(String, String)> =
+            agent.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         extra.push(("PANEHERD_TASK_ID".into(), task.id.clone()));
         let launch = Launch {
             task_id: task.id.clone(),
@@ -440,11 +413,7 @@ impl Engine {
             t.last_output_at = Some(at);
         }
         drop(st);
-        self.emit(Event::Output {
-            id: id.to_string(),
-            at,
-            bytes,
-        });
+        self.emit(Event::Output { id: id.to_string(), at, bytes });
     }
 
     /// Records how a running task ended, frees its slot and starts what may start next. The
@@ -474,10 +443,8 @@ impl Engine {
             self.dispatch(&mut st);
             t
         };
-        if let Err(e) = self
-            .writer
-            .save_wait(ended.clone(), Some(result.clone()), Durability::Now)
-            .await
+        if let Err(e) =
+            self.writer.save_wait(ended.clone(), Some(result.clone()), Durability::Now).await
         {
             tracing::error!(task = id, error = %e, "task end may not be durable");
         }
@@ -490,9 +457,7 @@ impl Engine {
         let mut st = self.lock();
         st.finishing = st.finishing.saturating_sub(1);
         st.put(ended.clone());
-        self.emit(Event::TaskChanged {
-            task: Box::new(ended),
-        });
+        self.emit(Event::TaskChanged { task: Box::new(ended) });
     }
 
     /// Asks the configured summarizer agent for a one-line summary of an ended task and
@@ -552,12 +517,7 @@ impl Engine {
         };
         t.summary = Some(summary);
         let t = t.clone();
-        let result = self
-            .store
-            .read_result(&t.id)
-            .ok()
-            .flatten()
-            .unwrap_or(result);
+        let result = self.store.read_result(&t.id).ok().flatten().unwrap_or(result);
         self.writer.save(t.clone(), Some(result), Durability::Soon);
         self.emit(Event::TaskChanged { task: Box::new(t) });
     }
@@ -583,10 +543,7 @@ impl Engine {
             match status {
                 TaskStatus::Pending if !st.ending.contains(id) && st.sched.remove_queued(id) => {
                     st.envs.remove(id);
-                    let outcome = Outcome::Cancelled {
-                        exit_code: None,
-                        reason: reason.into(),
-                    };
+                    let outcome = Outcome::Cancelled { exit_code: None, reason: reason.into() };
                     ended.extend(self.end_unstarted(&mut st, id, outcome));
                 }
                 TaskStatus::Running => {
@@ -696,6 +653,13 @@ impl Engine {
             let _ = tx.send(KillReason::Cancel("cancelled: the daemon shut down".into()));
         }
         st.running.len()
+    }
+
+    /// Returns once every queued update of the task files is written and flushed.
+    pub async fn flush(&self) {
+        if let Err(e) = self.writer.barrier().await {
+            tracing::error!(error = %e, "cannot flush the task files");
+        }
     }
 
     /// Tasks running or being started.

@@ -43,11 +43,7 @@ impl KillReason {
 
 fn human_secs(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 && s.is_multiple_of(60) {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
+    if s >= 60 && s.is_multiple_of(60) { format!("{}m", s / 60) } else { format!("{s}s") }
 }
 
 pub fn spawn(
@@ -69,11 +65,7 @@ async fn supervise(
     stale: Duration,
     ttl: Duration,
 ) {
-    let RunHandle {
-        pid,
-        mut exit,
-        activity,
-    } = handle;
+    let RunHandle { pid, mut exit, activity } = handle;
     let started = Instant::now();
     let ttl_at = started + ttl;
     let mut stale_at = started + stale;
@@ -149,14 +141,10 @@ async fn supervise(
     let outcome = match (killing, status) {
         (Some(k), s) => k.outcome(s.and_then(|s| s.as_code())),
         (None, Some(s)) if s.code == Some(0) => Outcome::Completed,
-        (None, Some(s)) => Outcome::Error {
-            exit_code: s.as_code(),
-            reason: s.describe(),
-        },
-        (None, None) => Outcome::Error {
-            exit_code: None,
-            reason: "lost track of the process".into(),
-        },
+        (None, Some(s)) => Outcome::Error { exit_code: s.as_code(), reason: s.describe() },
+        (None, None) => {
+            Outcome::Error { exit_code: None, reason: "lost track of the process".into() }
+        }
     };
     engine.finish(&id, outcome).await;
 }

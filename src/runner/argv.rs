@@ -35,9 +35,7 @@ pub fn parse(arg: &str) -> Result<Vec<Part<'_>>, String> {
             continue;
         }
         if c == b'}' {
-            return Err(format!(
-                "unmatched '}}' in {arg:?} (write '}}}}' for a literal brace)"
-            ));
+            return Err(format!("unmatched '}}' in {arg:?} (write '}}}}' for a literal brace)"));
         }
         let end = after.find('}').ok_or_else(|| {
             format!("unclosed '{{' in {arg:?} (write '{{{{' for a literal brace)")
@@ -80,30 +78,20 @@ mod tests {
     use super::*;
 
     fn vals() -> BTreeMap<&'static str, String> {
-        [
-            ("prompt", "$(touch /tmp/pwned) \"; rm -rf ~ ".to_string()),
-            ("task_id", "a-b".into()),
-        ]
-        .into()
+        [("prompt", "$(touch /tmp/pwned) \"; rm -rf ~ ".to_string()), ("task_id", "a-b".into())]
+            .into()
     }
 
     #[test]
     fn prompt_is_one_argument_verbatim() {
-        let t: Vec<String> = ["agent", "--id={task_id}", "{prompt}"]
-            .map(String::from)
-            .into();
+        let t: Vec<String> = ["agent", "--id={task_id}", "{prompt}"].map(String::from).into();
         let argv = expand(&t, &vals()).unwrap();
-        assert_eq!(
-            argv,
-            vec!["agent", "--id=a-b", "$(touch /tmp/pwned) \"; rm -rf ~ "]
-        );
+        assert_eq!(argv, vec!["agent", "--id=a-b", "$(touch /tmp/pwned) \"; rm -rf ~ "]);
     }
 
     #[test]
     fn missing_value_drops_the_argument() {
-        let t: Vec<String> = ["x", "--model={model}", "{prompt}"]
-            .map(String::from)
-            .into();
+        let t: Vec<String> = ["x", "--model={model}", "{prompt}"].map(String::from).into();
         assert_eq!(expand(&t, &vals()).unwrap().len(), 2);
     }
 

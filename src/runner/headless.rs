@@ -20,10 +20,7 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
 
 /// Starts the process. Must be called inside a tokio runtime.
 pub fn spawn(launch: &Launch) -> Result<RunHandle> {
-    let program = launch
-        .argv
-        .first()
-        .ok_or_else(|| anyhow!("empty command"))?;
+    let program = launch.argv.first().ok_or_else(|| anyhow!("empty command"))?;
     let (reader, writer) = std::io::pipe().context("cannot create output pipe")?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(&launch.argv[1..])
@@ -46,14 +43,9 @@ pub fn spawn(launch: &Launch) -> Result<RunHandle> {
         } else {
             ""
         };
-        anyhow!(
-            "cannot start {program:?} in {}: {e}{hint}",
-            launch.cwd.display()
-        )
+        anyhow!("cannot start {program:?} in {}: {e}{hint}", launch.cwd.display())
     })?;
-    let pid = child
-        .id()
-        .ok_or_else(|| anyhow!("process exited before it had a pid"))?;
+    let pid = child.id().ok_or_else(|| anyhow!("process exited before it had a pid"))?;
     let activity = Arc::new(Activity::default());
     let mut rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
         .context("cannot watch output pipe")?;
@@ -101,24 +93,14 @@ pub fn spawn(launch: &Launch) -> Result<RunHandle> {
         let exit = match status {
             Ok(s) => {
                 use std::os::unix::process::ExitStatusExt;
-                Exit {
-                    code: s.code(),
-                    signal: s.signal(),
-                }
+                Exit { code: s.code(), signal: s.signal() }
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot wait for child");
-                Exit {
-                    code: None,
-                    signal: None,
-                }
+                Exit { code: None, signal: None }
             }
         };
         let _ = exit_tx.send(exit);
     });
-    Ok(RunHandle {
-        pid,
-        exit: exit_rx,
-        activity,
-    })
+    Ok(RunHandle { pid, exit: exit_rx, activity })
 }

@@ -34,7 +34,8 @@ type Done = oneshot::Sender<Result<(), String>>;
 pub type Pending = oneshot::Receiver<Result<(), String>>;
 
 struct Job {
-    task: Task,
+    /// `None`: a barrier, answered once everything queued before it is written and flushed.
+    task: Option<Task>,
     result: Option<String>,
     durability: Durability,
     done: Option<Done>,
@@ -49,20 +50,13 @@ pub struct Writer {
 impl Writer {
     pub fn start(store: Store) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("paneherd-store".into())
-            .spawn(move || run(&store, rx))?;
+        std::thread::Builder::new().name("paneherd-store".into()).spawn(move || run(&store, rx))?;
         Ok(Writer { tx })
     }
 
     /// Queues an update; does not wait.
     pub fn save(&self, task: Task, result: Option<String>, durability: Durability) {
-        let _ = self.tx.send(Job {
-            task,
-            result,
-            durability,
-            done: None,
-        });
+        let _ = self.tx.send(Job { task: Some(task), result, durability, done: None });
     }
 
     /// Queues an update and returns once it is as durable as asked.
@@ -81,13 +75,16 @@ impl Writer {
     pub fn save_then(&self, task: Task, result: Option<String>, durability: Durability) -> Pending {
         let (done, rx) = oneshot::channel();
         // If the thread has stopped, `done` is dropped and the receiver reports it.
-        let _ = self.tx.send(Job {
-            task,
-            result,
-            durability,
-            done: Some(done),
-        });
+        let _ = self.tx.send(Job { task: Some(task), result, durability, done: Some(done) });
         rx
+    }
+
+    /// Returns once every update queued before has been written and flushed.
+    pub async fn barrier(&self) -> Result<(), String> {
+        let (done, rx) = oneshot::channel();
+        let job = Job { task: None, result: None, durability: Durability::Now, done: Some(done) };
+        self.tx.send(job).map_err(|_| "the store writer has stopped".to_string())?;
+        rx.await.map_err(|_| "the store writer has stopped".to_string())?
     }
 }
 
@@ -117,9 +114,14 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
         };
         let mut merged: Vec<Merged> = Vec::new();
         for job in first.into_iter().chain(rx.try_iter()) {
-            match merged.iter_mut().find(|m| m.task.id == job.task.id) {
+            let Some(task) = job.task else {
+                flush_by = Some(Instant::now());
+                flush_waiters.extend(job.done);
+                continue;
+            };
+            match merged.iter_mut().find(|m| m.task.id == task.id) {
                 Some(m) => {
-                    m.task = job.task;
+                    m.task = task;
                     if job.result.is_some() {
                         m.result = job.result;
                     }
@@ -127,7 +129,7 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
                     m.waiters.extend(job.done);
                 }
                 None => merged.push(Merged {
-                    task: job.task,
+                    task,
                     result: job.result,
                     durability: job.durability,
                     waiters: job.done.into_iter().collect(),
@@ -135,9 +137,8 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
             }
         }
         for m in merged {
-            let written = store
-                .save(&m.task, m.result.as_deref(), false)
-                .map_err(|e| format!("{e:#}"));
+            let written =
+                store.save(&m.task, m.result.as_deref(), false).map_err(|e| format!("{e:#}"));
             if let Err(e) = &written {
                 tracing::error!(task = %m.task.id, error = %e, "cannot write task file");
             }
@@ -222,15 +223,22 @@ mod tests {
         t.start(5, timefmt::now()).unwrap();
         w.save(t.clone(), None, Durability::Written);
         t.finish(Outcome::Completed, timefmt::now()).unwrap();
-        w.save_wait(t.clone(), Some("done".into()), Durability::Now)
-            .await
-            .unwrap();
+        w.save_wait(t.clone(), Some("done".into()), Durability::Now).await.unwrap();
         let loaded = store.load_all().unwrap();
         assert_eq!(loaded.tasks[0].status, TaskStatus::Completed);
-        assert_eq!(
-            store.read_result("merge-me").unwrap().as_deref(),
-            Some("done")
-        );
+        assert_eq!(store.read_result("merge-me").unwrap().as_deref(), Some("done"));
+    }
+
+    #[tokio::test]
+    async fn a_barrier_waits_for_what_was_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let w = Writer::start(store.clone()).unwrap();
+        for i in 0..50 {
+            w.save(task(&format!("queued-{i}")), None, Durability::Written);
+        }
+        w.barrier().await.unwrap();
+        assert_eq!(store.load_all().unwrap().tasks.len(), 50);
     }
 
     #[tokio::test]
@@ -238,9 +246,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let w = Writer::start(store.clone()).unwrap();
-        w.save_wait(task("soon-one"), None, Durability::Soon)
-            .await
-            .unwrap();
+        w.save_wait(task("soon-one"), None, Durability::Soon).await.unwrap();
         assert!(store.md_path("soon-one").exists());
     }
 }

@@ -12,9 +12,7 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_paneherd");
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 pub struct Env {
@@ -25,10 +23,7 @@ pub struct Env {
 impl Env {
     /// A fresh environment whose config is `config` (TOML text).
     pub fn new(config: &str) -> Env {
-        let dir = tempfile::Builder::new()
-            .prefix("paneherd-test")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("paneherd-test").tempdir().unwrap();
         std::fs::write(dir.path().join("config.toml"), config).unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         Env { dir, extra: vec![] }
@@ -36,8 +31,7 @@ impl Env {
 
     /// With short timeouts allowed (the test-only override).
     pub fn short_timeouts(mut self) -> Env {
-        self.extra
-            .push(("PANEHERD_TEST_SHORT_TIMEOUTS".into(), "1".into()));
+        self.extra.push(("PANEHERD_TEST_SHORT_TIMEOUTS".into(), "1".into()));
         self
     }
 
@@ -96,11 +90,7 @@ impl Env {
 
     pub fn list(&self) -> Vec<Value> {
         let s = self.ok(&["list", "--json"]);
-        serde_json::from_str::<Value>(&s)
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .clone()
+        serde_json::from_str::<Value>(&s).unwrap().as_array().unwrap().clone()
     }
 
     pub fn task(&self, id: &str) -> Value {
@@ -116,10 +106,7 @@ impl Env {
             if t["status"] == status {
                 return t;
             }
-            assert!(
-                Instant::now() < deadline,
-                "task {id} not {status} in time: {t:#}"
-            );
+            assert!(Instant::now() < deadline, "task {id} not {status} in time: {t:#}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -165,12 +152,7 @@ command = ["{args}", "{{prompt}}", "--title={{title}}", "--id={{task_id}}"]
 pub fn pid_alive(pid: i64) -> bool {
     // A zombie still has a /proc entry; check its state.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
+        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
         Err(_) => false,
     }
 }
