@@ -1,18 +1,20 @@
 //! paneherd runs many background AI-agent tasks (or any command) in parallel, from inside tmux.
 //!
 //! Modules: [`core`] is the pure model (tasks, state machine, limits, ids, text); [`config`]
-//! the TOML config; [`proto`] the socket's wire types; [`store`] the task files; [`runner`]
-//! how a process runs (argv templates, the headless runner); [`daemon`] the server (engine,
-//! per-task supervisor, connections); [`client`] the socket client; [`cli`] the commands;
-//! [`paths`] where things live; [`demo_agent`] the built-in simulated agent.
+//! the TOML config; [`proto`] the socket's wire types; [`store`] the task files and their
+//! writer thread; [`runner`] how a process runs (argv templates, the headless runner);
+//! [`daemon`] the server (engine, per-task supervisor, connections); [`client`] the socket
+//! client; [`cli`] the commands; [`paths`] where things live; [`demo_agent`] the built-in
+//! simulated agent.
 //!
-//! One task's path: `paneherd run` ([`cli`]) sends `submit` through [`client`] to the daemon's
+//! One task's path: `paneherd run` ([`cli`]) sends `submit` through [`client`] to
 //! [`daemon::connection`]; [`daemon::engine::Engine::submit`] resolves agent, model and limit
-//! group from [`config`], writes the pending task with [`store`] and queues it in the
-//! [`core::limits::Scheduler`]; when a slot is free it expands the agent's argv template
-//! ([`runner::argv`]) and starts the process ([`runner::headless`]); [`daemon::supervisor`]
-//! awaits its exit, stale and TTL timers; `Engine::finish` writes the result to the task file
-//! and only then broadcasts the event that `output --wait` and subscribers receive.
+//! group from [`config`], queues the task in the [`core::limits::Scheduler`] and has the
+//! [`store::Writer`] write its file before replying; when a slot is free the engine expands the
+//! agent's argv template ([`runner::argv`]) and starts the process ([`runner::headless`]);
+//! [`daemon::supervisor`] awaits its exit and its stale and TTL timers; `Engine::finish` frees
+//! the slot, has the writer write and flush the result, and only then broadcasts the event that
+//! `output --wait`, `wait` and subscribers receive.
 
 pub mod cli;
 pub mod client;

@@ -418,3 +418,20 @@ fn a_second_daemon_on_the_same_data_dir_is_refused() {
     assert!(err.contains(&format!("another paneherd daemon (pid {pid}) already serves")), "{err}");
     assert_eq!(env.daemon_pid(), Some(pid));
 }
+
+#[test]
+fn a_corrupt_task_file_is_reported_skipped_and_left_alone() {
+    let env = Env::new(&config_with(""));
+    let tasks = env.data().join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    let garbage = "+++\nid = \"mangled-file\"\nstatus = 42\n+++\nhand edited\n";
+    std::fs::write(tasks.join("mangled-file.md"), garbage).unwrap();
+    let good = env.submit(&["--agent", "fake", "1 0 0"]);
+    env.ok(&["wait", &good]);
+    let status = env.ok(&["daemon", "status"]);
+    assert!(status.contains("skipped") && status.contains("mangled-file.md"), "{status}");
+    assert_eq!(env.list().len(), 1);
+    let out = env.run(&["output", "mangled-file"]);
+    assert_eq!(out.status.code(), Some(2), "not a task");
+    assert_eq!(std::fs::read_to_string(tasks.join("mangled-file.md")).unwrap(), garbage);
+}

@@ -365,6 +365,11 @@ fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
     }
 }
 
+fn fmt_hms(t: Option<timefmt::Timestamp>) -> String {
+    t.map(|t| t.with_timezone(&chrono::Local).format("%H:%M:%S").to_string())
+        .unwrap_or_else(|| "--:--:--".into())
+}
+
 const DEMO_PROMPTS: [&str; 8] = [
     "Explore the auth code and list every login flow",
     "Run the test suite and summarise the failures",
@@ -397,6 +402,15 @@ async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
     let mut open: std::collections::HashSet<String> = ids.iter().cloned().collect();
     // Tasks may have changed before the subscription began.
     let snapshot: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
+    for t in snapshot.iter().filter(|t| open.contains(&t.id)) {
+        match t.status {
+            TaskStatus::Running => println!("{}  ▶ {:<22} started", fmt_hms(t.started_at), t.id),
+            s if s.is_terminal() => {
+                println!("{}  {} {:<22} {s}", fmt_hms(t.finished_at), s.symbol(), t.id);
+            }
+            _ => {}
+        }
+    }
     for t in snapshot.iter().filter(|t| t.status.is_terminal()) {
         open.remove(&t.id);
     }
@@ -408,7 +422,7 @@ async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
             if !open.contains(&task.id) {
                 continue;
             }
-            let when = timefmt::now().format("%H:%M:%S");
+            let when = fmt_hms(Some(timefmt::now()));
             match task.status {
                 TaskStatus::Running => println!("{when}  ▶ {:<22} started", task.id),
                 s if s.is_terminal() => {

@@ -40,10 +40,17 @@ pub fn task_table(tasks: &[Task], now: Timestamp) -> String {
     let idw = tasks.iter().map(|t| t.id.len()).max().unwrap_or(2).max(2);
     let aw = tasks.iter().map(|t| agent_model(t).chars().count()).max().unwrap_or(5).clamp(5, 28);
     let _ = writeln!(out, "{:idw$}  {:13}  {:aw$}  {:>12}  TITLE", "ID", "STATUS", "AGENT", "TIME");
-    let groups: [fn(TaskStatus) -> bool; 3] =
-        [|s| s == TaskStatus::Running, |s| s == TaskStatus::Pending, |s| s.is_terminal()];
-    for pred in groups {
-        for t in tasks.iter().filter(|t| pred(t.status)) {
+    // Running (oldest start first), pending (queue order), finished (latest end first).
+    let mut running: Vec<&Task> =
+        tasks.iter().filter(|t| t.status == TaskStatus::Running).collect();
+    running.sort_by_key(|t| t.started_at);
+    let mut pending: Vec<&Task> =
+        tasks.iter().filter(|t| t.status == TaskStatus::Pending).collect();
+    pending.sort_by_key(|t| t.created_at);
+    let mut finished: Vec<&Task> = tasks.iter().filter(|t| t.status.is_terminal()).collect();
+    finished.sort_by_key(|t| std::cmp::Reverse(t.finished_at));
+    for group in [running, pending, finished] {
+        for t in group {
             let mut title = t.title.clone();
             if t.status.is_terminal()
                 && t.status != TaskStatus::Completed
