@@ -265,7 +265,7 @@ impl Client {
             if buf.is_empty() {
                 return Err(ClientError::Unreachable(CLOSED.into()));
             }
-            let (chunk, end) = match buf.iter().position(|b| *b == b'\n') {
+            let (chunk, end) = match memchr::memchr(b'\n', buf) {
                 Some(i) => (&buf[..i], true),
                 None => (buf, false),
             };
