@@ -166,7 +166,8 @@ async fn finish_submit(
         } else {
             println!("{}", task.id);
             if std::io::stderr().is_terminal() {
-                let state = if task.status == TaskStatus::Running { "started" } else { "queued" };
+                let state =
+                    if task.status == TaskStatus::Running { "started" } else { "submitted" };
                 eprintln!(
                     "{state}: {} — `paneherd output {} --wait` for its result",
                     task.title, task.id
@@ -238,6 +239,8 @@ async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
         c.request(Request::Wait { ids: a.ids, all: a.all, timeout_ms: timeout }).await?;
     if a.json {
         print_json(&w)?;
+    } else if w.tasks.is_empty() {
+        println!("Nothing to wait for: no task is pending or running.");
     } else {
         print!("{}", render::task_table(&w.tasks, timefmt::now()));
         if w.timed_out {
