@@ -55,6 +55,8 @@ pub enum Command {
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// List the tmux layout presets (the active one marked *).
+    Layouts,
     /// Run the daemon in the foreground, or ask about / stop the running one.
     Daemon(DaemonArgs),
     /// Run a batch of simulated-agent tasks to see paneherd work (no AI CLI needed).

@@ -13,6 +13,7 @@ use toml::Spanned;
 pub use error::ConfigError;
 
 use crate::core::limits::Limits;
+use crate::tmux::presets::{CloseAfter, Knobs, Presets, TmuxSettings};
 
 /// The embedded default config, printed by `paneherd config default`.
 pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
@@ -37,12 +38,55 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub agents: BTreeMap<String, AgentConfig>,
     pub categories: BTreeMap<String, CategoryConfig>,
-    /// Reserved for the tmux integration.
-    pub tmux: Option<toml::Table>,
+    /// `[tmux]`: the layout preset and keys that override it.
+    pub tmux: TmuxSection,
     /// Reserved for notifications.
     pub notify: Option<toml::Table>,
     /// Reserved for the dashboard.
     pub ui: Option<toml::Table>,
+    /// Layout presets (built-in and the user's), loaded beside the config.
+    #[serde(skip)]
+    pub presets: Presets,
+}
+
+/// `[tmux]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TmuxSection {
+    /// The preset (`paneherd layouts`).
+    pub layout: Option<Spanned<String>>,
+    pub main_pane_size: Option<Spanned<u16>>,
+    pub main_pane_min_width: Option<Spanned<u16>>,
+    pub agent_pane_min_width: Option<Spanned<u16>>,
+    pub agent_pane_min_height: Option<Spanned<u16>>,
+    pub close_after_secs: Option<Spanned<CloseAfter>>,
+}
+
+impl TmuxSection {
+    /// The keys that override the preset.
+    pub fn knobs(&self) -> Knobs {
+        Knobs {
+            main_pane_size: self.main_pane_size.clone(),
+            main_pane_min_width: self.main_pane_min_width.clone(),
+            agent_pane_min_width: self.agent_pane_min_width.clone(),
+            agent_pane_min_height: self.agent_pane_min_height.clone(),
+            close_after_secs: self.close_after_secs.clone(),
+        }
+    }
+
+    fn merge(&mut self, user: TmuxSection) {
+        fn take<T>(mine: &mut Option<T>, theirs: Option<T>) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+        take(&mut self.layout, user.layout);
+        take(&mut self.main_pane_size, user.main_pane_size);
+        take(&mut self.main_pane_min_width, user.main_pane_min_width);
+        take(&mut self.agent_pane_min_width, user.agent_pane_min_width);
+        take(&mut self.agent_pane_min_height, user.agent_pane_min_height);
+        take(&mut self.close_after_secs, user.close_after_secs);
+    }
 }
 
 /// `[concurrency]`.
@@ -148,12 +192,24 @@ impl Config {
     pub fn builtin() -> Config {
         // The embedded file is checked by a test; an error here is a build defect, so fall
         // back to an empty default rather than panic.
-        parse(Path::new("<embedded default>"), DEFAULT_TOML).unwrap_or_default()
+        let mut c = parse(Path::new("<embedded default>"), DEFAULT_TOML).unwrap_or_default();
+        c.presets = Presets::builtin();
+        c
     }
 
     /// Parses a user file's text and merges it over the embedded default.
     pub fn from_user_str(file: &Path, src: &str) -> Result<Config, Box<ConfigError>> {
-        let user = parse(file, src)?;
+        Config::from_user_str_with(file, src, Presets::builtin())
+    }
+
+    /// The same, with the layout presets to check `[tmux] layout` against.
+    pub fn from_user_str_with(
+        file: &Path,
+        src: &str,
+        presets: Presets,
+    ) -> Result<Config, Box<ConfigError>> {
+        let mut user = parse(file, src)?;
+        user.presets = presets;
         let short = std::env::var_os(SHORT_TIMEOUTS_ENV).is_some_and(|v| v == "1");
         let mut merged = Config::builtin();
         merged.merge(user.clone());
@@ -163,13 +219,17 @@ impl Config {
 
     /// Loads the config at `path` (a missing file means the defaults).
     pub fn load(path: &Path) -> Result<Loaded, Box<ConfigError>> {
+        let dir = path.parent().unwrap_or(Path::new(".")).join("layouts");
+        let presets = Presets::load(&dir)?;
         match std::fs::read_to_string(path) {
             Ok(src) => Ok(Loaded {
-                config: Config::from_user_str(path, &src)?,
+                config: Config::from_user_str_with(path, &src, presets)?,
                 user_file: Some(path.into()),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok(Loaded { config: Config::builtin(), user_file: None })
+                let mut config = Config::builtin();
+                config.presets = presets;
+                Ok(Loaded { config, user_file: None })
             }
             Err(e) => Err(Box::new(ConfigError::whole_file(path, format!("cannot read: {e}")))),
         }
@@ -192,13 +252,20 @@ impl Config {
         self.timeouts = user.timeouts;
         self.agents.extend(user.agents);
         self.categories.extend(user.categories);
-        for (mine, theirs) in
-            [(&mut self.tmux, user.tmux), (&mut self.notify, user.notify), (&mut self.ui, user.ui)]
-        {
+        self.tmux.merge(user.tmux);
+        self.presets = user.presets;
+        for (mine, theirs) in [(&mut self.notify, user.notify), (&mut self.ui, user.ui)] {
             if let Some(t) = theirs {
                 mine.get_or_insert_with(toml::Table::new).extend(t);
             }
         }
+    }
+
+    /// The tmux settings in force: the chosen preset with `[tmux]` keys over it.
+    pub fn tmux_settings(&self) -> TmuxSettings {
+        let name =
+            self.tmux.layout.as_ref().map(|l| l.get_ref().as_str()).unwrap_or("main-vertical");
+        self.presets.settings(name, &self.tmux.knobs()).unwrap_or_default()
     }
 
     pub fn limits(&self) -> Limits {

@@ -26,3 +26,4 @@ pub mod paths;
 pub mod proto;
 pub mod runner;
 pub mod store;
+pub mod tmux;

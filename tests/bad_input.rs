@@ -227,7 +227,48 @@ fn a_stale_socket_file_is_replaced() {
 }
 
 /// (fixture, line, key, words the message must contain)
-const BAD_CONFIGS: [(&str, usize, &str, &str); 11] = [
+#[test]
+fn a_user_layout_preset_is_listed_and_can_be_chosen() {
+    let env = Env::new(&config_with("[tmux]\nlayout = \"mine\"\nmain_pane_size = 50\n"));
+    let dir = env.path().join("layouts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("mine.toml"), "description = \"my own\"\nlayout = \"even-vertical\"\n")
+        .unwrap();
+    let out = env.ok(&["layouts"]);
+    assert!(out.contains("* mine") && out.contains("my own"), "{out}");
+    assert!(out.contains("in force: even-vertical — main pane 50 %"), "{out}");
+    std::fs::write(dir.join("broken.toml"), "description = 3\n").unwrap();
+    let out = env.run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.toml:1:"), "{err}");
+}
+
+const BAD_CONFIGS: [(&str, usize, &str, &str); 15] = [
+    (
+        "tmux_unknown_layout.toml",
+        2,
+        "tmux.layout",
+        "unknown layout preset \"spiral\" (presets: even-horizontal",
+    ),
+    (
+        "tmux_main_size_out_of_range.toml",
+        3,
+        "tmux.main_pane_size",
+        "95 is out of range (allowed: 20 to 80)",
+    ),
+    (
+        "tmux_agent_width_too_small.toml",
+        2,
+        "tmux.agent_pane_min_width",
+        "10 is out of range (allowed: 20 to 1000)",
+    ),
+    (
+        "tmux_close_after_bad.toml",
+        2,
+        "tmux.close_after_secs",
+        "\"later\" is not allowed (a number of seconds, or \"keep\")",
+    ),
     ("unknown_key.toml", 3, "timeouts.stale_seconds", "unknown field `stale_seconds`"),
     (
         "stale_too_small.toml",
@@ -285,6 +326,19 @@ fn good_config_checks_and_default_prints() {
     let env = Env::new(&config_with("[concurrency.providers]\nanthropic = 3\n"));
     let out = env.ok(&["config", "check"]);
     assert!(out.starts_with("ok: ") && out.contains("9 agents"), "{out}");
+    let layouts = env.ok(&["layouts"]);
+    for name in [
+        "main-vertical",
+        "main-horizontal",
+        "tiled",
+        "even-horizontal",
+        "even-vertical",
+        "wide",
+        "focus",
+    ] {
+        assert!(layouts.contains(name), "{name} missing from:\n{layouts}");
+    }
+    assert!(layouts.contains("* main-vertical"), "active preset marked:\n{layouts}");
     let default = env.ok(&["config", "default"]);
     let env2 = Env::new(&default);
     env2.ok(&["config", "check"]);

@@ -64,6 +64,7 @@ pub fn dispatch(cli: Cli) -> i32 {
             DaemonCmd::Stop => block_on(daemon_stop(&paths)),
         },
         Command::Config(c) => config_cmd(&paths, c),
+        Command::Layouts => layouts(&paths),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut std::io::stdout());
             Ok(exit::OK)
@@ -320,6 +321,36 @@ async fn daemon_stop(paths: &Paths) -> CmdResult {
         });
     }
     println!("daemon {pid} stopped");
+    Ok(exit::OK)
+}
+
+fn layouts(paths: &Paths) -> CmdResult {
+    let loaded = Config::load(&paths.config).map_err(|e| usage(format!("config error: {e}")))?;
+    let c = &loaded.config;
+    let active = c.tmux.layout.as_ref().map(|l| l.get_ref().as_str()).unwrap_or("main-vertical");
+    let w = c.presets.0.keys().map(|k| k.len()).max().unwrap_or(0);
+    for (name, p) in &c.presets.0 {
+        let mark = if name == active { "*" } else { " " };
+        let from = match &p.path {
+            Some(path) => format!("  ({})", path.display()),
+            None => String::new(),
+        };
+        println!("{mark} {name:w$}  {:<15}  {}{from}", p.file.layout.name(), p.file.description);
+    }
+    let s = c.tmux_settings();
+    let g = s.geometry;
+    println!(
+        "\nin force: {} — main pane {} % (≥ {} cols), agent panes ≥ {}×{}, close after {}",
+        g.kind.name(),
+        g.main_pane_size,
+        g.main_pane_min_width,
+        g.agent_pane_min_width,
+        g.agent_pane_min_height,
+        match s.close_after {
+            crate::tmux::presets::CloseAfter::Secs(n) => format!("{n} s"),
+            crate::tmux::presets::CloseAfter::Keep => "never (keep)".into(),
+        }
+    );
     Ok(exit::OK)
 }
 

@@ -109,6 +109,20 @@ pub fn check(
             ));
         }
     }
+    crate::tmux::presets::check_knobs(&user.tmux.knobs(), file, src, "tmux.")?;
+    if let Some(l) = &user.tmux.layout
+        && !user.presets.0.contains_key(l.get_ref())
+    {
+        return Err(err(
+            l.span(),
+            "tmux.layout".into(),
+            format!(
+                "unknown layout preset {:?} (presets: {})",
+                l.get_ref(),
+                user.presets.0.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     if let Some(s) = &user.summarizer
         && !merged.agents.contains_key(s.get_ref())
     {

@@ -1,0 +1,462 @@
+//! Pane geometry, planned by a pure function: (window size, layout, limits, number of running
+//! agents) → where the main pane and each visible agent pane go. Agents that do not fit are not
+//! shown (they run in the overflow window). No tmux here: tested on its own.
+//!
+//! Every layout is a main region and an agent region, split by tmux's one-cell border:
+//!
+//! | layout            | main          | agents                 |
+//! |-------------------|---------------|------------------------|
+//! | `main-vertical`   | left          | stacked in a column    |
+//! | `main-horizontal` | top           | side by side in a row  |
+//! | `tiled`           | left          | a grid                 |
+//! | `even-horizontal` | left          | equal columns          |
+//! | `even-vertical`   | top           | equal rows             |
+//!
+//! The main pane's share is `max(main_pane_size % of the window, main_pane_min_width)` across
+//! (for the left layouts; a share of the height for the top ones); no visible agent pane is
+//! narrower than `agent_pane_min_width` or shorter than `agent_pane_min_height`.
+
+use serde::{Deserialize, Serialize};
+
+/// The arrangement of panes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayoutKind {
+    MainVertical,
+    MainHorizontal,
+    Tiled,
+    EvenHorizontal,
+    EvenVertical,
+}
+
+impl LayoutKind {
+    pub const ALL: [LayoutKind; 5] = [
+        LayoutKind::MainVertical,
+        LayoutKind::MainHorizontal,
+        LayoutKind::Tiled,
+        LayoutKind::EvenHorizontal,
+        LayoutKind::EvenVertical,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LayoutKind::MainVertical => "main-vertical",
+            LayoutKind::MainHorizontal => "main-horizontal",
+            LayoutKind::Tiled => "tiled",
+            LayoutKind::EvenHorizontal => "even-horizontal",
+            LayoutKind::EvenVertical => "even-vertical",
+        }
+    }
+
+    /// Main pane on the left (else on top).
+    fn main_left(self) -> bool {
+        matches!(self, LayoutKind::MainVertical | LayoutKind::Tiled | LayoutKind::EvenHorizontal)
+    }
+}
+
+/// The geometry settings of `[tmux]` (after presets are applied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub kind: LayoutKind,
+    /// Percent of the window for the main pane, 20–80.
+    pub main_pane_size: u16,
+    pub main_pane_min_width: u16,
+    pub agent_pane_min_width: u16,
+    pub agent_pane_min_height: u16,
+}
+
+impl Default for Geometry {
+    fn default() -> Self {
+        Geometry {
+            kind: LayoutKind::MainVertical,
+            main_pane_size: 60,
+            main_pane_min_width: 120,
+            agent_pane_min_width: 40,
+            agent_pane_min_height: 8,
+        }
+    }
+}
+
+/// A pane's cell rectangle in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    pub x: u16,
+    pub y: u16,
+    pub w: u16,
+    pub h: u16,
+}
+
+impl Rect {
+    fn right(self) -> u32 {
+        self.x as u32 + self.w as u32
+    }
+    fn bottom(self) -> u32 {
+        self.y as u32 + self.h as u32
+    }
+    pub fn overlaps(self, o: Rect) -> bool {
+        (self.x as u32) < o.right()
+            && (o.x as u32) < self.right()
+            && (self.y as u32) < o.bottom()
+            && (o.y as u32) < self.bottom()
+    }
+}
+
+/// How the agent region is divided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrangement {
+    /// No agent pane.
+    None,
+    Column,
+    Row,
+    /// Rows of panes, each row a list of panes (for the layout string).
+    Grid(Vec<usize>),
+}
+
+/// Where everything goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub window: (u16, u16),
+    pub kind: LayoutKind,
+    pub main: Rect,
+    /// The visible agent panes, in order (the first agents get them).
+    pub agents: Vec<Rect>,
+    /// The agent region (when there are visible agents).
+    pub region: Option<Rect>,
+    pub arrangement: Arrangement,
+}
+
+impl Plan {
+    /// How many of `n` agents are not shown.
+    pub fn hidden(&self, n: usize) -> usize {
+        n.saturating_sub(self.agents.len())
+    }
+}
+
+/// Splits `total` cells into `k` parts separated by one-cell borders; earlier parts get the
+/// remainder.
+fn split(total: u16, k: u16) -> Vec<u16> {
+    if k == 0 {
+        return vec![];
+    }
+    let usable = total.saturating_sub(k - 1);
+    let base = usable / k;
+    let extra = usable % k;
+    (0..k).map(|i| base + u16::from(i < extra)).collect()
+}
+
+/// How many parts of at least `min` cells fit in `total` (with borders).
+fn fit(total: u16, min: u16) -> u16 {
+    ((total as u32 + 1) / (min.max(1) as u32 + 1)) as u16
+}
+
+/// Plans the panes of a `w`×`h` window for `n` running agents.
+pub fn plan(w: u16, h: u16, g: &Geometry, n: usize) -> Plan {
+    let whole = Rect { x: 0, y: 0, w, h };
+    let none = || Plan {
+        window: (w, h),
+        kind: g.kind,
+        main: whole,
+        agents: vec![],
+        region: None,
+        arrangement: Arrangement::None,
+    };
+    if n == 0 || w == 0 || h == 0 {
+        return none();
+    }
+    let (min_w, min_h) = (g.agent_pane_min_width.max(1), g.agent_pane_min_height.max(1));
+    let pct = g.main_pane_size.clamp(1, 99) as u32;
+    let (main, region) = if g.kind.main_left() {
+        let share = (w as u32 * pct / 100) as u16;
+        let mw = share.max(g.main_pane_min_width);
+        // Room for the border and one agent column?
+        if mw as u32 + 1 + min_w as u32 > w as u32 || h < min_h {
+            return none();
+        }
+        (Rect { x: 0, y: 0, w: mw, h }, Rect { x: mw + 1, y: 0, w: w - mw - 1, h })
+    } else {
+        let mh = ((h as u32 * pct / 100) as u16).max(1);
+        if mh as u32 + 1 + min_h as u32 > h as u32 || w < min_w {
+            return none();
+        }
+        (Rect { x: 0, y: 0, w, h: mh }, Rect { x: 0, y: mh + 1, w, h: h - mh - 1 })
+    };
+    let n16 = n.min(u16::MAX as usize) as u16;
+    let (agents, arrangement) = match g.kind {
+        LayoutKind::MainVertical | LayoutKind::EvenVertical => {
+            let k = n16.min(fit(region.h, min_h));
+            (column(region, k), Arrangement::Column)
+        }
+        LayoutKind::MainHorizontal | LayoutKind::EvenHorizontal => {
+            let k = n16.min(fit(region.w, min_w));
+            (row(region, k), Arrangement::Row)
+        }
+        LayoutKind::Tiled => grid(region, n16, min_w, min_h),
+    };
+    if agents.is_empty() {
+        return none();
+    }
+    Plan { window: (w, h), kind: g.kind, main, agents, region: Some(region), arrangement }
+}
+
+fn column(r: Rect, k: u16) -> Vec<Rect> {
+    let mut y = r.y;
+    split(r.h, k)
+        .into_iter()
+        .map(|ph| {
+            let p = Rect { x: r.x, y, w: r.w, h: ph };
+            y += ph + 1;
+            p
+        })
+        .collect()
+}
+
+fn row(r: Rect, k: u16) -> Vec<Rect> {
+    let mut x = r.x;
+    split(r.w, k)
+        .into_iter()
+        .map(|pw| {
+            let p = Rect { x, y: r.y, w: pw, h: r.h };
+            x += pw + 1;
+            p
+        })
+        .collect()
+}
+
+/// The most agents (≤ `n`) that fit in a grid, rows filled first, a short last row widened.
+fn grid(r: Rect, n: u16, min_w: u16, min_h: u16) -> (Vec<Rect>, Arrangement) {
+    let max_cols = fit(r.w, min_w);
+    let max_rows = fit(r.h, min_h);
+    let k = n.min(max_cols.saturating_mul(max_rows));
+    if k == 0 {
+        return (vec![], Arrangement::None);
+    }
+    // As square as the room allows: the fewest columns that still fit the rows.
+    let mut cols = ((k as f64).sqrt().ceil() as u16).min(max_cols).max(1);
+    while k.div_ceil(cols) > max_rows {
+        cols += 1;
+    }
+    let rows = k.div_ceil(cols);
+    let mut out = Vec::with_capacity(k as usize);
+    let mut per_row = Vec::with_capacity(rows as usize);
+    let mut left = k;
+    for band in column(r, rows) {
+        let in_row = left.min(cols);
+        out.extend(row(band, in_row));
+        per_row.push(in_row as usize);
+        left -= in_row;
+    }
+    (out, Arrangement::Grid(per_row))
+}
+
+/// tmux's layout checksum.
+fn checksum(layout: &str) -> u16 {
+    let mut csum: u16 = 0;
+    for b in layout.bytes() {
+        csum = (csum >> 1) | ((csum & 1) << 15);
+        csum = csum.wrapping_add(b as u16);
+    }
+    csum
+}
+
+fn leaf(r: Rect, pane: u32) -> String {
+    format!("{}x{},{},{},{}", r.w, r.h, r.x, r.y, pane)
+}
+
+fn node(r: Rect, horizontal: bool, children: Vec<String>) -> String {
+    if children.len() == 1 {
+        // A lone child takes the whole cell.
+        return children.into_iter().next().unwrap_or_default();
+    }
+    let (open, close) = if horizontal { ('{', '}') } else { ('[', ']') };
+    format!("{}x{},{},{}{open}{}{close}", r.w, r.h, r.x, r.y, children.join(","))
+}
+
+/// The `select-layout` string for a plan, given the main pane's and the visible agents' tmux
+/// pane numbers (`%12` → 12), in plan order.
+pub fn layout_string(p: &Plan, main_pane: u32, agent_panes: &[u32]) -> String {
+    let (w, h) = p.window;
+    let body = match (&p.region, p.agents.is_empty()) {
+        (Some(region), false) => {
+            let ids = agent_panes.iter().copied().chain(std::iter::repeat(0));
+            let leaves: Vec<String> =
+                p.agents.iter().zip(ids).map(|(r, id)| leaf(*r, id)).collect();
+            let agents = match &p.arrangement {
+                Arrangement::Column => node(*region, false, leaves),
+                Arrangement::Row | Arrangement::None => node(*region, true, leaves),
+                Arrangement::Grid(per_row) => {
+                    let mut rows = Vec::new();
+                    let mut it = p.agents.iter().zip(leaves);
+                    for &n in per_row {
+                        let cells: Vec<(&Rect, String)> = it.by_ref().take(n).collect();
+                        let band = Rect {
+                            x: region.x,
+                            y: cells.first().map(|c| c.0.y).unwrap_or(region.y),
+                            w: region.w,
+                            h: cells.first().map(|c| c.0.h).unwrap_or(region.h),
+                        };
+                        rows.push(node(band, true, cells.into_iter().map(|c| c.1).collect()));
+                    }
+                    node(*region, false, rows)
+                }
+            };
+            let root = Rect { x: 0, y: 0, w, h };
+            node(root, p.kind.main_left(), vec![leaf(p.main, main_pane), agents])
+        }
+        _ => leaf(p.main, main_pane),
+    };
+    format!("{:04x},{body}", checksum(&body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn geo(kind: LayoutKind) -> Geometry {
+        Geometry { kind, ..Geometry::default() }
+    }
+
+    fn check_invariants(p: &Plan, g: &Geometry, n: usize) -> Result<(), String> {
+        let (w, h) = p.window;
+        let win = Rect { x: 0, y: 0, w, h };
+        if p.agents.len() > n {
+            return Err("more panes than agents".into());
+        }
+        let main_across = if g.kind.main_left() { p.main.w } else { p.main.h };
+        let want = if g.kind.main_left() {
+            ((w as u32 * g.main_pane_size as u32 / 100) as u16).max(g.main_pane_min_width).min(w)
+        } else {
+            ((h as u32 * g.main_pane_size as u32 / 100) as u16).max(1).min(h)
+        };
+        if main_across < want {
+            return Err(format!("main pane {main_across} < {want}"));
+        }
+        for (i, a) in p.agents.iter().enumerate() {
+            if a.w < g.agent_pane_min_width || a.h < g.agent_pane_min_height {
+                return Err(format!("agent {i} is {}x{}", a.w, a.h));
+            }
+            if a.right() > win.right() || a.bottom() > win.bottom() {
+                return Err(format!("agent {i} outside the window"));
+            }
+            if a.overlaps(p.main) {
+                return Err(format!("agent {i} overlaps the main pane"));
+            }
+            for (j, b) in p.agents.iter().enumerate().skip(i + 1) {
+                if a.overlaps(*b) {
+                    return Err(format!("agents {i} and {j} overlap"));
+                }
+            }
+        }
+        if p.main.right() > win.right() || p.main.bottom() > win.bottom() {
+            return Err("main outside the window".into());
+        }
+        Ok(())
+    }
+
+    /// (layout, window) → visible agents for 1..=12 running.
+    #[test]
+    fn visible_counts_per_layout_and_window() {
+        use LayoutKind::*;
+        let table: [(LayoutKind, (u16, u16), [usize; 12]); 25] = [
+            (MainVertical, (240, 60), [1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6]),
+            (MainVertical, (200, 50), [1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5]),
+            (MainVertical, (160, 50), [0; 12]),
+            (MainVertical, (120, 40), [0; 12]),
+            (MainVertical, (80, 24), [0; 12]),
+            (MainHorizontal, (240, 60), [1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5]),
+            (MainHorizontal, (200, 50), [1, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4]),
+            (MainHorizontal, (160, 50), [1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3]),
+            (MainHorizontal, (120, 40), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
+            (MainHorizontal, (80, 24), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]),
+            (Tiled, (240, 60), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
+            (Tiled, (200, 50), [1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5]),
+            (Tiled, (160, 50), [0; 12]),
+            (Tiled, (120, 40), [0; 12]),
+            (Tiled, (80, 24), [0; 12]),
+            (EvenHorizontal, (240, 60), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
+            (EvenHorizontal, (200, 50), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]),
+            (EvenHorizontal, (160, 50), [0; 12]),
+            (EvenHorizontal, (120, 40), [0; 12]),
+            (EvenHorizontal, (80, 24), [0; 12]),
+            (EvenVertical, (240, 60), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
+            (EvenVertical, (200, 50), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
+            (EvenVertical, (160, 50), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
+            (EvenVertical, (120, 40), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]),
+            (EvenVertical, (80, 24), [1; 12]),
+        ];
+        for (kind, (w, h), want) in table {
+            let g = geo(kind);
+            let got: Vec<usize> = (1..=12).map(|n| plan(w, h, &g, n).agents.len()).collect();
+            assert_eq!(got, want, "{} at {w}x{h}", kind.name());
+            for n in 1..=12 {
+                check_invariants(&plan(w, h, &g, n), &g, n).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn main_vertical_240x60_geometry() {
+        let p = plan(240, 60, &geo(LayoutKind::MainVertical), 3);
+        assert_eq!(p.main, Rect { x: 0, y: 0, w: 144, h: 60 });
+        assert_eq!(
+            p.agents,
+            vec![
+                Rect { x: 145, y: 0, w: 95, h: 20 },
+                Rect { x: 145, y: 21, w: 95, h: 19 },
+                Rect { x: 145, y: 41, w: 95, h: 19 },
+            ]
+        );
+    }
+
+    #[test]
+    fn tiled_fills_a_grid() {
+        let g = Geometry {
+            kind: LayoutKind::Tiled,
+            main_pane_size: 30,
+            main_pane_min_width: 60,
+            ..Geometry::default()
+        };
+        let p = plan(240, 60, &g, 7);
+        assert_eq!(p.arrangement, Arrangement::Grid(vec![3, 3, 1]));
+        assert_eq!(p.agents.len(), 7);
+        check_invariants(&p, &g, 7).unwrap();
+        assert_eq!(p.agents[6].w, p.region.unwrap().w, "a short last row is widened");
+    }
+
+    #[test]
+    fn layout_string_matches_tmux_format() {
+        // Main pane alone.
+        let p = plan(80, 24, &geo(LayoutKind::MainVertical), 2);
+        assert_eq!(
+            layout_string(&p, 0, &[]),
+            format!("{:04x},80x24,0,0,0", checksum("80x24,0,0,0"))
+        );
+        // Two agents stacked beside the main pane.
+        let p = plan(240, 60, &geo(LayoutKind::MainVertical), 2);
+        let s = layout_string(&p, 1, &[5, 9]);
+        let body = "240x60,0,0{144x60,0,0,1,95x60,145,0[95x30,145,0,5,95x29,145,31,9]}";
+        assert_eq!(s, format!("{:04x},{body}", checksum(body)));
+    }
+
+    #[test]
+    fn checksum_is_tmuxs() {
+        // Taken from `tmux list-windows -F '#{window_layout}'` of a 80x24 window, one pane.
+        assert_eq!(format!("{:04x}", checksum("80x24,0,0,0")), "b25d");
+    }
+
+    proptest! {
+        #[test]
+        fn invariants_hold(w in 1u16..400, h in 1u16..120, n in 0usize..40,
+                           kind in 0usize..5, size in 20u16..=80, main_min in 40u16..200,
+                           min_w in 20u16..80, min_h in 3u16..20) {
+            let g = Geometry { kind: LayoutKind::ALL[kind], main_pane_size: size,
+                               main_pane_min_width: main_min, agent_pane_min_width: min_w,
+                               agent_pane_min_height: min_h };
+            let p = plan(w, h, &g, n);
+            prop_assert!(check_invariants(&p, &g, n).is_ok(), "{:?}", check_invariants(&p, &g, n));
+            // More agents never show fewer panes.
+            let more = plan(w, h, &g, n + 1);
+            prop_assert!(more.agents.len() >= p.agents.len());
+        }
+    }
+}
