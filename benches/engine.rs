@@ -177,7 +177,7 @@ async fn throughput(keep: &mut Vec<Bench>, xargs_first: bool) -> (f64, f64) {
     let mut c = b.client().await;
     let t0 = Instant::now();
     // All 500 sent at once, as xargs reads its 500 lines at once.
-    let submits = (0..500).map(|_| Request::Submit { spec: spec("true") }).collect();
+    let submits = (0..500).map(|_| Request::Submit { spec: Box::new(spec("true")) }).collect();
     let replies = c.request_many(submits).await.expect("submit");
     assert!(replies.iter().all(|r| r.is_ok()));
     let w: WaitData = c
@@ -232,6 +232,7 @@ fn synth_history(data: &Path, n: usize) {
             last_output_at: None,
             parent: None,
             limit_group: "default".into(),
+            tmux: None,
         };
         t.start(1000 + i as u32, created).expect("start");
         t.finish(Outcome::Completed, created + chrono::Duration::seconds(5)).expect("finish");
@@ -271,8 +272,10 @@ async fn completion_latency() -> (f64, f64, f64) {
     let mut lat = Vec::new();
     for _ in 0..200 {
         // The child prints the time and exits at once.
-        let t: Task =
-            c.request(Request::Submit { spec: spec("exec date +%s%N") }).await.expect("submit");
+        let t: Task = c
+            .request(Request::Submit { spec: Box::new(spec("exec date +%s%N")) })
+            .await
+            .expect("submit");
         let received = loop {
             match events.next_event().await.expect("event") {
                 Some(Event::TaskChanged { task })

@@ -66,6 +66,35 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Select a task's tmux pane, bringing it into view from the overflow window.
+    Focus { id: String },
+    /// Inside a task's tmux pane: runs the agent and reports its exit.
+    #[command(hide = true)]
+    PaneRun {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        task: String,
+    },
+    /// Inside tmux (pipe-pane): copies a pane's output to the task's log.
+    #[command(hide = true)]
+    PaneLog {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        task: String,
+        #[arg(long)]
+        log: PathBuf,
+    },
+    /// From a tmux hook: a window was resized.
+    #[command(hide = true)]
+    TmuxResized {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        tmux: PathBuf,
+        window: String,
+    },
     /// The simulated agent of the `demo` agent preset.
     #[command(hide = true)]
     DemoAgent {

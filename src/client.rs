@@ -86,6 +86,14 @@ impl Client {
         }
     }
 
+    /// Connects to the daemon listening on `socket` (no start on demand).
+    pub async fn connect_socket(socket: &std::path::Path) -> Result<Client, ClientError> {
+        let s = UnixStream::connect(socket).await.map_err(|e| {
+            ClientError::Unreachable(format!("cannot connect to {}: {e}", socket.display()))
+        })?;
+        Client::handshake(s).await
+    }
+
     async fn connect_once(paths: &Paths, autostart: bool) -> Result<Client, ClientError> {
         let sock = paths.socket();
         match UnixStream::connect(&sock).await {

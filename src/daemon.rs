@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod engine;
+pub mod panes;
 pub mod supervisor;
 
 use std::fs::{File, OpenOptions};

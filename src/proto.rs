@@ -53,7 +53,7 @@ pub struct ListFilter {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     Submit {
-        spec: TaskSpec,
+        spec: Box<TaskSpec>,
     },
     Get {
         id: String,
@@ -91,6 +91,42 @@ pub enum Request {
     Subscribe,
     Status,
     Shutdown,
+    /// From a task's pane wrapper: what to run (the reply is a `PaneLaunch`).
+    PaneAttach {
+        task_id: String,
+    },
+    /// From a task's pane wrapper: the agent exited.
+    PaneExited {
+        task_id: String,
+        #[serde(default)]
+        code: Option<i32>,
+        #[serde(default)]
+        signal: Option<i32>,
+    },
+    /// From a task's pane log copier: the agent wrote output.
+    PaneOutput {
+        task_id: String,
+        bytes: u64,
+    },
+    /// Select a task's pane (bringing it into view).
+    Focus {
+        id: String,
+    },
+    /// From tmux's resize hook: re-plan the window's panes.
+    TmuxResized {
+        socket: PathBuf,
+        window: String,
+    },
+}
+
+/// Reply data of `pane_attach`: how the wrapper starts the agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaneLaunch {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Whether `env` replaces the wrapper's environment (it does when the submitter's is known).
+    pub clear_env: bool,
+    pub cwd: PathBuf,
 }
 
 /// A request with the client's correlation number.

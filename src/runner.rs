@@ -4,6 +4,7 @@
 
 pub mod argv;
 pub mod headless;
+pub mod pane;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -306,6 +306,7 @@ mod tests {
             last_output_at: None,
             parent: None,
             limit_group: "default".into(),
+            tmux: None,
         }
     }
 

@@ -69,6 +69,21 @@ pub fn dispatch(cli: Cli) -> i32 {
             clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut std::io::stdout());
             Ok(exit::OK)
         }
+        Command::PaneRun { socket, task } => Ok(crate::runner::pane::run_wrapper(&socket, &task)),
+        Command::PaneLog { socket, task, log } => {
+            Ok(crate::runner::pane::run_log_copier(&socket, &task, &log))
+        }
+        Command::TmuxResized { socket, tmux, window } => block_on(async move {
+            let mut c = Client::connect_socket(&socket).await?;
+            c.request_raw(Request::TmuxResized { socket: tmux, window }).await?;
+            Ok(exit::OK)
+        }),
+        Command::Focus { id } => block_on(async move {
+            let mut c = Client::connect(&paths, true).await?;
+            let t: Task = c.request(Request::Focus { id }).await?;
+            println!("{} is in pane {}", t.id, t.pane_id.as_deref().unwrap_or("?"));
+            Ok(exit::OK)
+        }),
         Command::DemoAgent { task, prompt } => Ok(crate::demo_agent::run(task.as_deref(), &prompt)),
         Command::Run(a) => block_on(run(&paths, a)),
         Command::List(a) => block_on(list(&paths, a)),
@@ -92,6 +107,13 @@ fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdResult {
         Fail { code: exit::DAEMON, message: format!("cannot start async runtime: {e}") }
     })?;
     rt.block_on(f)
+}
+
+/// The submitter's tmux pane, when it runs inside tmux.
+fn tmux_origin() -> Option<crate::core::task::TmuxOrigin> {
+    let socket = crate::tmux::adapter::socket_from_env(&std::env::var("TMUX").ok()?)?;
+    let pane = std::env::var("TMUX_PANE").ok().filter(|p| p.starts_with('%'))?;
+    Some(crate::core::task::TmuxOrigin { socket, pane })
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Fail> {
@@ -147,10 +169,11 @@ async fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
         client_cwd: std::env::current_dir().ok(),
         env: Some(std::env::vars().collect()),
         parent: None,
+        tmux: tmux_origin(),
     };
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Client::connect(paths, true).await?;
-    let task: Task = c.request(Request::Submit { spec }).await?;
+    let task: Task = c.request(Request::Submit { spec: Box::new(spec) }).await?;
     finish_submit(&mut c, task, a.wait, timeout, a.json).await
 }
 
@@ -426,7 +449,7 @@ async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
             client_cwd: std::env::current_dir().ok(),
             ..Default::default()
         };
-        let t: Task = c.request(Request::Submit { spec }).await?;
+        let t: Task = c.request(Request::Submit { spec: Box::new(spec) }).await?;
         println!("submitted {:<22} {}", t.id, t.title);
         ids.push(t.id);
     }

@@ -95,6 +95,18 @@ pub struct TaskSpec {
     pub env: Option<BTreeMap<String, String>>,
     /// The task this one retries or continues, if any.
     pub parent: Option<String>,
+    /// The tmux pane the submitter runs in: the task gets a pane beside it.
+    pub tmux: Option<TmuxOrigin>,
+}
+
+/// A pane of a tmux server (the submitter's, or a dashboard's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TmuxOrigin {
+    /// The server's socket (from `$TMUX`).
+    pub socket: PathBuf,
+    /// The pane id (`$TMUX_PANE`, like `%3`).
+    pub pane: String,
 }
 
 /// One task as clients see it and the store keeps it: the JSON object of DESIGN.md.
@@ -136,6 +148,9 @@ pub struct Task {
     /// The limit group the task counts against (`model:…`, `provider:…` or `default`).
     #[serde(default)]
     pub limit_group: String,
+    /// The tmux server and the pane beside which the task runs in a pane of its own.
+    #[serde(default)]
+    pub tmux: Option<TmuxOrigin>,
 }
 
 /// How a running (or pending) task ended.
@@ -256,6 +271,7 @@ mod tests {
             last_output_at: None,
             parent: None,
             limit_group: "default".into(),
+            tmux: None,
         }
     }
 

@@ -100,6 +100,8 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
     });
 
     let mut greeted = false;
+    // A pane wrapper on this connection, and whether it reported its agent's exit.
+    let mut wrapper: Option<(String, bool)> = None;
     while let Some(item) = lines.next().await {
         let line = match item {
             Ok(l) => l,
@@ -174,6 +176,15 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
                 continue;
             }
         };
+        match &req {
+            Request::PaneAttach { task_id } => wrapper = Some((task_id.clone(), false)),
+            Request::PaneExited { task_id, .. } => {
+                if let Some(w) = wrapper.as_mut().filter(|w| &w.0 == task_id) {
+                    w.1 = true;
+                }
+            }
+            _ => {}
+        }
         if let Request::Subscribe = req {
             let rx = engine.subscribe();
             let _ = out_tx.send(reply_ok(re, "null").into()).await;
@@ -204,6 +215,9 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
     }
     drop(out_tx);
     let _ = writer.await;
+    if let Some((task_id, false)) = wrapper {
+        engine.pane_gone(&task_id).await;
+    }
 }
 
 async fn forward_events(mut rx: broadcast::Receiver<Event>, out: mpsc::Sender<Out>) {
@@ -256,7 +270,7 @@ async fn wait_ended(engine: &Engine, ids: &[String], timeout: Duration) -> bool 
 
 async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody> {
     match req {
-        Request::Submit { spec } => json(&engine.submit(spec).await?),
+        Request::Submit { spec } => json(&engine.submit(*spec).await?),
         Request::Get { id } => {
             let id = engine.resolve(&id)?;
             json(&engine.get(&id))
@@ -298,6 +312,20 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
         }
         Request::Status => json(&engine.status()),
         Request::Subscribe | Request::Shutdown => Ok("null".into()),
+        Request::PaneAttach { task_id } => json(&engine.pane_attach(&task_id).await?),
+        Request::PaneExited { task_id, code, signal } => {
+            engine.pane_exited(&task_id, crate::runner::Exit { code, signal });
+            Ok("null".into())
+        }
+        Request::PaneOutput { task_id, bytes } => {
+            engine.pane_output(&task_id, bytes);
+            Ok("null".into())
+        }
+        Request::Focus { id } => json(&engine.focus(&id).await?),
+        Request::TmuxResized { socket, window } => {
+            engine.tmux_resized(&socket, &window).await;
+            Ok("null".into())
+        }
     }
 }
 

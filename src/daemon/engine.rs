@@ -11,13 +11,14 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::config::Config;
 use crate::core::limits::Scheduler;
-use crate::core::task::{Outcome, Task, TaskSpec, TaskStatus};
+use crate::core::task::{Outcome, Task, TaskSpec, TaskStatus, TmuxOrigin};
 use crate::core::{ids, text, timefmt};
 use crate::paths::Paths;
 use crate::proto::{ErrorBody, ErrorKind, Event, ListFilter, StatusData};
 use crate::runner::{self, Launch, headless};
 use crate::store::{self, Durability, Store, Writer};
 
+use super::panes::Panes;
 use super::supervisor::{self, KillReason};
 
 /// How many events a slow subscriber may fall behind before it is told it lagged.
@@ -25,11 +26,16 @@ const EVENT_BUFFER: usize = 8192;
 
 pub type Shared = Arc<Engine>;
 
+/// A started process: its handle, stale and TTL timeouts, and its tmux pane if it has one.
+type Launched = (runner::RunHandle, Duration, Duration, Option<String>);
+
 pub struct Engine {
     state: Mutex<State>,
     events: broadcast::Sender<Event>,
     pub store: Store,
     writer: Writer,
+    /// Agent panes in tmux.
+    pub panes: Panes,
     pub config: Config,
     pub config_file: Option<PathBuf>,
     pub paths: Paths,
@@ -51,6 +57,8 @@ struct State {
     starting: usize,
     /// Tasks whose process has ended and whose record is being made durable.
     finishing: usize,
+    /// Tasks running in tmux panes: how to hand them to their wrapper, and their wiring.
+    pane_ctl: HashMap<String, PaneCtl>,
     /// Tasks that never ran (cancelled while pending, or unable to start) whose end is being
     /// made durable; not to be cancelled again meanwhile.
     ending: HashSet<String>,
@@ -62,6 +70,15 @@ struct State {
     reserved: HashSet<String>,
     problems: Vec<String>,
     shutting_down: bool,
+}
+
+/// A pane task's wiring between its wrapper and its supervisor.
+struct PaneCtl {
+    launch: Launch,
+    /// Becomes true once the pane's output is being copied: the agent must not start before.
+    ready: tokio::sync::watch::Receiver<bool>,
+    exit: Option<tokio::sync::oneshot::Sender<runner::Exit>>,
+    activity: Arc<runner::Activity>,
 }
 
 impl State {
@@ -141,6 +158,7 @@ impl Engine {
             events,
             store,
             writer,
+            panes: Panes::default(),
             config,
             config_file,
             paths,
@@ -240,6 +258,7 @@ impl Engine {
             needs_input: None,
             last_output_at: None,
             parent: spec.parent,
+            tmux: spec.tmux,
             limit_group: group.key.clone(),
             id: id.clone(),
         };
@@ -277,7 +296,7 @@ impl Engine {
 
     async fn start(self: Arc<Self>, id: String, env: Option<Vec<(String, String)>>) {
         let Some(task) = self.get(&id) else { return };
-        let launched = self.launch(&task, env);
+        let launched = self.launch(&task, env).await;
         let unstarted = self.apply_start(&id, &task, launched);
         self.record_unstarted(unstarted).await;
     }
@@ -288,16 +307,19 @@ impl Engine {
         self: &Arc<Self>,
         id: &str,
         task: &Task,
-        launched: Result<(runner::RunHandle, Duration, Duration), String>,
+        launched: Result<Launched, String>,
     ) -> Vec<Task> {
         let id = id.to_string();
         let mut st = self.lock();
         st.starting = st.starting.saturating_sub(1);
         match launched {
-            Ok((handle, stale, ttl)) => {
+            Ok((handle, stale, ttl, pane)) => {
                 let now = timefmt::now();
                 let started = !st.shutting_down
-                    && st.task_mut(&id).is_some_and(|t| t.start(handle.pid, now).is_ok());
+                    && st.task_mut(&id).is_some_and(|t| {
+                        t.pane_id = pane.clone();
+                        t.start(handle.pid, now).is_ok()
+                    });
                 if !started {
                     // Cancelled while it was being started, or the daemon is stopping (then it
                     // stays pending for the next daemon): stop the process at once.
@@ -365,12 +387,13 @@ impl Engine {
         }
     }
 
-    /// Builds the argv and environment of a task from the current config and starts it.
-    fn launch(
-        &self,
+    /// Builds the argv and environment of a task from the current config and starts it: in a
+    /// tmux pane when it came from inside tmux, else headless.
+    async fn launch(
+        self: &Arc<Self>,
         task: &Task,
         env: Option<Vec<(String, String)>>,
-    ) -> Result<(runner::RunHandle, Duration, Duration), String> {
+    ) -> Result<Launched, String> {
         let agent = self
             .config
             .agents
@@ -402,8 +425,173 @@ impl Engine {
             cwd: task.cwd.clone(),
             log_path: task.log_path.clone(),
         };
+        let (stale, ttl) = (Duration::from_secs(stale), Duration::from_secs(ttl));
+        if let Some(origin) = &task.tmux {
+            match self.launch_in_pane(&launch, origin, task).await {
+                Ok((handle, pane)) => return Ok((handle, stale, ttl, Some(pane))),
+                Err(e) => tracing::warn!(task = %task.id, error = %e, "no pane; running headless"),
+            }
+        }
         let handle = headless::spawn(&launch).map_err(|e| format!("{e:#}"))?;
-        Ok((handle, Duration::from_secs(stale), Duration::from_secs(ttl)))
+        Ok((handle, stale, ttl, None))
+    }
+
+    /// Opens a pane for the task beside its main pane (or in the overflow window) whose
+    /// wrapper will fetch `launch` and report the exit.
+    async fn launch_in_pane(
+        self: &Arc<Self>,
+        launch: &Launch,
+        origin: &TmuxOrigin,
+        task: &Task,
+    ) -> Result<(runner::RunHandle, String), String> {
+        use crate::tmux::adapter::{Tmux, shell_quote};
+        let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
+        let activity = Arc::new(runner::Activity::default());
+        let (ready_tx, ready) = tokio::sync::watch::channel(false);
+        let ctl = PaneCtl {
+            launch: launch.clone(),
+            ready,
+            exit: Some(exit_tx),
+            activity: activity.clone(),
+        };
+        self.lock().pane_ctl.insert(task.id.clone(), ctl);
+        let exe = shell_quote(&self.exe.to_string_lossy());
+        let sock = shell_quote(&self.paths.socket().to_string_lossy());
+        let run = format!("exec {exe} pane-run --socket {sock} --task {}", task.id);
+        let geometry = self.config.tmux_settings().geometry;
+        let hook = format!(
+            "{exe} tmux-resized --socket {sock} --tmux {}",
+            shell_quote(&origin.socket.to_string_lossy())
+        );
+        let open = super::panes::Open {
+            socket: &origin.socket,
+            main_pane: &origin.pane,
+            task_id: &task.id,
+            cwd: &launch.cwd,
+            command: &run,
+            resize_hook: &hook,
+        };
+        let placed = self.panes.open(&geometry, &open).await;
+        let placed = match placed {
+            Ok(p) => p,
+            Err(e) => {
+                self.lock().pane_ctl.remove(&task.id);
+                return Err(format!("cannot open a tmux pane: {e:#}"));
+            }
+        };
+        let tmux = Tmux::new(&origin.socket);
+        let log = shell_quote(&launch.log_path.to_string_lossy());
+        let copy = format!("exec {exe} pane-log --socket {sock} --task {} --log {log}", task.id);
+        if let Err(e) = tmux.pipe_to(&placed.pane, &copy).await {
+            tracing::warn!(task = %task.id, error = %format!("{e:#}"), "cannot capture pane output");
+        }
+        let _ = ready_tx.send(true);
+        let _ = tmux.set_title(&placed.pane, &format!("{} · {}", task.id, task.title)).await;
+        tracing::info!(task = %task.id, pane = %placed.pane, visible = placed.visible, "pane opened");
+        Ok((runner::RunHandle { pid: placed.pid, exit: exit_rx, activity }, placed.pane))
+    }
+
+    /// What a pane wrapper runs for `task_id`.
+    pub async fn pane_attach(&self, task_id: &str) -> Result<crate::proto::PaneLaunch, ErrorBody> {
+        let ready = self.lock().pane_ctl.get(task_id).map(|c| c.ready.clone());
+        if let Some(mut ready) = ready {
+            let _ = tokio::time::timeout(Duration::from_secs(5), ready.wait_for(|r| *r)).await;
+        }
+        let st = self.lock();
+        let ctl = st.pane_ctl.get(task_id).ok_or_else(|| {
+            ErrorBody::new(ErrorKind::UnknownId, format!("no pane task {task_id:?} is running"))
+        })?;
+        let l = &ctl.launch;
+        let (clear_env, mut env) = match &l.base_env {
+            Some(base) => (true, base.clone()),
+            None => (false, vec![]),
+        };
+        env.extend(l.env.iter().cloned());
+        Ok(crate::proto::PaneLaunch { argv: l.argv.clone(), env, clear_env, cwd: l.cwd.clone() })
+    }
+
+    /// A pane wrapper says its agent exited.
+    pub fn pane_exited(&self, task_id: &str, exit: runner::Exit) {
+        if let Some(tx) = self.lock().pane_ctl.get_mut(task_id).and_then(|c| c.exit.take()) {
+            let _ = tx.send(exit);
+        }
+    }
+
+    /// A pane's output copier saw output.
+    pub fn pane_output(&self, task_id: &str, bytes: u64) {
+        if let Some(c) = self.lock().pane_ctl.get(task_id) {
+            c.activity.record(bytes as usize);
+        }
+    }
+
+    /// A pane wrapper's connection closed before it reported an exit: its pane was closed, or
+    /// the whole tmux server went away.
+    pub async fn pane_gone(self: &Arc<Self>, task_id: &str) {
+        let Some(task) = self.get(task_id) else { return };
+        let open = self.lock().pane_ctl.get(task_id).is_some_and(|c| c.exit.is_some());
+        if !open || task.status != TaskStatus::Running {
+            return;
+        }
+        let server_alive = match &task.tmux {
+            Some(o) => crate::tmux::Tmux::new(&o.socket).pane_info(&o.pane).await.is_ok(),
+            None => true,
+        };
+        let reason = if server_alive {
+            KillReason::Cancel("pane closed".into())
+        } else {
+            KillReason::Fail("the tmux server went away".into())
+        };
+        if let Some(tx) = self.lock().running.get(task_id) {
+            let _ = tx.send(reason);
+        }
+        let geometry = self.config.tmux_settings().geometry;
+        let _ = self.panes.forget(&geometry, task_id).await;
+        self.pane_exited(task_id, runner::Exit { code: None, signal: Some(1) });
+    }
+
+    /// Brings a task's pane into view and selects it.
+    pub async fn focus(&self, id: &str) -> Result<Task, ErrorBody> {
+        let id = self.resolve(id)?;
+        let task = self.get(&id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id.clone()))?;
+        let geometry = self.config.tmux_settings().geometry;
+        match self.panes.focus(&geometry, &id).await {
+            Ok(true) => Ok(task),
+            Ok(false) => {
+                Err(invalid(format!("task {id} has no tmux pane (it runs headless or has ended)")))
+            }
+            Err(e) => Err(ErrorBody::new(ErrorKind::Internal, format!("{e:#}"))),
+        }
+    }
+
+    /// tmux resized a window: re-plan the panes in it.
+    pub async fn tmux_resized(&self, socket: &std::path::Path, window: &str) {
+        let geometry = self.config.tmux_settings().geometry;
+        if let Err(e) = self.panes.resized(&geometry, socket, window).await {
+            tracing::warn!(error = %format!("{e:#}"), "cannot re-plan after a resize");
+        }
+    }
+
+    /// After a pane task ended: its pane closes after `close_after_secs`, and a waiting agent
+    /// takes its place.
+    fn schedule_pane_close(self: &Arc<Self>, task: &Task) {
+        if task.pane_id.is_none() {
+            return;
+        }
+        self.lock().pane_ctl.remove(&task.id);
+        let close_after = self.config.tmux_settings().close_after;
+        let secs = match close_after {
+            crate::tmux::presets::CloseAfter::Secs(s) => s,
+            crate::tmux::presets::CloseAfter::Keep => return,
+        };
+        let engine = self.clone();
+        let id = task.id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let geometry = engine.config.tmux_settings().geometry;
+            if let Err(e) = engine.panes.close(&geometry, &id).await {
+                tracing::warn!(task = %id, error = %format!("{e:#}"), "cannot close the pane");
+            }
+        });
     }
 
     /// Notes output activity of a running task (memory only; saved when it ends).
@@ -454,6 +642,7 @@ impl Engine {
         {
             tokio::spawn(self.clone().summarize(ended.clone(), agent, result));
         }
+        self.schedule_pane_close(&ended);
         let mut st = self.lock();
         st.finishing = st.finishing.saturating_sub(1);
         st.put(ended.clone());
@@ -588,6 +777,7 @@ impl Engine {
             client_cwd: None,
             env: None,
             parent: Some(t.id.clone()),
+            tmux: t.tmux.clone(),
         })
     }
 

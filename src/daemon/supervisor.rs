@@ -28,6 +28,8 @@ pub enum KillReason {
     Stale(String),
     /// Ran past its TTL.
     Ttl(String),
+    /// Its environment failed (e.g. the tmux server went away): recorded as an error.
+    Fail(String),
 }
 
 impl KillReason {
@@ -37,6 +39,7 @@ impl KillReason {
                 Outcome::Cancelled { exit_code, reason }
             }
             KillReason::Stale(reason) => Outcome::Interrupted { exit_code, reason },
+            KillReason::Fail(reason) => Outcome::Error { exit_code, reason },
         }
     }
 }

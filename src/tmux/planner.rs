@@ -48,6 +48,11 @@ impl LayoutKind {
         }
     }
 
+    /// tmux's built-in layout closest to this one.
+    pub fn tmux_layout(self) -> &'static str {
+        self.name()
+    }
+
     /// Main pane on the left (else on top).
     fn main_left(self) -> bool {
         matches!(self, LayoutKind::MainVertical | LayoutKind::Tiled | LayoutKind::EvenHorizontal)

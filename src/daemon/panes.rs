@@ -1,0 +1,216 @@
+//! Which agent panes are shown beside which main pane, and which wait in the overflow window.
+//! Every change (a pane added or closed, a window resized) re-plans the window with the pure
+//! planner and applies the plan: panes move between the main window and `paneherd-agents`, and
+//! one `select-layout` sets every size. Changes are serialized by one async lock.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use tokio::sync::Mutex;
+
+use crate::tmux::adapter::{PaneInfo, Tmux};
+use crate::tmux::planner::{self, Geometry};
+
+/// The agents laid out beside one main pane.
+#[derive(Debug)]
+struct MainWindow {
+    tmux: Tmux,
+    main_pane: String,
+    /// Visible agent panes, in layout order: (task id, pane id).
+    visible: Vec<(String, String)>,
+    /// Agents waiting in the overflow window, longest-waiting first.
+    hidden: VecDeque<(String, String)>,
+}
+
+/// A pane to open for a task.
+#[derive(Debug, Clone, Copy)]
+pub struct Open<'a> {
+    /// The tmux server.
+    pub socket: &'a Path,
+    /// The pane to lay the agent out beside.
+    pub main_pane: &'a str,
+    pub task_id: &'a str,
+    pub cwd: &'a Path,
+    /// The pane's command (run by tmux's shell).
+    pub command: &'a str,
+    /// Run (with the window id appended) when the window is resized.
+    pub resize_hook: &'a str,
+}
+
+/// Where a task's pane is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub pane: String,
+    pub pid: u32,
+    pub visible: bool,
+}
+
+#[derive(Debug, Default)]
+struct Book {
+    /// By (socket, main pane).
+    mains: HashMap<(PathBuf, String), MainWindow>,
+    /// Task id → (socket, main pane).
+    owner: HashMap<String, (PathBuf, String)>,
+}
+
+/// The pane book of the daemon.
+#[derive(Debug, Default)]
+pub struct Panes {
+    book: Mutex<Book>,
+}
+
+fn pane_number(id: &str) -> u32 {
+    id.trim_start_matches('%').parse().unwrap_or(0)
+}
+
+impl Panes {
+    /// Opens a pane for a task beside `main_pane` (or in the overflow window when the main
+    /// window is full) running `command`, and re-plans the window.
+    pub async fn open(&self, geometry: &Geometry, req: &Open<'_>) -> Result<Placed> {
+        let Open { socket, main_pane, task_id, cwd, command, resize_hook } = *req;
+        let mut book = self.book.lock().await;
+        let tmux = Tmux::new(socket);
+        let info = tmux
+            .pane_info(main_pane)
+            .await?
+            .with_context(|| format!("tmux pane {main_pane} is gone"))?;
+        let key = (socket.to_path_buf(), main_pane.to_string());
+        if !book.mains.contains_key(&key) {
+            // Re-plan whenever the user resizes the window.
+            let hook = format!("{resize_hook} {}", info.window);
+            if let Err(e) = tmux.on_resize(&info.window, &hook).await {
+                tracing::warn!(error = %format!("{e:#}"), "cannot watch the window's size");
+            }
+        }
+        let mw = book.mains.entry(key.clone()).or_insert_with(|| MainWindow {
+            tmux: tmux.clone(),
+            main_pane: main_pane.to_string(),
+            visible: vec![],
+            hidden: VecDeque::new(),
+        });
+        let n = mw.visible.len() + mw.hidden.len() + 1;
+        let fits = planner::plan(info.window_width, info.window_height, geometry, n).agents.len();
+        let placed = if mw.visible.len() < fits {
+            let p = tmux.split(main_pane, cwd, command).await?;
+            mw.visible.push((task_id.to_string(), p.pane.clone()));
+            Placed { pane: p.pane, pid: p.pid, visible: true }
+        } else {
+            let p = tmux.split_in_overflow(&info.session, cwd, command).await?;
+            mw.hidden.push_back((task_id.to_string(), p.pane.clone()));
+            Placed { pane: p.pane, pid: p.pid, visible: false }
+        };
+        book.owner.insert(task_id.to_string(), key.clone());
+        if let Some(mw) = book.mains.get_mut(&key) {
+            relayout(mw, geometry).await?;
+        }
+        Ok(placed)
+    }
+
+    /// Closes a task's pane (if it is still there) and re-plans its window: the longest-waiting
+    /// hidden agent comes into view.
+    pub async fn close(&self, geometry: &Geometry, task_id: &str) -> Result<()> {
+        let mut book = self.book.lock().await;
+        let Some(key) = book.owner.remove(task_id) else { return Ok(()) };
+        let Some(mw) = book.mains.get_mut(&key) else { return Ok(()) };
+        let pane = mw
+            .visible
+            .iter()
+            .chain(mw.hidden.iter())
+            .find(|(t, _)| t == task_id)
+            .map(|(_, p)| p.clone());
+        mw.visible.retain(|(t, _)| t != task_id);
+        mw.hidden.retain(|(t, _)| t != task_id);
+        if let Some(p) = pane
+            && let Err(e) = mw.tmux.kill_pane(&p).await
+        {
+            tracing::debug!(task = task_id, error = %format!("{e:#}"), "pane already gone");
+        }
+        relayout(mw, geometry).await
+    }
+
+    /// Forgets a task's pane without touching tmux (it closed by itself).
+    pub async fn forget(&self, geometry: &Geometry, task_id: &str) -> Result<()> {
+        let mut book = self.book.lock().await;
+        let Some(key) = book.owner.remove(task_id) else { return Ok(()) };
+        let Some(mw) = book.mains.get_mut(&key) else { return Ok(()) };
+        mw.visible.retain(|(t, _)| t != task_id);
+        mw.hidden.retain(|(t, _)| t != task_id);
+        relayout(mw, geometry).await
+    }
+
+    /// Re-plans every main window shown in `window` of the server at `socket` (after a resize).
+    pub async fn resized(&self, geometry: &Geometry, socket: &Path, window: &str) -> Result<()> {
+        let mut book = self.book.lock().await;
+        for ((s, _), mw) in book.mains.iter_mut() {
+            if s != socket {
+                continue;
+            }
+            let info = mw.tmux.pane_info(&mw.main_pane).await?;
+            if info.is_some_and(|i| i.window == window) {
+                relayout(mw, geometry).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings a task's pane into view (swapping out the most recently shown agent if the
+    /// window is full) and selects it. Returns false if the task has no pane here.
+    pub async fn focus(&self, geometry: &Geometry, task_id: &str) -> Result<bool> {
+        let mut book = self.book.lock().await;
+        let Some(key) = book.owner.get(task_id).cloned() else { return Ok(false) };
+        let Some(mw) = book.mains.get_mut(&key) else { return Ok(false) };
+        if let Some(i) = mw.hidden.iter().position(|(t, _)| t == task_id)
+            && let Some(entry) = mw.hidden.remove(i)
+        {
+            mw.visible.insert(0, entry);
+        }
+        relayout(mw, geometry).await?;
+        let pane = mw.visible.iter().chain(mw.hidden.iter()).find(|(t, _)| t == task_id);
+        let Some((_, pane)) = pane.cloned() else { return Ok(false) };
+        let info = mw.tmux.pane_info(&pane).await?.context("the task's pane is gone")?;
+        mw.tmux.focus(&pane, &info.window).await?;
+        Ok(true)
+    }
+
+    /// Counts of (visible, hidden) agent panes beside `main_pane`, for status and tests.
+    pub async fn counts(&self, socket: &Path, main_pane: &str) -> (usize, usize) {
+        let book = self.book.lock().await;
+        book.mains
+            .get(&(socket.to_path_buf(), main_pane.to_string()))
+            .map(|m| (m.visible.len(), m.hidden.len()))
+            .unwrap_or((0, 0))
+    }
+}
+
+/// Makes the window match the plan: as many agents visible as fit (the visible ones stay, the
+/// longest-waiting hidden ones come in), the rest in the overflow window, then one layout.
+async fn relayout(mw: &mut MainWindow, geometry: &Geometry) -> Result<()> {
+    let Some(info): Option<PaneInfo> = mw.tmux.pane_info(&mw.main_pane).await? else {
+        // The main pane is gone: the agents stay where they are.
+        return Ok(());
+    };
+    let n = mw.visible.len() + mw.hidden.len();
+    let plan = planner::plan(info.window_width, info.window_height, geometry, n);
+    let fits = plan.agents.len();
+    while mw.visible.len() > fits {
+        if let Some(entry) = mw.visible.pop() {
+            mw.tmux.hide(&entry.1, &info.session).await?;
+            mw.hidden.push_front(entry);
+        }
+    }
+    while mw.visible.len() < fits {
+        let Some(entry) = mw.hidden.pop_front() else { break };
+        mw.tmux.join(&entry.1, &mw.main_pane).await?;
+        mw.visible.push(entry);
+    }
+    let agents: Vec<u32> = mw.visible.iter().map(|(_, p)| pane_number(p)).collect();
+    let in_window = mw.tmux.list_panes(&info.window).await?.len();
+    if in_window == 1 + agents.len() {
+        let layout = planner::layout_string(&plan, pane_number(&mw.main_pane), &agents);
+        mw.tmux.select_layout(&info.window, &layout).await
+    } else {
+        // The user has panes of their own in this window: tmux's own layout of that name.
+        mw.tmux.select_layout(&info.window, geometry.kind.tmux_layout()).await
+    }
+}

@@ -1,0 +1,263 @@
+//! The only code that runs tmux. Every command names its server explicitly (`tmux -S SOCKET`),
+//! never the default one. Commands are built with `tmux_interface` and run without blocking the
+//! daemon. Only called when something happens (a task starts or ends, a window is resized):
+//! nothing here polls.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use tmux_interface::{
+    BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewWindow, PipePane, SelectLayout,
+    SelectPane, SelectWindow, SetHook, SplitWindow, Tmux as TmuxCmd, TmuxCommand,
+};
+
+/// Name of the background window where agents wait when the main window is full.
+pub const OVERFLOW_WINDOW: &str = "paneherd-agents";
+
+/// A tmux server, addressed by its socket path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tmux {
+    pub socket: PathBuf,
+}
+
+/// Where a pane is and how big its window is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaneInfo {
+    pub pane: String,
+    pub pid: u32,
+    pub window: String,
+    pub session: String,
+    pub window_width: u16,
+    pub window_height: u16,
+    pub window_name: String,
+}
+
+const INFO_FORMAT: &str = "#{pane_id}\t#{pane_pid}\t#{window_id}\t#{session_id}\t#{window_width}\t#{window_height}\t#{window_name}";
+
+fn parse_info(line: &str) -> Option<PaneInfo> {
+    let f: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
+    if f.len() < 7 {
+        return None;
+    }
+    Some(PaneInfo {
+        pane: f[0].to_string(),
+        pid: f[1].parse().ok()?,
+        window: f[2].to_string(),
+        session: f[3].to_string(),
+        window_width: f[4].parse().ok()?,
+        window_height: f[5].parse().ok()?,
+        window_name: f[6..].join("\t"),
+    })
+}
+
+/// Quotes a word for the shell tmux runs pane commands with.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The server of a client inside tmux: the socket path from `$TMUX` (`path,pid,session`).
+pub fn socket_from_env(tmux_var: &str) -> Option<PathBuf> {
+    let path = tmux_var.split(',').next()?;
+    (!path.is_empty()).then(|| PathBuf::from(path))
+}
+
+impl Tmux {
+    pub fn new(socket: impl Into<PathBuf>) -> Tmux {
+        Tmux { socket: socket.into() }
+    }
+
+    /// Runs one tmux command and returns its standard output.
+    async fn run(&self, cmd: impl Into<TmuxCommand<'static>>) -> Result<String> {
+        let socket = self.socket.to_string_lossy().into_owned();
+        let std_cmd: std::process::Command = TmuxCmd::new().socket_path(socket).command(cmd).into();
+        let mut cmd = tokio::process::Command::from(std_cmd);
+        cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        let out = tokio::time::timeout(std::time::Duration::from_secs(10), cmd.output())
+            .await
+            .context("tmux did not answer within 10 s")?
+            .with_context(|| format!("cannot run tmux for server {}", self.socket.display()))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            bail!("tmux ({}): {}", self.socket.display(), err.trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Facts about a pane (`None` when it does not exist).
+    pub async fn pane_info(&self, pane: &str) -> Result<Option<PaneInfo>> {
+        let cmd = DisplayMessage::new().print().target_pane(pane.to_string()).message(INFO_FORMAT);
+        match self.run(cmd).await {
+            Ok(out) => Ok(parse_info(&out)),
+            Err(e) if e.to_string().contains("can't find") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The panes of a window, in tmux's order.
+    pub async fn list_panes(&self, window: &str) -> Result<Vec<PaneInfo>> {
+        let cmd = ListPanes::new().target(window.to_string()).format(INFO_FORMAT);
+        let out = self.run(cmd).await?;
+        Ok(out.lines().filter_map(parse_info).collect())
+    }
+
+    /// All panes of a session, across windows.
+    pub async fn list_session_panes(&self, session: &str) -> Result<Vec<PaneInfo>> {
+        let cmd = ListPanes::new().session().target(session.to_string()).format(INFO_FORMAT);
+        let out = self.run(cmd).await?;
+        Ok(out.lines().filter_map(parse_info).collect())
+    }
+
+    /// Starts `command` (run by tmux's shell) in a new pane beside `target`, without focusing it.
+    pub async fn split(&self, target: &str, cwd: &Path, command: &str) -> Result<PaneInfo> {
+        let cmd = SplitWindow::new()
+            .detached()
+            .horizontal()
+            .print()
+            .format(INFO_FORMAT)
+            .start_directory(cwd.to_string_lossy().into_owned())
+            .target_pane(target.to_string())
+            .shell_command(command.to_string());
+        let out = self.run(cmd).await?;
+        parse_info(&out).context("tmux did not say which pane it made")
+    }
+
+    /// Starts `command` in a new pane of the session's overflow window (made if missing).
+    pub async fn split_in_overflow(
+        &self,
+        session: &str,
+        cwd: &Path,
+        command: &str,
+    ) -> Result<PaneInfo> {
+        let dir = cwd.to_string_lossy().into_owned();
+        if let Some(w) = self.overflow_window(session).await? {
+            let cmd = SplitWindow::new()
+                .detached()
+                .print()
+                .format(INFO_FORMAT)
+                .start_directory(dir)
+                .target_pane(w.clone())
+                .shell_command(command.to_string());
+            let out = self.run(cmd).await?;
+            let info = parse_info(&out).context("tmux did not say which pane it made")?;
+            self.select_layout(&w, "tiled").await?;
+            return Ok(info);
+        }
+        let cmd = NewWindow::new()
+            .detached()
+            .print()
+            .format(INFO_FORMAT)
+            .start_directory(dir)
+            .window_name(OVERFLOW_WINDOW)
+            .target_window(format!("{session}:"))
+            .shell_command(command.to_string());
+        let out = self.run(cmd).await?;
+        parse_info(&out).context("tmux did not say which pane it made")
+    }
+
+    /// The overflow window of a session, if it exists.
+    pub async fn overflow_window(&self, session: &str) -> Result<Option<String>> {
+        let panes = self.list_session_panes(session).await?;
+        Ok(panes.into_iter().find(|p| p.window_name == OVERFLOW_WINDOW).map(|p| p.window))
+    }
+
+    /// Moves a pane into the window of `target` (beside it), without focusing it.
+    pub async fn join(&self, pane: &str, target: &str) -> Result<()> {
+        let cmd = JoinPane::new()
+            .detached()
+            .horizontal()
+            .src_pane(pane.to_string())
+            .dst_pane(target.to_string());
+        self.run(cmd).await.map(|_| ())
+    }
+
+    /// Moves a pane out to the session's overflow window (made if missing).
+    pub async fn hide(&self, pane: &str, session: &str) -> Result<()> {
+        match self.overflow_window(session).await? {
+            Some(w) => {
+                let cmd = JoinPane::new().detached().src_pane(pane.to_string()).dst_pane(w.clone());
+                self.run(cmd).await?;
+                self.select_layout(&w, "tiled").await
+            }
+            None => {
+                let cmd = BreakPane::new()
+                    .detached()
+                    .src_pane(pane.to_string())
+                    .window_name(OVERFLOW_WINDOW)
+                    .dst_window(format!("{session}:"));
+                self.run(cmd).await.map(|_| ())
+            }
+        }
+    }
+
+    /// Applies a layout (a name or a layout string) to a window.
+    pub async fn select_layout(&self, window: &str, layout: &str) -> Result<()> {
+        let cmd =
+            SelectLayout::new().target_pane(window.to_string()).layout_name(layout.to_string());
+        self.run(cmd).await.map(|_| ())
+    }
+
+    pub async fn kill_pane(&self, pane: &str) -> Result<()> {
+        self.run(KillPane::new().target_pane(pane.to_string())).await.map(|_| ())
+    }
+
+    /// Sets the pane's title (shown in its border).
+    pub async fn set_title(&self, pane: &str, title: &str) -> Result<()> {
+        let cmd = SelectPane::new().target_pane(pane.to_string()).title(title.to_string());
+        self.run(cmd).await.map(|_| ())
+    }
+
+    /// Copies everything the pane shows to `command`'s standard input.
+    pub async fn pipe_to(&self, pane: &str, command: &str) -> Result<()> {
+        // tmux_interface calls tmux's -O (the pane's output to the command) `stdin()`.
+        let cmd = PipePane::new()
+            .stdin()
+            .target_pane(pane.to_string())
+            .shell_command(command.to_string());
+        self.run(cmd).await.map(|_| ())
+    }
+
+    /// Selects the pane and its window (so the user sees it).
+    pub async fn focus(&self, pane: &str, window: &str) -> Result<()> {
+        self.run(SelectWindow::new().target_window(window.to_string())).await?;
+        self.run(SelectPane::new().target_pane(pane.to_string())).await.map(|_| ())
+    }
+
+    /// Runs `command` whenever the window changes size.
+    pub async fn on_resize(&self, window: &str, command: &str) -> Result<()> {
+        let cmd = SetHook::new()
+            .window()
+            .target_session(window.to_string())
+            .hook_name("window-resized")
+            .command(format!("run-shell -b {}", shell_quote(command)));
+        self.run(cmd).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_path_from_tmux_var() {
+        assert_eq!(
+            socket_from_env("/tmp/tmux-0/default,123,0"),
+            Some(PathBuf::from("/tmp/tmux-0/default"))
+        );
+        assert_eq!(socket_from_env(""), None);
+    }
+
+    #[test]
+    fn quoting_survives_hostile_words() {
+        assert_eq!(shell_quote("it's $(x)"), r"'it'\''s $(x)'");
+    }
+
+    #[test]
+    fn info_lines_parse() {
+        let i = parse_info("%3\t42\t@1\t$0\t200\t50\tmy\twin\n").unwrap();
+        assert_eq!(
+            (i.pane.as_str(), i.pid, i.window_width, i.window_name.as_str()),
+            ("%3", 42, 200, "my\twin")
+        );
+        assert!(parse_info("garbage").is_none());
+    }
+}

@@ -1,0 +1,287 @@
+//! Agents in real tmux panes: each test starts its own tmux server on a socket in its temp dir,
+//! runs the real binary as if from inside a pane of it, asserts with `list-panes`, and kills
+//! only that server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Env, config_with};
+use paneherd::tmux::{Geometry, LayoutKind, plan};
+use serde_json::Value;
+
+/// A private tmux server; killed on drop. Refuses to touch any socket outside the test's dir.
+struct Server {
+    sock: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+struct Pane {
+    window: String,
+    id: String,
+    w: u16,
+    h: u16,
+}
+
+impl Server {
+    fn start(env: &Env, w: u16, h: u16) -> Server {
+        let sock = env.path().join("tmux.sock");
+        assert!(sock.starts_with(env.path()), "refusing a socket outside the test dir");
+        let uid = nix::unistd::getuid();
+        assert_ne!(
+            sock,
+            PathBuf::from(format!("/tmp/tmux-{uid}/default")),
+            "never the default server"
+        );
+        let ok = Command::new("tmux")
+            .args(["-S", sock.to_str().unwrap(), "-f", "/dev/null", "new-session", "-d"])
+            .args(["-x", &w.to_string(), "-y", &h.to_string(), "-s", "main", "sh"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux did not start");
+        Server { sock }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").arg("-S").arg(&self.sock).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn panes(&self) -> Vec<Pane> {
+        self.tmux(&[
+            "list-panes",
+            "-a",
+            "-F",
+            "#{window_name}\t#{pane_id}\t#{pane_width}\t#{pane_height}",
+        ])
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Pane {
+                window: f[0].into(),
+                id: f[1].into(),
+                w: f[2].parse().unwrap(),
+                h: f[3].parse().unwrap(),
+            }
+        })
+        .collect()
+    }
+
+    fn main_window(&self) -> Vec<Pane> {
+        self.panes().into_iter().filter(|p| p.window != "paneherd-agents").collect()
+    }
+
+    fn overflow(&self) -> Vec<Pane> {
+        self.panes().into_iter().filter(|p| p.window == "paneherd-agents").collect()
+    }
+
+    /// Waits (polling tmux, in the test only) until `f` holds.
+    fn until(&self, what: &str, within: Duration, f: impl Fn(&Server) -> bool) {
+        let deadline = Instant::now() + within;
+        while !f(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for: {what}\npanes: {:#?}",
+                self.panes()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-S").arg(&self.sock).arg("kill-server").status();
+    }
+}
+
+/// `paneherd run` from inside pane %0 of the server.
+fn run_in(env: &Env, srv: &Server, args: &[&str]) -> String {
+    let mut a = vec!["run"];
+    a.extend_from_slice(args);
+    let out = env
+        .cmd(&a)
+        .env("TMUX", format!("{},1,0", srv.sock.display()))
+        .env("TMUX_PANE", "%0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn tmux_config(extra: &str) -> String {
+    config_with(&format!("[concurrency]\ndefault = 0\n[tmux]\nclose_after_secs = 0\n{extra}"))
+}
+
+fn geometry(kind: LayoutKind) -> Geometry {
+    Geometry { kind, ..Geometry::default() }
+}
+
+fn layout_name(kind: LayoutKind) -> &'static str {
+    kind.name()
+}
+
+#[test]
+fn each_layout_gives_the_planned_panes() {
+    for kind in LayoutKind::ALL {
+        let env = Env::new(&tmux_config(&format!("layout = \"{}\"\n", layout_name(kind))));
+        let srv = Server::start(&env, 240, 60);
+        let ids: Vec<String> =
+            (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+        let want = plan(240, 60, &geometry(kind), 3);
+        srv.until(
+            &format!("{} panes for {}", want.agents.len() + 1, kind.name()),
+            Duration::from_secs(10),
+            |s| {
+                let main = s.main_window();
+                main.len() == want.agents.len() + 1
+                    && main.iter().any(|p| p.id == "%0" && (p.w, p.h) == (want.main.w, want.main.h))
+            },
+        );
+        let main = srv.main_window();
+        let m = main.iter().find(|p| p.id == "%0").unwrap();
+        assert_eq!((m.w, m.h), (want.main.w, want.main.h), "{} main pane", kind.name());
+        let mut got: Vec<(u16, u16)> =
+            main.iter().filter(|p| p.id != "%0").map(|p| (p.w, p.h)).collect();
+        let mut planned: Vec<(u16, u16)> = want.agents.iter().map(|r| (r.w, r.h)).collect();
+        got.sort();
+        planned.sort();
+        assert_eq!(got, planned, "{} agent panes", kind.name());
+        for p in main.iter().filter(|p| p.id != "%0") {
+            assert!(p.w >= 40 && p.h >= 8, "{}: pane {p:?} below the minimums", kind.name());
+        }
+        env.ok(&["cancel", "--all"]);
+        drop(ids);
+    }
+}
+
+#[test]
+fn overflow_then_rotation_into_view() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 240, 60);
+    // main-vertical at 240x60 shows 6 agents; two more wait in the overflow window.
+    let first = run_in(&env, &srv, &["--agent", "fake", "20 0.1 0"]);
+    let mut rest = vec![];
+    for _ in 0..7 {
+        rest.push(run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]));
+    }
+    srv.until("6 visible + 2 hidden", Duration::from_secs(10), |s| {
+        s.main_window().len() == 7 && s.overflow().len() == 2
+    });
+    // The first (short) task ends; its pane closes; the longest-waiting hidden agent comes in.
+    let t = env.wait_status(&first, "completed", Duration::from_secs(20));
+    assert_eq!(t["exit_code"], 0);
+    srv.until("rotation", Duration::from_secs(10), |s| {
+        s.main_window().len() == 7 && s.overflow().len() == 1
+    });
+    let hidden_pane = srv.overflow()[0].id.clone();
+    let seventh = env.task(&rest[5]);
+    assert_ne!(
+        seventh["pane_id"].as_str().unwrap(),
+        hidden_pane,
+        "the longest-waiting came into view"
+    );
+    let eighth = env.task(&rest[6]);
+    assert_eq!(eighth["pane_id"].as_str().unwrap(), hidden_pane, "the newest still waits");
+    env.ok(&["cancel", "--all"]);
+    srv.until("all panes closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+}
+
+#[test]
+fn a_window_too_small_for_any_agent_keeps_them_all_running_in_the_background() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 120, 40);
+    let ids: Vec<String> =
+        (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+    srv.until("3 hidden agents", Duration::from_secs(10), |s| s.overflow().len() == 3);
+    assert_eq!(srv.main_window().len(), 1, "the main pane is alone");
+    for id in &ids {
+        let t = env.wait_status(id, "running", Duration::from_secs(5));
+        assert!(t["pane_id"].as_str().unwrap().starts_with('%'));
+    }
+    // Focus brings one into view even so? It cannot fit: it stays where it is, but is selected.
+    env.ok(&["cancel", "--all"]);
+}
+
+#[test]
+fn exit_status_output_and_hostile_prompt_in_panes() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 240, 60);
+    let ok = run_in(&env, &srv, &["--agent", "fake", "3 0.05 0"]);
+    let bad = run_in(&env, &srv, &["--agent", "fake", "2 0.05 3"]);
+    let t = env.wait_status(&ok, "completed", Duration::from_secs(10));
+    assert_eq!(t["exit_code"], 0);
+    assert!(t["pane_id"].as_str().unwrap().starts_with('%'));
+    let t = env.wait_status(&bad, "error", Duration::from_secs(10));
+    assert_eq!((t["exit_code"].as_i64(), t["reason"].as_str()), (Some(3), Some("exit code 3")));
+    // The pane's output reached the log: `output` works as for headless tasks.
+    let r = env.task(&ok);
+    assert!(r["result"].as_str().unwrap().contains("fake agent line 1 of 3"), "{r:#}");
+    assert!(r["result"].as_str().unwrap().contains("fake agent line 3 of 3"), "{r:#}");
+
+    let pwned = env.path().join("pwned");
+    let prompt = format!("$(touch {}) \"; rm -rf ~ ", pwned.display());
+    let args_out = env.path().join("args.bin");
+    let out = env
+        .cmd(&["run", "--agent", "args", &prompt])
+        .env("TMUX", format!("{},1,0", srv.sock.display()))
+        .env("TMUX_PANE", "%0")
+        .env("ARGS_OUT", &args_out)
+        .output()
+        .unwrap();
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let t = env.wait_status(&id, "completed", Duration::from_secs(10));
+    assert!(t["pane_id"].as_str().is_some());
+    let got = std::fs::read(&args_out).unwrap();
+    assert_eq!(got.split(|b| *b == 0).next().unwrap(), prompt.as_bytes(), "verbatim, one argument");
+    assert!(!pwned.exists());
+    srv.until("panes closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+}
+
+#[test]
+fn cancel_closes_the_pane_and_a_pane_closed_by_hand_cancels_its_task() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 240, 60);
+    let a = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    let b = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    let ta = env.wait_status(&a, "running", Duration::from_secs(10));
+    let tb = env.wait_status(&b, "running", Duration::from_secs(10));
+    srv.until("two agent panes", Duration::from_secs(10), |s| s.main_window().len() == 3);
+    env.ok(&["cancel", &a]);
+    assert_eq!(env.task(&a)["status"], "cancelled");
+    let pane_a = ta["pane_id"].as_str().unwrap().to_string();
+    srv.until("cancelled pane closed", Duration::from_secs(10), |s| {
+        s.panes().iter().all(|p| p.id != pane_a)
+    });
+    // Closing b's pane by hand cancels b.
+    srv.tmux(&["kill-pane", "-t", tb["pane_id"].as_str().unwrap()]);
+    let t = env.wait_status(&b, "cancelled", Duration::from_secs(10));
+    assert_eq!(t["reason"], "pane closed");
+    assert!(!common::pid_alive(tb["pid"].as_i64().unwrap()));
+}
+
+#[test]
+fn submitted_by_typing_in_a_real_pane() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 200, 50);
+    let bin = Path::new(common::BIN).parent().unwrap().display().to_string();
+    let line = format!(
+        "PATH={bin}:$PATH PANEHERD_DATA_DIR={} PANEHERD_RUNTIME_DIR={} PANEHERD_CONFIG={} paneherd run --agent fake '2 0.2 0'",
+        env.data().display(),
+        env.runtime().display(),
+        env.config().display()
+    );
+    srv.tmux(&["send-keys", "-t", "%0", &line, "Enter"]);
+    srv.until("an agent pane", Duration::from_secs(10), |s| s.main_window().len() == 2);
+    let list = env.list();
+    assert_eq!(list.len(), 1);
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let t: Value = env.wait_status(&id, "completed", Duration::from_secs(10));
+    assert!(t["pane_id"].as_str().unwrap().starts_with('%'));
+    srv.until("pane closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+}
