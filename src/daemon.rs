@@ -111,6 +111,7 @@ async fn serve(
     tracing::info!(pid = std::process::id(), socket = %sock.display(), "daemon started");
 
     // Start what was queued before a restart.
+    engine.adopt_panes().await;
     engine.kick();
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel::<()>(4);

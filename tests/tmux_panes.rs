@@ -285,3 +285,38 @@ fn submitted_by_typing_in_a_real_pane() {
     assert!(t["pane_id"].as_str().unwrap().starts_with('%'));
     srv.until("pane closed", Duration::from_secs(10), |s| s.panes().len() == 1);
 }
+
+#[test]
+fn a_new_daemon_re_adopts_panes_still_running() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 240, 60);
+    let id = run_in(&env, &srv, &["--agent", "fake", "30 0.1 0"]);
+    let t = env.wait_status(&id, "running", Duration::from_secs(10));
+    let (pane, pid) = (t["pane_id"].as_str().unwrap().to_string(), t["pid"].as_i64().unwrap());
+    let daemon = env.daemon_pid().unwrap();
+    Command::new("kill").args(["-9", &daemon.to_string()]).status().unwrap();
+    while common::pid_alive(daemon as i64) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The next command starts a daemon, which finds the pane alive and takes the task back.
+    let t = env.task(&id);
+    assert_eq!(t["status"], "running", "re-adopted, not lost: {t:#}");
+    assert_eq!((t["pane_id"].as_str().unwrap(), t["pid"].as_i64().unwrap()), (pane.as_str(), pid));
+    assert_ne!(env.daemon_pid().unwrap(), daemon);
+    // Its wrapper reports the exit to the new daemon.
+    let t = env.wait_status(&id, "completed", Duration::from_secs(20));
+    assert_eq!(t["exit_code"], 0);
+    srv.until("pane closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+    // A pane task whose pane is gone is recorded as lost.
+    let id2 = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    let t2 = env.wait_status(&id2, "running", Duration::from_secs(10));
+    let daemon = env.daemon_pid().unwrap();
+    Command::new("kill").args(["-9", &daemon.to_string()]).status().unwrap();
+    while common::pid_alive(daemon as i64) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    srv.tmux(&["kill-pane", "-t", t2["pane_id"].as_str().unwrap()]);
+    let t2 = env.task(&id2);
+    assert_eq!(t2["status"], "error");
+    assert_eq!(t2["reason"], "lost: daemon restarted while it ran");
+}

@@ -57,6 +57,8 @@ struct State {
     starting: usize,
     /// Tasks whose process has ended and whose record is being made durable.
     finishing: usize,
+    /// Pane tasks found running at start-up, for `adopt_panes`.
+    adoptable: Vec<String>,
     /// Tasks running in tmux panes: how to hand them to their wrapper, and their wiring.
     pane_ctl: HashMap<String, PaneCtl>,
     /// Tasks that never ran (cancelled while pending, or unable to start) whose end is being
@@ -128,6 +130,10 @@ impl Engine {
         let limits = config.limits();
         for mut task in loaded.tasks {
             match task.status {
+                // A pane task may still run in its pane: `adopt_panes` looks.
+                TaskStatus::Running if task.pane_id.is_some() && task.tmux.is_some() => {
+                    st.adoptable.push(task.id.clone());
+                }
                 TaskStatus::Running => {
                     stop_orphan(&task);
                     let lost = Outcome::Error {
@@ -272,6 +278,88 @@ impl Engine {
         self.dispatch(&mut st);
         let task = st.tasks.get(&id).cloned().unwrap_or(task);
         Ok((task, written))
+    }
+
+    /// Takes back the pane tasks of a previous daemon whose panes still run their wrapper (same
+    /// pane, same pid); the others are recorded as lost. Called once at start-up.
+    pub async fn adopt_panes(self: &Arc<Self>) {
+        let ids = std::mem::take(&mut self.lock().adoptable);
+        for id in ids {
+            let Some(task) = self.get(&id) else { continue };
+            let (Some(origin), Some(pane), Some(pid)) = (&task.tmux, &task.pane_id, task.pid)
+            else {
+                continue;
+            };
+            let tmux = crate::tmux::Tmux::new(&origin.socket);
+            let alive = matches!(tmux.pane_info(pane).await, Ok(Some(info)) if info.pid == pid);
+            if alive && self.adopt(&task, origin, pane, pid).await {
+                tracing::info!(task = %id, pane = %pane, "re-adopted a running pane task");
+                continue;
+            }
+            stop_orphan(&task);
+            let mut t = task.clone();
+            let lost = Outcome::Error {
+                exit_code: None,
+                reason: "lost: daemon restarted while it ran".into(),
+            };
+            if t.finish(lost, timefmt::now()).is_ok() {
+                let result = read_output(&t.log_path);
+                t.summary = text::summary(&result);
+                let _ = self.writer.save_wait(t.clone(), Some(result), Durability::Now).await;
+                self.lock().put(t.clone());
+                self.emit(Event::TaskChanged { task: Box::new(t) });
+            }
+        }
+    }
+
+    /// Wires a still-running pane task to a new supervisor; its wrapper reports to us from now.
+    async fn adopt(
+        self: &Arc<Self>,
+        task: &Task,
+        origin: &TmuxOrigin,
+        pane: &str,
+        pid: u32,
+    ) -> bool {
+        let geometry = self.config.tmux_settings().geometry;
+        let tmux = crate::tmux::Tmux::new(&origin.socket);
+        let visible = match tmux.pane_info(pane).await {
+            Ok(Some(info)) => info.window_name != crate::tmux::adapter::OVERFLOW_WINDOW,
+            _ => return false,
+        };
+        self.panes.adopt(&geometry, &origin.socket, &origin.pane, &task.id, pane, visible).await;
+        let (stale, ttl) = self.config.timeouts_for(task.category.as_deref(), &task.agent);
+        let ran = task.run_ms(timefmt::now()).unwrap_or(0).max(0) as u64;
+        let ttl_left = Duration::from_secs(ttl).saturating_sub(Duration::from_millis(ran));
+        let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
+        let activity = Arc::new(runner::Activity::default());
+        let (_, ready) = tokio::sync::watch::channel(true);
+        let launch = Launch {
+            task_id: task.id.clone(),
+            argv: vec![],
+            base_env: None,
+            env: vec![],
+            cwd: task.cwd.clone(),
+            log_path: task.log_path.clone(),
+        };
+        let (kill_tx, kill_rx) = mpsc::unbounded_channel();
+        {
+            let mut st = self.lock();
+            let ctl = PaneCtl { launch, ready, exit: Some(exit_tx), activity: activity.clone() };
+            st.pane_ctl.insert(task.id.clone(), ctl);
+            st.running.insert(task.id.clone(), kill_tx);
+            let group = self.config.limits().group_for(task.model.as_deref());
+            st.sched.mark_running(&task.id, &group);
+        }
+        let handle = runner::RunHandle { pid, exit: exit_rx, activity };
+        supervisor::spawn(
+            self.clone(),
+            task.id.clone(),
+            handle,
+            kill_rx,
+            Duration::from_secs(stale),
+            ttl_left.max(Duration::from_secs(1)),
+        );
+        true
     }
 
     /// Starts whatever may start now (after loading a history with queued tasks).

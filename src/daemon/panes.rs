@@ -129,6 +129,33 @@ impl Panes {
         relayout(mw, geometry).await
     }
 
+    /// Takes back a pane of a previous daemon into the book (no tmux change).
+    pub async fn adopt(
+        &self,
+        _geometry: &Geometry,
+        socket: &Path,
+        main_pane: &str,
+        task_id: &str,
+        pane: &str,
+        visible: bool,
+    ) {
+        let mut book = self.book.lock().await;
+        let key = (socket.to_path_buf(), main_pane.to_string());
+        let mw = book.mains.entry(key.clone()).or_insert_with(|| MainWindow {
+            tmux: Tmux::new(socket),
+            main_pane: main_pane.to_string(),
+            visible: vec![],
+            hidden: VecDeque::new(),
+        });
+        let entry = (task_id.to_string(), pane.to_string());
+        if visible {
+            mw.visible.push(entry);
+        } else {
+            mw.hidden.push_back(entry);
+        }
+        book.owner.insert(task_id.to_string(), key);
+    }
+
     /// Forgets a task's pane without touching tmux (it closed by itself).
     pub async fn forget(&self, geometry: &Geometry, task_id: &str) -> Result<()> {
         let mut book = self.book.lock().await;

@@ -61,8 +61,8 @@ async fn wrapper(socket: &Path, task_id: &str) -> Result<i32> {
         cmd.env_clear();
     }
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
-    let status = match cmd.spawn() {
-        Ok(mut child) => tokio::task::spawn_blocking(move || child.wait()).await?,
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
         Err(e) => {
             let hint = if e.kind() == std::io::ErrorKind::NotFound {
                 " (is it installed and on PATH?)"
@@ -70,13 +70,33 @@ async fn wrapper(socket: &Path, task_id: &str) -> Result<i32> {
                 ""
             };
             println!("paneherd: cannot start {program:?}: {e}{hint}");
-            Ok(std::os::unix::process::ExitStatusExt::from_raw(127 << 8))
+            let req =
+                Request::PaneExited { task_id: task_id.to_string(), code: Some(127), signal: None };
+            let _ = client.request_raw(req).await;
+            loop {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        }
+    };
+    let wait = tokio::task::spawn_blocking(move || child.wait());
+    tokio::pin!(wait);
+    let status = loop {
+        tokio::select! {
+            s = &mut wait => break s,
+            ev = client.next_event() => {
+                if !matches!(ev, Ok(Some(_))) {
+                    // The daemon went away (a restart): report in to the next one, which
+                    // re-adopts this task.
+                    client = connect(socket).await?;
+                    let _ = client.request_raw(Request::PaneAttach { task_id: task_id.to_string() }).await;
+                }
+            }
         }
     };
     use std::os::unix::process::ExitStatusExt;
     let (code, signal) = match status {
-        Ok(s) => (s.code(), s.signal()),
-        Err(_) => (None, None),
+        Ok(Ok(s)) => (s.code(), s.signal()),
+        _ => (None, None),
     };
     // Tell the daemon, through a restart if need be.
     loop {
