@@ -239,6 +239,12 @@ pub struct DemoArgs {
     /// How many demo tasks to submit.
     #[arg(short = 'n', long, default_value_t = 8)]
     pub count: usize,
+    /// Run without tmux even when it is available.
+    #[arg(long)]
+    pub headless: bool,
+    /// Wait for Enter before exiting (used inside the demo's own tmux session).
+    #[arg(long, hide = true)]
+    pub hold: bool,
 }
 
 fn parse_status(s: &str) -> Result<TaskStatus, String> {

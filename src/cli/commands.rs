@@ -91,7 +91,10 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Wait(a) => block_on(wait(&paths, a)),
         Command::Cancel(a) => block_on(cancel(&paths, a)),
         Command::Retry(a) => block_on(retry(&paths, a)),
-        Command::Demo(a) => block_on(demo(&paths, a)),
+        Command::Demo(a) => match demo_in_new_tmux(&paths, &a) {
+            Some(code) => Ok(code),
+            None => block_on(demo(&paths, a)),
+        },
     };
     match result {
         Ok(code) => code,
@@ -439,7 +442,71 @@ const DEMO_PROMPTS: [&str; 8] = [
 ];
 
 /// Submits demo-agent tasks and follows them until they have all ended.
+/// Outside tmux, on a terminal, with tmux installed: runs the demo in a new tmux session (and
+/// attaches to it), so that agents get panes. Returns the exit code, or `None` to run here.
+fn demo_in_new_tmux(paths: &Paths, a: &super::DemoArgs) -> Option<i32> {
+    if a.headless || std::env::var_os("TMUX").is_some() || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let exe = std::env::current_exe().ok()?;
+    let mut cmd = std::process::Command::new("tmux");
+    cmd.args(["new-session", "-A", "-s", "paneherd-demo"]);
+    for (k, v) in [
+        ("PANEHERD_CONFIG", &paths.config),
+        ("PANEHERD_DATA_DIR", &paths.data),
+        ("PANEHERD_RUNTIME_DIR", &paths.runtime),
+    ] {
+        cmd.arg("-e").arg(format!("{k}={}", v.display()));
+    }
+    cmd.arg(exe).args(["demo", "--hold", "-n", &a.count.to_string()]);
+    match cmd.status() {
+        Ok(s) => Some(s.code().unwrap_or(0)),
+        // No tmux: run the demo headless here.
+        Err(_) => None,
+    }
+}
+
+/// How many agents the current tmux window shows beside this pane, from the config's layout.
+async fn panes_that_fit(
+    paths: &Paths,
+    origin: &crate::core::task::TmuxOrigin,
+) -> Option<(usize, String)> {
+    let config = Config::load(&paths.config).ok()?.config;
+    let s = config.tmux_settings();
+    let info = crate::tmux::Tmux::new(&origin.socket).pane_info(&origin.pane).await.ok()??;
+    let fits =
+        crate::tmux::plan(info.window_width, info.window_height, &s.geometry, 64).agents.len();
+    Some((
+        fits,
+        format!("{}x{}, layout {}", info.window_width, info.window_height, s.geometry.kind.name()),
+    ))
+}
+
 async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
+    let code = demo_run(paths, &a).await;
+    if a.hold {
+        println!("\nPress Enter to close this demo session (the tasks are kept: `paneherd list`).");
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
+    code
+}
+
+async fn demo_run(paths: &Paths, a: &super::DemoArgs) -> CmdResult {
+    let origin = if a.headless { None } else { tmux_origin() };
+    if let Some(o) = &origin {
+        match panes_that_fit(paths, o).await {
+            Some((0, win)) => println!(
+                "This window ({win}) is too small to show agents beside this pane: they run in \
+                 the window 'paneherd-agents' (prefix + n to look), and `paneherd focus ID` selects one.\n"
+            ),
+            Some((n, win)) => println!(
+                "This window ({win}) shows up to {n} agents beside this pane; the others wait in \
+                 the window 'paneherd-agents' and come into view as others end.\n"
+            ),
+            None => {}
+        }
+    }
     let mut c = Client::connect(paths, true).await?;
     let mut ids = Vec::new();
     for i in 0..a.count {
@@ -447,6 +514,7 @@ async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
             prompt: DEMO_PROMPTS[i % DEMO_PROMPTS.len()].into(),
             agent: Some("demo".into()),
             client_cwd: std::env::current_dir().ok(),
+            tmux: origin.clone(),
             ..Default::default()
         };
         let t: Task = c.request(Request::Submit { spec: Box::new(spec) }).await?;
