@@ -161,10 +161,10 @@ async fn spawn_16() -> f64 {
     assert!(replies.iter().all(|r| r.is_ok()));
     let mut running = std::collections::HashSet::new();
     while running.len() < 16 {
-        if let Some(Event::TaskChanged { task }) = ev.next_event().await.unwrap() {
-            if task.status == TaskStatus::Running {
-                running.insert(task.id.clone());
-            }
+        if let Some(Event::TaskChanged { task }) = ev.next_event().await.unwrap()
+            && task.status == TaskStatus::Running
+        {
+            running.insert(task.id.clone());
         }
     }
     let dt = t0.elapsed().as_secs_f64();
