@@ -574,7 +574,11 @@ impl Engine {
             tracing::warn!(task = %task.id, error = %format!("{e:#}"), "cannot capture pane output");
         }
         let _ = ready_tx.send(true);
-        let _ = tmux.set_title(&placed.pane, &format!("{} · {}", task.id, task.title)).await;
+        let _ = tmux.set_title(&placed.pane, &task.title).await;
+        let started = chrono::Utc::now().timestamp().to_string();
+        let fields =
+            [("id", task.id.as_str()), ("status", "▶ running"), ("started", started.as_str())];
+        let _ = tmux.mark(&placed.pane, &fields).await;
         tracing::info!(task = %task.id, pane = %placed.pane, visible = placed.visible, "pane opened");
         Ok((runner::RunHandle { pid: placed.pid, exit: exit_rx, activity }, placed.pane))
     }
@@ -666,6 +670,19 @@ impl Engine {
             return;
         }
         self.lock().pane_ctl.remove(&task.id);
+        if let (Some(origin), Some(pane)) = (&task.tmux, &task.pane_id) {
+            let tmux = crate::tmux::Tmux::new(&origin.socket);
+            let status = match &task.reason {
+                Some(r) => format!("{} {} ({r})", task.status.symbol(), task.status),
+                None => format!("{} {}", task.status.symbol(), task.status),
+            };
+            let took = task.run_ms(timefmt::now()).map(timefmt::human_duration).unwrap_or_default();
+            let pane = pane.clone();
+            tokio::spawn(async move {
+                let _ =
+                    tmux.mark(&pane, &[("status", status.as_str()), ("took", took.as_str())]).await;
+            });
+        }
         let close_after = self.config.tmux_settings().close_after;
         let secs = match close_after {
             crate::tmux::presets::CloseAfter::Secs(s) => s,

@@ -82,6 +82,9 @@ impl Panes {
             if let Err(e) = tmux.on_resize(&info.window, &hook).await {
                 tracing::warn!(error = %format!("{e:#}"), "cannot watch the window's size");
             }
+            if let Err(e) = tmux.decorate(&info.window).await {
+                tracing::warn!(error = %format!("{e:#}"), "cannot set the pane borders");
+            }
         }
         let mw = book.mains.entry(key.clone()).or_insert_with(|| MainWindow {
             tmux: tmux.clone(),
@@ -97,6 +100,9 @@ impl Panes {
             Placed { pane: p.pane, pid: p.pid, visible: true }
         } else {
             let p = tmux.split_in_overflow(&info.session, cwd, command).await?;
+            if let Err(e) = tmux.decorate(&p.window).await {
+                tracing::warn!(error = %format!("{e:#}"), "cannot set the pane borders");
+            }
             mw.hidden.push_back((task_id.to_string(), p.pane.clone()));
             Placed { pane: p.pane, pid: p.pid, visible: false }
         };

@@ -8,11 +8,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use tmux_interface::{
     BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewWindow, PipePane, SelectLayout,
-    SelectPane, SelectWindow, SetHook, SplitWindow, Tmux as TmuxCmd, TmuxCommand,
+    SelectPane, SelectWindow, SetHook, SetOption, SplitWindow, Tmux as TmuxCmd, TmuxCommand,
 };
 
 /// Name of the background window where agents wait when the main window is full.
 pub const OVERFLOW_WINDOW: &str = "paneherd-agents";
+
+/// The pane border of windows with agents: `id · status · elapsed · title` for agent panes
+/// (elapsed computed by tmux itself from the start time, so nothing has to tick), the title
+/// alone for others.
+const BORDER_FORMAT: &str = " #{?@paneherd_id,#{@paneherd_id} · #{@paneherd_status} · #{?@paneherd_took,#{@paneherd_took},#{e|/:#{e|-:%s,#{@paneherd_started}},60}m#{e|%%:#{e|-:%s,#{@paneherd_started}},60}s} · ,}#{pane_title} ";
 
 /// A tmux server, addressed by its socket path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -220,6 +225,35 @@ impl Tmux {
     pub async fn focus(&self, pane: &str, window: &str) -> Result<()> {
         self.run(SelectWindow::new().target_window(window.to_string())).await?;
         self.run(SelectPane::new().target_pane(pane.to_string())).await.map(|_| ())
+    }
+
+    /// Turns on the agent border (see `BORDER_FORMAT`) for a window.
+    pub async fn decorate(&self, window: &str) -> Result<()> {
+        for (option, value) in
+            [("pane-border-status", "top"), ("pane-border-format", BORDER_FORMAT)]
+        {
+            let cmd = SetOption::new()
+                .window()
+                .target_pane(window.to_string())
+                .option(option)
+                .value(value);
+            self.run(cmd).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets the border fields of an agent pane: its task id, status, and start (Unix seconds)
+    /// or, once it has ended, how long it took.
+    pub async fn mark(&self, pane: &str, fields: &[(&str, &str)]) -> Result<()> {
+        for (k, v) in fields {
+            let cmd = SetOption::new()
+                .pane()
+                .target_pane(pane.to_string())
+                .option(format!("@paneherd_{k}"))
+                .value(v.to_string());
+            self.run(cmd).await?;
+        }
+        Ok(())
     }
 
     /// Runs `command` whenever the window changes size.
