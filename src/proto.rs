@@ -108,6 +108,11 @@ pub enum Request {
         task_id: String,
         bytes: u64,
     },
+    /// From a dashboard in tmux: lay agents out beside this pane while this connection lasts.
+    RegisterMain {
+        socket: PathBuf,
+        pane: String,
+    },
     /// Select a task's pane (bringing it into view).
     Focus {
         id: String,

@@ -133,7 +133,8 @@ fn each_layout_gives_the_planned_panes() {
         let srv = Server::start(&env, 240, 60);
         let ids: Vec<String> =
             (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
-        let want = plan(240, 60, &geometry(kind), 3);
+        // The top row of the window is the pane border line paneherd turns on.
+        let want = plan(240, 59, &geometry(kind), 3);
         srv.until(
             &format!("{} panes for {}", want.agents.len() + 1, kind.name()),
             Duration::from_secs(10),
@@ -319,4 +320,46 @@ fn a_new_daemon_re_adopts_panes_still_running() {
     let t2 = env.task(&id2);
     assert_eq!(t2["status"], "error");
     assert_eq!(t2["reason"], "lost: daemon restarted while it ran");
+}
+
+#[test]
+fn a_registered_dashboard_pane_hosts_the_agents() {
+    use std::io::{BufRead, BufReader, Write};
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 240, 60);
+    srv.tmux(&["new-window", "-d", "-n", "dash", "sh"]);
+    let dash = srv.panes().into_iter().find(|p| p.window == "dash").unwrap().id;
+    env.list(); // starts the daemon
+    let mut conn =
+        std::os::unix::net::UnixStream::connect(env.runtime().join("daemon.sock")).unwrap();
+    let mut r = BufReader::new(conn.try_clone().unwrap());
+    let register = format!(
+        "{{\"hello\":{{\"protocol\":1,\"client\":\"dashboard\"}}}}\n{{\"req\":1,\"type\":\"register_main\",\"socket\":{:?},\"pane\":{:?}}}\n",
+        srv.sock.display().to_string(),
+        dash
+    );
+    conn.write_all(register.as_bytes()).unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap(); // welcome
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("\"ok\":true"), "{line}");
+    // From inside tmux (pane %0) and from outside tmux: both beside the dashboard.
+    let inside = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    let outside = env.submit(&["--agent", "fake", "1000 0.1 0"]);
+    srv.until("two agents beside the dashboard", Duration::from_secs(10), |s| {
+        s.panes().iter().filter(|p| p.window == "dash").count() == 3
+    });
+    for id in [&inside, &outside] {
+        let t = env.wait_status(id, "running", Duration::from_secs(5));
+        assert!(t["pane_id"].as_str().is_some(), "{id} in a pane");
+    }
+    // The dashboard goes away: tasks from outside tmux run headless again.
+    drop(r);
+    drop(conn);
+    std::thread::sleep(Duration::from_millis(200));
+    let headless = env.submit(&["--agent", "fake", "1000 0.1 0"]);
+    let t = env.wait_status(&headless, "running", Duration::from_secs(5));
+    assert!(t["pane_id"].is_null(), "{t:#}");
+    env.ok(&["cancel", "--all"]);
 }

@@ -99,6 +99,9 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
         let _ = write.shutdown().await;
     });
 
+    static CONN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let conn = CONN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut registered = false;
     let mut greeted = false;
     // A pane wrapper on this connection, and whether it reported its agent's exit.
     let mut wrapper: Option<(String, bool)> = None;
@@ -185,6 +188,15 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
             }
             _ => {}
         }
+        if let Request::RegisterMain { socket, pane } = &req {
+            engine.register_main(
+                conn,
+                crate::core::task::TmuxOrigin { socket: socket.clone(), pane: pane.clone() },
+            );
+            registered = true;
+            let _ = out_tx.send(reply_ok(re, "null").into()).await;
+            continue;
+        }
         if let Request::Subscribe = req {
             let rx = engine.subscribe();
             let _ = out_tx.send(reply_ok(re, "null").into()).await;
@@ -215,6 +227,9 @@ pub async fn serve(engine: Arc<Engine>, stream: UnixStream, shutdown: mpsc::Send
     }
     drop(out_tx);
     let _ = writer.await;
+    if registered {
+        engine.unregister_main(conn);
+    }
     if let Some((task_id, false)) = wrapper {
         engine.pane_gone(&task_id).await;
     }
@@ -311,7 +326,7 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
             Ok(format!("[{}]", items.iter().map(|i| &**i).collect::<Vec<_>>().join(",")))
         }
         Request::Status => json(&engine.status()),
-        Request::Subscribe | Request::Shutdown => Ok("null".into()),
+        Request::Subscribe | Request::Shutdown | Request::RegisterMain { .. } => Ok("null".into()),
         Request::PaneAttach { task_id } => json(&engine.pane_attach(&task_id).await?),
         Request::PaneExited { task_id, code, signal } => {
             engine.pane_exited(&task_id, crate::runner::Exit { code, signal });

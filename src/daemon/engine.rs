@@ -57,6 +57,8 @@ struct State {
     starting: usize,
     /// Tasks whose process has ended and whose record is being made durable.
     finishing: usize,
+    /// Main panes registered by dashboards, newest last: (connection number, pane).
+    mains: Vec<(u64, TmuxOrigin)>,
     /// Pane tasks found running at start-up, for `adopt_panes`.
     adoptable: Vec<String>,
     /// Tasks running in tmux panes: how to hand them to their wrapper, and their wiring.
@@ -237,6 +239,13 @@ impl Engine {
         }
         let group = self.config.limits().group_for(r.model.as_deref());
         let mut st = self.lock();
+        // A dashboard open in tmux hosts the panes: of tasks from its server, and of tasks
+        // from outside tmux.
+        let tmux = match (spec.tmux, st.mains.last()) {
+            (Some(o), Some((_, m))) if o.socket == m.socket => Some(m.clone()),
+            (None, Some((_, m))) => Some(m.clone()),
+            (o, _) => o,
+        };
         if st.shutting_down {
             return Err(ErrorBody::new(ErrorKind::ShuttingDown, "the daemon is shutting down"));
         }
@@ -264,7 +273,7 @@ impl Engine {
             needs_input: None,
             last_output_at: None,
             parent: spec.parent,
-            tmux: spec.tmux,
+            tmux,
             limit_group: group.key.clone(),
             id: id.clone(),
         };
@@ -581,6 +590,17 @@ impl Engine {
         let _ = tmux.mark(&placed.pane, &fields).await;
         tracing::info!(task = %task.id, pane = %placed.pane, visible = placed.visible, "pane opened");
         Ok((runner::RunHandle { pid: placed.pid, exit: exit_rx, activity }, placed.pane))
+    }
+
+    /// A dashboard's pane becomes the main pane (until `unregister_main`).
+    pub fn register_main(&self, conn: u64, origin: TmuxOrigin) {
+        let mut st = self.lock();
+        st.mains.retain(|(c, _)| *c != conn);
+        st.mains.push((conn, origin));
+    }
+
+    pub fn unregister_main(&self, conn: u64) {
+        self.lock().mains.retain(|(c, _)| *c != conn);
     }
 
     /// What a pane wrapper runs for `task_id`.

@@ -60,6 +60,11 @@ pub struct Panes {
     book: Mutex<Book>,
 }
 
+/// The plan for a window whose top row is the pane border line (paneherd turns it on).
+fn plan_for(info: &PaneInfo, geometry: &Geometry, n: usize) -> planner::Plan {
+    planner::plan(info.window_width, info.window_height.saturating_sub(1), geometry, n)
+}
+
 fn pane_number(id: &str) -> u32 {
     id.trim_start_matches('%').parse().unwrap_or(0)
 }
@@ -93,7 +98,7 @@ impl Panes {
             hidden: VecDeque::new(),
         });
         let n = mw.visible.len() + mw.hidden.len() + 1;
-        let fits = planner::plan(info.window_width, info.window_height, geometry, n).agents.len();
+        let fits = plan_for(&info, geometry, n).agents.len();
         let placed = if mw.visible.len() < fits {
             let p = tmux.split(main_pane, cwd, command).await?;
             mw.visible.push((task_id.to_string(), p.pane.clone()));
@@ -224,7 +229,7 @@ async fn relayout(mw: &mut MainWindow, geometry: &Geometry) -> Result<()> {
         return Ok(());
     };
     let n = mw.visible.len() + mw.hidden.len();
-    let plan = planner::plan(info.window_width, info.window_height, geometry, n);
+    let plan = plan_for(&info, geometry, n);
     let fits = plan.agents.len();
     while mw.visible.len() > fits {
         if let Some(entry) = mw.visible.pop() {
@@ -240,7 +245,8 @@ async fn relayout(mw: &mut MainWindow, geometry: &Geometry) -> Result<()> {
     let agents: Vec<u32> = mw.visible.iter().map(|(_, p)| pane_number(p)).collect();
     let in_window = mw.tmux.list_panes(&info.window).await?.len();
     if in_window == 1 + agents.len() {
-        let layout = planner::layout_string(&plan, pane_number(&mw.main_pane), &agents);
+        let shown = planner::with_border_row(&plan);
+        let layout = planner::layout_string(&shown, pane_number(&mw.main_pane), &agents);
         mw.tmux.select_layout(&info.window, &layout).await
     } else {
         // The user has panes of their own in this window: tmux's own layout of that name.

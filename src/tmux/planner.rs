@@ -253,6 +253,23 @@ fn grid(r: Rect, n: u16, min_w: u16, min_h: u16) -> (Vec<Rect>, Arrangement) {
     (out, Arrangement::Grid(per_row))
 }
 
+/// The same plan in a window one row taller whose top row holds tmux's pane border line
+/// (`pane-border-status top`): panes touching the top absorb it, the others move down. Plan for
+/// the height below the border line, then lay out with this.
+pub fn with_border_row(p: &Plan) -> Plan {
+    let grow = |r: Rect| {
+        if r.y == 0 { Rect { h: r.h + 1, ..r } } else { Rect { y: r.y + 1, ..r } }
+    };
+    Plan {
+        window: (p.window.0, p.window.1 + 1),
+        kind: p.kind,
+        main: grow(p.main),
+        agents: p.agents.iter().map(|r| grow(*r)).collect(),
+        region: p.region.map(grow),
+        arrangement: p.arrangement.clone(),
+    }
+}
+
 /// tmux's layout checksum.
 fn checksum(layout: &str) -> u16 {
     let mut csum: u16 = 0;
@@ -441,6 +458,19 @@ mod tests {
         let s = layout_string(&p, 1, &[5, 9]);
         let body = "240x60,0,0{144x60,0,0,1,95x60,145,0[95x30,145,0,5,95x29,145,31,9]}";
         assert_eq!(s, format!("{:04x},{body}", checksum(body)));
+    }
+
+    #[test]
+    fn border_row_shifts_and_grows() {
+        let p = plan(240, 59, &geo(LayoutKind::MainVertical), 2);
+        let b = with_border_row(&p);
+        assert_eq!(b.window, (240, 60));
+        assert_eq!(b.main, Rect { x: 0, y: 0, w: 144, h: 60 });
+        // The top pane absorbs the border line (29 rows of content, as planned); the next moves down.
+        assert_eq!(
+            b.agents,
+            vec![Rect { x: 145, y: 0, w: 95, h: 30 }, Rect { x: 145, y: 31, w: 95, h: 29 }]
+        );
     }
 
     #[test]
