@@ -2,19 +2,21 @@
 //!
 //! Modules: [`core`] is the pure model (tasks, state machine, limits, ids, text); [`config`]
 //! the TOML config; [`proto`] the socket's wire types; [`store`] the task files and their
-//! writer thread; [`runner`] how a process runs (argv templates, the headless runner);
-//! [`daemon`] the server (engine, per-task supervisor, connections); [`client`] the socket
-//! client; [`cli`] the commands; [`paths`] where things live; [`demo_agent`] the built-in
-//! simulated agent.
+//! writer thread; [`runner`] how a process runs (argv templates, headless, and the programs
+//! that run inside a pane); [`tmux`] the pure pane planner, layout presets and the tmux
+//! adapter (the only code that runs tmux); [`daemon`] the server (engine, per-task supervisor,
+//! pane book, connections); [`client`] the socket client; [`cli`] the commands; [`paths`] where
+//! things live; [`demo_agent`] the built-in simulated agent.
 //!
 //! One task's path: `paneherd run` ([`cli`]) sends `submit` through [`client`] to
 //! [`daemon::connection`]; [`daemon::engine::Engine::submit`] resolves agent, model and limit
 //! group from [`config`], queues the task in the [`core::limits::Scheduler`] and has the
 //! [`store::Writer`] write its file before replying; when a slot is free the engine expands the
-//! agent's argv template ([`runner::argv`]) and starts the process ([`runner::headless`]);
-//! [`daemon::supervisor`] awaits its exit and its stale and TTL timers; `Engine::finish` frees
-//! the slot, has the writer write and flush the result, and only then broadcasts the event that
-//! `output --wait`, `wait` and subscribers receive.
+//! agent's argv template ([`runner::argv`]) and starts it: headless ([`runner::headless`]), or,
+//! when it came from inside tmux, in a pane placed by [`daemon::panes`] whose wrapper
+//! ([`runner::pane`]) runs it and reports its exit; [`daemon::supervisor`] awaits the exit and
+//! the stale and TTL timers; `Engine::finish` frees the slot, has the writer write and flush the
+//! result, and only then broadcasts the event that `output --wait`, `wait` and subscribers get.
 
 pub mod cli;
 pub mod client;

@@ -258,4 +258,16 @@ pub struct StatusData {
     pub groups: Vec<GroupUsage>,
     /// Task files that could not be read at start (skipped, left untouched).
     pub store_problems: Vec<String>,
+    /// Agent panes per main pane: how many are shown and how many wait out of view.
+    #[serde(default)]
+    pub panes: Vec<PaneUsage>,
+}
+
+/// Agent panes beside one main pane.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaneUsage {
+    pub socket: PathBuf,
+    pub main_pane: String,
+    pub visible: usize,
+    pub hidden: usize,
 }

@@ -201,6 +201,8 @@ fn a_window_too_small_for_any_agent_keeps_them_all_running_in_the_background() {
         (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
     srv.until("3 hidden agents", Duration::from_secs(10), |s| s.overflow().len() == 3);
     assert_eq!(srv.main_window().len(), 1, "the main pane is alone");
+    let status = env.ok(&["daemon", "status"]);
+    assert!(status.contains("0 shown, 3 waiting in paneherd-agents (window too small"), "{status}");
     for id in &ids {
         let t = env.wait_status(id, "running", Duration::from_secs(5));
         assert!(t["pane_id"].as_str().unwrap().starts_with('%'));
@@ -362,4 +364,18 @@ fn a_registered_dashboard_pane_hosts_the_agents() {
     let t = env.wait_status(&headless, "running", Duration::from_secs(5));
     assert!(t["pane_id"].is_null(), "{t:#}");
     env.ok(&["cancel", "--all"]);
+}
+
+#[test]
+fn the_tmux_server_going_away_ends_its_tasks_in_error_and_the_daemon_lives_on() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 240, 60);
+    let id = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    env.wait_status(&id, "running", Duration::from_secs(10));
+    let daemon = env.daemon_pid();
+    srv.tmux(&["kill-server"]);
+    let t = env.wait_status(&id, "error", Duration::from_secs(10));
+    assert_eq!(t["reason"], "the tmux server went away");
+    assert_eq!(env.daemon_pid(), daemon, "the same daemon serves on");
+    env.ok(&["run", "--agent", "fake", "--wait", "1 0 0"]);
 }

@@ -318,6 +318,16 @@ async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
         let limit = if g.limit == 0 { "∞".to_string() } else { g.limit.to_string() };
         println!("  limit      {} {}/{} ({} queued)", g.key, g.running, limit, g.queued);
     }
+    for p in &s.panes {
+        let note = if p.visible == 0 { " (window too small to show any beside it)" } else { "" };
+        println!(
+            "  panes      beside {} ({}): {} shown, {} waiting in paneherd-agents{note}",
+            p.main_pane,
+            p.socket.display(),
+            p.visible,
+            p.hidden
+        );
+    }
     for p in &s.store_problems {
         println!("  skipped    {p}");
     }

@@ -325,7 +325,11 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
             let items = engine.list_json(&filter)?;
             Ok(format!("[{}]", items.iter().map(|i| &**i).collect::<Vec<_>>().join(",")))
         }
-        Request::Status => json(&engine.status()),
+        Request::Status => {
+            let mut s = engine.status();
+            s.panes = engine.panes.usage().await;
+            json(&s)
+        }
         Request::Subscribe | Request::Shutdown | Request::RegisterMain { .. } => Ok("null".into()),
         Request::PaneAttach { task_id } => json(&engine.pane_attach(&task_id).await?),
         Request::PaneExited { task_id, code, signal } => {

@@ -957,6 +957,7 @@ impl Engine {
             counts,
             groups: st.sched.usage(),
             store_problems: st.problems.clone(),
+            panes: vec![],
         }
     }
 

@@ -211,13 +211,22 @@ impl Panes {
         Ok(true)
     }
 
-    /// Counts of (visible, hidden) agent panes beside `main_pane`, for status and tests.
-    pub async fn counts(&self, socket: &Path, main_pane: &str) -> (usize, usize) {
+    /// Shown and waiting agent panes per main pane.
+    pub async fn usage(&self) -> Vec<crate::proto::PaneUsage> {
         let book = self.book.lock().await;
-        book.mains
-            .get(&(socket.to_path_buf(), main_pane.to_string()))
-            .map(|m| (m.visible.len(), m.hidden.len()))
-            .unwrap_or((0, 0))
+        let mut out: Vec<_> = book
+            .mains
+            .iter()
+            .filter(|(_, m)| !m.visible.is_empty() || !m.hidden.is_empty())
+            .map(|((socket, main), m)| crate::proto::PaneUsage {
+                socket: socket.clone(),
+                main_pane: main.clone(),
+                visible: m.visible.len(),
+                hidden: m.hidden.len(),
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.socket, &a.main_pane).cmp(&(&b.socket, &b.main_pane)));
+        out
     }
 }
 
