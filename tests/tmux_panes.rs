@@ -379,3 +379,36 @@ fn the_tmux_server_going_away_ends_its_tasks_in_error_and_the_daemon_lives_on() 
     assert_eq!(env.daemon_pid(), daemon, "the same daemon serves on");
     env.ok(&["run", "--agent", "fake", "--wait", "1 0 0"]);
 }
+
+#[test]
+fn a_resize_re_plans_and_focus_brings_a_hidden_agent_into_view() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 240, 60);
+    srv.tmux(&["set-option", "-g", "window-size", "manual"]);
+    let ids: Vec<String> =
+        (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+    srv.until("3 agents shown", Duration::from_secs(10), |s| s.main_window().len() == 4);
+    // Too narrow for any agent beside a 120-column main pane: all move out of view.
+    srv.tmux(&["resize-window", "-t", "main", "-x", "150", "-y", "60"]);
+    srv.until("all hidden after shrinking", Duration::from_secs(10), |s| {
+        s.main_window().len() == 1 && s.overflow().len() == 3
+    });
+    // Wide again: they come back.
+    srv.tmux(&["resize-window", "-t", "main", "-x", "240", "-y", "60"]);
+    srv.until("shown again after growing", Duration::from_secs(10), |s| s.main_window().len() == 4);
+    // A window that fits two: focus brings the third into view (in place of another).
+    srv.tmux(&["resize-window", "-t", "main", "-x", "240", "-y", "18"]);
+    srv.until("two shown", Duration::from_secs(10), |s| {
+        s.main_window().len() == 3 && s.overflow().len() == 1
+    });
+    let hidden = srv.overflow()[0].id.clone();
+    let who = ids.iter().find(|id| env.task(id)["pane_id"] == hidden.as_str()).unwrap().clone();
+    let out = env.ok(&["focus", &who[..5]]);
+    assert!(out.contains(&hidden), "{out}");
+    srv.until("focused agent shown", Duration::from_secs(10), |s| {
+        s.main_window().iter().any(|p| p.id == hidden)
+    });
+    let active = srv.tmux(&["display-message", "-p", "-t", "main", "#{pane_id}"]);
+    assert_eq!(active.trim(), hidden, "the focused pane is selected");
+    env.ok(&["cancel", "--all"]);
+}

@@ -198,9 +198,16 @@ impl Panes {
         let mut book = self.book.lock().await;
         let Some(key) = book.owner.get(task_id).cloned() else { return Ok(false) };
         let Some(mw) = book.mains.get_mut(&key) else { return Ok(false) };
-        if let Some(i) = mw.hidden.iter().position(|(t, _)| t == task_id)
+        let fits_any = match mw.tmux.pane_info(&mw.main_pane).await? {
+            Some(info) => plan_for(&info, geometry, 1).agents.len() > 0,
+            None => false,
+        };
+        if fits_any
+            && let Some(i) = mw.hidden.iter().position(|(t, _)| t == task_id)
             && let Some(entry) = mw.hidden.remove(i)
         {
+            // Into the main window now; the re-plan moves the last shown agent out if needed.
+            mw.tmux.join(&entry.1, &mw.main_pane).await?;
             mw.visible.insert(0, entry);
         }
         relayout(mw, geometry).await?;
