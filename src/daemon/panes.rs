@@ -199,7 +199,7 @@ impl Panes {
         let Some(key) = book.owner.get(task_id).cloned() else { return Ok(false) };
         let Some(mw) = book.mains.get_mut(&key) else { return Ok(false) };
         let fits_any = match mw.tmux.pane_info(&mw.main_pane).await? {
-            Some(info) => plan_for(&info, geometry, 1).agents.len() > 0,
+            Some(info) => !plan_for(&info, geometry, 1).agents.is_empty(),
             None => false,
         };
         if fits_any
