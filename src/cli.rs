@@ -39,6 +39,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The dashboard (also what `paneherd` alone opens on a terminal).
+    Ui,
     /// Hand off a task; prints its id at once (or its result, with --wait).
     Run(RunArgs),
     /// List tasks: running, pending, then finished (newest first).

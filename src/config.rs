@@ -263,9 +263,26 @@ impl Config {
 
     /// The tmux settings in force: the chosen preset with `[tmux]` keys over it.
     pub fn tmux_settings(&self) -> TmuxSettings {
-        let name =
-            self.tmux.layout.as_ref().map(|l| l.get_ref().as_str()).unwrap_or("main-vertical");
+        self.tmux_settings_for(self.layout_name())
+    }
+
+    /// The settings of preset `name` with `[tmux]` keys over it.
+    pub fn tmux_settings_for(&self, name: &str) -> TmuxSettings {
         self.presets.settings(name, &self.tmux.knobs()).unwrap_or_default()
+    }
+
+    /// The configured layout preset.
+    pub fn layout_name(&self) -> &str {
+        self.tmux.layout.as_ref().map(|l| l.get_ref().as_str()).unwrap_or("main-vertical")
+    }
+
+    /// `[ui.keys]`: action → key.
+    pub fn ui_keys(&self) -> std::collections::BTreeMap<String, String> {
+        let keys = self.ui.as_ref().and_then(|u| u.get("keys")).and_then(|k| k.as_table());
+        keys.map(|t| {
+            t.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect()
+        })
+        .unwrap_or_default()
     }
 
     pub fn limits(&self) -> Limits {

@@ -29,3 +29,4 @@ pub mod proto;
 pub mod runner;
 pub mod store;
 pub mod tmux;
+pub mod tui;

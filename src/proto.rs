@@ -113,6 +113,10 @@ pub enum Request {
         socket: PathBuf,
         pane: String,
     },
+    /// Switch the tmux layout preset for this daemon's life (the dashboard's `l`).
+    SetLayout {
+        name: String,
+    },
     /// Select a task's pane (bringing it into view).
     Focus {
         id: String,
@@ -258,6 +262,9 @@ pub struct StatusData {
     pub groups: Vec<GroupUsage>,
     /// Task files that could not be read at start (skipped, left untouched).
     pub store_problems: Vec<String>,
+    /// The tmux layout preset in force.
+    #[serde(default)]
+    pub layout: String,
     /// Agent panes per main pane: how many are shown and how many wait out of view.
     #[serde(default)]
     pub panes: Vec<PaneUsage>,

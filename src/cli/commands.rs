@@ -52,6 +52,7 @@ pub fn dispatch(cli: Cli) -> i32 {
     }
     let command = match cli.command {
         Some(c) => c,
+        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => Command::Ui,
         None => Command::List(super::ListArgs { status: vec![], limit: None, json: false }),
     };
     let result = match command {
@@ -65,6 +66,10 @@ pub fn dispatch(cli: Cli) -> i32 {
         },
         Command::Config(c) => config_cmd(&paths, c),
         Command::Layouts => layouts(&paths),
+        Command::Ui => match crate::tui::run(paths, tmux_origin()) {
+            Ok(()) => Ok(exit::OK),
+            Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
+        },
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut std::io::stdout());
             Ok(exit::OK)

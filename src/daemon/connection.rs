@@ -341,6 +341,10 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
             Ok("null".into())
         }
         Request::Focus { id } => json(&engine.focus(&id).await?),
+        Request::SetLayout { name } => {
+            engine.set_layout(&name).await?;
+            Ok("null".into())
+        }
         Request::TmuxResized { socket, window } => {
             engine.tmux_resized(&socket, &window).await;
             Ok("null".into())

@@ -57,6 +57,8 @@ struct State {
     starting: usize,
     /// Tasks whose process has ended and whose record is being made durable.
     finishing: usize,
+    /// The layout preset switched to at run time (the dashboard's `l`).
+    layout: Option<String>,
     /// Main panes registered by dashboards, newest last: (connection number, pane).
     mains: Vec<(u64, TmuxOrigin)>,
     /// Pane tasks found running at start-up, for `adopt_panes`.
@@ -329,7 +331,7 @@ impl Engine {
         pane: &str,
         pid: u32,
     ) -> bool {
-        let geometry = self.config.tmux_settings().geometry;
+        let geometry = self.tmux_settings().geometry;
         let tmux = crate::tmux::Tmux::new(&origin.socket);
         let visible = match tmux.pane_info(pane).await {
             Ok(Some(info)) => info.window_name != crate::tmux::adapter::OVERFLOW_WINDOW,
@@ -555,7 +557,7 @@ impl Engine {
         let exe = shell_quote(&self.exe.to_string_lossy());
         let sock = shell_quote(&self.paths.socket().to_string_lossy());
         let run = format!("exec {exe} pane-run --socket {sock} --task {}", task.id);
-        let geometry = self.config.tmux_settings().geometry;
+        let geometry = self.tmux_settings().geometry;
         let hook = format!(
             "{exe} tmux-resized --socket {sock} --tmux {}",
             shell_quote(&origin.socket.to_string_lossy())
@@ -590,6 +592,31 @@ impl Engine {
         let _ = tmux.mark(&placed.pane, &fields).await;
         tracing::info!(task = %task.id, pane = %placed.pane, visible = placed.visible, "pane opened");
         Ok((runner::RunHandle { pid: placed.pid, exit: exit_rx, activity }, placed.pane))
+    }
+
+    /// The tmux settings in force (the dashboard may have switched the layout).
+    pub fn tmux_settings(&self) -> crate::tmux::TmuxSettings {
+        let name = self.lock().layout.clone();
+        match name {
+            Some(n) => self.config.tmux_settings_for(&n),
+            None => self.config.tmux_settings(),
+        }
+    }
+
+    /// The layout preset in force.
+    pub fn layout_name(&self) -> String {
+        self.lock().layout.clone().unwrap_or_else(|| self.config.layout_name().to_string())
+    }
+
+    /// Switches the layout preset and re-plans every window with agents.
+    pub async fn set_layout(&self, name: &str) -> Result<(), ErrorBody> {
+        if !self.config.presets.0.contains_key(name) {
+            return Err(invalid(format!("unknown layout preset {name:?}")));
+        }
+        self.lock().layout = Some(name.to_string());
+        let geometry = self.tmux_settings().geometry;
+        self.panes.relayout_all(&geometry).await;
+        Ok(())
     }
 
     /// A dashboard's pane becomes the main pane (until `unregister_main`).
@@ -656,7 +683,7 @@ impl Engine {
         if let Some(tx) = self.lock().running.get(task_id) {
             let _ = tx.send(reason);
         }
-        let geometry = self.config.tmux_settings().geometry;
+        let geometry = self.tmux_settings().geometry;
         let _ = self.panes.forget(&geometry, task_id).await;
         self.pane_exited(task_id, runner::Exit { code: None, signal: Some(1) });
     }
@@ -665,7 +692,7 @@ impl Engine {
     pub async fn focus(&self, id: &str) -> Result<Task, ErrorBody> {
         let id = self.resolve(id)?;
         let task = self.get(&id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id.clone()))?;
-        let geometry = self.config.tmux_settings().geometry;
+        let geometry = self.tmux_settings().geometry;
         match self.panes.focus(&geometry, &id).await {
             Ok(true) => Ok(task),
             Ok(false) => {
@@ -677,7 +704,7 @@ impl Engine {
 
     /// tmux resized a window: re-plan the panes in it.
     pub async fn tmux_resized(&self, socket: &std::path::Path, window: &str) {
-        let geometry = self.config.tmux_settings().geometry;
+        let geometry = self.tmux_settings().geometry;
         if let Err(e) = self.panes.resized(&geometry, socket, window).await {
             tracing::warn!(error = %format!("{e:#}"), "cannot re-plan after a resize");
         }
@@ -703,7 +730,7 @@ impl Engine {
                     tmux.mark(&pane, &[("status", status.as_str()), ("took", took.as_str())]).await;
             });
         }
-        let close_after = self.config.tmux_settings().close_after;
+        let close_after = self.tmux_settings().close_after;
         let secs = match close_after {
             crate::tmux::presets::CloseAfter::Secs(s) => s,
             crate::tmux::presets::CloseAfter::Keep => return,
@@ -712,7 +739,7 @@ impl Engine {
         let id = task.id.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(secs)).await;
-            let geometry = engine.config.tmux_settings().geometry;
+            let geometry = engine.tmux_settings().geometry;
             if let Err(e) = engine.panes.close(&geometry, &id).await {
                 tracing::warn!(task = %id, error = %format!("{e:#}"), "cannot close the pane");
             }
@@ -957,6 +984,7 @@ impl Engine {
             counts,
             groups: st.sched.usage(),
             store_problems: st.problems.clone(),
+            layout: st.layout.clone().unwrap_or_else(|| self.config.layout_name().to_string()),
             panes: vec![],
         }
     }

@@ -218,6 +218,16 @@ impl Panes {
         Ok(true)
     }
 
+    /// Re-plans every window with agents (after a layout switch).
+    pub async fn relayout_all(&self, geometry: &Geometry) {
+        let mut book = self.book.lock().await;
+        for mw in book.mains.values_mut() {
+            if let Err(e) = relayout(mw, geometry).await {
+                tracing::warn!(error = %format!("{e:#}"), "cannot re-plan a window");
+            }
+        }
+    }
+
     /// Shown and waiting agent panes per main pane.
     pub async fn usage(&self) -> Vec<crate::proto::PaneUsage> {
         let book = self.book.lock().await;

@@ -1,0 +1,15 @@
+//! The interactive dashboard: a client of the daemon that holds no task state of its own.
+//! `app` is the state and its `update`, `view` draws it, `keymap` is the bindings as data,
+//! `form` the new-task form, `runtime` the event loop that does the I/O.
+
+pub mod app;
+pub mod form;
+pub mod keymap;
+pub mod runtime;
+pub mod view;
+
+pub use app::{Action, App, Effect};
+pub use runtime::run;
+
+#[cfg(test)]
+mod tests;

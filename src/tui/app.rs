@@ -1,0 +1,540 @@
+//! The dashboard's state and `update`, which turns an action into a new state and a list of
+//! effects (requests to the daemon, a clipboard write). No I/O here: tested as a table.
+
+use std::collections::HashMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+use super::form::{Form, FormOutcome};
+use super::keymap::{Command, Keymap};
+use crate::core::limits::GroupUsage;
+use crate::core::task::{Task, TaskSpec, TaskStatus};
+use crate::core::timefmt::Timestamp;
+use crate::proto::Event;
+
+/// The three groups of the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Pending,
+    Running,
+    Finished,
+}
+
+impl Group {
+    pub fn of(s: TaskStatus) -> Group {
+        match s {
+            TaskStatus::Pending => Group::Pending,
+            TaskStatus::Running => Group::Running,
+            _ => Group::Finished,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Pending => "Pending",
+            Group::Running => "Running",
+            Group::Finished => "Finished",
+        }
+    }
+}
+
+/// A line of the task list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Row {
+    Header(Group, usize),
+    Task(String),
+}
+
+/// What asks for confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    Cancel(String),
+    CancelAll(usize),
+}
+
+/// The full-output viewer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutputView {
+    pub id: String,
+    pub text: String,
+    pub scroll: usize,
+    pub query: String,
+    pub searching: bool,
+}
+
+impl OutputView {
+    /// Moves to the next line (after the current) containing the query.
+    fn find_next(&mut self) {
+        if self.query.is_empty() {
+            return;
+        }
+        let q = self.query.to_lowercase();
+        let lines: Vec<&str> = self.text.lines().collect();
+        let n = lines.len();
+        for k in 1..=n {
+            let i = (self.scroll + k) % n.max(1);
+            if lines.get(i).is_some_and(|l| l.to_lowercase().contains(&q)) {
+                self.scroll = i;
+                return;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Normal,
+    Help,
+    Filter,
+    Confirm(Confirm),
+    Output(OutputView),
+    NewTask(Box<Form>),
+}
+
+/// The selected task's output, as last fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
+    pub id: String,
+    /// The result (ended) or the latest lines (running).
+    pub text: String,
+}
+
+/// Everything that can happen to the dashboard.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    /// The terminal's size changed.
+    Resize(u16, u16),
+    /// The whole task list (at start, or after the event stream lagged).
+    Loaded(Vec<Task>),
+    Event(Event),
+    Detail(Detail),
+    FullOutput(String, String),
+    Groups(Vec<GroupUsage>, String),
+    Message(String),
+}
+
+/// What `update` asks the runtime to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Cancel(Vec<String>),
+    CancelAll,
+    Retry(String),
+    Submit(Box<TaskSpec>),
+    Focus(String),
+    FetchDetail(String),
+    FetchOutput(String),
+    Copy(String),
+    SetLayout(String),
+    /// Limit groups changed: ask for the status.
+    FetchGroups,
+}
+
+pub struct App {
+    pub tasks: HashMap<String, Task>,
+    pub selected: Option<String>,
+    pub mode: Mode,
+    pub filter: String,
+    pub hide_old: bool,
+    pub detail: Option<Detail>,
+    pub groups: Vec<GroupUsage>,
+    pub layout: String,
+    pub layouts: Vec<String>,
+    pub targets: Vec<String>,
+    pub message: Option<String>,
+    pub keymap: Keymap,
+    pub size: (u16, u16),
+    /// Colours on (off with `NO_COLOR`).
+    pub color: bool,
+    pub quit: bool,
+    /// "Now" for elapsed times; the runtime sets it before each frame (tests fix it).
+    pub now: Timestamp,
+}
+
+impl App {
+    pub fn new(keymap: Keymap, now: Timestamp) -> App {
+        App {
+            tasks: HashMap::new(),
+            selected: None,
+            mode: Mode::Normal,
+            filter: String::new(),
+            hide_old: false,
+            detail: None,
+            groups: vec![],
+            layout: String::new(),
+            layouts: vec![],
+            targets: vec!["agent:shell".into()],
+            message: None,
+            keymap,
+            size: (80, 24),
+            color: true,
+            quit: false,
+            now,
+        }
+    }
+
+    fn shown(&self, t: &Task) -> bool {
+        if self.hide_old && t.status.is_terminal() {
+            let day = chrono::Duration::hours(24);
+            if t.finished_at.is_some_and(|f| self.now - f > day) {
+                return false;
+            }
+        }
+        if self.filter.is_empty() {
+            return true;
+        }
+        let q = self.filter.to_lowercase();
+        [&t.id, &t.title, &t.agent, &t.prompt].iter().any(|s| s.to_lowercase().contains(&q))
+            || t.model.as_deref().is_some_and(|m| m.to_lowercase().contains(&q))
+    }
+
+    /// Tasks of a group in display order: pending by age, running by start, finished newest
+    /// first.
+    pub fn group(&self, g: Group) -> Vec<&Task> {
+        let mut v: Vec<&Task> =
+            self.tasks.values().filter(|t| Group::of(t.status) == g && self.shown(t)).collect();
+        match g {
+            Group::Pending => v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id))),
+            Group::Running => v.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id))),
+            Group::Finished => {
+                v.sort_by(|a, b| (b.finished_at, &b.id).cmp(&(a.finished_at, &a.id)))
+            }
+        }
+        v
+    }
+
+    /// The list as shown: each group's header, then its tasks.
+    pub fn rows(&self) -> Vec<Row> {
+        let mut rows = vec![];
+        for g in [Group::Pending, Group::Running, Group::Finished] {
+            let tasks = self.group(g);
+            rows.push(Row::Header(g, tasks.len()));
+            rows.extend(tasks.into_iter().map(|t| Row::Task(t.id.clone())));
+        }
+        rows
+    }
+
+    fn task_ids(&self) -> Vec<String> {
+        self.rows()
+            .into_iter()
+            .filter_map(|r| if let Row::Task(id) = r { Some(id) } else { None })
+            .collect()
+    }
+
+    pub fn selected_task(&self) -> Option<&Task> {
+        self.selected.as_ref().and_then(|id| self.tasks.get(id))
+    }
+
+    /// The first visible row of a list `height` rows high, keeping the selection in view.
+    pub fn scroll(&self, height: usize) -> usize {
+        let rows = self.rows();
+        let sel = self
+            .selected
+            .as_ref()
+            .and_then(|id| rows.iter().position(|r| matches!(r, Row::Task(t) if t == id)))
+            .unwrap_or(0);
+        if height == 0 || sel < height { 0 } else { sel + 1 - height }
+    }
+
+    /// Selects `id` and asks for its output.
+    fn select(&mut self, id: Option<String>) -> Vec<Effect> {
+        if id == self.selected {
+            return vec![];
+        }
+        self.selected = id.clone();
+        self.detail = None;
+        id.map(|i| vec![Effect::FetchDetail(i)]).unwrap_or_default()
+    }
+
+    fn keep_selection_valid(&mut self) -> Vec<Effect> {
+        let ids = self.task_ids();
+        match &self.selected {
+            Some(s) if ids.contains(s) => vec![],
+            _ => self.select(ids.first().cloned()),
+        }
+    }
+
+    fn move_by(&mut self, delta: isize) -> Vec<Effect> {
+        let ids = self.task_ids();
+        if ids.is_empty() {
+            return vec![];
+        }
+        let cur = self.selected.as_ref().and_then(|s| ids.iter().position(|i| i == s)).unwrap_or(0);
+        let next = (cur as isize + delta).clamp(0, ids.len() as isize - 1) as usize;
+        self.select(Some(ids[next].clone()))
+    }
+
+    fn next_group(&mut self) -> Vec<Effect> {
+        let current = self.selected_task().map(|t| Group::of(t.status));
+        let order = [Group::Pending, Group::Running, Group::Finished];
+        let start = current.and_then(|g| order.iter().position(|x| *x == g)).unwrap_or(2);
+        for k in 1..=3 {
+            let g = order[(start + k) % 3];
+            if let Some(t) = self.group(g).first() {
+                let id = t.id.clone();
+                return self.select(Some(id));
+            }
+        }
+        vec![]
+    }
+
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Key(k) => self.key(k),
+            Action::Mouse(m) => self.mouse(m),
+            Action::Resize(w, h) => {
+                self.size = (w, h);
+                vec![]
+            }
+            Action::Loaded(tasks) => {
+                self.tasks = tasks.into_iter().map(|t| (t.id.clone(), t)).collect();
+                let mut fx = self.keep_selection_valid();
+                fx.push(Effect::FetchGroups);
+                fx
+            }
+            Action::Event(ev) => self.event(ev),
+            Action::Detail(d) => {
+                if self.selected.as_ref() == Some(&d.id) {
+                    self.detail = Some(d);
+                }
+                vec![]
+            }
+            Action::FullOutput(id, text) => {
+                if let Mode::Output(v) = &mut self.mode
+                    && v.id == id
+                {
+                    v.scroll = text.lines().count().saturating_sub(1);
+                    v.text = text;
+                }
+                vec![]
+            }
+            Action::Groups(groups, layout) => {
+                self.groups = groups;
+                self.layout = layout;
+                vec![]
+            }
+            Action::Message(m) => {
+                self.message = Some(m);
+                vec![]
+            }
+        }
+    }
+
+    fn event(&mut self, ev: Event) -> Vec<Effect> {
+        match ev {
+            Event::TaskCreated { task } | Event::TaskChanged { task } => {
+                let id = task.id.clone();
+                let status_changed = self.tasks.get(&id).map(|t| t.status) != Some(task.status);
+                self.tasks.insert(id.clone(), *task);
+                let mut fx = self.keep_selection_valid();
+                if status_changed {
+                    fx.push(Effect::FetchGroups);
+                    if self.selected.as_ref() == Some(&id) {
+                        fx.push(Effect::FetchDetail(id));
+                    }
+                }
+                fx
+            }
+            Event::Output { id, at, .. } => {
+                if let Some(t) = self.tasks.get_mut(&id) {
+                    t.last_output_at = Some(at);
+                }
+                if self.selected.as_ref() == Some(&id) {
+                    return vec![Effect::FetchDetail(id)];
+                }
+                vec![]
+            }
+        }
+    }
+
+    fn mouse(&mut self, m: MouseEvent) -> Vec<Effect> {
+        if !matches!(self.mode, Mode::Normal) {
+            if let Mode::Output(v) = &mut self.mode {
+                match m.kind {
+                    MouseEventKind::ScrollDown => v.scroll += 3,
+                    MouseEventKind::ScrollUp => v.scroll = v.scroll.saturating_sub(3),
+                    _ => {}
+                }
+            }
+            return vec![];
+        }
+        match m.kind {
+            MouseEventKind::ScrollDown => self.move_by(1),
+            MouseEventKind::ScrollUp => self.move_by(-1),
+            MouseEventKind::Down(_) => {
+                let inner = super::view::list_inner(self.size.0, self.size.1);
+                let row =
+                    m.row.checked_sub(inner.y).filter(|r| *r < inner.height).map(|r| r as usize);
+                let rows = self.rows();
+                match row.and_then(|r| rows.get(self.scroll(inner.height as usize) + r)) {
+                    Some(Row::Task(id)) => {
+                        let id = id.clone();
+                        self.select(Some(id))
+                    }
+                    _ => vec![],
+                }
+            }
+            _ => vec![],
+        }
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            self.quit = true;
+            return vec![];
+        }
+        self.message = None;
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Normal => self.normal_key(k),
+            Mode::Help => vec![],
+            Mode::Filter => {
+                match k.code {
+                    KeyCode::Esc => self.filter.clear(),
+                    KeyCode::Enter => {}
+                    KeyCode::Backspace => {
+                        self.filter.pop();
+                        self.mode = Mode::Filter;
+                    }
+                    KeyCode::Char(c) => {
+                        self.filter.push(c);
+                        self.mode = Mode::Filter;
+                    }
+                    _ => self.mode = Mode::Filter,
+                }
+                self.keep_selection_valid()
+            }
+            Mode::Confirm(c) => match k.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => match c {
+                    Confirm::Cancel(id) => vec![Effect::Cancel(vec![id])],
+                    Confirm::CancelAll(_) => vec![Effect::CancelAll],
+                },
+                _ => {
+                    self.message = Some("not cancelled".into());
+                    vec![]
+                }
+            },
+            Mode::Output(mut v) => {
+                if v.searching {
+                    match k.code {
+                        KeyCode::Enter => {
+                            v.searching = false;
+                            v.find_next();
+                        }
+                        KeyCode::Esc => v.searching = false,
+                        KeyCode::Backspace => {
+                            v.query.pop();
+                        }
+                        KeyCode::Char(c) => v.query.push(c),
+                        _ => {}
+                    }
+                    self.mode = Mode::Output(v);
+                    return vec![];
+                }
+                let page = super::view::list_inner(self.size.0, self.size.1).height as usize;
+                match k.code {
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => return vec![],
+                    KeyCode::Char('j') | KeyCode::Down => v.scroll += 1,
+                    KeyCode::Char('k') | KeyCode::Up => v.scroll = v.scroll.saturating_sub(1),
+                    KeyCode::PageDown | KeyCode::Char(' ') => v.scroll += page,
+                    KeyCode::PageUp => v.scroll = v.scroll.saturating_sub(page),
+                    KeyCode::Char('g') => v.scroll = 0,
+                    KeyCode::Char('G') => v.scroll = v.text.lines().count().saturating_sub(1),
+                    KeyCode::Char('/') => {
+                        v.searching = true;
+                        v.query.clear();
+                    }
+                    KeyCode::Char('n') => v.find_next(),
+                    _ => {}
+                }
+                let max = v.text.lines().count().saturating_sub(1);
+                v.scroll = v.scroll.min(max);
+                self.mode = Mode::Output(v);
+                vec![]
+            }
+            Mode::NewTask(mut form) => match form.key(k) {
+                FormOutcome::Editing => {
+                    self.mode = Mode::NewTask(form);
+                    vec![]
+                }
+                FormOutcome::Cancelled => vec![],
+                FormOutcome::Invalid(e) => {
+                    self.message = Some(e);
+                    self.mode = Mode::NewTask(form);
+                    vec![]
+                }
+                FormOutcome::Submit(spec) => vec![Effect::Submit(spec)],
+            },
+        }
+    }
+
+    fn normal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        let Some(cmd) = self.keymap.command(&k) else { return vec![] };
+        let sel = self.selected.clone();
+        match cmd {
+            Command::Up => self.move_by(-1),
+            Command::Down => self.move_by(1),
+            Command::First => self.move_by(isize::MIN / 2),
+            Command::Last => self.move_by(isize::MAX / 2),
+            Command::NextGroup => self.next_group(),
+            Command::Focus => sel.map(|id| vec![Effect::Focus(id)]).unwrap_or_default(),
+            Command::Output => match sel {
+                Some(id) => {
+                    self.mode = Mode::Output(OutputView { id: id.clone(), ..Default::default() });
+                    vec![Effect::FetchOutput(id)]
+                }
+                None => vec![],
+            },
+            Command::Cancel => {
+                match self.selected_task() {
+                    Some(t) if !t.status.is_terminal() => {
+                        self.mode = Mode::Confirm(Confirm::Cancel(t.id.clone()));
+                    }
+                    Some(t) => self.message = Some(format!("{} has already ended", t.id)),
+                    None => {}
+                }
+                vec![]
+            }
+            Command::CancelAll => {
+                let n = self.tasks.values().filter(|t| !t.status.is_terminal()).count();
+                if n == 0 {
+                    self.message = Some("nothing to cancel".into());
+                } else {
+                    self.mode = Mode::Confirm(Confirm::CancelAll(n));
+                }
+                vec![]
+            }
+            Command::Retry => sel.map(|id| vec![Effect::Retry(id)]).unwrap_or_default(),
+            Command::New => {
+                self.mode = Mode::NewTask(Box::new(Form::new(self.targets.clone())));
+                vec![]
+            }
+            Command::Layout => {
+                if self.layouts.is_empty() {
+                    return vec![];
+                }
+                let i =
+                    self.layouts.iter().position(|l| *l == self.layout).map(|i| i + 1).unwrap_or(0);
+                let next = self.layouts[i % self.layouts.len()].clone();
+                self.layout = next.clone();
+                vec![Effect::SetLayout(next)]
+            }
+            Command::Filter => {
+                self.mode = Mode::Filter;
+                vec![]
+            }
+            Command::CopyId => sel.map(|id| vec![Effect::Copy(id)]).unwrap_or_default(),
+            Command::HideOld => {
+                self.hide_old = !self.hide_old;
+                self.keep_selection_valid()
+            }
+            Command::Help => {
+                self.mode = Mode::Help;
+                vec![]
+            }
+            Command::Quit => {
+                self.quit = true;
+                vec![]
+            }
+        }
+    }
+}

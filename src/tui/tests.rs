@@ -1,0 +1,272 @@
+//! Dashboard tests: `update` as a table of actions and expected state, and the view as insta
+//! snapshots on ratatui's `TestBackend` (fixed ids and times, so they are stable).
+
+use chrono::Duration;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{Action, App, Confirm, Detail, Effect, Mode};
+use super::keymap::Keymap;
+use crate::core::limits::GroupUsage;
+use crate::core::task::{Task, TaskStatus};
+use crate::core::timefmt::{self, Timestamp};
+use crate::proto::Event;
+
+fn t0() -> Timestamp {
+    timefmt::parse("2026-11-21T12:00:00.000Z").unwrap()
+}
+
+fn task(id: &str, status: TaskStatus, secs: i64) -> Task {
+    let created = t0() + Duration::seconds(secs);
+    Task {
+        id: id.into(),
+        title: format!("title of {id}"),
+        status,
+        reason: match status {
+            TaskStatus::Error => Some("exit code 3".into()),
+            TaskStatus::Cancelled => Some("cancelled by user".into()),
+            _ => None,
+        },
+        agent: "claude".into(),
+        category: Some("quick".into()),
+        model: Some("anthropic/claude-haiku-4-5".into()),
+        prompt: format!("Prompt of {id}\nsecond line"),
+        skills: vec![],
+        cwd: "/work".into(),
+        created_at: created,
+        started_at: (status != TaskStatus::Pending).then(|| created + Duration::seconds(1)),
+        finished_at: status.is_terminal().then(|| created + Duration::seconds(90)),
+        exit_code: None,
+        summary: status.is_terminal().then(|| format!("summary of {id}")),
+        pane_id: None,
+        log_path: "/tmp/x.log".into(),
+        pid: None,
+        needs_input: None,
+        last_output_at: (status == TaskStatus::Running).then(|| created + Duration::seconds(20)),
+        parent: None,
+        limit_group: "default".into(),
+        tmux: None,
+    }
+}
+
+fn key(c: char) -> Action {
+    let m = if c.is_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
+    Action::Key(KeyEvent::new(KeyCode::Char(c), m))
+}
+
+fn code(c: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn mixed() -> App {
+    let mut app = App::new(Keymap::default(), t0() + Duration::seconds(300));
+    app.color = false;
+    let tasks = vec![
+        task("pending-one", TaskStatus::Pending, 200),
+        task("pending-two", TaskStatus::Pending, 210),
+        task("running-one", TaskStatus::Running, 100),
+        task("done-old", TaskStatus::Completed, 0),
+        task("failed-new", TaskStatus::Error, 50),
+        task("stopped", TaskStatus::Cancelled, 20),
+    ];
+    app.update(Action::Loaded(tasks));
+    app.groups =
+        vec![GroupUsage { key: "provider:anthropic".into(), limit: 3, running: 1, queued: 2 }];
+    app.layout = "main-vertical".into();
+    app
+}
+
+#[test]
+fn navigation_across_groups() {
+    let mut app = mixed();
+    // Order: pending (by age), running, finished (latest end first).
+    let order = ["pending-one", "pending-two", "running-one", "failed-new", "stopped", "done-old"];
+    assert_eq!(app.selected.as_deref(), Some(order[0]));
+    let table: Vec<(Action, &str)> = vec![
+        (key('j'), order[1]),
+        (code(KeyCode::Down), order[2]),
+        (key('k'), order[1]),
+        (key('G'), order[5]),
+        (key('j'), order[5]),
+        (key('g'), order[0]),
+        (code(KeyCode::Tab), "running-one"),
+        (code(KeyCode::Tab), "failed-new"),
+        (code(KeyCode::Tab), "pending-one"),
+    ];
+    for (i, (action, want)) in table.into_iter().enumerate() {
+        let fx = app.update(action);
+        assert_eq!(app.selected.as_deref(), Some(want), "step {i}");
+        if !fx.is_empty() {
+            assert_eq!(fx, vec![Effect::FetchDetail(want.to_string())], "step {i}");
+        }
+    }
+}
+
+#[test]
+fn cancel_asks_first_and_only_yes_cancels() {
+    let mut app = mixed();
+    app.update(key('j'));
+    app.update(key('j')); // running-one
+    assert!(app.update(key('c')).is_empty());
+    assert!(matches!(&app.mode, Mode::Confirm(Confirm::Cancel(id)) if id == "running-one"));
+    assert!(app.update(key('n')).is_empty(), "n declines");
+    assert!(matches!(app.mode, Mode::Normal));
+    assert_eq!(app.message.as_deref(), Some("not cancelled"));
+    app.update(key('c'));
+    assert_eq!(app.update(key('y')), vec![Effect::Cancel(vec!["running-one".into()])]);
+    // An ended task cannot be cancelled.
+    app.update(key('G'));
+    app.update(key('c'));
+    assert!(matches!(app.mode, Mode::Normal));
+    assert!(app.message.as_deref().unwrap().contains("already ended"));
+    // Cancel all says how many.
+    app.update(key('C'));
+    assert!(matches!(app.mode, Mode::Confirm(Confirm::CancelAll(3))));
+    assert_eq!(app.update(key('y')), vec![Effect::CancelAll]);
+}
+
+#[test]
+fn filter_narrows_the_list_and_esc_clears_it() {
+    let mut app = mixed();
+    app.update(key('/'));
+    for c in "fail".chars() {
+        app.update(key(c));
+    }
+    let ids: Vec<String> =
+        app.group(super::app::Group::Finished).iter().map(|t| t.id.clone()).collect();
+    assert_eq!(ids, vec!["failed-new"]);
+    assert!(app.group(super::app::Group::Pending).is_empty());
+    assert_eq!(app.selected.as_deref(), Some("failed-new"), "selection follows the filter");
+    app.update(code(KeyCode::Enter));
+    assert!(matches!(app.mode, Mode::Normal));
+    assert_eq!(app.filter, "fail", "Enter keeps the filter");
+    app.update(key('/'));
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.filter, "");
+    assert_eq!(app.rows().len(), 9);
+}
+
+#[test]
+fn events_move_tasks_between_groups() {
+    let mut app = mixed();
+    let mut t = task("pending-one", TaskStatus::Running, 200);
+    t.started_at = Some(t0() + Duration::seconds(250));
+    let fx = app.update(Action::Event(Event::TaskChanged { task: Box::new(t) }));
+    assert!(fx.contains(&Effect::FetchGroups));
+    assert!(fx.contains(&Effect::FetchDetail("pending-one".into())), "the selected one changed");
+    assert_eq!(app.group(super::app::Group::Running).len(), 2);
+    let created = task("brand-new", TaskStatus::Pending, 299);
+    app.update(Action::Event(Event::TaskCreated { task: Box::new(created) }));
+    assert_eq!(app.group(super::app::Group::Pending).len(), 2);
+}
+
+#[test]
+fn new_task_form_submits_a_spec() {
+    let mut app = mixed();
+    app.targets = vec!["agent:shell".into(), "category:quick".into()];
+    app.update(key('n'));
+    assert!(matches!(app.mode, Mode::NewTask(_)));
+    app.update(code(KeyCode::Right)); // category:quick
+    app.update(code(KeyCode::Tab)); // title
+    for c in "my title".chars() {
+        app.update(key(c));
+    }
+    app.update(code(KeyCode::Tab)); // prompt
+    let ctrl_s = Action::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert!(app.update(ctrl_s.clone()).is_empty(), "an empty prompt is refused");
+    assert_eq!(app.message.as_deref(), Some("the prompt is empty"));
+    for c in "line one".chars() {
+        app.update(key(c));
+    }
+    app.update(code(KeyCode::Enter));
+    for c in "line two".chars() {
+        app.update(key(c));
+    }
+    let fx = app.update(ctrl_s);
+    let [Effect::Submit(spec)] = fx.as_slice() else { panic!("{fx:?}") };
+    assert_eq!(spec.prompt, "line one\nline two");
+    assert_eq!(spec.title.as_deref(), Some("my title"));
+    assert_eq!(spec.category.as_deref(), Some("quick"));
+    assert!(matches!(app.mode, Mode::Normal));
+}
+
+#[test]
+fn output_viewer_scrolls_and_searches() {
+    let mut app = mixed();
+    app.update(key('o'));
+    let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
+    app.update(Action::FullOutput("pending-one".into(), text));
+    let Mode::Output(v) = &app.mode else { panic!() };
+    assert_eq!(v.scroll, 99, "opens at the end");
+    app.update(key('g'));
+    app.update(key('/'));
+    for c in "line 42".chars() {
+        app.update(key(c));
+    }
+    app.update(code(KeyCode::Enter));
+    let Mode::Output(v) = &app.mode else { panic!() };
+    assert_eq!(v.scroll, 42);
+    app.update(code(KeyCode::Esc));
+    assert!(matches!(app.mode, Mode::Normal));
+}
+
+#[test]
+fn quit_and_ctrl_c() {
+    let mut app = mixed();
+    app.update(key('q'));
+    assert!(app.quit);
+    let mut app = mixed();
+    app.update(Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    assert!(app.quit);
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| f.render_widget(app, f.area())).unwrap();
+    format!("{}", term.backend())
+}
+
+fn snapshot_both(name: &str, app: &mut App) {
+    for (w, h) in [(80, 24), (160, 48)] {
+        app.update(Action::Resize(w, h));
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(app, w, h));
+    }
+}
+
+#[test]
+fn view_empty() {
+    let mut app = App::new(Keymap::default(), t0());
+    app.color = false;
+    snapshot_both("empty", &mut app);
+}
+
+#[test]
+fn view_mixed_with_detail() {
+    let mut app = mixed();
+    app.update(key('j'));
+    app.update(key('j'));
+    app.update(Action::Detail(Detail {
+        id: "running-one".into(),
+        text: "\u{1b}[32mok\u{1b}[0m step 1\nstep 2\nstep 3"
+            .replace("\u{1b}[32m", "")
+            .replace("\u{1b}[0m", ""),
+    }));
+    snapshot_both("mixed_detail", &mut app);
+}
+
+#[test]
+fn view_help_form_confirm() {
+    let mut app = mixed();
+    app.update(key('?'));
+    snapshot_both("help", &mut app);
+    app.update(key('x'));
+    app.targets = vec!["agent:shell".into()];
+    app.update(key('n'));
+    snapshot_both("form", &mut app);
+    app.update(code(KeyCode::Esc));
+    app.update(code(KeyCode::Down));
+    app.update(code(KeyCode::Down));
+    app.update(key('c'));
+    snapshot_both("confirm", &mut app);
+}
