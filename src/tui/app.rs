@@ -1,7 +1,7 @@
 //! The dashboard's state and `update`, which turns an action into a new state and a list of
 //! effects (requests to the daemon, a clipboard write). No I/O here: tested as a table.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
@@ -132,6 +132,9 @@ pub enum Effect {
 
 pub struct App {
     pub tasks: HashMap<String, Task>,
+    /// Each group's tasks in display order, kept up to date as tasks change, so that a frame
+    /// never sorts: (sort key, id).
+    order: [BTreeSet<(i64, String)>; 3],
     pub selected: Option<String>,
     pub mode: Mode,
     pub filter: String,
@@ -155,6 +158,7 @@ impl App {
     pub fn new(keymap: Keymap, now: Timestamp) -> App {
         App {
             tasks: HashMap::new(),
+            order: Default::default(),
             selected: None,
             mode: Mode::Normal,
             filter: String::new(),
@@ -171,6 +175,70 @@ impl App {
             quit: false,
             now,
         }
+    }
+
+    /// A task's place in its group: pending by age, running by start, finished newest first.
+    fn sort_key(t: &Task) -> (usize, (i64, String)) {
+        let ms = |x: Option<Timestamp>| x.map(|t| t.timestamp_millis()).unwrap_or(0);
+        match Group::of(t.status) {
+            Group::Pending => (0, (t.created_at.timestamp_millis(), t.id.clone())),
+            Group::Running => (1, (ms(t.started_at), t.id.clone())),
+            Group::Finished => (2, (-ms(t.finished_at), t.id.clone())),
+        }
+    }
+
+    /// Adds or replaces a task, keeping the group order.
+    fn put(&mut self, task: Task) {
+        if let Some(old) = self.tasks.get(&task.id) {
+            let (g, k) = App::sort_key(old);
+            self.order[g].remove(&k);
+        }
+        let (g, k) = App::sort_key(&task);
+        self.order[g].insert(k);
+        self.tasks.insert(task.id.clone(), task);
+    }
+
+    fn filtered(&self) -> bool {
+        self.hide_old || !self.filter.is_empty()
+    }
+
+    fn index(g: Group) -> usize {
+        match g {
+            Group::Pending => 0,
+            Group::Running => 1,
+            Group::Finished => 2,
+        }
+    }
+
+    /// A group's shown tasks, in order, without allocating.
+    pub fn group_iter(&self, g: Group) -> impl Iterator<Item = &Task> + '_ {
+        self.order[App::index(g)]
+            .iter()
+            .filter_map(|(_, id)| self.tasks.get(id))
+            .filter(|t| self.shown(t))
+    }
+
+    fn group_len(&self, g: Group) -> usize {
+        if self.filtered() { self.group_iter(g).count() } else { self.order[App::index(g)].len() }
+    }
+
+    /// The rows from `start`, at most `n` of them (for drawing a window of the list).
+    pub fn rows_window(&self, start: usize, n: usize) -> Vec<Row> {
+        self.rows_iter().skip(start).take(n).collect()
+    }
+
+    fn rows_iter(&self) -> impl Iterator<Item = Row> + '_ {
+        [Group::Pending, Group::Running, Group::Finished].into_iter().flat_map(move |g| {
+            std::iter::once(Row::Header(g, self.group_len(g)))
+                .chain(self.group_iter(g).map(|t| Row::Task(t.id.clone())))
+        })
+    }
+
+    /// Ids of the shown tasks in list order.
+    fn ids_iter(&self) -> impl Iterator<Item = &str> + '_ {
+        [Group::Pending, Group::Running, Group::Finished]
+            .into_iter()
+            .flat_map(move |g| self.group_iter(g).map(|t| t.id.as_str()))
     }
 
     fn shown(&self, t: &Task) -> bool {
@@ -191,34 +259,12 @@ impl App {
     /// Tasks of a group in display order: pending by age, running by start, finished newest
     /// first.
     pub fn group(&self, g: Group) -> Vec<&Task> {
-        let mut v: Vec<&Task> =
-            self.tasks.values().filter(|t| Group::of(t.status) == g && self.shown(t)).collect();
-        match g {
-            Group::Pending => v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id))),
-            Group::Running => v.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id))),
-            Group::Finished => {
-                v.sort_by(|a, b| (b.finished_at, &b.id).cmp(&(a.finished_at, &a.id)))
-            }
-        }
-        v
+        self.group_iter(g).collect()
     }
 
     /// The list as shown: each group's header, then its tasks.
     pub fn rows(&self) -> Vec<Row> {
-        let mut rows = vec![];
-        for g in [Group::Pending, Group::Running, Group::Finished] {
-            let tasks = self.group(g);
-            rows.push(Row::Header(g, tasks.len()));
-            rows.extend(tasks.into_iter().map(|t| Row::Task(t.id.clone())));
-        }
-        rows
-    }
-
-    fn task_ids(&self) -> Vec<String> {
-        self.rows()
-            .into_iter()
-            .filter_map(|r| if let Row::Task(id) = r { Some(id) } else { None })
-            .collect()
+        self.rows_iter().collect()
     }
 
     pub fn selected_task(&self) -> Option<&Task> {
@@ -227,11 +273,15 @@ impl App {
 
     /// The first visible row of a list `height` rows high, keeping the selection in view.
     pub fn scroll(&self, height: usize) -> usize {
-        let rows = self.rows();
         let sel = self
             .selected
             .as_ref()
-            .and_then(|id| rows.iter().position(|r| matches!(r, Row::Task(t) if t == id)))
+            .and_then(|id| {
+                // Its row: the tasks before it, plus the headers of its group and those before.
+                let g = Group::of(self.tasks.get(id)?.status);
+                let pos = self.ids_iter().position(|t| t == id)?;
+                Some(pos + App::index(g) + 1)
+            })
             .unwrap_or(0);
         if height == 0 || sel < height { 0 } else { sel + 1 - height }
     }
@@ -247,21 +297,39 @@ impl App {
     }
 
     fn keep_selection_valid(&mut self) -> Vec<Effect> {
-        let ids = self.task_ids();
-        match &self.selected {
-            Some(s) if ids.contains(s) => vec![],
-            _ => self.select(ids.first().cloned()),
+        let valid =
+            self.selected.as_ref().and_then(|s| self.tasks.get(s)).is_some_and(|t| self.shown(t));
+        if valid {
+            return vec![];
         }
+        let first = self.ids_iter().next().map(str::to_string);
+        self.select(first)
     }
 
     fn move_by(&mut self, delta: isize) -> Vec<Effect> {
-        let ids = self.task_ids();
-        if ids.is_empty() {
-            return vec![];
+        let cur = match &self.selected {
+            Some(s) => self.ids_iter().position(|i| i == s).unwrap_or(0),
+            None => 0,
+        };
+        let target = if delta >= 0 {
+            // Clamp to the last task without counting them all for a small step.
+            let want = cur.saturating_add(delta as usize);
+            let mut last = None;
+            for (i, id) in self.ids_iter().enumerate() {
+                last = Some(id);
+                if i == want {
+                    break;
+                }
+            }
+            last.map(str::to_string)
+        } else {
+            let want = cur.saturating_sub(delta.unsigned_abs());
+            self.ids_iter().nth(want).map(str::to_string)
+        };
+        match target {
+            Some(id) => self.select(Some(id)),
+            None => vec![],
         }
-        let cur = self.selected.as_ref().and_then(|s| ids.iter().position(|i| i == s)).unwrap_or(0);
-        let next = (cur as isize + delta).clamp(0, ids.len() as isize - 1) as usize;
-        self.select(Some(ids[next].clone()))
     }
 
     fn next_group(&mut self) -> Vec<Effect> {
@@ -287,7 +355,11 @@ impl App {
                 vec![]
             }
             Action::Loaded(tasks) => {
-                self.tasks = tasks.into_iter().map(|t| (t.id.clone(), t)).collect();
+                self.tasks.clear();
+                self.order = Default::default();
+                for t in tasks {
+                    self.put(t);
+                }
                 let mut fx = self.keep_selection_valid();
                 fx.push(Effect::FetchGroups);
                 fx
@@ -325,7 +397,7 @@ impl App {
             Event::TaskCreated { task } | Event::TaskChanged { task } => {
                 let id = task.id.clone();
                 let status_changed = self.tasks.get(&id).map(|t| t.status) != Some(task.status);
-                self.tasks.insert(id.clone(), *task);
+                self.put(*task);
                 let mut fx = self.keep_selection_valid();
                 if status_changed {
                     fx.push(Effect::FetchGroups);

@@ -168,11 +168,10 @@ fn list(app: &App, area: Rect, buf: &mut Buffer) {
     let block = Block::default().borders(Borders::ALL).title(" tasks ");
     let inner = block.inner(area);
     block.render(area, buf);
-    let rows = app.rows();
     let height = inner.height as usize;
     let start = app.scroll(height);
     let mut lines = vec![];
-    for row in rows.iter().skip(start).take(height) {
+    for row in app.rows_window(start, height).iter() {
         match row {
             Row::Header(g, n) => {
                 let style = Style::default().add_modifier(Modifier::BOLD);
