@@ -199,6 +199,10 @@ pub enum Event {
     TaskChanged {
         task: Box<Task>,
     },
+    /// This subscriber fell behind and missed `missed` events: list again.
+    Lagged {
+        missed: u64,
+    },
     /// The task wrote output (at most a few per second per task).
     Output {
         id: String,
@@ -212,7 +216,7 @@ impl Event {
     pub fn task(&self) -> Option<&Task> {
         match self {
             Event::TaskCreated { task } | Event::TaskChanged { task } => Some(task),
-            Event::Output { .. } => None,
+            Event::Output { .. } | Event::Lagged { .. } => None,
         }
     }
 }

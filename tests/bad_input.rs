@@ -244,7 +244,8 @@ fn a_user_layout_preset_is_listed_and_can_be_chosen() {
     assert!(err.contains("broken.toml:1:"), "{err}");
 }
 
-const BAD_CONFIGS: [(&str, usize, &str, &str); 15] = [
+const BAD_CONFIGS: [(&str, usize, &str, &str); 16] = [
+    ("ui_keys_bad.toml", 1, "ui.keys", "unknown key \"Hyper\""),
     (
         "tmux_unknown_layout.toml",
         2,

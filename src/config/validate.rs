@@ -123,6 +123,10 @@ pub fn check(
             ),
         ));
     }
+    if let Err(e) = crate::tui::keymap::Keymap::with(&user.ui_keys()) {
+        let line = src.find("[ui.keys]").unwrap_or(0);
+        return Err(err(line..line, "ui.keys".into(), e));
+    }
     if let Some(s) = &user.summarizer
         && !merged.agents.contains_key(s.get_ref())
     {

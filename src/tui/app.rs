@@ -128,6 +128,8 @@ pub enum Effect {
     SetLayout(String),
     /// Limit groups changed: ask for the status.
     FetchGroups,
+    /// The event stream skipped events: fetch the whole list again.
+    Reload,
 }
 
 pub struct App {
@@ -407,6 +409,7 @@ impl App {
                 }
                 fx
             }
+            Event::Lagged { .. } => vec![Effect::Reload],
             Event::Output { id, at, .. } => {
                 if let Some(t) = self.tasks.get_mut(&id) {
                     t.last_output_at = Some(at);

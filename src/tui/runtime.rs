@@ -205,6 +205,11 @@ async fn run_effect(
             c.request_raw(Request::SetLayout { name: name.clone() }).await?;
             let _ = tx.send(Action::Message(format!("layout {name}")));
         }
+        Effect::Reload => {
+            let tasks: Vec<Task> =
+                c.request(Request::List { filter: ListFilter::default() }).await?;
+            let _ = tx.send(Action::Loaded(tasks));
+        }
         Effect::Copy(_) => {}
     }
     Ok(())
