@@ -5,8 +5,9 @@
 //! writer thread; [`runner`] how a process runs (argv templates, headless, and the programs
 //! that run inside a pane); [`tmux`] the pure pane planner, layout presets and the tmux
 //! adapter (the only code that runs tmux); [`daemon`] the server (engine, per-task supervisor,
-//! pane book, connections); [`client`] the socket client; [`cli`] the commands; [`paths`] where
-//! things live; [`demo_agent`] the built-in simulated agent.
+//! pane book, connections); [`client`] the socket client; [`cli`] the commands; [`tui`] the
+//! dashboard (state + `update`, view, keymap, event loop); [`paths`] where things live;
+//! [`demo_agent`] the built-in simulated agent.
 //!
 //! One task's path: `paneherd run` ([`cli`]) sends `submit` through [`client`] to
 //! [`daemon::connection`]; [`daemon::engine::Engine::submit`] resolves agent, model and limit
