@@ -256,6 +256,12 @@ impl Tmux {
         Ok(())
     }
 
+    /// Puts `text` in tmux's paste buffer and the clipboard (`set-buffer -w`).
+    pub async fn set_buffer(&self, text: &str) -> Result<()> {
+        let cmd = tmux_interface::SetBuffer::new().send_to_clipboard().data(text.to_string());
+        self.run(cmd).await.map(|_| ())
+    }
+
     /// Runs `command` whenever the window changes size.
     pub async fn on_resize(&self, window: &str, command: &str) -> Result<()> {
         let cmd = SetHook::new()

@@ -142,6 +142,8 @@ pub struct App {
     pub filter: String,
     pub hide_old: bool,
     pub detail: Option<Detail>,
+    /// Lines the detail's output is scrolled back from its end (PageUp / PageDown).
+    pub detail_scroll: usize,
     pub groups: Vec<GroupUsage>,
     pub layout: String,
     pub layouts: Vec<String>,
@@ -166,6 +168,7 @@ impl App {
             filter: String::new(),
             hide_old: false,
             detail: None,
+            detail_scroll: 0,
             groups: vec![],
             layout: String::new(),
             layouts: vec![],
@@ -295,6 +298,7 @@ impl App {
         }
         self.selected = id.clone();
         self.detail = None;
+        self.detail_scroll = 0;
         id.map(|i| vec![Effect::FetchDetail(i)]).unwrap_or_default()
     }
 
@@ -543,6 +547,20 @@ impl App {
     }
 
     fn normal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        // PageUp / PageDown scroll the detail's output.
+        let page = (self.size.1 as usize / 3).max(1);
+        match k.code {
+            KeyCode::PageUp => {
+                let lines = self.detail.as_ref().map(|d| d.text.lines().count()).unwrap_or(0);
+                self.detail_scroll = (self.detail_scroll + page).min(lines.saturating_sub(1));
+                return vec![];
+            }
+            KeyCode::PageDown => {
+                self.detail_scroll = self.detail_scroll.saturating_sub(page);
+                return vec![];
+            }
+            _ => {}
+        }
         let Some(cmd) = self.keymap.command(&k) else { return vec![] };
         let sel = self.selected.clone();
         match cmd {

@@ -132,6 +132,16 @@ fn run_effects(paths: &Paths, fx: Vec<Effect>, tx: &mpsc::UnboundedSender<Action
             let mut out = std::io::stdout();
             let _ = write!(out, "\x1b]52;c;{b64}\x07");
             let _ = out.flush();
+            // Inside tmux, also through tmux's buffer (it forwards to the terminal's clipboard
+            // by its own `set-clipboard` rules).
+            if let Some(socket) =
+                std::env::var("TMUX").ok().and_then(|t| crate::tmux::adapter::socket_from_env(&t))
+            {
+                let text = text.clone();
+                tokio::spawn(async move {
+                    let _ = crate::tmux::Tmux::new(socket).set_buffer(&text).await;
+                });
+            }
             let _ = tx.send(Action::Message(format!("copied {text}")));
             continue;
         }

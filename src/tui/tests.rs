@@ -212,6 +212,24 @@ fn output_viewer_scrolls_and_searches() {
 }
 
 #[test]
+fn page_keys_scroll_the_detail_output() {
+    let mut app = mixed();
+    app.update(Action::Resize(160, 48));
+    let text: String = (0..50).map(|i| format!("line {i}\n")).collect();
+    app.update(Action::Detail(Detail { id: "pending-one".into(), text }));
+    app.update(code(KeyCode::PageUp));
+    assert_eq!(app.detail_scroll, 16);
+    let screen = render(&app, 160, 48);
+    assert!(screen.contains("scrolled back 16 lines") && screen.contains("line 33 "), "{screen}");
+    assert!(!screen.contains("line 34 "), "{screen}");
+    assert!(!screen.contains("line 49"), "{screen}");
+    app.update(code(KeyCode::PageDown));
+    assert_eq!(app.detail_scroll, 0);
+    app.update(key('j'));
+    assert_eq!(app.detail_scroll, 0, "a new selection starts at the end");
+}
+
+#[test]
 fn quit_and_ctrl_c() {
     let mut app = mixed();
     app.update(key('q'));

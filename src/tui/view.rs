@@ -232,7 +232,15 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) {
     let room = (inner.height as usize).saturating_sub(used);
     if let Some(d) = app.detail.as_ref().filter(|d| d.id == t.id) {
         let out: Vec<&str> = d.text.lines().collect();
-        for l in &out[out.len().saturating_sub(room)..] {
+        let end = out.len().saturating_sub(app.detail_scroll);
+        if app.detail_scroll > 0 {
+            lines.push(Line::from(format!(
+                "  (scrolled back {} lines — PageDown)",
+                app.detail_scroll
+            )));
+        }
+        let room = room.saturating_sub(usize::from(app.detail_scroll > 0));
+        for l in &out[end.saturating_sub(room)..end] {
             lines.push(Line::from(format!("  {l}")));
         }
     }
