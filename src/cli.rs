@@ -57,6 +57,9 @@ pub enum Command {
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Desktop notifications.
+    #[command(subcommand)]
+    Notify(NotifyCmd),
     /// List the tmux layout presets (the active one marked *).
     Layouts,
     /// Run the daemon in the foreground, or ask about / stop the running one.
@@ -211,6 +214,12 @@ pub enum ConfigCmd {
     Default,
     /// Print the path of the config file in use.
     Path,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCmd {
+    /// Send a sample notification and say which way it went (desktop, tmux, none) and why.
+    Test,
 }
 
 #[derive(Debug, Args)]

@@ -41,7 +41,7 @@ pub struct Config {
     /// `[tmux]`: the layout preset and keys that override it.
     pub tmux: TmuxSection,
     /// Reserved for notifications.
-    pub notify: Option<toml::Table>,
+    pub notify: crate::notify::NotifyConfig,
     /// Reserved for the dashboard.
     pub ui: Option<toml::Table>,
     /// Layout presets (built-in and the user's), loaded beside the config.
@@ -254,7 +254,8 @@ impl Config {
         self.categories.extend(user.categories);
         self.tmux.merge(user.tmux);
         self.presets = user.presets;
-        for (mine, theirs) in [(&mut self.notify, user.notify), (&mut self.ui, user.ui)] {
+        self.notify = user.notify;
+        for (mine, theirs) in [(&mut self.ui, user.ui)] {
             if let Some(t) = theirs {
                 mine.get_or_insert_with(toml::Table::new).extend(t);
             }

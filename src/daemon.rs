@@ -112,6 +112,7 @@ async fn serve(
 
     // Start what was queued before a restart.
     engine.adopt_panes().await;
+    tokio::spawn(crate::notify::service::run(engine.clone()));
     engine.kick();
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel::<()>(4);

@@ -66,6 +66,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         },
         Command::Config(c) => config_cmd(&paths, c),
         Command::Layouts => layouts(&paths),
+        Command::Notify(super::NotifyCmd::Test) => block_on(notify_test(paths.clone())),
         Command::Ui => match crate::tui::run(paths, tmux_origin()) {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
@@ -362,6 +363,34 @@ async fn daemon_stop(paths: &Paths) -> CmdResult {
         });
     }
     println!("daemon {pid} stopped");
+    Ok(exit::OK)
+}
+
+async fn notify_test(paths: Paths) -> CmdResult {
+    use crate::notify::deliver::{Route, deliver};
+    let config =
+        Config::load(&paths.config).map_err(|e| usage(format!("config error: {e}")))?.config;
+    let n = crate::notify::notice::Notice {
+        summary: "✓ paneherd test — completed in 1s".into(),
+        body: "paneherd notify test\nIf you see this, notifications work.".into(),
+        critical: false,
+        category: "transfer.complete",
+        task_id: None,
+    };
+    let _ = std::fs::create_dir_all(&paths.data);
+    let icon =
+        config.notify.icon.clone().or_else(|| crate::notify::service::install_icon(&paths.data));
+    let tmux = tmux_origin().map(|o| (crate::tmux::Tmux::new(&o.socket), o.pane));
+    let t0 = std::time::Instant::now();
+    let d = deliver(&n, &config.notify, icon.as_deref(), tmux).await;
+    let took = t0.elapsed().as_millis();
+    match d.route {
+        Route::Desktop => println!("desktop: sent to the notification server ({took} ms)"),
+        Route::Tmux => {
+            println!("tmux: shown as a tmux message with a bell, because {} ({took} ms)", d.why)
+        }
+        Route::Nowhere => println!("none: {} ({took} ms)", d.why),
+    }
     Ok(exit::OK)
 }
 

@@ -123,6 +123,10 @@ pub fn check(
             ),
         ));
     }
+    if let Err((key, msg)) = user.notify.check() {
+        let at = src.find("[notify]").unwrap_or(0);
+        return Err(err(at..at, key, msg));
+    }
     if let Err(e) = crate::tui::keymap::Keymap::with(&user.ui_keys()) {
         let line = src.find("[ui.keys]").unwrap_or(0);
         return Err(err(line..line, "ui.keys".into(), e));

@@ -262,6 +262,33 @@ impl Tmux {
         self.run(cmd).await.map(|_| ())
     }
 
+    /// Shows a message in the status line of the clients of `pane`'s session.
+    pub async fn message(&self, pane: &str, text: &str) -> Result<()> {
+        let cmd =
+            DisplayMessage::new().target_pane(pane.to_string()).message(text.replace('#', "##"));
+        self.run(cmd).await.map(|_| ())
+    }
+
+    /// The terminal of a client attached to `pane`'s session, if any.
+    pub async fn client_tty(&self, pane: &str) -> Result<Option<String>> {
+        let cmd =
+            DisplayMessage::new().print().target_pane(pane.to_string()).message("#{client_tty}");
+        let out = self.run(cmd).await?;
+        let tty = out.trim();
+        Ok((!tty.is_empty()).then(|| tty.to_string()))
+    }
+
+    /// Whether `pane` is in the active window of a session a client is attached to.
+    pub async fn in_view(&self, pane: &str) -> Result<bool> {
+        let cmd = DisplayMessage::new()
+            .print()
+            .target_pane(pane.to_string())
+            .message("#{window_active} #{session_attached}");
+        let out = self.run(cmd).await?;
+        let mut f = out.split_whitespace();
+        Ok(f.next() == Some("1") && f.next().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0) > 0)
+    }
+
     /// Runs `command` whenever the window changes size.
     pub async fn on_resize(&self, window: &str, command: &str) -> Result<()> {
         let cmd = SetHook::new()

@@ -57,6 +57,11 @@ impl Env {
             .env("HOME", self.path().join("home"))
             .env_remove("TMUX")
             .env_remove("TMUX_PANE")
+            // Never the user's desktop: no session bus unless a test brings its own.
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", self.path().join("no-bus").display()),
+            )
             .current_dir(self.path());
         for (k, v) in &self.extra {
             c.env(k, v);

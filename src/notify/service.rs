@@ -1,0 +1,140 @@
+//! The daemon's notification service: follows the event stream, picks the ends worth telling,
+//! merges bursts, and delivers; runs the `on_finish` hook. A failure here is logged and never
+//! holds up or changes a task's record.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
+
+use super::coalesce::Coalescer;
+use super::deliver::{Route, deliver};
+use super::{NotifyConfig, notice};
+use crate::core::task::{Task, TaskStatus};
+use crate::core::timefmt;
+use crate::daemon::Engine;
+use crate::proto::Event;
+use crate::tmux::Tmux;
+
+/// The icon shipped in `assets/`, written where the notification server can read it.
+pub const ICON: &[u8] = include_bytes!("../../assets/icon.png");
+
+/// Writes the icon to `<data>/icon.png` (if missing) and returns its path.
+pub fn install_icon(data: &std::path::Path) -> Option<PathBuf> {
+    let p = data.join("icon.png");
+    if !p.exists() {
+        std::fs::write(&p, ICON).ok()?;
+    }
+    Some(p)
+}
+
+fn wants(cfg: &NotifyConfig, t: &Task) -> bool {
+    let name = match (t.status, &t.needs_input) {
+        (TaskStatus::Running, Some(_)) => "needs_input",
+        (s, _) if s.is_terminal() => s.as_str(),
+        _ => return false,
+    };
+    cfg.on.iter().any(|o| o == name)
+}
+
+/// Whether the task's pane is in the active window of a session someone is attached to.
+async fn in_view(t: &Task) -> bool {
+    let (Some(o), Some(pane)) = (&t.tmux, &t.pane_id) else { return false };
+    Tmux::new(&o.socket).in_view(pane).await.unwrap_or(false)
+}
+
+pub async fn run(engine: Arc<Engine>) {
+    let cfg = engine.config.notify.clone();
+    if !cfg.enabled && cfg.on_finish.is_none() {
+        return;
+    }
+    let icon = cfg.icon.clone().or_else(|| install_icon(&engine.paths.data));
+    let window = Duration::from_millis(cfg.coalesce_ms);
+    let mut rx = engine.subscribe();
+    let mut co = Coalescer::default();
+    loop {
+        let due = co.due();
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(Event::TaskChanged { task }) => {
+                    if task.status.is_terminal()
+                        && let Some(hook) = &cfg.on_finish {
+                            tokio::spawn(run_hook(hook.clone(), (*task).clone(), cfg.on_finish_timeout_secs));
+                        }
+                    if cfg.enabled && wants(&cfg, &task) {
+                        if cfg.skip_when_visible && in_view(&task).await {
+                            tracing::debug!(task = %task.id, "no notification: its pane is in view");
+                        } else {
+                            co.push(*task, Instant::now().into_std(), window);
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => tracing::warn!(missed = n, "notifications missed events"),
+                Err(RecvError::Closed) => break,
+            },
+            _ = tokio::time::sleep_until(due.map(Instant::from_std).unwrap_or_else(Instant::now)), if due.is_some() => {
+                let batch = co.take(Instant::now().into_std(), window);
+                if !batch.is_empty() {
+                    tokio::spawn(send(engine.clone(), cfg.clone(), icon.clone(), batch));
+                }
+            }
+        }
+    }
+}
+
+async fn send(engine: Arc<Engine>, cfg: NotifyConfig, icon: Option<PathBuf>, batch: Vec<Task>) {
+    let n = notice::many(&batch, timefmt::now());
+    let tmux = batch.iter().find_map(|t| {
+        let o = t.tmux.as_ref()?;
+        Some((Tmux::new(&o.socket), t.pane_id.clone().unwrap_or_else(|| o.pane.clone())))
+    });
+    let d = deliver(&n, &cfg, icon.as_deref(), tmux).await;
+    match d.route {
+        Route::Desktop => tracing::info!(summary = %n.summary, "notified"),
+        Route::Tmux => {
+            tracing::info!(summary = %n.summary, why = %d.why, "notified in tmux (fallback)")
+        }
+        Route::Nowhere => tracing::warn!(summary = %n.summary, why = %d.why, "could not notify"),
+    }
+    if let (Some(h), Some(id)) = (d.handle, n.task_id) {
+        // "Show" (or a click): bring the task's pane into view.
+        let clicked = tokio::task::spawn_blocking(move || {
+            let mut hit = false;
+            h.wait_for_action(|a| hit = a == "default");
+            hit
+        })
+        .await
+        .unwrap_or(false);
+        if clicked {
+            let _ = engine.focus(&id).await;
+        }
+    }
+}
+
+/// Runs the `on_finish` command for an ended task, without a shell, time-limited.
+async fn run_hook(template: Vec<String>, t: Task, timeout_secs: u64) {
+    let mut values = std::collections::BTreeMap::new();
+    values.insert("id", t.id.clone());
+    values.insert("status", t.status.to_string());
+    values.insert("title", t.title.clone());
+    values.insert("reason", t.reason.clone().unwrap_or_default());
+    values.insert("exit_code", t.exit_code.map(|c| c.to_string()).unwrap_or_default());
+    values.insert("summary", t.summary.clone().unwrap_or_default());
+    let argv = match crate::runner::argv::expand(&template, &values) {
+        Ok(a) if !a.is_empty() => a,
+        _ => return,
+    };
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    match tokio::time::timeout(Duration::from_secs(timeout_secs), cmd.output()).await {
+        Ok(Ok(o)) if o.status.success() => tracing::debug!(task = %t.id, "on_finish ran"),
+        Ok(Ok(o)) => {
+            tracing::warn!(task = %t.id, status = %o.status, stderr = %String::from_utf8_lossy(&o.stderr).trim(), "on_finish failed")
+        }
+        Ok(Err(e)) => tracing::warn!(task = %t.id, error = %e, "cannot run on_finish"),
+        Err(_) => tracing::warn!(task = %t.id, "on_finish timed out"),
+    }
+}

@@ -1,0 +1,251 @@
+//! Desktop notifications through a real D-Bus: each test starts a private `dbus-daemon` on a
+//! socket in its temp dir, serves a recording `org.freedesktop.Notifications` on it (zbus), and
+//! points the paneherd daemon at it. Only that bus is killed afterwards.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Env, config_with};
+use zbus::OwnedVariant as OwnedValue;
+
+#[derive(Debug, Clone)]
+struct Call {
+    app: String,
+    summary: String,
+    body: String,
+    actions: Vec<String>,
+    urgency: Option<u8>,
+    category: Option<String>,
+    icon: String,
+}
+
+#[derive(Clone, Default)]
+struct Recorder {
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Recorder {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        app_icon: String,
+        summary: String,
+        body: String,
+        actions: Vec<String>,
+        hints: HashMap<String, OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
+        let category =
+            hints.get("category").and_then(|v| String::try_from(v.try_clone().ok()?).ok());
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(Call {
+            app: app_name,
+            summary,
+            body,
+            actions,
+            urgency,
+            category,
+            icon: app_icon,
+        });
+        calls.len() as u32
+    }
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "actions".into()]
+    }
+    fn get_server_information(&self) -> (String, String, String, String) {
+        ("recorder".into(), "paneherd tests".into(), "1".into(), "1.2".into())
+    }
+    fn close_notification(&self, _id: u32) {}
+}
+
+struct Bus {
+    child: Child,
+    address: String,
+}
+
+impl Bus {
+    fn start(env: &Env) -> Bus {
+        let path = env.path().join("bus");
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--address=unix:path={}", path.display()))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("dbus-daemon");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        Bus { child, address: line.trim().to_string() }
+    }
+
+    async fn serve(&self) -> (zbus::Connection, Recorder) {
+        let rec = Recorder::default();
+        let conn = zbus::connection::Builder::address(self.address.as_str())
+            .name("org.freedesktop.Notifications")
+            .serve_at("/org/freedesktop/Notifications", rec.clone())
+            .build()
+            .await
+            .unwrap();
+        (conn, rec)
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(env: &Env, bus: &Bus, args: &[&str]) -> std::process::Output {
+    env.cmd(args).env("DBUS_SESSION_BUS_ADDRESS", &bus.address).output().unwrap()
+}
+
+fn submit(env: &Env, bus: &Bus, args: &[&str]) -> String {
+    let mut a = vec!["run"];
+    a.extend_from_slice(args);
+    let out = run(env, bus, &a);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+async fn calls_after(rec: &Recorder, n: usize, within: Duration) -> Vec<Call> {
+    let deadline = Instant::now() + within;
+    loop {
+        let calls = rec.calls.lock().unwrap().clone();
+        if calls.len() >= n {
+            return calls;
+        }
+        assert!(Instant::now() < deadline, "only {} notifications: {calls:#?}", calls.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_ends_become_desktop_notifications_and_bursts_are_merged() {
+    let env = Env::new(&config_with("[notify]\ncoalesce_ms = 800\n"));
+    let bus = Bus::start(&env);
+    let (_conn, rec) = bus.serve().await;
+
+    let ok = submit(&env, &bus, &["--agent", "fake", "--title", "find auth code", "2 0.05 0"]);
+    let calls = calls_after(&rec, 1, Duration::from_secs(10)).await;
+    let c = &calls[0];
+    assert_eq!(c.app, "paneherd");
+    assert!(c.summary.starts_with("✓ find auth code — completed in "), "{c:?}");
+    assert!(c.body.contains("fake") && c.body.contains(&ok), "{c:?}");
+    assert!(c.body.contains("fake agent line 1 of 2"), "the summary is in the body: {c:?}");
+    assert_eq!(c.urgency, Some(1), "normal");
+    assert_eq!(c.category.as_deref(), Some("transfer.complete"));
+    assert_eq!(c.actions, vec!["default".to_string(), "Show".to_string()]);
+    assert!(c.icon.ends_with("icon.png"), "{c:?}");
+
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let bad = submit(&env, &bus, &["--agent", "fake", "--title", "flaky", "1 0 3"]);
+    let calls = calls_after(&rec, 2, Duration::from_secs(10)).await;
+    let c = &calls[1];
+    assert_eq!(c.summary, "✗ flaky — error (exit 3)");
+    assert!(c.body.contains(&bad));
+    assert_eq!(c.urgency, Some(2), "critical");
+    assert_eq!(c.category.as_deref(), Some("transfer.error"));
+
+    // A burst: ten tasks that end together make one notification.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let gate = env.path().join("go");
+    let wait = format!("while [ ! -f {} ]; do sleep 0.01; done", gate.display());
+    for _ in 0..10 {
+        submit(&env, &bus, &["--agent", "shell", &wait]);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(&gate, "").unwrap();
+    let calls = calls_after(&rec, 3, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let calls_now = rec.calls.lock().unwrap().clone();
+    assert_eq!(calls_now.len(), 3, "one notification for the burst: {calls_now:#?}");
+    assert_eq!(calls[2].summary, "10 tasks finished: 10 ✓");
+    assert_eq!(calls[2].body.lines().count(), 9, "8 tasks and '… and 2 more'");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_notification_server_tasks_still_complete_and_the_fallback_is_logged() {
+    let env = Env::new(&config_with(""));
+    let bus = Bus::start(&env); // a bus, but nobody serves notifications on it
+    let t0 = Instant::now();
+    let out = run(&env, &bus, &["run", "--agent", "fake", "--wait", "1 0 0"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(t0.elapsed() < Duration::from_secs(5), "nothing hangs");
+    let log = env.data().join("logs/paneherd.log");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("could not notify") {
+            assert!(text.contains("no desktop notification"), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no fallback logged:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // `notify test` says which way it went and why, at once.
+    let t0 = Instant::now();
+    let out = run(&env, &bus, &["notify", "test"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("none: no desktop notification ("), "{text}");
+    assert!(t0.elapsed() < Duration::from_secs(2), "the error comes back quickly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_test_uses_the_desktop_when_there_is_a_server() {
+    let env = Env::new(&config_with(""));
+    let bus = Bus::start(&env);
+    let (_conn, rec) = bus.serve().await;
+    let out = run(&env, &bus, &["notify", "test"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("desktop: sent"), "{out:?}");
+    let calls = calls_after(&rec, 1, Duration::from_secs(5)).await;
+    assert!(calls[0].summary.contains("paneherd test"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_on_finish_hook_runs_without_a_shell() {
+    let out_file = tempfile::NamedTempFile::new().unwrap();
+    let env = Env::new(&config_with(&format!(
+        "[notify]\nenabled = false\non_finish = [\"{}\", \"{{id}}\", \"{{status}}\", \"{{title}}\"]\n",
+        common::fixture("echo-args").display()
+    )));
+    let bus = Bus::start(&env);
+    let id = {
+        let out = env
+            .cmd(&["run", "--agent", "fake", "--title", "$(touch x); t", "--wait", "1 0 0"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("ARGS_OUT", out_file.path())
+            .output()
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&String::from_utf8_lossy(
+            &run(&env, &bus, &["list", "--json"]).stdout,
+        ))
+        .unwrap()[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+            + if out.status.success() { "" } else { "?" }
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = std::fs::read(out_file.path()).unwrap_or_default();
+        if !got.is_empty() {
+            let args: Vec<&[u8]> = got.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
+            assert_eq!(args, vec![id.as_bytes(), b"completed", b"$(touch x); t"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the hook did not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
