@@ -57,6 +57,8 @@ pub enum Command {
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Serve MCP on stdin/stdout, so AI agents can delegate (`claude mcp add paneherd -- paneherd mcp`).
+    Mcp,
     /// Desktop notifications.
     #[command(subcommand)]
     Notify(NotifyCmd),

@@ -25,6 +25,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod demo_agent;
+pub mod mcp;
 pub mod notify;
 pub mod paths;
 pub mod proto;

@@ -66,6 +66,10 @@ pub fn dispatch(cli: Cli) -> i32 {
         },
         Command::Config(c) => config_cmd(&paths, c),
         Command::Layouts => layouts(&paths),
+        Command::Mcp => match crate::mcp::run(paths) {
+            Ok(()) => Ok(exit::OK),
+            Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
+        },
         Command::Notify(super::NotifyCmd::Test) => block_on(notify_test(paths.clone())),
         Command::Ui => match crate::tui::run(paths, tmux_origin()) {
             Ok(()) => Ok(exit::OK),

@@ -1,0 +1,389 @@
+//! `paneherd mcp`: an MCP server over stdio (rmcp) so that AI agents delegate work with the
+//! tool names of the background-task systems paneherd replaces: `task`, `background_output`,
+//! `background_cancel`, `delegation_list`, `delegation_read`. A client of the daemon like the
+//! CLI; logs go to stderr only (stdout is the protocol).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::handler::server::wrapper::Parameters;
+#[allow(deprecated)]
+use rmcp::model::{
+    CallToolResult, ContentBlock, LoggingLevel, LoggingMessageNotificationParam,
+    ServerCapabilities, ServerConfig,
+};
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::service::{Peer, RoleServer};
+use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use serde::Deserialize;
+
+use crate::client::{Client, ClientError};
+use crate::core::task::{Task, TaskSpec, TaskStatus};
+use crate::core::timefmt;
+use crate::paths::Paths;
+use crate::proto::{Event, ListFilter, OutputData, Request};
+
+/// Most a `background_output` block may wait (ms).
+const MAX_BLOCK_MS: u64 = 600_000;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct TaskArgs {
+    /// What the agent should do.
+    pub prompt: String,
+    /// A category from the config (quick, deep, research, …). Give this or `subagent_type`.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// An agent name from the config (shell, claude, opencode, …). Give this or `category`.
+    #[serde(default)]
+    pub subagent_type: Option<String>,
+    /// A short title.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Skills to load.
+    #[serde(default)]
+    pub load_skills: Vec<String>,
+    /// Run in the background (default) and be told when it ends; false waits for the result.
+    #[serde(default)]
+    pub run_in_background: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct OutputArgs {
+    pub task_id: String,
+    /// Wait for the task to end (up to `timeout` ms).
+    #[serde(default)]
+    pub block: bool,
+    /// Milliseconds to wait when blocking (default 60000, at most 600000).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CancelArgs {
+    #[serde(default)]
+    pub task_id: Option<String>,
+    /// Cancel every pending and running task.
+    #[serde(default)]
+    pub all: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListArgs {
+    /// Every project's tasks, not only this project's.
+    #[serde(default)]
+    pub all_projects: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReadArgs {
+    pub id: String,
+}
+
+/// The MCP server of one session.
+#[derive(Clone)]
+pub struct PaneherdMcp {
+    paths: Paths,
+    cwd: PathBuf,
+    /// Tasks submitted through this session (their ends are announced to the client).
+    mine: Arc<Mutex<HashSet<String>>>,
+    peer: Arc<Mutex<Option<Peer<RoleServer>>>>,
+}
+
+fn tool_error(msg: impl Into<String>) -> McpError {
+    McpError::invalid_params(msg.into(), None)
+}
+
+fn client_error(e: ClientError) -> McpError {
+    match e {
+        ClientError::Daemon(b) => tool_error(b.message),
+        e => McpError::internal_error(e.to_string(), None),
+    }
+}
+
+fn text(s: String) -> Result<CallToolResult, McpError> {
+    Ok(CallToolResult::success(vec![ContentBlock::text(s)]))
+}
+
+fn duration(t: &Task) -> String {
+    t.run_ms(timefmt::now()).map(timefmt::human_duration).unwrap_or_else(|| "-".into())
+}
+
+/// The "Task Result" block of a finished task.
+fn result_block(t: &Task, result: &str) -> String {
+    let how = match &t.reason {
+        Some(r) => format!("{} ({r})", t.status),
+        None => t.status.to_string(),
+    };
+    format!(
+        "Task Result\n\nTask ID: {}\nDescription: {}\nStatus: {how}\nDuration: {}\n\n---\n\n{}",
+        t.id,
+        t.title,
+        duration(t),
+        if result.trim().is_empty() { "(no output)" } else { result }
+    )
+}
+
+/// The "Task Status" table of an unfinished task.
+fn status_table(t: &Task, tail: Option<&str>) -> String {
+    let mut s = format!(
+        "Task Status\n\n| Task ID | Description | Status | Agent | Running for | Last output |\n|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {} |\n",
+        t.id,
+        t.title,
+        if t.needs_input.is_some() { "needs input".to_string() } else { t.status.to_string() },
+        t.agent,
+        duration(t),
+        t.last_output_at
+            .map(|l| format!(
+                "{} ago",
+                timefmt::human_duration((timefmt::now() - l).num_milliseconds())
+            ))
+            .unwrap_or_else(|| "-".into())
+    );
+    if let Some(q) = &t.needs_input {
+        s.push_str(&format!("\nThe agent asks: {q}\n"));
+    }
+    if let Some(tail) = tail.filter(|t| !t.trim().is_empty()) {
+        s.push_str(&format!("\nLatest output:\n{tail}\n"));
+    }
+    s
+}
+
+/// The project a directory belongs to: its git root, else the directory itself.
+pub fn project_of(dir: &std::path::Path) -> PathBuf {
+    let mut d = Some(dir);
+    while let Some(p) = d {
+        if p.join(".git").exists() {
+            return p.to_path_buf();
+        }
+        d = p.parent();
+    }
+    dir.to_path_buf()
+}
+
+#[tool_router]
+impl PaneherdMcp {
+    pub fn new(paths: Paths) -> PaneherdMcp {
+        PaneherdMcp {
+            paths,
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            mine: Default::default(),
+            peer: Default::default(),
+        }
+    }
+
+    async fn client(&self) -> Result<Client, McpError> {
+        Client::connect(&self.paths, true).await.map_err(client_error)
+    }
+
+    #[tool(
+        description = "Hand off a task to a background agent. Give `category` or `subagent_type` (an agent name). In the background (the default) it returns the task id at once: do not poll, you will be told when it ends; read the result with background_output or delegation_read."
+    )]
+    async fn task(&self, Parameters(a): Parameters<TaskArgs>) -> Result<CallToolResult, McpError> {
+        if a.prompt.trim().is_empty() {
+            return Err(tool_error("prompt is empty"));
+        }
+        if a.category.is_some() && a.subagent_type.is_some() {
+            return Err(tool_error("give either category or subagent_type, not both"));
+        }
+        let spec = TaskSpec {
+            prompt: a.prompt,
+            agent: a.subagent_type,
+            category: a.category,
+            title: a.description,
+            skills: a.load_skills,
+            client_cwd: Some(self.cwd.clone()),
+            ..Default::default()
+        };
+        let mut c = self.client().await?;
+        let t: Task =
+            c.request(Request::Submit { spec: Box::new(spec) }).await.map_err(client_error)?;
+        self.mine.lock().map_err(|_| McpError::internal_error("lock", None))?.insert(t.id.clone());
+        if a.run_in_background.unwrap_or(true) {
+            return text(format!(
+                "Task {} started in the background ({}: {}).\nDo not poll: you will be notified when it ends. Then read its result with background_output(task_id=\"{}\").",
+                t.id, t.agent, t.title, t.id
+            ));
+        }
+        let o: OutputData = c
+            .request(Request::Output { id: t.id.clone(), wait: true, timeout_ms: None })
+            .await
+            .map_err(client_error)?;
+        text(result_block(&o.task, o.result.as_deref().unwrap_or("")))
+    }
+
+    #[tool(
+        description = "The result of a background task when it has ended, else its status. With block=true, waits up to `timeout` ms (default 60000, max 600000) for it to end."
+    )]
+    async fn background_output(
+        &self,
+        Parameters(a): Parameters<OutputArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let timeout = a.timeout.unwrap_or(60_000);
+        if timeout > MAX_BLOCK_MS {
+            return Err(tool_error(format!(
+                "timeout {timeout} ms is out of range (0 to {MAX_BLOCK_MS})"
+            )));
+        }
+        let mut c = self.client().await?;
+        let o: OutputData = c
+            .request(Request::Output { id: a.task_id, wait: a.block, timeout_ms: Some(timeout) })
+            .await
+            .map_err(client_error)?;
+        if o.task.status.is_terminal() {
+            return text(result_block(&o.task, o.result.as_deref().unwrap_or("")));
+        }
+        let mut s = status_table(&o.task, o.tail.as_deref());
+        if o.timed_out {
+            s.push_str(&format!("\nTimed out waiting after {timeout} ms; the task goes on.\n"));
+        }
+        text(s)
+    }
+
+    #[tool(
+        description = "Cancel a task (`task_id`) or every pending and running task (`all: true`)."
+    )]
+    async fn background_cancel(
+        &self,
+        Parameters(a): Parameters<CancelArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let (ids, all) = match (a.task_id, a.all) {
+            (Some(_), true) => return Err(tool_error("give task_id or all, not both")),
+            (None, false) => return Err(tool_error("give task_id, or all: true")),
+            (Some(id), false) => (vec![id], false),
+            (None, true) => (vec![], true),
+        };
+        let mut c = self.client().await?;
+        let tasks: Vec<Task> =
+            c.request(Request::Cancel { ids, all }).await.map_err(client_error)?;
+        if tasks.is_empty() {
+            return text("Nothing to cancel.".into());
+        }
+        let mut s = String::from("| Task ID | Description | Status |\n|---|---|---|\n");
+        for t in &tasks {
+            s.push_str(&format!("| {} | {} | {} |\n", t.id, t.title, t.status));
+        }
+        s.push_str(
+            "\nContinue Instructions: to run one again, call task with the same prompt (or `paneherd retry ID`).\n",
+        );
+        text(s)
+    }
+
+    #[tool(
+        description = "Every task of this project (newest first) with title, status and a one-line summary, to find earlier work instead of redoing it."
+    )]
+    async fn delegation_list(
+        &self,
+        Parameters(a): Parameters<ListArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let mut c = self.client().await?;
+        let tasks: Vec<Task> = c
+            .request(Request::List { filter: ListFilter::default() })
+            .await
+            .map_err(client_error)?;
+        let here = project_of(&self.cwd);
+        let mut s = String::from("| ID | Title | Status | Summary |\n|---|---|---|---|\n");
+        let mut n = 0;
+        for t in tasks.iter().filter(|t| a.all_projects || project_of(&t.cwd) == here) {
+            let summary = t.summary.clone().unwrap_or_default().replace('|', "/");
+            s.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                t.id,
+                t.title.replace('|', "/"),
+                t.status,
+                summary
+            ));
+            n += 1;
+        }
+        if n == 0 {
+            return text(format!("No tasks yet in {}.", here.display()));
+        }
+        text(s)
+    }
+
+    #[tool(
+        description = "The persisted result of a task: at once for an ended task (however long ago), else waits for it to end (bounded by its own time limit)."
+    )]
+    async fn delegation_read(
+        &self,
+        Parameters(a): Parameters<ReadArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let mut c = self.client().await?;
+        let o: OutputData = c
+            .request(Request::Output { id: a.id, wait: true, timeout_ms: None })
+            .await
+            .map_err(client_error)?;
+        text(result_block(&o.task, o.result.as_deref().unwrap_or("")))
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for PaneherdMcp {
+    fn get_info(&self) -> ServerConfig {
+        #[allow(deprecated)]
+        let caps = ServerCapabilities::builder().enable_tools().enable_logging().build();
+        ServerConfig::new(caps).with_instructions(
+            "paneherd runs tasks in the background (in tmux panes when it can). Use `task` to hand off \
+             work, then carry on: when a task ends you get a notification; read it with \
+             background_output or delegation_read. delegation_list shows earlier work of this project.",
+        )
+    }
+}
+
+/// Tells the client when tasks it submitted end (an MCP logging notification; MCP has
+/// deprecated logging in favour of nothing yet, and clients still surface it).
+#[allow(deprecated)]
+async fn announce(server: PaneherdMcp) {
+    let Ok(mut c) = Client::connect(&server.paths, true).await else { return };
+    if c.subscribe().await.is_err() {
+        return;
+    }
+    while let Ok(Some(ev)) = c.next_event().await {
+        let Event::TaskChanged { task } = ev else { continue };
+        if !task.status.is_terminal() {
+            continue;
+        }
+        let mine = server.mine.lock().map(|m| m.contains(&task.id)).unwrap_or(false);
+        if !mine {
+            continue;
+        }
+        let peer = server.peer.lock().ok().and_then(|p| p.clone());
+        let Some(peer) = peer else { continue };
+        let tag = match task.status {
+            TaskStatus::Completed => "BACKGROUND TASK RESULT READY",
+            TaskStatus::Error => "BACKGROUND TASK ERROR",
+            TaskStatus::Cancelled => "BACKGROUND TASK CANCELLED",
+            _ => "BACKGROUND TASK INTERRUPTED",
+        };
+        let data = serde_json::json!(format!(
+            "[{tag}] {} — {} ({}). Read it with background_output(task_id=\"{}\").",
+            task.id,
+            task.title,
+            duration(&task),
+            task.id
+        ));
+        let _ = peer
+            .notify_logging_message(
+                LoggingMessageNotificationParam::new(LoggingLevel::Notice, data)
+                    .with_logger("paneherd"),
+            )
+            .await;
+    }
+}
+
+/// Serves MCP on stdin/stdout until the client closes it.
+pub fn run(paths: Paths) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async {
+        let server = PaneherdMcp::new(paths);
+        let running = server.clone().serve(rmcp::transport::stdio()).await?;
+        if let Ok(mut p) = server.peer.lock() {
+            *p = Some(running.peer().clone());
+        }
+        tokio::spawn(announce(server));
+        running.waiting().await?;
+        let _ = Duration::from_secs(0);
+        Ok(())
+    })
+}
