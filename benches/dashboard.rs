@@ -48,6 +48,8 @@ fn tasks(n: usize) -> Vec<Task> {
                 parent: None,
                 limit_group: "default".into(),
                 tmux: None,
+                session: None,
+                resume: None,
             }
         })
         .collect()

@@ -233,6 +233,8 @@ fn synth_history(data: &Path, n: usize) {
             parent: None,
             limit_group: "default".into(),
             tmux: None,
+            session: None,
+            resume: None,
         };
         t.start(1000 + i as u32, created).expect("start");
         t.finish(Outcome::Completed, created + chrono::Duration::seconds(5)).expect("finish");

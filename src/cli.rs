@@ -59,6 +59,29 @@ pub enum Command {
     Config(ConfigCmd),
     /// Serve MCP on stdin/stdout, so AI agents can delegate (`claude mcp add paneherd -- paneherd mcp`).
     Mcp,
+    /// For agent hooks inside a task: `waiting "question?"`, `working`, `done`, `session ID`.
+    Signal {
+        /// waiting | working | done | session
+        #[arg(value_parser = ["waiting", "working", "done", "session"])]
+        kind: String,
+        /// The question (waiting) or the session id (session).
+        text: Option<String>,
+        /// The task (default: $PANEHERD_TASK_ID).
+        #[arg(long)]
+        task: Option<String>,
+    },
+    /// A follow-up to an earlier task: resumes the agent's session when it can, else a new task
+    /// that carries the earlier prompt and result.
+    Continue {
+        id: String,
+        prompt: String,
+        #[arg(short, long)]
+        wait: bool,
+        #[arg(long, requires = "wait")]
+        timeout: Option<f64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Desktop notifications.
     #[command(subcommand)]
     Notify(NotifyCmd),

@@ -19,8 +19,8 @@ use crate::tmux::presets::{CloseAfter, Knobs, Presets, TmuxSettings};
 pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
 
 /// Placeholders an agent's argv template may use.
-pub const PLACEHOLDERS: [&str; 8] =
-    ["prompt", "model", "model_id", "task_id", "title", "skills", "cwd", "paneherd"];
+pub const PLACEHOLDERS: [&str; 9] =
+    ["prompt", "model", "model_id", "task_id", "title", "skills", "cwd", "paneherd", "session"];
 
 /// Environment variable that lowers the 60 s timeout minimums to 1 s. For paneherd's own
 /// tests only: users keep the minimums.
@@ -141,6 +141,17 @@ pub struct AgentConfig {
     pub stale_secs: Option<Spanned<u64>>,
     #[serde(default)]
     pub ttl_secs: Option<Spanned<u64>>,
+    /// For interactive agents without hooks: no output for this long after some output means
+    /// the task is done (completed).
+    #[serde(default)]
+    pub idle_secs: Option<Spanned<u64>>,
+    /// How to continue an earlier task of this agent: an argv template with `{session}` and
+    /// `{prompt}` (e.g. `["claude", "--resume", "{session}", "-p", "{prompt}"]`).
+    #[serde(default)]
+    pub continue_command: Option<Spanned<Vec<String>>>,
+    /// A regex finding the agent's session id in its output (the first group, or the whole match).
+    #[serde(default)]
+    pub session_pattern: Option<Spanned<String>>,
 }
 
 /// `[categories.NAME]`: a kind of work mapped to an agent and model.

@@ -47,6 +47,9 @@ pub struct TaskArgs {
     /// Run in the background (default) and be told when it ends; false waits for the result.
     #[serde(default)]
     pub run_in_background: Option<bool>,
+    /// Continue this earlier task (its agent resumes its session when it can).
+    #[serde(default)]
+    pub task_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -187,18 +190,23 @@ impl PaneherdMcp {
         if a.category.is_some() && a.subagent_type.is_some() {
             return Err(tool_error("give either category or subagent_type, not both"));
         }
-        let spec = TaskSpec {
-            prompt: a.prompt,
-            agent: a.subagent_type,
-            category: a.category,
-            title: a.description,
-            skills: a.load_skills,
-            client_cwd: Some(self.cwd.clone()),
-            ..Default::default()
-        };
         let mut c = self.client().await?;
-        let t: Task =
-            c.request(Request::Submit { spec: Box::new(spec) }).await.map_err(client_error)?;
+        let t: Task = if let Some(earlier) = a.task_id {
+            c.request(Request::Continue { id: earlier, prompt: a.prompt })
+                .await
+                .map_err(client_error)?
+        } else {
+            let spec = TaskSpec {
+                prompt: a.prompt,
+                agent: a.subagent_type,
+                category: a.category,
+                title: a.description,
+                skills: a.load_skills,
+                client_cwd: Some(self.cwd.clone()),
+                ..Default::default()
+            };
+            c.request(Request::Submit { spec: Box::new(spec) }).await.map_err(client_error)?
+        };
         self.mine.lock().map_err(|_| McpError::internal_error("lock", None))?.insert(t.id.clone());
         if a.run_in_background.unwrap_or(true) {
             return text(format!(

@@ -91,6 +91,18 @@ pub enum Request {
     Subscribe,
     Status,
     Shutdown,
+    /// A follow-up to an earlier task (a new task linked to it).
+    Continue {
+        id: String,
+        prompt: String,
+    },
+    /// From an agent's hook: waiting (with the question), working, done, session (with its id).
+    Signal {
+        task_id: String,
+        kind: String,
+        #[serde(default)]
+        text: Option<String>,
+    },
     /// From a task's pane wrapper: what to run (the reply is a `PaneLaunch`).
     PaneAttach {
         task_id: String,

@@ -307,6 +307,8 @@ mod tests {
             parent: None,
             limit_group: "default".into(),
             tmux: None,
+            session: None,
+            resume: None,
         }
     }
 

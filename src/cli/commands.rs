@@ -66,6 +66,26 @@ pub fn dispatch(cli: Cli) -> i32 {
         },
         Command::Config(c) => config_cmd(&paths, c),
         Command::Layouts => layouts(&paths),
+        Command::Signal { kind, text, task } => block_on(async move {
+            let task =
+                task.or_else(|| std::env::var("PANEHERD_TASK_ID").ok()).ok_or_else(|| {
+                    usage("no task: run inside a task (PANEHERD_TASK_ID) or give --task")
+                })?;
+            let mut c = Client::connect(&paths, true).await?;
+            let t: Task = c.request(Request::Signal { task_id: task, kind, text }).await?;
+            println!(
+                "{} {}",
+                t.id,
+                if t.needs_input.is_some() { "needs input" } else { t.status.as_str() }
+            );
+            Ok(exit::OK)
+        }),
+        Command::Continue { id, prompt, wait, timeout, json } => block_on(async move {
+            let timeout = timeout_ms(timeout)?;
+            let mut c = Client::connect(&paths, true).await?;
+            let task: Task = c.request(Request::Continue { id, prompt }).await?;
+            finish_submit(&mut c, task, wait, timeout, json).await
+        }),
         Command::Mcp => match crate::mcp::run(paths) {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
@@ -183,6 +203,7 @@ async fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
         env: Some(std::env::vars().collect()),
         parent: None,
         tmux: tmux_origin(),
+        resume: None,
     };
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Client::connect(paths, true).await?;

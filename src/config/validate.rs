@@ -79,6 +79,32 @@ pub fn check(
                 "has no {prompt} placeholder: the prompt must be passed as an argument".into(),
             ));
         }
+        if let Some(v) = &a.idle_secs {
+            let n = *v.get_ref();
+            if n == 0 || n > MAX_SECS {
+                return Err(err(
+                    v.span(),
+                    key("idle_secs"),
+                    format!("{n} is out of range (allowed: 1 to {MAX_SECS} seconds)"),
+                ));
+            }
+        }
+        if let Some(p) = &a.session_pattern
+            && let Err(e) = regex::Regex::new(p.get_ref())
+        {
+            return Err(err(p.span(), key("session_pattern"), format!("not a valid regex: {e}")));
+        }
+        if let Some(c) = &a.continue_command {
+            let has =
+                |name: &str| c.get_ref().iter().any(|arg| arg.contains(&format!("{{{name}}}")));
+            if c.get_ref().is_empty() || !has("prompt") || !has("session") {
+                return Err(err(
+                    c.span(),
+                    key("continue_command"),
+                    "needs a program, {session} and {prompt}".into(),
+                ));
+            }
+        }
         for k in a.env.keys() {
             if k.is_empty() || k.contains('=') || k.contains('\0') {
                 return Err(err(

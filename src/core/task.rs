@@ -97,6 +97,8 @@ pub struct TaskSpec {
     pub parent: Option<String>,
     /// The tmux pane the submitter runs in: the task gets a pane beside it.
     pub tmux: Option<TmuxOrigin>,
+    /// Resume this agent session (through the agent's `continue_command`).
+    pub resume: Option<String>,
 }
 
 /// A pane of a tmux server (the submitter's, or a dashboard's).
@@ -151,6 +153,12 @@ pub struct Task {
     /// The tmux server and the pane beside which the task runs in a pane of its own.
     #[serde(default)]
     pub tmux: Option<TmuxOrigin>,
+    /// The agent's own session id (from `session_pattern` or `paneherd signal session`).
+    #[serde(default)]
+    pub session: Option<String>,
+    /// The session this task resumes (a `continue` through the agent's `continue_command`).
+    #[serde(default)]
+    pub resume: Option<String>,
 }
 
 /// How a running (or pending) task ended.
@@ -272,6 +280,8 @@ mod tests {
             parent: None,
             limit_group: "default".into(),
             tmux: None,
+            session: None,
+            resume: None,
         }
     }
 

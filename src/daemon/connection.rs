@@ -341,6 +341,11 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
             Ok("null".into())
         }
         Request::Focus { id } => json(&engine.focus(&id).await?),
+        Request::Continue { id, prompt } => {
+            let spec = engine.continue_spec(&id, &prompt)?;
+            json(&engine.submit(spec).await?)
+        }
+        Request::Signal { task_id, kind, text } => json(&engine.signal(&task_id, &kind, text)?),
         Request::SetLayout { name } => {
             engine.set_layout(&name).await?;
             Ok("null".into())

@@ -27,7 +27,7 @@ const EVENT_BUFFER: usize = 8192;
 pub type Shared = Arc<Engine>;
 
 /// A started process: its handle, stale and TTL timeouts, and its tmux pane if it has one.
-type Launched = (runner::RunHandle, Duration, Duration, Option<String>);
+type Launched = (runner::RunHandle, supervisor::Timers, Option<String>);
 
 pub struct Engine {
     state: Mutex<State>,
@@ -276,6 +276,8 @@ impl Engine {
             last_output_at: None,
             parent: spec.parent,
             tmux,
+            session: None,
+            resume: spec.resume,
             limit_group: group.key.clone(),
             id: id.clone(),
         };
@@ -362,14 +364,12 @@ impl Engine {
             st.sched.mark_running(&task.id, &group);
         }
         let handle = runner::RunHandle { pid, exit: exit_rx, activity };
-        supervisor::spawn(
-            self.clone(),
-            task.id.clone(),
-            handle,
-            kill_rx,
-            Duration::from_secs(stale),
-            ttl_left.max(Duration::from_secs(1)),
-        );
+        let timers = supervisor::Timers {
+            stale: Duration::from_secs(stale),
+            ttl: ttl_left.max(Duration::from_secs(1)),
+            idle: self.idle_of(&task.agent),
+        };
+        supervisor::spawn(self.clone(), task.id.clone(), handle, kill_rx, timers);
         true
     }
 
@@ -412,7 +412,7 @@ impl Engine {
         let mut st = self.lock();
         st.starting = st.starting.saturating_sub(1);
         match launched {
-            Ok((handle, stale, ttl, pane)) => {
+            Ok((handle, timers, pane)) => {
                 let now = timefmt::now();
                 let started = !st.shutting_down
                     && st.task_mut(&id).is_some_and(|t| {
@@ -436,7 +436,7 @@ impl Engine {
                 let (tx, rx) = mpsc::unbounded_channel();
                 st.running.insert(id.clone(), tx);
                 tracing::info!(task = %id, pid = handle.pid, agent = %task.agent, "started");
-                supervisor::spawn(self.clone(), id, handle, rx, stale, ttl);
+                supervisor::spawn(self.clone(), id, handle, rx, timers);
                 vec![]
             }
             Err(reason) => {
@@ -512,7 +512,14 @@ impl Engine {
             values.insert("model", m.clone());
             values.insert("model_id", m.rsplit('/').next().unwrap_or(m).to_string());
         }
-        let argv = runner::argv::expand(agent.command.get_ref(), &values)?;
+        let template = match (&task.resume, &agent.continue_command) {
+            (Some(session), Some(cont)) => {
+                values.insert("session", session.clone());
+                cont.get_ref()
+            }
+            _ => agent.command.get_ref(),
+        };
+        let argv = runner::argv::expand(template, &values)?;
         let mut extra: Vec<(String, String)> =
             agent.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         extra.push(("PANEHERD_TASK_ID".into(), task.id.clone()));
@@ -524,15 +531,112 @@ impl Engine {
             cwd: task.cwd.clone(),
             log_path: task.log_path.clone(),
         };
-        let (stale, ttl) = (Duration::from_secs(stale), Duration::from_secs(ttl));
+        let timers = supervisor::Timers {
+            stale: Duration::from_secs(stale),
+            ttl: Duration::from_secs(ttl),
+            idle: self.idle_of(&task.agent),
+        };
         if let Some(origin) = &task.tmux {
             match self.launch_in_pane(&launch, origin, task).await {
-                Ok((handle, pane)) => return Ok((handle, stale, ttl, Some(pane))),
+                Ok((handle, pane)) => return Ok((handle, timers, Some(pane))),
                 Err(e) => tracing::warn!(task = %task.id, error = %e, "no pane; running headless"),
             }
         }
         let handle = headless::spawn(&launch).map_err(|e| format!("{e:#}"))?;
-        Ok((handle, stale, ttl, None))
+        Ok((handle, timers, None))
+    }
+
+    /// The agent's session id in its output, by its `session_pattern`.
+    fn find_session(&self, agent: &str, output: &str) -> Option<String> {
+        let pat = self.config.agents.get(agent)?.session_pattern.as_ref()?;
+        let re = regex::Regex::new(pat.get_ref()).ok()?;
+        let caps = re.captures_iter(output).last()?;
+        caps.get(1).or_else(|| caps.get(0)).map(|m| m.as_str().to_string())
+    }
+
+    /// The spec of a follow-up to task `id`: through the agent's `continue_command` when it has
+    /// one and the session is known, else a new task that carries the earlier prompt and result.
+    pub fn continue_spec(&self, id: &str, prompt: &str) -> Result<TaskSpec, ErrorBody> {
+        if prompt.trim().is_empty() {
+            return Err(invalid("the follow-up prompt is empty"));
+        }
+        let id = self.resolve(id)?;
+        let t = self.get(&id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id.clone()))?;
+        let mut spec =
+            self.retry_spec(&id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id.clone()))?;
+        spec.title = Some(format!("{} (continued)", text::cut(&t.title, 48)));
+        let resumable =
+            self.config.agents.get(&t.agent).is_some_and(|a| a.continue_command.is_some());
+        match (&t.session, resumable) {
+            (Some(session), true) => {
+                spec.prompt = prompt.to_string();
+                spec.resume = Some(session.clone());
+                spec.category = None;
+                spec.agent = Some(t.agent.clone());
+            }
+            _ => {
+                let (result, tail) = self.output_of(&t);
+                let earlier = result.or(tail).unwrap_or_default();
+                spec.prompt = format!(
+                    "{prompt}\n\n---\nThis continues earlier task {id} (\"{}\").\nIts prompt was:\n{}\n\nIts result was:\n{earlier}",
+                    t.title, t.prompt
+                );
+            }
+        }
+        Ok(spec)
+    }
+
+    /// The agent's `idle_secs`, if it has one.
+    fn idle_of(&self, agent: &str) -> Option<Duration> {
+        let a = self.config.agents.get(agent)?;
+        a.idle_secs.as_ref().map(|s| Duration::from_secs(*s.get_ref()))
+    }
+
+    /// `paneherd signal`: an agent says it waits for input, works again, is done, or names its
+    /// session (for `continue`).
+    pub fn signal(
+        &self,
+        task_id: &str,
+        kind: &str,
+        text: Option<String>,
+    ) -> Result<Task, ErrorBody> {
+        let id = self.resolve(task_id)?;
+        let mut st = self.lock();
+        let status = st.tasks.get(&id).map(|t| t.status);
+        if status != Some(TaskStatus::Running) {
+            return Err(invalid(format!("task {id} is not running")));
+        }
+        match kind {
+            "done" => {
+                if let Some(tx) = st.running.get(&id) {
+                    let _ = tx.send(KillReason::Done);
+                }
+            }
+            "waiting" | "working" | "session" => {
+                let Some(t) = st.task_mut(&id) else { return Err(invalid("gone")) };
+                match kind {
+                    "waiting" => {
+                        t.needs_input = Some(text.unwrap_or_else(|| "waiting for input".into()))
+                    }
+                    "working" => t.needs_input = None,
+                    _ => {
+                        let s = text
+                            .filter(|s| !s.trim().is_empty())
+                            .ok_or_else(|| invalid("signal session needs the session id"))?;
+                        t.session = Some(s);
+                    }
+                }
+                let t = t.clone();
+                self.writer.save(t.clone(), None, Durability::Written);
+                self.emit(Event::TaskChanged { task: Box::new(t) });
+            }
+            other => {
+                return Err(invalid(format!(
+                    "unknown signal {other:?} (waiting, working, done, session)"
+                )));
+            }
+        }
+        st.tasks.get(&id).cloned().ok_or_else(|| invalid("gone"))
     }
 
     /// Opens a pane for the task beside its main pane (or in the overflow window) whose
@@ -775,6 +879,9 @@ impl Engine {
                 return;
             }
             t.summary = summary.or_else(|| t.reason.clone());
+            if t.session.is_none() {
+                t.session = self.find_session(&t.agent, &result);
+            }
             // The process is gone: its slot goes to the next task now, while the record is
             // being made durable.
             st.running.remove(id);
@@ -930,6 +1037,7 @@ impl Engine {
             env: None,
             parent: Some(t.id.clone()),
             tmux: t.tmux.clone(),
+            resume: None,
         })
     }
 

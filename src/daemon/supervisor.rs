@@ -30,6 +30,8 @@ pub enum KillReason {
     Ttl(String),
     /// Its environment failed (e.g. the tmux server went away): recorded as an error.
     Fail(String),
+    /// The agent said it is done (`paneherd signal done`), or went idle: recorded as completed.
+    Done,
 }
 
 impl KillReason {
@@ -40,6 +42,7 @@ impl KillReason {
             }
             KillReason::Stale(reason) => Outcome::Interrupted { exit_code, reason },
             KillReason::Fail(reason) => Outcome::Error { exit_code, reason },
+            KillReason::Done => Outcome::Completed,
         }
     }
 }
@@ -49,15 +52,23 @@ fn human_secs(d: Duration) -> String {
     if s >= 60 && s.is_multiple_of(60) { format!("{}m", s / 60) } else { format!("{s}s") }
 }
 
+/// A task's clocks: no output for `stale` → interrupted; running past `ttl` → cancelled; with
+/// `idle`, no output for that long after some output → completed (interactive agents).
+#[derive(Debug, Clone, Copy)]
+pub struct Timers {
+    pub stale: Duration,
+    pub ttl: Duration,
+    pub idle: Option<Duration>,
+}
+
 pub fn spawn(
     engine: Arc<Engine>,
     id: String,
     handle: RunHandle,
     kill_rx: mpsc::UnboundedReceiver<KillReason>,
-    stale: Duration,
-    ttl: Duration,
+    timers: Timers,
 ) {
-    tokio::spawn(supervise(engine, id, handle, kill_rx, stale, ttl));
+    tokio::spawn(supervise(engine, id, handle, kill_rx, timers));
 }
 
 async fn supervise(
@@ -65,10 +76,13 @@ async fn supervise(
     id: String,
     handle: RunHandle,
     mut kill_rx: mpsc::UnboundedReceiver<KillReason>,
-    stale: Duration,
-    ttl: Duration,
+    timers: Timers,
 ) {
+    let Timers { stale, ttl, idle } = timers;
     let RunHandle { pid, mut exit, activity } = handle;
+    // Output may already have come before this watch began.
+    let mut idle_at: Option<Instant> =
+        idle.filter(|_| activity.last_ms() != 0).map(|d| Instant::now() + d);
     let started = Instant::now();
     let ttl_at = started + ttl;
     let mut stale_at = started + stale;
@@ -95,9 +109,10 @@ async fn supervise(
             _ = activity.changed.notified() => {
                 let now = Instant::now();
                 let last = activity.last_ms();
-                if last != seen_ms {
+                if last != seen_ms || (idle_at.is_none() && last != 0) {
                     seen_ms = last;
                     stale_at = now + stale;
+                    idle_at = idle.map(|d| now + d);
                 }
                 if now >= next_event_at {
                     engine.note_output(&id, timefmt::now(), activity.bytes());
@@ -126,6 +141,17 @@ async fn supervise(
                 tracing::info!(task = %id, %reason, "stale");
                 runner::signal_group(pid, Signal::SIGTERM);
                 killing = Some(KillReason::Stale(reason));
+                hard_kill_at = Some(Instant::now() + KILL_GRACE);
+            }
+            _ = sleep_until(idle_at.unwrap_or_else(far)), if killing.is_none() && idle_at.is_some() => {
+                if activity.last_ms() != seen_ms {
+                    // Output came since: the notify branch re-arms the clock.
+                    idle_at = None;
+                    continue;
+                }
+                tracing::info!(task = %id, "idle: done");
+                runner::signal_group(pid, Signal::SIGTERM);
+                killing = Some(KillReason::Done);
                 hard_kill_at = Some(Instant::now() + KILL_GRACE);
             }
             _ = sleep_until(ttl_at), if killing.is_none() => {

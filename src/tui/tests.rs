@@ -47,6 +47,8 @@ fn task(id: &str, status: TaskStatus, secs: i64) -> Task {
         parent: None,
         limit_group: "default".into(),
         tmux: None,
+        session: None,
+        resume: None,
     }
 }
 

@@ -1,0 +1,87 @@
+//! Agents that talk back: `paneherd signal` from inside a task (needs input, working, done),
+//! idle detection for agents that never exit, and `continue` (resuming the agent's session, or
+//! carrying the earlier prompt and result).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{BIN, Env, config_with, fixture};
+use serde_json::Value;
+
+fn poll(env: &Env, id: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = env.task(id);
+        if f(&t) {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}: {t:#}");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+#[test]
+fn signals_move_a_task_to_needs_input_and_back_and_done_completes_it() {
+    let env = Env::new(&config_with(&format!(
+        "[agents.hooked]\ncommand = [\"{}\", \"{{prompt}}\"]\n",
+        fixture("hooked-agent").display()
+    )));
+    let id = env.submit(&["--agent", "hooked", BIN]);
+    let t = poll(&env, &id, "needs input", |t| !t["needs_input"].is_null());
+    assert_eq!(t["needs_input"], "Allow edit of src/main.rs?");
+    assert_eq!(t["status"], "running");
+    let out = env.ok(&["list"]);
+    assert!(out.contains("? needs input"), "{out}");
+    poll(&env, &id, "working again", |t| t["needs_input"].is_null() && t["status"] == "running");
+    let t = poll(&env, &id, "done", |t| t["status"] == "completed");
+    assert!(t["result"].as_str().unwrap().contains("working again"));
+    assert!(
+        !common::pid_alive(t["pid"].as_i64().unwrap()),
+        "the agent that stayed open was stopped"
+    );
+    // Outside a task: a usage error.
+    let out = env.run(&["signal", "waiting", "?"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_idle_agent_that_never_exits_is_completed() {
+    let env = Env::new(&config_with(
+        "[agents.chatty]\ncommand = [\"sh\", \"-c\", \"echo hello; sleep 1000\", \"{prompt}\"]\nidle_secs = 1\n",
+    ));
+    let id = env.submit(&["--agent", "chatty", "x"]);
+    let t = poll(&env, &id, "completed by idleness", |t| t["status"] == "completed");
+    assert_eq!(t["result"], "hello");
+}
+
+#[test]
+fn continue_resumes_the_agents_session_or_carries_the_earlier_result() {
+    let agent = fixture("session-agent").display().to_string();
+    let env = Env::new(&config_with(&format!(
+        "[agents.sess]\ncommand = [\"{agent}\", \"{{prompt}}\"]\ncontinue_command = [\"{agent}\", \"--resume\", \"{{session}}\", \"{{prompt}}\"]\nsession_pattern = 'session: (\\S+)'\n\n[agents.plain]\ncommand = [\"{agent}\", \"{{prompt}}\"]\n"
+    )));
+    let out = env.ok(&["run", "--agent", "sess", "--wait", "--json", "first question"]);
+    let first: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(first["session"], "sess-1234", "captured by session_pattern");
+    let id = first["id"].as_str().unwrap();
+    let out = env.ok(&["continue", id, "and then?", "--wait", "--json"]);
+    let next: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(next["result"], "resumed sess-1234: and then?");
+    assert_eq!(next["parent"], id);
+    assert!(next["title"].as_str().unwrap().ends_with("(continued)"));
+
+    // An agent without continue_command: a new task carrying the earlier prompt and result.
+    let out = env.ok(&["run", "--agent", "plain", "--wait", "--json", "original ask"]);
+    let plain: Value = serde_json::from_str(&out).unwrap();
+    let out = env.ok(&["continue", plain["id"].as_str().unwrap(), "follow up", "--json"]);
+    let next: Value = serde_json::from_str(&out).unwrap();
+    let prompt = next["prompt"].as_str().unwrap();
+    assert!(prompt.starts_with("follow up\n"), "{prompt}");
+    assert!(prompt.contains("Its prompt was:\noriginal ask"), "{prompt}");
+    assert!(prompt.contains("answer to: original ask"), "{prompt}");
+    let out = env.run(&["continue", "no-such", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+}
