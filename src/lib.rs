@@ -6,8 +6,9 @@
 //! that run inside a pane); [`tmux`] the pure pane planner, layout presets and the tmux
 //! adapter (the only code that runs tmux); [`daemon`] the server (engine, per-task supervisor,
 //! pane book, connections); [`client`] the socket client; [`cli`] the commands; [`tui`] the
-//! dashboard (state + `update`, view, keymap, event loop); [`paths`] where things live;
-//! [`demo_agent`] the built-in simulated agent.
+//! dashboard (state + `update`, view, keymap, event loop); [`notify`] desktop notifications;
+//! [`mcp`] the MCP server for delegating agents; [`paths`] where things live; [`demo_agent`]
+//! the built-in simulated agent.
 //!
 //! One task's path: `paneherd run` ([`cli`]) sends `submit` through [`client`] to
 //! [`daemon::connection`]; [`daemon::engine::Engine::submit`] resolves agent, model and limit
@@ -17,7 +18,8 @@
 //! when it came from inside tmux, in a pane placed by [`daemon::panes`] whose wrapper
 //! ([`runner::pane`]) runs it and reports its exit; [`daemon::supervisor`] awaits the exit and
 //! the stale and TTL timers; `Engine::finish` frees the slot, has the writer write and flush the
-//! result, and only then broadcasts the event that `output --wait`, `wait` and subscribers get.
+//! result, and only then broadcasts the event that `output --wait`, `wait`, the dashboard, the
+//! MCP server and [`notify::service`] (which sends the desktop notification) receive.
 
 pub mod cli;
 pub mod client;
