@@ -24,33 +24,21 @@ fn tasks(n: usize) -> Vec<Task> {
                 _ => TaskStatus::Completed,
             };
             let created = t0 + Duration::seconds(i as i64);
-            Task {
-                id: format!("task-{i:05}"),
-                title: format!("find every use of function_{i} and explain it"),
-                status,
-                reason: None,
-                agent: "claude".into(),
-                category: Some("quick".into()),
-                model: Some("anthropic/claude-haiku-4-5".into()),
-                prompt: format!("Find every use of function_{i}"),
-                skills: vec![],
-                cwd: "/work".into(),
-                created_at: created,
-                started_at: (status != TaskStatus::Pending).then(|| created + Duration::seconds(1)),
-                finished_at: status.is_terminal().then(|| created + Duration::seconds(60)),
-                exit_code: None,
-                summary: None,
-                pane_id: None,
-                log_path: "/tmp/x.log".into(),
-                pid: None,
-                needs_input: None,
-                last_output_at: None,
-                parent: None,
-                limit_group: "default".into(),
-                tmux: None,
-                session: None,
-                resume: None,
-            }
+            let mut t = Task::pending(
+                &format!("task-{i:05}"),
+                "claude",
+                &format!("Find every use of function_{i}"),
+                "/work".into(),
+                "/tmp/x.log".into(),
+                created,
+            );
+            t.title = format!("find every use of function_{i} and explain it");
+            t.status = status;
+            t.category = Some("quick".into());
+            t.model = Some("anthropic/claude-haiku-4-5".into());
+            t.started_at = (status != TaskStatus::Pending).then(|| created + Duration::seconds(1));
+            t.finished_at = status.is_terminal().then(|| created + Duration::seconds(60));
+            t
         })
         .collect()
 }

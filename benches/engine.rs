@@ -209,33 +209,18 @@ fn synth_history(data: &Path, n: usize) {
     for i in 0..n {
         let id = format!("hist-task-{i:05}");
         let created = base - chrono::Duration::seconds((n - i) as i64);
-        let mut t = Task {
-            id: id.clone(),
-            title: format!("historical task number {i}"),
-            status: TaskStatus::Pending,
-            reason: None,
-            agent: "claude".into(),
-            category: Some("quick".into()),
-            model: Some("anthropic/claude-haiku-4-5".into()),
-            prompt: format!("Find every use of function_{i} in src/ and explain what it is for."),
-            skills: vec![],
-            cwd: PathBuf::from("/home/user/project"),
-            created_at: created,
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            summary: None,
-            pane_id: None,
-            log_path: store.log_path(&id),
-            pid: None,
-            needs_input: None,
-            last_output_at: None,
-            parent: None,
-            limit_group: "default".into(),
-            tmux: None,
-            session: None,
-            resume: None,
-        };
+        let prompt = format!("Find every use of function_{i} in src/ and explain what it is for.");
+        let mut t = Task::pending(
+            &id,
+            "claude",
+            &prompt,
+            PathBuf::from("/home/user/project"),
+            store.log_path(&id),
+            created,
+        );
+        t.title = format!("historical task number {i}");
+        t.category = Some("quick".into());
+        t.model = Some("anthropic/claude-haiku-4-5".into());
         t.start(1000 + i as u32, created).expect("start");
         t.finish(Outcome::Completed, created + chrono::Duration::seconds(5)).expect("finish");
         t.summary = Some(format!("function_{i} is used in 3 places: parsing, validation, output"));

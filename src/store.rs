@@ -283,33 +283,13 @@ mod tests {
     use crate::core::timefmt;
 
     fn task(id: &str, prompt: &str) -> Task {
-        Task {
-            id: id.into(),
-            title: "a title".into(),
-            status: TaskStatus::Pending,
-            reason: None,
-            agent: "shell".into(),
-            category: Some("quick".into()),
-            model: Some("anthropic/x".into()),
-            prompt: prompt.into(),
-            skills: vec!["git".into()],
-            cwd: "/tmp".into(),
-            created_at: timefmt::now(),
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            summary: None,
-            pane_id: None,
-            log_path: "/tmp/x.log".into(),
-            pid: None,
-            needs_input: None,
-            last_output_at: None,
-            parent: None,
-            limit_group: "default".into(),
-            tmux: None,
-            session: None,
-            resume: None,
-        }
+        let mut t =
+            Task::pending(id, "shell", prompt, "/tmp".into(), "/tmp/x.log".into(), timefmt::now());
+        t.title = "a title".into();
+        t.category = Some("quick".into());
+        t.model = Some("anthropic/x".into());
+        t.skills = vec!["git".into()];
+        t
     }
 
     #[test]

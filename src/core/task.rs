@@ -195,6 +195,44 @@ pub struct TransitionError {
 }
 
 impl Task {
+    /// A new pending task: everything else starts empty.
+    pub fn pending(
+        id: &str,
+        agent: &str,
+        prompt: &str,
+        cwd: PathBuf,
+        log_path: PathBuf,
+        created_at: Timestamp,
+    ) -> Task {
+        Task {
+            id: id.to_string(),
+            title: super::text::title(None, prompt),
+            status: TaskStatus::Pending,
+            reason: None,
+            agent: agent.to_string(),
+            category: None,
+            model: None,
+            prompt: prompt.to_string(),
+            skills: vec![],
+            cwd,
+            created_at,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            summary: None,
+            pane_id: None,
+            log_path,
+            pid: None,
+            needs_input: None,
+            last_output_at: None,
+            parent: None,
+            limit_group: "default".into(),
+            tmux: None,
+            session: None,
+            resume: None,
+        }
+    }
+
     fn refuse(&self, action: &'static str) -> TransitionError {
         TransitionError { id: self.id.clone(), from: self.status, action }
     }
@@ -256,33 +294,17 @@ mod tests {
     use super::*;
 
     fn task(status: TaskStatus) -> Task {
-        Task {
-            id: "bold-otter".into(),
-            title: "t".into(),
-            status,
-            reason: None,
-            agent: "shell".into(),
-            category: None,
-            model: None,
-            prompt: "true".into(),
-            skills: vec![],
-            cwd: "/".into(),
-            created_at: timefmt::now(),
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            summary: None,
-            pane_id: None,
-            log_path: "/tmp/x.log".into(),
-            pid: None,
-            needs_input: None,
-            last_output_at: None,
-            parent: None,
-            limit_group: "default".into(),
-            tmux: None,
-            session: None,
-            resume: None,
-        }
+        let mut t = Task::pending(
+            "bold-otter",
+            "shell",
+            "true",
+            "/".into(),
+            "/tmp/x.log".into(),
+            timefmt::now(),
+        );
+        t.title = "t".into();
+        t.status = status;
+        t
     }
 
     fn err(reason: &str) -> Outcome {

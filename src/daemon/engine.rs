@@ -257,33 +257,22 @@ impl Engine {
         let id = ids::fresh_id(|c| {
             st.tasks.contains_key(c) || st.reserved.contains(c) || self.store.md_path(c).exists()
         });
-        let task = Task {
-            title: text::title(spec.title.as_deref(), &spec.prompt),
-            status: TaskStatus::Pending,
-            reason: None,
-            agent: r.agent,
-            category: r.category,
-            model: r.model,
-            prompt: spec.prompt,
-            skills: spec.skills,
+        let mut task = Task::pending(
+            &id,
+            &r.agent,
+            &spec.prompt,
             cwd,
-            created_at: timefmt::now(),
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            summary: None,
-            pane_id: None,
-            log_path: self.store.log_path(&id),
-            pid: None,
-            needs_input: None,
-            last_output_at: None,
-            parent: spec.parent,
-            tmux,
-            session: None,
-            resume: spec.resume,
-            limit_group: group.key.clone(),
-            id: id.clone(),
-        };
+            self.store.log_path(&id),
+            timefmt::now(),
+        );
+        task.title = text::title(spec.title.as_deref(), &spec.prompt);
+        task.category = r.category;
+        task.model = r.model;
+        task.skills = spec.skills;
+        task.parent = spec.parent;
+        task.tmux = tmux;
+        task.resume = spec.resume;
+        task.limit_group = group.key.clone();
         let written = self.writer.save_then(task.clone(), None, Durability::Soon);
         if let Some(env) = spec.env {
             st.envs.insert(id.clone(), env.into_iter().collect());

@@ -19,37 +19,22 @@ fn t0() -> Timestamp {
 
 fn task(id: &str, status: TaskStatus, secs: i64) -> Task {
     let created = t0() + Duration::seconds(secs);
-    Task {
-        id: id.into(),
-        title: format!("title of {id}"),
-        status,
-        reason: match status {
-            TaskStatus::Error => Some("exit code 3".into()),
-            TaskStatus::Cancelled => Some("cancelled by user".into()),
-            _ => None,
-        },
-        agent: "claude".into(),
-        category: Some("quick".into()),
-        model: Some("anthropic/claude-haiku-4-5".into()),
-        prompt: format!("Prompt of {id}\nsecond line"),
-        skills: vec![],
-        cwd: "/work".into(),
-        created_at: created,
-        started_at: (status != TaskStatus::Pending).then(|| created + Duration::seconds(1)),
-        finished_at: status.is_terminal().then(|| created + Duration::seconds(90)),
-        exit_code: None,
-        summary: status.is_terminal().then(|| format!("summary of {id}")),
-        pane_id: None,
-        log_path: "/tmp/x.log".into(),
-        pid: None,
-        needs_input: None,
-        last_output_at: (status == TaskStatus::Running).then(|| created + Duration::seconds(20)),
-        parent: None,
-        limit_group: "default".into(),
-        tmux: None,
-        session: None,
-        resume: None,
-    }
+    let prompt = format!("Prompt of {id}\nsecond line");
+    let mut t = Task::pending(id, "claude", &prompt, "/work".into(), "/tmp/x.log".into(), created);
+    t.title = format!("title of {id}");
+    t.status = status;
+    t.reason = match status {
+        TaskStatus::Error => Some("exit code 3".into()),
+        TaskStatus::Cancelled => Some("cancelled by user".into()),
+        _ => None,
+    };
+    t.category = Some("quick".into());
+    t.model = Some("anthropic/claude-haiku-4-5".into());
+    t.started_at = (status != TaskStatus::Pending).then(|| created + Duration::seconds(1));
+    t.finished_at = status.is_terminal().then(|| created + Duration::seconds(90));
+    t.summary = status.is_terminal().then(|| format!("summary of {id}"));
+    t.last_output_at = (status == TaskStatus::Running).then(|| created + Duration::seconds(20));
+    t
 }
 
 fn key(c: char) -> Action {
