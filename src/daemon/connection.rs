@@ -333,7 +333,7 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
         Request::Subscribe | Request::Shutdown | Request::RegisterMain { .. } => Ok("null".into()),
         Request::PaneAttach { task_id } => json(&engine.pane_attach(&task_id).await?),
         Request::PaneExited { task_id, code, signal } => {
-            engine.pane_exited(&task_id, crate::runner::Exit { code, signal });
+            engine.pane_exited(&task_id, crate::runner::Exit { code, signal }).await;
             Ok("null".into())
         }
         Request::PaneOutput { task_id, bytes } => {

@@ -94,13 +94,15 @@ async fn supervise(
     let far = || Instant::now() + Duration::from_secs(365 * 24 * 3600);
     let status = loop {
         tokio::select! {
-            status = &mut exit => break status.ok(),
+            // A reason sent just before the exit (a pane's server gone) must be seen first.
+            biased;
             Some(reason) = kill_rx.recv(), if killing.is_none() => {
                 tracing::info!(task = %id, ?reason, "stopping");
                 runner::signal_group(pid, Signal::SIGTERM);
                 killing = Some(reason);
                 hard_kill_at = Some(Instant::now() + KILL_GRACE);
             }
+            status = &mut exit => break status.ok(),
             _ = sleep_until(hard_kill_at.unwrap_or_else(far)), if hard_kill_at.is_some() => {
                 tracing::warn!(task = %id, "did not stop after SIGTERM; sending SIGKILL");
                 runner::signal_group(pid, Signal::SIGKILL);

@@ -110,7 +110,7 @@ pub enum Action {
     Event(Event),
     Detail(Detail),
     FullOutput(String, String),
-    Groups(Vec<GroupUsage>, String),
+    Groups(Vec<GroupUsage>, String, Vec<crate::proto::PaneUsage>),
     Message(String),
 }
 
@@ -145,6 +145,8 @@ pub struct App {
     /// Lines the detail's output is scrolled back from its end (PageUp / PageDown).
     pub detail_scroll: usize,
     pub groups: Vec<GroupUsage>,
+    /// Agent panes shown and waiting per main pane (to say when the window is too small).
+    pub panes: Vec<crate::proto::PaneUsage>,
     pub layout: String,
     pub layouts: Vec<String>,
     pub targets: Vec<String>,
@@ -170,6 +172,7 @@ impl App {
             detail: None,
             detail_scroll: 0,
             groups: vec![],
+            panes: vec![],
             layout: String::new(),
             layouts: vec![],
             targets: vec!["agent:shell".into()],
@@ -386,9 +389,10 @@ impl App {
                 }
                 vec![]
             }
-            Action::Groups(groups, layout) => {
+            Action::Groups(groups, layout, panes) => {
                 self.groups = groups;
                 self.layout = layout;
+                self.panes = panes;
                 vec![]
             }
             Action::Message(m) => {

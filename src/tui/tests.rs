@@ -240,6 +240,23 @@ fn snapshot_both(name: &str, app: &mut App) {
 }
 
 #[test]
+fn the_header_says_when_agents_wait_out_of_view() {
+    let mut app = mixed();
+    let usage = crate::proto::PaneUsage {
+        socket: "/s".into(),
+        main_pane: "%0".into(),
+        visible: 0,
+        hidden: 3,
+    };
+    app.update(Action::Groups(app.groups.clone(), "main-vertical".into(), vec![usage]));
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("3 agents in paneherd-agents — window too small to show any"),
+        "{screen}"
+    );
+}
+
+#[test]
 fn view_empty() {
     let mut app = App::new(Keymap::default(), t0());
     app.color = false;

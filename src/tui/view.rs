@@ -128,6 +128,11 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     if !app.layout.is_empty() {
         spans.push(Span::raw(format!("│ layout {} ", app.layout)));
     }
+    let (shown, waiting) = app.panes.iter().fold((0, 0), |(s, w), p| (s + p.visible, w + p.hidden));
+    if waiting > 0 {
+        let why = if shown == 0 { " — window too small to show any" } else { "" };
+        spans.push(Span::raw(format!("│ {waiting} agents in paneherd-agents{why} ")));
+    }
     if !app.filter.is_empty() || matches!(app.mode, Mode::Filter) {
         spans.push(Span::raw(format!("│ filter: {}▏", app.filter)));
     }

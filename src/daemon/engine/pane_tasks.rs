@@ -163,7 +163,22 @@ impl Engine {
     }
 
     /// A pane wrapper says its agent exited.
-    pub fn pane_exited(&self, task_id: &str, exit: runner::Exit) {
+    pub async fn pane_exited(&self, task_id: &str, exit: runner::Exit) {
+        // A hang-up: the agent's terminal went away — its pane was closed, or its whole tmux
+        // server went; say which, rather than "killed by signal 1".
+        if exit.signal == Some(1)
+            && let Some(t) = self.get(task_id)
+            && let (Some(o), Some(pane)) = (&t.tmux, &t.pane_id)
+        {
+            let reason = match crate::tmux::Tmux::new(&o.socket).pane_info(pane).await {
+                Err(_) => Some(KillReason::Fail("the tmux server went away".into())),
+                Ok(None) => Some(KillReason::Cancel("pane closed".into())),
+                Ok(Some(_)) => None,
+            };
+            if let (Some(r), Some(tx)) = (reason, self.lock().running.get(task_id)) {
+                let _ = tx.send(r);
+            }
+        }
         if let Some(tx) = self.lock().pane_ctl.get_mut(task_id).and_then(|c| c.exit.take()) {
             let _ = tx.send(exit);
         }
@@ -198,7 +213,9 @@ impl Engine {
         }
         let geometry = self.tmux_settings().geometry;
         let _ = self.panes.forget(&geometry, task_id).await;
-        self.pane_exited(task_id, runner::Exit { code: None, signal: Some(1) });
+        if let Some(tx) = self.lock().pane_ctl.get_mut(task_id).and_then(|c| c.exit.take()) {
+            let _ = tx.send(runner::Exit { code: None, signal: Some(1) });
+        }
     }
 
     /// Brings a task's pane into view and selects it.
