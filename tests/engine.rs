@@ -62,10 +62,12 @@ prov = 2
             peak = peak.max(running);
         }
         assert!(peak <= limit, "{group}: {peak} ran at once, limit {limit}");
-        assert_eq!(
-            peak, limit,
-            "{group}: the limit should have been reached (enough tasks queued)"
-        );
+        if group != "default" {
+            // These groups had more tasks queued than slots: the limit must have been reached.
+            // (The default group's 5 tasks fill its 5 slots only if all were submitted within
+            // one task's run, which a loaded machine may not manage.)
+            assert_eq!(peak, limit, "{group}: the limit should have been reached (tasks queued)");
+        }
         // FIFO: the order of starts is the order of submission.
         let mut by_created: Vec<&&Value> = ts.iter().collect();
         by_created.sort_by_key(|t| {
