@@ -144,12 +144,23 @@ impl Client {
 
     /// Sends a request and returns the raw JSON of its reply data.
     pub async fn request_raw(&mut self, request: Request) -> Result<Box<RawValue>, ClientError> {
+        let id = self.send(request).await?;
+        self.await_reply(id).await
+    }
+
+    /// Writes a request; returns its correlation number.
+    async fn send(&mut self, request: Request) -> Result<u64, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         let mut line = serde_json::to_string(&RequestLine { req: id, request })
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push('\n');
         self.writer.write_all(line.as_bytes()).await?;
+        Ok(id)
+    }
+
+    /// Reads lines until the reply to `id` (queueing events met on the way); returns its data.
+    async fn await_reply(&mut self, id: u64) -> Result<Box<RawValue>, ClientError> {
         loop {
             let msg = self.read_line().await?;
             if let Some(ev) = msg.event {
@@ -246,14 +257,9 @@ impl Client {
         out: &mut W,
     ) -> Result<(), ClientError> {
         use tokio::io::AsyncBufReadExt as _;
-        let id = self.next_id;
-        let mut line = serde_json::to_string(&RequestLine { req: id, request })
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        line.push('\n');
+        let id = self.send(request).await?;
         let prefix = format!("{{\"re\":{id},\"ok\":true,\"data\":");
         // Peek at the reply: the fast path applies only to a success reply to this request.
-        self.next_id += 1;
-        self.writer.write_all(line.as_bytes()).await?;
         let reader = self.reader.get_mut();
         let buf = reader.fill_buf().await?;
         if buf.is_empty() {
@@ -262,8 +268,8 @@ impl Client {
         // A first read too short to tell falls back to reading whole lines.
         let head = buf.starts_with(prefix.as_bytes());
         if !head {
-            let text = self.await_text(id).await?;
-            out.write_all(text.as_bytes())?;
+            let text = self.await_reply(id).await?;
+            out.write_all(text.get().as_bytes())?;
             return Ok(());
         }
         reader.consume(prefix.len());
@@ -294,31 +300,6 @@ impl Client {
             out.write_all(&chunk[..n - 1])?;
             held = Some(chunk[n - 1]);
             reader.consume(n);
-        }
-    }
-
-    /// Reads lines until the reply to `id`, returning its data as text.
-    async fn await_text(&mut self, id: u64) -> Result<String, ClientError> {
-        loop {
-            let line = self
-                .reader
-                .next_line()
-                .await?
-                .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
-            let msg: ServerLine =
-                serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))?;
-            if let Some(ev) = msg.event {
-                self.events.push_back(ev);
-                continue;
-            }
-            if msg.re == Some(id) || (msg.re == Some(0) && msg.error.is_some()) {
-                return match (msg.ok, msg.error, msg.data) {
-                    (Some(true), _, Some(d)) => Ok(d.get().to_string()),
-                    (Some(true), _, None) => Ok("null".into()),
-                    (_, Some(e), _) => Err(ClientError::Daemon(e)),
-                    _ => Err(ClientError::Protocol("reply without data or error".into())),
-                };
-            }
         }
     }
 

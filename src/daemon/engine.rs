@@ -398,6 +398,30 @@ impl Engine {
         }
     }
 
+    /// The values of an argv template's placeholders for `task`, run with `prompt` and `model`.
+    fn template_values(
+        &self,
+        task: &Task,
+        prompt: String,
+        model: Option<&str>,
+        skills: &[String],
+    ) -> std::collections::BTreeMap<&'static str, String> {
+        let mut values = std::collections::BTreeMap::new();
+        values.insert("prompt", prompt);
+        values.insert("task_id", task.id.clone());
+        values.insert("title", task.title.clone());
+        values.insert("cwd", task.cwd.display().to_string());
+        values.insert("paneherd", self.exe.display().to_string());
+        if !skills.is_empty() {
+            values.insert("skills", skills.join(","));
+        }
+        if let Some(m) = model {
+            values.insert("model", m.to_string());
+            values.insert("model_id", m.rsplit('/').next().unwrap_or(m).to_string());
+        }
+        values
+    }
+
     /// Builds the argv and environment of a task from the current config and starts it: in a
     /// tmux pane when it came from inside tmux, else headless.
     async fn launch(
@@ -411,19 +435,8 @@ impl Engine {
             .get(&task.agent)
             .ok_or_else(|| format!("agent {:?} is no longer in the config", task.agent))?;
         let (stale, ttl) = self.config.timeouts_for(task.category.as_deref(), &task.agent);
-        let mut values = std::collections::BTreeMap::new();
-        values.insert("prompt", task.prompt.clone());
-        values.insert("task_id", task.id.clone());
-        values.insert("title", task.title.clone());
-        values.insert("cwd", task.cwd.display().to_string());
-        values.insert("paneherd", self.exe.display().to_string());
-        if !task.skills.is_empty() {
-            values.insert("skills", task.skills.join(","));
-        }
-        if let Some(m) = &task.model {
-            values.insert("model", m.clone());
-            values.insert("model_id", m.rsplit('/').next().unwrap_or(m).to_string());
-        }
+        let mut values =
+            self.template_values(task, task.prompt.clone(), task.model.as_deref(), &task.skills);
         let template = match (&task.resume, &agent.continue_command) {
             (Some(session), Some(cont)) => {
                 values.insert("session", session.clone());

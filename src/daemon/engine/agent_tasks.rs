@@ -109,16 +109,7 @@ impl Engine {
              Reply with that line only.\n\n{excerpt}",
             task.title
         );
-        let mut values = std::collections::BTreeMap::new();
-        values.insert("prompt", prompt);
-        values.insert("task_id", task.id.clone());
-        values.insert("title", task.title.clone());
-        values.insert("cwd", task.cwd.display().to_string());
-        values.insert("paneherd", self.exe.display().to_string());
-        if let Some(m) = &a.model {
-            values.insert("model", m.clone());
-            values.insert("model_id", m.rsplit('/').next().unwrap_or(m).to_string());
-        }
+        let values = self.template_values(&task, prompt, a.model.as_deref(), &[]);
         let argv = match runner::argv::expand(a.command.get_ref(), &values) {
             Ok(v) if !v.is_empty() => v,
             _ => return,

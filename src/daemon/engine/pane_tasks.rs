@@ -168,16 +168,10 @@ impl Engine {
         // server went; say which, rather than "killed by signal 1".
         if exit.signal == Some(1)
             && let Some(t) = self.get(task_id)
-            && let (Some(o), Some(pane)) = (&t.tmux, &t.pane_id)
+            && let Some(r) = hangup_reason(&t).await
+            && let Some(tx) = self.lock().running.get(task_id)
         {
-            let reason = match crate::tmux::Tmux::new(&o.socket).pane_info(pane).await {
-                Err(_) => Some(KillReason::Fail("the tmux server went away".into())),
-                Ok(None) => Some(KillReason::Cancel("pane closed".into())),
-                Ok(Some(_)) => None,
-            };
-            if let (Some(r), Some(tx)) = (reason, self.lock().running.get(task_id)) {
-                let _ = tx.send(r);
-            }
+            let _ = tx.send(r);
         }
         if let Some(tx) = self.lock().pane_ctl.get_mut(task_id).and_then(|c| c.exit.take()) {
             let _ = tx.send(exit);
@@ -199,15 +193,7 @@ impl Engine {
         if !open || task.status != TaskStatus::Running {
             return;
         }
-        let server_alive = match &task.tmux {
-            Some(o) => crate::tmux::Tmux::new(&o.socket).pane_info(&o.pane).await.is_ok(),
-            None => true,
-        };
-        let reason = if server_alive {
-            KillReason::Cancel("pane closed".into())
-        } else {
-            KillReason::Fail("the tmux server went away".into())
-        };
+        let reason = hangup_reason(&task).await.unwrap_or(KillReason::Cancel("pane closed".into()));
         if let Some(tx) = self.lock().running.get(task_id) {
             let _ = tx.send(reason);
         }
@@ -310,5 +296,16 @@ impl Engine {
 
     pub fn unregister_main(&self, conn: u64) {
         self.lock().mains.retain(|(c, _)| *c != conn);
+    }
+}
+
+/// Why a pane task's agent lost its terminal: its tmux server went away (an error), or its pane
+/// was closed (cancelled); `None` while the pane is still there.
+async fn hangup_reason(task: &Task) -> Option<KillReason> {
+    let (Some(o), Some(pane)) = (&task.tmux, &task.pane_id) else { return None };
+    match crate::tmux::Tmux::new(&o.socket).pane_info(pane).await {
+        Err(_) => Some(KillReason::Fail("the tmux server went away".into())),
+        Ok(None) => Some(KillReason::Cancel("pane closed".into())),
+        Ok(Some(_)) => None,
     }
 }
