@@ -106,16 +106,6 @@ pub enum Command {
         #[arg(long)]
         task: String,
     },
-    /// Inside tmux (pipe-pane): copies a pane's output to the task's log.
-    #[command(hide = true)]
-    PaneLog {
-        #[arg(long)]
-        socket: PathBuf,
-        #[arg(long)]
-        task: String,
-        #[arg(long)]
-        log: PathBuf,
-    },
     /// From a tmux hook: a window was resized.
     #[command(hide = true)]
     TmuxResized {

@@ -107,7 +107,15 @@ pub enum Request {
     PaneAttach {
         task_id: String,
     },
-    /// From a task's pane wrapper: the agent exited.
+    /// From a task's pane wrapper: the agent started (its pid), or could not start (why).
+    PaneStarted {
+        task_id: String,
+        #[serde(default)]
+        pid: Option<u32>,
+        #[serde(default)]
+        error: Option<String>,
+    },
+    /// From a task's pane wrapper: the agent exited and all its output is in the log.
     PaneExited {
         task_id: String,
         #[serde(default)]
@@ -115,7 +123,7 @@ pub enum Request {
         #[serde(default)]
         signal: Option<i32>,
     },
-    /// From a task's pane log copier: the agent wrote output.
+    /// From a task's pane wrapper: the agent wrote output.
     PaneOutput {
         task_id: String,
         bytes: u64,
@@ -148,6 +156,8 @@ pub struct PaneLaunch {
     /// Whether `env` replaces the wrapper's environment (it does when the submitter's is known).
     pub clear_env: bool,
     pub cwd: PathBuf,
+    /// Where the wrapper appends the agent's output.
+    pub log_path: PathBuf,
 }
 
 /// A request with the client's correlation number.

@@ -412,3 +412,22 @@ fn a_resize_re_plans_and_focus_brings_a_hidden_agent_into_view() {
     assert_eq!(active.trim(), hidden, "the focused pane is selected");
     env.ok(&["cancel", "--all"]);
 }
+
+#[test]
+fn pane_results_are_exact_however_fast_the_agent_exits() {
+    // Tasks that print one line and exit at once: each result is exactly that line, with
+    // nothing lost to the exit and nothing of paneherd's own (no banner) added.
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 200, 50);
+    let ids: Vec<String> = (0..50)
+        .map(|i| run_in(&env, &srv, &["--agent", "shell", &format!("echo 'RESULT: done pr{i}'")]))
+        .collect();
+    let out = env.run(&["wait", "--all", "--timeout", "120"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    for (i, id) in ids.iter().enumerate() {
+        let t = env.task(id);
+        assert_eq!(t["status"], "completed", "{t:#}");
+        assert_eq!(t["result"], format!("RESULT: done pr{i}"), "task {i}: {t:#}");
+        assert_eq!(t["summary"], format!("RESULT: done pr{i}"), "task {i}");
+    }
+}

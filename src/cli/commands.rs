@@ -100,9 +100,6 @@ pub fn dispatch(cli: Cli) -> i32 {
             Ok(exit::OK)
         }
         Command::PaneRun { socket, task } => Ok(crate::runner::pane::run_wrapper(&socket, &task)),
-        Command::PaneLog { socket, task, log } => {
-            Ok(crate::runner::pane::run_log_copier(&socket, &task, &log))
-        }
         Command::TmuxResized { socket, tmux, window } => block_on(async move {
             let mut c = Client::connect_socket(&socket).await?;
             c.request_raw(Request::TmuxResized { socket: tmux, window }).await?;

@@ -332,6 +332,15 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
         }
         Request::Subscribe | Request::Shutdown | Request::RegisterMain { .. } => Ok("null".into()),
         Request::PaneAttach { task_id } => json(&engine.pane_attach(&task_id).await?),
+        Request::PaneStarted { task_id, pid, error } => {
+            let started = match (pid, error) {
+                (Some(pid), None) => Ok(pid),
+                (_, Some(e)) => Err(e),
+                (None, None) => Err("the wrapper reported neither a pid nor an error".into()),
+            };
+            engine.pane_started(&task_id, started);
+            Ok("null".into())
+        }
         Request::PaneExited { task_id, code, signal } => {
             engine.pane_exited(&task_id, crate::runner::Exit { code, signal }).await;
             Ok("null".into())

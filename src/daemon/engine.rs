@@ -84,8 +84,8 @@ struct State {
 /// A pane task's wiring between its wrapper and its supervisor.
 struct PaneCtl {
     launch: Launch,
-    /// Becomes true once the pane's output is being copied: the agent must not start before.
-    ready: tokio::sync::watch::Receiver<bool>,
+    /// Told the agent's pid once the wrapper has started it (or why it could not).
+    started: Option<tokio::sync::oneshot::Sender<Result<u32, String>>>,
     exit: Option<tokio::sync::oneshot::Sender<runner::Exit>>,
     activity: Arc<runner::Activity>,
 }
@@ -728,15 +728,18 @@ pub fn tail_of(log: &std::path::Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// Whether process `pid` still runs task `id`'s agent (its environment names the task).
+fn runs_task(pid: u32, id: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+    let marker = format!("PANEHERD_TASK_ID={id}");
+    environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes())
+}
+
 /// A task's process may outlive a daemon killed with SIGKILL. Stop it if it is still there and
 /// still ours (its environment names the task), so it does not run on unwatched.
 fn stop_orphan(task: &Task) {
     let Some(pid) = task.pid else { return };
-    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-        return;
-    };
-    let marker = format!("PANEHERD_TASK_ID={}", task.id);
-    if environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) {
+    if runs_task(pid, &task.id) {
         tracing::warn!(task = %task.id, pid, "stopping the process of a task lost in a restart");
         runner::signal_group(pid, nix::sys::signal::Signal::SIGTERM);
     }

@@ -1,20 +1,32 @@
-//! The two small programs that run inside tmux for a pane task (hidden subcommands of this
-//! binary). `pane-run` is the pane's process: it asks the daemon what to run, runs it on the
-//! pane's terminal (so interactive agents work), and reports the exit status the moment the
-//! agent ends. `pane-log` receives the pane's output from `pipe-pane`, appends it to the task's
-//! log, and tells the daemon there was output (a few times a second at most).
+//! The program that runs inside a task's tmux pane (`paneherd pane-run`, a hidden subcommand).
+//! It asks the daemon what to run and runs it on a pseudo-terminal of its own, between the agent
+//! and the pane (like `script`): the agent gets a real terminal (interactive agents work), the
+//! pane shows everything, and every byte the agent writes is appended to the task's log by this
+//! one process. When the agent has exited *and* its terminal has no more output, the log is
+//! complete: only then is the exit reported, so a task's result is exactly what it printed. The
+//! closing banner goes to the pane only, never to the log.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{Instant, sleep_until};
 
 use crate::client::Client;
 use crate::proto::{PaneLaunch, Request};
 
 /// How often a wrapper tries the daemon again when it is away (restarting).
 const RETRY: Duration = Duration::from_millis(250);
+/// At most one activity report to the daemon per this interval.
+const REPORT_EVERY: Duration = Duration::from_millis(250);
+/// After the agent exits, output still in its terminal is read until the terminal is closed by
+/// every process, or until it has been quiet this long (a background process the agent left
+/// behind may hold the terminal open for ever).
+const DRAIN_QUIET: Duration = Duration::from_millis(150);
+/// And never longer than this in all.
+const DRAIN_MAX: Duration = Duration::from_secs(2);
 
 async fn connect(socket: &Path) -> Result<Client> {
     loop {
@@ -37,79 +49,185 @@ pub fn run_wrapper(socket: &Path, task_id: &str) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(wrapper(socket, task_id)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("paneherd: {e:#}");
-            // Keep the pane (and the message) until the daemon closes it.
-            std::thread::sleep(Duration::from_secs(3600));
-            1
+    if let Err(e) = rt.block_on(wrapper(socket, task_id)) {
+        eprintln!("paneherd: {e:#}");
+    }
+    // The daemon closes the pane when it is time; until then, keep it (and its output) on
+    // screen. A hang-up (the pane closed) ends this process.
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// The pane's terminal in raw mode while the agent runs (keys go to the agent as typed);
+/// restored when dropped.
+struct RawMode(bool);
+
+impl RawMode {
+    fn enable() -> RawMode {
+        RawMode(crossterm::terminal::enable_raw_mode().is_ok())
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = crossterm::terminal::disable_raw_mode();
         }
     }
 }
 
-async fn wrapper(socket: &Path, task_id: &str) -> Result<i32> {
+fn pane_size() -> pty_process::Size {
+    let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
+    pty_process::Size::new(rows.max(1), cols.max(1))
+}
+
+/// Appends the agent's output to the task's log, which is created with the first output (a
+/// silent task leaves no empty file).
+struct Log<'a> {
+    path: &'a Path,
+    file: Option<std::fs::File>,
+    failed: bool,
+}
+
+impl Log<'_> {
+    fn append(&mut self, bytes: &[u8]) {
+        if self.failed {
+            return;
+        }
+        if self.file.is_none() {
+            match std::fs::OpenOptions::new().create(true).append(true).open(self.path) {
+                Ok(f) => self.file = Some(f),
+                Err(e) => {
+                    self.failed = true;
+                    eprintln!(
+                        "\r\npaneherd: cannot open the task's log {}: {e}\r",
+                        self.path.display()
+                    );
+                    return;
+                }
+            }
+        }
+        if let Some(f) = self.file.as_mut()
+            && let Err(e) = f.write_all(bytes)
+        {
+            self.failed = true;
+            eprintln!("\r\npaneherd: cannot write the task's log {}: {e}\r", self.path.display());
+        }
+    }
+}
+
+async fn wrapper(socket: &Path, task_id: &str) -> Result<()> {
     let mut client = connect(socket).await?;
     let launch: PaneLaunch = client
         .request(Request::PaneAttach { task_id: task_id.to_string() })
         .await
         .context("the daemon did not hand over the task")?;
-    let program = launch.argv.first().context("empty command")?;
-    let mut cmd = std::process::Command::new(program);
-    cmd.args(&launch.argv[1..]).current_dir(&launch.cwd);
-    if launch.clear_env {
-        cmd.env_clear();
-    }
-    cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
+    let program = launch.argv.first().context("empty command")?.clone();
+    let started = pty_process::open().map_err(anyhow::Error::from).and_then(|(pty, pts)| {
+        pty.resize(pane_size())?;
+        let mut cmd =
+            pty_process::Command::new(&program).args(&launch.argv[1..]).current_dir(&launch.cwd);
+        if launch.clear_env {
+            cmd = cmd.env_clear();
+        }
+        cmd = cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
+        let child = cmd.spawn(pts)?;
+        Ok((pty, child))
+    });
+    let (pty, mut child) = match started {
+        Ok(s) => s,
         Err(e) => {
-            let hint = if e.kind() == std::io::ErrorKind::NotFound {
-                " (is it installed and on PATH?)"
-            } else {
-                ""
+            let hint = match e.downcast_ref::<std::io::Error>() {
+                Some(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                    " (is it installed and on PATH?)"
+                }
+                _ => "",
             };
-            println!("paneherd: cannot start {program:?}: {e}{hint}");
-            let req =
-                Request::PaneExited { task_id: task_id.to_string(), code: Some(127), signal: None };
+            let msg = format!("cannot start {program:?} in {}: {e}{hint}", launch.cwd.display());
+            println!("paneherd: {msg}");
+            let req = Request::PaneStarted { task_id: task_id.into(), pid: None, error: Some(msg) };
             let _ = client.request_raw(req).await;
-            loop {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-            }
+            return Ok(());
         }
     };
-    let wait = tokio::task::spawn_blocking(move || child.wait());
-    tokio::pin!(wait);
-    let status = loop {
+    let pid = child.id().context("the agent exited before it had a pid")?;
+    client
+        .request_raw(Request::PaneStarted { task_id: task_id.into(), pid: Some(pid), error: None })
+        .await
+        .context("cannot report the start to the daemon")?;
+
+    let raw = RawMode::enable();
+    let (mut from_agent, mut to_agent) = pty.into_split();
+    let mut stdin = tokio::io::stdin();
+    let mut stdout = tokio::io::stdout();
+    let mut log = Log { path: &launch.log_path, file: None, failed: false };
+    let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
+        .context("cannot watch the pane's size")?;
+    let mut out = vec![0u8; 64 * 1024];
+    let mut input = vec![0u8; 4096];
+    let mut input_open = true;
+    let mut exit: Option<std::process::ExitStatus> = None;
+    let mut drain_until = Instant::now();
+    let mut drain_end = Instant::now();
+    let mut unreported: u64 = 0;
+    let mut report_at = Instant::now();
+    loop {
         tokio::select! {
-            s = &mut wait => break s,
+            read = from_agent.read(&mut out) => match read {
+                // End of the terminal's output: every process holding it has gone.
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let _ = stdout.write_all(&out[..n]).await;
+                    let _ = stdout.flush().await;
+                    log.append(&out[..n]);
+                    unreported += n as u64;
+                    if exit.is_some() {
+                        drain_until = (Instant::now() + DRAIN_QUIET).min(drain_end);
+                    }
+                }
+            },
+            read = stdin.read(&mut input), if input_open && exit.is_none() => match read {
+                Ok(0) | Err(_) => input_open = false,
+                Ok(n) => { let _ = to_agent.write_all(&input[..n]).await; }
+            },
+            _ = winch.recv() => { let _ = to_agent.resize(pane_size()); }
+            status = child.wait(), if exit.is_none() => {
+                exit = Some(status.context("cannot wait for the agent")?);
+                drain_end = Instant::now() + DRAIN_MAX;
+                drain_until = Instant::now() + DRAIN_QUIET;
+            }
+            _ = sleep_until(drain_until), if exit.is_some() => break,
+            _ = sleep_until(report_at), if unreported > 0 => {
+                let req = Request::PaneOutput { task_id: task_id.into(), bytes: unreported };
+                if client.request_raw(req).await.is_err() {
+                    client = reattach(socket, task_id).await?;
+                }
+                unreported = 0;
+                report_at = Instant::now() + REPORT_EVERY;
+            }
             ev = client.next_event() => {
                 if !matches!(ev, Ok(Some(_))) {
                     // The daemon went away (a restart): report in to the next one, which
                     // re-adopts this task.
-                    client = connect(socket).await?;
-                    let _ = client.request_raw(Request::PaneAttach { task_id: task_id.to_string() }).await;
+                    client = reattach(socket, task_id).await?;
                 }
             }
         }
+    }
+    let status = match exit {
+        Some(s) => s,
+        None => child.wait().await.context("cannot wait for the agent")?,
     };
+    drop(raw);
     use std::os::unix::process::ExitStatusExt;
-    let (code, signal) = match status {
-        Ok(Ok(s)) => (s.code(), s.signal()),
-        _ => (None, None),
-    };
-    // Tell the daemon, through a restart if need be.
+    let (code, signal) = (status.code(), status.signal());
+    // The log is complete: tell the daemon (through a restart if need be).
     loop {
         let req = Request::PaneExited { task_id: task_id.to_string(), code, signal };
         match client.request_raw(req).await {
             Ok(_) => break,
-            Err(_) => {
-                tokio::time::sleep(RETRY).await;
-                client = connect(socket).await?;
-                // A new daemon re-adopts the task when it hears from us.
-                let _ =
-                    client.request_raw(Request::PaneAttach { task_id: task_id.to_string() }).await;
-            }
+            Err(_) => client = reattach(socket, task_id).await?,
         }
     }
     let how = match (code, signal) {
@@ -120,49 +238,13 @@ async fn wrapper(socket: &Path, task_id: &str) -> Result<i32> {
     };
     println!("\n\x1b[2m── paneherd: task {task_id} {how} ──\x1b[0m");
     let _ = std::io::stdout().flush();
-    // The daemon closes the pane when it is time; until then, keep it (and its output) on screen.
-    loop {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-    }
+    Ok(())
 }
 
-/// `paneherd pane-log`: appends standard input to `log` and reports output to the daemon.
-pub fn run_log_copier(socket: &Path, task_id: &str, log: &Path) -> i32 {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(_) => return 1,
-    };
-    let mut file = match std::fs::OpenOptions::new().create(true).append(true).open(log) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("paneherd: cannot open {}: {e}", log.display());
-            return 1;
-        }
-    };
-    let mut client = rt.block_on(Client::connect_socket(socket)).ok();
-    let mut stdin = std::io::stdin().lock();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut pending: u64 = 0;
-    let mut last = Instant::now() - Duration::from_secs(1);
-    loop {
-        let n = match stdin.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let _ = file.write_all(&buf[..n]);
-        pending += n as u64;
-        if last.elapsed() >= Duration::from_millis(200) {
-            if let Some(c) = client.as_mut() {
-                let req = Request::PaneOutput { task_id: task_id.to_string(), bytes: pending };
-                if rt.block_on(c.request_raw(req)).is_err() {
-                    client = rt.block_on(Client::connect_socket(socket)).ok();
-                }
-            } else {
-                client = rt.block_on(Client::connect_socket(socket)).ok();
-            }
-            pending = 0;
-            last = Instant::now();
-        }
-    }
-    0
+/// Connects to the (next) daemon and reports in as this task's wrapper.
+async fn reattach(socket: &Path, task_id: &str) -> Result<Client> {
+    tokio::time::sleep(RETRY).await;
+    let mut client = connect(socket).await?;
+    let _ = client.request_raw(Request::PaneAttach { task_id: task_id.to_string() }).await;
+    Ok(client)
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use tmux_interface::{
-    BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewWindow, PipePane, SelectLayout,
-    SelectPane, SelectWindow, SetHook, SetOption, SplitWindow, Tmux as TmuxCmd, TmuxCommand,
+    BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewWindow, SelectLayout, SelectPane,
+    SelectWindow, SetHook, SetOption, SplitWindow, Tmux as TmuxCmd, TmuxCommand,
 };
 
 /// Name of the background window where agents wait when the main window is full.
@@ -208,16 +208,6 @@ impl Tmux {
     /// Sets the pane's title (shown in its border).
     pub async fn set_title(&self, pane: &str, title: &str) -> Result<()> {
         let cmd = SelectPane::new().target_pane(pane.to_string()).title(title.to_string());
-        self.run(cmd).await.map(|_| ())
-    }
-
-    /// Copies everything the pane shows to `command`'s standard input.
-    pub async fn pipe_to(&self, pane: &str, command: &str) -> Result<()> {
-        // tmux_interface calls tmux's -O (the pane's output to the command) `stdin()`.
-        let cmd = PipePane::new()
-            .stdin()
-            .target_pane(pane.to_string())
-            .shell_command(command.to_string());
         self.run(cmd).await.map(|_| ())
     }
 

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// How long a new pane's wrapper may take to start the agent.
+const WRAPPER_START: Duration = Duration::from_secs(15);
+
 impl Engine {
     /// Takes back the pane tasks of a previous daemon whose panes still run their wrapper (same
     /// pane, same pid); the others are recorded as lost. Called once at start-up.
@@ -15,8 +18,9 @@ impl Engine {
                 continue;
             };
             let tmux = crate::tmux::Tmux::new(&origin.socket);
-            let alive = matches!(tmux.pane_info(pane).await, Ok(Some(info)) if info.pid == pid);
-            if alive && self.adopt(&task, origin, pane, pid).await {
+            let pane_there = matches!(tmux.pane_info(pane).await, Ok(Some(_)));
+            if pane_there && runs_task(pid, &task.id) && self.adopt(&task, origin, pane, pid).await
+            {
                 tracing::info!(task = %id, pane = %pane, "re-adopted a running pane task");
                 continue;
             }
@@ -56,7 +60,6 @@ impl Engine {
         let ttl_left = Duration::from_secs(ttl).saturating_sub(Duration::from_millis(ran));
         let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
         let activity = Arc::new(runner::Activity::default());
-        let (_, ready) = tokio::sync::watch::channel(true);
         let launch = Launch {
             task_id: task.id.clone(),
             argv: vec![],
@@ -68,7 +71,8 @@ impl Engine {
         let (kill_tx, kill_rx) = mpsc::unbounded_channel();
         {
             let mut st = self.lock();
-            let ctl = PaneCtl { launch, ready, exit: Some(exit_tx), activity: activity.clone() };
+            let ctl =
+                PaneCtl { launch, started: None, exit: Some(exit_tx), activity: activity.clone() };
             st.pane_ctl.insert(task.id.clone(), ctl);
             st.running.insert(task.id.clone(), kill_tx);
             let group = self.config.limits().group_for(task.model.as_deref());
@@ -85,20 +89,21 @@ impl Engine {
     }
 
     /// Opens a pane for the task beside its main pane (or in the overflow window) whose
-    /// wrapper will fetch `launch` and report the exit.
+    /// wrapper fetches `launch`, starts the agent on a terminal of its own and reports its pid;
+    /// returns once the agent runs.
     pub(super) async fn launch_in_pane(
         self: &Arc<Self>,
         launch: &Launch,
         origin: &TmuxOrigin,
         task: &Task,
     ) -> Result<(runner::RunHandle, String), String> {
-        use crate::tmux::adapter::{Tmux, shell_quote};
+        use crate::tmux::adapter::shell_quote;
         let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
         let activity = Arc::new(runner::Activity::default());
-        let (ready_tx, ready) = tokio::sync::watch::channel(false);
         let ctl = PaneCtl {
             launch: launch.clone(),
-            ready,
+            started: Some(started_tx),
             exit: Some(exit_tx),
             activity: activity.clone(),
         };
@@ -119,36 +124,41 @@ impl Engine {
             command: &run,
             resize_hook: &hook,
         };
-        let placed = self.panes.open(&geometry, &open).await;
-        let placed = match placed {
+        let placed = match self.panes.open(&geometry, &open).await {
             Ok(p) => p,
             Err(e) => {
                 self.lock().pane_ctl.remove(&task.id);
                 return Err(format!("cannot open a tmux pane: {e:#}"));
             }
         };
-        let tmux = Tmux::new(&origin.socket);
-        let log = shell_quote(&launch.log_path.to_string_lossy());
-        let copy = format!("exec {exe} pane-log --socket {sock} --task {} --log {log}", task.id);
-        if let Err(e) = tmux.pipe_to(&placed.pane, &copy).await {
-            tracing::warn!(task = %task.id, error = %format!("{e:#}"), "cannot capture pane output");
-        }
-        let _ = ready_tx.send(true);
+        let tmux = crate::tmux::Tmux::new(&origin.socket);
         let _ = tmux.set_title(&placed.pane, &task.title).await;
         let started = chrono::Utc::now().timestamp().to_string();
         let fields =
             [("id", task.id.as_str()), ("status", "▶ running"), ("started", started.as_str())];
         let _ = tmux.mark(&placed.pane, &fields).await;
-        tracing::info!(task = %task.id, pane = %placed.pane, visible = placed.visible, "pane opened");
-        Ok((runner::RunHandle { pid: placed.pid, exit: exit_rx, activity }, placed.pane))
+        let pid = match tokio::time::timeout(WRAPPER_START, started_rx).await {
+            Ok(Ok(Ok(pid))) => pid,
+            failed => {
+                let why = match failed {
+                    Ok(Ok(Err(why))) => why,
+                    Ok(_) => "the pane closed before its agent started".to_string(),
+                    Err(_) => format!(
+                        "the pane's wrapper did not start the agent within {} s",
+                        WRAPPER_START.as_secs()
+                    ),
+                };
+                self.lock().pane_ctl.remove(&task.id);
+                let _ = self.panes.close(&geometry, &task.id).await;
+                return Err(why);
+            }
+        };
+        tracing::info!(task = %task.id, pane = %placed.pane, visible = placed.visible, pid, "pane opened");
+        Ok((runner::RunHandle { pid, exit: exit_rx, activity }, placed.pane))
     }
 
     /// What a pane wrapper runs for `task_id`.
     pub async fn pane_attach(&self, task_id: &str) -> Result<crate::proto::PaneLaunch, ErrorBody> {
-        let ready = self.lock().pane_ctl.get(task_id).map(|c| c.ready.clone());
-        if let Some(mut ready) = ready {
-            let _ = tokio::time::timeout(Duration::from_secs(5), ready.wait_for(|r| *r)).await;
-        }
         let st = self.lock();
         let ctl = st.pane_ctl.get(task_id).ok_or_else(|| {
             ErrorBody::new(ErrorKind::UnknownId, format!("no pane task {task_id:?} is running"))
@@ -159,7 +169,20 @@ impl Engine {
             None => (false, vec![]),
         };
         env.extend(l.env.iter().cloned());
-        Ok(crate::proto::PaneLaunch { argv: l.argv.clone(), env, clear_env, cwd: l.cwd.clone() })
+        Ok(crate::proto::PaneLaunch {
+            argv: l.argv.clone(),
+            env,
+            clear_env,
+            cwd: l.cwd.clone(),
+            log_path: l.log_path.clone(),
+        })
+    }
+
+    /// A pane wrapper started its agent (or could not).
+    pub fn pane_started(&self, task_id: &str, started: Result<u32, String>) {
+        if let Some(tx) = self.lock().pane_ctl.get_mut(task_id).and_then(|c| c.started.take()) {
+            let _ = tx.send(started);
+        }
     }
 
     /// A pane wrapper says its agent exited.
@@ -178,7 +201,7 @@ impl Engine {
         }
     }
 
-    /// A pane's output copier saw output.
+    /// A pane's wrapper saw output.
     pub fn pane_output(&self, task_id: &str, bytes: u64) {
         if let Some(c) = self.lock().pane_ctl.get(task_id) {
             c.activity.record(bytes as usize);
