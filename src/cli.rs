@@ -1,6 +1,7 @@
 //! The command line: argument definitions (clap), dispatch, and exit codes.
 
 mod commands;
+mod out;
 mod render;
 
 use std::path::PathBuf;

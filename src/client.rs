@@ -37,6 +37,9 @@ pub enum ClientError {
     Io(#[from] std::io::Error),
     #[error("unexpected reply from the daemon: {0}")]
     Protocol(String),
+    /// Where a reply was being copied to could not be written (a closed standard output).
+    #[error("cannot write the reply: {0}")]
+    Output(std::io::Error),
 }
 
 impl ClientError {
@@ -269,7 +272,7 @@ impl Client {
         let head = buf.starts_with(prefix.as_bytes());
         if !head {
             let text = self.await_reply(id).await?;
-            out.write_all(text.get().as_bytes())?;
+            out.write_all(text.get().as_bytes()).map_err(ClientError::Output)?;
             return Ok(());
         }
         reader.consume(prefix.len());
@@ -290,14 +293,14 @@ impl Client {
                     reader.consume(1);
                     return Ok(());
                 }
-                out.write_all(&[b])?;
+                out.write_all(&[b]).map_err(ClientError::Output)?;
             }
             if end {
-                out.write_all(&chunk[..n.saturating_sub(1)])?;
+                out.write_all(&chunk[..n.saturating_sub(1)]).map_err(ClientError::Output)?;
                 reader.consume(n + 1);
                 return Ok(());
             }
-            out.write_all(&chunk[..n - 1])?;
+            out.write_all(&chunk[..n - 1]).map_err(ClientError::Output)?;
             held = Some(chunk[n - 1]);
             reader.consume(n);
         }

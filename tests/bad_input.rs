@@ -361,3 +361,27 @@ fn usage_errors_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn a_closed_standard_output_ends_every_command_quietly() {
+    let env = Env::new(&config_with(""));
+    env.submit(&["--agent", "shell", "--wait", "echo one"]);
+    for args in [
+        &["daemon", "status"][..],
+        &["list"],
+        &["list", "--json"],
+        &["config", "default"],
+        &["completions", "bash"],
+        &["layouts"],
+        &["--version"],
+    ] {
+        // A pipe whose reading end is already closed, as after `| head -1` has exited.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = env.cmd(args).stdout(writer).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "paneherd {args:?}: {err}");
+        assert_eq!(err, "", "paneherd {args:?} says nothing");
+        assert_eq!(out.status.code(), Some(141), "paneherd {args:?}");
+    }
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::CommandFactory;
 
-use super::{Cli, Command, ConfigCmd, DaemonCmd, exit, render};
+use super::{Cli, Command, ConfigCmd, DaemonCmd, exit, out, render};
 use crate::client::{Client, ClientError};
 use crate::config::{Config, DEFAULT_TOML};
 use crate::core::task::{Task, TaskSpec, TaskStatus};
@@ -17,6 +17,28 @@ use crate::proto::{ErrorKind, Event, ListFilter, OutputData, Request, StatusData
 struct Fail {
     code: i32,
     message: String,
+}
+
+impl From<out::Closed> for Fail {
+    fn from(_: out::Closed) -> Self {
+        Fail { code: out::CLOSED, message: String::new() }
+    }
+}
+
+/// `println!` that ends the command quietly when standard output is closed.
+macro_rules! outln {
+    () => { out::print(format_args!("\n"))? };
+    ($($t:tt)*) => { out::print(format_args!("{}\n", format_args!($($t)*)))? };
+}
+
+/// `print!` likewise.
+macro_rules! out {
+    ($($t:tt)*) => { out::print(format_args!($($t)*))? };
+}
+
+/// `eprintln!` that never panics.
+macro_rules! errln {
+    ($($t:tt)*) => { out::error(format_args!($($t)*)) };
 }
 
 type CmdResult = Result<i32, Fail>;
@@ -44,11 +66,10 @@ impl From<ClientError> for Fail {
 pub fn dispatch(cli: Cli) -> i32 {
     let paths = Paths::from_env();
     if cli.version {
-        println!("paneherd {}", env!("CARGO_PKG_VERSION"));
-        println!("config:  {}", paths.config.display());
-        println!("data:    {}", paths.data.display());
-        println!("runtime: {}", paths.runtime.display());
-        return exit::OK;
+        return match version(&paths) {
+            Ok(code) => code,
+            Err(f) => f.code,
+        };
     }
     let command = match cli.command {
         Some(c) => c,
@@ -73,7 +94,7 @@ pub fn dispatch(cli: Cli) -> i32 {
                 })?;
             let mut c = Client::connect(&paths, true).await?;
             let t: Task = c.request(Request::Signal { task_id: task, kind, text }).await?;
-            println!(
+            outln!(
                 "{} {}",
                 t.id,
                 if t.needs_input.is_some() { "needs input" } else { t.status.as_str() }
@@ -96,8 +117,9 @@ pub fn dispatch(cli: Cli) -> i32 {
             Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
         },
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut std::io::stdout());
-            Ok(exit::OK)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut script);
+            out::bytes(&script).map(|()| exit::OK).map_err(Fail::from)
         }
         Command::PaneRun { socket, task } => Ok(crate::runner::pane::run_wrapper(&socket, &task)),
         Command::TmuxResized { socket, tmux, window } => block_on(async move {
@@ -108,7 +130,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Focus { id } => block_on(async move {
             let mut c = Client::connect(&paths, true).await?;
             let t: Task = c.request(Request::Focus { id }).await?;
-            println!("{} is in pane {}", t.id, t.pane_id.as_deref().unwrap_or("?"));
+            outln!("{} is in pane {}", t.id, t.pane_id.as_deref().unwrap_or("?"));
             Ok(exit::OK)
         }),
         Command::DemoAgent { task, prompt } => Ok(crate::demo_agent::run(task.as_deref(), &prompt)),
@@ -126,10 +148,20 @@ pub fn dispatch(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("paneherd: {}", f.message);
+            if !f.message.is_empty() {
+                errln!("paneherd: {}", f.message);
+            }
             f.code
         }
     }
+}
+
+fn version(paths: &Paths) -> CmdResult {
+    outln!("paneherd {}", env!("CARGO_PKG_VERSION"));
+    outln!("config:  {}", paths.config.display());
+    outln!("data:    {}", paths.data.display());
+    outln!("runtime: {}", paths.runtime.display());
+    Ok(exit::OK)
 }
 
 fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdResult {
@@ -149,7 +181,7 @@ fn tmux_origin() -> Option<crate::core::task::TmuxOrigin> {
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Fail> {
     let s =
         serde_json::to_string_pretty(v).map_err(|e| Fail { code: 1, message: e.to_string() })?;
-    println!("{s}");
+    outln!("{s}");
     Ok(())
 }
 
@@ -219,13 +251,14 @@ async fn finish_submit(
         if json {
             print_json(&task)?;
         } else {
-            println!("{}", task.id);
+            outln!("{}", task.id);
             if std::io::stderr().is_terminal() {
                 let state =
                     if task.status == TaskStatus::Running { "started" } else { "submitted" };
-                eprintln!(
+                errln!(
                     "{state}: {} — `paneherd output {} --wait` for its result",
-                    task.title, task.id
+                    task.title,
+                    task.id
                 );
             }
         }
@@ -247,12 +280,12 @@ fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
         }
         return print_json(&v);
     }
-    print!(
+    out!(
         "{}",
         render::output(&out.task, out.result.as_deref(), out.tail.as_deref(), timefmt::now())
     );
     if out.timed_out {
-        println!(
+        outln!(
             "\n(timed out waiting; the task goes on — `paneherd output {} --wait` again)",
             out.task.id
         );
@@ -265,13 +298,15 @@ async fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
     let filter = ListFilter { status: a.status, since: None, limit: a.limit };
     if a.json {
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
-        c.request_to(Request::List { filter }, &mut out).await?;
-        let _ = out.write_all(b"\n");
-        let _ = out.flush();
+        match c.request_to(Request::List { filter }, &mut out).await {
+            Err(ClientError::Output(_)) => return Err(out::Closed.into()),
+            r => r?,
+        }
+        out.write_all(b"\n").and_then(|()| out.flush()).map_err(|_| out::Closed)?;
         return Ok(exit::OK);
     }
     let tasks: Vec<Task> = c.request(Request::List { filter }).await?;
-    print!("{}", render::task_table(&tasks, timefmt::now()));
+    out!("{}", render::task_table(&tasks, timefmt::now()));
     Ok(exit::OK)
 }
 
@@ -295,11 +330,11 @@ async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
     if a.json {
         print_json(&w)?;
     } else if w.tasks.is_empty() {
-        println!("Nothing to wait for: no task is pending or running.");
+        outln!("Nothing to wait for: no task is pending or running.");
     } else {
-        print!("{}", render::task_table(&w.tasks, timefmt::now()));
+        out!("{}", render::task_table(&w.tasks, timefmt::now()));
         if w.timed_out {
-            println!("(timed out waiting)");
+            outln!("(timed out waiting)");
         }
     }
     Ok(code_for(&w.tasks, w.timed_out))
@@ -311,9 +346,9 @@ async fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
     if a.json {
         print_json(&tasks)?;
     } else if tasks.is_empty() {
-        println!("Nothing to cancel.");
+        outln!("Nothing to cancel.");
     } else {
-        print!("{}", render::task_table(&tasks, timefmt::now()));
+        out!("{}", render::task_table(&tasks, timefmt::now()));
     }
     Ok(exit::OK)
 }
@@ -332,23 +367,23 @@ async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
         print_json(&s)?;
         return Ok(exit::OK);
     }
-    println!("paneherd daemon {} (pid {})", s.version, s.pid);
-    println!("  socket     {}", s.socket.display());
-    println!("  data       {}", s.data_dir.display());
-    println!(
+    outln!("paneherd daemon {} (pid {})", s.version, s.pid);
+    outln!("  socket     {}", s.socket.display());
+    outln!("  data       {}", s.data_dir.display());
+    outln!(
         "  config     {}",
         s.config.map(|p| p.display().to_string()).unwrap_or_else(|| "(embedded defaults)".into())
     );
-    println!("  uptime     {}", timefmt::human_duration(s.uptime_ms));
+    outln!("  uptime     {}", timefmt::human_duration(s.uptime_ms));
     let counts: Vec<String> = s.counts.iter().map(|(st, n)| format!("{n} {st}")).collect();
-    println!("  tasks      {}", counts.join(", "));
+    outln!("  tasks      {}", counts.join(", "));
     for g in &s.groups {
         let limit = if g.limit == 0 { "∞".to_string() } else { g.limit.to_string() };
-        println!("  limit      {} {}/{} ({} queued)", g.key, g.running, limit, g.queued);
+        outln!("  limit      {} {}/{} ({} queued)", g.key, g.running, limit, g.queued);
     }
     for p in &s.panes {
         let note = if p.visible == 0 { " (window too small to show any beside it)" } else { "" };
-        println!(
+        outln!(
             "  panes      beside {} ({}): {} shown, {} waiting in paneherd-agents{note}",
             p.main_pane,
             p.socket.display(),
@@ -357,7 +392,7 @@ async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
         );
     }
     for p in &s.store_problems {
-        println!("  skipped    {p}");
+        outln!("  skipped    {p}");
     }
     Ok(exit::OK)
 }
@@ -384,7 +419,7 @@ async fn daemon_stop(paths: &Paths) -> CmdResult {
             message: format!("daemon {pid} did not stop within 15 s"),
         });
     }
-    println!("daemon {pid} stopped");
+    outln!("daemon {pid} stopped");
     Ok(exit::OK)
 }
 
@@ -407,11 +442,11 @@ async fn notify_test(paths: Paths) -> CmdResult {
     let d = deliver(&n, &config.notify, icon.as_deref(), tmux).await;
     let took = t0.elapsed().as_millis();
     match d.route {
-        Route::Desktop => println!("desktop: sent to the notification server ({took} ms)"),
+        Route::Desktop => outln!("desktop: sent to the notification server ({took} ms)"),
         Route::Tmux => {
-            println!("tmux: shown as a tmux message with a bell, because {} ({took} ms)", d.why)
+            outln!("tmux: shown as a tmux message with a bell, because {} ({took} ms)", d.why)
         }
-        Route::Nowhere => println!("none: {} ({took} ms)", d.why),
+        Route::Nowhere => outln!("none: {} ({took} ms)", d.why),
     }
     Ok(exit::OK)
 }
@@ -427,11 +462,11 @@ fn layouts(paths: &Paths) -> CmdResult {
             Some(path) => format!("  ({})", path.display()),
             None => String::new(),
         };
-        println!("{mark} {name:w$}  {:<15}  {}{from}", p.file.layout.name(), p.file.description);
+        outln!("{mark} {name:w$}  {:<15}  {}{from}", p.file.layout.name(), p.file.description);
     }
     let s = c.tmux_settings();
     let g = s.geometry;
-    println!(
+    outln!(
         "\nin force: {} — main pane {} % (≥ {} cols), agent panes ≥ {}×{}, close after {}",
         g.kind.name(),
         g.main_pane_size,
@@ -466,11 +501,11 @@ async fn wait_lock_free(path: &std::path::Path, within: Duration) -> bool {
 fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
     match c {
         ConfigCmd::Default => {
-            print!("{DEFAULT_TOML}");
+            out!("{DEFAULT_TOML}");
             Ok(exit::OK)
         }
         ConfigCmd::Path => {
-            println!("{}", paths.config.display());
+            outln!("{}", paths.config.display());
             Ok(exit::OK)
         }
         ConfigCmd::Check => match Config::load(&paths.config) {
@@ -479,7 +514,7 @@ fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
                     Some(p) => p.display().to_string(),
                     None => format!("{} (absent: embedded defaults)", paths.config.display()),
                 };
-                println!(
+                outln!(
                     "ok: {src}: {} agents, {} categories",
                     l.config.agents.len(),
                     l.config.categories.len()
@@ -551,7 +586,7 @@ async fn panes_that_fit(
 async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
     let code = demo_run(paths, &a).await;
     if a.hold {
-        println!("\nPress Enter to close this demo session (the tasks are kept: `paneherd list`).");
+        outln!("\nPress Enter to close this demo session (the tasks are kept: `paneherd list`).");
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);
     }
@@ -562,11 +597,11 @@ async fn demo_run(paths: &Paths, a: &super::DemoArgs) -> CmdResult {
     let origin = if a.headless { None } else { tmux_origin() };
     if let Some(o) = &origin {
         match panes_that_fit(paths, o).await {
-            Some((0, win)) => println!(
+            Some((0, win)) => outln!(
                 "This window ({win}) is too small to show agents beside this pane: they run in \
                  the window 'paneherd-agents' (prefix + n to look), and `paneherd focus ID` selects one.\n"
             ),
-            Some((n, win)) => println!(
+            Some((n, win)) => outln!(
                 "This window ({win}) shows up to {n} agents beside this pane; the others wait in \
                  the window 'paneherd-agents' and come into view as others end.\n"
             ),
@@ -584,10 +619,10 @@ async fn demo_run(paths: &Paths, a: &super::DemoArgs) -> CmdResult {
             ..Default::default()
         };
         let t: Task = c.request(Request::Submit { spec: Box::new(spec) }).await?;
-        println!("submitted {:<22} {}", t.id, t.title);
+        outln!("submitted {:<22} {}", t.id, t.title);
         ids.push(t.id);
     }
-    println!("\nfollowing {} tasks (Ctrl-C stops following; the tasks go on)…\n", ids.len());
+    outln!("\nfollowing {} tasks (Ctrl-C stops following; the tasks go on)…\n", ids.len());
     let mut events = Client::connect(paths, true).await?;
     events.subscribe().await?;
     let mut open: std::collections::HashSet<String> = ids.iter().cloned().collect();
@@ -595,9 +630,9 @@ async fn demo_run(paths: &Paths, a: &super::DemoArgs) -> CmdResult {
     let snapshot: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
     for t in snapshot.iter().filter(|t| open.contains(&t.id)) {
         match t.status {
-            TaskStatus::Running => println!("{}  ▶ {:<22} started", fmt_hms(t.started_at), t.id),
+            TaskStatus::Running => outln!("{}  ▶ {:<22} started", fmt_hms(t.started_at), t.id),
             s if s.is_terminal() => {
-                println!("{}  {} {:<22} {s}", fmt_hms(t.finished_at), s.symbol(), t.id);
+                outln!("{}  {} {:<22} {s}", fmt_hms(t.finished_at), s.symbol(), t.id);
             }
             _ => {}
         }
@@ -615,11 +650,11 @@ async fn demo_run(paths: &Paths, a: &super::DemoArgs) -> CmdResult {
             }
             let when = fmt_hms(Some(timefmt::now()));
             match task.status {
-                TaskStatus::Running => println!("{when}  ▶ {:<22} started", task.id),
+                TaskStatus::Running => outln!("{when}  ▶ {:<22} started", task.id),
                 s if s.is_terminal() => {
                     open.remove(&task.id);
                     let how = task.reason.clone().unwrap_or_default();
-                    println!("{when}  {} {:<22} {s} {how}", s.symbol(), task.id);
+                    outln!("{when}  {} {:<22} {s} {how}", s.symbol(), task.id);
                 }
                 _ => {}
             }
@@ -627,8 +662,8 @@ async fn demo_run(paths: &Paths, a: &super::DemoArgs) -> CmdResult {
     }
     let tasks: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
     let mine: Vec<Task> = tasks.into_iter().filter(|t| ids.contains(&t.id)).collect();
-    println!();
-    print!("{}", render::task_table(&mine, timefmt::now()));
-    println!("\nRead one: paneherd output {}", ids.first().map(String::as_str).unwrap_or("ID"));
+    outln!();
+    out!("{}", render::task_table(&mine, timefmt::now()));
+    outln!("\nRead one: paneherd output {}", ids.first().map(String::as_str).unwrap_or("ID"));
     Ok(exit::OK)
 }
