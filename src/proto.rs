@@ -141,6 +141,12 @@ pub enum Request {
     Focus {
         id: String,
     },
+    /// Send a sample desktop notification through the daemon and say which way it went (the
+    /// reply is a `NotifyTestData`); `tmux` is the caller's pane, for the fallback.
+    NotifyTest {
+        #[serde(default)]
+        tmux: Option<crate::core::task::TmuxOrigin>,
+    },
     /// From tmux's resize hook: re-plan the window's panes.
     TmuxResized {
         socket: PathBuf,
@@ -294,6 +300,21 @@ pub struct StatusData {
     /// Agent panes per main pane: how many are shown and how many wait out of view.
     #[serde(default)]
     pub panes: Vec<PaneUsage>,
+    /// How desktop notifications go (or why they do not).
+    #[serde(default)]
+    pub notifications: String,
+}
+
+/// Reply data of `notify_test`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotifyTestData {
+    /// `desktop`, `tmux` or `none`.
+    pub route: String,
+    /// Why that way (the desktop's error, for the fallbacks).
+    pub why: String,
+    /// The notification server, when there is one.
+    pub server: Option<String>,
+    pub took_ms: u64,
 }
 
 /// Agent panes beside one main pane.

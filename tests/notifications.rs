@@ -24,11 +24,14 @@ struct Call {
     urgency: Option<u8>,
     category: Option<String>,
     icon: String,
+    expire_timeout: i32,
 }
 
 #[derive(Clone, Default)]
 struct Recorder {
     calls: Arc<Mutex<Vec<Call>>>,
+    /// Advertise `body-markup`, as dunst and most servers do.
+    markup: bool,
 }
 
 #[zbus::interface(name = "org.freedesktop.Notifications")]
@@ -43,7 +46,7 @@ impl Recorder {
         body: String,
         actions: Vec<String>,
         hints: HashMap<String, OwnedValue>,
-        _expire_timeout: i32,
+        expire_timeout: i32,
     ) -> u32 {
         let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
         let category =
@@ -57,11 +60,16 @@ impl Recorder {
             urgency,
             category,
             icon: app_icon,
+            expire_timeout,
         });
         calls.len() as u32
     }
     fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into(), "actions".into()]
+        let mut caps = vec!["body".to_string(), "actions".into()];
+        if self.markup {
+            caps.push("body-markup".into());
+        }
+        caps
     }
     fn get_server_information(&self) -> (String, String, String, String) {
         ("recorder".into(), "paneherd tests".into(), "1".into(), "1.2".into())
@@ -75,11 +83,33 @@ struct Bus {
 }
 
 impl Bus {
+    /// A private session bus with no service directories, so that nothing (no desktop
+    /// notification daemon of the machine's) is ever activated on it.
     fn start(env: &Env) -> Bus {
         let path = env.path().join("bus");
+        let config = env.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                path.display()
+            ),
+        )
+        .unwrap();
         let mut child = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .arg(format!("--address=unix:path={}", path.display()))
+            .args(["--nofork", "--print-address=1"])
+            .arg(format!("--config-file={}", config.display()))
             .stdout(Stdio::piped())
             .spawn()
             .expect("dbus-daemon");
@@ -89,7 +119,10 @@ impl Bus {
     }
 
     async fn serve(&self) -> (zbus::Connection, Recorder) {
-        let rec = Recorder::default();
+        self.serve_with(Recorder::default()).await
+    }
+
+    async fn serve_with(&self, rec: Recorder) -> (zbus::Connection, Recorder) {
         let conn = zbus::connection::Builder::address(self.address.as_str())
             .name("org.freedesktop.Notifications")
             .serve_at("/org/freedesktop/Notifications", rec.clone())
@@ -145,6 +178,7 @@ async fn task_ends_become_desktop_notifications_and_bursts_are_merged() {
     assert!(c.body.contains("fake") && c.body.contains(&ok), "{c:?}");
     assert!(c.body.contains("fake agent line 1 of 2"), "the summary is in the body: {c:?}");
     assert_eq!(c.urgency, Some(1), "normal");
+    assert_eq!(c.expire_timeout, 8000, "the configured timeout");
     assert_eq!(c.category.as_deref(), Some("transfer.complete"));
     assert_eq!(c.actions, vec!["default".to_string(), "Show".to_string()]);
     assert!(c.icon.ends_with("icon.png"), "{c:?}");
@@ -156,6 +190,7 @@ async fn task_ends_become_desktop_notifications_and_bursts_are_merged() {
     assert_eq!(c.summary, "✗ flaky — error (exit 3)");
     assert!(c.body.contains(&bad));
     assert_eq!(c.urgency, Some(2), "critical");
+    assert_eq!(c.expire_timeout, 0, "an error stays until it is read");
     assert_eq!(c.category.as_deref(), Some("transfer.error"));
 
     // A burst: ten tasks that end together make one notification.
@@ -173,6 +208,79 @@ async fn task_ends_become_desktop_notifications_and_bursts_are_merged() {
     assert_eq!(calls_now.len(), 3, "one notification for the burst: {calls_now:#?}");
     assert_eq!(calls[2].summary, "10 tasks finished: 10 ✓");
     assert_eq!(calls[2].body.lines().count(), 9, "8 tasks and '… and 2 more'");
+
+    // And every later burst too, not only the first of the daemon's life.
+    for round in 0..2 {
+        let gate = env.path().join(format!("go{round}"));
+        let wait = format!("while [ ! -f {} ]; do sleep 0.01; done", gate.display());
+        for _ in 0..10 {
+            submit(&env, &bus, &["--agent", "shell", &wait]);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        std::fs::write(&gate, "").unwrap();
+        let calls = calls_after(&rec, 4 + round, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let calls_now = rec.calls.lock().unwrap().clone();
+        assert_eq!(calls_now.len(), 4 + round, "burst {round}: one notification: {calls_now:#?}");
+        assert_eq!(calls[3 + round].summary, "10 tasks finished: 10 ✓");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_output_is_escaped_for_a_server_that_reads_markup() {
+    let env = Env::new(&config_with(""));
+    let bus = Bus::start(&env);
+    let (_conn, rec) = bus.serve_with(Recorder { markup: true, ..Default::default() }).await;
+    let out = run(
+        &env,
+        &bus,
+        &[
+            "run",
+            "--agent",
+            "shell",
+            "--title",
+            "<b>t</b> & co",
+            "--wait",
+            "echo '<i>Vec<String></i> & friends fixed'",
+        ],
+    );
+    assert!(out.status.success());
+    let calls = calls_after(&rec, 1, Duration::from_secs(10)).await;
+    let c = &calls[0];
+    assert!(
+        c.body.contains("&lt;i&gt;Vec&lt;String&gt;&lt;/i&gt; &amp; friends fixed"),
+        "the body is escaped: {c:?}"
+    );
+    assert!(
+        c.summary.starts_with("✓ <b>t</b> & co — completed"),
+        "the summary is plain text: {c:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_test_reports_the_daemons_bus_not_the_callers() {
+    let env = Env::new(&config_with(""));
+    let bus = Bus::start(&env);
+    let (_conn, rec) = bus.serve().await;
+    // The daemon starts from a client without a session bus (e.g. an agent's MCP server).
+    env.ok(&["list"]);
+    let status = env.ok(&["daemon", "status"]);
+    assert!(status.contains("notify     no desktop notifications"), "{status}");
+    // A shell that has a bus asks for a test: the daemon's view is what counts.
+    let out = run(&env, &bus, &["notify", "test"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("none: "), "{text}");
+    assert!(text.contains("restart the daemon"), "{text}");
+    assert_eq!(out.status.code(), Some(1), "nothing was delivered");
+    assert!(rec.calls.lock().unwrap().is_empty());
+    // Restarted from that shell, the daemon reaches the server.
+    env.ok(&["daemon", "stop"]);
+    let out = run(&env, &bus, &["notify", "test"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("desktop: sent"), "{out:?}");
+    assert_eq!(out.status.code(), Some(0));
+    let status =
+        String::from_utf8_lossy(&run(&env, &bus, &["daemon", "status"]).stdout).to_string();
+    assert!(status.contains("notify     desktop (recorder 1)"), "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

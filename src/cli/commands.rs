@@ -391,6 +391,9 @@ async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
             p.hidden
         );
     }
+    if !s.notifications.is_empty() {
+        outln!("  notify     {}", s.notifications);
+    }
     for p in &s.store_problems {
         outln!("  skipped    {p}");
     }
@@ -423,32 +426,30 @@ async fn daemon_stop(paths: &Paths) -> CmdResult {
     Ok(exit::OK)
 }
 
+/// `notify test`: the daemon sends a sample through its own bus (the one real notifications
+/// use) and says which way it went; exit 1 when nothing was delivered.
 async fn notify_test(paths: Paths) -> CmdResult {
-    use crate::notify::deliver::{Route, deliver};
-    let config =
-        Config::load(&paths.config).map_err(|e| usage(format!("config error: {e}")))?.config;
-    let n = crate::notify::notice::Notice {
-        summary: "✓ paneherd test — completed in 1s".into(),
-        body: "paneherd notify test\nIf you see this, notifications work.".into(),
-        critical: false,
-        category: "transfer.complete",
-        task_id: None,
-    };
-    let _ = std::fs::create_dir_all(&paths.data);
-    let icon =
-        config.notify.icon.clone().or_else(|| crate::notify::service::install_icon(&paths.data));
-    let tmux = tmux_origin().map(|o| (crate::tmux::Tmux::new(&o.socket), o.pane));
-    let t0 = std::time::Instant::now();
-    let d = deliver(&n, &config.notify, icon.as_deref(), tmux).await;
-    let took = t0.elapsed().as_millis();
-    match d.route {
-        Route::Desktop => outln!("desktop: sent to the notification server ({took} ms)"),
-        Route::Tmux => {
+    let mut c = Client::connect(&paths, true).await?;
+    let d: crate::proto::NotifyTestData =
+        c.request(Request::NotifyTest { tmux: tmux_origin() }).await?;
+    let took = d.took_ms;
+    match d.route.as_str() {
+        "desktop" => outln!(
+            "desktop: sent to the notification server{} ({took} ms)",
+            d.server.map(|s| format!(" {s}")).unwrap_or_default()
+        ),
+        "tmux" => {
             outln!("tmux: shown as a tmux message with a bell, because {} ({took} ms)", d.why)
         }
-        Route::Nowhere => outln!("none: {} ({took} ms)", d.why),
+        _ => outln!("none: {} ({took} ms)", d.why),
     }
-    Ok(exit::OK)
+    if d.route != "desktop" && crate::notify::deliver::probe().await.is_ok() {
+        outln!(
+            "Your shell reaches a notification server the daemon does not: restart the daemon \
+             from here (`paneherd daemon stop`; the next command starts it with this session)."
+        );
+    }
+    Ok(if d.route == "none" { exit::TASK_FAILED } else { exit::OK })
 }
 
 fn layouts(paths: &Paths) -> CmdResult {

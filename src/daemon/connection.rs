@@ -359,6 +359,7 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
             engine.set_layout(&name).await?;
             Ok("null".into())
         }
+        Request::NotifyTest { tmux } => json(&crate::notify::service::test(engine, tmux).await),
         Request::TmuxResized { socket, window } => {
             engine.tmux_resized(&socket, &window).await;
             Ok("null".into())

@@ -44,6 +44,8 @@ pub struct Engine {
     pub paths: Paths,
     pub started_at: timefmt::Timestamp,
     exe: PathBuf,
+    /// The desktop notification server, as last probed.
+    pub notify_server: crate::notify::service::ServerState,
 }
 
 #[derive(Default)]
@@ -177,6 +179,7 @@ impl Engine {
             paths,
             started_at: timefmt::now(),
             exe,
+            notify_server: Default::default(),
         }))
     }
 
@@ -653,6 +656,7 @@ impl Engine {
             store_problems: st.problems.clone(),
             layout: st.layout.clone().unwrap_or_else(|| self.config.layout_name().to_string()),
             panes: vec![],
+            notifications: self.notify_server.describe(),
         }
     }
 

@@ -24,19 +24,21 @@ impl Coalescer {
         // A task already waiting (e.g. needs input, then ended) is replaced by its news.
         self.pending.retain(|t| t.id != task.id);
         self.pending.push(task);
+        // A window that has closed with nothing held in it is over: a quiet spell again.
+        if self.due.is_none() && self.window_until.is_some_and(|w| now >= w) {
+            self.window_until = None;
+        }
         let due = match (self.due, self.window_until) {
-            (Some(d), _) => {
-                // A second end inside the grace: it is a burst, wait for the window.
-                if self.pending.len() == 2 && self.window_until.is_none() {
-                    let w = now + window;
-                    self.window_until = Some(w);
-                    w.max(d)
-                } else {
-                    d
-                }
+            // Within a window (after a notification, or in a burst): told when it closes.
+            (_, Some(w)) => w,
+            // A second end within the grace of the first: a burst; wait for the window.
+            (Some(d), None) => {
+                let w = now + window;
+                self.window_until = Some(w);
+                w.max(d)
             }
-            (None, Some(w)) if now < w => w,
-            _ => now + GRACE,
+            // The first end after a quiet spell: told after the grace.
+            (None, None) => now + GRACE,
         };
         self.due = Some(due);
         due
@@ -115,5 +117,55 @@ mod tests {
         // Long after: told at once again.
         let later = d2 + W * 2;
         assert_eq!(c.push(t("d"), later, W), later + GRACE);
+    }
+
+    /// Drives a coalescer as the service does: ends arrive at the given times, and whatever
+    /// is due is taken before each; returns the size of each notification.
+    fn drive(c: &mut Coalescer, ends: &[(Instant, &str)]) -> Vec<usize> {
+        let mut told = vec![];
+        let mut take_due = |c: &mut Coalescer, until: Option<Instant>| {
+            while let Some(due) = c.due().filter(|d| until.is_none_or(|u| *d <= u)) {
+                let batch = c.take(due, W);
+                if !batch.is_empty() {
+                    told.push(batch.len());
+                }
+            }
+        };
+        for (at, id) in ends {
+            take_due(c, Some(*at));
+            c.push(t(id), *at, W);
+        }
+        take_due(c, None);
+        told
+    }
+
+    #[test]
+    fn every_burst_is_merged_however_many_come_in_a_row() {
+        let mut c = Coalescer::default();
+        let mut start = Instant::now();
+        for burst in 0..4 {
+            // Ten ends spread over 36 ms: longer than the grace, well inside the window.
+            let names: Vec<String> = (0..10).map(|i| format!("b{burst}t{i}")).collect();
+            let ends: Vec<(Instant, &str)> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (start + Duration::from_millis(4 * i as u64), n.as_str()))
+                .collect();
+            assert_eq!(drive(&mut c, &ends), vec![10], "burst {burst} is one notification");
+            // A quiet spell longer than the window before the next burst.
+            start += W * 4;
+        }
+    }
+
+    #[test]
+    fn a_lone_end_after_a_burst_and_a_quiet_spell_is_told_quickly() {
+        let mut c = Coalescer::default();
+        let t0 = Instant::now();
+        c.push(t("a"), t0, W);
+        c.push(t("b"), t0, W);
+        let due = c.due().unwrap();
+        assert_eq!(c.take(due, W).len(), 2);
+        let later = due + W * 3;
+        assert_eq!(c.push(t("c"), later, W), later + GRACE);
     }
 }

@@ -29,17 +29,88 @@ pub struct Delivered {
     pub handle: Option<notify_rust::NotificationHandle>,
 }
 
-/// Sends `n` as a desktop notification.
+/// What the notification server says of itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub name: String,
+    pub version: String,
+    /// It reads the body as markup (`body-markup`): `& < >` must be escaped.
+    pub markup: bool,
+}
+
+impl std::fmt::Display for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.name, self.version)?;
+        if self.markup { write!(f, " (body markup)") } else { Ok(()) }
+    }
+}
+
+/// Asks the session bus's notification server who it is and what it can do.
+#[cfg(all(unix, not(target_os = "macos")))]
+pub async fn probe() -> Result<Server, String> {
+    const PATH: &str = "/org/freedesktop/Notifications";
+    const NAME: &str = "org.freedesktop.Notifications";
+    let ask = async {
+        let conn = zbus::Connection::session().await.map_err(|e| e.to_string())?;
+        let call = |method: &'static str| {
+            let conn = conn.clone();
+            async move {
+                conn.call_method(Some(NAME), PATH, Some(NAME), method, &())
+                    .await
+                    .map_err(|e| format!("{method}: {e}"))
+            }
+        };
+        let (name, _vendor, version, _spec): (String, String, String, String) =
+            call("GetServerInformation").await?.body().deserialize().map_err(|e| e.to_string())?;
+        let caps: Vec<String> =
+            call("GetCapabilities").await?.body().deserialize().map_err(|e| e.to_string())?;
+        Ok(Server { name, version, markup: caps.iter().any(|c| c == "body-markup") })
+    };
+    match tokio::time::timeout(SEND_TIMEOUT, ask).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {} s", SEND_TIMEOUT.as_secs())),
+    }
+}
+
+/// macOS: the notification centre.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+pub async fn probe() -> Result<Server, String> {
+    Ok(Server { name: "notification centre".into(), version: String::new(), markup: false })
+}
+
+/// `& < >` as markup entities, for a server that reads the body as markup.
+pub fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Sends `n` as a desktop notification. `markup`: the server reads the body as markup. A
+/// critical notice (an error, an interruption, a question) stays until it is dismissed.
 pub async fn desktop(
     n: &Notice,
     cfg: &NotifyConfig,
     icon: Option<&Path>,
+    markup: bool,
 ) -> Result<notify_rust::NotificationHandle, String> {
+    let body = if markup { escape_markup(&n.body) } else { n.body.clone() };
+    let timeout = if n.critical {
+        notify_rust::Timeout::Never
+    } else {
+        notify_rust::Timeout::Milliseconds(cfg.timeout_ms)
+    };
     let mut note = notify_rust::Notification::new();
     note.appname("paneherd")
         .summary(&n.summary)
-        .body(&n.body)
-        .timeout(notify_rust::Timeout::Milliseconds(cfg.timeout_ms))
+        .body(&body)
+        .timeout(timeout)
         .hint(notify_rust::Hint::Category(n.category.to_string()));
     #[cfg(all(unix, not(target_os = "macos")))]
     note.urgency(if n.critical {
@@ -76,13 +147,19 @@ pub async fn tmux_message(tmux: &Tmux, pane: &str, text: &str) -> Result<(), Str
 }
 
 /// Delivers `n`: desktop, else tmux (when `tmux` names a pane to show it in), else nowhere.
+/// `server`: what `probe` found (its error says why there is no desktop).
 pub async fn deliver(
     n: &Notice,
     cfg: &NotifyConfig,
     icon: Option<&Path>,
+    server: &Result<Server, String>,
     tmux: Option<(Tmux, String)>,
 ) -> Delivered {
-    let err = match desktop(n, cfg, icon).await {
+    let sent = match server {
+        Ok(s) => desktop(n, cfg, icon, s.markup).await,
+        Err(e) => Err(e.clone()),
+    };
+    let err = match sent {
         Ok(h) => {
             return Delivered {
                 route: Route::Desktop,

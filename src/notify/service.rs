@@ -10,7 +10,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use super::coalesce::Coalescer;
-use super::deliver::{Route, deliver};
+use super::deliver::{Route, Server, deliver, probe};
 use super::{NotifyConfig, notice};
 use crate::core::task::{Task, TaskStatus};
 use crate::core::timefmt;
@@ -45,8 +45,94 @@ async fn in_view(t: &Task) -> bool {
     Tmux::new(&o.socket).in_view(pane).await.unwrap_or(false)
 }
 
+/// What the daemon knows of its notification server: the last probe and when it was made.
+#[derive(Debug, Default)]
+pub struct ServerState {
+    last: std::sync::Mutex<Option<(Instant, Result<Server, String>)>>,
+}
+
+/// How long a probe's answer is trusted before the server is asked again.
+const PROBE_TTL: Duration = Duration::from_secs(60);
+
+impl ServerState {
+    /// The server, probing again when the last answer is old or was a failure.
+    pub async fn current(&self) -> Result<Server, String> {
+        let fresh = self.last.lock().ok().and_then(|l| {
+            l.as_ref()
+                .filter(|(at, r)| r.is_ok() && at.elapsed() < PROBE_TTL)
+                .map(|(_, r)| r.clone())
+        });
+        if let Some(r) = fresh {
+            return r;
+        }
+        let r = probe().await;
+        if let Ok(mut l) = self.last.lock() {
+            *l = Some((Instant::now(), r.clone()));
+        }
+        r
+    }
+
+    /// How notifications go, in words, for `daemon status`.
+    pub fn describe(&self) -> String {
+        match self.last.lock().ok().and_then(|l| l.as_ref().map(|(_, r)| r.clone())) {
+            Some(Ok(s)) => format!("desktop ({s})"),
+            Some(Err(e)) => format!("no desktop notifications: {e} (falls back to tmux messages)"),
+            None => "not probed yet".into(),
+        }
+    }
+}
+
+/// The notification server as the daemon sees it, described: why there is none, in words a
+/// user can act on.
+fn why_none(e: &str) -> String {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+        && std::env::var_os("XDG_RUNTIME_DIR").is_none()
+    {
+        format!(
+            "the daemon has no session bus (DBUS_SESSION_BUS_ADDRESS was not set where it started): {e}"
+        )
+    } else {
+        e.to_string()
+    }
+}
+
+/// `notify test`: sends a sample through the daemon's own bus and says which way it went.
+pub async fn test(
+    engine: &Engine,
+    tmux: Option<crate::core::task::TmuxOrigin>,
+) -> crate::proto::NotifyTestData {
+    let cfg = engine.config.notify.clone();
+    let n = notice::Notice {
+        summary: "✓ paneherd test — completed in 1s".into(),
+        body: "paneherd notify test\nIf you see this, notifications work.".into(),
+        critical: false,
+        category: "transfer.complete",
+        task_id: None,
+    };
+    let icon = cfg.icon.clone().or_else(|| install_icon(&engine.paths.data));
+    let server = engine.notify_server.current().await.map_err(|e| why_none(&e));
+    let tmux = tmux.map(|o| (Tmux::new(&o.socket), o.pane));
+    let t0 = std::time::Instant::now();
+    let d = deliver(&n, &cfg, icon.as_deref(), &server, tmux).await;
+    crate::proto::NotifyTestData {
+        route: match d.route {
+            Route::Desktop => "desktop",
+            Route::Tmux => "tmux",
+            Route::Nowhere => "none",
+        }
+        .into(),
+        why: d.why,
+        server: server.as_ref().ok().map(|s| s.to_string()),
+        took_ms: t0.elapsed().as_millis() as u64,
+    }
+}
+
 pub async fn run(engine: Arc<Engine>) {
     let cfg = engine.config.notify.clone();
+    match engine.notify_server.current().await {
+        Ok(s) => tracing::info!(server = %s, "desktop notifications"),
+        Err(e) => tracing::warn!(why = %why_none(&e), "no desktop notifications"),
+    }
     if !cfg.enabled && cfg.on_finish.is_none() {
         return;
     }
@@ -91,7 +177,8 @@ async fn send(engine: Arc<Engine>, cfg: NotifyConfig, icon: Option<PathBuf>, bat
         let o = t.tmux.as_ref()?;
         Some((Tmux::new(&o.socket), t.pane_id.clone().unwrap_or_else(|| o.pane.clone())))
     });
-    let d = deliver(&n, &cfg, icon.as_deref(), tmux).await;
+    let server = engine.notify_server.current().await.map_err(|e| why_none(&e));
+    let d = deliver(&n, &cfg, icon.as_deref(), &server, tmux).await;
     match d.route {
         Route::Desktop => tracing::info!(summary = %n.summary, "notified"),
         Route::Tmux => {
