@@ -151,6 +151,7 @@ async fn serve(
             }
         }
     }
+    engine.panes.shutdown().await;
     engine.flush().await;
     tracing::info!("daemon stopped");
     Ok(())

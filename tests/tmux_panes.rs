@@ -431,3 +431,51 @@ fn pane_results_are_exact_however_fast_the_agent_exits() {
         assert_eq!(t["summary"], format!("RESULT: done pr{i}"), "task {i}");
     }
 }
+
+#[test]
+fn a_stopped_daemon_leaves_nothing_of_its_own_in_the_users_tmux() {
+    let env =
+        Env::new(&config_with("[concurrency]\ndefault = 0\n[tmux]\nclose_after_secs = \"keep\"\n"));
+    let srv = Server::start(&env, 200, 50);
+    // The user's own settings in that window, which paneherd must give back.
+    srv.tmux(&["set-option", "-w", "-t", "%0", "pane-border-status", "bottom"]);
+    srv.tmux(&["set-hook", "-w", "-t", "%0", "window-resized", "display-message mine"]);
+    let hooks = |s: &Server| s.tmux(&["show-hooks", "-w", "-t", "%0"]);
+    let id = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    env.wait_status(&id, "running", Duration::from_secs(10));
+    srv.until("the agent's pane", Duration::from_secs(10), |s| s.main_window().len() == 2);
+    assert!(hooks(&srv).contains("tmux-resized"), "{}", hooks(&srv));
+    assert_eq!(srv.tmux(&["show-options", "-wv", "-t", "%0", "pane-border-status"]).trim(), "top");
+    // A finished task's pane is kept ("keep"), and the daemon stops: everything goes.
+    env.ok(&["daemon", "stop"]);
+    assert_eq!(srv.main_window().len(), 1, "agent panes closed: {:?}", srv.panes());
+    let h = hooks(&srv);
+    assert!(!h.contains("tmux-resized"), "paneherd's hook removed: {h}");
+    assert!(h.contains("display-message mine"), "the user's hook kept: {h}");
+    assert_eq!(
+        srv.tmux(&["show-options", "-wv", "-t", "%0", "pane-border-status"]).trim(),
+        "bottom",
+        "the user's value is back"
+    );
+    assert_eq!(srv.tmux(&["show-options", "-wqv", "-t", "%0", "pane-border-format"]).trim(), "");
+    // A hook left by a daemon that is gone says nothing and succeeds.
+    let out = env
+        .cmd(&["tmux-resized", "--socket", "/nonexistent/sock", "--tmux", "/nonexistent", "@1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+}
+
+#[test]
+fn the_window_is_given_back_once_its_last_agent_pane_closes() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 200, 50);
+    let id = run_in(&env, &srv, &["--agent", "fake", "2 0.1 0"]);
+    env.wait_status(&id, "completed", Duration::from_secs(10));
+    srv.until("the pane closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+    srv.until("hook removed", Duration::from_secs(5), |s| {
+        !s.tmux(&["show-hooks", "-w", "-t", "%0"]).contains("tmux-resized")
+    });
+    assert_eq!(srv.tmux(&["show-options", "-wqv", "-t", "%0", "pane-border-status"]).trim(), "");
+}

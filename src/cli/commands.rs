@@ -122,11 +122,16 @@ pub fn dispatch(cli: Cli) -> i32 {
             out::bytes(&script).map(|()| exit::OK).map_err(Fail::from)
         }
         Command::PaneRun { socket, task } => Ok(crate::runner::pane::run_wrapper(&socket, &task)),
-        Command::TmuxResized { socket, tmux, window } => block_on(async move {
-            let mut c = Client::connect_socket(&socket).await?;
-            c.request_raw(Request::TmuxResized { socket: tmux, window }).await?;
+        // Run by tmux's hook: silent, and 0 whatever happens (tmux would cover the user's pane
+        // with a failure), also when the daemon has gone.
+        Command::TmuxResized { socket, tmux, window } => {
+            let _ = block_on(async move {
+                let mut c = Client::connect_socket(&socket).await?;
+                c.request_raw(Request::TmuxResized { socket: tmux, window }).await?;
+                Ok(exit::OK)
+            });
             Ok(exit::OK)
-        }),
+        }
         Command::Focus { id } => block_on(async move {
             let mut c = Client::connect(&paths, true).await?;
             let t: Task = c.request(Request::Focus { id }).await?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use tokio::sync::Mutex;
 
-use crate::tmux::adapter::{PaneInfo, Tmux};
+use crate::tmux::adapter::{Decoration, PaneInfo, Tmux};
 use crate::tmux::planner::{self, Geometry};
 
 /// The agents laid out beside one main pane.
@@ -17,6 +17,11 @@ use crate::tmux::planner::{self, Geometry};
 struct MainWindow {
     tmux: Tmux,
     main_pane: String,
+    /// The main pane's window, and what paneherd set in it (to take back when its agents are
+    /// gone or the daemon stops).
+    window: String,
+    decoration: Option<Decoration>,
+    hook: Option<String>,
     /// Visible agent panes, in layout order: (task id, pane id).
     visible: Vec<(String, String)>,
     /// Agents waiting in the overflow window, longest-waiting first.
@@ -36,6 +41,8 @@ pub struct Open<'a> {
     pub command: &'a str,
     /// Run (with the window id appended) when the window is resized.
     pub resize_hook: &'a str,
+    /// A word only this daemon's hooks contain (its socket), to find its own hooks.
+    pub hook_mark: &'a str,
 }
 
 /// Where a task's pane is.
@@ -73,7 +80,7 @@ impl Panes {
     /// Opens a pane for a task beside `main_pane` (or in the overflow window when the main
     /// window is full) running `command`, and re-plans the window.
     pub async fn open(&self, geometry: &Geometry, req: &Open<'_>) -> Result<Placed> {
-        let Open { socket, main_pane, task_id, cwd, command, resize_hook } = *req;
+        let Open { socket, main_pane, task_id, cwd, command, resize_hook, hook_mark } = *req;
         let mut book = self.book.lock().await;
         let tmux = Tmux::new(socket);
         let info = tmux
@@ -84,19 +91,34 @@ impl Panes {
         if !book.mains.contains_key(&key) {
             // Re-plan whenever the user resizes the window.
             let hook = format!("{resize_hook} {}", info.window);
-            if let Err(e) = tmux.on_resize(&info.window, &hook).await {
-                tracing::warn!(error = %format!("{e:#}"), "cannot watch the window's size");
-            }
-            if let Err(e) = tmux.decorate(&info.window).await {
-                tracing::warn!(error = %format!("{e:#}"), "cannot set the pane borders");
-            }
+            let hook = match tmux.on_resize(&info.window, &hook, hook_mark).await {
+                Ok(slot) => Some(slot),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot watch the window's size");
+                    None
+                }
+            };
+            let decoration = match tmux.decorate(&info.window).await {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot set the pane borders");
+                    None
+                }
+            };
+            book.mains.insert(
+                key.clone(),
+                MainWindow {
+                    tmux: tmux.clone(),
+                    main_pane: main_pane.to_string(),
+                    window: info.window.clone(),
+                    decoration,
+                    hook,
+                    visible: vec![],
+                    hidden: VecDeque::new(),
+                },
+            );
         }
-        let mw = book.mains.entry(key.clone()).or_insert_with(|| MainWindow {
-            tmux: tmux.clone(),
-            main_pane: main_pane.to_string(),
-            visible: vec![],
-            hidden: VecDeque::new(),
-        });
+        let mw = book.mains.get_mut(&key).context("the main pane's entry vanished")?;
         let n = mw.visible.len() + mw.hidden.len() + 1;
         let fits = plan_for(&info, geometry, n).agents.len();
         let placed = if mw.visible.len() < fits {
@@ -137,7 +159,9 @@ impl Panes {
         {
             tracing::debug!(task = task_id, error = %format!("{e:#}"), "pane already gone");
         }
-        relayout(mw, geometry).await
+        let r = relayout(mw, geometry).await;
+        release_if_empty(&mut book, &key).await;
+        r
     }
 
     /// Takes back a pane of a previous daemon into the book (no tmux change).
@@ -155,6 +179,9 @@ impl Panes {
         let mw = book.mains.entry(key.clone()).or_insert_with(|| MainWindow {
             tmux: Tmux::new(socket),
             main_pane: main_pane.to_string(),
+            window: String::new(),
+            decoration: None,
+            hook: None,
             visible: vec![],
             hidden: VecDeque::new(),
         });
@@ -174,7 +201,24 @@ impl Panes {
         let Some(mw) = book.mains.get_mut(&key) else { return Ok(()) };
         mw.visible.retain(|(t, _)| t != task_id);
         mw.hidden.retain(|(t, _)| t != task_id);
-        relayout(mw, geometry).await
+        let r = relayout(mw, geometry).await;
+        release_if_empty(&mut book, &key).await;
+        r
+    }
+
+    /// The daemon is stopping: closes every agent pane it still has and gives each window back
+    /// what paneherd set in it (pane borders, the resize hook).
+    pub async fn shutdown(&self) {
+        let mut book = self.book.lock().await;
+        book.owner.clear();
+        for (_, mut mw) in book.mains.drain() {
+            for (task, pane) in mw.visible.drain(..).chain(mw.hidden.drain(..)) {
+                if let Err(e) = mw.tmux.kill_pane(&pane).await {
+                    tracing::debug!(%task, error = %format!("{e:#}"), "pane already gone");
+                }
+            }
+            release(&mw).await;
+        }
     }
 
     /// Re-plans every main window shown in `window` of the server at `socket` (after a resize).
@@ -244,6 +288,32 @@ impl Panes {
             .collect();
         out.sort_by(|a, b| (&a.socket, &a.main_pane).cmp(&(&b.socket, &b.main_pane)));
         out
+    }
+}
+
+/// Gives the window back what paneherd set in it.
+async fn release(mw: &MainWindow) {
+    if mw.window.is_empty() {
+        return;
+    }
+    if let Some(slot) = &mw.hook
+        && let Err(e) = mw.tmux.remove_hook(&mw.window, slot).await
+    {
+        tracing::debug!(error = %format!("{e:#}"), "cannot remove the resize hook");
+    }
+    if let Some(d) = &mw.decoration
+        && let Err(e) = mw.tmux.undecorate(&mw.window, d).await
+    {
+        tracing::debug!(error = %format!("{e:#}"), "cannot restore the pane borders");
+    }
+}
+
+/// Forgets a main pane with no agents left, giving its window back what paneherd set in it.
+async fn release_if_empty(book: &mut Book, key: &(PathBuf, String)) {
+    if book.mains.get(key).is_some_and(|m| m.visible.is_empty() && m.hidden.is_empty())
+        && let Some(mw) = book.mains.remove(key)
+    {
+        release(&mw).await;
     }
 }
 

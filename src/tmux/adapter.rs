@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use tmux_interface::{
     BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewWindow, SelectLayout, SelectPane,
-    SelectWindow, SetHook, SetOption, SplitWindow, Tmux as TmuxCmd, TmuxCommand,
+    SelectWindow, SetHook, SetOption, ShowHooks, ShowOptions, SplitWindow, Tmux as TmuxCmd,
+    TmuxCommand,
 };
 
 /// Name of the background window where agents wait when the main window is full.
@@ -217,16 +218,39 @@ impl Tmux {
         self.run(SelectPane::new().target_pane(pane.to_string())).await.map(|_| ())
     }
 
-    /// Turns on the agent border (see `BORDER_FORMAT`) for a window.
-    pub async fn decorate(&self, window: &str) -> Result<()> {
+    /// Turns on the agent border (see `BORDER_FORMAT`) for a window; returns what it replaced,
+    /// for `undecorate`.
+    pub async fn decorate(&self, window: &str) -> Result<Decoration> {
+        let mut previous = Vec::new();
         for (option, value) in
             [("pane-border-status", "top"), ("pane-border-format", BORDER_FORMAT)]
         {
+            let show = ShowOptions::new()
+                .window()
+                .quiet()
+                .value()
+                .target_pane(window.to_string())
+                .option(option);
+            let before = self.run(show).await?.trim_end_matches('\n').to_string();
+            previous.push((option, (!before.is_empty()).then_some(before)));
             let cmd = SetOption::new()
                 .window()
                 .target_pane(window.to_string())
                 .option(option)
                 .value(value);
+            self.run(cmd).await?;
+        }
+        Ok(Decoration { previous })
+    }
+
+    /// Gives a window back the border options it had before `decorate`.
+    pub async fn undecorate(&self, window: &str, d: &Decoration) -> Result<()> {
+        for (option, before) in &d.previous {
+            let cmd = SetOption::new().window().target_pane(window.to_string()).option(*option);
+            let cmd = match before {
+                Some(v) => cmd.value(v.clone()),
+                None => cmd.unset(),
+            };
             self.run(cmd).await?;
         }
         Ok(())
@@ -279,15 +303,49 @@ impl Tmux {
         Ok(f.next() == Some("1") && f.next().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0) > 0)
     }
 
-    /// Runs `command` whenever the window changes size.
-    pub async fn on_resize(&self, window: &str, command: &str) -> Result<()> {
+    /// Runs `command` whenever the window changes size, beside any hook the user has; returns
+    /// the hook's slot (`window-resized[N]`) for `remove_hook`. A hook left behind by a daemon
+    /// that crashed (its command holds `mark` too) is replaced.
+    pub async fn on_resize(&self, window: &str, command: &str, mark: &str) -> Result<String> {
+        let ours = |hooks: &str| -> Vec<String> {
+            hooks
+                .lines()
+                .filter(|l| l.starts_with("window-resized[") && l.contains("tmux-resized"))
+                .filter(|l| l.contains(mark))
+                .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+                .collect()
+        };
+        let show = || ShowHooks::new().window().target_pane(window.to_string());
+        for stale in ours(&self.run(show()).await?) {
+            self.remove_hook(window, &stale).await?;
+        }
+        let line = format!("run-shell -b {}", shell_quote(command));
         let cmd = SetHook::new()
+            .append()
             .window()
             .target_session(window.to_string())
             .hook_name("window-resized")
-            .command(format!("run-shell -b {}", shell_quote(command)));
+            .command(line);
+        self.run(cmd).await?;
+        ours(&self.run(show()).await?).pop().context("tmux did not list the hook it was given")
+    }
+
+    /// Removes a hook set by `on_resize`.
+    pub async fn remove_hook(&self, window: &str, slot: &str) -> Result<()> {
+        let cmd = SetHook::new()
+            .unset()
+            .window()
+            .target_session(window.to_string())
+            .hook_name(slot.to_string());
         self.run(cmd).await.map(|_| ())
     }
+}
+
+/// The window options `decorate` replaced: each with the window's own value before (`None`:
+/// it had none and inherited its session's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decoration {
+    previous: Vec<(&'static str, Option<String>)>,
 }
 
 #[cfg(test)]

@@ -116,6 +116,7 @@ impl Engine {
             "{exe} tmux-resized --socket {sock} --tmux {}",
             shell_quote(&origin.socket.to_string_lossy())
         );
+        let mark = self.paths.socket().to_string_lossy().into_owned();
         let open = crate::daemon::panes::Open {
             socket: &origin.socket,
             main_pane: &origin.pane,
@@ -123,6 +124,7 @@ impl Engine {
             cwd: &launch.cwd,
             command: &run,
             resize_hook: &hook,
+            hook_mark: &mark,
         };
         let placed = match self.panes.open(&geometry, &open).await {
             Ok(p) => p,
