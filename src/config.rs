@@ -154,6 +154,28 @@ pub struct AgentConfig {
     pub session_pattern: Option<Spanned<String>>,
 }
 
+impl AgentConfig {
+    /// Whether the agent hands its prompt to a shell (`sh -c {prompt}` and the like): its prompt
+    /// is a command line, never text to carry into another command.
+    pub fn prompt_goes_to_shell(&self) -> bool {
+        const SHELLS: [&str; 8] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish"];
+        let argv = self.command.get_ref();
+        let is_shell = |a: &String| {
+            SHELLS.contains(&Path::new(a).file_name().and_then(|f| f.to_str()).unwrap_or(""))
+        };
+        let is_dash_c = |a: &String| {
+            a.len() > 1
+                && a.starts_with('-')
+                && !a.starts_with("--")
+                && a[1..].chars().all(|c| c.is_ascii_alphabetic())
+                && a.contains('c')
+        };
+        let Some(shell) = argv.iter().position(is_shell) else { return false };
+        let Some(flag) = argv.iter().skip(shell + 1).position(is_dash_c) else { return false };
+        argv.iter().skip(shell + 1 + flag + 1).any(|a| a.contains("{prompt}"))
+    }
+}
+
 /// `[categories.NAME]`: a kind of work mapped to an agent and model.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -420,6 +442,29 @@ command = ["mine", "--", "{prompt}"]
         assert!(c.agents.contains_key("codex"), "built-ins stay");
         assert!(c.categories.contains_key("deep"));
         assert_eq!(*c.timeouts.stale_secs.get_ref(), 180);
+    }
+
+    #[test]
+    fn agents_that_hand_the_prompt_to_a_shell_are_recognised() {
+        let agent = |argv: &[&str]| AgentConfig {
+            command: Spanned::new(0..0, argv.iter().map(|s| s.to_string()).collect()),
+            description: None,
+            model: None,
+            env: BTreeMap::new(),
+            cwd: None,
+            stale_secs: None,
+            ttl_secs: None,
+            idle_secs: None,
+            continue_command: None,
+            session_pattern: None,
+        };
+        assert!(agent(&["sh", "-c", "{prompt}"]).prompt_goes_to_shell());
+        assert!(agent(&["/bin/bash", "-lc", "{prompt}"]).prompt_goes_to_shell());
+        assert!(agent(&["env", "X=1", "zsh", "-c", "cd /x && {prompt}"]).prompt_goes_to_shell());
+        assert!(!agent(&["claude", "-p", "--", "{prompt}"]).prompt_goes_to_shell());
+        // Conservative: a prompt anywhere after `-c` counts, even as the script's `$0`.
+        assert!(agent(&["sh", "-c", "echo hi; sleep 1", "{prompt}"]).prompt_goes_to_shell());
+        assert!(!agent(&["sh", "script.sh", "{prompt}"]).prompt_goes_to_shell());
     }
 
     #[test]

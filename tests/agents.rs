@@ -85,3 +85,21 @@ fn continue_resumes_the_agents_session_or_carries_the_earlier_result() {
     let out = env.run(&["continue", "no-such", "x"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn continue_never_runs_a_shell_tasks_output_as_a_command() {
+    let env = Env::new(&config_with(""));
+    let marker = env.path().join("ran");
+    // The output of this task is itself a command line that would leave a marker if run.
+    let cmd = format!("echo 'touch {}'", marker.display());
+    let out = env.ok(&["run", "--agent", "shell", "--wait", "--json", &cmd]);
+    let first: Value = serde_json::from_str(&out).unwrap();
+    let out = env.run(&["continue", first["id"].as_str().unwrap(), "and again"]);
+    assert_eq!(out.status.code(), Some(2), "refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no conversation to continue"), "{err}");
+    assert!(err.contains("paneherd retry"), "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!marker.exists(), "the earlier output was not run");
+    assert_eq!(env.list().len(), 1, "no task was created");
+}

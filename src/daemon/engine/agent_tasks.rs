@@ -32,6 +32,15 @@ impl Engine {
                 spec.category = None;
                 spec.agent = Some(t.agent.clone());
             }
+            _ if self.config.agents.get(&t.agent).is_some_and(|a| a.prompt_goes_to_shell()) => {
+                return Err(invalid(format!(
+                    "task {id} ran a command line (agent {:?} hands its prompt to a shell), so there \
+                     is no conversation to continue and its output is never run as a command. Run \
+                     a new command with `paneherd run --agent {} …`, or `paneherd retry {id}` to \
+                     run it again.",
+                    t.agent, t.agent
+                )));
+            }
             _ => {
                 let (result, tail) = self.output_of(&t);
                 let earlier = result.or(tail).unwrap_or_default();
