@@ -197,6 +197,27 @@ pub struct Loaded {
     pub config: Config,
     /// The user file, when one exists.
     pub user_file: Option<PathBuf>,
+    /// A digest of what was read (the file and the user's layout presets), to tell whether a
+    /// daemon uses a file's current content.
+    pub digest: u64,
+}
+
+/// A digest of the config file at `path` and of the layout presets beside it, as they are on
+/// disk now (a missing file counts as empty).
+pub fn digest(path: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    std::fs::read(path).unwrap_or_default().hash(&mut h);
+    let dir = path.parent().unwrap_or(Path::new(".")).join("layouts");
+    let mut presets: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    presets.sort();
+    for p in presets.iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
+        p.hash(&mut h);
+        std::fs::read(p).unwrap_or_default().hash(&mut h);
+    }
+    h.finish()
 }
 
 /// A task's agent, model and timeouts as the config resolves them.
@@ -252,17 +273,19 @@ impl Config {
 
     /// Loads the config at `path` (a missing file means the defaults).
     pub fn load(path: &Path) -> Result<Loaded, Box<ConfigError>> {
+        let digest = digest(path);
         let dir = path.parent().unwrap_or(Path::new(".")).join("layouts");
         let presets = Presets::load(&dir)?;
         match std::fs::read_to_string(path) {
             Ok(src) => Ok(Loaded {
                 config: Config::from_user_str_with(path, &src, presets)?,
                 user_file: Some(path.into()),
+                digest,
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut config = Config::builtin();
                 config.presets = presets;
-                Ok(Loaded { config, user_file: None })
+                Ok(Loaded { config, user_file: None, digest })
             }
             Err(e) => Err(Box::new(ConfigError::whole_file(path, format!("cannot read: {e}")))),
         }

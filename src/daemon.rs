@@ -1,6 +1,7 @@
 //! The daemon: one per data dir. Holds the lock, listens on the socket, serves clients, and
 //! shuts down in order on SIGTERM / SIGINT / `shutdown`.
 
+pub mod config_watch;
 pub mod connection;
 pub mod engine;
 pub mod panes;
@@ -89,15 +90,11 @@ pub fn run(paths: Paths, detach: bool) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve(paths, loaded.config, loaded.user_file))
+    rt.block_on(serve(paths, loaded))
 }
 
-async fn serve(
-    paths: Paths,
-    config: Config,
-    config_file: Option<std::path::PathBuf>,
-) -> Result<()> {
-    let engine = Engine::new(paths.clone(), config, config_file)?;
+async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
+    let engine = Engine::new(paths.clone(), loaded)?;
     let sock = paths.socket();
     // We hold the daemon lock, so a socket file here belongs to a daemon that died.
     if sock.exists() {
@@ -113,6 +110,7 @@ async fn serve(
     // Start what was queued before a restart.
     engine.adopt_panes().await;
     tokio::spawn(crate::notify::service::run(engine.clone()));
+    config_watch::spawn(engine.clone(), paths.config.clone());
     engine.kick();
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel::<()>(4);

@@ -231,6 +231,11 @@ pub enum Event {
     Lagged {
         missed: u64,
     },
+    /// The config file changed: reloaded (`error` null), or its new content refused (the last
+    /// good config stays in force).
+    ConfigReloaded {
+        error: Option<String>,
+    },
     /// The task wrote output (at most a few per second per task).
     Output {
         id: String,
@@ -244,7 +249,7 @@ impl Event {
     pub fn task(&self) -> Option<&Task> {
         match self {
             Event::TaskCreated { task } | Event::TaskChanged { task } => Some(task),
-            Event::Output { .. } | Event::Lagged { .. } => None,
+            Event::Output { .. } | Event::Lagged { .. } | Event::ConfigReloaded { .. } => None,
         }
     }
 }
@@ -280,13 +285,19 @@ pub struct WaitData {
 }
 
 /// Reply data of `status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StatusData {
     pub version: String,
     pub pid: u32,
     pub socket: PathBuf,
     pub data_dir: PathBuf,
     pub config: Option<PathBuf>,
+    /// Why the config file's current content is not in force (the last good one is).
+    #[serde(default)]
+    pub config_error: Option<String>,
+    /// `config::digest` of the config in force.
+    #[serde(default)]
+    pub config_digest: Option<u64>,
     #[serde(with = "timefmt::ts")]
     pub started_at: Timestamp,
     pub uptime_ms: i64,

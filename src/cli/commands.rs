@@ -379,6 +379,12 @@ async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
         "  config     {}",
         s.config.map(|p| p.display().to_string()).unwrap_or_else(|| "(embedded defaults)".into())
     );
+    if let Some(e) = &s.config_error {
+        outln!("  config     NOT RELOADED, the last good config stays in force:");
+        for l in e.lines() {
+            outln!("               {l}");
+        }
+    }
     outln!("  uptime     {}", timefmt::human_duration(s.uptime_ms));
     let counts: Vec<String> = s.counts.iter().map(|(st, n)| format!("{n} {st}")).collect();
     outln!("  tasks      {}", counts.join(", "));
@@ -514,21 +520,59 @@ fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
             outln!("{}", paths.config.display());
             Ok(exit::OK)
         }
-        ConfigCmd::Check => match Config::load(&paths.config) {
-            Ok(l) => {
-                let src = match &l.user_file {
-                    Some(p) => p.display().to_string(),
-                    None => format!("{} (absent: embedded defaults)", paths.config.display()),
-                };
-                outln!(
-                    "ok: {src}: {} agents, {} categories",
-                    l.config.agents.len(),
-                    l.config.categories.len()
-                );
-                Ok(exit::OK)
+        ConfigCmd::Check => {
+            let checked = Config::load(&paths.config);
+            let daemon = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(daemon_config_state(paths)))
+                .unwrap_or_default();
+            match checked {
+                Ok(l) => {
+                    let src = match &l.user_file {
+                        Some(p) => p.display().to_string(),
+                        None => format!("{} (absent: embedded defaults)", paths.config.display()),
+                    };
+                    outln!(
+                        "ok: {src}: {} agents, {} categories",
+                        l.config.agents.len(),
+                        l.config.categories.len()
+                    );
+                    outln!("{daemon}");
+                    Ok(exit::OK)
+                }
+                Err(e) => {
+                    errln!("paneherd: config error: {e}");
+                    outln!("{daemon}");
+                    Ok(exit::USAGE)
+                }
             }
-            Err(e) => Err(usage(format!("config error: {e}"))),
-        },
+        }
+    }
+}
+
+/// Whether the running daemon uses the config file's current content, in a sentence.
+async fn daemon_config_state(paths: &Paths) -> String {
+    let now = crate::config::digest(&paths.config);
+    let status = match Client::connect(paths, false).await {
+        Ok(mut c) => c.request::<StatusData>(Request::Status).await,
+        Err(_) => return "No daemon is running; the next one will use this file.".into(),
+    };
+    let s = match status {
+        Ok(s) => s,
+        Err(e) => return format!("The running daemon did not say which config it uses: {e}"),
+    };
+    let pid = s.pid;
+    match (&s.config_error, s.config_digest) {
+        (Some(e), _) => format!(
+            "The running daemon (pid {pid}) refused this content and runs on the last good \
+             config:\n  {e}"
+        ),
+        (None, Some(d)) if d == now => format!("The running daemon (pid {pid}) uses this content."),
+        _ => format!(
+            "The running daemon (pid {pid}) has not read this content yet (it reloads within a \
+             moment of a change; `paneherd daemon status` says when it has)."
+        ),
     }
 }
 

@@ -171,6 +171,26 @@ impl Scheduler {
     pub fn queued_len(&self) -> usize {
         self.member.len()
     }
+
+    /// Applies new limits: every queued and running task is put in the group `group_of` gives
+    /// it, queued tasks keeping their order; groups left empty are forgotten.
+    pub fn regroup(&mut self, max_running: Option<u32>, group_of: impl Fn(&str) -> LimitGroup) {
+        let mut queued: Vec<(u64, String)> =
+            self.groups.values().flat_map(|g| g.queue.iter().cloned()).collect();
+        queued.sort();
+        let running: Vec<String> = self.running.keys().cloned().collect();
+        let seq = self.seq;
+        *self = Scheduler::new(max_running);
+        self.seq = seq;
+        for id in running {
+            self.mark_running(&id, &group_of(&id));
+        }
+        for (seq, id) in queued {
+            let group = group_of(&id);
+            self.group_mut(&group).queue.push_back((seq, id.clone()));
+            self.member.insert(id, group.key);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +229,32 @@ mod tests {
         let mut l = limits();
         l.models.insert("local-llama".into(), 1);
         assert_eq!(l.group_for(Some("local-llama")).key, "model:local-llama");
+    }
+
+    #[test]
+    fn regrouping_applies_new_limits_and_keeps_the_queue_order() {
+        let mut s = Scheduler::new(None);
+        for id in ["a", "b", "c", "d"] {
+            s.enqueue(id, &g("default", 1));
+        }
+        assert_eq!(s.next_ready().as_deref(), Some("a"));
+        assert_eq!(s.next_ready(), None, "a limit of 1");
+        // The limit is raised to 3: two more start, in their old order.
+        s.regroup(None, |_| g("default", 3));
+        assert_eq!(s.next_ready().as_deref(), Some("b"));
+        assert_eq!(s.next_ready().as_deref(), Some("c"));
+        assert_eq!(s.next_ready(), None, "a, b and c run");
+        // Lowered to 1: nothing more starts until two have ended.
+        s.regroup(None, |_| g("default", 1));
+        s.release("a");
+        assert_eq!(s.next_ready(), None);
+        s.release("b");
+        s.release("c");
+        assert_eq!(s.next_ready().as_deref(), Some("d"));
+        // A group of its own for one task.
+        s.enqueue("e", &g("default", 1));
+        s.regroup(None, |id| if id == "e" { g("model:x", 1) } else { g("default", 1) });
+        assert_eq!(s.next_ready().as_deref(), Some("e"));
     }
 
     fn g(key: &str, limit: u32) -> LimitGroup {

@@ -39,8 +39,8 @@ pub struct Engine {
     writer: Writer,
     /// Agent panes in tmux.
     pub panes: Panes,
-    pub config: Config,
-    pub config_file: Option<PathBuf>,
+    /// The config in force; swapped whole when the file changes.
+    settings: std::sync::RwLock<Settings>,
     pub paths: Paths,
     pub started_at: timefmt::Timestamp,
     exe: PathBuf,
@@ -83,6 +83,17 @@ struct State {
     shutting_down: bool,
 }
 
+/// The config in force and what became of the last attempt to reload it.
+struct Settings {
+    config: Arc<Config>,
+    /// The user's file, when there is one (else the embedded defaults are in force).
+    file: Option<PathBuf>,
+    /// `config::digest` of what is in force.
+    digest: u64,
+    /// Why the file's current content is not in force (the config before it still is).
+    error: Option<String>,
+}
+
 /// A pane task's wiring between its wrapper and its supervisor.
 struct PaneCtl {
     launch: Launch,
@@ -118,11 +129,8 @@ fn invalid(msg: impl Into<String>) -> ErrorBody {
 impl Engine {
     /// Loads the history and prepares the engine. Tasks that were running under a daemon that
     /// died are recorded as lost; pending ones are queued again under the current limits.
-    pub fn new(
-        paths: Paths,
-        config: Config,
-        config_file: Option<PathBuf>,
-    ) -> anyhow::Result<Shared> {
+    pub fn new(paths: Paths, loaded: crate::config::Loaded) -> anyhow::Result<Shared> {
+        let crate::config::Loaded { config, user_file, digest } = loaded;
         let store = Store::open(&paths.tasks_dir())?;
         let loaded = store.load_all()?;
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("paneherd"));
@@ -174,13 +182,85 @@ impl Engine {
             store,
             writer,
             panes: Panes::default(),
-            config,
-            config_file,
+            settings: std::sync::RwLock::new(Settings {
+                config: Arc::new(config),
+                file: user_file,
+                digest,
+                error: None,
+            }),
             paths,
             started_at: timefmt::now(),
             exe,
             notify_server: Default::default(),
         }))
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).config.clone()
+    }
+
+    /// Reads the config file again. A good one is in force at once for what happens next
+    /// (new tasks, limits, timeouts of tasks yet to start, notifications, layouts); a bad one
+    /// is logged and reported, and the config before it stays in force.
+    pub fn reload_config(self: &Arc<Self>) {
+        let loaded = Config::load(&self.paths.config);
+        let mut settings = self.settings.write().unwrap_or_else(|p| p.into_inner());
+        match loaded {
+            Ok(l) => {
+                if l.digest == settings.digest && settings.error.is_none() {
+                    return;
+                }
+                tracing::info!(file = %self.paths.config.display(), "config reloaded");
+                let config = Arc::new(l.config);
+                *settings = Settings {
+                    config: config.clone(),
+                    file: l.user_file,
+                    digest: l.digest,
+                    error: None,
+                };
+                drop(settings);
+                self.regroup(&config);
+                self.emit(Event::ConfigReloaded { error: None });
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                if settings.error.as_deref() == Some(msg.as_str()) {
+                    return;
+                }
+                tracing::error!(error = %msg, "config not reloaded: the last good one stays in force");
+                settings.error = Some(msg.clone());
+                drop(settings);
+                self.emit(Event::ConfigReloaded { error: Some(msg) });
+            }
+        }
+    }
+
+    /// Puts every queued and running task under the limits of `config` and starts what may
+    /// start now.
+    fn regroup(self: &Arc<Self>, config: &Config) {
+        let limits = config.limits();
+        let mut st = self.lock();
+        let models: HashMap<String, Option<String>> = st
+            .tasks
+            .values()
+            .filter(|t| !t.status.is_terminal())
+            .map(|t| (t.id.clone(), t.model.clone()))
+            .collect();
+        st.sched.regroup(config.concurrency.max_running, |id| {
+            limits.group_for(models.get(id).and_then(|m| m.as_deref()))
+        });
+        let pending: Vec<String> = models.keys().cloned().collect();
+        for id in pending {
+            let group = limits.group_for(models.get(&id).and_then(|m| m.as_deref())).key;
+            if let Some(t) = st.tasks.get(&id).filter(|t| t.limit_group != group).cloned() {
+                let mut t = t;
+                t.limit_group = group;
+                self.writer.save(t.clone(), None, Durability::Written);
+                st.put(t);
+            }
+        }
+        self.dispatch(&mut st);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -233,10 +313,10 @@ impl Engine {
             return Err(invalid("the prompt contains a NUL byte"));
         }
         let r = self
-            .config
+            .config()
             .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
             .map_err(invalid)?;
-        let agent_cwd = self.config.agents.get(&r.agent).and_then(|a| a.cwd.clone());
+        let agent_cwd = self.config().agents.get(&r.agent).and_then(|a| a.cwd.clone());
         let cwd = match spec.cwd.clone().or(agent_cwd).or(spec.client_cwd.clone()) {
             Some(c) if c.is_absolute() => c,
             Some(c) => return Err(invalid(format!("cwd {:?} is not an absolute path", c))),
@@ -245,7 +325,7 @@ impl Engine {
         if !cwd.is_dir() {
             return Err(invalid(format!("cwd {} is not a directory", cwd.display())));
         }
-        let group = self.config.limits().group_for(r.model.as_deref());
+        let group = self.config().limits().group_for(r.model.as_deref());
         let mut st = self.lock();
         // A dashboard open in tmux hosts the panes: of tasks from its server, and of tasks
         // from outside tmux.
@@ -432,12 +512,12 @@ impl Engine {
         task: &Task,
         env: Option<Vec<(String, String)>>,
     ) -> Result<Launched, String> {
-        let agent = self
-            .config
+        let config = self.config();
+        let agent = config
             .agents
             .get(&task.agent)
             .ok_or_else(|| format!("agent {:?} is no longer in the config", task.agent))?;
-        let (stale, ttl) = self.config.timeouts_for(task.category.as_deref(), &task.agent);
+        let (stale, ttl) = self.config().timeouts_for(task.category.as_deref(), &task.agent);
         let mut values =
             self.template_values(task, task.prompt.clone(), task.model.as_deref(), &task.skills);
         let template = match (&task.resume, &agent.continue_command) {
@@ -520,7 +600,7 @@ impl Engine {
             tracing::error!(task = id, error = %e, "task end may not be durable");
         }
         tracing::info!(task = id, status = %ended.status, reason = ?ended.reason, "ended");
-        if let Some(agent) = self.config.summarizer.as_ref().map(|s| s.get_ref().clone())
+        if let Some(agent) = self.config().summarizer.as_ref().map(|s| s.get_ref().clone())
             && !result.trim().is_empty()
         {
             tokio::spawn(self.clone().summarize(ended.clone(), agent, result));
@@ -637,6 +717,7 @@ impl Engine {
     }
 
     pub fn status(&self) -> StatusData {
+        let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
         let st = self.lock();
         let counts = TaskStatus::ALL
             .iter()
@@ -648,13 +729,15 @@ impl Engine {
             pid: std::process::id(),
             socket: self.paths.socket(),
             data_dir: self.paths.data.clone(),
-            config: self.config_file.clone(),
+            config: settings.file.clone(),
+            config_error: settings.error.clone(),
+            config_digest: Some(settings.digest),
             started_at: self.started_at,
             uptime_ms: (now - self.started_at).num_milliseconds(),
             counts,
             groups: st.sched.usage(),
             store_problems: st.problems.clone(),
-            layout: st.layout.clone().unwrap_or_else(|| self.config.layout_name().to_string()),
+            layout: st.layout.clone().unwrap_or_else(|| self.config().layout_name().to_string()),
             panes: vec![],
             notifications: self.notify_server.describe(),
         }

@@ -101,7 +101,7 @@ pub async fn test(
     engine: &Engine,
     tmux: Option<crate::core::task::TmuxOrigin>,
 ) -> crate::proto::NotifyTestData {
-    let cfg = engine.config.notify.clone();
+    let cfg = engine.config().notify.clone();
     let n = notice::Notice {
         summary: "✓ paneherd test — completed in 1s".into(),
         body: "paneherd notify test\nIf you see this, notifications work.".into(),
@@ -127,21 +127,19 @@ pub async fn test(
     }
 }
 
+/// Follows the event stream until the daemon stops. The `[notify]` settings are read for each
+/// event, so a config edit applies to the next end.
 pub async fn run(engine: Arc<Engine>) {
-    let cfg = engine.config.notify.clone();
     match engine.notify_server.current().await {
         Ok(s) => tracing::info!(server = %s, "desktop notifications"),
         Err(e) => tracing::warn!(why = %why_none(&e), "no desktop notifications"),
     }
-    if !cfg.enabled && cfg.on_finish.is_none() {
-        return;
-    }
-    let icon = cfg.icon.clone().or_else(|| install_icon(&engine.paths.data));
-    let window = Duration::from_millis(cfg.coalesce_ms);
     let mut rx = engine.subscribe();
     let mut co = Coalescer::default();
     loop {
         let due = co.due();
+        let cfg = engine.config().notify.clone();
+        let window = Duration::from_millis(cfg.coalesce_ms);
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(Event::TaskChanged { task }) => {
@@ -164,7 +162,8 @@ pub async fn run(engine: Arc<Engine>) {
             _ = tokio::time::sleep_until(due.map(Instant::from_std).unwrap_or_else(Instant::now)), if due.is_some() => {
                 let batch = co.take(Instant::now().into_std(), window);
                 if !batch.is_empty() {
-                    tokio::spawn(send(engine.clone(), cfg.clone(), icon.clone(), batch));
+                    let icon = cfg.icon.clone().or_else(|| install_icon(&engine.paths.data));
+                    tokio::spawn(send(engine.clone(), cfg.clone(), icon, batch));
                 }
             }
         }

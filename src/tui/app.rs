@@ -110,7 +110,8 @@ pub enum Action {
     Event(Event),
     Detail(Detail),
     FullOutput(String, String),
-    Groups(Vec<GroupUsage>, String, Vec<crate::proto::PaneUsage>),
+    /// The daemon's status (limit groups, layout, panes, config health).
+    Status(Box<crate::proto::StatusData>),
     Message(String),
 }
 
@@ -148,6 +149,8 @@ pub struct App {
     /// Agent panes shown and waiting per main pane (to say when the window is too small).
     pub panes: Vec<crate::proto::PaneUsage>,
     pub layout: String,
+    /// Why the daemon refused the config file's current content (it runs on the last good one).
+    pub config_error: Option<String>,
     pub layouts: Vec<String>,
     pub targets: Vec<String>,
     pub message: Option<String>,
@@ -174,6 +177,7 @@ impl App {
             groups: vec![],
             panes: vec![],
             layout: String::new(),
+            config_error: None,
             layouts: vec![],
             targets: vec!["agent:shell".into()],
             message: None,
@@ -389,10 +393,12 @@ impl App {
                 }
                 vec![]
             }
-            Action::Groups(groups, layout, panes) => {
-                self.groups = groups;
-                self.layout = layout;
-                self.panes = panes;
+            Action::Status(s) => {
+                let s = *s;
+                self.groups = s.groups;
+                self.layout = s.layout;
+                self.panes = s.panes;
+                self.config_error = s.config_error;
                 vec![]
             }
             Action::Message(m) => {
@@ -418,6 +424,10 @@ impl App {
                 fx
             }
             Event::Lagged { .. } => vec![Effect::Reload],
+            Event::ConfigReloaded { error } => {
+                self.config_error = error;
+                vec![Effect::FetchGroups]
+            }
             Event::Output { id, at, .. } => {
                 if let Some(t) = self.tasks.get_mut(&id) {
                     t.last_output_at = Some(at);

@@ -181,7 +181,7 @@ async fn run_effect(
         }
         Effect::FetchGroups => {
             let s: StatusData = c.request(Request::Status).await?;
-            let _ = tx.send(Action::Groups(s.groups, s.layout, s.panes));
+            let _ = tx.send(Action::Status(Box::new(s)));
         }
         Effect::Cancel(ids) => {
             let done: Vec<Task> = c.request(Request::Cancel { ids, all: false }).await?;

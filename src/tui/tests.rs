@@ -248,7 +248,12 @@ fn the_header_says_when_agents_wait_out_of_view() {
         visible: 0,
         hidden: 3,
     };
-    app.update(Action::Groups(app.groups.clone(), "main-vertical".into(), vec![usage]));
+    app.update(Action::Status(Box::new(crate::proto::StatusData {
+        groups: app.groups.clone(),
+        layout: "main-vertical".into(),
+        panes: vec![usage],
+        ..Default::default()
+    })));
     let screen = render(&app, 160, 48);
     assert!(
         screen.contains("3 agents in paneherd-agents — window too small to show any"),

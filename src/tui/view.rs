@@ -133,6 +133,10 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
         let why = if shown == 0 { " — window too small to show any" } else { "" };
         spans.push(Span::raw(format!("│ {waiting} agents in paneherd-agents{why} ")));
     }
+    if app.config_error.is_some() {
+        let style = if app.color { Style::default().fg(Color::Red) } else { Style::default() };
+        spans.push(Span::styled("│ config error: running on the last good config ", style));
+    }
     if !app.filter.is_empty() || matches!(app.mode, Mode::Filter) {
         spans.push(Span::raw(format!("│ filter: {}▏", app.filter)));
     }

@@ -6,7 +6,8 @@ use super::*;
 impl Engine {
     /// The agent's session id in its output, by its `session_pattern`.
     pub(super) fn find_session(&self, agent: &str, output: &str) -> Option<String> {
-        let pat = self.config.agents.get(agent)?.session_pattern.as_ref()?;
+        let config = self.config();
+        let pat = config.agents.get(agent)?.session_pattern.as_ref()?;
         let re = regex::Regex::new(pat.get_ref()).ok()?;
         let caps = re.captures_iter(output).last()?;
         caps.get(1).or_else(|| caps.get(0)).map(|m| m.as_str().to_string())
@@ -24,7 +25,7 @@ impl Engine {
             self.retry_spec(&id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id.clone()))?;
         spec.title = Some(format!("{} (continued)", text::cut(&t.title, 48)));
         let resumable =
-            self.config.agents.get(&t.agent).is_some_and(|a| a.continue_command.is_some());
+            self.config().agents.get(&t.agent).is_some_and(|a| a.continue_command.is_some());
         match (&t.session, resumable) {
             (Some(session), true) => {
                 spec.prompt = prompt.to_string();
@@ -32,7 +33,7 @@ impl Engine {
                 spec.category = None;
                 spec.agent = Some(t.agent.clone());
             }
-            _ if self.config.agents.get(&t.agent).is_some_and(|a| a.prompt_goes_to_shell()) => {
+            _ if self.config().agents.get(&t.agent).is_some_and(|a| a.prompt_goes_to_shell()) => {
                 return Err(invalid(format!(
                     "task {id} ran a command line (agent {:?} hands its prompt to a shell), so there \
                      is no conversation to continue and its output is never run as a command. Run \
@@ -55,7 +56,8 @@ impl Engine {
 
     /// The agent's `idle_secs`, if it has one.
     pub(super) fn idle_of(&self, agent: &str) -> Option<Duration> {
-        let a = self.config.agents.get(agent)?;
+        let config = self.config();
+        let a = config.agents.get(agent)?;
         a.idle_secs.as_ref().map(|s| Duration::from_secs(*s.get_ref()))
     }
 
@@ -109,7 +111,8 @@ impl Engine {
     /// Asks the configured summarizer agent for a one-line summary of an ended task and
     /// records it. Failures are logged; the default summary stays.
     pub(super) async fn summarize(self: Arc<Self>, task: Task, agent: String, result: String) {
-        let Some(a) = self.config.agents.get(&agent) else {
+        let config = self.config();
+        let Some(a) = config.agents.get(&agent) else {
             return;
         };
         let excerpt: String = result.chars().take(20_000).collect();

@@ -55,7 +55,7 @@ impl Engine {
             _ => return false,
         };
         self.panes.adopt(&geometry, &origin.socket, &origin.pane, &task.id, pane, visible).await;
-        let (stale, ttl) = self.config.timeouts_for(task.category.as_deref(), &task.agent);
+        let (stale, ttl) = self.config().timeouts_for(task.category.as_deref(), &task.agent);
         let ran = task.run_ms(timefmt::now()).unwrap_or(0).max(0) as u64;
         let ttl_left = Duration::from_secs(ttl).saturating_sub(Duration::from_millis(ran));
         let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
@@ -75,7 +75,7 @@ impl Engine {
                 PaneCtl { launch, started: None, exit: Some(exit_tx), activity: activity.clone() };
             st.pane_ctl.insert(task.id.clone(), ctl);
             st.running.insert(task.id.clone(), kill_tx);
-            let group = self.config.limits().group_for(task.model.as_deref());
+            let group = self.config().limits().group_for(task.model.as_deref());
             st.sched.mark_running(&task.id, &group);
         }
         let handle = runner::RunHandle { pid, exit: exit_rx, activity };
@@ -291,19 +291,19 @@ impl Engine {
     pub fn tmux_settings(&self) -> crate::tmux::TmuxSettings {
         let name = self.lock().layout.clone();
         match name {
-            Some(n) => self.config.tmux_settings_for(&n),
-            None => self.config.tmux_settings(),
+            Some(n) => self.config().tmux_settings_for(&n),
+            None => self.config().tmux_settings(),
         }
     }
 
     /// The layout preset in force.
     pub fn layout_name(&self) -> String {
-        self.lock().layout.clone().unwrap_or_else(|| self.config.layout_name().to_string())
+        self.lock().layout.clone().unwrap_or_else(|| self.config().layout_name().to_string())
     }
 
     /// Switches the layout preset and re-plans every window with agents.
     pub async fn set_layout(&self, name: &str) -> Result<(), ErrorBody> {
-        if !self.config.presets.0.contains_key(name) {
+        if !self.config().presets.0.contains_key(name) {
             return Err(invalid(format!("unknown layout preset {name:?}")));
         }
         self.lock().layout = Some(name.to_string());
