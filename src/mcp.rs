@@ -8,14 +8,18 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 #[allow(deprecated)]
 use rmcp::model::{
-    CallToolResult, ContentBlock, LoggingLevel, LoggingMessageNotificationParam,
-    ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    LoggingLevel, LoggingMessageNotificationParam, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams,
 };
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::{Peer, RoleServer};
+use rmcp::service::{Peer, RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use serde::Deserialize;
 
@@ -92,6 +96,8 @@ pub struct PaneherdMcp {
     /// Tasks submitted through this session (their ends are announced to the client).
     mine: Arc<Mutex<HashSet<String>>>,
     peer: Arc<Mutex<Option<Peer<RoleServer>>>>,
+    /// The least severe log level the client wants (`logging/setLevel`), as `LoggingLevel as u8`.
+    log_level: Arc<AtomicU8>,
 }
 
 fn tool_error(msg: impl Into<String>) -> McpError {
@@ -173,6 +179,7 @@ impl PaneherdMcp {
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             mine: Default::default(),
             peer: Default::default(),
+            log_level: Default::default(),
         }
     }
 
@@ -331,11 +338,51 @@ impl ServerHandler for PaneherdMcp {
     fn get_info(&self) -> ServerConfig {
         #[allow(deprecated)]
         let caps = ServerCapabilities::builder().enable_tools().enable_logging().build();
-        ServerConfig::new(caps).with_instructions(
-            "paneherd runs tasks in the background (in tmux panes when it can). Use `task` to hand off \
-             work, then carry on: when a task ends you get a notification; read it with \
-             background_output or delegation_read. delegation_list shows earlier work of this project.",
-        )
+        ServerConfig::new(caps)
+            .with_server_info(
+                Implementation::new("paneherd", env!("CARGO_PKG_VERSION"))
+                    .with_title("paneherd — background agent tasks")
+                    .with_description(
+                        "Runs agent tasks in the background (in tmux panes when it can), under \
+                         concurrency limits, and keeps every result.",
+                    ),
+            )
+            .with_instructions(
+                "paneherd runs tasks in the background (in tmux panes when it can). Use `task` to \
+                 hand off work, then carry on: when a task ends you get a notification; read it with \
+                 background_output or delegation_read. delegation_list shows earlier work of this \
+                 project.",
+            )
+    }
+
+    /// Every tool's input error (arguments that do not decode, values paneherd refuses, an
+    /// unknown id) comes back as a result with `isError: true`, so that the model reads it and
+    /// corrects itself; only a call of an unknown tool is a protocol error.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let router = Self::tool_router();
+        if !router.has_route(&request.name) {
+            return Err(McpError::invalid_params(format!("no tool {:?}", request.name), None));
+        }
+        match router.call(ToolCallContext::new(self, request, context)).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                Ok(CallToolResult::error(vec![ContentBlock::text(e.message.to_string())]).into())
+            }
+        }
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.log_level.store(request.level as u8, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -358,6 +405,9 @@ async fn announce(server: PaneherdMcp) {
         }
         let peer = server.peer.lock().ok().and_then(|p| p.clone());
         let Some(peer) = peer else { continue };
+        if (LoggingLevel::Notice as u8) < server.log_level.load(Ordering::Relaxed) {
+            continue;
+        }
         let tag = match task.status {
             TaskStatus::Completed => "BACKGROUND TASK RESULT READY",
             TaskStatus::Error => "BACKGROUND TASK ERROR",

@@ -58,6 +58,16 @@ fn text(r: &CallToolResult) -> String {
 async fn agents_delegate_through_mcp() {
     let env = Env::new(&config_with(""));
     let (client, rec) = start(&env).await;
+    let info = client.peer_info().unwrap();
+    let server = info.server_info.as_ref().unwrap();
+    assert_eq!(server.name, "paneherd");
+    assert_eq!(server.version, env!("CARGO_PKG_VERSION"));
+    assert!(server.title.as_deref().is_some_and(|t| t.starts_with("paneherd")), "{server:?}");
+    client
+        .peer()
+        .set_level(rmcp::model::SetLevelRequestParams::new(rmcp::model::LoggingLevel::Info))
+        .await
+        .expect("logging/setLevel is answered");
     let tools: Vec<String> =
         client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
     for t in
@@ -148,7 +158,8 @@ async fn agents_delegate_through_mcp() {
     assert!(text(&r).contains("fake agent line 2 of 3"));
     assert!(t0.elapsed() < Duration::from_secs(2));
 
-    // Bad arguments: clear tool errors, and the server goes on.
+    // Bad arguments, whether they do not decode or paneherd refuses them: results with
+    // isError, which the model reads; the server goes on.
     for (call, words) in [
         (
             json!({"name": "task", "arguments": {"prompt": "x", "category": "quick", "subagent_type": "fake"}}),
@@ -171,10 +182,19 @@ async fn agents_delegate_through_mcp() {
             "no task with id",
         ),
         (json!({"name": "background_cancel", "arguments": {}}), "give task_id"),
+        (json!({"name": "task", "arguments": {"prompt": 5}}), "invalid type"),
+        (json!({"name": "delegation_read", "arguments": {}}), "missing field `id`"),
     ] {
-        let e = client.call_tool(args(call.clone())).await.expect_err(&format!("{call}"));
-        assert!(e.to_string().contains(words), "{call}: {e}");
+        let r =
+            client.call_tool(args(call.clone())).await.unwrap_or_else(|e| panic!("{call}: {e}"));
+        assert_eq!(r.is_error, Some(true), "{call}: {r:?}");
+        assert!(text(&r).contains(words), "{call}: {}", text(&r));
     }
+    let e = client
+        .call_tool(args(json!({"name": "no_such_tool", "arguments": {}})))
+        .await
+        .expect_err("an unknown tool is a protocol error");
+    assert!(e.to_string().contains("no tool"), "{e}");
     let r =
         client.call_tool(args(json!({"name": "delegation_list", "arguments": {}}))).await.unwrap();
     assert!(text(&r).contains(&id), "still serving");

@@ -50,8 +50,15 @@ impl Env {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
-        c.args(args)
-            .env("PANEHERD_DATA_DIR", self.data())
+        c.args(args);
+        self.apply(&mut c);
+        c
+    }
+
+    /// Gives `c` this test's private environment (data, runtime and config dirs, HOME, no
+    /// session bus, no tmux), and runs it in the test's dir.
+    pub fn apply(&self, c: &mut Command) {
+        c.env("PANEHERD_DATA_DIR", self.data())
             .env("PANEHERD_RUNTIME_DIR", self.runtime())
             .env("PANEHERD_CONFIG", self.config())
             .env("HOME", self.path().join("home"))
@@ -66,7 +73,6 @@ impl Env {
         for (k, v) in &self.extra {
             c.env(k, v);
         }
-        c
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -152,6 +158,32 @@ command = ["{args}", "{{prompt}}", "--title={{title}}", "--id={{task_id}}"]
         fake = fixture("fake-agent").display(),
         args = fixture("echo-args").display(),
     )
+}
+
+/// Where `.ci/tools` installs the third-party programs the tests drive for real (the official
+/// MCP Python SDK, the agent CLIs), at pinned versions. Installs what is missing first (`.ci/run`
+/// does so before the tests; a test run without it does it here, once, under a lock).
+pub fn ci_tools() -> PathBuf {
+    static TOOLS: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let got = TOOLS.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = root.join("target/ci-tools");
+        let out = Command::new("bash").arg(root.join(".ci/tools")).arg(&dir).output();
+        match out {
+            Ok(o) if o.status.success() => Ok(dir),
+            Ok(o) => Err(format!(
+                ".ci/tools could not install the pinned third-party programs ({}):\n{}{}",
+                o.status,
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )),
+            Err(e) => Err(format!("cannot run .ci/tools: {e}")),
+        }
+    });
+    match got {
+        Ok(dir) => dir.clone(),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 pub fn pid_alive(pid: i64) -> bool {
