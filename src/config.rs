@@ -60,6 +60,10 @@ pub struct TmuxSection {
     pub agent_pane_min_width: Option<Spanned<u16>>,
     pub agent_pane_min_height: Option<Spanned<u16>>,
     pub close_after_secs: Option<Spanned<CloseAfter>>,
+    /// The user's file names the layout or the main pane's width: the plan keeps to them (else
+    /// the default layout adapts to small windows).
+    #[serde(skip)]
+    pub chosen: bool,
 }
 
 impl TmuxSection {
@@ -80,6 +84,7 @@ impl TmuxSection {
                 *mine = theirs;
             }
         }
+        self.chosen |= user.layout.is_some() || user.main_pane_min_width.is_some();
         take(&mut self.layout, user.layout);
         take(&mut self.main_pane_size, user.main_pane_size);
         take(&mut self.main_pane_min_width, user.main_pane_min_width);
@@ -318,9 +323,12 @@ impl Config {
         }
     }
 
-    /// The tmux settings in force: the chosen preset with `[tmux]` keys over it.
+    /// The tmux settings in force: the chosen preset with `[tmux]` keys over it. The built-in
+    /// default adapts to windows too small for it; a layout the user chose does not.
     pub fn tmux_settings(&self) -> TmuxSettings {
-        self.tmux_settings_for(self.layout_name())
+        let mut s = self.tmux_settings_for(self.layout_name());
+        s.geometry.adapt = !self.tmux.chosen;
+        s
     }
 
     /// The settings of preset `name` with `[tmux]` keys over it.

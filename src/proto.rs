@@ -335,4 +335,8 @@ pub struct PaneUsage {
     pub main_pane: String,
     pub visible: usize,
     pub hidden: usize,
+    /// How the layout adapted to the window to show agents at all (e.g. "agents below the main
+    /// pane"), when it did.
+    #[serde(default)]
+    pub fallback: Option<String>,
 }

@@ -1,7 +1,8 @@
-//! Everything about tmux: the pure pane planner, the layout presets, and (later) the adapter,
-//! the only code that runs tmux commands.
+//! Everything about tmux: the pure pane planner and layout trees, the layout presets, and the
+//! adapter, the only code that runs tmux commands.
 
 pub mod adapter;
+pub mod layout;
 pub mod planner;
 pub mod presets;
 

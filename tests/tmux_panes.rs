@@ -195,7 +195,8 @@ fn overflow_then_rotation_into_view() {
 
 #[test]
 fn a_window_too_small_for_any_agent_keeps_them_all_running_in_the_background() {
-    let env = Env::new(&tmux_config(""));
+    // A layout the user chose is kept, even where it shows no agent.
+    let env = Env::new(&tmux_config("layout = \"main-vertical\"\n"));
     let srv = Server::start(&env, 120, 40);
     let ids: Vec<String> =
         (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
@@ -382,7 +383,7 @@ fn the_tmux_server_going_away_ends_its_tasks_in_error_and_the_daemon_lives_on() 
 
 #[test]
 fn a_resize_re_plans_and_focus_brings_a_hidden_agent_into_view() {
-    let env = Env::new(&tmux_config(""));
+    let env = Env::new(&tmux_config("layout = \"main-vertical\"\n"));
     let srv = Server::start(&env, 240, 60);
     srv.tmux(&["set-option", "-g", "window-size", "manual"]);
     let ids: Vec<String> =
@@ -478,4 +479,74 @@ fn the_window_is_given_back_once_its_last_agent_pane_closes() {
         !s.tmux(&["show-hooks", "-w", "-t", "%0"]).contains("tmux-resized")
     });
     assert_eq!(srv.tmux(&["show-options", "-wqv", "-t", "%0", "pane-border-status"]).trim(), "");
+}
+
+#[test]
+fn the_default_layout_shows_agents_at_the_sizes_people_use() {
+    for ((w, h), at_least, how) in [
+        ((120, 35), 2, Some("agents below the main pane")),
+        ((160, 45), 3, Some("main pane narrowed to 96 columns")),
+        ((220, 55), 5, None),
+    ] {
+        let env = Env::new(&tmux_config(""));
+        let srv = Server::start(&env, w, h);
+        let _ids: Vec<String> =
+            (0..6).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+        srv.until(
+            &format!("{at_least} agents beside the main pane at {w}x{h}"),
+            Duration::from_secs(10),
+            |s| s.main_window().len() > at_least && s.main_window().len() + s.overflow().len() == 7,
+        );
+        let main = srv.main_window();
+        let m = main.iter().find(|p| p.id == "%0").unwrap();
+        assert!(m.w >= 80, "{w}x{h}: the main pane keeps 80 columns: {m:?}");
+        for p in main.iter().filter(|p| p.id != "%0") {
+            assert!(p.w >= 40 && p.h >= 8, "{w}x{h}: pane {p:?} below the minimums");
+        }
+        let status = env.ok(&["daemon", "status"]);
+        match how {
+            Some(words) => assert!(status.contains(words), "{w}x{h}: {status}"),
+            None => assert!(!status.contains("narrowed") && !status.contains("below"), "{status}"),
+        }
+        env.ok(&["cancel", "--all"]);
+    }
+}
+
+#[test]
+fn a_pane_of_the_users_own_keeps_its_size_and_place() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 240, 50);
+    // The user splits their window: a shell of their own on the right, 80 columns.
+    srv.tmux(&["split-window", "-h", "-l", "80", "-t", "%0", "sh"]);
+    let before = srv.main_window();
+    let theirs = before.iter().find(|p| p.id != "%0").unwrap().clone();
+    let geometry = |s: &Server, id: &str| {
+        s.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            id,
+            "#{pane_left},#{pane_top},#{pane_width}x#{pane_height}",
+        ])
+    };
+    let theirs_at = geometry(&srv, &theirs.id);
+    for _ in 0..3 {
+        run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    }
+    srv.until("agents beside the main pane", Duration::from_secs(10), |s| {
+        s.main_window().len() >= 3
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        geometry(&srv, &theirs.id),
+        theirs_at,
+        "the user's pane did not move or change size"
+    );
+    // The agents are in what was the main pane's part of the window.
+    for p in srv.main_window().iter().filter(|p| p.id != "%0" && p.id != theirs.id) {
+        assert!(p.w >= 40 && p.h >= 8, "{p:?}");
+    }
+    env.ok(&["cancel", "--all"]);
+    srv.until("agent panes closed", Duration::from_secs(10), |s| s.main_window().len() == 2);
+    assert_eq!(geometry(&srv, &theirs.id), theirs_at, "and still not after they closed");
 }

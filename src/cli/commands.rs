@@ -393,7 +393,11 @@ async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
         outln!("  limit      {} {}/{} ({} queued)", g.key, g.running, limit, g.queued);
     }
     for p in &s.panes {
-        let note = if p.visible == 0 { " (window too small to show any beside it)" } else { "" };
+        let note = match (&p.fallback, p.visible) {
+            (_, 0) => " (window too small to show any beside it)".to_string(),
+            (Some(how), _) => format!(" ({how}, to fit the window)"),
+            (None, _) => String::new(),
+        };
         outln!(
             "  panes      beside {} ({}): {} shown, {} waiting in paneherd-agents{note}",
             p.main_pane,

@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 use tokio::sync::Mutex;
 
 use crate::tmux::adapter::{Decoration, PaneInfo, Tmux};
-use crate::tmux::planner::{self, Geometry};
+use crate::tmux::layout::{self, Cell};
+use crate::tmux::planner::{self, BorderRow, Fallback, Geometry, Rect};
 
 /// The agents laid out beside one main pane.
 #[derive(Debug)]
@@ -22,6 +23,8 @@ struct MainWindow {
     window: String,
     decoration: Option<Decoration>,
     hook: Option<String>,
+    /// How the last plan departed from the layout to show agents at all.
+    fallback: Option<Fallback>,
     /// Visible agent panes, in layout order: (task id, pane id).
     visible: Vec<(String, String)>,
     /// Agents waiting in the overflow window, longest-waiting first.
@@ -67,9 +70,47 @@ pub struct Panes {
     book: Mutex<Book>,
 }
 
-/// The plan for a window whose top row is the pane border line (paneherd turns it on).
-fn plan_for(info: &PaneInfo, geometry: &Geometry, n: usize) -> planner::Plan {
-    planner::plan(info.window_width, info.window_height.saturating_sub(1), geometry, n)
+/// The part of a main pane's window that is paneherd's: the cells of the main pane and of its
+/// visible agents (which tmux made by splitting the main pane's cell). Panes of the user's own
+/// in the window are outside it and are never moved or resized.
+struct Space {
+    info: PaneInfo,
+    tree: Cell,
+    region: Rect,
+    /// The window's row for the pane border line, when the region touches it.
+    border: Option<BorderRow>,
+}
+
+/// Reads the window's layout and finds paneherd's part of it; `None` when the main pane is gone.
+async fn space(mw: &MainWindow) -> Result<Option<Space>> {
+    let Some(info) = mw.tmux.pane_info(&mw.main_pane).await? else { return Ok(None) };
+    let (layout, border) = mw.tmux.window_layout(&info.window).await?;
+    let tree = layout::parse(&layout).map_err(anyhow::Error::msg)?;
+    let ours: Vec<u32> = std::iter::once(&mw.main_pane)
+        .chain(mw.visible.iter().map(|(_, p)| p))
+        .map(|p| pane_number(p))
+        .collect();
+    let leaves = tree.panes();
+    let region = layout::bounding(leaves.iter().filter(|(p, _)| ours.contains(p)).map(|(_, r)| *r))
+        .context("the main pane is not in its window's layout")?;
+    if leaves.iter().any(|(p, r)| !ours.contains(p) && r.overlaps(region)) {
+        anyhow::bail!("a pane of the user's own lies among the agents' panes");
+    }
+    let border = match border.as_str() {
+        "top" if region.y == 0 => Some(BorderRow::Top),
+        "bottom" if region.y + region.h == tree.rect.h => Some(BorderRow::Bottom),
+        _ => None,
+    };
+    Ok(Some(Space { info, tree, region, border }))
+}
+
+impl Space {
+    /// The plan for `n` agents in paneherd's region, in the region's own coordinates, without the
+    /// pane border line's row.
+    fn plan(&self, geometry: &Geometry, n: usize) -> planner::Plan {
+        let row = u16::from(self.border.is_some());
+        planner::plan(self.region.w, self.region.h.saturating_sub(row), geometry, n)
+    }
 }
 
 fn pane_number(id: &str) -> u32 {
@@ -98,11 +139,18 @@ impl Panes {
                     None
                 }
             };
-            let decoration = match tmux.decorate(&info.window).await {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "cannot set the pane borders");
-                    None
+            // The agents' border line (id, status, time) takes a row of every pane: only in a
+            // window where the main pane is alone, never at the cost of the user's own panes.
+            let alone = tmux.list_panes(&info.window).await.map(|p| p.len() == 1).unwrap_or(false);
+            let decoration = if !alone {
+                None
+            } else {
+                match tmux.decorate(&info.window).await {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "cannot set the pane borders");
+                        None
+                    }
                 }
             };
             book.mains.insert(
@@ -113,6 +161,7 @@ impl Panes {
                     window: info.window.clone(),
                     decoration,
                     hook,
+                    fallback: None,
                     visible: vec![],
                     hidden: VecDeque::new(),
                 },
@@ -120,7 +169,14 @@ impl Panes {
         }
         let mw = book.mains.get_mut(&key).context("the main pane's entry vanished")?;
         let n = mw.visible.len() + mw.hidden.len() + 1;
-        let fits = plan_for(&info, geometry, n).agents.len();
+        let fits = match space(mw).await {
+            Ok(Some(sp)) => sp.plan(geometry, n).agents.len(),
+            Ok(None) => 0,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "agents wait out of view");
+                0
+            }
+        };
         let placed = if mw.visible.len() < fits {
             let p = tmux.split(main_pane, cwd, command).await?;
             mw.visible.push((task_id.to_string(), p.pane.clone()));
@@ -182,6 +238,7 @@ impl Panes {
             window: String::new(),
             decoration: None,
             hook: None,
+            fallback: None,
             visible: vec![],
             hidden: VecDeque::new(),
         });
@@ -242,9 +299,9 @@ impl Panes {
         let mut book = self.book.lock().await;
         let Some(key) = book.owner.get(task_id).cloned() else { return Ok(false) };
         let Some(mw) = book.mains.get_mut(&key) else { return Ok(false) };
-        let fits_any = match mw.tmux.pane_info(&mw.main_pane).await? {
-            Some(info) => !plan_for(&info, geometry, 1).agents.is_empty(),
-            None => false,
+        let fits_any = match space(mw).await {
+            Ok(Some(sp)) => !sp.plan(geometry, 1).agents.is_empty(),
+            _ => false,
         };
         if fits_any
             && let Some(i) = mw.hidden.iter().position(|(t, _)| t == task_id)
@@ -284,6 +341,7 @@ impl Panes {
                 main_pane: main.clone(),
                 visible: m.visible.len(),
                 hidden: m.hidden.len(),
+                fallback: m.fallback.map(Fallback::describe),
             })
             .collect();
         out.sort_by(|a, b| (&a.socket, &a.main_pane).cmp(&(&b.socket, &b.main_pane)));
@@ -317,19 +375,25 @@ async fn release_if_empty(book: &mut Book, key: &(PathBuf, String)) {
     }
 }
 
-/// Makes the window match the plan: as many agents visible as fit (the visible ones stay, the
-/// longest-waiting hidden ones come in), the rest in the overflow window, then one layout.
+/// Makes the window match the plan: as many agents visible as fit in paneherd's part of it (the
+/// visible ones stay, the longest-waiting hidden ones come in), the rest in the overflow
+/// window, then one layout that leaves every other pane of the window exactly where it is.
 async fn relayout(mw: &mut MainWindow, geometry: &Geometry) -> Result<()> {
-    let Some(info): Option<PaneInfo> = mw.tmux.pane_info(&mw.main_pane).await? else {
+    let sp = match space(mw).await {
+        Ok(Some(sp)) => sp,
         // The main pane is gone: the agents stay where they are.
-        return Ok(());
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "cannot lay the agents out");
+            return Ok(());
+        }
     };
     let n = mw.visible.len() + mw.hidden.len();
-    let plan = plan_for(&info, geometry, n);
-    let fits = plan.agents.len();
+    let fits = sp.plan(geometry, n).agents.len();
+    let changed = mw.visible.len() != fits.min(n);
     while mw.visible.len() > fits {
         if let Some(entry) = mw.visible.pop() {
-            mw.tmux.hide(&entry.1, &info.session).await?;
+            mw.tmux.hide(&entry.1, &sp.info.session).await?;
             mw.hidden.push_front(entry);
         }
     }
@@ -338,14 +402,47 @@ async fn relayout(mw: &mut MainWindow, geometry: &Geometry) -> Result<()> {
         mw.tmux.join(&entry.1, &mw.main_pane).await?;
         mw.visible.push(entry);
     }
-    let agents: Vec<u32> = mw.visible.iter().map(|(_, p)| pane_number(p)).collect();
-    let in_window = mw.tmux.list_panes(&info.window).await?.len();
-    if in_window == 1 + agents.len() {
-        let shown = planner::with_border_row(&plan);
-        let layout = planner::layout_string(&shown, pane_number(&mw.main_pane), &agents);
-        mw.tmux.select_layout(&info.window, &layout).await
+    // Panes moved in or out: read the layout again.
+    let sp = if changed {
+        match space(mw).await? {
+            Some(sp) => sp,
+            None => return Ok(()),
+        }
     } else {
-        // The user has panes of their own in this window: tmux's own layout of that name.
-        mw.tmux.select_layout(&info.window, geometry.kind.tmux_layout()).await
+        sp
+    };
+    let region = sp.region;
+    let plan = sp.plan(geometry, mw.visible.len());
+    mw.fallback = plan.fallback;
+    let shown = match sp.border {
+        Some(at) => planner::with_border_row(&plan, at),
+        None => plan,
+    };
+    let agents: Vec<u32> = mw.visible.iter().map(|(_, p)| pane_number(p)).collect();
+    let ours =
+        planner::plan_tree(&shown, pane_number(&mw.main_pane), &agents).moved(region.x, region.y);
+    let mut ours_ids = agents.clone();
+    ours_ids.push(pane_number(&mw.main_pane));
+    let others: Vec<Cell> = sp
+        .tree
+        .panes()
+        .into_iter()
+        .filter(|(p, _)| !ours_ids.contains(p))
+        .map(|(p, r)| Cell::pane(r, p))
+        .collect();
+    let whole = sp.tree.rect;
+    let tree = if others.is_empty() {
+        Some(ours)
+    } else {
+        let mut pieces = others;
+        pieces.push(ours);
+        layout::tile(whole, pieces)
+    };
+    match tree {
+        Some(t) => mw.tmux.select_layout(&sp.info.window, &t.to_layout()).await,
+        None => {
+            tracing::warn!("the window's panes do not tile around the agents; layout left alone");
+            Ok(())
+        }
     }
 }

@@ -81,8 +81,18 @@ pub fn many(tasks: &[Task], now: Timestamp) -> Notice {
     if asking > 0 {
         parts.push(format!("{asking} ?"));
     }
-    let body = tasks
-        .iter()
+    // What went wrong first (it must not hide in "… and N more"), then questions, then the rest;
+    // each kind in the order the tasks ended.
+    let rank = |t: &&Task| match (t.status, &t.needs_input) {
+        (s, _) if failed(s) => 0,
+        (TaskStatus::Running, Some(_)) => 1,
+        (TaskStatus::Cancelled, _) => 2,
+        _ => 3,
+    };
+    let mut ordered: Vec<&Task> = tasks.iter().collect();
+    ordered.sort_by_key(|t| (rank(t), t.finished_at));
+    let body = ordered
+        .into_iter()
         .take(8)
         .map(|t| format!("{} {} — {}", t.status.symbol(), t.id, text::cut(&t.title, 50)))
         .chain((tasks.len() > 8).then(|| format!("… and {} more", tasks.len() - 8)))
@@ -102,5 +112,35 @@ fn agent_model(t: &Task) -> String {
     match &t.model {
         Some(m) => format!("{} / {m}", t.agent),
         None => t.agent.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::task::Outcome;
+
+    fn ended(id: &str, outcome: Outcome, at_ms: i64) -> Task {
+        let t0 = timefmt::now();
+        let mut t = Task::pending(id, "shell", "p", "/".into(), "/x.log".into(), t0);
+        t.title = format!("title {id}");
+        t.start(1, t0).unwrap();
+        t.finish(outcome, t0 + chrono::Duration::milliseconds(at_ms)).unwrap();
+        t
+    }
+
+    #[test]
+    fn a_burst_names_its_failures_first_so_none_hides_in_the_rest() {
+        let mut tasks: Vec<Task> =
+            (0..8).map(|i| ended(&format!("ok{i}"), Outcome::Completed, i)).collect();
+        let fail = |r: &str| Outcome::Error { exit_code: Some(3), reason: r.into() };
+        tasks.push(ended("bad1", fail("exit code 3"), 100));
+        tasks.push(ended("bad2", fail("exit code 3"), 101));
+        let n = many(&tasks, timefmt::now());
+        assert_eq!(n.summary, "10 tasks finished: 8 ✓ 2 ✗");
+        assert!(n.critical);
+        let lines: Vec<&str> = n.body.lines().collect();
+        assert!(lines[0].contains("bad1") && lines[1].contains("bad2"), "{}", n.body);
+        assert_eq!(lines[8], "… and 2 more");
     }
 }

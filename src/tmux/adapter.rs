@@ -195,6 +195,18 @@ impl Tmux {
         }
     }
 
+    /// The window's layout string (`#{window_layout}`) and where its pane border line is
+    /// (`pane-border-status`: `off`, `top` or `bottom`).
+    pub async fn window_layout(&self, window: &str) -> Result<(String, String)> {
+        let cmd = DisplayMessage::new()
+            .print()
+            .target_pane(window.to_string())
+            .message("#{window_layout}\t#{pane-border-status}");
+        let out = self.run(cmd).await?;
+        let (layout, border) = out.trim_end().split_once('\t').unwrap_or((out.trim_end(), "off"));
+        Ok((layout.to_string(), border.to_string()))
+    }
+
     /// Applies a layout (a name or a layout string) to a window.
     pub async fn select_layout(&self, window: &str, layout: &str) -> Result<()> {
         let cmd =

@@ -18,6 +18,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::layout::Cell;
+
 /// The arrangement of panes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -68,6 +70,9 @@ pub struct Geometry {
     pub main_pane_min_width: u16,
     pub agent_pane_min_width: u16,
     pub agent_pane_min_height: u16,
+    /// The layout is the default one, not the user's choice: when it cannot show a single agent,
+    /// the plan may narrow the main pane (down to `MAIN_FLOOR`) or put the agents below it.
+    pub adapt: bool,
 }
 
 impl Default for Geometry {
@@ -78,6 +83,29 @@ impl Default for Geometry {
             main_pane_min_width: 120,
             agent_pane_min_width: 40,
             agent_pane_min_height: 8,
+            adapt: false,
+        }
+    }
+}
+
+/// The narrowest main pane an adapting layout makes: the dashboard works from 80 columns.
+pub const MAIN_FLOOR: u16 = 80;
+
+/// How an adapting plan departs from the configured layout, to show agents at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// The main pane was narrowed to this many columns.
+    NarrowMain(u16),
+    /// The agents go below the main pane (main-horizontal) instead.
+    Below,
+}
+
+impl Fallback {
+    /// In words, for the dashboard's header and `daemon status`.
+    pub fn describe(self) -> String {
+        match self {
+            Fallback::NarrowMain(w) => format!("main pane narrowed to {w} columns"),
+            Fallback::Below => "agents below the main pane".into(),
         }
     }
 }
@@ -128,6 +156,8 @@ pub struct Plan {
     /// The agent region (when there are visible agents).
     pub region: Option<Rect>,
     pub arrangement: Arrangement,
+    /// Set when an adapting layout had to depart from its settings to show any agent.
+    pub fallback: Option<Fallback>,
 }
 
 impl Plan {
@@ -154,8 +184,33 @@ fn fit(total: u16, min: u16) -> u16 {
     ((total as u32 + 1) / (min.max(1) as u32 + 1)) as u16
 }
 
-/// Plans the panes of a `w`×`h` window for `n` running agents.
+/// Plans the panes of a `w`×`h` window for `n` running agents. An adapting geometry that
+/// cannot show one agent tries a narrower main pane (main on the left), then agents below it,
+/// before it gives up (the agents then run out of view).
 pub fn plan(w: u16, h: u16, g: &Geometry, n: usize) -> Plan {
+    let p = plan_fixed(w, h, g, n);
+    if !p.agents.is_empty() || !g.adapt || n == 0 || !g.kind.main_left() {
+        return p;
+    }
+    if g.main_pane_min_width > MAIN_FLOOR {
+        let narrow = Geometry { main_pane_min_width: MAIN_FLOOR, ..*g };
+        let mut q = plan_fixed(w, h, &narrow, n);
+        if !q.agents.is_empty() {
+            q.fallback = Some(Fallback::NarrowMain(q.main.w));
+            return q;
+        }
+    }
+    let below = Geometry { kind: LayoutKind::MainHorizontal, ..*g };
+    let mut q = plan_fixed(w, h, &below, n);
+    if !q.agents.is_empty() {
+        q.fallback = Some(Fallback::Below);
+        return q;
+    }
+    p
+}
+
+/// The plan of exactly the given geometry.
+fn plan_fixed(w: u16, h: u16, g: &Geometry, n: usize) -> Plan {
     let whole = Rect { x: 0, y: 0, w, h };
     let none = || Plan {
         window: (w, h),
@@ -164,6 +219,7 @@ pub fn plan(w: u16, h: u16, g: &Geometry, n: usize) -> Plan {
         agents: vec![],
         region: None,
         arrangement: Arrangement::None,
+        fallback: None,
     };
     if n == 0 || w == 0 || h == 0 {
         return none();
@@ -200,7 +256,15 @@ pub fn plan(w: u16, h: u16, g: &Geometry, n: usize) -> Plan {
     if agents.is_empty() {
         return none();
     }
-    Plan { window: (w, h), kind: g.kind, main, agents, region: Some(region), arrangement }
+    Plan {
+        window: (w, h),
+        kind: g.kind,
+        main,
+        agents,
+        region: Some(region),
+        arrangement,
+        fallback: None,
+    }
 }
 
 fn column(r: Rect, k: u16) -> Vec<Rect> {
@@ -253,85 +317,76 @@ fn grid(r: Rect, n: u16, min_w: u16, min_h: u16) -> (Vec<Rect>, Arrangement) {
     (out, Arrangement::Grid(per_row))
 }
 
-/// The same plan in a window one row taller whose top row holds tmux's pane border line
-/// (`pane-border-status top`): panes touching the top absorb it, the others move down. Plan for
-/// the height below the border line, then lay out with this.
-pub fn with_border_row(p: &Plan) -> Plan {
-    let grow = |r: Rect| {
-        if r.y == 0 { Rect { h: r.h + 1, ..r } } else { Rect { y: r.y + 1, ..r } }
+/// Where tmux draws the pane border line (`pane-border-status`), which takes a row of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BorderRow {
+    Top,
+    Bottom,
+}
+
+/// The same plan in a window one row taller whose top (or bottom) row holds tmux's pane border
+/// line: panes touching that edge absorb it, and with the line on top the others move down. Plan
+/// for the height without the border line, then lay out with this.
+pub fn with_border_row(p: &Plan, at: BorderRow) -> Plan {
+    let h = p.window.1;
+    let grow = |r: Rect| match at {
+        BorderRow::Top if r.y == 0 => Rect { h: r.h + 1, ..r },
+        BorderRow::Top => Rect { y: r.y + 1, ..r },
+        BorderRow::Bottom if r.y + r.h == h => Rect { h: r.h + 1, ..r },
+        BorderRow::Bottom => r,
     };
     Plan {
-        window: (p.window.0, p.window.1 + 1),
+        window: (p.window.0, h + 1),
         kind: p.kind,
         main: grow(p.main),
         agents: p.agents.iter().map(|r| grow(*r)).collect(),
         region: p.region.map(grow),
         arrangement: p.arrangement.clone(),
+        fallback: p.fallback,
     }
 }
 
-/// tmux's layout checksum.
-fn checksum(layout: &str) -> u16 {
-    let mut csum: u16 = 0;
-    for b in layout.bytes() {
-        csum = (csum >> 1) | ((csum & 1) << 15);
-        csum = csum.wrapping_add(b as u16);
-    }
-    csum
-}
-
-fn leaf(r: Rect, pane: u32) -> String {
-    format!("{}x{},{},{},{}", r.w, r.h, r.x, r.y, pane)
-}
-
-fn node(r: Rect, horizontal: bool, children: Vec<String>) -> String {
-    if children.len() == 1 {
-        // A lone child takes the whole cell.
-        return children.into_iter().next().unwrap_or_default();
-    }
-    let (open, close) = if horizontal { ('{', '}') } else { ('[', ']') };
-    format!("{}x{},{},{}{open}{}{close}", r.w, r.h, r.x, r.y, children.join(","))
-}
-
-/// The `select-layout` string for a plan, given the main pane's and the visible agents' tmux
-/// pane numbers (`%12` → 12), in plan order.
-pub fn layout_string(p: &Plan, main_pane: u32, agent_panes: &[u32]) -> String {
+/// The layout tree for a plan, given the main pane's and the visible agents' tmux pane numbers
+/// (`%12` → 12), in plan order.
+pub fn plan_tree(p: &Plan, main_pane: u32, agent_panes: &[u32]) -> Cell {
     let (w, h) = p.window;
-    let body = match (&p.region, p.agents.is_empty()) {
-        (Some(region), false) => {
-            let ids = agent_panes.iter().copied().chain(std::iter::repeat(0));
-            let leaves: Vec<String> =
-                p.agents.iter().zip(ids).map(|(r, id)| leaf(*r, id)).collect();
-            let agents = match &p.arrangement {
-                Arrangement::Column => node(*region, false, leaves),
-                Arrangement::Row | Arrangement::None => node(*region, true, leaves),
-                Arrangement::Grid(per_row) => {
-                    let mut rows = Vec::new();
-                    let mut it = p.agents.iter().zip(leaves);
-                    for &n in per_row {
-                        let cells: Vec<(&Rect, String)> = it.by_ref().take(n).collect();
-                        let band = Rect {
-                            x: region.x,
-                            y: cells.first().map(|c| c.0.y).unwrap_or(region.y),
-                            w: region.w,
-                            h: cells.first().map(|c| c.0.h).unwrap_or(region.h),
-                        };
-                        rows.push(node(band, true, cells.into_iter().map(|c| c.1).collect()));
-                    }
-                    node(*region, false, rows)
-                }
-            };
-            let root = Rect { x: 0, y: 0, w, h };
-            node(root, p.kind.main_left(), vec![leaf(p.main, main_pane), agents])
-        }
-        _ => leaf(p.main, main_pane),
+    let root = Rect { x: 0, y: 0, w, h };
+    let (Some(region), false) = (&p.region, p.agents.is_empty()) else {
+        return Cell::pane(p.main, main_pane);
     };
-    format!("{:04x},{body}", checksum(&body))
+    let ids = agent_panes.iter().copied().chain(std::iter::repeat(0));
+    let leaves: Vec<Cell> = p.agents.iter().zip(ids).map(|(r, id)| Cell::pane(*r, id)).collect();
+    let agents = match &p.arrangement {
+        Arrangement::Column => Cell::group(*region, false, leaves),
+        Arrangement::Row | Arrangement::None => Cell::group(*region, true, leaves),
+        Arrangement::Grid(per_row) => {
+            let mut rows = Vec::new();
+            let mut it = leaves.into_iter();
+            for &n in per_row {
+                let cells: Vec<Cell> = it.by_ref().take(n).collect();
+                let band = Rect {
+                    x: region.x,
+                    y: cells.first().map(|c| c.rect.y).unwrap_or(region.y),
+                    w: region.w,
+                    h: cells.first().map(|c| c.rect.h).unwrap_or(region.h),
+                };
+                rows.push(Cell::group(band, true, cells));
+            }
+            Cell::group(*region, false, rows)
+        }
+    };
+    Cell::group(root, p.kind.main_left(), vec![Cell::pane(p.main, main_pane), agents])
+}
+
+/// The `select-layout` string for a plan (see `plan_tree`).
+pub fn layout_string(p: &Plan, main_pane: u32, agent_panes: &[u32]) -> String {
+    plan_tree(p, main_pane, agent_panes).to_layout()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tmux::layout::checksum;
     use proptest::prelude::*;
 
     fn geo(kind: LayoutKind) -> Geometry {
@@ -339,6 +394,12 @@ mod tests {
     }
 
     fn check_invariants(p: &Plan, g: &Geometry, n: usize) -> Result<(), String> {
+        // What the plan actually followed, when an adapting layout fell back.
+        let g = &match p.fallback {
+            None => *g,
+            Some(Fallback::NarrowMain(_)) => Geometry { main_pane_min_width: MAIN_FLOOR, ..*g },
+            Some(Fallback::Below) => Geometry { kind: LayoutKind::MainHorizontal, ..*g },
+        };
         let (w, h) = p.window;
         let win = Rect { x: 0, y: 0, w, h };
         if p.agents.len() > n {
@@ -463,7 +524,7 @@ mod tests {
     #[test]
     fn border_row_shifts_and_grows() {
         let p = plan(240, 59, &geo(LayoutKind::MainVertical), 2);
-        let b = with_border_row(&p);
+        let b = with_border_row(&p, BorderRow::Top);
         assert_eq!(b.window, (240, 60));
         assert_eq!(b.main, Rect { x: 0, y: 0, w: 144, h: 60 });
         // The top pane absorbs the border line (29 rows of content, as planned); the next moves down.
@@ -479,14 +540,49 @@ mod tests {
         assert_eq!(format!("{:04x}", checksum("80x24,0,0,0")), "b25d");
     }
 
+    /// The default config (main-vertical, adapting) at the sizes people use, the dashboard as
+    /// the main pane; the top row of the window is the pane border line.
+    #[test]
+    fn the_default_layout_shows_agents_at_common_sizes() {
+        let g = Geometry { adapt: true, ..Geometry::default() };
+        let table: [((u16, u16), usize, Option<Fallback>); 6] = [
+            ((120, 35), 2, Some(Fallback::Below)),
+            ((160, 45), 3, Some(Fallback::NarrowMain(96))),
+            ((220, 55), 5, None),
+            ((80, 24), 1, Some(Fallback::Below)),
+            ((200, 50), 5, None),
+            ((140, 40), 3, Some(Fallback::NarrowMain(84))),
+        ];
+        for ((w, h), at_least, fallback) in table {
+            let p = plan(w, h - 1, &g, 12);
+            assert!(
+                p.agents.len() >= at_least,
+                "{w}x{h}: {} agents, want ≥ {at_least}",
+                p.agents.len()
+            );
+            assert_eq!(p.fallback, fallback, "{w}x{h}");
+            check_invariants(&p, &g, 12).unwrap();
+            assert!(p.main.w >= MAIN_FLOOR, "{w}x{h}: the dashboard keeps 80 columns");
+            for a in &p.agents {
+                assert!(
+                    a.w >= g.agent_pane_min_width && a.h >= g.agent_pane_min_height,
+                    "{w}x{h}: {a:?}"
+                );
+            }
+        }
+        // A layout the user chose is kept as it is, even when it shows nothing.
+        let chosen = Geometry { adapt: false, ..Geometry::default() };
+        assert!(plan(160, 44, &chosen, 3).agents.is_empty());
+    }
+
     proptest! {
         #[test]
         fn invariants_hold(w in 1u16..400, h in 1u16..120, n in 0usize..40,
                            kind in 0usize..5, size in 20u16..=80, main_min in 40u16..200,
-                           min_w in 20u16..80, min_h in 3u16..20) {
+                           min_w in 20u16..80, min_h in 3u16..20, adapt: bool) {
             let g = Geometry { kind: LayoutKind::ALL[kind], main_pane_size: size,
                                main_pane_min_width: main_min, agent_pane_min_width: min_w,
-                               agent_pane_min_height: min_h };
+                               agent_pane_min_height: min_h, adapt };
             let p = plan(w, h, &g, n);
             prop_assert!(check_invariants(&p, &g, n).is_ok(), "{:?}", check_invariants(&p, &g, n));
             // More agents never show fewer panes.

@@ -247,6 +247,7 @@ fn the_header_says_when_agents_wait_out_of_view() {
         main_pane: "%0".into(),
         visible: 0,
         hidden: 3,
+        fallback: None,
     };
     app.update(Action::Status(Box::new(crate::proto::StatusData {
         groups: app.groups.clone(),
