@@ -74,12 +74,17 @@ pub enum Command {
     /// A follow-up to an earlier task: resumes the agent's session when it can, else a new task
     /// that carries the earlier prompt and result.
     Continue {
+        /// The earlier task (any unique prefix of its id).
         id: String,
+        /// The follow-up (one argument).
         prompt: String,
+        /// Wait for the new task to end and print its result.
         #[arg(short, long)]
         wait: bool,
-        #[arg(long, requires = "wait")]
+        /// With --wait: give up after this many seconds (exit 124).
+        #[arg(long, requires = "wait", allow_negative_numbers = true)]
         timeout: Option<f64>,
+        /// Print the new task as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -94,33 +99,44 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print shell completions.
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Select a task's tmux pane, bringing it into view from the overflow window.
-    Focus { id: String },
+    Focus {
+        /// The task (any unique prefix of its id).
+        id: String,
+    },
     /// Inside a task's tmux pane: runs the agent and reports its exit.
     #[command(hide = true)]
     PaneRun {
+        /// The daemon's socket.
         #[arg(long)]
         socket: PathBuf,
+        /// The task to run.
         #[arg(long)]
         task: String,
     },
     /// From a tmux hook: a window was resized.
     #[command(hide = true)]
     TmuxResized {
+        /// The daemon's socket.
         #[arg(long)]
         socket: PathBuf,
+        /// The tmux server's socket.
         #[arg(long)]
         tmux: PathBuf,
+        /// The window that was resized.
         window: String,
     },
     /// The simulated agent of the `demo` agent preset.
     #[command(hide = true)]
     DemoAgent {
+        /// The task it runs for (shown in its banner).
         #[arg(long)]
         task: Option<String>,
+        /// What it pretends to work on.
         prompt: String,
     },
 }
@@ -149,12 +165,13 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub wait: bool,
     /// With --wait: give up after this many seconds (exit 124).
-    #[arg(long, requires = "wait")]
+    #[arg(long, requires = "wait", allow_negative_numbers = true)]
     pub timeout: Option<f64>,
     /// Print the task as JSON.
     #[arg(long)]
     pub json: bool,
-    /// The prompt (one argument; `-` reads it from standard input).
+    /// The prompt (one argument; `-` reads it from standard input). A prompt that begins with
+    /// `-` goes after `--`: `paneherd run --agent claude -- "-v is broken"`.
     pub prompt: String,
 }
 
@@ -173,12 +190,13 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
+    /// The task (any unique prefix of its id).
     pub id: String,
     /// Wait until the task has ended.
     #[arg(short, long)]
     pub wait: bool,
     /// With --wait: give up after this many seconds (exit 124).
-    #[arg(long, requires = "wait")]
+    #[arg(long, requires = "wait", allow_negative_numbers = true)]
     pub timeout: Option<f64>,
     /// Print the task (with its result) as JSON.
     #[arg(long)]
@@ -187,37 +205,42 @@ pub struct OutputArgs {
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// Tasks to wait for.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    /// Tasks to wait for (any unique prefix of each id).
     pub ids: Vec<String>,
     /// Wait for every task not yet ended.
     #[arg(long)]
     pub all: bool,
     /// Give up after this many seconds (exit 124).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub timeout: Option<f64>,
+    /// Print the tasks (and whether the wait timed out) as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct CancelArgs {
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    /// Tasks to cancel (any unique prefix of each id).
     pub ids: Vec<String>,
     /// Cancel every pending and running task.
     #[arg(long)]
     pub all: bool,
+    /// Print the tasks as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct RetryArgs {
+    /// The task to run again (any unique prefix of its id).
     pub id: String,
+    /// Wait for the new task to end and print its result.
     #[arg(short, long)]
     pub wait: bool,
-    #[arg(long, requires = "wait")]
+    /// With --wait: give up after this many seconds (exit 124).
+    #[arg(long, requires = "wait", allow_negative_numbers = true)]
     pub timeout: Option<f64>,
+    /// Print the new task as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -254,6 +277,7 @@ pub enum DaemonCmd {
     },
     /// Pid, socket, uptime and task counts (exit 3 if no daemon runs).
     Status {
+        /// Print the status as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -276,6 +300,33 @@ pub struct DemoArgs {
 
 fn parse_status(s: &str) -> Result<TaskStatus, String> {
     s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command, argument and flag says what it is for (in `--help`).
+    #[test]
+    fn every_argument_has_help() {
+        fn check(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if a.get_id() != "help" && a.get_help().is_none() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (command)", sub.get_name()));
+                }
+                check(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = vec![];
+        check(&Cli::command(), "paneherd", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
 }
 
 /// Runs the command line; returns the process exit code.

@@ -84,6 +84,21 @@ pub struct RunHandle {
     pub activity: Arc<Activity>,
 }
 
+/// Finds `program` as `execvp` would for a process with `PATH` = `path` in `cwd`: a name with a
+/// `/` is a file (relative to `cwd`), any other is looked up on the `PATH`.
+pub fn locate(program: &str, path: Option<&str>, cwd: &std::path::Path) -> Result<PathBuf, String> {
+    if program.is_empty() {
+        return Err("the agent's command names no program".into());
+    }
+    if program.contains('/') {
+        let p = cwd.join(program);
+        return which::which_in(&p, None::<&str>, cwd)
+            .map_err(|_| format!("cannot start {program:?}: no such executable file"));
+    }
+    which::which_in(program, path, cwd)
+        .map_err(|_| format!("cannot start {program:?}: not found on PATH (is it installed?)"))
+}
+
 /// Sends `signal` to the task's whole process group; a group already gone is not an error.
 pub fn signal_group(pid: u32, signal: Signal) {
     let Ok(raw) = i32::try_from(pid) else { return };

@@ -385,3 +385,54 @@ fn a_closed_standard_output_ends_every_command_quietly() {
         assert_eq!(out.status.code(), Some(141), "paneherd {args:?}");
     }
 }
+
+#[test]
+fn usage_messages_say_what_to_do() {
+    let env = Env::new(&config_with(
+        "[agents.missing]\ncommand = [\"no-such-agent-cli\", \"--\", \"{prompt}\"]\n",
+    ));
+    let stderr = |args: &[&str]| {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for cmd in ["wait", "cancel"] {
+        assert!(stderr(&[cmd]).contains("give task ids, or --all"), "{cmd}");
+        assert!(stderr(&[cmd, "x", "--all"]).contains("not both"), "{cmd}");
+    }
+    // A negative timeout, however it is written.
+    let a = stderr(&["wait", "--all", "--timeout", "-1"]);
+    let b = stderr(&["wait", "--all", "--timeout=-1"]);
+    assert!(a.contains("--timeout -1: give a number of seconds"), "{a}");
+    assert_eq!(a, b);
+    // An agent that is not installed is refused at once.
+    let e = stderr(&["run", "--agent", "missing", "hello"]);
+    assert!(e.contains("cannot start \"no-such-agent-cli\": not found on PATH"), "{e}");
+    assert!(env.list().is_empty(), "nothing was queued");
+    // Cancelling a task that has ended says so.
+    let id = env.submit(&["--agent", "shell", "true"]);
+    env.wait_status(&id, "completed", Duration::from_secs(10));
+    let out = env.ok(&["cancel", &id]);
+    assert!(out.contains("had already ended (completed)"), "{out}");
+    // `layouts` labels its columns.
+    assert!(env.ok(&["layouts"]).starts_with("  PRESET"), "column headers");
+}
+
+#[test]
+fn a_queued_task_whose_program_vanished_ends_with_a_clear_error() {
+    let script = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    let script = script.keep().unwrap();
+    std::fs::write(&script, "#!/bin/sh\necho ran\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let env = Env::new(&config_with(&format!(
+        "[concurrency]\ndefault = 1\n[agents.vanishing]\ncommand = [\"{}\", \"{{prompt}}\"]\n",
+        script.display()
+    )));
+    let first = env.submit(&["--agent", "fake", "20 0.05 0"]);
+    let queued = env.submit(&["--agent", "vanishing", "x"]);
+    assert_eq!(env.task(&queued)["status"], "pending");
+    std::fs::remove_file(&script).unwrap();
+    env.wait_status(&first, "completed", Duration::from_secs(10));
+    let t = env.wait_status(&queued, "error", Duration::from_secs(10));
+    assert!(t["reason"].as_str().unwrap().contains("no such executable file"), "{t:#}");
+}

@@ -194,7 +194,7 @@ fn timeout_ms(secs: Option<f64>) -> Result<Option<u64>, Fail> {
     match secs {
         None => Ok(None),
         Some(s) if s.is_finite() && s >= 0.0 => Ok(Some((s * 1000.0) as u64)),
-        Some(s) => Err(usage(format!("--timeout {s}: give a number of seconds ≥ 0"))),
+        Some(s) => Err(usage(format!("--timeout {s}: give a number of seconds, 0 or more"))),
     }
 }
 
@@ -327,7 +327,17 @@ async fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
     Ok(if a.wait { code_for(std::slice::from_ref(&out.task), false) } else { exit::OK })
 }
 
+/// The ids of `wait` and `cancel`: some ids, or `--all`.
+fn ids_or_all(ids: &[String], all: bool) -> Result<(), Fail> {
+    match (ids.is_empty(), all) {
+        (true, false) => Err(usage("give task ids, or --all")),
+        (false, true) => Err(usage("give task ids or --all, not both")),
+        _ => Ok(()),
+    }
+}
+
 async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
+    ids_or_all(&a.ids, a.all)?;
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Client::connect(paths, true).await?;
     let w: WaitData =
@@ -346,14 +356,35 @@ async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
 }
 
 async fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
+    ids_or_all(&a.ids, a.all)?;
     let mut c = Client::connect(paths, true).await?;
-    let tasks: Vec<Task> = c.request(Request::Cancel { ids: a.ids, all: a.all }).await?;
-    if a.json {
-        print_json(&tasks)?;
-    } else if tasks.is_empty() {
-        outln!("Nothing to cancel.");
+    // Which had ended already, to say so rather than list them as if just cancelled.
+    let mut ended = vec![];
+    for id in &a.ids {
+        let t: Option<Task> = c.request(Request::Get { id: id.clone() }).await?;
+        if let Some(t) = t.filter(|t| t.status.is_terminal()) {
+            ended.push(t);
+        }
+    }
+    let ids: Vec<String> =
+        a.ids.into_iter().filter(|i| !ended.iter().any(|t| t.id.starts_with(i.as_str()))).collect();
+    let tasks: Vec<Task> = if ids.is_empty() && !a.all {
+        vec![]
     } else {
+        c.request(Request::Cancel { ids, all: a.all }).await?
+    };
+    if a.json {
+        let all: Vec<&Task> = tasks.iter().chain(ended.iter()).collect();
+        print_json(&all)?;
+        return Ok(exit::OK);
+    }
+    for t in &ended {
+        outln!("{} had already ended ({}); nothing to cancel.", t.id, t.status);
+    }
+    if !tasks.is_empty() {
         out!("{}", render::task_table(&tasks, timefmt::now()));
+    } else if ended.is_empty() {
+        outln!("Nothing to cancel: no task is pending or running.");
     }
     Ok(exit::OK)
 }
@@ -471,7 +502,8 @@ fn layouts(paths: &Paths) -> CmdResult {
     let loaded = Config::load(&paths.config).map_err(|e| usage(format!("config error: {e}")))?;
     let c = &loaded.config;
     let active = c.tmux.layout.as_ref().map(|l| l.get_ref().as_str()).unwrap_or("main-vertical");
-    let w = c.presets.0.keys().map(|k| k.len()).max().unwrap_or(0);
+    let w = c.presets.0.keys().map(|k| k.len()).max().unwrap_or(0).max(6);
+    outln!("  {:w$}  {:<15}  DESCRIPTION", "PRESET", "LAYOUT");
     for (name, p) in &c.presets.0 {
         let mark = if name == active { "*" } else { " " };
         let from = match &p.path {

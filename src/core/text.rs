@@ -32,7 +32,48 @@ fn meaningful(line: &str) -> bool {
     line.chars().any(|c| c.is_alphanumeric())
 }
 
-/// The summary of a result: its first meaningful lines joined, cut to 150 chars.
+/// Whether a line reports progress rather than a finding: a spinner or arrow mark in front,
+/// a step counter (`[3/8]`), a percentage, or a trailing ellipsis (`Reading files…`).
+fn progress(line: &str) -> bool {
+    let first = line.chars().next().unwrap_or(' ');
+    let spinner = "▸▹►▶⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏|/-\\◐◓◑◒⣾⣽⣻⢿⡿⣟⣯⣷";
+    let counter = line.split_whitespace().take(2).any(|w| {
+        let w = w.trim_matches(|c| c == '[' || c == ']' || c == '(' || c == ')');
+        w.split_once('/').is_some_and(|(a, b)| {
+            !a.is_empty() && !b.is_empty() && a.chars().chain(b.chars()).all(|c| c.is_ascii_digit())
+        })
+    });
+    let percent = line
+        .split_whitespace()
+        .any(|w| w.strip_suffix('%').is_some_and(|n| !n.is_empty() && n.parse::<f64>().is_ok()));
+    (spinner.contains(first) && line.chars().nth(1).is_some_and(char::is_whitespace))
+        || counter
+        || percent
+        || line.ends_with('…')
+        || line.ends_with("...")
+}
+
+/// Whether a line only repeats the task back (a banner with its id, or `task: <prompt>`).
+fn echo(line: &str, id: &str, prompt: &str) -> bool {
+    if !id.is_empty() && line.contains(id) {
+        return true;
+    }
+    let ask = prompt.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    ask.chars().count() >= 8 && line.contains(ask) && line.len() - ask.len() <= 12
+}
+
+/// The summary of task `id`'s result: its first lines that say something, skipping banners,
+/// echoes of the prompt and progress reports, joined and cut to 150 chars.
+pub fn task_summary(result: &str, id: &str, prompt: &str) -> Option<String> {
+    let found: Vec<&str> = result
+        .lines()
+        .map(str::trim)
+        .filter(|l| meaningful(l) && !progress(l) && !echo(l, id, prompt))
+        .collect();
+    summary(&found.join("\n"))
+}
+
+/// The summary of a text: its first meaningful lines joined, cut to 150 chars.
 pub fn summary(result: &str) -> Option<String> {
     let mut out = String::new();
     for line in result.lines().map(str::trim).filter(|l| meaningful(l)) {
@@ -91,6 +132,21 @@ mod tests {
         assert_eq!(summary("\n---\n\n"), None);
         let s = summary(&"word ".repeat(100)).unwrap();
         assert_eq!(s.chars().count(), 150);
+    }
+
+    #[test]
+    fn a_task_summary_says_what_was_found_not_the_banner_or_the_progress() {
+        let demo = "demo agent satisfied-thornbill\ntask: Explore the auth code\n\
+                    ▸ [1/3] Reading the repository layout…\n▸ [2/3] Opening src/main.rs…\n\n\
+                    Done. 3 findings for: Explore the auth code\n  1. finding 1 src/a.rs:10\n";
+        let s = task_summary(demo, "satisfied-thornbill", "Explore the auth code").unwrap();
+        assert!(s.starts_with("Done. 3 findings for: Explore the auth code · 1. finding 1"), "{s}");
+        let failed = "demo agent x-y\ntask: Review it all\n▸ [1/2] Thinking…\nerror: gave up";
+        assert_eq!(task_summary(failed, "x-y", "Review it all").unwrap(), "error: gave up");
+        let tests = "Compiling paneherd\nrunning 3 tests\n 42% done\ntest result: ok. 3 passed";
+        let s = task_summary(tests, "a-b", "cargo test").unwrap();
+        assert_eq!(s, "Compiling paneherd · running 3 tests · test result: ok. 3 passed");
+        assert_eq!(task_summary("Loading...\n", "a-b", "x"), None);
     }
 
     #[test]

@@ -159,7 +159,7 @@ impl Engine {
                     };
                     if task.finish(lost, timefmt::now()).is_ok() {
                         let result = read_output(&task.log_path);
-                        task.summary = text::summary(&result);
+                        task.summary = text::task_summary(&result, &task.id, &task.prompt);
                         store.save(&task, Some(&result), true)?;
                     }
                 }
@@ -312,11 +312,11 @@ impl Engine {
         if spec.prompt.contains('\0') {
             return Err(invalid("the prompt contains a NUL byte"));
         }
-        let r = self
-            .config()
+        let config = self.config();
+        let r = config
             .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
             .map_err(invalid)?;
-        let agent_cwd = self.config().agents.get(&r.agent).and_then(|a| a.cwd.clone());
+        let agent_cwd = config.agents.get(&r.agent).and_then(|a| a.cwd.clone());
         let cwd = match spec.cwd.clone().or(agent_cwd).or(spec.client_cwd.clone()) {
             Some(c) if c.is_absolute() => c,
             Some(c) => return Err(invalid(format!("cwd {:?} is not an absolute path", c))),
@@ -325,7 +325,15 @@ impl Engine {
         if !cwd.is_dir() {
             return Err(invalid(format!("cwd {} is not a directory", cwd.display())));
         }
-        let group = self.config().limits().group_for(r.model.as_deref());
+        // An agent that is not installed is refused now, not found missing when it starts.
+        if let Some(agent) = config.agents.get(&r.agent) {
+            let env = spec
+                .env
+                .as_ref()
+                .map(|e| e.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>());
+            self.program_of(agent, env.as_deref(), &cwd).map_err(invalid)?;
+        }
+        let group = config.limits().group_for(r.model.as_deref());
         let mut st = self.lock();
         // A dashboard open in tmux hosts the panes: of tasks from its server, and of tasks
         // from outside tmux.
@@ -505,6 +513,24 @@ impl Engine {
         values
     }
 
+    /// The program an agent runs, found as the task's process would find it (on the `PATH` of
+    /// `env`, the submitter's; else the daemon's), or why it cannot be.
+    fn program_of(
+        &self,
+        agent: &crate::config::AgentConfig,
+        env: Option<&[(String, String)]>,
+        cwd: &std::path::Path,
+    ) -> Result<PathBuf, String> {
+        let first = agent.command.get_ref().first().cloned().unwrap_or_default();
+        let values = [("paneherd", self.exe.display().to_string())].into_iter().collect();
+        let program = runner::argv::expand(&[first], &values)?.pop().unwrap_or_default();
+        let path = match env {
+            Some(env) => env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
+            None => std::env::var("PATH").ok(),
+        };
+        runner::locate(&program, path.as_deref(), cwd)
+    }
+
     /// Builds the argv and environment of a task from the current config and starts it: in a
     /// tmux pane when it came from inside tmux, else headless.
     async fn launch(
@@ -517,6 +543,8 @@ impl Engine {
             .agents
             .get(&task.agent)
             .ok_or_else(|| format!("agent {:?} is no longer in the config", task.agent))?;
+        // Installed when the task was submitted; still there now?
+        self.program_of(agent, env.as_deref(), &task.cwd)?;
         let (stale, ttl) = self.config().timeouts_for(task.category.as_deref(), &task.agent);
         let mut values =
             self.template_values(task, task.prompt.clone(), task.model.as_deref(), &task.skills);
@@ -567,12 +595,9 @@ impl Engine {
     /// Records how a running task ended, frees its slot and starts what may start next. The
     /// record is durable on disk before the change is applied and announced.
     pub async fn finish(self: &Arc<Self>, id: &str, outcome: Outcome) {
-        let log_path = match self.get(id) {
-            Some(t) => t.log_path,
-            None => return,
-        };
-        let result = read_output(&log_path);
-        let summary = text::summary(&result);
+        let Some(task) = self.get(id) else { return };
+        let result = read_output(&task.log_path);
+        let summary = text::task_summary(&result, &task.id, &task.prompt);
         let ended = {
             let mut st = self.lock();
             let Some(mut t) = st.tasks.get(id).cloned() else {

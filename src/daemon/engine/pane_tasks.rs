@@ -32,7 +32,7 @@ impl Engine {
             };
             if t.finish(lost, timefmt::now()).is_ok() {
                 let result = read_output(&t.log_path);
-                t.summary = text::summary(&result);
+                t.summary = text::task_summary(&result, &t.id, &t.prompt);
                 let _ = self.writer.save_wait(t.clone(), Some(result), Durability::Now).await;
                 self.lock().put(t.clone());
                 self.emit(Event::TaskChanged { task: Box::new(t) });
