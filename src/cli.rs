@@ -302,6 +302,18 @@ fn parse_status(s: &str) -> Result<TaskStatus, String> {
     s.parse()
 }
 
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    commands::dispatch(cli)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,16 +339,4 @@ mod tests {
         check(&Cli::command(), "paneherd", &mut missing);
         assert!(missing.is_empty(), "no help text: {missing:#?}");
     }
-}
-
-/// Runs the command line; returns the process exit code.
-pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::OK };
-        }
-    };
-    commands::dispatch(cli)
 }
