@@ -42,8 +42,8 @@ pub struct Config {
     pub tmux: TmuxSection,
     /// Reserved for notifications.
     pub notify: crate::notify::NotifyConfig,
-    /// Reserved for the dashboard.
-    pub ui: Option<toml::Table>,
+    /// `[ui]`: the dashboard.
+    pub ui: UiSection,
     /// Layout presets (built-in and the user's), loaded beside the config.
     #[serde(skip)]
     pub presets: Presets,
@@ -92,6 +92,14 @@ impl TmuxSection {
         take(&mut self.agent_pane_min_height, user.agent_pane_min_height);
         take(&mut self.close_after_secs, user.close_after_secs);
     }
+}
+
+/// `[ui]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiSection {
+    /// `[ui.keys]`: action → key, laid over the default bindings.
+    pub keys: BTreeMap<String, Spanned<String>>,
 }
 
 /// `[concurrency]`.
@@ -316,11 +324,7 @@ impl Config {
         self.tmux.merge(user.tmux);
         self.presets = user.presets;
         self.notify = user.notify;
-        for (mine, theirs) in [(&mut self.ui, user.ui)] {
-            if let Some(t) = theirs {
-                mine.get_or_insert_with(toml::Table::new).extend(t);
-            }
-        }
+        self.ui.keys.extend(user.ui.keys);
     }
 
     /// The tmux settings in force: the chosen preset with `[tmux]` keys over it. The built-in
@@ -342,12 +346,8 @@ impl Config {
     }
 
     /// `[ui.keys]`: action → key.
-    pub fn ui_keys(&self) -> std::collections::BTreeMap<String, String> {
-        let keys = self.ui.as_ref().and_then(|u| u.get("keys")).and_then(|k| k.as_table());
-        keys.map(|t| {
-            t.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect()
-        })
-        .unwrap_or_default()
+    pub fn ui_keys(&self) -> BTreeMap<String, String> {
+        self.ui.keys.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
     }
 
     pub fn limits(&self) -> Limits {

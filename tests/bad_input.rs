@@ -245,7 +245,7 @@ fn a_user_layout_preset_is_listed_and_can_be_chosen() {
 }
 
 const BAD_CONFIGS: [(&str, usize, &str, &str); 16] = [
-    ("ui_keys_bad.toml", 1, "ui.keys", "unknown key \"Hyper\""),
+    ("ui_keys_bad.toml", 3, "ui.keys.cancel", "unknown key \"Hyper\""),
     (
         "tmux_unknown_layout.toml",
         2,

@@ -49,13 +49,185 @@ where
     }
 }
 
-/// A fresh id not in use: two words, or three when two keep colliding.
+/// Friendly, plain words: nothing anyone would mind pasting into a team chat (no words about
+/// bodies, no slang double meanings), short and easy to type.
+const ADJECTIVES: [&str; 141] = [
+    "agile", "airy", "amber", "apt", "azure", "balmy", "bold", "brave", "breezy", "bright",
+    "brisk", "bubbly", "calm", "candid", "cheery", "chipper", "civil", "clever", "cobalt", "coral",
+    "cosmic", "cozy", "crimson", "crisp", "curious", "daring", "dapper", "deft", "eager",
+    "earnest", "easy", "epic", "fair", "fearless", "fine", "fleet", "fluent", "focused", "frank",
+    "fresh", "friendly", "frosty", "gentle", "genial", "glad", "gleaming", "golden", "good",
+    "graceful", "grand", "green", "happy", "hardy", "hearty", "helpful", "honest", "humble",
+    "jolly", "jovial", "keen", "kind", "lively", "loyal", "lucid", "lucky", "lunar", "mellow",
+    "merry", "mighty", "mindful", "modest", "nimble", "noble", "patient", "peppy", "placid",
+    "plucky", "polar", "polite", "proud", "quick", "quiet", "radiant", "rapid", "ready", "regal",
+    "rosy", "rugged", "rustic", "sage", "serene", "sharp", "shiny", "silver", "sincere", "smart",
+    "snappy", "snug", "solar", "solid", "sonic", "spry", "stable", "steady", "sturdy", "sunny",
+    "swift", "tidy", "trusty", "upbeat", "valiant", "velvet", "vivid", "warm", "wise", "witty",
+    "zesty", "zippy", "amiable", "ample", "astute", "bouncy", "cheerful", "classic", "cordial",
+    "dashing", "dazzling", "devoted", "dynamic", "elegant", "famous", "festive", "gallant",
+    "gifted", "hopeful", "jaunty", "joyful", "kindly", "limber", "lofty", "mirthful",
+];
+
+const ANIMALS: [&str; 143] = [
+    "albatross",
+    "antelope",
+    "armadillo",
+    "badger",
+    "bison",
+    "bobcat",
+    "buffalo",
+    "camel",
+    "canary",
+    "capybara",
+    "cardinal",
+    "caribou",
+    "cheetah",
+    "chipmunk",
+    "condor",
+    "coyote",
+    "crane",
+    "cricket",
+    "curlew",
+    "deer",
+    "dingo",
+    "dolphin",
+    "dormouse",
+    "dove",
+    "duck",
+    "dunlin",
+    "eagle",
+    "egret",
+    "elk",
+    "emu",
+    "falcon",
+    "fawn",
+    "ferret",
+    "finch",
+    "flamingo",
+    "fox",
+    "gannet",
+    "gazelle",
+    "gecko",
+    "gibbon",
+    "giraffe",
+    "goose",
+    "gopher",
+    "gorilla",
+    "grebe",
+    "grouse",
+    "hamster",
+    "hare",
+    "hawk",
+    "hedgehog",
+    "heron",
+    "hippo",
+    "ibex",
+    "ibis",
+    "iguana",
+    "impala",
+    "jackal",
+    "jaguar",
+    "jay",
+    "kestrel",
+    "kingfisher",
+    "kiwi",
+    "koala",
+    "kudu",
+    "lark",
+    "lemur",
+    "leopard",
+    "lion",
+    "llama",
+    "lobster",
+    "lynx",
+    "macaw",
+    "magpie",
+    "mallard",
+    "manatee",
+    "marmot",
+    "meerkat",
+    "mink",
+    "mole",
+    "mongoose",
+    "moose",
+    "narwhal",
+    "newt",
+    "nightjar",
+    "nuthatch",
+    "ocelot",
+    "octopus",
+    "okapi",
+    "orangutan",
+    "orca",
+    "oriole",
+    "osprey",
+    "otter",
+    "owl",
+    "panda",
+    "panther",
+    "parrot",
+    "pelican",
+    "penguin",
+    "pheasant",
+    "pika",
+    "plover",
+    "porcupine",
+    "puffin",
+    "puma",
+    "quail",
+    "quokka",
+    "rabbit",
+    "raccoon",
+    "raven",
+    "reindeer",
+    "robin",
+    "salmon",
+    "sandpiper",
+    "seahorse",
+    "seal",
+    "skylark",
+    "sloth",
+    "snail",
+    "sparrow",
+    "squid",
+    "starling",
+    "stingray",
+    "stork",
+    "swan",
+    "tapir",
+    "teal",
+    "tern",
+    "thrush",
+    "tiger",
+    "toucan",
+    "trout",
+    "turtle",
+    "vole",
+    "wallaby",
+    "walrus",
+    "warbler",
+    "whale",
+    "wolf",
+    "wombat",
+    "wren",
+    "yak",
+    "zebra",
+];
+
+/// A fresh id not in use: adjective-animal, or adjective-adjective-animal when the two-word
+/// names keep colliding.
 pub fn fresh_id(taken: impl Fn(&str) -> bool) -> String {
-    for words in [2u8, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3] {
-        if let Some(id) = petname::petname(words, "-")
-            && validate(&id).is_ok()
-            && !taken(&id)
-        {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    let mut pick = |words: &[&'static str]| words[rng.random_range(0..words.len())];
+    for three in [false, false, false, false, false, false, false, false, true, true, true, true] {
+        let id = if three {
+            format!("{}-{}-{}", pick(&ADJECTIVES), pick(&ADJECTIVES), pick(&ANIMALS))
+        } else {
+            format!("{}-{}", pick(&ADJECTIVES), pick(&ANIMALS))
+        };
+        if !taken(&id) {
             return id;
         }
     }
@@ -100,6 +272,20 @@ mod tests {
     fn malformed_ids_rejected() {
         for bad in ["", "Bold", "../etc/passwd", "a b", "x;rm", &"a".repeat(65)] {
             assert!(matches!(resolve_id(bad, IDS), Err(IdError::Invalid(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_word_lists_are_clean_typeable_and_distinct() {
+        for w in ADJECTIVES.iter().chain(ANIMALS.iter()) {
+            assert!(w.bytes().all(|b| b.is_ascii_lowercase()), "{w}");
+            assert!((2..=10).contains(&w.len()), "{w}");
+        }
+        let all: HashSet<&str> = ADJECTIVES.iter().chain(ANIMALS.iter()).copied().collect();
+        assert_eq!(all.len(), ADJECTIVES.len() + ANIMALS.len(), "no word twice");
+        // Words petname's full lists produced, which nobody wants in a team chat.
+        for bad in ["masculine", "feminine", "stud", "cock", "ass", "booby", "tit", "beaver"] {
+            assert!(!all.contains(bad), "{bad}");
         }
     }
 

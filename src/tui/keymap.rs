@@ -102,18 +102,22 @@ impl Default for Keymap {
 }
 
 impl Keymap {
-    /// The defaults with `overrides` (config name → key) laid over them.
-    pub fn with(overrides: &BTreeMap<String, String>) -> Result<Keymap, String> {
+    /// The defaults with `overrides` (config name → key) laid over them; an error names the
+    /// action whose binding is wrong, and why.
+    pub fn with(overrides: &BTreeMap<String, String>) -> Result<Keymap, (String, String)> {
         let mut km = Keymap::default();
         for (name, key) in overrides {
             let cmd =
                 BINDINGS.iter().find(|(_, n, _, _)| n == name).map(|(c, _, _, _)| *c).ok_or_else(
                     || {
                         let names: Vec<&str> = BINDINGS.iter().map(|b| b.1).collect();
-                        format!("unknown action {name:?} (actions: {})", names.join(", "))
+                        (
+                            name.clone(),
+                            format!("unknown action {name:?} (actions: {})", names.join(", ")),
+                        )
                     },
                 )?;
-            km.keys.insert(cmd, parse_key(key)?);
+            km.keys.insert(cmd, parse_key(key).map_err(|e| (name.clone(), e))?);
         }
         Ok(km)
     }
@@ -172,11 +176,13 @@ mod tests {
         assert!(
             Keymap::with(&[("explode".to_string(), "x".to_string())].into())
                 .unwrap_err()
+                .1
                 .contains("unknown action")
         );
         assert!(
             Keymap::with(&[("quit".to_string(), "Hyper".to_string())].into())
                 .unwrap_err()
+                .1
                 .contains("unknown key")
         );
     }

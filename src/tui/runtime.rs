@@ -33,8 +33,8 @@ pub fn run(paths: Paths, origin: Option<TmuxOrigin>) -> Result<()> {
 
 async fn main_loop(paths: Paths, origin: Option<TmuxOrigin>) -> Result<()> {
     let config = Config::load(&paths.config).map_err(|e| anyhow::anyhow!("{e}"))?.config;
-    let keymap =
-        Keymap::with(&config.ui_keys()).map_err(|e| anyhow::anyhow!("config [ui.keys]: {e}"))?;
+    let keymap = Keymap::with(&config.ui_keys())
+        .map_err(|(k, e)| anyhow::anyhow!("config ui.keys.{k}: {e}"))?;
     let mut control = Client::connect(&paths, true).await.context("cannot reach the daemon")?;
     if let Some(o) = &origin {
         // While the dashboard is open, agents get panes beside it.
