@@ -326,16 +326,15 @@ fn daemon_status_without_daemon_is_exit_3() {
 }
 
 #[test]
-fn a_missing_agent_program_ends_in_error_with_a_reason() {
+fn a_missing_agent_program_is_refused_at_submission() {
     let env = Env::new(&config_with(
         "[agents.ghost]\ncommand = [\"paneherd-no-such-program\", \"{prompt}\"]\n",
     ));
     let out = env.run(&["run", "--agent", "ghost", "--wait", "hi"]);
-    assert_eq!(out.status.code(), Some(1));
-    let t = &env.list()[0];
-    assert_eq!(t["status"], "error");
-    let reason = t["reason"].as_str().unwrap();
-    assert!(reason.contains("paneherd-no-such-program") && reason.contains("PATH"), "{reason}");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("paneherd-no-such-program") && err.contains("PATH"), "{err}");
+    assert!(env.list().is_empty(), "no task was made");
     // And the daemon still serves.
     env.ok(&["run", "--agent", "fake", "--wait", "1 0 0"]);
 }
