@@ -19,8 +19,18 @@ use crate::tmux::presets::{CloseAfter, Knobs, Presets, TmuxSettings};
 pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
 
 /// Placeholders an agent's argv template may use.
-pub const PLACEHOLDERS: [&str; 9] =
-    ["prompt", "model", "model_id", "task_id", "title", "skills", "cwd", "paneherd", "session"];
+pub const PLACEHOLDERS: [&str; 10] = [
+    "prompt",
+    "model",
+    "model_id",
+    "task_id",
+    "title",
+    "skills",
+    "cwd",
+    "paneherd",
+    "session",
+    "session_id",
+];
 
 /// Environment variable that lowers the 60 s timeout minimums to 1 s. For paneherd's own
 /// tests only: users keep the minimums.
@@ -162,12 +172,67 @@ pub struct AgentConfig {
     /// `{prompt}` (e.g. `["claude", "--resume", "{session}", "-p", "{prompt}"]`).
     #[serde(default)]
     pub continue_command: Option<Spanned<Vec<String>>>,
-    /// A regex finding the agent's session id in its output (the first group, or the whole match).
+    /// A regex finding the agent's session id in its output (the first group, or the whole
+    /// match), or in `session_command`'s; `{task_id}` in it stands for the task's id.
     #[serde(default)]
     pub session_pattern: Option<Spanned<String>>,
+    /// A command run after a task ends (in its directory) whose output `session_pattern` is
+    /// searched, for agents that do not print their session id.
+    #[serde(default)]
+    pub session_command: Option<Spanned<Vec<String>>>,
+    /// Regexes (each line start is `^`) that mark a failed run in the output, for agents that
+    /// exit 0 when they fail: a match ends the task as `error` with that line as the reason.
+    #[serde(default)]
+    pub error_patterns: Vec<Spanned<String>>,
 }
 
 impl AgentConfig {
+    /// Whether its command asks paneherd for a fresh session id (`{session_id}`).
+    pub fn makes_session_id(&self) -> bool {
+        self.command.get_ref().iter().any(|a| a.contains("{session_id}"))
+    }
+
+    /// Whether its `continue_command` needs an earlier session's id (else it continues by
+    /// directory, like aider's chat history).
+    pub fn continues_by_session(&self) -> bool {
+        self.continue_command
+            .as_ref()
+            .is_some_and(|c| c.get_ref().iter().any(|a| a.contains("{session}")))
+    }
+
+    /// The first line of `output` an `error_patterns` entry matches, cut to one line.
+    pub fn failure_in(&self, output: &str) -> Option<String> {
+        self.error_patterns.iter().find_map(|p| {
+            let re = regex::RegexBuilder::new(p.get_ref()).multi_line(true).build().ok()?;
+            let m = re.find(output)?;
+            let start = output[..m.start()].rfind('\n').map(|i| i + 1).unwrap_or(0);
+            let end = output[m.end()..].find('\n').map(|i| m.end() + i).unwrap_or(output.len());
+            Some(crate::core::text::cut(output[start..end].trim(), 200))
+        })
+    }
+
+    /// The agent's session id in `output` (its own, or `session_command`'s), by
+    /// `session_pattern`, for task `task_id`.
+    pub fn session_in(&self, output: &str, task_id: &str) -> Option<String> {
+        let pat =
+            self.session_pattern.as_ref()?.get_ref().replace("{task_id}", &regex::escape(task_id));
+        let re = regex::RegexBuilder::new(&pat).multi_line(true).build().ok()?;
+        let caps = re.captures_iter(output).last()?;
+        caps.get(1).or_else(|| caps.get(0)).map(|m| m.as_str().to_string())
+    }
+
+    /// Where a prompt that begins with `-` could be read as an option: `{prompt}` as a whole
+    /// argument with no `--` before it (for `config check` to warn about).
+    pub fn prompt_may_read_as_option(&self) -> bool {
+        if self.prompt_goes_to_shell() {
+            return false;
+        }
+        let argv = self.command.get_ref();
+        argv.iter()
+            .position(|a| a == "{prompt}")
+            .is_some_and(|i| !argv[..i].iter().any(|a| a == "--"))
+    }
+
     /// Whether the agent hands its prompt to a shell (`sh -c {prompt}` and the like): its prompt
     /// is a command line, never text to carry into another command.
     pub fn prompt_goes_to_shell(&self) -> bool {
@@ -440,7 +505,9 @@ mod tests {
     #[test]
     fn embedded_default_parses_and_matches_code_defaults() {
         let c = parse(Path::new("<embedded>"), DEFAULT_TOML).unwrap();
-        assert_eq!(c.concurrency, Concurrency::default());
+        let mut want = Concurrency::default();
+        want.providers.insert("demo".into(), 3);
+        assert_eq!(c.concurrency, want, "the code's defaults, and the demo agent's limit");
         assert_eq!(*c.timeouts.stale_secs.get_ref(), 180);
         assert_eq!(*c.timeouts.ttl_secs.get_ref(), 1800);
         for a in ["shell", "demo", "claude", "opencode", "codex", "aider", "gemini"] {
@@ -488,6 +555,8 @@ command = ["mine", "--", "{prompt}"]
             idle_secs: None,
             continue_command: None,
             session_pattern: None,
+            session_command: None,
+            error_patterns: vec![],
         };
         assert!(agent(&["sh", "-c", "{prompt}"]).prompt_goes_to_shell());
         assert!(agent(&["/bin/bash", "-lc", "{prompt}"]).prompt_goes_to_shell());

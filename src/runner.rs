@@ -99,6 +99,35 @@ pub fn locate(program: &str, path: Option<&str>, cwd: &std::path::Path) -> Resul
         .map_err(|_| format!("cannot start {program:?}: not found on PATH (is it installed?)"))
 }
 
+/// Runs `argv` in `cwd` (stdin closed, `env` over the daemon's) and returns its standard output
+/// and error, if it exits 0 within `timeout`. For short helper commands, not tasks.
+pub async fn capture(
+    argv: &[String],
+    cwd: &std::path::Path,
+    env: &std::collections::BTreeMap<String, String>,
+    timeout: std::time::Duration,
+) -> Result<String, String> {
+    let (program, args) = argv.split_first().ok_or("empty command")?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("PWD", cwd)
+        .envs(env)
+        .stdin(std::process::Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    match tokio::time::timeout(timeout, cmd.output()).await {
+        Ok(Ok(o)) if o.status.success() => Ok(format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )),
+        Ok(Ok(o)) => Err(format!("{program:?} ended with {}", o.status)),
+        Ok(Err(e)) => Err(format!("cannot run {program:?}: {e}")),
+        Err(_) => Err(format!("{program:?} did not end within {} s", timeout.as_secs())),
+    }
+}
+
 /// Sends `signal` to the task's whole process group; a group already gone is not an error.
 pub fn signal_group(pid: u32, signal: Signal) {
     let Ok(raw) = i32::try_from(pid) else { return };

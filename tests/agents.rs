@@ -103,3 +103,71 @@ fn continue_never_runs_a_shell_tasks_output_as_a_command() {
     assert!(!marker.exists(), "the earlier output was not run");
     assert_eq!(env.list().len(), 1, "no task was created");
 }
+
+#[test]
+fn an_agent_that_exits_0_after_a_failure_is_recorded_as_an_error() {
+    let env = Env::new(&config_with(
+        "[agents.quietfail]\ncommand = [\"sh\", \"-c\", \"echo 'Thinking...'; echo 'litellm.AuthenticationError: Missing Anthropic API Key'; echo 'Please set it'\", \"{prompt}\"]\nerror_patterns = ['^litellm\\.[A-Za-z]+Error\\b']\n",
+    ));
+    let out = env.run(&["run", "--agent", "quietfail", "--wait", "--json", "x"]);
+    assert_eq!(out.status.code(), Some(1), "the wait reports a failed task");
+    let t: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["status"], "error");
+    assert_eq!(t["exit_code"], 0);
+    assert_eq!(t["reason"], "litellm.AuthenticationError: Missing Anthropic API Key");
+}
+
+#[test]
+fn a_session_id_made_by_paneherd_lets_continue_resume_it() {
+    let args = fixture("echo-args").display().to_string();
+    let env = Env::new(&config_with(&format!(
+        "[agents.own]\ncommand = [\"{args}\", \"--session-id\", \"{{session_id}}\", \"--\", \"{{prompt}}\"]\ncontinue_command = [\"{args}\", \"--resume\", \"{{session}}\", \"--\", \"{{prompt}}\"]\n"
+    )));
+    let args_out = env.path().join("args.bin");
+    let read_args = || -> Vec<String> {
+        std::fs::read(&args_out)
+            .unwrap()
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    };
+    let out = env
+        .cmd(&["run", "--agent", "own", "--wait", "--json", "--", "-v is broken"])
+        .env("ARGS_OUT", &args_out)
+        .output()
+        .unwrap();
+    let first: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let session = first["session"].as_str().unwrap().to_string();
+    assert_eq!(session.len(), 36, "a UUID: {session}");
+    assert_eq!(read_args(), vec!["--session-id", &session, "--", "-v is broken"]);
+    let out = env
+        .cmd(&["continue", first["id"].as_str().unwrap(), "and then?", "--wait", "--json"])
+        .env("ARGS_OUT", &args_out)
+        .output()
+        .unwrap();
+    let next: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(read_args(), vec!["--resume", &session, "--", "and then?"]);
+    assert_eq!(next["session"], session.as_str(), "still the same session");
+}
+
+#[test]
+fn an_agent_that_continues_by_directory_needs_no_session() {
+    let args = fixture("echo-args").display().to_string();
+    let env = Env::new(&config_with(&format!(
+        "[agents.bydir]\ncommand = [\"{args}\", \"--message={{prompt}}\"]\ncontinue_command = [\"{args}\", \"--restore-chat-history\", \"--message={{prompt}}\"]\n"
+    )));
+    let args_out = env.path().join("args.bin");
+    let out = env
+        .cmd(&["run", "--agent", "bydir", "--wait", "--json", "first"])
+        .env("ARGS_OUT", &args_out)
+        .output()
+        .unwrap();
+    let first: Value = serde_json::from_slice(&out.stdout).unwrap();
+    env.cmd(&["continue", first["id"].as_str().unwrap(), "second", "--wait"])
+        .env("ARGS_OUT", &args_out)
+        .output()
+        .unwrap();
+    let got = std::fs::read(&args_out).unwrap();
+    assert_eq!(got, b"--restore-chat-history\0--message=second\0");
+}

@@ -574,6 +574,15 @@ fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
                         l.config.agents.len(),
                         l.config.categories.len()
                     );
+                    for (name, a) in &l.config.agents {
+                        if a.prompt_may_read_as_option() {
+                            outln!(
+                                "warning: agents.{name}.command: a prompt that begins with '-' \
+                                 may be read as an option; put \"--\" before \"{{prompt}}\" \
+                                 (or use the program's --flag={{prompt}})"
+                            );
+                        }
+                    }
                     outln!("{daemon}");
                     Ok(exit::OK)
                 }

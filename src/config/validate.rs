@@ -90,20 +90,49 @@ pub fn check(
             }
         }
         if let Some(p) = &a.session_pattern
-            && let Err(e) = regex::Regex::new(p.get_ref())
+            && let Err(e) = regex::Regex::new(&p.get_ref().replace("{task_id}", "a-task"))
         {
             return Err(err(p.span(), key("session_pattern"), format!("not a valid regex: {e}")));
+        }
+        for p in &a.error_patterns {
+            if let Err(e) = regex::Regex::new(p.get_ref()) {
+                return Err(err(
+                    p.span(),
+                    key("error_patterns"),
+                    format!("not a valid regex: {e}"),
+                ));
+            }
         }
         if let Some(c) = &a.continue_command {
             let has =
                 |name: &str| c.get_ref().iter().any(|arg| arg.contains(&format!("{{{name}}}")));
-            if c.get_ref().is_empty() || !has("prompt") || !has("session") {
+            if c.get_ref().is_empty() || !has("prompt") {
                 return Err(err(
                     c.span(),
                     key("continue_command"),
-                    "needs a program, {session} and {prompt}".into(),
+                    "needs a program and {prompt} (and {session} for an agent that resumes by \
+                     session id)"
+                        .into(),
                 ));
             }
+            if has("session") && a.session_pattern.is_none() && !a.makes_session_id() {
+                return Err(err(
+                    c.span(),
+                    key("continue_command"),
+                    "uses {session}, but nothing finds the session: give session_pattern, or \
+                     pass {session_id} in command"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(c) = &a.session_command
+            && (c.get_ref().is_empty() || a.session_pattern.is_none())
+        {
+            return Err(err(
+                c.span(),
+                key("session_command"),
+                "needs a program, and a session_pattern to search its output".into(),
+            ));
         }
         for k in a.env.keys() {
             if k.is_empty() || k.contains('=') || k.contains('\0') {

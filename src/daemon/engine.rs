@@ -362,6 +362,16 @@ impl Engine {
         task.skills = spec.skills;
         task.parent = spec.parent;
         task.tmux = tmux;
+        // The agent's session: the one a continue resumes, or a fresh id for an agent that
+        // takes one (`{session_id}`), known before it runs.
+        task.session = match &spec.resume {
+            Some(s) if !s.is_empty() => Some(s.clone()),
+            _ => config
+                .agents
+                .get(&r.agent)
+                .filter(|a| a.makes_session_id() && spec.resume.is_none())
+                .map(|_| uuid::Uuid::new_v4().to_string()),
+        };
         task.resume = spec.resume;
         task.limit_group = group.key.clone();
         let written = self.writer.save_then(task.clone(), None, Durability::Soon);
@@ -503,6 +513,9 @@ impl Engine {
         values.insert("title", task.title.clone());
         values.insert("cwd", task.cwd.display().to_string());
         values.insert("paneherd", self.exe.display().to_string());
+        if let Some(s) = &task.session {
+            values.insert("session_id", s.clone());
+        }
         if !skills.is_empty() {
             values.insert("skills", skills.join(","));
         }
@@ -556,8 +569,10 @@ impl Engine {
             _ => agent.command.get_ref(),
         };
         let argv = runner::argv::expand(template, &values)?;
-        let mut extra: Vec<(String, String)> =
-            agent.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        // PWD too: programs that take their directory from it (OpenCode does) must not run in
+        // the submitter's or the daemon's.
+        let mut extra: Vec<(String, String)> = vec![("PWD".into(), task.cwd.display().to_string())];
+        extra.extend(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         extra.push(("PANEHERD_TASK_ID".into(), task.id.clone()));
         let launch = Launch {
             task_id: task.id.clone(),
@@ -598,6 +613,22 @@ impl Engine {
         let Some(task) = self.get(id) else { return };
         let result = read_output(&task.log_path);
         let summary = text::task_summary(&result, &task.id, &task.prompt);
+        // An agent that exits 0 although it failed (aider after an authentication error) is
+        // known by its output; a failure line also says more than "exit code 1".
+        let outcome = match outcome {
+            Outcome::Completed | Outcome::Error { .. } => {
+                let failure =
+                    self.config().agents.get(&task.agent).and_then(|a| a.failure_in(&result));
+                match (failure, outcome) {
+                    (Some(line), Outcome::Error { exit_code, .. }) => {
+                        Outcome::Error { exit_code, reason: line }
+                    }
+                    (Some(line), _) => Outcome::Error { exit_code: Some(0), reason: line },
+                    (None, o) => o,
+                }
+            }
+            o => o,
+        };
         let ended = {
             let mut st = self.lock();
             let Some(mut t) = st.tasks.get(id).cloned() else {
@@ -609,7 +640,7 @@ impl Engine {
             }
             t.summary = summary.or_else(|| t.reason.clone());
             if t.session.is_none() {
-                t.session = self.find_session(&t.agent, &result);
+                t.session = self.find_session(&t.agent, &t.id, &result);
             }
             // The process is gone: its slot goes to the next task now, while the record is
             // being made durable.
@@ -631,6 +662,11 @@ impl Engine {
             tokio::spawn(self.clone().summarize(ended.clone(), agent, result));
         }
         self.schedule_pane_close(&ended);
+        if ended.session.is_none()
+            && self.config().agents.get(&ended.agent).is_some_and(|a| a.session_command.is_some())
+        {
+            tokio::spawn(self.clone().learn_session(ended.clone()));
+        }
         let mut st = self.lock();
         st.finishing = st.finishing.saturating_sub(1);
         st.put(ended.clone());

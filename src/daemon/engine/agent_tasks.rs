@@ -4,13 +4,42 @@
 use super::*;
 
 impl Engine {
-    /// The agent's session id in its output, by its `session_pattern`.
-    pub(super) fn find_session(&self, agent: &str, output: &str) -> Option<String> {
+    /// The agent's session id in a task's output, by its `session_pattern`.
+    pub(super) fn find_session(&self, agent: &str, task_id: &str, output: &str) -> Option<String> {
+        self.config().agents.get(agent)?.session_in(output, task_id)
+    }
+
+    /// For an agent that does not print its session id: runs its `session_command` after the
+    /// task ended and records the session it names. Failures are logged; `continue` then
+    /// carries the earlier result instead.
+    pub(super) async fn learn_session(self: Arc<Self>, task: Task) {
         let config = self.config();
-        let pat = config.agents.get(agent)?.session_pattern.as_ref()?;
-        let re = regex::Regex::new(pat.get_ref()).ok()?;
-        let caps = re.captures_iter(output).last()?;
-        caps.get(1).or_else(|| caps.get(0)).map(|m| m.as_str().to_string())
+        let Some(agent) = config.agents.get(&task.agent) else { return };
+        let Some(cmd) = &agent.session_command else { return };
+        let values = self.template_values(&task, String::new(), task.model.as_deref(), &[]);
+        let argv = match runner::argv::expand(cmd.get_ref(), &values) {
+            Ok(v) if !v.is_empty() => v,
+            _ => return,
+        };
+        let out = match runner::capture(&argv, &task.cwd, &agent.env, Duration::from_secs(30)).await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::warn!(task = %task.id, error = %e, "session_command failed");
+                return;
+            }
+        };
+        let Some(session) = agent.session_in(&out, &task.id) else {
+            tracing::warn!(task = %task.id, "session_command did not name the task's session");
+            return;
+        };
+        let mut st = self.lock();
+        let Some(t) = st.task_mut(&task.id) else { return };
+        t.session = Some(session);
+        let t = t.clone();
+        let result = self.store.read_result(&t.id).ok().flatten();
+        self.writer.save(t.clone(), result, Durability::Soon);
+        self.emit(Event::TaskChanged { task: Box::new(t) });
     }
 
     /// The spec of a follow-up to task `id`: through the agent's `continue_command` when it has
@@ -24,16 +53,25 @@ impl Engine {
         let mut spec =
             self.retry_spec(&id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id.clone()))?;
         spec.title = Some(format!("{} (continued)", text::cut(&t.title, 48)));
-        let resumable =
-            self.config().agents.get(&t.agent).is_some_and(|a| a.continue_command.is_some());
-        match (&t.session, resumable) {
-            (Some(session), true) => {
+        let config = self.config();
+        let agent = config.agents.get(&t.agent);
+        // Through the agent's continue_command: with the earlier session's id, or (an agent
+        // that continues by directory, like aider) with none.
+        let resume = match (agent, &t.session) {
+            (Some(a), Some(s)) if a.continue_command.is_some() => Some(s.clone()),
+            (Some(a), _) if a.continue_command.is_some() && !a.continues_by_session() => {
+                Some(String::new())
+            }
+            _ => None,
+        };
+        match resume {
+            Some(session) => {
                 spec.prompt = prompt.to_string();
-                spec.resume = Some(session.clone());
+                spec.resume = Some(session);
                 spec.category = None;
                 spec.agent = Some(t.agent.clone());
             }
-            _ if self.config().agents.get(&t.agent).is_some_and(|a| a.prompt_goes_to_shell()) => {
+            None if agent.is_some_and(|a| a.prompt_goes_to_shell()) => {
                 return Err(invalid(format!(
                     "task {id} ran a command line (agent {:?} hands its prompt to a shell), so there \
                      is no conversation to continue and its output is never run as a command. Run \
@@ -42,7 +80,7 @@ impl Engine {
                     t.agent, t.agent
                 )));
             }
-            _ => {
+            None => {
                 let (result, tail) = self.output_of(&t);
                 let earlier = result.or(tail).unwrap_or_default();
                 spec.prompt = format!(
