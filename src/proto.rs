@@ -236,6 +236,8 @@ pub enum Event {
     ConfigReloaded {
         error: Option<String>,
     },
+    /// Agent panes were opened, closed, moved into or out of view: ask `status` for the counts.
+    PanesChanged,
     /// The task wrote output (at most a few per second per task).
     Output {
         id: String,
@@ -249,7 +251,10 @@ impl Event {
     pub fn task(&self) -> Option<&Task> {
         match self {
             Event::TaskCreated { task } | Event::TaskChanged { task } => Some(task),
-            Event::Output { .. } | Event::Lagged { .. } | Event::ConfigReloaded { .. } => None,
+            Event::Output { .. }
+            | Event::Lagged { .. }
+            | Event::ConfigReloaded { .. }
+            | Event::PanesChanged => None,
         }
     }
 }

@@ -22,11 +22,12 @@ pub fn parse(s: &str) -> Result<Timestamp, chrono::ParseError> {
     DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc))
 }
 
-/// `1m 05s`, `2h 13m`, `850ms`: short, for tables and notifications.
+/// `<1s`, `24s`, `1m 05s`, `2h 13m`, `3d 04h`: one short form for tables, the dashboard,
+/// pane borders and notifications.
 pub fn human_duration(ms: i64) -> String {
     let ms = ms.max(0);
     if ms < 1000 {
-        return format!("{ms}ms");
+        return "<1s".into();
     }
     let s = ms / 1000;
     match s {
@@ -83,7 +84,7 @@ mod tests {
 
     #[test]
     fn durations_read_well() {
-        assert_eq!(human_duration(850), "850ms");
+        assert_eq!(human_duration(850), "<1s");
         assert_eq!(human_duration(5_000), "5s");
         assert_eq!(human_duration(133_000), "2m 13s");
         assert_eq!(human_duration(7_380_000), "2h 03m");

@@ -273,7 +273,7 @@ impl Engine {
         self.events.subscribe()
     }
 
-    fn emit(&self, e: Event) {
+    pub(super) fn emit(&self, e: Event) {
         let _ = self.events.send(e);
     }
 

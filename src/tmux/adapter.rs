@@ -15,10 +15,27 @@ use tmux_interface::{
 /// Name of the background window where agents wait when the main window is full.
 pub const OVERFLOW_WINDOW: &str = "paneherd-agents";
 
-/// The pane border of windows with agents: `id · status · elapsed · title` for agent panes
+/// The pane border of windows with agents (`border_format`): `id · status · elapsed · title` for agent panes
 /// (elapsed computed by tmux itself from the start time, so nothing has to tick), the title
 /// alone for others.
-const BORDER_FORMAT: &str = " #{?@paneherd_id,#{@paneherd_id} · #{@paneherd_status} · #{?@paneherd_took,#{@paneherd_took},#{e|/:#{e|-:%s,#{@paneherd_started}},60}m#{e|%%:#{e|-:%s,#{@paneherd_started}},60}s} · ,}#{pane_title} ";
+fn border_format() -> String {
+    // Seconds since the start (tmux expands `%s` to now; `%%` is a literal `%`), shown as the
+    // rest of paneherd shows durations: `24s`, `1m 06s`, `2h 03m`.
+    let e = "#{e|-:%s,#{@paneherd_started}}";
+    let pad = |x: &str| format!("#{{?#{{e|<:{x},10}},0,}}{x}");
+    let secs = format!("#{{e|%%:{e},60}}");
+    let mins_total = format!("#{{e|/:{e},60}}");
+    let mins = format!("#{{e|%%:{mins_total},60}}");
+    let hours = format!("#{{e|/:{e},3600}}");
+    let elapsed = format!(
+        "#{{?#{{e|<:{e},60}},{e}s,#{{?#{{e|<:{e},3600}},{mins_total}m {}s,{hours}h {}m}}}}",
+        pad(&secs),
+        pad(&mins)
+    );
+    format!(
+        " #{{?@paneherd_id,#{{@paneherd_id}} · #{{@paneherd_status}} · #{{?@paneherd_took,#{{@paneherd_took}},{elapsed}}} · ,}}#{{pane_title}} "
+    )
+}
 
 /// A tmux server, addressed by its socket path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -230,12 +247,12 @@ impl Tmux {
         self.run(SelectPane::new().target_pane(pane.to_string())).await.map(|_| ())
     }
 
-    /// Turns on the agent border (see `BORDER_FORMAT`) for a window; returns what it replaced,
+    /// Turns on the agent border (see `border_format`) for a window; returns what it replaced,
     /// for `undecorate`.
     pub async fn decorate(&self, window: &str) -> Result<Decoration> {
         let mut previous = Vec::new();
         for (option, value) in
-            [("pane-border-status", "top"), ("pane-border-format", BORDER_FORMAT)]
+            [("pane-border-status", "top".to_string()), ("pane-border-format", border_format())]
         {
             let show = ShowOptions::new()
                 .window()

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use chrono::Offset;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::form::{Form, FormOutcome};
@@ -42,6 +43,8 @@ impl Group {
 pub enum Row {
     Header(Group, usize),
     Task(String),
+    /// Older finished tasks not shown (the list keeps running and pending ones in view).
+    More(usize),
 }
 
 /// What asks for confirmation.
@@ -51,29 +54,58 @@ pub enum Confirm {
     CancelAll(usize),
 }
 
-/// The full-output viewer.
+/// The full-output viewer. It follows the end of the output (like `less +F`) until the user
+/// scrolls up, and again once they are back at the end.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OutputView {
     pub id: String,
     pub text: String,
-    pub scroll: usize,
+    /// The first line shown, when not following.
+    pub top: usize,
+    /// Showing the last lines, as they come.
+    pub follow: bool,
     pub query: String,
     pub searching: bool,
 }
 
 impl OutputView {
-    /// Moves to the next line (after the current) containing the query.
-    fn find_next(&mut self) {
+    pub fn new(id: String) -> OutputView {
+        OutputView { id, follow: true, ..Default::default() }
+    }
+
+    fn lines(&self) -> usize {
+        self.text.lines().count()
+    }
+
+    /// The first line shown in a viewer `height` lines high.
+    pub fn first_line(&self, height: usize) -> usize {
+        let last_page = self.lines().saturating_sub(height);
+        if self.follow { last_page } else { self.top.min(last_page) }
+    }
+
+    /// Scrolls by `delta` lines; reaching the end follows the output again.
+    fn scroll_by(&mut self, delta: isize, height: usize) {
+        let first = self.first_line(height) as isize;
+        let last_page = self.lines().saturating_sub(height) as isize;
+        let to = (first + delta).clamp(0, last_page);
+        self.top = to as usize;
+        self.follow = to >= last_page;
+    }
+
+    /// Moves to the next line (after the first shown) containing the query.
+    fn find_next(&mut self, height: usize) {
         if self.query.is_empty() {
             return;
         }
         let q = self.query.to_lowercase();
         let lines: Vec<&str> = self.text.lines().collect();
         let n = lines.len();
+        let from = self.first_line(height);
         for k in 1..=n {
-            let i = (self.scroll + k) % n.max(1);
+            let i = (from + k) % n.max(1);
             if lines.get(i).is_some_and(|l| l.to_lowercase().contains(&q)) {
-                self.scroll = i;
+                self.top = i;
+                self.follow = false;
                 return;
             }
         }
@@ -142,6 +174,8 @@ pub struct App {
     pub mode: Mode,
     pub filter: String,
     pub hide_old: bool,
+    /// Every finished task listed, not only the latest that fit.
+    pub all_finished: bool,
     pub detail: Option<Detail>,
     /// Lines the detail's output is scrolled back from its end (PageUp / PageDown).
     pub detail_scroll: usize,
@@ -161,6 +195,8 @@ pub struct App {
     pub quit: bool,
     /// "Now" for elapsed times; the runtime sets it before each frame (tests fix it).
     pub now: Timestamp,
+    /// The local time zone's offset, for times of day (the runtime sets it; tests keep UTC).
+    pub utc_offset: chrono::FixedOffset,
 }
 
 impl App {
@@ -172,6 +208,7 @@ impl App {
             mode: Mode::Normal,
             filter: String::new(),
             hide_old: false,
+            all_finished: false,
             detail: None,
             detail_scroll: 0,
             groups: vec![],
@@ -186,6 +223,7 @@ impl App {
             color: true,
             quit: false,
             now,
+            utc_offset: chrono::FixedOffset::east_opt(0).unwrap_or_else(|| chrono::Utc.fix()),
         }
     }
 
@@ -222,16 +260,38 @@ impl App {
         }
     }
 
-    /// A group's shown tasks, in order, without allocating.
-    pub fn group_iter(&self, g: Group) -> impl Iterator<Item = &Task> + '_ {
+    /// A group's tasks that pass the filters, in order, without allocating.
+    fn group_all(&self, g: Group) -> impl Iterator<Item = &Task> + '_ {
         self.order[App::index(g)]
             .iter()
             .filter_map(|(_, id)| self.tasks.get(id))
             .filter(|t| self.shown(t))
     }
 
+    /// A group's listed tasks, in order: all of them, except the older finished ones that do
+    /// not fit under the running and pending (see `finished_room`).
+    pub fn group_iter(&self, g: Group) -> impl Iterator<Item = &Task> + '_ {
+        let limit = if g == Group::Finished { self.finished_room() } else { usize::MAX };
+        self.group_all(g).take(limit)
+    }
+
     fn group_len(&self, g: Group) -> usize {
-        if self.filtered() { self.group_iter(g).count() } else { self.order[App::index(g)].len() }
+        if self.filtered() { self.group_all(g).count() } else { self.order[App::index(g)].len() }
+    }
+
+    /// How many finished tasks are listed: all of them when they fit (or when the user asked
+    /// for all), else as many as fit below the pending and running ones — at least 3 — with a
+    /// line saying how many more there are.
+    pub fn finished_room(&self) -> usize {
+        let total = self.group_len(Group::Finished);
+        if self.all_finished {
+            return total;
+        }
+        // The list's rows, less its column line, the three group headers and the others.
+        let rows = super::view::list_inner(self.size.0, self.size.1).height as usize;
+        let used = 1 + 3 + self.group_len(Group::Pending) + self.group_len(Group::Running);
+        let room = rows.saturating_sub(used);
+        if total <= room { total } else { room.saturating_sub(1).max(3).min(total) }
     }
 
     /// The rows from `start`, at most `n` of them (for drawing a window of the list).
@@ -240,10 +300,14 @@ impl App {
     }
 
     fn rows_iter(&self) -> impl Iterator<Item = Row> + '_ {
-        [Group::Pending, Group::Running, Group::Finished].into_iter().flat_map(move |g| {
-            std::iter::once(Row::Header(g, self.group_len(g)))
-                .chain(self.group_iter(g).map(|t| Row::Task(t.id.clone())))
-        })
+        let more = self.group_len(Group::Finished).saturating_sub(self.finished_room());
+        [Group::Pending, Group::Running, Group::Finished]
+            .into_iter()
+            .flat_map(move |g| {
+                std::iter::once(Row::Header(g, self.group_len(g)))
+                    .chain(self.group_iter(g).map(|t| Row::Task(t.id.clone())))
+            })
+            .chain((more > 0).then_some(Row::More(more)))
     }
 
     /// Ids of the shown tasks in list order.
@@ -388,7 +452,6 @@ impl App {
                 if let Mode::Output(v) = &mut self.mode
                     && v.id == id
                 {
-                    v.scroll = text.lines().count().saturating_sub(1);
                     v.text = text;
                 }
                 vec![]
@@ -424,6 +487,7 @@ impl App {
                 fx
             }
             Event::Lagged { .. } => vec![Effect::Reload],
+            Event::PanesChanged => vec![Effect::FetchGroups],
             Event::ConfigReloaded { error } => {
                 self.config_error = error;
                 vec![Effect::FetchGroups]
@@ -431,6 +495,12 @@ impl App {
             Event::Output { id, at, .. } => {
                 if let Some(t) = self.tasks.get_mut(&id) {
                     t.last_output_at = Some(at);
+                }
+                // The output viewer of this task follows it.
+                if let Mode::Output(v) = &self.mode
+                    && v.id == id
+                {
+                    return vec![Effect::FetchOutput(id)];
                 }
                 if self.selected.as_ref() == Some(&id) {
                     return vec![Effect::FetchDetail(id)];
@@ -442,10 +512,11 @@ impl App {
 
     fn mouse(&mut self, m: MouseEvent) -> Vec<Effect> {
         if !matches!(self.mode, Mode::Normal) {
+            let height = super::view::output_inner(self.size.0, self.size.1).height as usize;
             if let Mode::Output(v) = &mut self.mode {
                 match m.kind {
-                    MouseEventKind::ScrollDown => v.scroll += 3,
-                    MouseEventKind::ScrollUp => v.scroll = v.scroll.saturating_sub(3),
+                    MouseEventKind::ScrollDown => v.scroll_by(3, height),
+                    MouseEventKind::ScrollUp => v.scroll_by(-3, height),
                     _ => {}
                 }
             }
@@ -455,11 +526,13 @@ impl App {
             MouseEventKind::ScrollDown => self.move_by(1),
             MouseEventKind::ScrollUp => self.move_by(-1),
             MouseEventKind::Down(_) => {
+                // The list's first row is its column line.
                 let inner = super::view::list_inner(self.size.0, self.size.1);
+                let height = inner.height.saturating_sub(1);
                 let row =
-                    m.row.checked_sub(inner.y).filter(|r| *r < inner.height).map(|r| r as usize);
+                    m.row.checked_sub(inner.y + 1).filter(|r| *r < height).map(|r| r as usize);
                 let rows = self.rows();
-                match row.and_then(|r| rows.get(self.scroll(inner.height as usize) + r)) {
+                match row.and_then(|r| rows.get(self.scroll(height as usize) + r)) {
                     Some(Row::Task(id)) => {
                         let id = id.clone();
                         self.select(Some(id))
@@ -507,11 +580,12 @@ impl App {
                 }
             },
             Mode::Output(mut v) => {
+                let page = super::view::output_inner(self.size.0, self.size.1).height as usize;
                 if v.searching {
                     match k.code {
                         KeyCode::Enter => {
                             v.searching = false;
-                            v.find_next();
+                            v.find_next(page);
                         }
                         KeyCode::Esc => v.searching = false,
                         KeyCode::Backspace => {
@@ -523,24 +597,22 @@ impl App {
                     self.mode = Mode::Output(v);
                     return vec![];
                 }
-                let page = super::view::list_inner(self.size.0, self.size.1).height as usize;
+                let step = page.max(1) as isize;
                 match k.code {
                     KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => return vec![],
-                    KeyCode::Char('j') | KeyCode::Down => v.scroll += 1,
-                    KeyCode::Char('k') | KeyCode::Up => v.scroll = v.scroll.saturating_sub(1),
-                    KeyCode::PageDown | KeyCode::Char(' ') => v.scroll += page,
-                    KeyCode::PageUp => v.scroll = v.scroll.saturating_sub(page),
-                    KeyCode::Char('g') => v.scroll = 0,
-                    KeyCode::Char('G') => v.scroll = v.text.lines().count().saturating_sub(1),
+                    KeyCode::Char('j') | KeyCode::Down => v.scroll_by(1, page),
+                    KeyCode::Char('k') | KeyCode::Up => v.scroll_by(-1, page),
+                    KeyCode::PageDown | KeyCode::Char(' ') => v.scroll_by(step, page),
+                    KeyCode::PageUp => v.scroll_by(-step, page),
+                    KeyCode::Char('g') | KeyCode::Home => v.scroll_by(isize::MIN / 2, page),
+                    KeyCode::Char('G') | KeyCode::End => v.follow = true,
                     KeyCode::Char('/') => {
                         v.searching = true;
                         v.query.clear();
                     }
-                    KeyCode::Char('n') => v.find_next(),
+                    KeyCode::Char('n') => v.find_next(page),
                     _ => {}
                 }
-                let max = v.text.lines().count().saturating_sub(1);
-                v.scroll = v.scroll.min(max);
                 self.mode = Mode::Output(v);
                 vec![]
             }
@@ -561,9 +633,13 @@ impl App {
     }
 
     fn normal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
-        // PageUp / PageDown scroll the detail's output.
+        // PageUp / PageDown scroll the detail's output; Esc clears a kept filter.
         let page = (self.size.1 as usize / 3).max(1);
         match k.code {
+            KeyCode::Esc if !self.filter.is_empty() => {
+                self.filter.clear();
+                return self.keep_selection_valid();
+            }
             KeyCode::PageUp => {
                 let lines = self.detail.as_ref().map(|d| d.text.lines().count()).unwrap_or(0);
                 self.detail_scroll = (self.detail_scroll + page).min(lines.saturating_sub(1));
@@ -586,7 +662,7 @@ impl App {
             Command::Focus => sel.map(|id| vec![Effect::Focus(id)]).unwrap_or_default(),
             Command::Output => match sel {
                 Some(id) => {
-                    self.mode = Mode::Output(OutputView { id: id.clone(), ..Default::default() });
+                    self.mode = Mode::Output(OutputView::new(id.clone()));
                     vec![Effect::FetchOutput(id)]
                 }
                 None => vec![],
@@ -632,6 +708,10 @@ impl App {
             Command::CopyId => sel.map(|id| vec![Effect::Copy(id)]).unwrap_or_default(),
             Command::HideOld => {
                 self.hide_old = !self.hide_old;
+                self.keep_selection_valid()
+            }
+            Command::AllFinished => {
+                self.all_finished = !self.all_finished;
                 self.keep_selection_valid()
             }
             Command::Help => {

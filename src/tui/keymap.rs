@@ -23,12 +23,13 @@ pub enum Command {
     Filter,
     CopyId,
     HideOld,
+    AllFinished,
     Help,
     Quit,
 }
 
 /// (command, config name, default key, description).
-pub const BINDINGS: [(Command, &str, &str, &str); 17] = [
+pub const BINDINGS: [(Command, &str, &str, &str); 18] = [
     (Command::Up, "up", "k", "move up (also ↑)"),
     (Command::Down, "down", "j", "move down (also ↓)"),
     (Command::First, "first", "g", "first task"),
@@ -44,6 +45,7 @@ pub const BINDINGS: [(Command, &str, &str, &str); 17] = [
     (Command::Filter, "filter", "/", "filter tasks by text"),
     (Command::CopyId, "copy_id", "y", "copy the id (OSC 52)"),
     (Command::HideOld, "hide_old", "h", "hide finished tasks older than a day"),
+    (Command::AllFinished, "all_finished", "f", "list every finished task / only the latest"),
     (Command::Help, "help", "?", "this help"),
     (Command::Quit, "quit", "q", "quit (agents keep running)"),
 ];

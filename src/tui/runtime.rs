@@ -48,6 +48,7 @@ async fn main_loop(paths: Paths, origin: Option<TmuxOrigin>) -> Result<()> {
     let tasks: Vec<Task> = control.request(Request::List { filter: ListFilter::default() }).await?;
 
     let mut app = App::new(keymap, timefmt::now());
+    app.utc_offset = *chrono::Local::now().offset();
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     app.layouts = config.presets.0.keys().cloned().collect();
     // The shell and demo agents first: they work everywhere.

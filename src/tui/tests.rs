@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::app::{Action, App, Confirm, Detail, Effect, Mode};
+use super::app::{Action, App, Confirm, Detail, Effect, Mode, Row};
 use super::keymap::Keymap;
 use crate::core::limits::GroupUsage;
 use crate::core::task::{Task, TaskStatus};
@@ -179,51 +179,130 @@ fn new_task_form_submits_a_spec() {
 }
 
 #[test]
-fn output_viewer_scrolls_and_searches() {
+fn output_viewer_follows_the_output_until_scrolled_and_every_key_moves() {
     let mut app = mixed();
-    app.update(key('o'));
-    let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
-    app.update(Action::FullOutput("pending-one".into(), text));
-    let Mode::Output(v) = &app.mode else { panic!() };
-    assert_eq!(v.scroll, 99, "opens at the end");
+    app.update(Action::Resize(80, 24));
+    let page = super::view::output_inner(80, 24).height as usize;
+    app.update(key('j'));
+    app.update(key('j')); // running-one
+    assert_eq!(app.update(key('o')), vec![Effect::FetchOutput("running-one".into())]);
+    let text = |n: usize| -> String { (0..n).map(|i| format!("line {i}\n")).collect() };
+    app.update(Action::FullOutput("running-one".into(), text(100)));
+    let first = |app: &App| match &app.mode {
+        Mode::Output(v) => v.first_line(page),
+        _ => panic!("the viewer closed"),
+    };
+    assert_eq!(first(&app), 100 - page, "opens at the end, the last line at the bottom");
+    // New output while following: still at the end; the viewer asks for it as it comes.
+    let at = t0() + Duration::seconds(299);
+    let fx = app.update(Action::Event(Event::Output { id: "running-one".into(), at, bytes: 9 }));
+    assert_eq!(fx, vec![Effect::FetchOutput("running-one".into())]);
+    app.update(Action::FullOutput("running-one".into(), text(120)));
+    assert_eq!(first(&app), 120 - page);
+    // Scrolled up: it stays where the user put it while output comes.
+    app.update(key('k'));
+    assert_eq!(first(&app), 120 - page - 1);
+    app.update(Action::FullOutput("running-one".into(), text(150)));
+    assert_eq!(first(&app), 120 - page - 1, "no jump while scrolled");
+    app.update(code(KeyCode::PageUp));
+    assert_eq!(first(&app), 120 - 2 * page - 1);
+    app.update(code(KeyCode::PageDown));
+    assert_eq!(first(&app), 120 - page - 1);
+    app.update(key('g'));
+    assert_eq!(first(&app), 0);
+    app.update(key('j'));
+    assert_eq!(first(&app), 1);
+    app.update(key('G'));
+    assert_eq!(first(&app), 150 - page, "G follows again");
+    // Search jumps to the match.
     app.update(key('g'));
     app.update(key('/'));
     for c in "line 42".chars() {
         app.update(key(c));
     }
     app.update(code(KeyCode::Enter));
-    let Mode::Output(v) = &app.mode else { panic!() };
-    assert_eq!(v.scroll, 42);
+    assert_eq!(first(&app), 42);
     app.update(code(KeyCode::Esc));
     assert!(matches!(app.mode, Mode::Normal));
 }
 
 #[test]
-fn page_keys_scroll_the_detail_output() {
+fn older_finished_tasks_collapse_so_running_ones_stay_in_view() {
     let mut app = mixed();
-    app.update(Action::Resize(160, 48));
-    let text: String = (0..50).map(|i| format!("line {i}\n")).collect();
-    app.update(Action::Detail(Detail { id: "pending-one".into(), text }));
-    app.update(code(KeyCode::PageUp));
-    assert_eq!(app.detail_scroll, 16);
-    let screen = render(&app, 160, 48);
-    assert!(screen.contains("scrolled back 16 lines") && screen.contains("line 33 "), "{screen}");
-    assert!(!screen.contains("line 34 "), "{screen}");
-    assert!(!screen.contains("line 49"), "{screen}");
-    app.update(code(KeyCode::PageDown));
-    assert_eq!(app.detail_scroll, 0);
-    app.update(key('j'));
-    assert_eq!(app.detail_scroll, 0, "a new selection starts at the end");
+    let mut tasks: Vec<Task> =
+        (0..64).map(|i| task(&format!("finished-{i:02}"), TaskStatus::Completed, i)).collect();
+    tasks.push(task("running-one", TaskStatus::Running, 100));
+    tasks.push(task("pending-one", TaskStatus::Pending, 200));
+    app.update(Action::Loaded(tasks));
+    app.update(Action::Resize(80, 24));
+    let rows = app.rows();
+    let list_rows = super::view::list_inner(80, 24).height as usize - 1;
+    assert!(rows.len() <= list_rows, "everything fits: {} rows in {list_rows}", rows.len());
+    assert!(rows.contains(&Row::Task("running-one".into())));
+    assert!(rows.contains(&Row::Task("pending-one".into())));
+    let Some(Row::More(n)) = rows.last() else { panic!("{rows:?}") };
+    assert_eq!(*n, 64 - app.finished_room());
+    // `f` lists them all, and again only the latest.
+    app.update(key('f'));
+    assert_eq!(app.group(super::app::Group::Finished).len(), 64);
+    assert!(!app.rows().iter().any(|r| matches!(r, Row::More(_))));
+    app.update(key('f'));
+    app.color = false;
+    insta::assert_snapshot!("collapsed_history_80x24", render(&app, 80, 24));
 }
 
 #[test]
-fn quit_and_ctrl_c() {
+fn the_footer_keeps_help_and_quit_at_80_columns() {
     let mut app = mixed();
-    app.update(key('q'));
-    assert!(app.quit);
+    for (w, h) in [(80, 24), (60, 20)] {
+        app.update(Action::Resize(w, h));
+        let screen = render(&app, w, h);
+        let last = screen.lines().rev().find(|l| !l.trim_matches('"').trim().is_empty()).unwrap();
+        assert!(last.contains("? help · q quit"), "{w}: {last}");
+    }
+    app.update(Action::Resize(80, 24));
+    insta::assert_snapshot!("footer_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn esc_clears_a_kept_filter() {
     let mut app = mixed();
-    app.update(Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
-    assert!(app.quit);
+    app.update(key('/'));
+    app.update(key('x'));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.filter, "x");
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.filter, "");
+}
+
+#[test]
+fn pane_changes_refresh_the_header() {
+    let mut app = mixed();
+    assert_eq!(app.update(Action::Event(Event::PanesChanged)), vec![Effect::FetchGroups]);
+    let usage = |visible, hidden| crate::proto::PaneUsage {
+        socket: "/s".into(),
+        main_pane: "%0".into(),
+        visible,
+        hidden,
+        fallback: Some("agents below the main pane".into()),
+    };
+    let status = |panes| {
+        Action::Status(Box::new(crate::proto::StatusData {
+            groups: vec![],
+            layout: "main-vertical".into(),
+            panes,
+            ..Default::default()
+        }))
+    };
+    app.update(status(vec![usage(2, 1)]));
+    let screen = render(&app, 160, 48);
+    assert!(screen.contains("1 agent waits out of view: Enter on one shows it"), "{screen}");
+    assert!(screen.contains("layout main-vertical (agents below the main pane)"), "{screen}");
+    // All in view, then all ended: the header says nothing of waiting agents.
+    app.update(status(vec![usage(3, 0)]));
+    assert!(!render(&app, 160, 48).contains("out of view"));
+    app.update(status(vec![]));
+    assert!(!render(&app, 160, 48).contains("out of view"));
 }
 
 fn render(app: &App, w: u16, h: u16) -> String {
@@ -257,7 +336,8 @@ fn the_header_says_when_agents_wait_out_of_view() {
     })));
     let screen = render(&app, 160, 48);
     assert!(
-        screen.contains("3 agents in paneherd-agents — window too small to show any"),
+        screen
+            .contains("3 agents wait out of view (the window is too small): Enter on one shows it"),
         "{screen}"
     );
 }

@@ -38,21 +38,29 @@ fn parts(area: Rect) -> [Rect; 4] {
     [outer[0], body[0], body[1], outer[2]]
 }
 
-/// Where the task list's rows are drawn on a `w`×`h` screen (inside its border).
+/// Where the task list is drawn on a `w`×`h` screen (inside its border; its first row is the
+/// column line).
 pub fn list_inner(w: u16, h: u16) -> Rect {
     Block::default().borders(Borders::ALL).inner(parts(Rect::new(0, 0, w, h))[1])
 }
 
+/// Where the output viewer's lines are drawn on a `w`×`h` screen.
+pub fn output_inner(w: u16, h: u16) -> Rect {
+    let body = Rect { x: 0, y: 1, width: w, height: h.saturating_sub(2) };
+    Block::default().borders(Borders::ALL).inner(body)
+}
+
+/// Status colours that read on dark and light terminals alike (no dark grey, no white).
 fn status_style(app: &App, s: TaskStatus) -> Style {
     if !app.color {
         return Style::default();
     }
     let c = match s {
-        TaskStatus::Pending => Color::Gray,
+        TaskStatus::Pending => Color::Magenta,
         TaskStatus::Running => Color::Cyan,
         TaskStatus::Completed => Color::Green,
         TaskStatus::Error => Color::Red,
-        TaskStatus::Cancelled => Color::DarkGray,
+        TaskStatus::Cancelled => Color::Reset,
         TaskStatus::Interrupted => Color::Yellow,
     };
     Style::default().fg(c)
@@ -65,6 +73,39 @@ fn agent_model(t: &Task) -> String {
     }
 }
 
+/// The list's columns for a width: (id, title, agent) widths; agent and last-output columns
+/// only on roomy screens.
+struct Columns {
+    id: usize,
+    title: usize,
+    roomy: bool,
+}
+
+impl Columns {
+    fn for_width(width: u16) -> Columns {
+        let roomy = width >= 96;
+        let id = if roomy { 22 } else { 18 };
+        // marker+symbol (3), status (12), gaps, time (8), and on roomy screens agent (16) and
+        // last output (`12m 30s ago`, 11).
+        let fixed = 3 + 12 + 1 + id + 1 + 1 + 8 + if roomy { 16 + 1 + 1 + 11 } else { 0 };
+        Columns { id, title: (width as usize).saturating_sub(fixed).max(8), roomy }
+    }
+}
+
+fn column_line(width: u16) -> Line<'static> {
+    let c = Columns::for_width(width);
+    let mut s =
+        format!("   {:<12} {:<idw$} {:<tw$} ", "STATUS", "ID", "TITLE", idw = c.id, tw = c.title);
+    if c.roomy {
+        s.push_str(&format!("{:<16} ", "AGENT"));
+    }
+    s.push_str(&format!("{:>8}", "TIME"));
+    if c.roomy {
+        s.push_str(&format!(" {:<11}", "LAST OUTPUT"));
+    }
+    Line::from(Span::styled(s, Style::default().add_modifier(Modifier::BOLD)))
+}
+
 fn task_line(app: &App, t: &Task, width: u16, selected: bool) -> Line<'static> {
     let (sym, label) = if t.needs_input.is_some() {
         ("?", "needs input".to_string())
@@ -75,43 +116,45 @@ fn task_line(app: &App, t: &Task, width: u16, selected: bool) -> Line<'static> {
         TaskStatus::Pending => human_duration((app.now - t.created_at).num_milliseconds()),
         _ => t.run_ms(app.now).map(human_duration).unwrap_or_default(),
     };
+    // How long since the task last printed something, while it runs.
     let quiet = match (t.status, t.last_output_at) {
         (TaskStatus::Running, Some(at)) => {
-            format!("↳{}", human_duration((app.now - at).num_milliseconds()))
+            format!("{} ago", human_duration((app.now - at).num_milliseconds()))
         }
         _ => String::new(),
     };
-    // Narrow screens drop the agent and last-output columns and shorten the id.
-    let roomy = width >= 96;
-    let id_w = if roomy { 22 } else { 18 };
-    let fixed = 3 + 12 + 1 + id_w + 1 + 1 + 8 + if roomy { 16 + 1 + 1 + 9 } else { 0 };
-    let title_w = (width as usize).saturating_sub(fixed).max(8);
+    let c = Columns::for_width(width);
     let st = status_style(app, t.status);
-    let base = if selected && app.color {
-        Style::default().add_modifier(Modifier::REVERSED)
-    } else if selected {
-        Style::default().add_modifier(Modifier::BOLD)
-    } else {
-        Style::default()
-    };
     let marker = if selected { "›" } else { " " };
     let mut spans = vec![
         Span::styled(format!("{marker}{sym} "), st),
         Span::styled(format!("{:<12}", cut(&label, 12)), st),
         Span::raw(" "),
-        Span::styled(format!("{:<id_w$}", cut(&t.id, id_w)), base),
+        Span::raw(format!("{:<w$}", cut(&t.id, c.id), w = c.id)),
         Span::raw(" "),
-        Span::styled(format!("{:<w$}", cut(&t.title, title_w), w = title_w), base),
+        Span::raw(format!("{:<w$}", cut(&t.title, c.title), w = c.title)),
         Span::raw(" "),
     ];
-    if roomy {
+    if c.roomy {
         spans.push(Span::raw(format!("{:<16} ", cut(&agent_model(t), 16))));
     }
     spans.push(Span::raw(format!("{time:>8}")));
-    if roomy {
-        spans.push(Span::raw(format!(" {quiet:<9}")));
+    if c.roomy {
+        spans.push(Span::raw(format!(" {quiet:<11}")));
     }
-    Line::from(spans)
+    let line = Line::from(spans);
+    // The selection is the whole row.
+    if selected && app.color {
+        line.style(Style::default().add_modifier(Modifier::REVERSED))
+    } else if selected {
+        line.style(Style::default().add_modifier(Modifier::BOLD))
+    } else {
+        line
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
 fn header(app: &App, area: Rect, buf: &mut Buffer) {
@@ -126,12 +169,20 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::raw(format!("│ {name} {}/{limit}{queued} ", g.running)));
     }
     if !app.layout.is_empty() {
-        spans.push(Span::raw(format!("│ layout {} ", app.layout)));
+        let how = app.panes.iter().find_map(|p| p.fallback.clone());
+        match how {
+            Some(how) => spans.push(Span::raw(format!("│ layout {} ({how}) ", app.layout))),
+            None => spans.push(Span::raw(format!("│ layout {} ", app.layout))),
+        }
     }
     let (shown, waiting) = app.panes.iter().fold((0, 0), |(s, w), p| (s + p.visible, w + p.hidden));
     if waiting > 0 {
-        let why = if shown == 0 { " — window too small to show any" } else { "" };
-        spans.push(Span::raw(format!("│ {waiting} agents in paneherd-agents{why} ")));
+        let focus = app.keymap.label(Command::Focus);
+        let why = if shown == 0 { " (the window is too small)" } else { "" };
+        spans.push(Span::raw(format!(
+            "│ {} out of view{why}: {focus} on one shows it ",
+            plural(waiting, "agent waits", "agents wait")
+        )));
     }
     if app.config_error.is_some() {
         let style = if app.color { Style::default().fg(Color::Red) } else { Style::default() };
@@ -146,42 +197,72 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
 
+/// The footer: the hints of the mode, as many as fit, and always `? help · q quit` (the way
+/// out and the way to learn the rest).
 fn footer(app: &App, area: Rect, buf: &mut Buffer) {
-    let text = if let Some(m) = &app.message {
-        m.clone()
-    } else {
-        let k = |c| app.keymap.label(c);
-        match &app.mode {
-            Mode::Filter => "type to filter · Enter keep · Esc clear".to_string(),
-            _ => format!(
-                " {}/{} move · {} group · {} focus · {} output · {} cancel · {} retry · {} new · {} filter · {} help · {} quit",
-                k(Command::Down),
-                k(Command::Up),
-                k(Command::NextGroup),
-                k(Command::Focus),
-                k(Command::Output),
-                k(Command::Cancel),
-                k(Command::Retry),
-                k(Command::New),
-                k(Command::Filter),
-                k(Command::Help),
-                k(Command::Quit),
-            ),
+    let k = |c| app.keymap.label(c);
+    let essentials = format!("{} help · {} quit", k(Command::Help), k(Command::Quit));
+    let hints: Vec<String> = match &app.mode {
+        Mode::Filter => vec!["type to filter".into(), "Enter keep".into(), "Esc clear".into()],
+        Mode::Output(_) => vec![
+            "j/k scroll".into(),
+            "g/G top/end".into(),
+            "/ search".into(),
+            "n next".into(),
+            "Esc close".into(),
+        ],
+        _ => {
+            let mut h = vec![
+                format!("{}/{} move", k(Command::Down), k(Command::Up)),
+                format!("{} output", k(Command::Output)),
+                format!("{} show pane", k(Command::Focus)),
+                format!("{} new", k(Command::New)),
+                format!("{} cancel", k(Command::Cancel)),
+                format!("{} retry", k(Command::Retry)),
+                format!("{} filter", k(Command::Filter)),
+                format!("{} group", k(Command::NextGroup)),
+            ];
+            if !app.filter.is_empty() {
+                h.insert(0, "Esc clear filter".into());
+            }
+            h
         }
     };
-    let style = if app.color { Style::default().fg(Color::DarkGray) } else { Style::default() };
-    Paragraph::new(Span::styled(text, style)).render(area, buf);
+    let text = match &app.message {
+        Some(m) => format!(" {m}"),
+        None => {
+            let room = (area.width as usize).saturating_sub(essentials.chars().count() + 4);
+            let mut shown = String::new();
+            for h in hints {
+                let add = if shown.is_empty() { h } else { format!(" · {h}") };
+                if shown.chars().count() + add.chars().count() > room {
+                    break;
+                }
+                shown.push_str(&add);
+            }
+            if shown.is_empty() {
+                format!(" {essentials}")
+            } else {
+                format!(" {shown} · {essentials}")
+            }
+        }
+    };
+    Paragraph::new(Span::raw(text)).render(area, buf);
 }
 
 fn list(app: &App, area: Rect, buf: &mut Buffer) {
     let block = Block::default().borders(Borders::ALL).title(" tasks ");
     let inner = block.inner(area);
     block.render(area, buf);
-    let height = inner.height as usize;
+    let mut lines = vec![column_line(inner.width)];
+    let height = (inner.height as usize).saturating_sub(1);
     let start = app.scroll(height);
-    let mut lines = vec![];
     for row in app.rows_window(start, height).iter() {
         match row {
+            Row::More(n) => lines.push(Line::from(format!(
+                "  … {n} more finished — {} lists them all",
+                app.keymap.label(Command::AllFinished)
+            ))),
             Row::Header(g, n) => {
                 let style = Style::default().add_modifier(Modifier::BOLD);
                 lines.push(Line::from(Span::styled(format!("{} ({n})", g.name()), style)));
@@ -204,12 +285,41 @@ fn list(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines).render(inner, buf);
 }
 
+/// Local time of day, and how long ago: `14:03:22 (2m 06s ago)`.
+fn when(app: &App, t: crate::core::timefmt::Timestamp) -> String {
+    let local = t.with_timezone(&app.utc_offset).format("%H:%M:%S");
+    format!("{local} ({} ago)", human_duration((app.now - t).num_milliseconds()))
+}
+
+/// Where the task runs (or ran), in words.
+fn place(app: &App, t: &Task) -> String {
+    match (t.status, &t.pane_id) {
+        (TaskStatus::Pending, _) => {
+            let group = t.limit_group.trim_start_matches("model:").trim_start_matches("provider:");
+            format!("queued: waits for a free slot of {group}")
+        }
+        (TaskStatus::Running, Some(p)) => {
+            format!("in tmux pane {p} ({} shows it)", app.keymap.label(Command::Focus))
+        }
+        (TaskStatus::Running, None) => "headless (no tmux pane)".into(),
+        (_, Some(_)) => "ran in a tmux pane".into(),
+        (_, None) => "ran headless".into(),
+    }
+}
+
 fn detail(app: &App, area: Rect, buf: &mut Buffer) {
     let block = Block::default().borders(Borders::ALL).title(" detail ");
     let inner = block.inner(area);
     block.render(area, buf);
     let Some(t) = app.selected_task() else { return };
     let bold = Style::default().add_modifier(Modifier::BOLD);
+    let mut times = format!("created {}", when(app, t.created_at));
+    if let Some(s) = t.started_at {
+        times = format!("started {}", when(app, s));
+    }
+    if let Some(f) = t.finished_at {
+        times = format!("ended {}", when(app, f));
+    }
     let mut lines = vec![
         Line::from(vec![Span::styled(t.id.clone(), bold), Span::raw(format!(" · {}", t.title))]),
         Line::from(vec![
@@ -219,11 +329,8 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) {
             ),
             Span::raw(t.reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default()),
         ]),
-        Line::from(format!(
-            "agent {} · {}",
-            agent_model(t),
-            t.pane_id.as_deref().map(|p| format!("pane {p}")).unwrap_or_else(|| "headless".into())
-        )),
+        Line::from(format!("{} · {}", agent_model(t), place(app, t))),
+        Line::from(times),
     ];
     if let Some(q) = &t.needs_input {
         lines.push(Line::from(Span::styled(format!("needs input: {q}"), bold)));
@@ -231,25 +338,31 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(s) = &t.summary {
         lines.push(Line::from(format!("summary: {s}")));
     }
-    lines.push(Line::from(Span::styled("prompt", bold)));
-    for l in t.prompt.lines().take(4) {
-        lines.push(Line::from(format!("  {l}")));
-    }
+    // The output comes before the prompt (whose first line is the title already); the prompt
+    // gets what room is left.
+    let prompt: Vec<&str> = t.prompt.lines().take(4).collect();
+    let room = (inner.height as usize).saturating_sub(lines.len() + 1);
+    let prompt_room = if room >= 12 { prompt.len() + 1 } else { 0 };
     let label = if t.status.is_terminal() { "result" } else { "output" };
     lines.push(Line::from(Span::styled(label, bold)));
-    let used = lines.len();
-    let room = (inner.height as usize).saturating_sub(used);
     if let Some(d) = app.detail.as_ref().filter(|d| d.id == t.id) {
         let out: Vec<&str> = d.text.lines().collect();
         let end = out.len().saturating_sub(app.detail_scroll);
+        let mut room = room.saturating_sub(prompt_room);
         if app.detail_scroll > 0 {
             lines.push(Line::from(format!(
                 "  (scrolled back {} lines — PageDown)",
                 app.detail_scroll
             )));
+            room = room.saturating_sub(1);
         }
-        let room = room.saturating_sub(usize::from(app.detail_scroll > 0));
         for l in &out[end.saturating_sub(room)..end] {
+            lines.push(Line::from(format!("  {l}")));
+        }
+    }
+    if prompt_room > 0 {
+        lines.push(Line::from(Span::styled("prompt", bold)));
+        for l in prompt {
             lines.push(Line::from(format!("  {l}")));
         }
     }
@@ -294,21 +407,24 @@ fn confirm(c: &Confirm, area: Rect, buf: &mut Buffer) {
 
 fn output(v: &super::app::OutputView, area: Rect, buf: &mut Buffer) {
     Clear.render(area, buf);
+    let state = if v.follow { "following" } else { "scrolled — G follows" };
     let title = if v.searching {
         format!(" output of {} — search: {}▏ ", v.id, v.query)
     } else {
-        format!(" output of {} — j/k scroll · / search · n next · Esc close ", v.id)
+        format!(" output of {} — {state} ", v.id)
     };
     let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(area);
     block.render(area, buf);
+    let height = inner.height as usize;
+    let q = v.query.to_lowercase();
     let lines: Vec<Line> = v
         .text
         .lines()
-        .skip(v.scroll.saturating_sub(inner.height as usize / 2))
-        .take(inner.height as usize)
+        .skip(v.first_line(height))
+        .take(height)
         .map(|l| {
-            if !v.query.is_empty() && l.to_lowercase().contains(&v.query.to_lowercase()) {
+            if !q.is_empty() && l.to_lowercase().contains(&q) {
                 Line::from(Span::styled(
                     l.to_string(),
                     Style::default().add_modifier(Modifier::REVERSED),

@@ -126,7 +126,9 @@ impl Engine {
             resize_hook: &hook,
             hook_mark: &mark,
         };
-        let placed = match self.panes.open(&geometry, &open).await {
+        let placed = self.panes.open(&geometry, &open).await;
+        self.emit(Event::PanesChanged);
+        let placed = match placed {
             Ok(p) => p,
             Err(e) => {
                 self.lock().pane_ctl.remove(&task.id);
@@ -224,6 +226,7 @@ impl Engine {
         }
         let geometry = self.tmux_settings().geometry;
         let _ = self.panes.forget(&geometry, task_id).await;
+        self.emit(Event::PanesChanged);
         if let Some(tx) = self.lock().pane_ctl.get_mut(task_id).and_then(|c| c.exit.take()) {
             let _ = tx.send(runner::Exit { code: None, signal: Some(1) });
         }
@@ -234,7 +237,9 @@ impl Engine {
         let id = self.resolve(id)?;
         let task = self.get(&id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id.clone()))?;
         let geometry = self.tmux_settings().geometry;
-        match self.panes.focus(&geometry, &id).await {
+        let focused = self.panes.focus(&geometry, &id).await;
+        self.emit(Event::PanesChanged);
+        match focused {
             Ok(true) => Ok(task),
             Ok(false) => {
                 Err(invalid(format!("task {id} has no tmux pane (it runs headless or has ended)")))
@@ -246,7 +251,9 @@ impl Engine {
     /// tmux resized a window: re-plan the panes in it.
     pub async fn tmux_resized(&self, socket: &std::path::Path, window: &str) {
         let geometry = self.tmux_settings().geometry;
-        if let Err(e) = self.panes.resized(&geometry, socket, window).await {
+        let resized = self.panes.resized(&geometry, socket, window).await;
+        self.emit(Event::PanesChanged);
+        if let Err(e) = resized {
             tracing::warn!(error = %format!("{e:#}"), "cannot re-plan after a resize");
         }
     }
@@ -281,7 +288,9 @@ impl Engine {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(secs)).await;
             let geometry = engine.tmux_settings().geometry;
-            if let Err(e) = engine.panes.close(&geometry, &id).await {
+            let closed = engine.panes.close(&geometry, &id).await;
+            engine.emit(Event::PanesChanged);
+            if let Err(e) = closed {
                 tracing::warn!(task = %id, error = %format!("{e:#}"), "cannot close the pane");
             }
         });
@@ -309,6 +318,7 @@ impl Engine {
         self.lock().layout = Some(name.to_string());
         let geometry = self.tmux_settings().geometry;
         self.panes.relayout_all(&geometry).await;
+        self.emit(Event::PanesChanged);
         Ok(())
     }
 
