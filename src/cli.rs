@@ -1,7 +1,9 @@
 //! The command line: argument definitions (clap), dispatch, and exit codes.
 
-mod commands;
+#[macro_use]
 mod out;
+mod commands;
+mod demo;
 mod render;
 
 use std::path::PathBuf;
@@ -95,7 +97,7 @@ pub enum Command {
     Layouts,
     /// Run the daemon in the foreground, or ask about / stop the running one.
     Daemon(DaemonArgs),
-    /// Run a batch of simulated-agent tasks to see paneherd work (no AI CLI needed).
+    /// See paneherd work: simulated agents in panes beside the dashboard (no AI CLI needed).
     Demo(DemoArgs),
     /// Print shell completions.
     Completions {
@@ -293,9 +295,9 @@ pub struct DemoArgs {
     /// Run without tmux even when it is available.
     #[arg(long)]
     pub headless: bool,
-    /// Wait for Enter before exiting (used inside the demo's own tmux session).
+    /// Inside the demo's own tmux session (the process that made it prints the summary).
     #[arg(long, hide = true)]
-    pub hold: bool,
+    pub in_session: bool,
 }
 
 fn parse_status(s: &str) -> Result<TaskStatus, String> {

@@ -137,6 +137,10 @@ pub enum Request {
     SetLayout {
         name: String,
     },
+    /// Close the panes of these tasks now (those that have ended), not after `close_after_secs`.
+    ClosePanes {
+        ids: Vec<String>,
+    },
     /// Select a task's pane (bringing it into view).
     Focus {
         id: String,

@@ -6,65 +6,18 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::tmux::Tmux;
 use common::{Env, config_with};
 
-struct Tmux {
-    sock: std::path::PathBuf,
-}
-
-impl Tmux {
-    fn start(env: &Env) -> Tmux {
-        let sock = env.path().join("tmux.sock");
-        assert!(sock.starts_with(env.path()), "never the default server");
-        let ok = Command::new("tmux")
-            .arg("-S")
-            .arg(&sock)
-            .args(["-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "48", "sh"])
-            .env("TERM", "xterm-256color")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        Tmux { sock }
-    }
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").arg("-S").arg(&self.sock).args(args).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn keys(&self, keys: &[&str]) {
-        let mut a = vec!["send-keys", "-t", "%0"];
-        a.extend_from_slice(keys);
-        self.run(&a);
-    }
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "%0"])
-    }
-    fn until(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let s = self.screen();
-            if f(&s) {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{s}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").arg("-S").arg(&self.sock).arg("kill-server").status();
-    }
-}
+/// How long a screen may take to show what is expected.
+const T: Duration = Duration::from_secs(15);
 
 #[test]
 fn dashboard_follows_tasks_cancels_creates_and_quits_cleanly() {
     let env = Env::new(&config_with("[concurrency]\ndefault = 1\n"));
-    let tmux = Tmux::start(&env);
+    let tmux = Tmux::start(&env, 160, 48, "sh", &[]);
     let bin = Path::new(common::BIN).parent().unwrap().display().to_string();
     let cmd = format!(
         "export PATH={bin}:$PATH PANEHERD_DATA_DIR={} PANEHERD_RUNTIME_DIR={} PANEHERD_CONFIG={}; paneherd ui",
@@ -73,12 +26,14 @@ fn dashboard_follows_tasks_cancels_creates_and_quits_cleanly() {
         env.config().display()
     );
     tmux.keys(&[&cmd, "Enter"]);
-    tmux.until("the empty dashboard", |s| s.contains("Pending (0)") && s.contains("No tasks yet"));
+    tmux.until("the empty dashboard", T, |s| {
+        s.contains("Pending (0)") && s.contains("No tasks yet")
+    });
 
     // Tasks submitted with the CLI appear and move between groups.
     let long = env.submit(&["--agent", "fake", "1000 0.1 0"]);
     let short = env.submit(&["--agent", "fake", "3 0.1 0"]);
-    tmux.until("one running, one pending", |s| {
+    tmux.until("one running, one pending", T, |s| {
         s.contains("Running (1)") && s.contains("Pending (1)")
     });
 
@@ -87,21 +42,21 @@ fn dashboard_follows_tasks_cancels_creates_and_quits_cleanly() {
     tmux.keys(&["g"]);
     tmux.keys(&["j"]);
     tmux.keys(&["c"]);
-    tmux.until("the confirmation", |s| s.contains(&format!("Cancel {long}? (y/n)")));
+    tmux.until("the confirmation", T, |s| s.contains(&format!("Cancel {long}? (y/n)")));
     tmux.keys(&["y"]);
     let t = env.wait_status(&long, "cancelled", Duration::from_secs(10));
     assert_eq!(t["reason"], "cancelled by user");
     // The queued one then runs and finishes.
     env.wait_status(&short, "completed", Duration::from_secs(10));
-    tmux.until("both finished", |s| s.contains("Finished (2)") && s.contains("Running (0)"));
+    tmux.until("both finished", T, |s| s.contains("Finished (2)") && s.contains("Running (0)"));
 
     // A new task from the form: n, Tab Tab to the prompt, type, ctrl-s.
     tmux.keys(&["n"]);
-    tmux.until("the form", |s| s.contains("new task"));
+    tmux.until("the form", T, |s| s.contains("new task"));
     tmux.keys(&["Tab", "Tab"]);
     tmux.keys(&["-l", "echo made in the dashboard"]);
     tmux.keys(&["C-s"]);
-    tmux.until("the new task", |s| s.contains("echo made in the dash"));
+    tmux.until("the new task", T, |s| s.contains("echo made in the dash"));
     let made =
         env.list().into_iter().find(|t| t["prompt"] == "echo made in the dashboard").unwrap();
     assert_eq!(made["agent"], "shell");
@@ -112,10 +67,10 @@ fn dashboard_follows_tasks_cancels_creates_and_quits_cleanly() {
     env.wait_status(&still, "running", Duration::from_secs(10));
     tmux.keys(&["q"]);
     let screen =
-        tmux.until("the shell again", |s| !s.contains("Pending (") && s.contains("paneherd ui"));
+        tmux.until("the shell again", T, |s| !s.contains("Pending (") && s.contains("paneherd ui"));
     assert!(!screen.contains("┌ tasks"), "alternate screen left:\n{screen}");
     tmux.keys(&["echo", "Space", "shell-ok", "Enter"]);
-    tmux.until("the shell answers", |s| s.lines().any(|l| l.trim() == "shell-ok"));
+    tmux.until("the shell answers", T, |s| s.lines().any(|l| l.trim() == "shell-ok"));
     assert_eq!(env.task(&still)["status"], "running", "agents keep running after q");
     env.ok(&["cancel", "--all"]);
 }

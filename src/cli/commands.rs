@@ -5,63 +5,14 @@ use std::time::Duration;
 
 use clap::CommandFactory;
 
-use super::{Cli, Command, ConfigCmd, DaemonCmd, exit, out, render};
+use super::out::{self, CmdResult, Fail, usage};
+use super::{Cli, Command, ConfigCmd, DaemonCmd, exit, render};
 use crate::client::{Client, ClientError};
 use crate::config::{Config, DEFAULT_TOML};
 use crate::core::task::{Task, TaskSpec, TaskStatus};
 use crate::core::timefmt;
 use crate::paths::Paths;
-use crate::proto::{ErrorKind, Event, ListFilter, OutputData, Request, StatusData, WaitData};
-
-/// A command's failure: what to print and the exit code.
-struct Fail {
-    code: i32,
-    message: String,
-}
-
-impl From<out::Closed> for Fail {
-    fn from(_: out::Closed) -> Self {
-        Fail { code: out::CLOSED, message: String::new() }
-    }
-}
-
-/// `println!` that ends the command quietly when standard output is closed.
-macro_rules! outln {
-    () => { out::print(format_args!("\n"))? };
-    ($($t:tt)*) => { out::print(format_args!("{}\n", format_args!($($t)*)))? };
-}
-
-/// `print!` likewise.
-macro_rules! out {
-    ($($t:tt)*) => { out::print(format_args!($($t)*))? };
-}
-
-/// `eprintln!` that never panics.
-macro_rules! errln {
-    ($($t:tt)*) => { out::error(format_args!($($t)*)) };
-}
-
-type CmdResult = Result<i32, Fail>;
-
-fn usage(msg: impl Into<String>) -> Fail {
-    Fail { code: exit::USAGE, message: msg.into() }
-}
-
-impl From<ClientError> for Fail {
-    fn from(e: ClientError) -> Self {
-        let code = match &e {
-            ClientError::Daemon(b) => match b.kind {
-                ErrorKind::UnknownId
-                | ErrorKind::AmbiguousId
-                | ErrorKind::Invalid
-                | ErrorKind::BadRequest => exit::USAGE,
-                _ => exit::DAEMON,
-            },
-            _ => exit::DAEMON,
-        };
-        Fail { code, message: e.to_string() }
-    }
-}
+use crate::proto::{ListFilter, OutputData, Request, StatusData, WaitData};
 
 pub fn dispatch(cli: Cli) -> i32 {
     let paths = Paths::from_env();
@@ -145,10 +96,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Wait(a) => block_on(wait(&paths, a)),
         Command::Cancel(a) => block_on(cancel(&paths, a)),
         Command::Retry(a) => block_on(retry(&paths, a)),
-        Command::Demo(a) => match demo_in_new_tmux(&paths, &a) {
-            Some(code) => Ok(code),
-            None => block_on(demo(&paths, a)),
-        },
+        Command::Demo(a) => super::demo::run(&paths, a),
     };
     match result {
         Ok(code) => code,
@@ -169,7 +117,7 @@ fn version(paths: &Paths) -> CmdResult {
     Ok(exit::OK)
 }
 
-fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdResult {
+pub(super) fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdResult {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
         Fail { code: exit::DAEMON, message: format!("cannot start async runtime: {e}") }
     })?;
@@ -177,7 +125,7 @@ fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdResult {
 }
 
 /// The submitter's tmux pane, when it runs inside tmux.
-fn tmux_origin() -> Option<crate::core::task::TmuxOrigin> {
+pub(super) fn tmux_origin() -> Option<crate::core::task::TmuxOrigin> {
     let socket = crate::tmux::adapter::socket_from_env(&std::env::var("TMUX").ok()?)?;
     let pane = std::env::var("TMUX_PANE").ok().filter(|p| p.starts_with('%'))?;
     Some(crate::core::task::TmuxOrigin { socket, pane })
@@ -619,146 +567,4 @@ async fn daemon_config_state(paths: &Paths) -> String {
              moment of a change; `paneherd daemon status` says when it has)."
         ),
     }
-}
-
-fn fmt_hms(t: Option<timefmt::Timestamp>) -> String {
-    t.map(|t| t.with_timezone(&chrono::Local).format("%H:%M:%S").to_string())
-        .unwrap_or_else(|| "--:--:--".into())
-}
-
-const DEMO_PROMPTS: [&str; 8] = [
-    "Explore the auth code and list every login flow",
-    "Run the test suite and summarise the failures",
-    "Research PKCE and how our OAuth client should use it",
-    "Find dead code in src/ and propose removals",
-    "Review the last commit for security problems",
-    "Draft release notes from the git log",
-    "Benchmark the JSON parser against the baseline",
-    "Check the docs for broken links",
-];
-
-/// Submits demo-agent tasks and follows them until they have all ended.
-/// Outside tmux, on a terminal, with tmux installed: runs the demo in a new tmux session (and
-/// attaches to it), so that agents get panes. Returns the exit code, or `None` to run here.
-fn demo_in_new_tmux(paths: &Paths, a: &super::DemoArgs) -> Option<i32> {
-    if a.headless || std::env::var_os("TMUX").is_some() || !std::io::stdout().is_terminal() {
-        return None;
-    }
-    let exe = std::env::current_exe().ok()?;
-    let mut cmd = std::process::Command::new("tmux");
-    cmd.args(["new-session", "-A", "-s", "paneherd-demo"]);
-    for (k, v) in [
-        ("PANEHERD_CONFIG", &paths.config),
-        ("PANEHERD_DATA_DIR", &paths.data),
-        ("PANEHERD_RUNTIME_DIR", &paths.runtime),
-    ] {
-        cmd.arg("-e").arg(format!("{k}={}", v.display()));
-    }
-    cmd.arg(exe).args(["demo", "--hold", "-n", &a.count.to_string()]);
-    match cmd.status() {
-        Ok(s) => Some(s.code().unwrap_or(0)),
-        // No tmux: run the demo headless here.
-        Err(_) => None,
-    }
-}
-
-/// How many agents the current tmux window shows beside this pane, from the config's layout.
-async fn panes_that_fit(
-    paths: &Paths,
-    origin: &crate::core::task::TmuxOrigin,
-) -> Option<(usize, String)> {
-    let config = Config::load(&paths.config).ok()?.config;
-    let s = config.tmux_settings();
-    let info = crate::tmux::Tmux::new(&origin.socket).pane_info(&origin.pane).await.ok()??;
-    let fits =
-        crate::tmux::plan(info.window_width, info.window_height, &s.geometry, 64).agents.len();
-    Some((
-        fits,
-        format!("{}x{}, layout {}", info.window_width, info.window_height, s.geometry.kind.name()),
-    ))
-}
-
-async fn demo(paths: &Paths, a: super::DemoArgs) -> CmdResult {
-    let code = demo_run(paths, &a).await;
-    if a.hold {
-        outln!("\nPress Enter to close this demo session (the tasks are kept: `paneherd list`).");
-        let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
-    }
-    code
-}
-
-async fn demo_run(paths: &Paths, a: &super::DemoArgs) -> CmdResult {
-    let origin = if a.headless { None } else { tmux_origin() };
-    if let Some(o) = &origin {
-        match panes_that_fit(paths, o).await {
-            Some((0, win)) => outln!(
-                "This window ({win}) is too small to show agents beside this pane: they run in \
-                 the window 'paneherd-agents' (prefix + n to look), and `paneherd focus ID` selects one.\n"
-            ),
-            Some((n, win)) => outln!(
-                "This window ({win}) shows up to {n} agents beside this pane; the others wait in \
-                 the window 'paneherd-agents' and come into view as others end.\n"
-            ),
-            None => {}
-        }
-    }
-    let mut c = Client::connect(paths, true).await?;
-    let mut ids = Vec::new();
-    for i in 0..a.count {
-        let spec = TaskSpec {
-            prompt: DEMO_PROMPTS[i % DEMO_PROMPTS.len()].into(),
-            agent: Some("demo".into()),
-            client_cwd: std::env::current_dir().ok(),
-            tmux: origin.clone(),
-            ..Default::default()
-        };
-        let t: Task = c.request(Request::Submit { spec: Box::new(spec) }).await?;
-        outln!("submitted {:<22} {}", t.id, t.title);
-        ids.push(t.id);
-    }
-    outln!("\nfollowing {} tasks (Ctrl-C stops following; the tasks go on)…\n", ids.len());
-    let mut events = Client::connect(paths, true).await?;
-    events.subscribe().await?;
-    let mut open: std::collections::HashSet<String> = ids.iter().cloned().collect();
-    // Tasks may have changed before the subscription began.
-    let snapshot: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
-    for t in snapshot.iter().filter(|t| open.contains(&t.id)) {
-        match t.status {
-            TaskStatus::Running => outln!("{}  ▶ {:<22} started", fmt_hms(t.started_at), t.id),
-            s if s.is_terminal() => {
-                outln!("{}  {} {:<22} {s}", fmt_hms(t.finished_at), s.symbol(), t.id);
-            }
-            _ => {}
-        }
-    }
-    for t in snapshot.iter().filter(|t| t.status.is_terminal()) {
-        open.remove(&t.id);
-    }
-    while !open.is_empty() {
-        let Some(ev) = events.next_event().await? else {
-            break;
-        };
-        if let Event::TaskChanged { task } = ev {
-            if !open.contains(&task.id) {
-                continue;
-            }
-            let when = fmt_hms(Some(timefmt::now()));
-            match task.status {
-                TaskStatus::Running => outln!("{when}  ▶ {:<22} started", task.id),
-                s if s.is_terminal() => {
-                    open.remove(&task.id);
-                    let how = task.reason.clone().unwrap_or_default();
-                    outln!("{when}  {} {:<22} {s} {how}", s.symbol(), task.id);
-                }
-                _ => {}
-            }
-        }
-    }
-    let tasks: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
-    let mine: Vec<Task> = tasks.into_iter().filter(|t| ids.contains(&t.id)).collect();
-    outln!();
-    out!("{}", render::task_table(&mine, timefmt::now()));
-    outln!("\nRead one: paneherd output {}", ids.first().map(String::as_str).unwrap_or("ID"));
-    Ok(exit::OK)
 }

@@ -1,8 +1,11 @@
-//! Printing for commands: a closed standard output (`paneherd list | head -1`) ends the command
-//! quietly, as a Unix tool ended by SIGPIPE would, instead of a panic.
+//! What commands print and how they fail: a closed standard output (`paneherd list | head -1`)
+//! ends the command quietly, as a Unix tool ended by SIGPIPE would, instead of a panic; a failure
+//! carries its message and exit code.
 
 use std::fmt::Arguments;
 use std::io::Write;
+
+use crate::client::ClientError;
 
 /// Exit code of a command whose output was closed: 128 + SIGPIPE, as a shell reports it.
 pub const CLOSED: i32 = 141;
@@ -28,4 +31,56 @@ pub fn error(args: Arguments<'_>) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_fmt(args);
     let _ = err.write_all(b"\n");
+}
+
+/// A command's failure: what to print and the exit code.
+pub struct Fail {
+    pub code: i32,
+    pub message: String,
+}
+
+impl From<Closed> for Fail {
+    fn from(_: Closed) -> Self {
+        Fail { code: CLOSED, message: String::new() }
+    }
+}
+
+/// `println!` that ends the command quietly when standard output is closed.
+macro_rules! outln {
+    () => { $crate::cli::out::print(format_args!("\n"))? };
+    ($($t:tt)*) => { $crate::cli::out::print(format_args!("{}\n", format_args!($($t)*)))? };
+}
+
+/// `print!` likewise.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::out::print(format_args!($($t)*))? };
+}
+
+/// `eprintln!` that never panics.
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::cli::out::error(format_args!($($t)*)) };
+}
+
+/// What a command returns: its exit code, or a failure to print.
+pub type CmdResult = Result<i32, Fail>;
+
+/// A usage error (exit 2).
+pub fn usage(msg: impl Into<String>) -> Fail {
+    Fail { code: super::exit::USAGE, message: msg.into() }
+}
+
+impl From<ClientError> for Fail {
+    fn from(e: ClientError) -> Self {
+        let code = match &e {
+            ClientError::Daemon(b) => match b.kind {
+                crate::proto::ErrorKind::UnknownId
+                | crate::proto::ErrorKind::AmbiguousId
+                | crate::proto::ErrorKind::Invalid
+                | crate::proto::ErrorKind::BadRequest => super::exit::USAGE,
+                _ => super::exit::DAEMON,
+            },
+            _ => super::exit::DAEMON,
+        };
+        Fail { code, message: e.to_string() }
+    }
 }

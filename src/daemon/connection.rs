@@ -350,6 +350,11 @@ async fn handle(engine: &Arc<Engine>, req: Request) -> Result<String, ErrorBody>
             Ok("null".into())
         }
         Request::Focus { id } => json(&engine.focus(&id).await?),
+        Request::ClosePanes { ids } => {
+            let ids = resolve_many(engine, &ids, false)?;
+            engine.close_panes(&ids).await;
+            Ok("null".into())
+        }
         Request::Continue { id, prompt } => {
             let spec = engine.continue_spec(&id, &prompt)?;
             json(&engine.submit(spec).await?)

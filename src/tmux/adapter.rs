@@ -359,14 +359,18 @@ impl Tmux {
         ours(&self.run(show()).await?).pop().context("tmux did not list the hook it was given")
     }
 
-    /// Removes a hook set by `on_resize`.
+    /// Removes a hook set by `on_resize`; the window's hook list goes too when it was the only
+    /// one (so that nothing of paneherd's is left, not even an empty list).
     pub async fn remove_hook(&self, window: &str, slot: &str) -> Result<()> {
-        let cmd = SetHook::new()
-            .unset()
-            .window()
-            .target_session(window.to_string())
-            .hook_name(slot.to_string());
-        self.run(cmd).await.map(|_| ())
+        let unset = |name: String| {
+            SetHook::new().unset().window().target_session(window.to_string()).hook_name(name)
+        };
+        self.run(unset(slot.to_string())).await?;
+        let hooks = self.run(ShowHooks::new().window().target_pane(window.to_string())).await?;
+        if !hooks.lines().any(|l| l.starts_with("window-resized[")) {
+            self.run(unset("window-resized".to_string())).await?;
+        }
+        Ok(())
     }
 }
 

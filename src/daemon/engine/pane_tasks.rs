@@ -296,6 +296,19 @@ impl Engine {
         });
     }
 
+    /// Closes the panes of the given tasks that have ended, now.
+    pub async fn close_panes(&self, ids: &[String]) {
+        let geometry = self.tmux_settings().geometry;
+        for id in ids {
+            if self.get(id).is_some_and(|t| t.status.is_terminal())
+                && let Err(e) = self.panes.close(&geometry, id).await
+            {
+                tracing::warn!(task = %id, error = %format!("{e:#}"), "cannot close the pane");
+            }
+        }
+        self.emit(Event::PanesChanged);
+    }
+
     /// The tmux settings in force (the dashboard may have switched the layout).
     pub fn tmux_settings(&self) -> crate::tmux::TmuxSettings {
         let name = self.lock().layout.clone();

@@ -1,0 +1,185 @@
+//! `paneherd demo`: the product itself, with nothing to install. Simulated agents (the `demo`
+//! agent) work in tmux panes beside the dashboard — in the user's window inside tmux, in a
+//! session of their own (attached, and gone again after `q`) outside it — a few wait for a
+//! slot of the demo's limit, one fails, and a notification says when they end. `q` cancels
+//! what is still running, closes the demo's panes and leaves the terminal as it was, then says
+//! what to try next with commands that work as written.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use super::commands::tmux_origin;
+use super::exit;
+use super::out::{CmdResult, Fail};
+use crate::client::Client;
+use crate::core::task::{Task, TaskSpec, TaskStatus, TmuxOrigin};
+use crate::core::timefmt;
+use crate::paths::Paths;
+use crate::proto::{ListFilter, Request};
+
+/// The tmux session the demo makes when it starts outside tmux.
+const SESSION: &str = "paneherd-demo";
+
+/// What the simulated agents pretend to do: (prompt, seconds, fails).
+const WORK: [(&str, u32, bool); 8] = [
+    ("Explore the auth code and list every login flow", 9, false),
+    ("Run the test suite and summarise the failures", 6, false),
+    ("Research PKCE and how our OAuth client should use it", 7, true),
+    ("Find dead code in src/ and propose removals", 11, false),
+    ("Review the last commit for security problems", 8, false),
+    ("Draft release notes from the git log", 5, false),
+    ("Benchmark the JSON parser against the baseline", 10, false),
+    ("Check the docs for broken links", 6, false),
+];
+
+/// Runs the demo; see the module's doc.
+pub fn run(paths: &Paths, a: super::DemoArgs) -> CmdResult {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("paneherd"));
+    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if !a.headless
+        && !a.in_session
+        && terminal
+        && std::env::var_os("TMUX").is_none()
+        && let Some(code) = in_new_session(paths, &a, &exe)?
+    {
+        return Ok(code);
+    }
+    let origin = if a.headless { None } else { tmux_origin() };
+    let since = timefmt::now();
+    let ids = on_runtime(submit(paths, a.count, origin.clone()))?;
+    if terminal {
+        crate::tui::run(paths.clone(), origin.clone())
+            .map_err(|e| Fail { code: exit::DAEMON, message: format!("{e:#}") })?;
+    } else {
+        // Not on a terminal (a script): wait for the tasks instead of showing the dashboard.
+        on_runtime(async {
+            let mut c = Client::connect(paths, true).await?;
+            let _: crate::proto::WaitData =
+                c.request(Request::Wait { ids: ids.clone(), all: false, timeout_ms: None }).await?;
+            Ok(())
+        })?;
+    }
+    on_runtime(finish(paths, ids.clone()))?;
+    if !a.in_session {
+        // Inside a session of its own, the summary is printed by the process that made it,
+        // on the user's terminal once the session is gone.
+        summary(paths, since, &exe)?;
+    }
+    Ok(exit::OK)
+}
+
+/// Runs `f` to completion on a runtime of its own (the dashboard runs its own in between).
+fn on_runtime<T>(f: impl std::future::Future<Output = Result<T, Fail>>) -> Result<T, Fail> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        Fail { code: exit::DAEMON, message: format!("cannot start async runtime: {e}") }
+    })?;
+    rt.block_on(f)
+}
+
+/// Outside tmux: runs the demo in a tmux session of its own and attaches to it; when the user
+/// quits, the session is gone and the summary is printed here. `None` when there is no tmux.
+fn in_new_session(
+    paths: &Paths,
+    a: &super::DemoArgs,
+    exe: &std::path::Path,
+) -> Result<Option<i32>, Fail> {
+    let since = timefmt::now();
+    let mut cmd = std::process::Command::new("tmux");
+    cmd.args(["new-session", "-s", SESSION]);
+    for (k, v) in [
+        ("PANEHERD_CONFIG", &paths.config),
+        ("PANEHERD_DATA_DIR", &paths.data),
+        ("PANEHERD_RUNTIME_DIR", &paths.runtime),
+    ] {
+        cmd.arg("-e").arg(format!("{k}={}", v.display()));
+    }
+    cmd.arg(exe).args(["demo", "--in-session", "-n", &a.count.to_string()]);
+    match cmd.status() {
+        Ok(s) if s.success() => {
+            summary(paths, since, exe)?;
+            Ok(Some(exit::OK))
+        }
+        Ok(s) => Err(Fail {
+            code: exit::DAEMON,
+            message: format!(
+                "tmux could not run the demo ({s}); is a session named {SESSION:?} already \
+                 open? (`tmux attach -t {SESSION}`), or try `paneherd demo --headless`"
+            ),
+        }),
+        // No tmux: the dashboard alone, agents headless.
+        Err(_) => Ok(None),
+    }
+}
+
+/// Submits the demo's tasks; returns their ids.
+async fn submit(
+    paths: &Paths,
+    count: usize,
+    origin: Option<TmuxOrigin>,
+) -> Result<Vec<String>, Fail> {
+    let mut c = Client::connect(paths, true).await?;
+    let mut ids = Vec::new();
+    let fixed_secs = std::env::var("PANEHERD_DEMO_SECS").ok();
+    let base_env: Vec<(String, String)> = std::env::vars().collect();
+    for i in 0..count {
+        let (prompt, secs, fails) = WORK[i % WORK.len()];
+        let mut env: std::collections::BTreeMap<String, String> =
+            base_env.iter().cloned().collect();
+        env.insert("PANEHERD_DEMO_SECS".into(), fixed_secs.clone().unwrap_or(secs.to_string()));
+        env.insert("PANEHERD_DEMO_FAIL".into(), if fails { "1" } else { "0" }.into());
+        let spec = TaskSpec {
+            prompt: prompt.into(),
+            agent: Some("demo".into()),
+            client_cwd: std::env::current_dir().ok(),
+            env: Some(env),
+            tmux: origin.clone(),
+            ..Default::default()
+        };
+        let t: Task = c.request(Request::Submit { spec: Box::new(spec) }).await?;
+        ids.push(t.id);
+    }
+    Ok(ids)
+}
+
+/// After the user quit: the demo's tasks still going are cancelled and its panes closed.
+async fn finish(paths: &Paths, ids: Vec<String>) -> Result<(), Fail> {
+    let mut c = Client::connect(paths, true).await?;
+    let _: Vec<Task> = c.request(Request::Cancel { ids: ids.clone(), all: false }).await?;
+    c.request_raw(Request::ClosePanes { ids }).await?;
+    Ok(())
+}
+
+/// What happened, and what to try next — with this binary's real path, so that every command
+/// works as written (also after `cargo run`).
+fn summary(paths: &Paths, since: timefmt::Timestamp, exe: &std::path::Path) -> CmdResult {
+    let tasks: Vec<Task> = on_runtime(async {
+        let mut c = Client::connect(paths, true).await?;
+        let filter = ListFilter { since: Some(since), ..Default::default() };
+        let tasks: Vec<Task> = c.request(Request::List { filter }).await?;
+        Ok(tasks.into_iter().filter(|t| t.agent == "demo").collect())
+    })?;
+    let count = |s: TaskStatus| tasks.iter().filter(|t| t.status == s).count();
+    let mut parts = vec![];
+    for s in TaskStatus::ALL.iter().filter(|s| s.is_terminal()) {
+        let n = count(*s);
+        if n > 0 {
+            parts.push(format!("{n} {s}"));
+        }
+    }
+    let exe = exe.display().to_string();
+    let exe = if exe.contains(' ') { format!("'{exe}'") } else { exe };
+    outln!("paneherd demo: {} tasks — {}.", tasks.len(), parts.join(", "));
+    outln!("Every task and its result stay on disk. Try:");
+    let mut tries = vec![];
+    if let Some(t) = tasks.iter().find(|t| t.status == TaskStatus::Completed) {
+        tries.push((format!("{exe} output {}", t.id), "a result"));
+    }
+    tries.push((format!("{exe} list"), "every task"));
+    tries.push((format!("{exe} run --agent demo \"your idea\""), "one more"));
+    tries.push((exe.clone(), "the dashboard"));
+    let w = tries.iter().map(|(c, _)| c.chars().count()).max().unwrap_or(0);
+    for (cmd, what) in tries {
+        outln!("  {cmd:w$}   ({what})");
+    }
+    Ok(exit::OK)
+}

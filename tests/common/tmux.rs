@@ -1,0 +1,83 @@
+//! A private tmux server for a test: its socket is in the test's temp dir (never the default
+//! server), it is driven with send-keys and read with capture-pane, and killed on drop.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::Env;
+
+pub struct Tmux {
+    pub sock: PathBuf,
+}
+
+impl Tmux {
+    /// A server with one `w`×`h` session running `program` (a shell) with the environment
+    /// `vars` set in it.
+    pub fn start(env: &Env, w: u16, h: u16, program: &str, vars: &[(&str, String)]) -> Tmux {
+        let sock = env.path().join("tmux.sock");
+        assert!(sock.starts_with(env.path()), "never the default server");
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S").arg(&sock).args(["-f", "/dev/null", "new-session", "-d"]);
+        cmd.args(["-x", &w.to_string(), "-y", &h.to_string(), "-s", "main"]);
+        for (k, v) in vars {
+            cmd.arg("-e").arg(format!("{k}={v}"));
+        }
+        let ok = cmd.arg(program).env("TERM", "xterm-256color").status().unwrap().success();
+        assert!(ok, "tmux did not start");
+        Tmux { sock }
+    }
+
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").arg("-S").arg(&self.sock).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys", "-t", "%0"];
+        a.extend_from_slice(keys);
+        self.run(&a);
+    }
+
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "%0"])
+    }
+
+    /// `window_name pane_id WxH` of every pane.
+    pub fn panes(&self) -> Vec<String> {
+        self.run(&[
+            "list-panes",
+            "-a",
+            "-F",
+            "#{window_name} #{pane_id} #{pane_width}x#{pane_height}",
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
+    /// Waits (polling the screen, in the test only) until `f` holds; returns the screen.
+    pub fn until(&self, what: &str, within: Duration, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let s = self.screen();
+            if f(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}\npanes: {:#?}",
+                self.panes()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-S").arg(&self.sock).arg("kill-server").status();
+    }
+}
