@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::core::task::TaskStatus;
 
-/// Exit codes (DESIGN.md).
+/// Exit codes, the same for every command (scripts rely on them; see the README).
 pub mod exit {
     pub const OK: i32 = 0;
     /// A waited-for task ended in a state other than completed.

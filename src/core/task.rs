@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::timefmt::{self, Timestamp};
 
-/// Where a task is in its life. Serialized as the lower-case names of DESIGN.md.
+/// Where a task is in its life. Serialized lower-case: `pending running completed error
+/// cancelled interrupted`, the `status` of the task object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskStatus {
@@ -111,7 +112,8 @@ pub struct TmuxOrigin {
     pub pane: String,
 }
 
-/// One task as clients see it and the store keeps it: the JSON object of DESIGN.md.
+/// One task as clients see it and the store keeps it: the task object of `list --json`,
+/// `output --json` and the task file (field names are an interface: scripts rely on them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub id: String,
