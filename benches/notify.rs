@@ -41,6 +41,9 @@ impl Recorder {
     fn get_capabilities(&self) -> Vec<String> {
         vec!["body".into(), "actions".into()]
     }
+    fn get_server_information(&self) -> (String, String, String, String) {
+        ("recorder".into(), "paneherd bench".into(), "1".into(), "1.2".into())
+    }
 }
 
 fn main() {
@@ -50,9 +53,21 @@ fn main() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let cfg = dir.path().join("config.toml");
     std::fs::write(&cfg, "[notify]\ncoalesce_ms = 100\n").unwrap();
+    // A private bus with no service directories: nothing of the machine's is activated on it.
+    let bus_conf = dir.path().join("bus.conf");
+    std::fs::write(
+        &bus_conf,
+        format!(
+            "<busconfig><type>session</type><listen>unix:path={}</listen>\
+             <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+             <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>",
+            dir.path().join("bus").display()
+        ),
+    )
+    .unwrap();
     let mut bus = Command::new("dbus-daemon")
-        .args(["--session", "--nofork", "--print-address=1"])
-        .arg(format!("--address=unix:path={}", dir.path().join("bus").display()))
+        .args(["--nofork", "--print-address=1"])
+        .arg(format!("--config-file={}", bus_conf.display()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

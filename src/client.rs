@@ -15,9 +15,7 @@ use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::paths::Paths;
-use crate::proto::{
-    ErrorBody, Event, Hello, HelloLine, PROTOCOL_VERSION, Request, RequestLine, ServerLine, Welcome,
-};
+use crate::proto::{ErrorBody, Event, Request, ServerLine, Welcome, codec};
 
 /// How long a client waits for a daemon it started to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -118,10 +116,7 @@ impl Client {
 
     async fn handshake(stream: UnixStream) -> Result<Client, ClientError> {
         let (r, mut w) = stream.into_split();
-        let hello = HelloLine { hello: Hello { protocol: PROTOCOL_VERSION, client: "cli".into() } };
-        let mut line =
-            serde_json::to_string(&hello).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        line.push('\n');
+        let line = codec::hello("cli").map_err(|e| ClientError::Protocol(e.message))?;
         w.write_all(line.as_bytes()).await?;
         let mut reader = BufReader::with_capacity(256 * 1024, r).lines();
         let first =
@@ -155,9 +150,7 @@ impl Client {
     async fn send(&mut self, request: Request) -> Result<u64, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        let mut line = serde_json::to_string(&RequestLine { req: id, request })
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        line.push('\n');
+        let line = codec::request(id, request).map_err(|e| ClientError::Protocol(e.message))?;
         self.writer.write_all(line.as_bytes()).await?;
         Ok(id)
     }
@@ -195,10 +188,9 @@ impl Client {
         let first = self.next_id;
         let mut buf = String::new();
         for request in requests {
-            let line = serde_json::to_string(&RequestLine { req: self.next_id, request })
-                .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            let line = codec::request(self.next_id, request)
+                .map_err(|e| ClientError::Protocol(e.message))?;
             buf.push_str(&line);
-            buf.push('\n');
             self.next_id += 1;
         }
         let n = (self.next_id - first) as usize;
@@ -261,7 +253,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         use tokio::io::AsyncBufReadExt as _;
         let id = self.send(request).await?;
-        let prefix = format!("{{\"re\":{id},\"ok\":true,\"data\":");
+        let prefix = codec::ok_head(id);
         // Peek at the reply: the fast path applies only to a success reply to this request.
         let reader = self.reader.get_mut();
         let buf = reader.fill_buf().await?;

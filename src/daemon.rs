@@ -1,27 +1,33 @@
-//! The daemon: one per data dir. Holds the lock, listens on the socket, serves clients, and
-//! shuts down in order on SIGTERM / SIGINT / `shutdown`.
+//! The daemon: one per data dir. Holds the lock, listens on the socket, and runs the engine
+//! (`crate::engine`) in the hub's loop with its components around it: connections (clients in),
+//! the store writer, the process runner, the pane manager, the timers, the notifier and the
+//! config watcher. Shuts down in order on SIGTERM / SIGINT / `shutdown`.
 
 pub mod config_watch;
 pub mod connection;
-pub mod engine;
+pub mod hub;
+pub mod notifier;
+pub mod pane_jobs;
 pub mod panes;
-pub mod supervisor;
+pub mod timers;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use crate::engine::KILL_GRACE;
+
 use anyhow::{Context, Result, bail};
 use nix::fcntl::{Flock, FlockArg};
 use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::core::timefmt;
+use crate::engine::{Engine, Input, Setup, World};
 use crate::paths::Paths;
-
-pub use engine::Engine;
+use crate::store::{Store, Writer};
 
 /// Holds `<data>/daemon.lock` for the daemon's life; its content is the daemon's pid.
 pub struct DaemonLock {
@@ -40,22 +46,41 @@ impl DaemonLock {
             .truncate(false)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => l,
-            Err((mut f, _)) => {
-                let mut pid = String::new();
-                let _ = f.read_to_string(&mut pid);
-                bail!(
-                    "another paneherd daemon (pid {}) already serves {}",
-                    pid.trim(),
-                    paths.data.display()
-                );
+        // A daemon killed a moment ago may still hold the lock while its threads go: wait
+        // for it, but not for a daemon that is alive.
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        let mut file = file;
+        let mut lock = loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(l) => break l,
+                Err((mut f, _)) => {
+                    let mut pid = String::new();
+                    let _ = f.rewind();
+                    let _ = f.read_to_string(&mut pid);
+                    let pid = pid.trim().to_string();
+                    if std::time::Instant::now() >= deadline || holder_alive(&pid) {
+                        bail!(
+                            "another paneherd daemon (pid {pid}) already serves {}",
+                            paths.data.display()
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                    file = f;
+                }
             }
         };
         lock.set_len(0)?;
         lock.rewind()?;
         writeln!(lock, "{}", std::process::id())?;
         Ok(DaemonLock { _lock: lock })
+    }
+}
+
+/// Whether the process named in a lock file runs (a zombie, exiting, does not).
+fn holder_alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
     }
 }
 
@@ -93,8 +118,61 @@ pub fn run(paths: Paths, detach: bool) -> Result<()> {
     rt.block_on(serve(paths, loaded))
 }
 
+/// The real world the engine lives in: random ids, the file system, `PATH`.
+struct RealWorld;
+
+impl World for RealWorld {
+    fn task_id(&mut self, taken: &dyn Fn(&str) -> bool) -> String {
+        crate::core::ids::fresh_id(taken)
+    }
+    fn session_id(&mut self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+    fn is_dir(&self, path: &std::path::Path) -> bool {
+        path.is_dir()
+    }
+    fn find_program(
+        &self,
+        program: &str,
+        path: Option<&str>,
+        cwd: &std::path::Path,
+    ) -> Result<std::path::PathBuf, String> {
+        crate::runner::locate(program, path, cwd)
+    }
+}
+
 async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
-    let engine = Engine::new(paths.clone(), loaded)?;
+    let store = Store::open(&paths.tasks_dir())?;
+    let history = store.load_all()?;
+    for p in &history.problems {
+        tracing::warn!(problem = %p, "skipping unreadable task file");
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|_| "paneherd".into());
+    let setup = Setup {
+        exe: exe.clone(),
+        tasks_dir: paths.tasks_dir(),
+        socket: paths.socket(),
+        pid: std::process::id(),
+        data_dir: paths.data.clone(),
+        started_at: timefmt::now(),
+    };
+    let config = std::sync::Arc::new(loaded.config.clone());
+    let (engine, first) = Engine::new(setup, Box::new(RealWorld), loaded, history, timefmt::now());
+    let (hub, inbox, config_tx) = hub::channel(store.clone(), config);
+    let (stopped_tx, mut stopped) = tokio::sync::watch::channel(false);
+    let panes = pane_jobs::start(hub.clone(), exe, paths.socket());
+    let fire = hub.clone();
+    let components = hub::Components {
+        writer: Writer::start(store)?,
+        panes: panes.clone(),
+        timers: timers::Timers::start(move |i| fire.input(i)),
+        notify_test: notifier::start(hub.clone(), paths.data.clone()),
+        stopped: stopped_tx,
+    };
+    let writer = components.writer.clone();
+    tokio::spawn(hub::run(engine, first, hub.clone(), inbox, config_tx, components));
+    config_watch::spawn(hub.clone(), paths.config.clone());
+
     let sock = paths.socket();
     // We hold the daemon lock, so a socket file here belongs to a daemon that died.
     if sock.exists() {
@@ -107,13 +185,6 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         .with_context(|| format!("cannot restrict {}", sock.display()))?;
     tracing::info!(pid = std::process::id(), socket = %sock.display(), "daemon started");
 
-    // Start what was queued before a restart.
-    engine.adopt_panes().await;
-    tokio::spawn(crate::notify::service::run(engine.clone()));
-    config_watch::spawn(engine.clone(), paths.config.clone());
-    engine.kick();
-
-    let (shutdown_tx, mut shutdown_rx) = mpsc::channel::<()>(4);
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -121,7 +192,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(connection::serve(engine.clone(), stream, shutdown_tx.clone()));
+                    tokio::spawn(connection::serve(hub.clone(), stream));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -131,26 +202,32 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
             _ = term.recv() => { tracing::info!("SIGTERM"); break; }
             _ = int.recv() => { tracing::info!("SIGINT"); break; }
             _ = hup.recv() => { tracing::info!("SIGHUP ignored"); }
-            _ = shutdown_rx.recv() => { tracing::info!("shutdown requested"); break; }
+            _ = stopped.changed() => { tracing::info!("shutdown requested"); break; }
         }
     }
     drop(listener);
     let _ = std::fs::remove_file(&sock);
-    let n = engine.begin_shutdown();
-    if n > 0 {
-        tracing::info!(running = n, "stopping running tasks");
-        let deadline =
-            tokio::time::Instant::now() + supervisor::KILL_GRACE + Duration::from_secs(3);
-        let mut rx = engine.subscribe();
-        while engine.running_count() > 0 {
-            if tokio::time::timeout_at(deadline, rx.recv()).await.is_err() {
-                tracing::warn!("tasks still running at shutdown");
+    // Stop what runs (recorded as cancelled); what waits stays queued on disk.
+    hub.input(Input::Shutdown);
+    let deadline = KILL_GRACE + Duration::from_secs(3);
+    if tokio::time::timeout(deadline, async {
+        while !*stopped.borrow() {
+            if stopped.changed().await.is_err() {
                 break;
             }
         }
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("tasks still running at shutdown");
     }
-    engine.panes.shutdown().await;
-    engine.flush().await;
+    let (done, gone) = tokio::sync::oneshot::channel();
+    let _ = panes.send(pane_jobs::PaneJob::Shutdown { done });
+    let _ = tokio::time::timeout(Duration::from_secs(5), gone).await;
+    if let Err(e) = writer.barrier().await {
+        tracing::error!(error = %e, "cannot flush the task files");
+    }
     tracing::info!("daemon stopped");
     Ok(())
 }

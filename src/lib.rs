@@ -27,6 +27,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod demo_agent;
+pub mod engine;
 pub mod mcp;
 pub mod notify;
 pub mod paths;

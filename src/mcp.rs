@@ -199,7 +199,7 @@ impl PaneherdMcp {
         }
         let mut c = self.client().await?;
         let t: Task = if let Some(earlier) = a.task_id {
-            c.request(Request::Continue { id: earlier, prompt: a.prompt })
+            c.request(Request::Continue { id: earlier, prompt: a.prompt, earlier: None })
                 .await
                 .map_err(client_error)?
         } else {
@@ -222,7 +222,12 @@ impl PaneherdMcp {
             ));
         }
         let o: OutputData = c
-            .request(Request::Output { id: t.id.clone(), wait: true, timeout_ms: None })
+            .request(Request::Output {
+                id: t.id.clone(),
+                wait: true,
+                timeout_ms: None,
+                full: false,
+            })
             .await
             .map_err(client_error)?;
         text(result_block(&o.task, o.result.as_deref().unwrap_or("")))
@@ -243,7 +248,12 @@ impl PaneherdMcp {
         }
         let mut c = self.client().await?;
         let o: OutputData = c
-            .request(Request::Output { id: a.task_id, wait: a.block, timeout_ms: Some(timeout) })
+            .request(Request::Output {
+                id: a.task_id,
+                wait: a.block,
+                timeout_ms: Some(timeout),
+                full: false,
+            })
             .await
             .map_err(client_error)?;
         if o.task.status.is_terminal() {
@@ -326,7 +336,7 @@ impl PaneherdMcp {
     ) -> Result<CallToolResult, McpError> {
         let mut c = self.client().await?;
         let o: OutputData = c
-            .request(Request::Output { id: a.id, wait: true, timeout_ms: None })
+            .request(Request::Output { id: a.id, wait: true, timeout_ms: None, full: false })
             .await
             .map_err(client_error)?;
         text(result_block(&o.task, o.result.as_deref().unwrap_or("")))

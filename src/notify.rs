@@ -1,11 +1,12 @@
 //! Desktop notifications when tasks end: what they say (`notice`), how bursts are merged
 //! (`coalesce`), how they are delivered (`deliver`: notify-rust over D-Bus, else a tmux message
-//! and bell), and the daemon's service that follows the event stream (`service`).
+//! and bell), and what is known of the notification server (`server`). The daemon's notifier
+//! (`daemon::notifier`) puts them together.
 
 pub mod coalesce;
 pub mod deliver;
 pub mod notice;
-pub mod service;
+pub mod server;
 
 use serde::Deserialize;
 

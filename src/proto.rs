@@ -58,13 +58,16 @@ pub enum Request {
     Get {
         id: String,
     },
-    /// The task and its result; with `wait`, only once it has ended or `timeout_ms` passed.
+    /// The task and its result; with `wait`, only once it has ended or `timeout_ms` passed;
+    /// with `full`, all of a running task's output so far (else its last lines).
     Output {
         id: String,
         #[serde(default)]
         wait: bool,
         #[serde(default)]
         timeout_ms: Option<u64>,
+        #[serde(default)]
+        full: bool,
     },
     /// Blocks until every named task (or, with `all`, every unfinished task) has ended.
     Wait {
@@ -95,6 +98,10 @@ pub enum Request {
     Continue {
         id: String,
         prompt: String,
+        /// The earlier task's result, carried into the follow-up's prompt when its agent cannot
+        /// resume its session (the daemon fills it in; clients leave it out).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        earlier: Option<String>,
     },
     /// From an agent's hook: waiting (with the question), working, done, session (with its id).
     Signal {
@@ -114,6 +121,9 @@ pub enum Request {
         pid: Option<u32>,
         #[serde(default)]
         error: Option<String>,
+        /// The wrapper's pane (`$TMUX_PANE`).
+        #[serde(default)]
+        pane: Option<String>,
     },
     /// From a task's pane wrapper: the agent exited and all its output is in the log.
     PaneExited {
@@ -159,7 +169,7 @@ pub enum Request {
 }
 
 /// Reply data of `pane_attach`: how the wrapper starts the agent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaneLaunch {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -222,7 +232,7 @@ pub struct Reply<T: Serialize> {
 }
 
 /// What the daemon pushes to subscribers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     TaskCreated {
@@ -263,6 +273,85 @@ impl Event {
     }
 }
 
+/// A success reply, as written.
+#[derive(Serialize)]
+struct OkLine<'a, T: Serialize> {
+    re: u64,
+    ok: bool,
+    data: &'a T,
+}
+
+/// An error reply, as written.
+#[derive(Serialize)]
+struct ErrLine<'a> {
+    re: u64,
+    ok: bool,
+    error: &'a ErrorBody,
+}
+
+#[derive(Serialize)]
+struct WelcomeLine<'a> {
+    welcome: &'a Welcome,
+}
+
+#[derive(Serialize)]
+struct EventLine<'a> {
+    event: &'a Event,
+}
+
+/// The envelope, written: every line the daemon and its clients exchange is made here, so that
+/// the wire format is spelled once. Each line ends in `\n`.
+pub mod codec {
+    use super::*;
+
+    fn line<T: Serialize>(v: &T) -> Result<String, ErrorBody> {
+        let mut s = serde_json::to_string(v)
+            .map_err(|e| ErrorBody::new(ErrorKind::Internal, format!("cannot encode: {e}")))?;
+        s.push('\n');
+        Ok(s)
+    }
+
+    /// A client's first line.
+    pub fn hello(client: &str) -> Result<String, ErrorBody> {
+        line(&HelloLine { hello: Hello { protocol: PROTOCOL_VERSION, client: client.into() } })
+    }
+
+    /// A request.
+    pub fn request(req: u64, request: Request) -> Result<String, ErrorBody> {
+        line(&RequestLine { req, request })
+    }
+
+    pub fn welcome(w: &Welcome) -> Result<String, ErrorBody> {
+        line(&WelcomeLine { welcome: w })
+    }
+
+    pub fn ok<T: Serialize>(re: u64, data: &T) -> Result<String, ErrorBody> {
+        line(&OkLine { re, ok: true, data })
+    }
+
+    /// An error reply; one that cannot be encoded says so as plainly as it can.
+    pub fn error(re: u64, e: &ErrorBody) -> String {
+        line(&ErrLine { re, ok: false, error: e }).unwrap_or_else(|_| {
+            format!("{{\"re\":{re},\"ok\":false,\"error\":{{\"kind\":\"internal\",\"message\":\"?\"}}}}\n")
+        })
+    }
+
+    pub fn event(ev: &Event) -> Result<String, ErrorBody> {
+        line(&EventLine { event: ev })
+    }
+
+    /// The start of a success reply to `re` — exactly what `ok` writes before the data. A
+    /// reply too large to build whole (`list` of 10,000 tasks) is written as this, the data
+    /// in pieces, then `END`; a client copying such a reply out recognises it by this head.
+    pub fn ok_head(re: u64) -> String {
+        let whole = ok(re, &()).unwrap_or_default();
+        whole.strip_suffix("null}\n").unwrap_or(&whole).to_string()
+    }
+
+    /// What follows the data of a reply written in pieces.
+    pub const END: &str = "}\n";
+}
+
 /// Any line from the daemon, as a client reads it.
 #[derive(Debug, Deserialize)]
 pub struct ServerLine {
@@ -294,7 +383,7 @@ pub struct WaitData {
 }
 
 /// Reply data of `status`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatusData {
     pub version: String,
     pub pid: u32,
@@ -338,7 +427,7 @@ pub struct NotifyTestData {
 }
 
 /// Agent panes beside one main pane.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaneUsage {
     pub socket: PathBuf,
     pub main_pane: String,
@@ -348,4 +437,18 @@ pub struct PaneUsage {
     /// pane"), when it did.
     #[serde(default)]
     pub fallback: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_written_in_pieces_is_one_written_whole() {
+        let whole = codec::ok(7, &serde_json::json!([1, 2])).unwrap();
+        assert_eq!(whole, format!("{}[1,2]{}", codec::ok_head(7), codec::END));
+        assert_eq!(codec::ok_head(7), "{\"re\":7,\"ok\":true,\"data\":");
+        let line: ServerLine = serde_json::from_str(&whole).unwrap();
+        assert_eq!((line.re, line.ok), (Some(7), Some(true)));
+    }
 }

@@ -1,21 +1,20 @@
-//! How a task's process runs. Every runner reports the same things: the pid at start, output
-//! activity, and the exit status the moment the process ends (awaited, never polled); the
-//! full output goes to the task's log.
+//! Every process paneherd starts is started here: tasks' processes (headless, or inside a pane by
+//! the wrapper), the summarizer, agents' `session_command`s, `on_finish` hooks. A task's runner
+//! reports the same things however it runs: the pid at start, output activity, and the exit the
+//! moment the process has ended and its output is all in the task's log (awaited, never
+//! polled).
 
 pub mod argv;
 pub mod headless;
 pub mod pane;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::sync::{Notify, oneshot};
 
 /// Everything needed to start one task's process.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
     pub task_id: String,
     pub argv: Vec<String>,
@@ -52,36 +51,22 @@ impl Exit {
     }
 }
 
-/// Output activity of a running task, shared between its output reader and its supervisor.
-#[derive(Debug, Default)]
-pub struct Activity {
-    last_ms: AtomicI64,
-    bytes: AtomicU64,
-    pub changed: Notify,
-}
-
-impl Activity {
-    pub fn record(&self, n: usize) {
-        self.last_ms.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
-        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        self.changed.notify_one();
-    }
-    /// Unix milliseconds of the last output, 0 if none yet.
-    pub fn last_ms(&self) -> i64 {
-        self.last_ms.load(Ordering::Relaxed)
-    }
-    pub fn bytes(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
-    }
-}
-
-/// A started process.
-#[derive(Debug)]
-pub struct RunHandle {
-    pub pid: u32,
-    /// Fires once the process has exited and its output has been written to the log.
-    pub exit: oneshot::Receiver<Exit>,
-    pub activity: Arc<Activity>,
+/// What a task's runner reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    Started {
+        pid: u32,
+    },
+    StartFailed {
+        reason: String,
+    },
+    Output {
+        bytes: u64,
+    },
+    /// The process exited and its output is all in the log.
+    Exited {
+        exit: Exit,
+    },
 }
 
 /// Finds `program` as `execvp` would for a process with `PATH` = `path` in `cwd`: a name with a
@@ -125,6 +110,47 @@ pub async fn capture(
         Ok(Ok(o)) => Err(format!("{program:?} ended with {}", o.status)),
         Ok(Err(e)) => Err(format!("cannot run {program:?}: {e}")),
         Err(_) => Err(format!("{program:?} did not end within {} s", timeout.as_secs())),
+    }
+}
+
+/// Runs the summarizer's argv and returns its one line (`None` when it fails; logged).
+pub async fn summarize(
+    argv: &[String],
+    cwd: &std::path::Path,
+    env: &[(String, String)],
+) -> Option<String> {
+    let env = env.iter().cloned().collect();
+    match capture(argv, cwd, &env, std::time::Duration::from_secs(120)).await {
+        Ok(out) => crate::core::text::summary(&crate::core::text::clean_output(out.as_bytes())),
+        Err(e) => {
+            tracing::warn!(error = %e, "summarizer failed");
+            None
+        }
+    }
+}
+
+/// Whether process `pid` still runs task `id`'s agent (its environment names the task).
+pub fn runs_task(pid: u32, id: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+    let marker = format!("PANEHERD_TASK_ID={id}");
+    environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes())
+}
+
+/// A task's process may outlive a daemon killed with SIGKILL. Stops it if it is still there and
+/// still ours (its environment names the task), so that it does not run on unwatched.
+pub fn stop_orphan(pid: u32, id: &str) {
+    if runs_task(pid, id) {
+        tracing::warn!(task = %id, pid, "stopping the process of a task lost in a restart");
+        signal_group(pid, Signal::SIGTERM);
+    }
+}
+
+/// Runs an `on_finish` hook (argv, no shell), time-limited; failures are logged.
+pub async fn hook(argv: Vec<String>, timeout: std::time::Duration) {
+    let empty = std::collections::BTreeMap::new();
+    let cwd = std::env::temp_dir();
+    if let Err(e) = capture(&argv, &cwd, &empty, timeout).await {
+        tracing::warn!(error = %e, "on_finish failed");
     }
 }
 

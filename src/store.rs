@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::core::task::Task;
 
+pub mod output;
 pub mod writer;
 pub use writer::{Durability, Writer};
 
@@ -78,8 +79,14 @@ impl Store {
     /// survives a crash of paneherd; a power loss may roll it back to the previous version,
     /// which loading falls back to.
     pub fn save(&self, task: &Task, result: Option<&str>, sync: bool) -> Result<()> {
-        let text = render(task, result)?;
         let path = self.md_path(&task.id);
+        // An ended task updated without its result (a summary, a session learned later) keeps
+        // the result its file has.
+        let kept = match (result, task.status.is_terminal()) {
+            (None, true) => self.read_result(&task.id).ok().flatten(),
+            _ => None,
+        };
+        let text = render(task, result.or(kept.as_deref()))?;
         let tmp = self.dir.join(format!(".{}.md.tmp", task.id));
         let write = || -> std::io::Result<()> {
             if !tmp.exists() {

@@ -55,7 +55,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Continue { id, prompt, wait, timeout, json } => block_on(async move {
             let timeout = timeout_ms(timeout)?;
             let mut c = Client::connect(&paths, true).await?;
-            let task: Task = c.request(Request::Continue { id, prompt }).await?;
+            let task: Task = c.request(Request::Continue { id, prompt, earlier: None }).await?;
             finish_submit(&mut c, task, wait, timeout, json).await
         }),
         Command::Mcp => match crate::mcp::run(paths) {
@@ -217,8 +217,14 @@ async fn finish_submit(
         }
         return Ok(exit::OK);
     }
-    let out: OutputData =
-        c.request(Request::Output { id: task.id.clone(), wait: true, timeout_ms: timeout }).await?;
+    let out: OutputData = c
+        .request(Request::Output {
+            id: task.id.clone(),
+            wait: true,
+            timeout_ms: timeout,
+            full: false,
+        })
+        .await?;
     print_output(&out, json)?;
     Ok(code_for(std::slice::from_ref(&out.task), out.timed_out))
 }
@@ -266,8 +272,9 @@ async fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
 async fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Client::connect(paths, true).await?;
-    let out: OutputData =
-        c.request(Request::Output { id: a.id, wait: a.wait, timeout_ms: timeout }).await?;
+    let out: OutputData = c
+        .request(Request::Output { id: a.id, wait: a.wait, timeout_ms: timeout, full: false })
+        .await?;
     print_output(&out, a.json)?;
     if out.timed_out {
         return Ok(exit::TIMEOUT);

@@ -4,13 +4,13 @@
 //! watched, not the file.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use super::Engine;
+use super::hub::HubHandle;
+use crate::engine::Input;
 
 /// Changes closer together than this are one change (an editor's write, rename and chmod).
 const SETTLE: Duration = Duration::from_millis(100);
@@ -36,7 +36,7 @@ fn targets(config: &Path) -> Vec<PathBuf> {
 }
 
 /// Starts watching; failures are logged (the daemon works on without reloads).
-pub fn spawn(engine: Arc<Engine>, config: PathBuf) {
+pub fn spawn(hub: HubHandle, config: PathBuf) {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if ev.is_ok() {
@@ -51,6 +51,7 @@ pub fn spawn(engine: Arc<Engine>, config: PathBuf) {
         }
     };
     let mut watched: Vec<PathBuf> = vec![];
+    let path = config.clone();
     let mut rearm = move |watcher: &mut notify::RecommendedWatcher| {
         let want = targets(&config);
         for old in watched.iter().filter(|w| !want.contains(w)) {
@@ -70,7 +71,9 @@ pub fn spawn(engine: Arc<Engine>, config: PathBuf) {
             tokio::time::sleep(SETTLE).await;
             while rx.try_recv().is_ok() {}
             rearm(&mut watcher);
-            engine.reload_config();
+            let loaded =
+                crate::config::Config::load(&path).map(Box::new).map_err(|e| e.to_string());
+            hub.input(Input::ConfigLoaded(loaded));
         }
     });
 }

@@ -104,6 +104,19 @@ async fn space(mw: &MainWindow) -> Result<Option<Space>> {
     Ok(Some(Space { info, tree, region, border }))
 }
 
+/// Where a new agent pane goes so that the main pane never shrinks on the way: split off the
+/// last shown agent when there is one, else off the main pane at the agents' planned size.
+fn beside(mw: &MainWindow, plan: &planner::Plan) -> (String, bool, Option<u16>) {
+    let below_main = !plan.kind.main_left();
+    match mw.visible.last() {
+        Some((_, last)) => (last.clone(), plan.arrangement == planner::Arrangement::Column, None),
+        None => {
+            let size = plan.region.map(|r| if below_main { r.h } else { r.w });
+            (mw.main_pane.clone(), below_main, size)
+        }
+    }
+}
+
 impl Space {
     /// The plan for `n` agents in paneherd's region, in the region's own coordinates, without the
     /// pane border line's row.
@@ -169,16 +182,18 @@ impl Panes {
         }
         let mw = book.mains.get_mut(&key).context("the main pane's entry vanished")?;
         let n = mw.visible.len() + mw.hidden.len() + 1;
-        let fits = match space(mw).await {
-            Ok(Some(sp)) => sp.plan(geometry, n).agents.len(),
-            Ok(None) => 0,
+        let plan = match space(mw).await {
+            Ok(Some(sp)) => Some(sp.plan(geometry, n)),
+            Ok(None) => None,
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "agents wait out of view");
-                0
+                None
             }
         };
-        let placed = if mw.visible.len() < fits {
-            let p = tmux.split(main_pane, cwd, command).await?;
+        let fits = plan.as_ref().map(|p| p.agents.len()).unwrap_or(0);
+        let placed = if let Some(plan) = plan.as_ref().filter(|_| mw.visible.len() < fits) {
+            let (target, below, size) = beside(mw, plan);
+            let p = tmux.split(&target, cwd, command, below, size).await?;
             mw.visible.push((task_id.to_string(), p.pane.clone()));
             Placed { pane: p.pane, pid: p.pid, visible: true }
         } else {
@@ -220,10 +235,18 @@ impl Panes {
         r
     }
 
+    /// Where a task's pane is: its tmux server and pane.
+    pub async fn where_is(&self, task_id: &str) -> Option<(PathBuf, String)> {
+        let book = self.book.lock().await;
+        let key = book.owner.get(task_id)?;
+        let mw = book.mains.get(key)?;
+        let (_, pane) = mw.visible.iter().chain(mw.hidden.iter()).find(|(t, _)| t == task_id)?;
+        Some((key.0.clone(), pane.clone()))
+    }
+
     /// Takes back a pane of a previous daemon into the book (no tmux change).
     pub async fn adopt(
         &self,
-        _geometry: &Geometry,
         socket: &Path,
         main_pane: &str,
         task_id: &str,
@@ -299,16 +322,17 @@ impl Panes {
         let mut book = self.book.lock().await;
         let Some(key) = book.owner.get(task_id).cloned() else { return Ok(false) };
         let Some(mw) = book.mains.get_mut(&key) else { return Ok(false) };
-        let fits_any = match space(mw).await {
-            Ok(Some(sp)) => !sp.plan(geometry, 1).agents.is_empty(),
-            _ => false,
+        let plan_one = match space(mw).await {
+            Ok(Some(sp)) => Some(sp.plan(geometry, mw.visible.len().max(1))),
+            _ => None,
         };
-        if fits_any
+        if let Some(plan) = plan_one.filter(|p| !p.agents.is_empty())
             && let Some(i) = mw.hidden.iter().position(|(t, _)| t == task_id)
             && let Some(entry) = mw.hidden.remove(i)
         {
             // Into the main window now; the re-plan moves the last shown agent out if needed.
-            mw.tmux.join(&entry.1, &mw.main_pane).await?;
+            let (target, below, size) = beside(mw, &plan);
+            mw.tmux.join(&entry.1, &target, below, size).await?;
             mw.visible.insert(0, entry);
         }
         relayout(mw, geometry).await?;
@@ -397,9 +421,11 @@ async fn relayout(mw: &mut MainWindow, geometry: &Geometry) -> Result<()> {
             mw.hidden.push_front(entry);
         }
     }
+    let wanted = sp.plan(geometry, fits.max(1));
     while mw.visible.len() < fits {
         let Some(entry) = mw.hidden.pop_front() else { break };
-        mw.tmux.join(&entry.1, &mw.main_pane).await?;
+        let (target, below, size) = beside(mw, &wanted);
+        mw.tmux.join(&entry.1, &target, below, size).await?;
         mw.visible.push(entry);
     }
     // Panes moved in or out: read the layout again.

@@ -1,92 +1,49 @@
 //! The headless runner: the task is a child process in its own process group, stdin from
-//! /dev/null, stdout and stderr through one pipe into the task's log.
+//! /dev/null, stdout and stderr through one pipe into the task's log. It reports its start, its
+//! output (at most every `REPORT_EVERY`) and its exit, once the output is all in the log.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
 use tokio::io::AsyncReadExt;
 use tokio::sync::oneshot;
+use tokio::time::{Instant, sleep_until};
 
-use super::{Activity, Exit, Launch, RunHandle};
+use super::{Exit, Launch, Report};
 
 /// How long to keep reading output after the process exits, for a grandchild that still holds
 /// the pipe open. Output after that still reaches the log, but the task is already recorded.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
+/// At most one output report per this interval (the engine needs no finer clock).
+const REPORT_EVERY: Duration = Duration::from_millis(100);
 
-/// Starts the process. Must be called inside a tokio runtime.
-pub fn spawn(launch: &Launch) -> Result<RunHandle> {
-    let program = launch.argv.first().ok_or_else(|| anyhow!("empty command"))?;
-    let (reader, writer) = std::io::pipe().context("cannot create output pipe")?;
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(&launch.argv[1..])
-        .current_dir(&launch.cwd)
-        .stdin(Stdio::null())
-        .stdout(writer.try_clone().context("cannot duplicate output pipe")?)
-        .stderr(writer)
-        .process_group(0)
-        .kill_on_drop(false);
-    if let Some(base) = &launch.base_env {
-        cmd.env_clear().envs(base.iter().map(|(k, v)| (k, v)));
-    }
-    cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
-    let spawned = cmd.spawn();
-    // The parent's copies of the pipe's write end must close, or the reader never sees EOF.
-    drop(cmd);
-    let mut child = spawned.map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::NotFound {
-            " (is it installed and on PATH?)"
-        } else {
-            ""
-        };
-        anyhow!("cannot start {program:?} in {}: {e}{hint}", launch.cwd.display())
-    })?;
-    let pid = child.id().ok_or_else(|| anyhow!("process exited before it had a pid"))?;
-    let activity = Arc::new(Activity::default());
-    let mut rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
-        .context("cannot watch output pipe")?;
-    let act = activity.clone();
+/// Starts the process and follows it, telling `report` what happens. Must be called inside a
+/// tokio runtime.
+pub fn start(launch: Launch, report: impl Fn(Report) + Send + Sync + Clone + 'static) {
+    let spawned = spawn(&launch);
+    let (mut child, reader) = match spawned {
+        Ok(s) => s,
+        Err(reason) => {
+            report(Report::StartFailed { reason });
+            return;
+        }
+    };
+    let Some(pid) = child.id() else {
+        report(Report::StartFailed { reason: "the process exited before it had a pid".into() });
+        return;
+    };
+    report(Report::Started { pid });
     let (drained_tx, drained_rx) = oneshot::channel::<()>();
+    let output = report.clone();
     let id = launch.task_id.clone();
     let log_path = launch.log_path.clone();
     tokio::spawn(async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        // The log is created with the first output: a silent task leaves no empty file.
-        let mut log: Option<std::fs::File> = None;
-        loop {
-            match rx.read(&mut buf).await {
-                Ok(0) => break,
-                Ok(n) => {
-                    if log.is_none() {
-                        match OpenOptions::new().create(true).append(true).open(&log_path) {
-                            Ok(f) => log = Some(f),
-                            Err(e) => tracing::warn!(task = %id, error = %e, "cannot open log"),
-                        }
-                    }
-                    if let Some(f) = log.as_mut()
-                        && let Err(e) = f.write_all(&buf[..n])
-                    {
-                        tracing::warn!(task = %id, error = %e, "cannot append to log");
-                    }
-                    act.record(n);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    tracing::warn!(task = %id, error = %e, "output pipe failed");
-                    break;
-                }
-            }
-        }
-        if let Some(mut f) = log {
-            let _ = f.flush();
-        }
+        copy(reader, &id, &log_path, &output).await;
         let _ = drained_tx.send(());
     });
-    let (exit_tx, exit_rx) = oneshot::channel();
     tokio::spawn(async move {
         let status = child.wait().await;
         let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, drained_rx).await;
@@ -100,7 +57,94 @@ pub fn spawn(launch: &Launch) -> Result<RunHandle> {
                 Exit { code: None, signal: None }
             }
         };
-        let _ = exit_tx.send(exit);
+        report(Report::Exited { exit });
     });
-    Ok(RunHandle { pid, exit: exit_rx, activity })
+}
+
+fn spawn(
+    launch: &Launch,
+) -> Result<(tokio::process::Child, tokio::net::unix::pipe::Receiver), String> {
+    let program = launch.argv.first().ok_or("empty command")?;
+    let (reader, writer) =
+        std::io::pipe().map_err(|e| format!("cannot create output pipe: {e}"))?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(&launch.argv[1..])
+        .current_dir(&launch.cwd)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().map_err(|e| format!("cannot duplicate output pipe: {e}"))?)
+        .stderr(writer)
+        .process_group(0)
+        .kill_on_drop(false);
+    if let Some(base) = &launch.base_env {
+        cmd.env_clear().envs(base.iter().map(|(k, v)| (k, v)));
+    }
+    cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
+    let spawned = cmd.spawn();
+    // The parent's copies of the pipe's write end must close, or the reader never sees EOF.
+    drop(cmd);
+    let child = spawned.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            " (is it installed and on PATH?)"
+        } else {
+            ""
+        };
+        format!("cannot start {program:?} in {}: {e}{hint}", launch.cwd.display())
+    })?;
+    let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
+        .map_err(|e| format!("cannot watch output pipe: {e}"))?;
+    Ok((child, rx))
+}
+
+/// Copies the output pipe to the log (created with the first output: a silent task leaves no
+/// empty file) until it closes, reporting output as it goes.
+async fn copy(
+    mut rx: tokio::net::unix::pipe::Receiver,
+    id: &str,
+    log_path: &std::path::Path,
+    report: &(impl Fn(Report) + Send + Sync),
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut log: Option<std::fs::File> = None;
+    let mut unreported: u64 = 0;
+    let mut report_at = Instant::now();
+    loop {
+        tokio::select! {
+            read = rx.read(&mut buf) => match read {
+                Ok(0) => break,
+                Ok(n) => {
+                    if log.is_none() {
+                        match OpenOptions::new().create(true).append(true).open(log_path) {
+                            Ok(f) => log = Some(f),
+                            Err(e) => tracing::warn!(task = %id, error = %e, "cannot open log"),
+                        }
+                    }
+                    if let Some(f) = log.as_mut()
+                        && let Err(e) = f.write_all(&buf[..n])
+                    {
+                        tracing::warn!(task = %id, error = %e, "cannot append to log");
+                    }
+                    unreported += n as u64;
+                    if Instant::now() >= report_at {
+                        report(Report::Output { bytes: std::mem::take(&mut unreported) });
+                        report_at = Instant::now() + REPORT_EVERY;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!(task = %id, error = %e, "output pipe failed");
+                    break;
+                }
+            },
+            _ = sleep_until(report_at), if unreported > 0 => {
+                report(Report::Output { bytes: std::mem::take(&mut unreported) });
+                report_at = Instant::now() + REPORT_EVERY;
+            }
+        }
+    }
+    if unreported > 0 {
+        report(Report::Output { bytes: unreported });
+    }
+    if let Some(mut f) = log {
+        let _ = f.flush();
+    }
 }

@@ -146,14 +146,24 @@ async fn wrapper(socket: &Path, task_id: &str) -> Result<()> {
             };
             let msg = format!("cannot start {program:?} in {}: {e}{hint}", launch.cwd.display());
             println!("paneherd: {msg}");
-            let req = Request::PaneStarted { task_id: task_id.into(), pid: None, error: Some(msg) };
+            let req = Request::PaneStarted {
+                task_id: task_id.into(),
+                pid: None,
+                error: Some(msg),
+                pane: own_pane(),
+            };
             let _ = client.request_raw(req).await;
             return Ok(());
         }
     };
     let pid = child.id().context("the agent exited before it had a pid")?;
     client
-        .request_raw(Request::PaneStarted { task_id: task_id.into(), pid: Some(pid), error: None })
+        .request_raw(Request::PaneStarted {
+            task_id: task_id.into(),
+            pid: Some(pid),
+            error: None,
+            pane: own_pane(),
+        })
         .await
         .context("cannot report the start to the daemon")?;
 
@@ -239,6 +249,11 @@ async fn wrapper(socket: &Path, task_id: &str) -> Result<()> {
     println!("\n\x1b[2m── paneherd: task {task_id} {how} ──\x1b[0m");
     let _ = std::io::stdout().flush();
     Ok(())
+}
+
+/// This pane's id, as tmux gives it to the processes it starts.
+fn own_pane() -> Option<String> {
+    std::env::var("TMUX_PANE").ok().filter(|p| p.starts_with('%'))
 }
 
 /// Connects to the (next) daemon and reports in as this task's wrapper.

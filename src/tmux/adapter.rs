@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use tmux_interface::{
-    BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewWindow, SelectLayout, SelectPane,
-    SelectWindow, SetHook, SetOption, ShowHooks, ShowOptions, SplitWindow, Tmux as TmuxCmd,
-    TmuxCommand,
+    BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewWindow, PaneSize, SelectLayout,
+    SelectPane, SelectWindow, SetHook, SetOption, ShowHooks, ShowOptions, SplitWindow,
+    Tmux as TmuxCmd, TmuxCommand,
 };
 
 /// Name of the background window where agents wait when the main window is full.
@@ -90,7 +90,7 @@ impl Tmux {
     }
 
     /// Runs one tmux command and returns its standard output.
-    async fn run(&self, cmd: impl Into<TmuxCommand<'static>>) -> Result<String> {
+    async fn run<'a>(&self, cmd: impl Into<TmuxCommand<'a>>) -> Result<String> {
         let socket = self.socket.to_string_lossy().into_owned();
         let std_cmd: std::process::Command = TmuxCmd::new().socket_path(socket).command(cmd).into();
         let mut cmd = tokio::process::Command::from(std_cmd);
@@ -130,17 +130,29 @@ impl Tmux {
         Ok(out.lines().filter_map(parse_info).collect())
     }
 
-    /// Starts `command` (run by tmux's shell) in a new pane beside `target`, without focusing it.
-    pub async fn split(&self, target: &str, cwd: &Path, command: &str) -> Result<PaneInfo> {
-        let cmd = SplitWindow::new()
+    /// Starts `command` (run by tmux's shell) in a new pane beside `target` (below it, for
+    /// `below`), `size` cells across (or high), without focusing it.
+    pub async fn split(
+        &self,
+        target: &str,
+        cwd: &Path,
+        command: &str,
+        below: bool,
+        size: Option<u16>,
+    ) -> Result<PaneInfo> {
+        let size = size.map(|s| PaneSize::Size(s as usize));
+        let mut cmd = SplitWindow::new()
             .detached()
-            .horizontal()
             .print()
             .format(INFO_FORMAT)
             .start_directory(cwd.to_string_lossy().into_owned())
             .target_pane(target.to_string())
             .shell_command(command.to_string());
-        let out = self.run(cmd).await?;
+        cmd = if below { cmd.vertical() } else { cmd.horizontal() };
+        if let Some(sz) = &size {
+            cmd = cmd.size(sz);
+        }
+        let out = self.run(cmd.build()).await?;
         parse_info(&out).context("tmux did not say which pane it made")
     }
 
@@ -183,14 +195,23 @@ impl Tmux {
         Ok(panes.into_iter().find(|p| p.window_name == OVERFLOW_WINDOW).map(|p| p.window))
     }
 
-    /// Moves a pane into the window of `target` (beside it), without focusing it.
-    pub async fn join(&self, pane: &str, target: &str) -> Result<()> {
-        let cmd = JoinPane::new()
-            .detached()
-            .horizontal()
-            .src_pane(pane.to_string())
-            .dst_pane(target.to_string());
-        self.run(cmd).await.map(|_| ())
+    /// Moves a pane into the window of `target` (beside it, or below it), `size` cells across
+    /// (or high), without focusing it.
+    pub async fn join(
+        &self,
+        pane: &str,
+        target: &str,
+        below: bool,
+        size: Option<u16>,
+    ) -> Result<()> {
+        let size = size.map(|s| PaneSize::Size(s as usize));
+        let mut cmd =
+            JoinPane::new().detached().src_pane(pane.to_string()).dst_pane(target.to_string());
+        cmd = if below { cmd.vertical() } else { cmd.horizontal() };
+        if let Some(sz) = &size {
+            cmd = cmd.size(sz);
+        }
+        self.run(cmd.build()).await.map(|_| ())
     }
 
     /// Moves a pane out to the session's overflow window (made if missing).

@@ -56,7 +56,7 @@ impl LayoutKind {
     }
 
     /// Main pane on the left (else on top).
-    fn main_left(self) -> bool {
+    pub fn main_left(self) -> bool {
         matches!(self, LayoutKind::MainVertical | LayoutKind::Tiled | LayoutKind::EvenHorizontal)
     }
 }

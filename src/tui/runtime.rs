@@ -165,19 +165,27 @@ async fn run_effect(
     match effect {
         Effect::FetchDetail(id) => {
             let o: OutputData = c
-                .request(Request::Output { id: id.clone(), wait: false, timeout_ms: None })
+                .request(Request::Output {
+                    id: id.clone(),
+                    wait: false,
+                    timeout_ms: None,
+                    full: false,
+                })
                 .await?;
             let text = o.result.or(o.tail).unwrap_or_default();
             let _ = tx.send(Action::Detail(Detail { id, text }));
         }
         Effect::FetchOutput(id) => {
+            // All of it: the result of an ended task, everything so far of a running one.
             let o: OutputData = c
-                .request(Request::Output { id: id.clone(), wait: false, timeout_ms: None })
+                .request(Request::Output {
+                    id: id.clone(),
+                    wait: false,
+                    timeout_ms: None,
+                    full: true,
+                })
                 .await?;
-            let text = match o.result {
-                Some(r) => r,
-                None => crate::daemon::engine::read_output(&o.task.log_path),
-            };
+            let text = o.result.or(o.tail).unwrap_or_default();
             let _ = tx.send(Action::FullOutput(id, text));
         }
         Effect::FetchGroups => {

@@ -1,0 +1,249 @@
+//! The daemon's one loop: every input (a client's request, a component's report) goes to the
+//! engine, one at a time, and each effect the engine returns goes to the component that carries
+//! it out — the store writer, the process runner, the pane manager, the timers, the notifier,
+//! the event stream, or the waiting client. Components report back by message, never by
+//! calling the engine.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::pane_jobs::PaneJob;
+use super::timers::Timers;
+use crate::config::Config;
+use crate::core::timefmt;
+use crate::engine::{Effect, Engine, Input, Reply, ReplyTo};
+use crate::proto::{Event, Request};
+use crate::runner::{self, Report};
+use crate::store::{self, Writer};
+
+/// How many events a slow subscriber may fall behind before it is told it lagged.
+const EVENT_BUFFER: usize = 8192;
+
+/// What reaches the loop.
+pub enum HubMsg {
+    /// A client's request: its answer goes to `reply`.
+    Ask { request: Request, conn: u64, reply: oneshot::Sender<Reply> },
+    /// A component's report.
+    Input(Input),
+}
+
+/// How connections and components reach the loop.
+#[derive(Clone)]
+pub struct HubHandle {
+    tx: mpsc::UnboundedSender<HubMsg>,
+    events: broadcast::Sender<Event>,
+    config: watch::Receiver<Arc<Config>>,
+    next_conn: Arc<AtomicU64>,
+    pub store: store::Store,
+}
+
+impl HubHandle {
+    /// Asks the engine; the answer comes when the engine gives it (a submission: once its file
+    /// is written).
+    pub async fn ask(&self, request: Request, conn: u64) -> Reply {
+        let (reply, rx) = oneshot::channel();
+        let gone = || {
+            crate::proto::ErrorBody::new(
+                crate::proto::ErrorKind::ShuttingDown,
+                "the daemon is stopping",
+            )
+        };
+        if self.tx.send(HubMsg::Ask { request, conn, reply }).is_err() {
+            return Err(gone());
+        }
+        rx.await.unwrap_or_else(|_| Err(gone()))
+    }
+
+    /// Reports an input to the engine.
+    pub fn input(&self, input: Input) {
+        let _ = self.tx.send(HubMsg::Input(input));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// The config in force, as it changes.
+    pub fn config(&self) -> watch::Receiver<Arc<Config>> {
+        self.config.clone()
+    }
+
+    /// A number for a new connection.
+    pub fn conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The components the loop hands effects to.
+pub struct Components {
+    pub writer: Writer,
+    pub panes: mpsc::UnboundedSender<PaneJob>,
+    pub timers: Timers,
+    pub notify_test: mpsc::UnboundedSender<(ReplyTo, Option<crate::core::task::TmuxOrigin>)>,
+    /// Told once nothing runs after a shutdown.
+    pub stopped: watch::Sender<bool>,
+}
+
+/// Starts the loop with `engine` and the effects of taking over its history; returns the
+/// handle, and the receiver the other components are built around.
+pub fn channel(
+    store: store::Store,
+    config: Arc<Config>,
+) -> (HubHandle, mpsc::UnboundedReceiver<HubMsg>, watch::Sender<Arc<Config>>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (events, _) = broadcast::channel(EVENT_BUFFER);
+    let (config_tx, config_rx) = watch::channel(config);
+    let handle =
+        HubHandle { tx, events, config: config_rx, next_conn: Arc::new(AtomicU64::new(1)), store };
+    (handle, rx, config_tx)
+}
+
+/// Runs the loop until every sender is gone.
+pub async fn run(
+    mut engine: Engine,
+    first: Vec<Effect>,
+    handle: HubHandle,
+    mut inbox: mpsc::UnboundedReceiver<HubMsg>,
+    config_tx: watch::Sender<Arc<Config>>,
+    components: Components,
+) {
+    let mut hub = Hub { handle, components, replies: HashMap::new(), next_reply: 1 };
+    for e in first {
+        hub.exec(e);
+    }
+    // Clients wait while the history is being settled (pane tasks checked for adoption, lost
+    // ones recorded), so that nobody is told of a task that is about to change.
+    let mut held: std::collections::VecDeque<HubMsg> = std::collections::VecDeque::new();
+    loop {
+        let msg =
+            if engine.ready() && !held.is_empty() { held.pop_front() } else { inbox.recv().await };
+        let Some(msg) = msg else { break };
+        if !engine.ready() && matches!(msg, HubMsg::Ask { .. }) {
+            held.push_back(msg);
+            continue;
+        }
+        let input = match msg {
+            HubMsg::Ask { request, conn, reply } => {
+                let id = hub.next_reply;
+                hub.next_reply += 1;
+                hub.replies.insert(id, reply);
+                Input::Request { request, reply: id, conn }
+            }
+            HubMsg::Input(i) => i,
+        };
+        for e in engine.handle(input, timefmt::now()) {
+            hub.exec(e);
+        }
+        if !Arc::ptr_eq(&config_tx.borrow(), engine.config()) {
+            let _ = config_tx.send(engine.config().clone());
+        }
+    }
+}
+
+struct Hub {
+    handle: HubHandle,
+    components: Components,
+    replies: HashMap<ReplyTo, oneshot::Sender<Reply>>,
+    next_reply: ReplyTo,
+}
+
+impl Hub {
+    fn report(&self) -> impl Fn(Input) + Send + Sync + Clone + 'static {
+        let h = self.handle.clone();
+        move |i| h.input(i)
+    }
+
+    fn exec(&mut self, effect: Effect) {
+        let c = &self.components;
+        match effect {
+            Effect::Reply { to, answer } => {
+                if let Some(tx) = self.replies.remove(&to) {
+                    let _ = tx.send(answer);
+                }
+            }
+            Effect::Announce(ev) => {
+                let _ = self.handle.events.send(ev);
+            }
+            Effect::Write { token, task, result, durability } => {
+                if token == 0 {
+                    c.writer.save(*task, result, durability);
+                } else {
+                    let done = c.writer.save_then(*task, result, durability);
+                    let report = self.report();
+                    tokio::spawn(async move {
+                        let error = match done.await {
+                            Ok(Ok(())) => None,
+                            Ok(Err(e)) => Some(e),
+                            Err(_) => Some("the store writer has stopped".into()),
+                        };
+                        report(Input::Written { token, error });
+                    });
+                }
+            }
+            Effect::Launch { launch } => {
+                let id = launch.task_id.clone();
+                let report = self.report();
+                runner::headless::start(*launch, move |r| report(from_runner(&id, r)));
+            }
+            Effect::Signal { pid, signal } => runner::signal_group(
+                pid,
+                match signal {
+                    crate::engine::Signal::Term => nix::sys::signal::Signal::SIGTERM,
+                    crate::engine::Signal::Kill => nix::sys::signal::Signal::SIGKILL,
+                },
+            ),
+            Effect::StopOrphan { id, pid } => runner::stop_orphan(pid, &id),
+            Effect::Collect { id, log } => {
+                let report = self.report();
+                tokio::task::spawn_blocking(move || {
+                    report(Input::Collected { id, result: store::output::result(&log) });
+                });
+            }
+            Effect::Timer { id, kind, at } => c.timers.set(id, kind, at),
+            Effect::Summarize { id, argv, cwd, env } => {
+                let report = self.report();
+                tokio::spawn(async move {
+                    let summary = runner::summarize(&argv, &cwd, &env).await;
+                    report(Input::Summarized { id, summary });
+                });
+            }
+            Effect::LearnSession { id, argv, cwd, env } => {
+                let report = self.report();
+                tokio::spawn(async move {
+                    let env = env.into_iter().collect();
+                    match runner::capture(&argv, &cwd, &env, std::time::Duration::from_secs(30))
+                        .await
+                    {
+                        Ok(output) => report(Input::SessionFound { id, output }),
+                        Err(e) => tracing::warn!(task = %id, error = %e, "session_command failed"),
+                    }
+                });
+            }
+            Effect::NotifyTest { reply, tmux } => {
+                let _ = c.notify_test.send((reply, tmux));
+            }
+            Effect::Stopped => {
+                let _ = c.stopped.send(true);
+            }
+            pane => {
+                if let Some(job) = PaneJob::from_effect(pane) {
+                    let _ = c.panes.send(job);
+                }
+            }
+        }
+    }
+}
+
+/// A runner's report about task `id` as the engine's input.
+fn from_runner(id: &str, r: Report) -> Input {
+    let id = id.to_string();
+    match r {
+        Report::Started { pid } => Input::Started { id, pid },
+        Report::StartFailed { reason } => Input::StartFailed { id, reason },
+        Report::Output { bytes } => Input::Output { id, bytes },
+        Report::Exited { exit } => Input::Exited { id, exit },
+    }
+}

@@ -1,0 +1,267 @@
+//! The pane manager: the one component that uses the tmux adapter. It takes the engine's pane
+//! effects one at a time (open a task's pane, mark and later close an ended one, focus,
+//! re-plan, check a hang-up or a pane to adopt) and reports what happened as inputs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::hub::HubHandle;
+use super::panes::{Open, Panes};
+use crate::core::task::TmuxOrigin;
+use crate::engine::{Answer, Effect, Hangup, Input, ReplyTo};
+use crate::proto::{ErrorBody, ErrorKind};
+use crate::tmux::TmuxSettings;
+use crate::tmux::adapter::{OVERFLOW_WINDOW, Tmux, shell_quote};
+use crate::tmux::presets::CloseAfter;
+
+/// What the pane manager is asked to do.
+#[derive(Debug)]
+pub enum PaneJob {
+    Open {
+        id: String,
+        origin: TmuxOrigin,
+        cwd: PathBuf,
+        title: String,
+        tmux: TmuxSettings,
+    },
+    Ended {
+        id: String,
+        status: String,
+        took: String,
+        tmux: TmuxSettings,
+    },
+    Close {
+        ids: Vec<String>,
+        tmux: TmuxSettings,
+        reply: Option<ReplyTo>,
+    },
+    Focus {
+        task: Box<crate::core::task::Task>,
+        reply: ReplyTo,
+        tmux: TmuxSettings,
+    },
+    Relayout {
+        window: Option<(PathBuf, String)>,
+        tmux: TmuxSettings,
+    },
+    Hangup {
+        id: String,
+        origin: TmuxOrigin,
+        pane: String,
+    },
+    CheckAdoption {
+        id: String,
+        origin: TmuxOrigin,
+        pane: String,
+        pid: u32,
+    },
+    Adopt {
+        id: String,
+        origin: TmuxOrigin,
+        pane: String,
+        visible: bool,
+    },
+    Forget {
+        id: String,
+        tmux: TmuxSettings,
+    },
+    Status {
+        reply: ReplyTo,
+        status: Box<crate::proto::StatusData>,
+    },
+    /// The daemon is stopping: close every agent pane and give the windows back.
+    Shutdown {
+        done: tokio::sync::oneshot::Sender<()>,
+    },
+}
+
+impl PaneJob {
+    /// The job of a pane effect (`None` for effects that are not the pane manager's).
+    pub fn from_effect(e: Effect) -> Option<PaneJob> {
+        Some(match e {
+            Effect::OpenPane { id, origin, cwd, title, tmux } => {
+                PaneJob::Open { id, origin, cwd, title, tmux }
+            }
+            Effect::PaneEnded { id, status, took, tmux } => {
+                PaneJob::Ended { id, status, took, tmux }
+            }
+            Effect::ClosePanes { ids, tmux, reply } => PaneJob::Close { ids, tmux, reply },
+            Effect::Focus { task, reply, tmux } => PaneJob::Focus { task, reply, tmux },
+            Effect::Relayout { window, tmux } => PaneJob::Relayout { window, tmux },
+            Effect::CheckHangup { id, origin, pane } => PaneJob::Hangup { id, origin, pane },
+            Effect::CheckAdoption { id, origin, pane, pid } => {
+                PaneJob::CheckAdoption { id, origin, pane, pid }
+            }
+            Effect::AdoptPane { id, origin, pane, visible } => {
+                PaneJob::Adopt { id, origin, pane, visible }
+            }
+            Effect::ForgetPane { id, tmux } => PaneJob::Forget { id, tmux },
+            Effect::Status { reply, status } => PaneJob::Status { reply, status },
+            _ => return None,
+        })
+    }
+}
+
+/// Runs the pane manager until its job channel closes.
+pub fn start(hub: HubHandle, exe: PathBuf, socket: PathBuf) -> mpsc::UnboundedSender<PaneJob> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<PaneJob>();
+    let again = tx.clone();
+    tokio::spawn(async move {
+        let panes = Panes::default();
+        while let Some(job) = rx.recv().await {
+            let changed = run(&panes, job, &hub, &exe, &socket, &again).await;
+            if changed {
+                hub.input(Input::PanesChanged);
+            }
+        }
+    });
+    tx
+}
+
+fn log_err<T>(what: &str, r: anyhow::Result<T>) {
+    if let Err(e) = r {
+        tracing::warn!(error = %format!("{e:#}"), "{what}");
+    }
+}
+
+/// Does one job; returns whether the panes changed.
+async fn run(
+    panes: &Panes,
+    job: PaneJob,
+    hub: &HubHandle,
+    exe: &std::path::Path,
+    socket: &std::path::Path,
+    again: &mpsc::UnboundedSender<PaneJob>,
+) -> bool {
+    match job {
+        PaneJob::Open { id, origin, cwd, title, tmux } => {
+            let exe = shell_quote(&exe.to_string_lossy());
+            let sock = shell_quote(&socket.to_string_lossy());
+            let run = format!("exec {exe} pane-run --socket {sock} --task {id}");
+            let hook = format!(
+                "{exe} tmux-resized --socket {sock} --tmux {}",
+                shell_quote(&origin.socket.to_string_lossy())
+            );
+            let mark = socket.to_string_lossy().into_owned();
+            let open = Open {
+                socket: &origin.socket,
+                main_pane: &origin.pane,
+                task_id: &id,
+                cwd: &cwd,
+                command: &run,
+                resize_hook: &hook,
+                hook_mark: &mark,
+            };
+            match panes.open(&tmux.geometry, &open).await {
+                Ok(placed) => {
+                    let t = Tmux::new(&origin.socket);
+                    let _ = t.set_title(&placed.pane, &title).await;
+                    let started = chrono::Utc::now().timestamp().to_string();
+                    let fields = [
+                        ("id", id.as_str()),
+                        ("status", "▶ running"),
+                        ("started", started.as_str()),
+                    ];
+                    let _ = t.mark(&placed.pane, &fields).await;
+                    tracing::info!(task = %id, pane = %placed.pane, visible = placed.visible, "pane opened");
+                    hub.input(Input::PaneOpened { id, pane: placed.pane });
+                }
+                Err(e) => {
+                    tracing::warn!(task = %id, error = %format!("{e:#}"), "no pane; running headless");
+                    hub.input(Input::StartFailed {
+                        id,
+                        reason: format!("cannot open a tmux pane: {e:#}"),
+                    });
+                }
+            }
+            true
+        }
+        PaneJob::Ended { id, status, took, tmux } => {
+            if let Some((socket, pane)) = panes.where_is(&id).await {
+                let t = Tmux::new(&socket);
+                let _ =
+                    t.mark(&pane, &[("status", status.as_str()), ("took", took.as_str())]).await;
+            }
+            if let CloseAfter::Secs(secs) = tmux.close_after {
+                let again = again.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                    let _ = again.send(PaneJob::Close { ids: vec![id], tmux, reply: None });
+                });
+            }
+            false
+        }
+        PaneJob::Close { ids, tmux, reply } => {
+            for id in ids {
+                log_err("cannot close the pane", panes.close(&tmux.geometry, &id).await);
+            }
+            if let Some(reply) = reply {
+                hub.input(Input::Answered { reply, answer: Ok(Answer::Unit) });
+            }
+            true
+        }
+        PaneJob::Focus { task, reply, tmux } => {
+            let answer = match panes.focus(&tmux.geometry, &task.id).await {
+                Ok(true) => Ok(Answer::Task(task)),
+                Ok(false) => Err(ErrorBody::new(
+                    ErrorKind::Invalid,
+                    format!("task {} has no tmux pane (it runs headless or has ended)", task.id),
+                )),
+                Err(e) => Err(ErrorBody::new(ErrorKind::Internal, format!("{e:#}"))),
+            };
+            hub.input(Input::Answered { reply, answer });
+            true
+        }
+        PaneJob::Relayout { window: Some((socket, window)), tmux } => {
+            log_err(
+                "cannot re-plan after a resize",
+                panes.resized(&tmux.geometry, &socket, &window).await,
+            );
+            true
+        }
+        PaneJob::Relayout { window: None, tmux } => {
+            panes.relayout_all(&tmux.geometry).await;
+            true
+        }
+        PaneJob::Hangup { id, origin, pane } => {
+            let hangup = match Tmux::new(&origin.socket).pane_info(&pane).await {
+                Err(_) => Hangup::ServerGone,
+                Ok(None) => Hangup::PaneClosed,
+                Ok(Some(_)) => Hangup::PaneThere,
+            };
+            hub.input(Input::Hangup { id, hangup });
+            false
+        }
+        PaneJob::CheckAdoption { id, origin, pane, pid } => {
+            let t = Tmux::new(&origin.socket);
+            let visible = match t.pane_info(&pane).await {
+                Ok(Some(info)) if crate::runner::runs_task(pid, &id) => {
+                    Some(info.window_name != OVERFLOW_WINDOW)
+                }
+                _ => None,
+            };
+            hub.input(Input::Adopted { id, visible });
+            false
+        }
+        PaneJob::Adopt { id, origin, pane, visible } => {
+            panes.adopt(&origin.socket, &origin.pane, &id, &pane, visible).await;
+            true
+        }
+        PaneJob::Forget { id, tmux } => {
+            log_err("cannot re-plan", panes.forget(&tmux.geometry, &id).await);
+            true
+        }
+        PaneJob::Status { reply, mut status } => {
+            status.panes = panes.usage().await;
+            hub.input(Input::Answered { reply, answer: Ok(Answer::Status(status)) });
+            false
+        }
+        PaneJob::Shutdown { done } => {
+            panes.shutdown().await;
+            let _ = done.send(());
+            true
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The engine decides; it does no I/O. A state machine over the tasks, the limit slots and the
+//! tasks' processes: it takes `Input`s (a client's request, a process started or exited, output
+//! seen, a record written, a timer fired, the config changed…) and returns `Effect`s (start
+//! this, stop that, write this record, announce this event, answer that client, set a timer)
+//! that the daemon's components carry out and report back on, as further inputs. Time comes in
+//! with each input, so the tests drive it with a fake clock, without processes, tmux or sleeps.
+//!
+//! A task's life here: `Request::Submit` → `Effect::Write` (its creation) and, when a slot is
+//! free, `Effect::Launch` (headless) or `Effect::OpenPane` → `Input::Started` → timers (stale,
+//! TTL, idle) → `Input::Exited` (its output complete) → `Effect::Collect` → `Input::Collected`
+//! (the result) → `Effect::Write` (durable) → `Input::Written` → `Effect::Announce`.
+
+mod io;
+mod lifecycle;
+mod requests;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use io::{Answer, Effect, Hangup, Input, Reply, ReplyTo, Signal, TimerKind};
+
+use crate::config::Config;
+use crate::core::limits::Scheduler;
+use crate::core::task::{Outcome, Task, TaskStatus, TmuxOrigin};
+use crate::core::timefmt::Timestamp;
+use crate::runner::Launch;
+use table::Table;
+
+/// Time between SIGTERM and SIGKILL when a task is stopped.
+pub const KILL_GRACE: Duration = Duration::from_secs(3);
+/// At most one output event per task per this interval.
+pub const OUTPUT_EVENT_EVERY: Duration = Duration::from_millis(250);
+/// How long a new pane's wrapper may take to start its agent.
+pub const WRAPPER_START: Duration = Duration::from_secs(15);
+
+/// What the engine needs to know of the world beyond its own state, behind a narrow trait:
+/// fresh ids, and facts about the file system (is a directory there, is a program installed).
+pub trait World: Send {
+    /// A fresh task id that `taken` does not hold.
+    fn task_id(&mut self, taken: &dyn Fn(&str) -> bool) -> String;
+    /// A fresh session id, for agents that take one from paneherd (`{session_id}`).
+    fn session_id(&mut self) -> String;
+    fn is_dir(&self, path: &std::path::Path) -> bool;
+    /// Finds `program` as a process with `PATH` = `path` in `cwd` would, or says why not.
+    fn find_program(
+        &self,
+        program: &str,
+        path: Option<&str>,
+        cwd: &std::path::Path,
+    ) -> Result<PathBuf, String>;
+}
+
+/// Fixed facts of the daemon the engine is part of.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// This binary (`{paneherd}` in argv templates; the pane wrapper).
+    pub exe: PathBuf,
+    /// Where task files and logs go.
+    pub tasks_dir: PathBuf,
+    /// The daemon's socket (pane wrappers report to it).
+    pub socket: PathBuf,
+    pub pid: u32,
+    pub data_dir: PathBuf,
+    pub started_at: Timestamp,
+}
+
+/// The config in force and what became of the last attempt to reload it.
+struct Settings {
+    config: Arc<Config>,
+    /// The user's file, when there is one (else the embedded defaults are in force).
+    file: Option<PathBuf>,
+    /// `config::digest` of what is in force.
+    digest: u64,
+    /// Why the file's current content is not in force (the config before it still is).
+    error: Option<String>,
+}
+
+/// Why paneherd stops a task, and so how it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillReason {
+    /// A user (or shutdown) cancelled it: the reason text is recorded.
+    Cancel(String),
+    /// No output for the stale timeout.
+    Stale(String),
+    /// Ran past its TTL.
+    Ttl(String),
+    /// Its environment failed (the tmux server went away): recorded as an error.
+    Fail(String),
+    /// The agent said it is done (`paneherd signal done`), or went idle: completed.
+    Done,
+}
+
+impl KillReason {
+    fn outcome(self, exit_code: Option<i32>) -> Outcome {
+        match self {
+            KillReason::Cancel(reason) | KillReason::Ttl(reason) => {
+                Outcome::Cancelled { exit_code, reason }
+            }
+            KillReason::Stale(reason) => Outcome::Interrupted { exit_code, reason },
+            KillReason::Fail(reason) => Outcome::Error { exit_code, reason },
+            KillReason::Done => Outcome::Completed,
+        }
+    }
+}
+
+/// A task whose process runs (or is being started, or has ended and is being recorded).
+#[derive(Debug, Clone, Default)]
+struct Run {
+    /// The process group to signal, once known.
+    pid: Option<u32>,
+    /// Its tmux pane, for a pane task.
+    pane: Option<String>,
+    /// What it runs, until its pane's wrapper has fetched it.
+    launch: Option<Launch>,
+    stale: Duration,
+    ttl: Duration,
+    idle: Option<Duration>,
+    /// Why paneherd is stopping it, once it is.
+    kill: Option<KillReason>,
+    /// When it last printed; when its last output event went out.
+    last_output: Option<Timestamp>,
+    last_event: Option<Timestamp>,
+    /// Bytes of output seen and not yet announced.
+    unannounced: u64,
+    /// How it ended, once its process has (its result being read and written), and when.
+    ended: Option<Outcome>,
+    ended_at: Option<Timestamp>,
+}
+
+/// A record being written, and what to do once it is.
+enum AfterWrite {
+    /// A new task: answer its submitter.
+    Created { id: String, reply: ReplyTo },
+    /// A task ended: apply and announce it.
+    Ended { task: Box<Task> },
+}
+
+/// The daemon's state. See the module's doc.
+pub struct Engine {
+    setup: Setup,
+    world: Box<dyn World>,
+    settings: Settings,
+    table: Table,
+    sched: Scheduler,
+    /// Client environments of tasks not yet started (memory only: they may hold secrets).
+    envs: HashMap<String, Vec<(String, String)>>,
+    runs: HashMap<String, Run>,
+    /// Tasks that never ran (cancelled while pending, or unable to start) whose end is being
+    /// written: not to be ended twice meanwhile.
+    ending: HashSet<String>,
+    /// The layout preset switched to at run time (the dashboard's `l`).
+    layout: Option<String>,
+    /// Main panes registered by dashboards, newest last: (connection, pane).
+    mains: Vec<(u64, TmuxOrigin)>,
+    /// Pane wrappers by connection: the task, and whether it reported its agent's exit.
+    wrappers: HashMap<u64, (String, bool)>,
+    /// How desktop notifications go, as the notifier last said.
+    notifier: String,
+    writes: HashMap<u64, AfterWrite>,
+    next_write: u64,
+    shutting_down: bool,
+    /// Tasks of the history still being settled (a pane task being checked for adoption, a
+    /// lost one being recorded): clients are answered once there are none.
+    startup: HashSet<String>,
+    /// Ids of task files that could not be read (never reused) and why.
+    reserved: HashSet<String>,
+    problems: Vec<String>,
+}
+
+fn invalid(msg: impl Into<String>) -> crate::proto::ErrorBody {
+    crate::proto::ErrorBody::new(crate::proto::ErrorKind::Invalid, msg)
+}
+
+impl Engine {
+    /// The engine over a loaded history. Returns the effects of taking it over: tasks that ran
+    /// under a daemon that died are checked (a pane task may still run in its pane and be
+    /// adopted) or recorded as lost; queued ones start when slots are free.
+    pub fn new(
+        setup: Setup,
+        world: Box<dyn World>,
+        loaded: crate::config::Loaded,
+        history: crate::store::Loaded,
+        now: Timestamp,
+    ) -> (Engine, Vec<Effect>) {
+        let crate::config::Loaded { config, user_file, digest } = loaded;
+        let mut e = Engine {
+            setup,
+            world,
+            sched: Scheduler::new(config.concurrency.max_running),
+            settings: Settings { config: Arc::new(config), file: user_file, digest, error: None },
+            table: Table::default(),
+            envs: HashMap::new(),
+            runs: HashMap::new(),
+            ending: HashSet::new(),
+            layout: None,
+            mains: vec![],
+            wrappers: HashMap::new(),
+            notifier: String::new(),
+            writes: HashMap::new(),
+            next_write: 1,
+            shutting_down: false,
+            startup: HashSet::new(),
+            reserved: history.reserved_ids.into_iter().collect(),
+            problems: history.problems.iter().map(|p| p.to_string()).collect(),
+        };
+        let mut fx = vec![];
+        let limits = e.settings.config.limits();
+        for mut task in history.tasks {
+            match task.status {
+                TaskStatus::Running => {
+                    e.startup.insert(task.id.clone());
+                    // Still in its pane, perhaps: the pane manager looks. Else lost.
+                    match (&task.tmux, &task.pane_id, task.pid) {
+                        (Some(origin), Some(pane), Some(pid)) => fx.push(Effect::CheckAdoption {
+                            id: task.id.clone(),
+                            origin: origin.clone(),
+                            pane: pane.clone(),
+                            pid,
+                        }),
+                        _ => fx.extend(e.lose(&task, now)),
+                    }
+                }
+                TaskStatus::Pending => {
+                    let group = limits.group_for(task.model.as_deref());
+                    if task.limit_group != group.key {
+                        task.limit_group = group.key.clone();
+                        fx.push(e.write(&task, None, crate::store::Durability::Written, None));
+                    }
+                    e.sched.enqueue(&task.id, &group);
+                }
+                _ => {}
+            }
+            e.table.put(task);
+        }
+        fx.extend(e.dispatch(now));
+        (e, fx)
+    }
+
+    /// Whether the history is settled (every task that ran when the last daemon stopped is
+    /// adopted or recorded as lost): only then are clients answered.
+    pub fn ready(&self) -> bool {
+        self.startup.is_empty()
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.settings.config
+    }
+
+    /// Tasks whose process runs or is being started or recorded (the daemon waits for these
+    /// at shutdown).
+    pub fn busy(&self) -> usize {
+        self.runs.len() + self.ending.len()
+    }
+
+    /// Takes one input; returns what to do about it.
+    pub fn handle(&mut self, input: Input, now: Timestamp) -> Vec<Effect> {
+        match input {
+            Input::Request { request, reply, conn } => self.request(request, reply, conn, now),
+            Input::Closed { conn } => self.closed(conn, now),
+            Input::Started { id, pid } => self.started(&id, pid, now),
+            Input::StartFailed { id, reason } => self.start_failed(&id, reason, now),
+            Input::PaneOpened { id, pane } => self.pane_opened(&id, pane, now),
+            Input::Output { id, bytes } => self.output(&id, bytes, now),
+            Input::Exited { id, exit } => self.exited(&id, exit, now),
+            Input::Hangup { id, hangup } => self.hangup(&id, hangup, now),
+            Input::Adopted { id, visible } => self.adopted(&id, visible, now),
+            Input::Collected { id, result } => self.collected(&id, result, now),
+            Input::Written { token, error } => self.written(token, error, now),
+            Input::Timer { id, kind } => self.timer(&id, kind, now),
+            Input::Summarized { id, summary } => self.summarized(&id, summary),
+            Input::SessionFound { id, output } => self.session_found(&id, &output),
+            Input::ConfigLoaded(loaded) => self.config_loaded(loaded, now),
+            Input::PanesChanged => vec![Effect::Announce(crate::proto::Event::PanesChanged)],
+            Input::NotifierStatus(s) => {
+                self.notifier = s;
+                vec![]
+            }
+            Input::Answered { reply, answer } => vec![Effect::Reply { to: reply, answer }],
+            Input::Shutdown => self.shutdown(now),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! What goes into the engine (`Input`) and what comes out (`Effect`): plain data, so that the
+//! engine's tests can feed the one and compare the other.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::task::{Task, TmuxOrigin};
+use crate::core::timefmt::Timestamp;
+use crate::proto::{ErrorBody, Event, PaneLaunch, Request, StatusData};
+use crate::runner::{Exit, Launch};
+use crate::store::Durability;
+use crate::tmux::TmuxSettings;
+
+/// Which client request an answer is for (the daemon maps it to the connection).
+pub type ReplyTo = u64;
+
+/// The answer to a request.
+pub type Reply = Result<Answer, ErrorBody>;
+
+/// The data of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Unit,
+    Task(Box<Task>),
+    MaybeTask(Option<Box<Task>>),
+    Tasks(Vec<Task>),
+    /// Task ids (of a cancel: those asked to stop, whose ends the client waits for).
+    Ids(Vec<String>),
+    /// Each task's JSON as cached (the elements of `list`'s array), newest first.
+    List(Vec<Arc<str>>),
+    Status(Box<StatusData>),
+    PaneLaunch(Box<PaneLaunch>),
+    /// Any other JSON (from a component: a focus, a notification test).
+    Json(serde_json::Value),
+}
+
+/// Why a pane task's agent lost its terminal (a hang-up), as the pane manager found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hangup {
+    /// The pane is still there: an ordinary signal 1.
+    PaneThere,
+    /// The pane was closed (by hand): cancelled.
+    PaneClosed,
+    /// The whole tmux server went away: an error.
+    ServerGone,
+}
+
+/// The engine's timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TimerKind {
+    /// No output for the stale timeout → interrupted.
+    Stale,
+    /// Running past the TTL → cancelled.
+    Ttl,
+    /// No output for `idle_secs` after some output → done (completed).
+    Idle,
+    /// SIGTERM sent this long ago: SIGKILL.
+    HardKill,
+    /// A pane's wrapper had this long to start its agent.
+    WrapperStart,
+    /// An output event is due (output came within `OUTPUT_EVENT_EVERY` of the last event).
+    OutputEvent,
+}
+
+/// A signal for a task's process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Term,
+    Kill,
+}
+
+/// Everything that can happen to the engine.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A client's request, on connection `conn`; the answer is for `reply`.
+    Request {
+        request: Request,
+        reply: ReplyTo,
+        conn: u64,
+    },
+    /// Connection `conn` closed.
+    Closed {
+        conn: u64,
+    },
+    /// A task's process started (headless), or its pane's wrapper started it.
+    Started {
+        id: String,
+        pid: u32,
+    },
+    /// A task's process could not be started.
+    StartFailed {
+        id: String,
+        reason: String,
+    },
+    /// The pane manager opened a task's pane (its wrapper will fetch what to run).
+    PaneOpened {
+        id: String,
+        pane: String,
+    },
+    /// A task wrote `bytes` of output.
+    Output {
+        id: String,
+        bytes: u64,
+    },
+    /// A task's process exited, and all its output is in its log.
+    Exited {
+        id: String,
+        exit: Exit,
+    },
+    /// Why a pane task's agent hung up (asked with `Effect::CheckHangup`).
+    Hangup {
+        id: String,
+        hangup: Hangup,
+    },
+    /// A pane task of a previous daemon still runs in its pane (or, `None`, it does not).
+    Adopted {
+        id: String,
+        visible: Option<bool>,
+    },
+    /// A task's result, read from its log (or why it could not be read).
+    Collected {
+        id: String,
+        result: Result<String, String>,
+    },
+    /// A record asked with `Effect::Write` is written (or could not be).
+    Written {
+        token: u64,
+        error: Option<String>,
+    },
+    Timer {
+        id: String,
+        kind: TimerKind,
+    },
+    /// The summarizer's one line for a task (`None`: it failed).
+    Summarized {
+        id: String,
+        summary: Option<String>,
+    },
+    /// The output of a task's agent's `session_command`.
+    SessionFound {
+        id: String,
+        output: String,
+    },
+    /// The config file changed: its new content, or why it cannot be used.
+    ConfigLoaded(Result<Box<crate::config::Loaded>, String>),
+    /// Agent panes were opened, closed, or moved into or out of view.
+    PanesChanged,
+    /// How desktop notifications go.
+    NotifierStatus(String),
+    /// A component's answer to a request passed on to it.
+    Answered {
+        reply: ReplyTo,
+        answer: Reply,
+    },
+    /// Stop: cancel what runs, keep what waits, then `Effect::Stopped`.
+    Shutdown,
+}
+
+/// What the engine asks the daemon's components to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Answer a client.
+    Reply { to: ReplyTo, answer: Reply },
+    /// Tell every subscriber.
+    Announce(Event),
+    /// Write a task's record; report `Input::Written { token }`.
+    Write { token: u64, task: Box<Task>, result: Option<String>, durability: Durability },
+    /// Start a task's process headless; report `Started` (or `StartFailed`), then output and
+    /// `Exited`.
+    Launch { launch: Box<Launch> },
+    /// Open a pane for a task beside `origin` running its wrapper; report `PaneOpened` (or
+    /// `StartFailed`). The wrapper then reports `Started`, output and `Exited`.
+    OpenPane { id: String, origin: TmuxOrigin, cwd: PathBuf, title: String, tmux: TmuxSettings },
+    /// Show on an ended task's pane border how it ended; close the pane after `close_after`
+    /// (never, for `None`), and bring a waiting agent into view.
+    PaneEnded { id: String, status: String, took: String, tmux: TmuxSettings },
+    /// Close these tasks' panes now; answer `reply` (if any) once they are closed.
+    ClosePanes { ids: Vec<String>, tmux: TmuxSettings, reply: Option<ReplyTo> },
+    /// Bring a task's pane into view and select it; answer `reply` (with the task).
+    Focus { task: Box<Task>, reply: ReplyTo, tmux: TmuxSettings },
+    /// Re-plan the panes of `window` (resized), or of every window (`None`: the layout changed).
+    Relayout { window: Option<(PathBuf, String)>, tmux: TmuxSettings },
+    /// Find out why a pane task's agent hung up: report `Hangup`.
+    CheckHangup { id: String, origin: TmuxOrigin, pane: String },
+    /// See whether a pane task of a previous daemon still runs in its pane: report `Adopted`.
+    CheckAdoption { id: String, origin: TmuxOrigin, pane: String, pid: u32 },
+    /// Take a still-running pane task back into the pane book.
+    AdoptPane { id: String, origin: TmuxOrigin, pane: String, visible: bool },
+    /// Forget a task's pane (it closed by itself).
+    ForgetPane { id: String, tmux: TmuxSettings },
+    /// Signal a task's process group.
+    Signal { pid: u32, signal: Signal },
+    /// Stop a process a previous daemon left running, if it still runs task `id`.
+    StopOrphan { id: String, pid: u32 },
+    /// Read a task's result from its log: report `Collected`.
+    Collect { id: String, log: PathBuf },
+    /// Fire `Input::Timer` at `at`.
+    Timer { id: String, kind: TimerKind, at: Timestamp },
+    /// Run the summarizer (argv) for a task: report `Summarized`.
+    Summarize { id: String, argv: Vec<String>, cwd: PathBuf, env: Vec<(String, String)> },
+    /// Run an agent's `session_command` for a task: report `SessionFound`.
+    LearnSession { id: String, argv: Vec<String>, cwd: PathBuf, env: Vec<(String, String)> },
+    /// Answer `reply` with this status, completed with the agent panes per main pane.
+    Status { reply: ReplyTo, status: Box<StatusData> },
+    /// Send a sample desktop notification: answer `reply`.
+    NotifyTest { reply: ReplyTo, tmux: Option<TmuxOrigin> },
+    /// Nothing runs any more after a shutdown: the daemon may exit.
+    Stopped,
+}
+
+impl Effect {
+    /// A timer `after` from `now`.
+    pub fn timer(id: &str, kind: TimerKind, now: Timestamp, after: Duration) -> Effect {
+        let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+        Effect::Timer { id: id.to_string(), kind, at: now + after }
+    }
+}

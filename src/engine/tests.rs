@@ -1,0 +1,440 @@
+//! The engine's lifecycle without processes, tmux or time: inputs in, effects out, a fake clock
+//! moved by hand (the stale and TTL timers are tested in microseconds).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::core::task::{TaskSpec, TaskStatus};
+use crate::core::timefmt;
+use crate::proto::{ErrorKind, Event, Request};
+use crate::runner::Exit;
+
+/// Ids `t1`, `t2`, …; sessions `s1`, …; every directory and program exists.
+struct FakeWorld {
+    n: u32,
+}
+
+impl World for FakeWorld {
+    fn task_id(&mut self, taken: &dyn Fn(&str) -> bool) -> String {
+        loop {
+            self.n += 1;
+            let id = format!("t{}", self.n);
+            if !taken(&id) {
+                return id;
+            }
+        }
+    }
+    fn session_id(&mut self) -> String {
+        self.n += 1;
+        format!("s{}", self.n)
+    }
+    fn is_dir(&self, _: &Path) -> bool {
+        true
+    }
+    fn find_program(&self, program: &str, _: Option<&str>, _: &Path) -> Result<PathBuf, String> {
+        if program == "missing" {
+            Err(format!("cannot start {program:?}: not found on PATH (is it installed?)"))
+        } else {
+            Ok(PathBuf::from(program))
+        }
+    }
+}
+
+fn t0() -> Timestamp {
+    timefmt::parse("2026-12-01T10:00:00.000Z").unwrap()
+}
+
+fn at(secs: f64) -> Timestamp {
+    t0() + chrono::Duration::milliseconds((secs * 1000.0) as i64)
+}
+
+const CONFIG: &str = r#"
+[concurrency]
+default = 2
+[concurrency.models]
+"p/solo" = 1
+[agents.a]
+command = ["agent", "--", "{prompt}"]
+[agents.gone]
+command = ["missing", "{prompt}"]
+[timeouts]
+stale_secs = 60
+ttl_secs = 600
+"#;
+
+fn setup() -> Setup {
+    Setup {
+        exe: "/bin/paneherd".into(),
+        tasks_dir: "/data/tasks".into(),
+        socket: "/run/sock".into(),
+        pid: 1,
+        data_dir: "/data".into(),
+        started_at: t0(),
+    }
+}
+
+fn loaded(src: &str) -> crate::config::Loaded {
+    let config = crate::config::Config::from_user_str(Path::new("c.toml"), src).unwrap();
+    crate::config::Loaded { config, user_file: None, digest: 1 }
+}
+
+/// An engine, and a log of every effect it returned.
+struct Rig {
+    e: Engine,
+    next_reply: ReplyTo,
+    /// Write tokens not yet reported.
+    writes: Vec<u64>,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        Rig::with(crate::store::Loaded::default())
+    }
+
+    fn with(history: crate::store::Loaded) -> Rig {
+        let (e, fx) =
+            Engine::new(setup(), Box::new(FakeWorld { n: 0 }), loaded(CONFIG), history, t0());
+        let mut r = Rig { e, next_reply: 1, writes: vec![] };
+        r.note(&fx);
+        r
+    }
+
+    fn note(&mut self, fx: &[Effect]) {
+        for f in fx {
+            if let Effect::Write { token, .. } = f
+                && *token != 0
+            {
+                self.writes.push(*token);
+            }
+        }
+    }
+
+    fn input(&mut self, i: Input, now: Timestamp) -> Vec<Effect> {
+        let fx = self.e.handle(i, now);
+        self.note(&fx);
+        fx
+    }
+
+    fn ask(&mut self, request: Request, now: Timestamp) -> Vec<Effect> {
+        let reply = self.next_reply;
+        self.next_reply += 1;
+        self.input(Input::Request { request, reply, conn: 1 }, now)
+    }
+
+    /// Reports every write asked so far as done.
+    fn flush(&mut self, now: Timestamp) -> Vec<Effect> {
+        let mut out = vec![];
+        for token in std::mem::take(&mut self.writes) {
+            out.extend(self.input(Input::Written { token, error: None }, now));
+        }
+        out
+    }
+
+    /// Submits a task with `model`; returns its id (once its creation is written).
+    fn submit(
+        &mut self,
+        agent: &str,
+        model: Option<&str>,
+        now: Timestamp,
+    ) -> (String, Vec<Effect>) {
+        let spec = TaskSpec {
+            prompt: "do it".into(),
+            agent: Some(agent.into()),
+            model: model.map(str::to_string),
+            client_cwd: Some("/work".into()),
+            ..Default::default()
+        };
+        let mut fx = self.ask(Request::Submit { spec: Box::new(spec) }, now);
+        fx.extend(self.flush(now));
+        let id = fx
+            .iter()
+            .find_map(|f| match f {
+                Effect::Reply { answer: Ok(Answer::Task(t)), .. } => Some(t.id.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no task: {fx:#?}"));
+        (id, fx)
+    }
+
+    fn status(&self, id: &str) -> TaskStatus {
+        self.e.table.get(id).unwrap().status
+    }
+
+    /// Runs the end of a process: exit, the result read, the record written.
+    fn end(&mut self, id: &str, code: i32, now: Timestamp) -> Vec<Effect> {
+        let mut fx = self.input(
+            Input::Exited { id: id.into(), exit: Exit { code: Some(code), signal: None } },
+            now,
+        );
+        fx.extend(self.input(Input::Collected { id: id.into(), result: Ok("done".into()) }, now));
+        fx.extend(self.flush(now));
+        fx
+    }
+}
+
+fn launched(fx: &[Effect]) -> Vec<String> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::Launch { launch } => Some(launch.task_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn timers(fx: &[Effect]) -> BTreeMap<TimerKind, Timestamp> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::Timer { kind, at, .. } => Some((*kind, *at)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn signals(fx: &[Effect]) -> Vec<Signal> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::Signal { signal, .. } => Some(*signal),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn limits_and_fifo_order() {
+    let mut r = Rig::new();
+    let mut started = vec![];
+    let mut ids = vec![];
+    for _ in 0..4 {
+        let (id, fx) = r.submit("a", None, at(0.0));
+        started.extend(launched(&fx));
+        ids.push(id);
+    }
+    assert_eq!(started, vec!["t1", "t2"], "two slots in the default group");
+    let (solo1, fx) = r.submit("a", Some("p/solo"), at(0.0));
+    assert_eq!(launched(&fx), vec![solo1.clone()], "another group has its own slot");
+    let (_solo2, fx) = r.submit("a", Some("p/solo"), at(0.0));
+    assert!(launched(&fx).is_empty(), "the model's one slot is taken");
+    r.input(Input::Started { id: "t1".into(), pid: 11 }, at(0.1));
+    // A slot frees when a process ends: the oldest waiting task of that group starts.
+    let fx = r.end("t1", 0, at(5.0));
+    assert_eq!(launched(&fx), vec![ids[2].clone()], "FIFO within the group");
+    assert_eq!(r.status("t1"), TaskStatus::Completed);
+    // The end is announced only once written.
+    let fx = r.input(
+        Input::Exited { id: "t2".into(), exit: Exit { code: Some(3), signal: None } },
+        at(6.0),
+    );
+    assert!(!fx.iter().any(|f| matches!(f, Effect::Announce(Event::TaskChanged { .. }))));
+    let fx = r.input(Input::Collected { id: "t2".into(), result: Ok("oops".into()) }, at(6.0));
+    assert!(
+        !fx.iter().any(|f| matches!(f, Effect::Announce(Event::TaskChanged { .. }))),
+        "not before written"
+    );
+    let fx = r.flush(at(6.0));
+    let ended = fx.iter().find_map(|f| match f {
+        Effect::Announce(Event::TaskChanged { task }) => Some(task.clone()),
+        _ => None,
+    });
+    let t = ended.unwrap();
+    assert_eq!(
+        (t.status, t.reason.as_deref(), t.exit_code),
+        (TaskStatus::Error, Some("exit code 3"), Some(3))
+    );
+}
+
+#[test]
+fn cancel_pending_and_running() {
+    let mut r = Rig::new();
+    let (a, _) = r.submit("a", None, at(0.0));
+    let (_b, _) = r.submit("a", None, at(0.0));
+    let (c, _) = r.submit("a", None, at(0.0));
+    r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.1));
+    // Pending: ended at once (after its write), never started.
+    let fx = r.ask(Request::Cancel { ids: vec![c.clone()], all: false }, at(1.0));
+    assert!(launched(&fx).is_empty());
+    r.flush(at(1.0));
+    assert_eq!(r.status(&c), TaskStatus::Cancelled);
+    // Running: SIGTERM now, SIGKILL after the grace, recorded as cancelled when it exits.
+    let fx = r.ask(Request::Cancel { ids: vec![a.clone()], all: false }, at(2.0));
+    assert_eq!(signals(&fx), vec![Signal::Term]);
+    assert_eq!(timers(&fx)[&TimerKind::HardKill], at(2.0) + chrono::Duration::seconds(3));
+    let fx = r.input(Input::Timer { id: a.clone(), kind: TimerKind::HardKill }, at(5.0));
+    assert_eq!(signals(&fx), vec![Signal::Kill]);
+    let exit = Exit { code: None, signal: Some(9) };
+    r.input(Input::Exited { id: a.clone(), exit }, at(5.1));
+    r.input(Input::Collected { id: a.clone(), result: Ok(String::new()) }, at(5.1));
+    r.flush(at(5.1));
+    let t = r.e.table.get(&a).unwrap();
+    assert_eq!((t.status, t.reason.as_deref()), (TaskStatus::Cancelled, Some("cancelled by user")));
+}
+
+#[test]
+fn stale_and_ttl_timers() {
+    let mut r = Rig::new();
+    let (a, _) = r.submit("a", None, at(0.0));
+    let fx = r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.0));
+    let t = timers(&fx);
+    assert_eq!(t[&TimerKind::Stale], at(60.0));
+    assert_eq!(t[&TimerKind::Ttl], at(600.0));
+    // Output at 30 s: the stale timer, firing at 60 s, waits until 90 s.
+    r.input(Input::Output { id: a.clone(), bytes: 10 }, at(30.0));
+    let fx = r.input(Input::Timer { id: a.clone(), kind: TimerKind::Stale }, at(60.0));
+    assert_eq!(timers(&fx)[&TimerKind::Stale], at(90.0));
+    assert!(signals(&fx).is_empty());
+    // No output since: interrupted.
+    let fx = r.input(Input::Timer { id: a.clone(), kind: TimerKind::Stale }, at(90.0));
+    assert_eq!(signals(&fx), vec![Signal::Term]);
+    r.input(Input::Exited { id: a.clone(), exit: Exit { code: None, signal: Some(15) } }, at(90.1));
+    r.input(Input::Collected { id: a.clone(), result: Ok(String::new()) }, at(90.1));
+    r.flush(at(90.1));
+    let t = r.e.table.get(&a).unwrap();
+    assert_eq!(
+        (t.status, t.reason.as_deref()),
+        (TaskStatus::Interrupted, Some("no output for 60 s"))
+    );
+
+    let (b, _) = r.submit("a", None, at(100.0));
+    r.input(Input::Started { id: b.clone(), pid: 8 }, at(100.0));
+    let fx = r.input(Input::Timer { id: b.clone(), kind: TimerKind::Ttl }, at(700.0));
+    assert_eq!(signals(&fx), vec![Signal::Term]);
+    r.end(&b, 0, at(700.5));
+    let t = r.e.table.get(&b).unwrap();
+    assert_eq!((t.status, t.reason.as_deref()), (TaskStatus::Cancelled, Some("ttl 10m exceeded")));
+}
+
+#[test]
+fn output_events_are_at_most_one_per_interval() {
+    let mut r = Rig::new();
+    let (a, _) = r.submit("a", None, at(0.0));
+    r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.0));
+    let outputs = |fx: &[Effect]| {
+        fx.iter().filter(|f| matches!(f, Effect::Announce(Event::Output { .. }))).count()
+    };
+    assert_eq!(outputs(&r.input(Input::Output { id: a.clone(), bytes: 5 }, at(1.0))), 1);
+    let fx = r.input(Input::Output { id: a.clone(), bytes: 5 }, at(1.1));
+    assert_eq!(outputs(&fx), 0, "within the interval");
+    assert_eq!(timers(&fx)[&TimerKind::OutputEvent], at(1.25));
+    assert_eq!(outputs(&r.input(Input::Output { id: a.clone(), bytes: 5 }, at(1.2))), 0);
+    assert_eq!(
+        outputs(&r.input(Input::Timer { id: a.clone(), kind: TimerKind::OutputEvent }, at(1.25))),
+        1
+    );
+}
+
+#[test]
+fn a_task_that_cannot_start_ends_in_error_and_frees_its_slot() {
+    let mut r = Rig::new();
+    // Refused at submission: not installed.
+    let spec = TaskSpec { prompt: "x".into(), agent: Some("gone".into()), ..Default::default() };
+    let fx = r.ask(Request::Submit { spec: Box::new(spec) }, at(0.0));
+    let Some(Effect::Reply { answer: Err(e), .. }) = fx.first() else { panic!("{fx:?}") };
+    assert_eq!(e.kind, ErrorKind::Invalid);
+    assert!(e.message.contains("not found on PATH"), "{e:?}");
+    // A process that fails to start.
+    let (a, _) = r.submit("a", None, at(0.0));
+    r.input(Input::StartFailed { id: a.clone(), reason: "cannot start \"agent\"".into() }, at(0.1));
+    r.flush(at(0.1));
+    let t = r.e.table.get(&a).unwrap();
+    assert_eq!(
+        (t.status, t.reason.as_deref()),
+        (TaskStatus::Error, Some("cannot start \"agent\""))
+    );
+    assert_eq!(r.e.busy(), 0);
+}
+
+fn history(tasks: Vec<Task>) -> crate::store::Loaded {
+    crate::store::Loaded { tasks, ..Default::default() }
+}
+
+fn running(id: &str, pane: Option<&str>) -> Task {
+    let mut t =
+        Task::pending(id, "a", "p", "/w".into(), format!("/data/tasks/{id}.log").into(), t0());
+    t.start(42, t0()).unwrap();
+    if let Some(p) = pane {
+        t.pane_id = Some(p.into());
+        t.tmux = Some(TmuxOrigin { socket: "/tmux".into(), pane: "%0".into() });
+    }
+    t
+}
+
+#[test]
+fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
+    let mut queued = Task::pending("q1", "a", "p", "/w".into(), "/data/tasks/q1.log".into(), t0());
+    queued.limit_group = "stale-group".into();
+    let (e, fx) = Engine::new(
+        setup(),
+        Box::new(FakeWorld { n: 0 }),
+        loaded(CONFIG),
+        history(vec![running("lost1", None), running("inpane", Some("%5")), queued]),
+        at(10.0),
+    );
+    let mut r = Rig { e, next_reply: 1, writes: vec![] };
+    r.note(&fx);
+    assert!(fx.contains(&Effect::StopOrphan { id: "lost1".into(), pid: 42 }));
+    assert!(fx.iter().any(|f| matches!(f, Effect::Collect { id, .. } if id == "lost1")));
+    assert!(fx.iter().any(
+        |f| matches!(f, Effect::CheckAdoption { id, pane, .. } if id == "inpane" && pane == "%5")
+    ));
+    assert_eq!(launched(&fx), vec!["q1"], "the queued task starts, regrouped");
+    r.input(Input::Collected { id: "lost1".into(), result: Ok("partial".into()) }, at(10.0));
+    r.flush(at(10.0));
+    let t = r.e.table.get("lost1").unwrap();
+    assert_eq!(
+        (t.status, t.reason.as_deref()),
+        (TaskStatus::Error, Some("lost: daemon restarted while it ran"))
+    );
+    // The pane task still runs: adopted, with its timers; its exit is recorded as usual.
+    let fx = r.input(Input::Adopted { id: "inpane".into(), visible: Some(true) }, at(10.0));
+    assert!(fx.iter().any(|f| matches!(f, Effect::AdoptPane { id, .. } if id == "inpane")));
+    assert!(timers(&fx).contains_key(&TimerKind::Stale));
+    let fx = r.end("inpane", 0, at(20.0));
+    assert!(fx.iter().any(|f| matches!(f, Effect::PaneEnded { id, .. } if id == "inpane")));
+    assert_eq!(r.status("inpane"), TaskStatus::Completed);
+}
+
+#[test]
+fn a_pane_agent_hanging_up_is_told_apart() {
+    let mut r = Rig::new();
+    let spec = TaskSpec {
+        prompt: "x".into(),
+        agent: Some("a".into()),
+        tmux: Some(TmuxOrigin { socket: "/tmux".into(), pane: "%0".into() }),
+        ..Default::default()
+    };
+    r.ask(Request::Submit { spec: Box::new(spec) }, at(0.0));
+    r.flush(at(0.0));
+    r.input(Input::PaneOpened { id: "t1".into(), pane: "%3".into() }, at(0.1));
+    r.input(Input::Started { id: "t1".into(), pid: 9 }, at(0.2));
+    let fx = r.input(
+        Input::Exited { id: "t1".into(), exit: Exit { code: None, signal: Some(1) } },
+        at(3.0),
+    );
+    assert!(fx.iter().any(|f| matches!(f, Effect::CheckHangup { .. })), "asks why first: {fx:?}");
+    r.input(Input::Hangup { id: "t1".into(), hangup: Hangup::PaneClosed }, at(3.0));
+    r.input(Input::Collected { id: "t1".into(), result: Ok(String::new()) }, at(3.0));
+    r.flush(at(3.0));
+    let t = r.e.table.get("t1").unwrap();
+    assert_eq!((t.status, t.reason.as_deref()), (TaskStatus::Cancelled, Some("pane closed")));
+}
+
+#[test]
+fn shutdown_stops_what_runs_and_says_when_nothing_does() {
+    let mut r = Rig::new();
+    let (a, _) = r.submit("a", None, at(0.0));
+    r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.0));
+    let fx = r.input(Input::Shutdown, at(1.0));
+    assert_eq!(signals(&fx), vec![Signal::Term]);
+    assert!(!fx.contains(&Effect::Stopped));
+    let fx = r.end(&a, 143, at(1.5));
+    assert!(fx.contains(&Effect::Stopped));
+    assert_eq!(
+        r.e.table.get(&a).unwrap().reason.as_deref(),
+        Some("cancelled: the daemon shut down")
+    );
+    let spec = TaskSpec { prompt: "x".into(), agent: Some("a".into()), ..Default::default() };
+    let fx = r.ask(Request::Submit { spec: Box::new(spec) }, at(2.0));
+    assert!(
+        matches!(&fx[0], Effect::Reply { answer: Err(e), .. } if e.kind == ErrorKind::ShuttingDown)
+    );
+}
