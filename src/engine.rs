@@ -10,9 +10,13 @@
 //! TTL, idle) → `Input::Exited` (its output complete) → `Effect::Collect` → `Input::Collected`
 //! (the result) → `Effect::Write` (durable) → `Input::Written` → `Effect::Announce`.
 
+mod ending;
 mod io;
-mod lifecycle;
 mod requests;
+mod running;
+mod settle;
+mod starting;
+mod submit;
 mod table;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,314 @@
+//! A task's end: its process gone (its slot freed at once), its result read, its record written
+//! durably, and only then announced; a pane agent's hang-up told apart; the summarizer and the
+//! agent's session learned afterwards.
+
+use super::*;
+use crate::core::task::Outcome;
+use crate::core::text;
+use crate::proto::Event;
+use crate::runner::{Exit, argv};
+use crate::store::Durability;
+
+impl Engine {
+    /// A task's process exited and all its output is in its log: its slot goes to the next
+    /// task now; its result is read, then its end written, then announced.
+    pub(super) fn exited(&mut self, id: &str, exit: Exit, now: Timestamp) -> Vec<Effect> {
+        let Some(run) = self.runs.get_mut(id) else { return vec![] };
+        if run.ended.is_some() {
+            return vec![];
+        }
+        // A pane agent's hang-up: its pane was closed, or its tmux server went away. Say which
+        // rather than "killed by signal 1".
+        if exit.signal == Some(1) && run.kill.is_none() && run.pane.is_some() {
+            run.ended = Some(Outcome::Error { exit_code: exit.as_code(), reason: exit.describe() });
+            let t = self.table.get(id);
+            if let Some((origin, pane)) =
+                t.and_then(|t| Some((t.tmux.clone()?, t.pane_id.clone()?)))
+            {
+                return vec![Effect::CheckHangup { id: id.to_string(), origin, pane }];
+            }
+        }
+        let killed = run.kill.take();
+        let outcome = match (killed.clone(), exit) {
+            (Some(k), e) => k.outcome(e.as_code()),
+            (None, e) if e.code == Some(0) => Outcome::Completed,
+            (None, e) => Outcome::Error { exit_code: e.as_code(), reason: e.describe() },
+        };
+        run.ended = Some(outcome);
+        let mut fx = vec![];
+        // Stopped: make sure nothing it started lingers on.
+        if let (Some(_), Some(pid)) = (killed, run.pid) {
+            fx.push(Effect::Signal { pid, signal: Signal::Kill });
+        }
+        fx.extend(self.collect(id, now));
+        fx
+    }
+
+    /// Why a pane agent hung up (after an exit by signal 1, or a wrapper gone without a word).
+    pub(super) fn hangup(&mut self, id: &str, hangup: Hangup, now: Timestamp) -> Vec<Effect> {
+        let Some(run) = self.runs.get_mut(id) else { return vec![] };
+        let exit_code = match &run.ended {
+            Some(Outcome::Error { exit_code, .. }) => *exit_code,
+            _ => None,
+        };
+        let reason = match hangup {
+            Hangup::PaneClosed => Some(KillReason::Cancel("pane closed".into())),
+            Hangup::ServerGone => Some(KillReason::Fail("the tmux server went away".into())),
+            Hangup::PaneThere => None,
+        };
+        let mut fx = vec![];
+        match (reason, run.ended.take()) {
+            (Some(r), _) => run.ended = Some(r.outcome(exit_code)),
+            (None, Some(o)) => run.ended = Some(o),
+            // The wrapper went, its pane is there: it was killed. Its agent goes too.
+            (None, None) => {
+                run.ended = Some(Outcome::Error {
+                    exit_code: None,
+                    reason: "the pane's wrapper stopped".into(),
+                })
+            }
+        }
+        if let Some(pid) = run.pid {
+            fx.push(Effect::Signal { pid, signal: Signal::Kill });
+        }
+        if hangup != Hangup::PaneThere {
+            fx.push(Effect::ForgetPane { id: id.to_string(), tmux: self.tmux_settings() });
+        }
+        fx.extend(self.collect(id, now));
+        fx
+    }
+
+    /// The process is gone: its slot is free (its end is recorded as of now, before the next
+    /// task starts in the slot); read its result.
+    pub(super) fn collect(&mut self, id: &str, now: Timestamp) -> Vec<Effect> {
+        if let Some(run) = self.runs.get_mut(id) {
+            run.ended_at.get_or_insert(now);
+        }
+        self.sched.release(id);
+        let mut fx = vec![];
+        if let Some(t) = self.table.get(id) {
+            fx.push(Effect::Collect { id: id.to_string(), log: t.log_path.clone() });
+        }
+        fx.extend(self.dispatch(now));
+        fx
+    }
+
+    /// A task's result was read: its end is written (durably), then announced.
+    pub(super) fn collected(
+        &mut self,
+        id: &str,
+        result: Result<String, String>,
+        now: Timestamp,
+    ) -> Vec<Effect> {
+        let Some(run) = self.runs.remove(id) else { return vec![] };
+        let Some(mut task) = self.table.get(id).cloned() else { return vec![] };
+        let outcome = run.ended.unwrap_or(Outcome::Error {
+            exit_code: None,
+            reason: "lost track of the process".into(),
+        });
+        let result = result.unwrap_or_else(|e| format!("(the output could not be read: {e})"));
+        let agent = self.settings.config.agents.get(&task.agent).cloned();
+        // An agent that exits 0 although it failed (aider after an authentication error) is
+        // known by its output; a failure line also says more than "exit code 1".
+        let outcome = match (agent.as_ref().and_then(|a| a.failure_in(&result)), outcome) {
+            (Some(line), Outcome::Error { exit_code, .. }) => {
+                Outcome::Error { exit_code, reason: line }
+            }
+            (Some(line), Outcome::Completed) => Outcome::Error { exit_code: Some(0), reason: line },
+            (_, o) => o,
+        };
+        if task.finish(outcome, run.ended_at.unwrap_or(now)).is_err() {
+            return vec![];
+        }
+        task.summary =
+            text::task_summary(&result, &task.id, &task.prompt).or_else(|| task.reason.clone());
+        if task.session.is_none() {
+            task.session = agent.as_ref().and_then(|a| a.session_in(&result, &task.id));
+        }
+        self.ending.insert(id.to_string());
+        let token = self.next_token();
+        self.writes.insert(token, AfterWrite::Ended { task: Box::new(task.clone()) });
+        let summarize = !result.trim().is_empty();
+        let mut fx = vec![Effect::Write {
+            token,
+            task: Box::new(task),
+            result: Some(result.clone()),
+            durability: Durability::Now,
+        }];
+        if summarize {
+            fx.extend(self.summarizer(id, &result));
+        }
+        fx
+    }
+
+    /// The summarizer's run for an ended task, when one is configured.
+    pub(super) fn summarizer(&self, id: &str, result: &str) -> Vec<Effect> {
+        let config = &self.settings.config;
+        let Some(name) = config.summarizer.as_ref().map(|s| s.get_ref().clone()) else {
+            return vec![];
+        };
+        let (Some(a), Some(task)) = (config.agents.get(&name), self.table.get(id)) else {
+            return vec![];
+        };
+        let excerpt: String = result.chars().take(20_000).collect();
+        let prompt = format!(
+            "Summarize the result of the task \"{}\" in one line of at most 150 characters. \
+             Reply with that line only.\n\n{excerpt}",
+            task.title
+        );
+        let values = self.template_values(task, prompt, a.model.as_deref(), &[]);
+        match argv::expand(a.command.get_ref(), &values) {
+            Ok(argv) if !argv.is_empty() => vec![Effect::Summarize {
+                id: id.to_string(),
+                argv,
+                cwd: task.cwd.clone(),
+                env: a.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            }],
+            _ => vec![],
+        }
+    }
+
+    /// A record was written: what waited for it happens now.
+    pub(super) fn written(
+        &mut self,
+        token: u64,
+        error: Option<String>,
+        now: Timestamp,
+    ) -> Vec<Effect> {
+        let Some(after) = self.writes.remove(&token) else { return vec![] };
+        let mut fx = vec![];
+        match after {
+            AfterWrite::Created { id, reply } => {
+                let answer = match error {
+                    Some(e) => {
+                        Err(crate::proto::ErrorBody::new(crate::proto::ErrorKind::Internal, e))
+                    }
+                    None => {
+                        Ok(Answer::Task(Box::new(self.table.get(&id).cloned().unwrap_or_else(
+                            || Task::pending(&id, "", "", PathBuf::new(), PathBuf::new(), now),
+                        ))))
+                    }
+                };
+                fx.push(Effect::Reply { to: reply, answer });
+            }
+            AfterWrite::Ended { task } => {
+                self.startup.remove(&task.id);
+                if let Some(e) = error {
+                    tracing::error!(task = %task.id, error = %e, "the end of a task may not be durable");
+                }
+                self.ending.remove(&task.id);
+                tracing::info!(task = %task.id, status = %task.status, reason = ?task.reason, "ended");
+                if task.pane_id.is_some() {
+                    let status = match &task.reason {
+                        Some(r) => format!("{} {} ({r})", task.status.symbol(), task.status),
+                        None => format!("{} {}", task.status.symbol(), task.status),
+                    };
+                    let took = task
+                        .run_ms(now)
+                        .map(crate::core::timefmt::human_duration)
+                        .unwrap_or_default();
+                    fx.push(Effect::PaneEnded {
+                        id: task.id.clone(),
+                        status,
+                        took,
+                        tmux: self.tmux_settings(),
+                    });
+                }
+                if task.session.is_none()
+                    && let Some(a) = self.settings.config.agents.get(&task.agent)
+                    && let Some(cmd) = &a.session_command
+                {
+                    let values =
+                        self.template_values(&task, String::new(), task.model.as_deref(), &[]);
+                    if let Ok(argv) = argv::expand(cmd.get_ref(), &values) {
+                        fx.push(Effect::LearnSession {
+                            id: task.id.clone(),
+                            argv,
+                            cwd: task.cwd.clone(),
+                            env: a.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                        });
+                    }
+                }
+                self.table.put((*task).clone());
+                fx.push(Effect::Announce(Event::TaskChanged { task }));
+                if self.shutting_down && self.busy() == 0 {
+                    fx.push(Effect::Stopped);
+                }
+            }
+        }
+        fx
+    }
+
+    /// The summarizer's line replaces the default summary.
+    pub(super) fn summarized(&mut self, id: &str, summary: Option<String>) -> Vec<Effect> {
+        let Some(summary) = summary else { return vec![] };
+        let Some(t) = self.table.get_mut(id) else { return vec![] };
+        t.summary = Some(summary);
+        let t = t.clone();
+        vec![
+            self.write(&t, None, Durability::Soon, None),
+            Effect::Announce(Event::TaskChanged { task: Box::new(t) }),
+        ]
+    }
+
+    /// The output of an agent's `session_command`: the task's session, if it names one.
+    pub(super) fn session_found(&mut self, id: &str, output: &str) -> Vec<Effect> {
+        let Some(agent) =
+            self.table.get(id).and_then(|t| self.settings.config.agents.get(&t.agent))
+        else {
+            return vec![];
+        };
+        let Some(session) = agent.session_in(output, id) else {
+            tracing::warn!(task = %id, "session_command did not name the task's session");
+            return vec![];
+        };
+        let Some(t) = self.table.get_mut(id) else { return vec![] };
+        t.session = Some(session);
+        let t = t.clone();
+        vec![
+            self.write(&t, None, Durability::Soon, None),
+            Effect::Announce(Event::TaskChanged { task: Box::new(t) }),
+        ]
+    }
+
+    /// Ends a task that never ran (cancelled while pending, or unable to start): its end is
+    /// written, then announced.
+    pub(super) fn end_unstarted(
+        &mut self,
+        id: &str,
+        outcome: Outcome,
+        now: Timestamp,
+    ) -> Vec<Effect> {
+        let Some(mut t) = self.table.get(id).cloned() else { return vec![] };
+        if t.finish(outcome, now).is_err() {
+            return vec![];
+        }
+        t.summary = t.reason.clone();
+        self.envs.remove(id);
+        self.ending.insert(id.to_string());
+        let result = t.reason.clone();
+        let token = self.next_token();
+        self.writes.insert(token, AfterWrite::Ended { task: Box::new(t.clone()) });
+        vec![Effect::Write { token, task: Box::new(t), result, durability: Durability::Now }]
+    }
+
+    /// Tasks that ran when a daemon died without a trace of where: recorded as lost (after
+    /// their output is collected), and their process stopped if it still runs.
+    pub(super) fn lose(&mut self, task: &Task, now: Timestamp) -> Vec<Effect> {
+        let mut fx = vec![];
+        if let Some(pid) = task.pid {
+            fx.push(Effect::StopOrphan { id: task.id.clone(), pid });
+        }
+        let run = Run {
+            ended: Some(Outcome::Error {
+                exit_code: None,
+                reason: "lost: daemon restarted while it ran".into(),
+            }),
+            ..Default::default()
+        };
+        self.runs.insert(task.id.clone(), run);
+        let _ = now;
+        fx.push(Effect::Collect { id: task.id.clone(), log: task.log_path.clone() });
+        fx
+    }
+}

@@ -1,0 +1,209 @@
+//! A task taken off its queue and started: its argv built from the config (the program still
+//! installed?), then launched headless or in a pane, its clocks set once its process runs.
+
+use super::*;
+use crate::config::AgentConfig;
+use crate::core::task::Outcome;
+use crate::proto::Event;
+use crate::runner::argv;
+use crate::store::Durability;
+
+impl Engine {
+    /// Starts every queued task that has a free slot.
+    pub(super) fn dispatch(&mut self, now: Timestamp) -> Vec<Effect> {
+        let mut fx = vec![];
+        if self.shutting_down {
+            return fx;
+        }
+        while let Some(id) = self.sched.next_ready() {
+            fx.extend(self.start(&id, now));
+        }
+        fx
+    }
+
+    /// The program an agent runs, found as the task's process would find it (on the `PATH` of
+    /// `env`, the submitter's; else the daemon's), or why it cannot be.
+    pub(super) fn program_of(
+        &self,
+        agent: &AgentConfig,
+        env: Option<&[(String, String)]>,
+        cwd: &std::path::Path,
+    ) -> Result<PathBuf, String> {
+        let first = agent.command.get_ref().first().cloned().unwrap_or_default();
+        let values = [("paneherd", self.setup.exe.display().to_string())].into_iter().collect();
+        let program = argv::expand(&[first], &values)?.pop().unwrap_or_default();
+        let path = match env {
+            Some(env) => env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
+            None => std::env::var("PATH").ok(),
+        };
+        self.world.find_program(&program, path.as_deref(), cwd)
+    }
+
+    /// The values of an argv template's placeholders for `task`, run with `prompt`.
+    pub(super) fn template_values(
+        &self,
+        task: &Task,
+        prompt: String,
+        model: Option<&str>,
+        skills: &[String],
+    ) -> std::collections::BTreeMap<&'static str, String> {
+        let mut values = std::collections::BTreeMap::new();
+        values.insert("prompt", prompt);
+        values.insert("task_id", task.id.clone());
+        values.insert("title", task.title.clone());
+        values.insert("cwd", task.cwd.display().to_string());
+        values.insert("paneherd", self.setup.exe.display().to_string());
+        if let Some(s) = &task.session {
+            values.insert("session_id", s.clone());
+        }
+        if !skills.is_empty() {
+            values.insert("skills", skills.join(","));
+        }
+        if let Some(m) = model {
+            values.insert("model", m.to_string());
+            values.insert("model_id", m.rsplit('/').next().unwrap_or(m).to_string());
+        }
+        values
+    }
+
+    /// Takes a task off the queue and starts it: in a tmux pane when it came from inside tmux,
+    /// else headless. A task that cannot start ends as an error.
+    pub(super) fn start(&mut self, id: &str, now: Timestamp) -> Vec<Effect> {
+        let Some(task) = self.table.get(id).cloned() else { return vec![] };
+        let env = self.envs.remove(id);
+        let config = self.settings.config.clone();
+        let launch = (|| {
+            let agent = config
+                .agents
+                .get(&task.agent)
+                .ok_or_else(|| format!("agent {:?} is no longer in the config", task.agent))?;
+            // Installed when the task was submitted; still there now?
+            self.program_of(agent, env.as_deref(), &task.cwd)?;
+            let mut values = self.template_values(
+                &task,
+                task.prompt.clone(),
+                task.model.as_deref(),
+                &task.skills,
+            );
+            let template = match (&task.resume, &agent.continue_command) {
+                (Some(session), Some(cont)) => {
+                    values.insert("session", session.clone());
+                    cont.get_ref()
+                }
+                _ => agent.command.get_ref(),
+            };
+            let argv = argv::expand(template, &values)?;
+            // PWD too: programs that take their directory from it (OpenCode does) must not run
+            // in the submitter's or the daemon's.
+            let mut extra = vec![("PWD".to_string(), task.cwd.display().to_string())];
+            extra.extend(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            extra.push(("PANEHERD_TASK_ID".into(), task.id.clone()));
+            Ok::<_, String>(Launch {
+                task_id: task.id.clone(),
+                argv,
+                base_env: env.clone(),
+                env: extra,
+                cwd: task.cwd.clone(),
+                log_path: task.log_path.clone(),
+            })
+        })();
+        let launch = match launch {
+            Ok(l) => l,
+            Err(reason) => {
+                self.sched.release(id);
+                return self.end_unstarted(id, Outcome::Error { exit_code: None, reason }, now);
+            }
+        };
+        let (stale, ttl) = config.timeouts_for(task.category.as_deref(), &task.agent);
+        let idle = config
+            .agents
+            .get(&task.agent)
+            .and_then(|a| a.idle_secs.as_ref())
+            .map(|s| Duration::from_secs(*s.get_ref()));
+        let mut run = Run {
+            stale: Duration::from_secs(stale),
+            ttl: Duration::from_secs(ttl),
+            idle,
+            ..Default::default()
+        };
+        let fx = match &task.tmux {
+            Some(origin) => {
+                run.launch = Some(launch);
+                vec![Effect::OpenPane {
+                    id: id.to_string(),
+                    origin: origin.clone(),
+                    cwd: task.cwd.clone(),
+                    title: task.title.clone(),
+                    tmux: self.tmux_settings(),
+                }]
+            }
+            None => vec![Effect::Launch { launch: Box::new(launch) }],
+        };
+        self.runs.insert(id.to_string(), run);
+        fx
+    }
+
+    /// The pane manager opened a pane: its wrapper has `WRAPPER_START` to start the agent.
+    pub(super) fn pane_opened(&mut self, id: &str, pane: String, now: Timestamp) -> Vec<Effect> {
+        let Some(run) = self.runs.get_mut(id) else { return vec![] };
+        run.pane = Some(pane);
+        vec![Effect::timer(id, TimerKind::WrapperStart, now, WRAPPER_START)]
+    }
+
+    /// A task's process could not be started (or its pane could not be opened: then it runs
+    /// headless).
+    pub(super) fn start_failed(&mut self, id: &str, reason: String, now: Timestamp) -> Vec<Effect> {
+        let Some(run) = self.runs.get_mut(id) else { return vec![] };
+        if run.pid.is_some() {
+            return vec![];
+        }
+        // No pane (tmux unreachable): the task runs headless instead.
+        if run.pane.is_none()
+            && let Some(launch) = run.launch.take()
+        {
+            return vec![Effect::Launch { launch: Box::new(launch) }];
+        }
+        let had_pane = run.pane.is_some();
+        self.runs.remove(id);
+        self.sched.release(id);
+        let mut fx = self.end_unstarted(id, Outcome::Error { exit_code: None, reason }, now);
+        if had_pane {
+            fx.push(Effect::ClosePanes {
+                ids: vec![id.to_string()],
+                tmux: self.tmux_settings(),
+                reply: None,
+            });
+        }
+        fx.extend(self.dispatch(now));
+        fx
+    }
+
+    /// A task's process runs: its timers start.
+    pub(super) fn started(&mut self, id: &str, pid: u32, now: Timestamp) -> Vec<Effect> {
+        let Some(run) = self.runs.get_mut(id) else { return vec![] };
+        if run.pid.is_some() {
+            return vec![];
+        }
+        run.pid = Some(pid);
+        let (stale, ttl, pane, kill) = (run.stale, run.ttl, run.pane.clone(), run.kill.clone());
+        let Some(t) = self.table.get_mut(id) else { return vec![] };
+        t.pane_id = pane;
+        if t.start(pid, now).is_err() {
+            return vec![];
+        }
+        let t = t.clone();
+        let mut fx = vec![
+            // Not flushed: after a power loss it shows as pending or as lost, both true
+            // enough. Its creation and its end are durable.
+            self.write(&t, None, Durability::Written, None),
+            Effect::Announce(Event::TaskChanged { task: Box::new(t) }),
+            Effect::timer(id, TimerKind::Stale, now, stale),
+            Effect::timer(id, TimerKind::Ttl, now, ttl),
+        ];
+        // Cancelled (or the daemon stopping) while it was being started: stop it now.
+        if kill.is_some() {
+            fx.extend(self.signal_kill(id, now));
+        }
+        fx
+    }
+}

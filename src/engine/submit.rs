@@ -1,0 +1,189 @@
+//! New tasks: a submission validated (agent, directory, program installed) and queued, a retry,
+//! and a continue (through the agent's session, or carrying the earlier result).
+
+use super::*;
+use crate::core::task::TaskSpec;
+use crate::core::text;
+use crate::proto::{ErrorBody, ErrorKind, Event};
+use crate::store::Durability;
+
+impl Engine {
+    /// Creates a pending task (answered once its file is written) and starts it if it can.
+    pub(super) fn submit(&mut self, spec: TaskSpec, reply: ReplyTo, now: Timestamp) -> Vec<Effect> {
+        match self.create(spec, now) {
+            Ok((id, mut fx)) => {
+                let task = self.table.get(&id).cloned();
+                if let Some(task) = task {
+                    let token = self.next_token();
+                    self.writes.insert(token, AfterWrite::Created { id: id.clone(), reply });
+                    fx.insert(
+                        0,
+                        Effect::Write {
+                            token,
+                            task: Box::new(task),
+                            result: None,
+                            durability: Durability::Soon,
+                        },
+                    );
+                }
+                fx.extend(self.dispatch(now));
+                fx
+            }
+            Err(e) => vec![Effect::Reply { to: reply, answer: Err(e) }],
+        }
+    }
+
+    /// Validates a spec and adds its task to the table and its queue; returns its id and its
+    /// announcement.
+    fn create(
+        &mut self,
+        spec: TaskSpec,
+        now: Timestamp,
+    ) -> Result<(String, Vec<Effect>), ErrorBody> {
+        if spec.prompt.trim().is_empty() {
+            return Err(invalid("the prompt is empty"));
+        }
+        if spec.prompt.contains('\0') {
+            return Err(invalid("the prompt contains a NUL byte"));
+        }
+        if self.shutting_down {
+            return Err(ErrorBody::new(ErrorKind::ShuttingDown, "the daemon is shutting down"));
+        }
+        let config = self.settings.config.clone();
+        let r = config
+            .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
+            .map_err(invalid)?;
+        let agent = config.agents.get(&r.agent).ok_or_else(|| invalid("the agent vanished"))?;
+        let cwd = match spec.cwd.clone().or(agent.cwd.clone()).or(spec.client_cwd.clone()) {
+            Some(c) if c.is_absolute() => c,
+            Some(c) => return Err(invalid(format!("cwd {:?} is not an absolute path", c))),
+            None => PathBuf::from("/"),
+        };
+        if !self.world.is_dir(&cwd) {
+            return Err(invalid(format!("cwd {} is not a directory", cwd.display())));
+        }
+        // An agent that is not installed is refused now, not found missing when it starts.
+        let env: Option<Vec<(String, String)>> =
+            spec.env.as_ref().map(|e| e.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        self.program_of(agent, env.as_deref(), &cwd).map_err(invalid)?;
+        let group = config.limits().group_for(r.model.as_deref());
+        // A dashboard open in tmux hosts the panes: of tasks from its server, and of tasks
+        // from outside tmux.
+        let tmux = match (spec.tmux, self.mains.last()) {
+            (Some(o), Some((_, m))) if o.socket == m.socket => Some(m.clone()),
+            (None, Some((_, m))) => Some(m.clone()),
+            (o, _) => o,
+        };
+        let (table, reserved) = (&self.table, &self.reserved);
+        let tasks_dir = self.setup.tasks_dir.clone();
+        let id = self.world.task_id(&|c| {
+            table.contains(c) || reserved.contains(c) || tasks_dir.join(format!("{c}.md")).exists()
+        });
+        let mut task = Task::pending(
+            &id,
+            &r.agent,
+            &spec.prompt,
+            cwd,
+            tasks_dir.join(format!("{id}.log")),
+            now,
+        );
+        task.title = text::title(spec.title.as_deref(), &spec.prompt);
+        task.category = r.category;
+        task.model = r.model;
+        task.skills = spec.skills;
+        task.parent = spec.parent;
+        task.tmux = tmux;
+        // The agent's session: the one a continue resumes, or a fresh id for an agent that
+        // takes one (`{session_id}`), known before it runs.
+        task.session = match &spec.resume {
+            Some(s) if !s.is_empty() => Some(s.clone()),
+            Some(_) => None,
+            None => agent.makes_session_id().then(|| self.world.session_id()),
+        };
+        task.resume = spec.resume;
+        task.limit_group = group.key.clone();
+        if let Some(env) = env {
+            self.envs.insert(id.clone(), env);
+        }
+        self.sched.enqueue(&id, &group);
+        self.table.put(task.clone());
+        Ok((id, vec![Effect::Announce(Event::TaskCreated { task: Box::new(task) })]))
+    }
+
+    /// The spec to run a task again (a new task, linked to it).
+    pub(super) fn retry_spec(&self, id: &str) -> Result<TaskSpec, ErrorBody> {
+        let t = self.table.get(id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id))?;
+        let (category, agent) = match &t.category {
+            Some(c) => (Some(c.clone()), None),
+            None => (None, Some(t.agent.clone())),
+        };
+        Ok(TaskSpec {
+            prompt: t.prompt.clone(),
+            agent,
+            category,
+            model: t.model.clone(),
+            title: Some(t.title.clone()),
+            skills: t.skills.clone(),
+            cwd: Some(t.cwd.clone()),
+            client_cwd: None,
+            env: None,
+            parent: Some(t.id.clone()),
+            tmux: t.tmux.clone(),
+            resume: None,
+        })
+    }
+
+    /// The spec of a follow-up to task `id`: through the agent's `continue_command` when it
+    /// can (the session is known, or the agent continues by directory), else a new task that
+    /// carries the earlier prompt and result — never for a command line, whose output is not
+    /// a conversation and must never be run as a command.
+    pub(super) fn continue_spec(
+        &self,
+        id: &str,
+        prompt: &str,
+        earlier: Option<String>,
+    ) -> Result<TaskSpec, ErrorBody> {
+        if prompt.trim().is_empty() {
+            return Err(invalid("the follow-up prompt is empty"));
+        }
+        let id = self.table.resolve(id)?;
+        let t =
+            self.table.get(&id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id.clone()))?;
+        let mut spec = self.retry_spec(&id)?;
+        spec.title = Some(format!("{} (continued)", text::cut(&t.title, 48)));
+        let agent = self.settings.config.agents.get(&t.agent);
+        let resume = match (agent, &t.session) {
+            (Some(a), Some(s)) if a.continue_command.is_some() => Some(s.clone()),
+            (Some(a), _) if a.continue_command.is_some() && !a.continues_by_session() => {
+                Some(String::new())
+            }
+            _ => None,
+        };
+        match resume {
+            Some(session) => {
+                spec.prompt = prompt.to_string();
+                spec.resume = Some(session);
+                spec.category = None;
+                spec.agent = Some(t.agent.clone());
+            }
+            None if agent.is_some_and(|a| a.prompt_goes_to_shell()) => {
+                return Err(invalid(format!(
+                    "task {id} ran a command line (agent {:?} hands its prompt to a shell), so there \
+                     is no conversation to continue and its output is never run as a command. Run \
+                     a new command with `paneherd run --agent {} …`, or `paneherd retry {id}` to \
+                     run it again.",
+                    t.agent, t.agent
+                )));
+            }
+            None => {
+                // The earlier result (the connection read it) is carried in the new prompt.
+                let earlier = earlier.or_else(|| t.summary.clone()).unwrap_or_default();
+                spec.prompt = format!(
+                    "{prompt}\n\n---\nThis continues earlier task {id} (\"{}\").\nIts prompt was:\n{}\n\nIts result was:\n{earlier}",
+                    t.title, t.prompt
+                );
+            }
+        }
+        Ok(spec)
+    }
+}
