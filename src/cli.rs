@@ -2,9 +2,11 @@
 
 #[macro_use]
 mod out;
+mod admin;
 mod commands;
 mod demo;
 mod render;
+mod tasks;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,239 @@
+//! The commands about paneherd itself: `daemon status|stop`, `config check|default|path`,
+//! `layouts`, `notify test`.
+
+use std::time::Duration;
+
+use super::commands::{print_json, tmux_origin};
+use super::out::Fail;
+use super::out::{CmdResult, usage};
+use super::{ConfigCmd, exit};
+use crate::client::{Client, ClientError};
+use crate::config::{Config, DEFAULT_TOML};
+use crate::core::timefmt;
+use crate::paths::Paths;
+use crate::proto::{Request, StatusData};
+
+pub(super) async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
+    let mut c = Client::connect(paths, false).await?;
+    let s: StatusData = c.request(Request::Status).await?;
+    if json {
+        print_json(&s)?;
+        return Ok(exit::OK);
+    }
+    outln!("paneherd daemon {} (pid {})", s.version, s.pid);
+    outln!("  socket     {}", s.socket.display());
+    outln!("  data       {}", s.data_dir.display());
+    outln!(
+        "  config     {}",
+        s.config.map(|p| p.display().to_string()).unwrap_or_else(|| "(embedded defaults)".into())
+    );
+    if let Some(e) = &s.config_error {
+        outln!("  config     NOT RELOADED, the last good config stays in force:");
+        for l in e.lines() {
+            outln!("               {l}");
+        }
+    }
+    outln!("  uptime     {}", timefmt::human_duration(s.uptime_ms));
+    let counts: Vec<String> = s.counts.iter().map(|(st, n)| format!("{n} {st}")).collect();
+    outln!("  tasks      {}", counts.join(", "));
+    for g in &s.groups {
+        let limit = if g.limit == 0 { "∞".to_string() } else { g.limit.to_string() };
+        outln!("  limit      {} {}/{} ({} queued)", g.key, g.running, limit, g.queued);
+    }
+    for p in &s.panes {
+        let note = match (&p.fallback, p.visible) {
+            (_, 0) => " (window too small to show any beside it)".to_string(),
+            (Some(how), _) => format!(" ({how}, to fit the window)"),
+            (None, _) => String::new(),
+        };
+        outln!(
+            "  panes      beside {} ({}): {} shown, {} waiting in paneherd-agents{note}",
+            p.main_pane,
+            p.socket.display(),
+            p.visible,
+            p.hidden
+        );
+    }
+    if !s.notifications.is_empty() {
+        outln!("  notify     {}", s.notifications);
+    }
+    for p in &s.store_problems {
+        outln!("  skipped    {p}");
+    }
+    Ok(exit::OK)
+}
+
+pub(super) async fn daemon_stop(paths: &Paths) -> CmdResult {
+    let mut c = Client::connect(paths, false).await?;
+    let pid = c.welcome.pid;
+    match c.request_raw(Request::Shutdown).await {
+        // The daemon may close the connection before its reply gets out: it is going anyway.
+        Ok(_) | Err(ClientError::Unreachable(_)) | Err(ClientError::Io(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // The daemon closes every connection when it exits.
+    let gone = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Ok(Some(_)) = c.next_event().await {}
+    })
+    .await;
+    // Its lock is released when the process has exited.
+    let released =
+        gone.is_ok() && wait_lock_free(&paths.daemon_lock(), Duration::from_secs(5)).await;
+    if !released {
+        return Err(Fail {
+            code: exit::DAEMON,
+            message: format!("daemon {pid} did not stop within 15 s"),
+        });
+    }
+    outln!("daemon {pid} stopped");
+    Ok(exit::OK)
+}
+
+async fn wait_lock_free(path: &std::path::Path, within: Duration) -> bool {
+    use nix::fcntl::{Flock, FlockArg};
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let Ok(f) = std::fs::File::open(path) else {
+            return true;
+        };
+        if Flock::lock(f, FlockArg::LockSharedNonblock).is_ok() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `notify test`: the daemon sends a sample through its own bus (the one real notifications
+/// use) and says which way it went; exit 1 when nothing was delivered.
+pub(super) async fn notify_test(paths: Paths) -> CmdResult {
+    let mut c = Client::connect(&paths, true).await?;
+    let d: crate::proto::NotifyTestData =
+        c.request(Request::NotifyTest { tmux: tmux_origin() }).await?;
+    let took = d.took_ms;
+    match d.route.as_str() {
+        "desktop" => outln!(
+            "desktop: sent to the notification server{} ({took} ms)",
+            d.server.map(|s| format!(" {s}")).unwrap_or_default()
+        ),
+        "tmux" => {
+            outln!("tmux: shown as a tmux message with a bell, because {} ({took} ms)", d.why)
+        }
+        _ => outln!("none: {} ({took} ms)", d.why),
+    }
+    if d.route != "desktop" && crate::notify::deliver::probe().await.is_ok() {
+        outln!(
+            "Your shell reaches a notification server the daemon does not: restart the daemon \
+             from here (`paneherd daemon stop`; the next command starts it with this session)."
+        );
+    }
+    Ok(if d.route == "none" { exit::TASK_FAILED } else { exit::OK })
+}
+
+pub(super) fn layouts(paths: &Paths) -> CmdResult {
+    let loaded = Config::load(&paths.config).map_err(|e| usage(format!("config error: {e}")))?;
+    let c = &loaded.config;
+    let active = c.tmux.layout.as_ref().map(|l| l.get_ref().as_str()).unwrap_or("main-vertical");
+    let w = c.presets.0.keys().map(|k| k.len()).max().unwrap_or(0).max(6);
+    outln!("  {:w$}  {:<15}  DESCRIPTION", "PRESET", "LAYOUT");
+    for (name, p) in &c.presets.0 {
+        let mark = if name == active { "*" } else { " " };
+        let from = match &p.path {
+            Some(path) => format!("  ({})", path.display()),
+            None => String::new(),
+        };
+        outln!("{mark} {name:w$}  {:<15}  {}{from}", p.file.layout.name(), p.file.description);
+    }
+    let s = c.tmux_settings();
+    let g = s.geometry;
+    outln!(
+        "\nin force: {} — main pane {} % (≥ {} cols), agent panes ≥ {}×{}, close after {}",
+        g.kind.name(),
+        g.main_pane_size,
+        g.main_pane_min_width,
+        g.agent_pane_min_width,
+        g.agent_pane_min_height,
+        match s.close_after {
+            crate::tmux::presets::CloseAfter::Secs(n) => format!("{n} s"),
+            crate::tmux::presets::CloseAfter::Keep => "never (keep)".into(),
+        }
+    );
+    Ok(exit::OK)
+}
+
+pub(super) fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
+    match c {
+        ConfigCmd::Default => {
+            out!("{DEFAULT_TOML}");
+            Ok(exit::OK)
+        }
+        ConfigCmd::Path => {
+            outln!("{}", paths.config.display());
+            Ok(exit::OK)
+        }
+        ConfigCmd::Check => {
+            let checked = Config::load(&paths.config);
+            let daemon = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(daemon_config_state(paths)))
+                .unwrap_or_default();
+            match checked {
+                Ok(l) => {
+                    let src = match &l.user_file {
+                        Some(p) => p.display().to_string(),
+                        None => format!("{} (absent: embedded defaults)", paths.config.display()),
+                    };
+                    outln!(
+                        "ok: {src}: {} agents, {} categories",
+                        l.config.agents.len(),
+                        l.config.categories.len()
+                    );
+                    for (name, a) in &l.config.agents {
+                        if a.prompt_may_read_as_option() {
+                            outln!(
+                                "warning: agents.{name}.command: a prompt that begins with '-' \
+                                 may be read as an option; put \"--\" before \"{{prompt}}\" \
+                                 (or use the program's --flag={{prompt}})"
+                            );
+                        }
+                    }
+                    outln!("{daemon}");
+                    Ok(exit::OK)
+                }
+                Err(e) => {
+                    errln!("paneherd: config error: {e}");
+                    outln!("{daemon}");
+                    Ok(exit::USAGE)
+                }
+            }
+        }
+    }
+}
+
+/// Whether the running daemon uses the config file's current content, in a sentence.
+async fn daemon_config_state(paths: &Paths) -> String {
+    let now = crate::config::digest(&paths.config);
+    let status = match Client::connect(paths, false).await {
+        Ok(mut c) => c.request::<StatusData>(Request::Status).await,
+        Err(_) => return "No daemon is running; the next one will use this file.".into(),
+    };
+    let s = match status {
+        Ok(s) => s,
+        Err(e) => return format!("The running daemon did not say which config it uses: {e}"),
+    };
+    let pid = s.pid;
+    match (&s.config_error, s.config_digest) {
+        (Some(e), _) => format!(
+            "The running daemon (pid {pid}) refused this content and runs on the last good \
+             config:\n  {e}"
+        ),
+        (None, Some(d)) if d == now => format!("The running daemon (pid {pid}) uses this content."),
+        _ => format!(
+            "The running daemon (pid {pid}) has not read this content yet (it reloads within a \
+             moment of a change; `paneherd daemon status` says when it has)."
+        ),
+    }
+}

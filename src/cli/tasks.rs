@@ -1,0 +1,208 @@
+//! The task commands: `run`, `list`, `output`, `wait`, `cancel`, `retry` (and what `continue`
+//! shares with them): talk to the daemon, print for people or as JSON, choose the exit code.
+
+use std::io::{IsTerminal, Read, Write};
+
+use super::commands::{code_for, print_json, timeout_ms, tmux_origin};
+use super::exit;
+use super::out::{self, CmdResult, Fail, usage};
+use super::render;
+use crate::client::{Client, ClientError};
+use crate::core::task::{Task, TaskSpec, TaskStatus};
+use crate::core::timefmt;
+use crate::paths::Paths;
+use crate::proto::{ListFilter, OutputData, Request, WaitData};
+
+pub(super) async fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
+    let prompt = if a.prompt == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| usage(format!("cannot read the prompt from stdin: {e}")))?;
+        s
+    } else {
+        a.prompt
+    };
+    let cwd = match a.cwd {
+        Some(c) => Some(
+            std::fs::canonicalize(&c).map_err(|e| usage(format!("--cwd {}: {e}", c.display())))?,
+        ),
+        None => None,
+    };
+    let spec = TaskSpec {
+        prompt,
+        agent: a.agent,
+        category: a.category,
+        model: a.model,
+        title: a.title,
+        skills: a.skills,
+        cwd,
+        client_cwd: std::env::current_dir().ok(),
+        env: Some(std::env::vars().collect()),
+        parent: None,
+        tmux: tmux_origin(),
+        resume: None,
+    };
+    let timeout = timeout_ms(a.timeout)?;
+    let mut c = Client::connect(paths, true).await?;
+    let task: Task = c.request(Request::Submit { spec: Box::new(spec) }).await?;
+    finish_submit(&mut c, task, a.wait, timeout, a.json).await
+}
+
+pub(super) async fn finish_submit(
+    c: &mut Client,
+    task: Task,
+    wait: bool,
+    timeout: Option<u64>,
+    json: bool,
+) -> CmdResult {
+    if !wait {
+        if json {
+            print_json(&task)?;
+        } else {
+            outln!("{}", task.id);
+            if std::io::stderr().is_terminal() {
+                let state =
+                    if task.status == TaskStatus::Running { "started" } else { "submitted" };
+                errln!(
+                    "{state}: {} — `paneherd output {} --wait` for its result",
+                    task.title,
+                    task.id
+                );
+            }
+        }
+        return Ok(exit::OK);
+    }
+    let out: OutputData = c
+        .request(Request::Output {
+            id: task.id.clone(),
+            wait: true,
+            timeout_ms: timeout,
+            full: false,
+        })
+        .await?;
+    print_output(&out, json)?;
+    Ok(code_for(std::slice::from_ref(&out.task), out.timed_out))
+}
+
+fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
+    if json {
+        let mut v = serde_json::to_value(&out.task).map_err(|e| usage(e.to_string()))?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("result".into(), out.result.clone().into());
+            obj.insert("tail".into(), out.tail.clone().into());
+            obj.insert("timed_out".into(), out.timed_out.into());
+        }
+        return print_json(&v);
+    }
+    out!(
+        "{}",
+        render::output(&out.task, out.result.as_deref(), out.tail.as_deref(), timefmt::now())
+    );
+    if out.timed_out {
+        outln!(
+            "\n(timed out waiting; the task goes on — `paneherd output {} --wait` again)",
+            out.task.id
+        );
+    }
+    Ok(())
+}
+
+pub(super) async fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
+    let mut c = Client::connect(paths, true).await?;
+    let filter = ListFilter { status: a.status, since: None, limit: a.limit };
+    if a.json {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+        match c.request_to(Request::List { filter }, &mut out).await {
+            Err(ClientError::Output(_)) => return Err(out::Closed.into()),
+            r => r?,
+        }
+        out.write_all(b"\n").and_then(|()| out.flush()).map_err(|_| out::Closed)?;
+        return Ok(exit::OK);
+    }
+    let tasks: Vec<Task> = c.request(Request::List { filter }).await?;
+    out!("{}", render::task_table(&tasks, timefmt::now()));
+    Ok(exit::OK)
+}
+
+pub(super) async fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
+    let timeout = timeout_ms(a.timeout)?;
+    let mut c = Client::connect(paths, true).await?;
+    let out: OutputData = c
+        .request(Request::Output { id: a.id, wait: a.wait, timeout_ms: timeout, full: false })
+        .await?;
+    print_output(&out, a.json)?;
+    if out.timed_out {
+        return Ok(exit::TIMEOUT);
+    }
+    Ok(if a.wait { code_for(std::slice::from_ref(&out.task), false) } else { exit::OK })
+}
+
+/// The ids of `wait` and `cancel`: some ids, or `--all`.
+fn ids_or_all(ids: &[String], all: bool) -> Result<(), Fail> {
+    match (ids.is_empty(), all) {
+        (true, false) => Err(usage("give task ids, or --all")),
+        (false, true) => Err(usage("give task ids or --all, not both")),
+        _ => Ok(()),
+    }
+}
+
+pub(super) async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
+    ids_or_all(&a.ids, a.all)?;
+    let timeout = timeout_ms(a.timeout)?;
+    let mut c = Client::connect(paths, true).await?;
+    let w: WaitData =
+        c.request(Request::Wait { ids: a.ids, all: a.all, timeout_ms: timeout }).await?;
+    if a.json {
+        print_json(&w)?;
+    } else if w.tasks.is_empty() {
+        outln!("Nothing to wait for: no task is pending or running.");
+    } else {
+        out!("{}", render::task_table(&w.tasks, timefmt::now()));
+        if w.timed_out {
+            outln!("(timed out waiting)");
+        }
+    }
+    Ok(code_for(&w.tasks, w.timed_out))
+}
+
+pub(super) async fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
+    ids_or_all(&a.ids, a.all)?;
+    let mut c = Client::connect(paths, true).await?;
+    // Which had ended already, to say so rather than list them as if just cancelled.
+    let mut ended = vec![];
+    for id in &a.ids {
+        let t: Option<Task> = c.request(Request::Get { id: id.clone() }).await?;
+        if let Some(t) = t.filter(|t| t.status.is_terminal()) {
+            ended.push(t);
+        }
+    }
+    let ids: Vec<String> =
+        a.ids.into_iter().filter(|i| !ended.iter().any(|t| t.id.starts_with(i.as_str()))).collect();
+    let tasks: Vec<Task> = if ids.is_empty() && !a.all {
+        vec![]
+    } else {
+        c.request(Request::Cancel { ids, all: a.all }).await?
+    };
+    if a.json {
+        let all: Vec<&Task> = tasks.iter().chain(ended.iter()).collect();
+        print_json(&all)?;
+        return Ok(exit::OK);
+    }
+    for t in &ended {
+        outln!("{} had already ended ({}); nothing to cancel.", t.id, t.status);
+    }
+    if !tasks.is_empty() {
+        out!("{}", render::task_table(&tasks, timefmt::now()));
+    } else if ended.is_empty() {
+        outln!("Nothing to cancel: no task is pending or running.");
+    }
+    Ok(exit::OK)
+}
+
+pub(super) async fn retry(paths: &Paths, a: super::RetryArgs) -> CmdResult {
+    let timeout = timeout_ms(a.timeout)?;
+    let mut c = Client::connect(paths, true).await?;
+    let task: Task = c.request(Request::Retry { id: a.id }).await?;
+    finish_submit(&mut c, task, a.wait, timeout, a.json).await
+}
