@@ -2,6 +2,7 @@
 //! that point at file, line and key.
 
 pub mod error;
+pub mod tmux;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -13,7 +14,7 @@ use toml::Spanned;
 pub use error::ConfigError;
 
 use crate::core::limits::Limits;
-use crate::tmux::presets::{CloseAfter, Knobs, Presets, TmuxSettings};
+use tmux::{CloseAfter, Knobs, Presets, TmuxSettings};
 
 /// The embedded default config, printed by `paneherd config default`.
 pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");

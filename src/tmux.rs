@@ -4,8 +4,7 @@
 pub mod adapter;
 pub mod layout;
 pub mod planner;
-pub mod presets;
 
 pub use adapter::Tmux;
 pub use planner::{Geometry, LayoutKind, Plan, plan};
-pub use presets::{Preset, Presets, TmuxSettings};
+pub use crate::config::tmux::{Preset, Presets, TmuxSettings};

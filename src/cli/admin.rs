@@ -156,8 +156,8 @@ pub(super) fn layouts(paths: &Paths) -> CmdResult {
         g.agent_pane_min_width,
         g.agent_pane_min_height,
         match s.close_after {
-            crate::tmux::presets::CloseAfter::Secs(n) => format!("{n} s"),
-            crate::tmux::presets::CloseAfter::Keep => "never (keep)".into(),
+            crate::config::tmux::CloseAfter::Secs(n) => format!("{n} s"),
+            crate::config::tmux::CloseAfter::Keep => "never (keep)".into(),
         }
     );
     Ok(exit::OK)

@@ -164,7 +164,7 @@ pub fn check(
             ));
         }
     }
-    crate::tmux::presets::check_knobs(&user.tmux.knobs(), file, src, "tmux.")?;
+    crate::config::tmux::check_knobs(&user.tmux.knobs(), file, src, "tmux.")?;
     if let Some(l) = &user.tmux.layout
         && !user.presets.0.contains_key(l.get_ref())
     {

@@ -14,7 +14,7 @@ use crate::engine::{Answer, Effect, Hangup, Input, ReplyTo};
 use crate::proto::{ErrorBody, ErrorKind};
 use crate::tmux::TmuxSettings;
 use crate::tmux::adapter::{OVERFLOW_WINDOW, Tmux, shell_quote};
-use crate::tmux::presets::CloseAfter;
+use crate::config::tmux::CloseAfter;
 
 /// What the pane manager is asked to do.
 #[derive(Debug)]

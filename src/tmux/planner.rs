@@ -16,77 +16,8 @@
 //! (for the left layouts; a share of the height for the top ones); no visible agent pane is
 //! narrower than `agent_pane_min_width` or shorter than `agent_pane_min_height`.
 
-use serde::{Deserialize, Serialize};
-
 use super::layout::Cell;
-
-/// The arrangement of panes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LayoutKind {
-    MainVertical,
-    MainHorizontal,
-    Tiled,
-    EvenHorizontal,
-    EvenVertical,
-}
-
-impl LayoutKind {
-    pub const ALL: [LayoutKind; 5] = [
-        LayoutKind::MainVertical,
-        LayoutKind::MainHorizontal,
-        LayoutKind::Tiled,
-        LayoutKind::EvenHorizontal,
-        LayoutKind::EvenVertical,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            LayoutKind::MainVertical => "main-vertical",
-            LayoutKind::MainHorizontal => "main-horizontal",
-            LayoutKind::Tiled => "tiled",
-            LayoutKind::EvenHorizontal => "even-horizontal",
-            LayoutKind::EvenVertical => "even-vertical",
-        }
-    }
-
-    /// tmux's built-in layout closest to this one.
-    pub fn tmux_layout(self) -> &'static str {
-        self.name()
-    }
-
-    /// Main pane on the left (else on top).
-    pub fn main_left(self) -> bool {
-        matches!(self, LayoutKind::MainVertical | LayoutKind::Tiled | LayoutKind::EvenHorizontal)
-    }
-}
-
-/// The geometry settings of `[tmux]` (after presets are applied).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Geometry {
-    pub kind: LayoutKind,
-    /// Percent of the window for the main pane, 20–80.
-    pub main_pane_size: u16,
-    pub main_pane_min_width: u16,
-    pub agent_pane_min_width: u16,
-    pub agent_pane_min_height: u16,
-    /// The layout is the default one, not the user's choice: when it cannot show a single agent,
-    /// the plan may narrow the main pane (down to `MAIN_FLOOR`) or put the agents below it.
-    pub adapt: bool,
-}
-
-impl Default for Geometry {
-    fn default() -> Self {
-        Geometry {
-            kind: LayoutKind::MainVertical,
-            main_pane_size: 60,
-            main_pane_min_width: 120,
-            agent_pane_min_width: 40,
-            agent_pane_min_height: 8,
-            adapt: false,
-        }
-    }
-}
+pub use crate::config::tmux::{Geometry, LayoutKind};
 
 /// The narrowest main pane an adapting layout makes: the dashboard works from 80 columns.
 pub const MAIN_FLOOR: u16 = 80;
