@@ -2,6 +2,8 @@
 //! that point at file, line and key.
 
 pub mod error;
+pub mod keys;
+pub mod notify;
 pub mod tmux;
 mod validate;
 
@@ -52,7 +54,7 @@ pub struct Config {
     /// `[tmux]`: the layout preset and keys that override it.
     pub tmux: TmuxSection,
     /// Reserved for notifications.
-    pub notify: crate::notify::NotifyConfig,
+    pub notify: notify::NotifyConfig,
     /// `[ui]`: the dashboard.
     pub ui: UiSection,
     /// Layout presets (built-in and the user's), loaded beside the config.

@@ -5,6 +5,6 @@ pub mod adapter;
 pub mod layout;
 pub mod planner;
 
+pub use crate::config::tmux::{Preset, Presets, TmuxSettings};
 pub use adapter::Tmux;
 pub use planner::{Geometry, LayoutKind, Plan, plan};
-pub use crate::config::tmux::{Preset, Presets, TmuxSettings};

@@ -1,10 +1,9 @@
 //! The interactive dashboard: a client of the daemon that holds no task state of its own.
-//! `app` is the state and its `update`, `view` draws it, `keymap` is the bindings as data,
+//! `app` is the state and its `update`, `view` draws it, the key bindings are `config::keys`,
 //! `form` the new-task form, `runtime` the event loop that does the I/O.
 
 pub mod app;
 pub mod form;
-pub mod keymap;
 pub mod runtime;
 pub mod view;
 

@@ -11,7 +11,6 @@ use toml::Spanned;
 
 use super::ConfigError;
 
-
 /// The arrangement of panes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

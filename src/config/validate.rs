@@ -182,7 +182,7 @@ pub fn check(
         let at = src.find("[notify]").unwrap_or(0);
         return Err(err(at..at, key, msg));
     }
-    if let Err((action, e)) = crate::tui::keymap::Keymap::with(&user.ui_keys()) {
+    if let Err((action, e)) = crate::config::keys::Keymap::with(&user.ui_keys()) {
         // Point at the bad binding itself: its value, or (an unknown action) its line.
         let span = user.ui.keys.get(&action).map(|v| v.span()).unwrap_or(0..0);
         return Err(err(span, format!("ui.keys.{action}"), e));

@@ -9,12 +9,12 @@ use tokio::sync::mpsc;
 
 use super::hub::HubHandle;
 use super::panes::{Open, Panes};
+use crate::config::tmux::CloseAfter;
 use crate::core::task::TmuxOrigin;
 use crate::engine::{Answer, Effect, Hangup, Input, ReplyTo};
 use crate::proto::{ErrorBody, ErrorKind};
 use crate::tmux::TmuxSettings;
 use crate::tmux::adapter::{OVERFLOW_WINDOW, Tmux, shell_quote};
-use crate::config::tmux::CloseAfter;
 
 /// What the pane manager is asked to do.
 #[derive(Debug)]

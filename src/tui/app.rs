@@ -7,7 +7,7 @@ use chrono::Offset;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::form::{Form, FormOutcome};
-use super::keymap::{Command, Keymap};
+use crate::config::keys::{Command, Keymap};
 use crate::core::limits::GroupUsage;
 use crate::core::task::{Task, TaskSpec, TaskStatus};
 use crate::core::timefmt::Timestamp;

@@ -15,9 +15,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::app::{Action, App, Detail, Effect};
-use super::keymap::Keymap;
 use crate::client::Client;
 use crate::config::Config;
+use crate::config::keys::Keymap;
 use crate::core::task::{Task, TaskStatus, TmuxOrigin};
 use crate::core::timefmt;
 use crate::paths::Paths;

@@ -7,7 +7,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::app::{Action, App, Confirm, Detail, Effect, Mode, Row};
-use super::keymap::Keymap;
+use crate::config::keys::Keymap;
 use crate::core::limits::GroupUsage;
 use crate::core::task::{Task, TaskStatus};
 use crate::core::timefmt::{self, Timestamp};

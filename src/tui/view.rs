@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 
 use super::app::{App, Confirm, Mode, Row};
 use super::form::Field;
-use super::keymap::{BINDINGS, Command};
+use crate::config::keys::{BINDINGS, Command, VIEWER_KEYS};
 use crate::core::task::{Task, TaskStatus};
 use crate::core::text::cut;
 use crate::core::timefmt::human_duration;
@@ -381,15 +381,18 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 fn help(app: &App, area: Rect, buf: &mut Buffer) {
-    let r = centered(area, 64, BINDINGS.len() as u16 + 4);
+    let r = centered(area, 64, BINDINGS.len() as u16 + 5);
     Clear.render(r, buf);
     let mut lines: Vec<Line> = BINDINGS
         .iter()
         .map(|(c, _, _, desc)| Line::from(format!(" {:>8}  {desc}", app.keymap.label(*c))))
         .collect();
+    let viewer: Vec<String> = VIEWER_KEYS.iter().map(|(k, d)| format!("{k} {d}")).collect();
+    lines.push(Line::from(format!(" output viewer: {}", viewer.join(" · "))));
     lines.push(Line::from(" any key closes this help"));
     Paragraph::new(lines)
         .block(Block::default().borders(Borders::ALL).title(" keys "))
+        .wrap(Wrap { trim: false })
         .render(r, buf);
 }
 

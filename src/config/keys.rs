@@ -50,6 +50,16 @@ pub const BINDINGS: [(Command, &str, &str, &str); 18] = [
     (Command::Quit, "quit", "q", "quit (agents keep running)"),
 ];
 
+/// The output viewer's keys (fixed), as (keys, description), for the help screen.
+pub const VIEWER_KEYS: [(&str, &str); 6] = [
+    ("j/k", "scroll"),
+    ("Space/PgUp", "page"),
+    ("g/G", "top/end"),
+    ("/", "search"),
+    ("n", "next"),
+    ("Esc", "close"),
+];
+
 /// A key as written in the config: `c`, `C`, `Enter`, `Tab`, `Esc`, `Space`, `F5`, `ctrl-x`.
 pub fn parse_key(s: &str) -> Result<KeyEvent, String> {
     let (mods, name) = match s.strip_prefix("ctrl-") {
