@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use paneherd::core::task::{Task, TaskStatus};
 use paneherd::core::timefmt;
-use paneherd::tui::keymap::Keymap;
+use paneherd::config::keys::Keymap;
 use paneherd::tui::{Action, App};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

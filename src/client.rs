@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
@@ -362,15 +361,7 @@ async fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
     })?;
     let exe = std::env::current_exe()
         .map_err(|e| ClientError::Unreachable(format!("cannot find the paneherd binary: {e}")))?;
-    let mut child = std::process::Command::new(exe)
-        .args(["daemon", "run", "--detach"])
-        .env("PANEHERD_CONFIG", &paths.config)
-        .env("PANEHERD_DATA_DIR", &paths.data)
-        .env("PANEHERD_RUNTIME_DIR", &paths.runtime)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err_file)
-        .spawn()
+    let mut child = crate::runner::start_daemon(&exe, paths, err_file)
         .map_err(|e| ClientError::Unreachable(format!("cannot start the daemon: {e}")))?;
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     let mut delay = Duration::from_millis(2);
@@ -403,4 +394,27 @@ fn read_start_error(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let t = text.trim();
     if t.is_empty() { "no message (see the log under the data dir)".into() } else { t.to_string() }
+}
+
+/// The pane wrapper's line to the daemon (`runner::pane::Link`).
+pub struct PaneLink(Client);
+
+impl crate::runner::pane::Link for PaneLink {
+    async fn connect(socket: &Path) -> anyhow::Result<PaneLink> {
+        Ok(PaneLink(Client::connect_socket(socket).await?))
+    }
+
+    async fn attach(&mut self, task_id: &str) -> anyhow::Result<crate::proto::PaneLaunch> {
+        Ok(self.0.request(Request::PaneAttach { task_id: task_id.to_string() }).await?)
+    }
+
+    async fn report(&mut self, report: Request) -> anyhow::Result<()> {
+        self.0.request_raw(report).await?;
+        Ok(())
+    }
+
+    async fn lost(&mut self) {
+        // Events are not asked for, so anything but an error or the end is skipped.
+        while let Ok(Some(_)) = self.0.next_event().await {}
+    }
 }

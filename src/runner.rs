@@ -1,5 +1,6 @@
 //! Every process paneherd starts is started here: tasks' processes (headless, or inside a pane by
-//! the wrapper), the summarizer, agents' `session_command`s, `on_finish` hooks. A task's runner
+//! the wrapper), the summarizer, agents' `session_command`s, `on_finish` hooks, the daemon itself (for a
+//! client that finds none) — tmux alone is run by `tmux::adapter`. A task's runner
 //! reports the same things however it runs: the pid at start, output activity, and the exit the
 //! moment the process has ended and its output is all in the task's log (awaited, never
 //! polled).
@@ -127,6 +128,24 @@ pub async fn summarize(
             None
         }
     }
+}
+
+/// Starts `paneherd daemon run --detach` from `exe` for the data, runtime and config paths of
+/// `paths`, its standard error to `stderr` (where a daemon that cannot start says why).
+pub fn start_daemon(
+    exe: &std::path::Path,
+    paths: &crate::paths::Paths,
+    stderr: std::fs::File,
+) -> std::io::Result<std::process::Child> {
+    std::process::Command::new(exe)
+        .args(["daemon", "run", "--detach"])
+        .env("PANEHERD_CONFIG", &paths.config)
+        .env("PANEHERD_DATA_DIR", &paths.data)
+        .env("PANEHERD_RUNTIME_DIR", &paths.runtime)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
 }
 
 /// Whether process `pid` still runs task `id`'s agent (its environment names the task).

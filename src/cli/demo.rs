@@ -84,17 +84,15 @@ fn in_new_session(
     exe: &std::path::Path,
 ) -> Result<Option<i32>, Fail> {
     let since = timefmt::now();
-    let mut cmd = std::process::Command::new("tmux");
-    cmd.args(["new-session", "-s", SESSION]);
-    for (k, v) in [
-        ("PANEHERD_CONFIG", &paths.config),
-        ("PANEHERD_DATA_DIR", &paths.data),
-        ("PANEHERD_RUNTIME_DIR", &paths.runtime),
-    ] {
-        cmd.arg("-e").arg(format!("{k}={}", v.display()));
-    }
-    cmd.arg(exe).args(["demo", "--in-session", "-n", &a.count.to_string()]);
-    match cmd.status() {
+    let count = a.count.to_string();
+    let argv =
+        [exe.as_os_str(), "demo".as_ref(), "--in-session".as_ref(), "-n".as_ref(), count.as_ref()];
+    let env = [
+        ("PANEHERD_CONFIG", paths.config.as_path()),
+        ("PANEHERD_DATA_DIR", paths.data.as_path()),
+        ("PANEHERD_RUNTIME_DIR", paths.runtime.as_path()),
+    ];
+    match crate::tmux::adapter::attach_new_session(SESSION, &env, &argv) {
         Ok(s) if s.success() => {
             summary(paths, since, exe)?;
             Ok(Some(exit::OK))

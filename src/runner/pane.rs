@@ -14,8 +14,21 @@ use anyhow::{Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, sleep_until};
 
-use crate::client::Client;
 use crate::proto::{PaneLaunch, Request};
+
+/// The wrapper's line to the daemon. It is implemented by the client (`client::PaneLink`), so
+/// the runner does not depend on the client that starts daemons through it.
+#[allow(async_fn_in_trait, reason = "used on one single-threaded runtime, never boxed")]
+pub trait Link: Sized {
+    /// Connects to the daemon at `socket` (an error when none answers).
+    async fn connect(socket: &Path) -> Result<Self>;
+    /// Takes on task `task_id`; the daemon answers with what to run.
+    async fn attach(&mut self, task_id: &str) -> Result<PaneLaunch>;
+    /// Sends one report (`pane_started`, `pane_output`, `pane_exited`).
+    async fn report(&mut self, report: Request) -> Result<()>;
+    /// Returns when the daemon has gone away (it is restarting).
+    async fn lost(&mut self);
+}
 
 /// How often a wrapper tries the daemon again when it is away (restarting).
 const RETRY: Duration = Duration::from_millis(250);
@@ -28,10 +41,10 @@ const DRAIN_QUIET: Duration = Duration::from_millis(150);
 /// And never longer than this in all.
 const DRAIN_MAX: Duration = Duration::from_secs(2);
 
-async fn connect(socket: &Path) -> Result<Client> {
+async fn connect<L: Link>(socket: &Path) -> L {
     loop {
-        match Client::connect_socket(socket).await {
-            Ok(c) => return Ok(c),
+        match L::connect(socket).await {
+            Ok(c) => return c,
             Err(e) => {
                 tracing::debug!(error = %e, "daemon not reachable yet");
                 tokio::time::sleep(RETRY).await;
@@ -41,7 +54,7 @@ async fn connect(socket: &Path) -> Result<Client> {
 }
 
 /// `paneherd pane-run`: runs task `task_id`'s agent in this pane. Returns the exit code.
-pub fn run_wrapper(socket: &Path, task_id: &str) -> i32 {
+pub fn run_wrapper<L: Link>(socket: &Path, task_id: &str) -> i32 {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -49,7 +62,7 @@ pub fn run_wrapper(socket: &Path, task_id: &str) -> i32 {
             return 1;
         }
     };
-    if let Err(e) = rt.block_on(wrapper(socket, task_id)) {
+    if let Err(e) = rt.block_on(wrapper::<L>(socket, task_id)) {
         eprintln!("paneherd: {e:#}");
     }
     // The daemon closes the pane when it is time; until then, keep it (and its output) on
@@ -117,12 +130,9 @@ impl Log<'_> {
     }
 }
 
-async fn wrapper(socket: &Path, task_id: &str) -> Result<()> {
-    let mut client = connect(socket).await?;
-    let launch: PaneLaunch = client
-        .request(Request::PaneAttach { task_id: task_id.to_string() })
-        .await
-        .context("the daemon did not hand over the task")?;
+async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
+    let mut client: L = connect(socket).await;
+    let launch = client.attach(task_id).await.context("the daemon did not hand over the task")?;
     let program = launch.argv.first().context("empty command")?.clone();
     let started = pty_process::open().map_err(anyhow::Error::from).and_then(|(pty, pts)| {
         pty.resize(pane_size())?;
@@ -152,13 +162,15 @@ async fn wrapper(socket: &Path, task_id: &str) -> Result<()> {
                 error: Some(msg),
                 pane: own_pane(),
             };
-            let _ = client.request_raw(req).await;
+            if let Err(e) = client.report(req).await {
+                eprintln!("paneherd: cannot tell the daemon: {e:#}");
+            }
             return Ok(());
         }
     };
     let pid = child.id().context("the agent exited before it had a pid")?;
     client
-        .request_raw(Request::PaneStarted {
+        .report(Request::PaneStarted {
             task_id: task_id.into(),
             pid: Some(pid),
             error: None,
@@ -210,18 +222,16 @@ async fn wrapper(socket: &Path, task_id: &str) -> Result<()> {
             _ = sleep_until(drain_until), if exit.is_some() => break,
             _ = sleep_until(report_at), if unreported > 0 => {
                 let req = Request::PaneOutput { task_id: task_id.into(), bytes: unreported };
-                if client.request_raw(req).await.is_err() {
-                    client = reattach(socket, task_id).await?;
+                if client.report(req).await.is_err() {
+                    client = reattach(socket, task_id).await;
                 }
                 unreported = 0;
                 report_at = Instant::now() + REPORT_EVERY;
             }
-            ev = client.next_event() => {
-                if !matches!(ev, Ok(Some(_))) {
-                    // The daemon went away (a restart): report in to the next one, which
-                    // re-adopts this task.
-                    client = reattach(socket, task_id).await?;
-                }
+            _ = client.lost() => {
+                // The daemon went away (a restart): report in to the next one, which
+                // re-adopts this task.
+                client = reattach(socket, task_id).await;
             }
         }
     }
@@ -235,9 +245,9 @@ async fn wrapper(socket: &Path, task_id: &str) -> Result<()> {
     // The log is complete: tell the daemon (through a restart if need be).
     loop {
         let req = Request::PaneExited { task_id: task_id.to_string(), code, signal };
-        match client.request_raw(req).await {
-            Ok(_) => break,
-            Err(_) => client = reattach(socket, task_id).await?,
+        match client.report(req).await {
+            Ok(()) => break,
+            Err(_) => client = reattach(socket, task_id).await,
         }
     }
     let how = match (code, signal) {
@@ -257,9 +267,13 @@ fn own_pane() -> Option<String> {
 }
 
 /// Connects to the (next) daemon and reports in as this task's wrapper.
-async fn reattach(socket: &Path, task_id: &str) -> Result<Client> {
+async fn reattach<L: Link>(socket: &Path, task_id: &str) -> L {
     tokio::time::sleep(RETRY).await;
-    let mut client = connect(socket).await?;
-    let _ = client.request_raw(Request::PaneAttach { task_id: task_id.to_string() }).await;
-    Ok(client)
+    let mut client: L = connect(socket).await;
+    // The answer (what to run) is known already; a daemon that does not know the task any more
+    // says so, and the reports that follow are refused alike.
+    if let Err(e) = client.attach(task_id).await {
+        tracing::debug!(error = %e, "re-attach refused");
+    }
+    client
 }

@@ -1,5 +1,5 @@
 //! The only code that runs tmux. Every command names its server explicitly (`tmux -S SOCKET`),
-//! never the default one. Commands are built with `tmux_interface` and run without blocking the
+//! never the default one (except `attach_new_session`, below). Commands are built with `tmux_interface` and run without blocking the
 //! daemon. Only called when something happens (a task starts or ends, a window is resized):
 //! nothing here polls.
 
@@ -82,6 +82,23 @@ pub fn shell_quote(s: &str) -> String {
 pub fn socket_from_env(tmux_var: &str) -> Option<PathBuf> {
     let path = tmux_var.split(',').next()?;
     (!path.is_empty()).then(|| PathBuf::from(path))
+}
+
+/// Opens a tmux session `name` on the user's own (default) server running `argv` (no shell) with
+/// `env` set in it, and attaches this terminal to it until it ends — the one command that uses
+/// the default server, because the user asked for a session there (`paneherd demo` outside tmux).
+/// `Err` when tmux cannot be run at all.
+pub fn attach_new_session(
+    name: &str,
+    env: &[(&str, &Path)],
+    argv: &[&std::ffi::OsStr],
+) -> std::io::Result<std::process::ExitStatus> {
+    let mut cmd = std::process::Command::new("tmux");
+    cmd.args(["new-session", "-s", name]);
+    for (k, v) in env {
+        cmd.arg("-e").arg(format!("{k}={}", v.display()));
+    }
+    cmd.args(argv).status()
 }
 
 impl Tmux {
