@@ -6,9 +6,9 @@
 use chrono::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use paneherd::config::keys::Keymap;
 use paneherd::core::task::{Task, TaskStatus};
 use paneherd::core::timefmt;
-use paneherd::config::keys::Keymap;
 use paneherd::tui::{Action, App};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

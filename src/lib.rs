@@ -1,25 +1,52 @@
 //! paneherd runs many background AI-agent tasks (or any command) in parallel, from inside tmux.
 //!
-//! Modules: [`core`] is the pure model (tasks, state machine, limits, ids, text); [`config`]
-//! the TOML config; [`proto`] the socket's wire types; [`store`] the task files and their
-//! writer thread; [`runner`] how a process runs (argv templates, headless, and the programs
-//! that run inside a pane); [`tmux`] the pure pane planner, layout presets and the tmux
-//! adapter (the only code that runs tmux); [`daemon`] the server (engine, per-task supervisor,
-//! pane book, connections); [`client`] the socket client; [`cli`] the commands; [`tui`] the
-//! dashboard (state + `update`, view, keymap, event loop); [`notify`] desktop notifications;
-//! [`mcp`] the MCP server for delegating agents; [`paths`] where things live; [`demo_agent`]
-//! the built-in simulated agent.
+//! # Modules, lowest first
+//! - [`core`]: the pure model (tasks and their state machine, limit groups and the FIFO
+//!   scheduler, ids, text, time). [`paths`]: where things live. [`proto`]: the socket's wire
+//!   types and its one codec.
+//! - [`config`]: the TOML config with its own error type and typed sections (`[tmux]` and the
+//!   layout presets, `[notify]`, `[ui]` key bindings).
+//! - [`store`]: task files, the writer thread, and the one reader of task output.
+//!   [`runner`]: every process paneherd starts (argv templates, headless runner, the pane
+//!   wrapper, summarizer, hooks, the daemon itself). [`tmux`]: the pure planner and layout
+//!   trees, and the adapter, the only code that runs tmux. [`notify`]: what a notification
+//!   says, how bursts merge, how it is delivered.
+//! - [`engine`]: the daemon's decisions as a pure state machine: [`engine::Input`]s in,
+//!   [`engine::Effect`]s out, time passed in. No I/O.
+//! - [`daemon`]: the engine in the hub's loop ([`daemon::hub`]) with the components that act
+//!   for it and report back by message: connections, store writer, runner, pane manager
+//!   ([`daemon::pane_jobs`] over [`daemon::panes`]), timers, notifier, config watcher.
+//! - [`client`]: the socket client (starting a daemon on demand). Its users: [`cli`] (the
+//!   commands, [`cli::demo`]), [`tui`] (the dashboard), [`mcp`] (the MCP server for delegating
+//!   agents); [`demo_agent`] is the built-in simulated agent.
 //!
-//! One task's path: `paneherd run` ([`cli`]) sends `submit` through [`client`] to
-//! [`daemon::connection`]; [`daemon::engine::Engine::submit`] resolves agent, model and limit
-//! group from [`config`], queues the task in the [`core::limits::Scheduler`] and has the
-//! [`store::Writer`] write its file before replying; when a slot is free the engine expands the
-//! agent's argv template ([`runner::argv`]) and starts it: headless ([`runner::headless`]), or,
-//! when it came from inside tmux, in a pane placed by [`daemon::panes`] whose wrapper
-//! ([`runner::pane`]) runs it and reports its exit; [`daemon::supervisor`] awaits the exit and
-//! the stale and TTL timers; `Engine::finish` frees the slot, has the writer write and flush the
-//! result, and only then broadcasts the event that `output --wait`, `wait`, the dashboard, the
-//! MCP server and [`notify::service`] (which sends the desktop notification) receive.
+//! # One task's path
+//! `paneherd run` ([`cli`]) sends `submit` through [`client`] to a connection
+//! ([`daemon::connection`]), which asks the hub. The engine ([`engine::submit`]) resolves agent,
+//! model and limit group from the [`config`], queues the task and returns `Effect::Write`; the
+//! hub hands it to the [`store::Writer`], whose `Input::Written` makes the engine answer the
+//! client. When a slot is free the engine builds the argv ([`runner::argv`]) and returns
+//! `Effect::Launch` (headless: [`runner::headless`] reports `Started`, `Output`, `Exited` as
+//! inputs) or `Effect::OpenPane` (the pane manager splits a pane that runs the wrapper,
+//! [`runner::pane`], which reports the same over the socket as `pane_*` requests). On `Exited`
+//! the engine frees the slot (the next task starts), asks the store for the result
+//! (`Effect::Collect` → `Input::Collected`), writes the record durably, and only on its
+//! `Written` returns `Effect::Announce`: the event reaches `output --wait`, `wait`, the
+//! dashboard, the MCP server and the notifier ([`daemon::notifier`]), which sends the desktop
+//! notification. Timers (stale, TTL, kill grace) are `Effect::Timer`s that
+//! [`daemon::timers`] reports back as `Input::Timer` when due.
+//!
+//! # Arrows against the flow, and why
+//! - Components → hub: each component reports what happened as an [`engine::Input`] on the
+//!   hub's channel; none holds or calls the engine.
+//! - [`runner::pane`] → daemon: the wrapper is a process of its own in the agent's pane, so it
+//!   reports through the socket like any client, by a [`runner::pane::Link`] that [`client`]
+//!   implements (the runner does not import the client that starts daemons through it).
+//! - [`daemon::notifier`] → hub: a click on a notification focuses the task's pane by asking the
+//!   same `focus` request a client would.
+//! - [`daemon::connection`] → [`store`]: reads that change nothing (a task's whole output) are
+//!   served from the store directly, so a large log does not pass through the engine's loop.
+//! - [`daemon::config_watch`] → hub: an edited config arrives as `Input::ConfigLoaded`.
 
 pub mod cli;
 pub mod client;

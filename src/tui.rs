@@ -4,8 +4,10 @@
 
 pub mod app;
 pub mod form;
+pub mod list;
 pub mod runtime;
 pub mod view;
+pub mod viewer;
 
 pub use app::{Action, App, Effect};
 pub use runtime::run;

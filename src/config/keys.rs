@@ -1,11 +1,20 @@
-//! The dashboard's key bindings, as data: each action has a default key and a description (the
-//! help screen is built from this table). `[ui.keys]` in the config rebinds actions.
+//! The dashboard's key bindings, as data: each action has its place (the task list, the output
+//! viewer, a confirmation), default keys and a description; the help screens and the footer
+//! hints are built from this table. `[ui.keys]` in the config rebinds actions.
 
 use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// What a key can do in the task list.
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    List,
+    Viewer,
+    Confirm,
+}
+
+/// What a key can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Command {
     Up,
@@ -26,38 +35,70 @@ pub enum Command {
     AllFinished,
     Help,
     Quit,
+    ViewerDown,
+    ViewerUp,
+    ViewerPageDown,
+    ViewerPageUp,
+    ViewerTop,
+    ViewerEnd,
+    ViewerSearch,
+    ViewerNext,
+    ViewerClose,
+    Yes,
 }
 
-/// (command, config name, default key, description).
-pub const BINDINGS: [(Command, &str, &str, &str); 18] = [
-    (Command::Up, "up", "k", "move up (also ↑)"),
-    (Command::Down, "down", "j", "move down (also ↓)"),
-    (Command::First, "first", "g", "first task"),
-    (Command::Last, "last", "G", "last task"),
-    (Command::NextGroup, "next_group", "Tab", "next group"),
-    (Command::Focus, "focus", "Enter", "focus the agent's tmux pane"),
-    (Command::Output, "output", "o", "full output (/ search, n next)"),
-    (Command::Cancel, "cancel", "c", "cancel the selected task"),
-    (Command::CancelAll, "cancel_all", "C", "cancel every task"),
-    (Command::Retry, "retry", "r", "retry the selected task"),
-    (Command::New, "new", "n", "new task"),
-    (Command::Layout, "layout", "l", "next tmux layout"),
-    (Command::Filter, "filter", "/", "filter tasks by text"),
-    (Command::CopyId, "copy_id", "y", "copy the id (OSC 52)"),
-    (Command::HideOld, "hide_old", "h", "hide finished tasks older than a day"),
-    (Command::AllFinished, "all_finished", "f", "list every finished task / only the latest"),
-    (Command::Help, "help", "?", "this help"),
-    (Command::Quit, "quit", "q", "quit (agents keep running)"),
-];
+/// One binding: the command, where it applies, its config name, default keys (separated by
+/// spaces) and what it does.
+pub struct Binding {
+    pub command: Command,
+    pub place: Place,
+    pub name: &'static str,
+    pub keys: &'static str,
+    pub what: &'static str,
+}
 
-/// The output viewer's keys (fixed), as (keys, description), for the help screen.
-pub const VIEWER_KEYS: [(&str, &str); 6] = [
-    ("j/k", "scroll"),
-    ("Space/PgUp", "page"),
-    ("g/G", "top/end"),
-    ("/", "search"),
-    ("n", "next"),
-    ("Esc", "close"),
+const fn b(
+    command: Command,
+    place: Place,
+    name: &'static str,
+    keys: &'static str,
+    what: &'static str,
+) -> Binding {
+    Binding { command, place, name, keys, what }
+}
+
+use Command as C;
+use Place::{Confirm, List, Viewer};
+
+pub const BINDINGS: [Binding; 28] = [
+    b(C::Up, List, "up", "k Up", "move up"),
+    b(C::Down, List, "down", "j Down", "move down"),
+    b(C::First, List, "first", "g", "first task"),
+    b(C::Last, List, "last", "G", "last task"),
+    b(C::NextGroup, List, "next_group", "Tab", "next group"),
+    b(C::Focus, List, "focus", "Enter", "focus the agent's tmux pane"),
+    b(C::Output, List, "output", "o", "full output (its own keys: ? there)"),
+    b(C::Cancel, List, "cancel", "c", "cancel the selected task"),
+    b(C::CancelAll, List, "cancel_all", "C", "cancel every task"),
+    b(C::Retry, List, "retry", "r", "retry the selected task"),
+    b(C::New, List, "new", "n", "new task"),
+    b(C::Layout, List, "layout", "l", "next tmux layout"),
+    b(C::Filter, List, "filter", "/", "filter by text (Enter keeps it, Esc clears)"),
+    b(C::CopyId, List, "copy_id", "y", "copy the id (OSC 52)"),
+    b(C::HideOld, List, "hide_old", "h", "hide finished tasks older than a day"),
+    b(C::AllFinished, List, "all_finished", "f", "every finished task / only the latest"),
+    b(C::Help, List, "help", "?", "this help"),
+    b(C::Quit, List, "quit", "q", "quit (agents keep running)"),
+    b(C::ViewerDown, Viewer, "viewer_down", "j Down", "scroll down"),
+    b(C::ViewerUp, Viewer, "viewer_up", "k Up", "scroll up"),
+    b(C::ViewerPageDown, Viewer, "viewer_page_down", "Space PageDown", "page down"),
+    b(C::ViewerPageUp, Viewer, "viewer_page_up", "PageUp", "page up"),
+    b(C::ViewerTop, Viewer, "viewer_top", "g Home", "top"),
+    b(C::ViewerEnd, Viewer, "viewer_end", "G End", "the end, following new output"),
+    b(C::ViewerSearch, Viewer, "viewer_search", "/", "search (Enter finds, Esc stops)"),
+    b(C::ViewerNext, Viewer, "viewer_next", "n", "next match"),
+    b(C::ViewerClose, Viewer, "viewer_close", "Esc q o", "close"),
+    b(C::Yes, Confirm, "yes", "y", "confirm (any other key declines)"),
 ];
 
 /// A key as written in the config: `c`, `C`, `Enter`, `Tab`, `Esc`, `Space`, `F5`, `ctrl-x`.
@@ -86,17 +127,42 @@ pub fn parse_key(s: &str) -> Result<KeyEvent, String> {
         c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().unwrap_or(' ')),
         _ => {
             return Err(format!(
-                "unknown key {s:?} (a character, Enter, Tab, Esc, Space, F1…, or ctrl-x)"
+                "unknown key {s:?} (a character, Enter, Tab, Esc, Space, Up, PageDown, F1…, or \
+                 ctrl-x; several separated by spaces)"
             ));
         }
     };
     Ok(KeyEvent::new(code, mods))
 }
 
+/// Keys separated by spaces: `"j Down"`.
+fn parse_keys(s: &str) -> Result<Vec<KeyEvent>, String> {
+    let keys: Vec<KeyEvent> = s.split_whitespace().map(parse_key).collect::<Result<_, _>>()?;
+    if keys.is_empty() {
+        return Err("no key given".into());
+    }
+    Ok(keys)
+}
+
+/// How a key reads on screen.
+fn key_label(k: &KeyEvent) -> String {
+    let base = match k.code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::F(n) => format!("F{n}"),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
+        other => format!("{other:?}"),
+    };
+    if k.modifiers.contains(KeyModifiers::CONTROL) { format!("ctrl-{base}") } else { base }
+}
+
 /// The bindings in force.
 #[derive(Debug, Clone)]
 pub struct Keymap {
-    keys: BTreeMap<Command, KeyEvent>,
+    keys: BTreeMap<Command, Vec<KeyEvent>>,
 }
 
 fn same(a: &KeyEvent, b: &KeyEvent) -> bool {
@@ -107,55 +173,58 @@ fn same(a: &KeyEvent, b: &KeyEvent) -> bool {
 
 impl Default for Keymap {
     fn default() -> Self {
-        let keys =
-            BINDINGS.iter().filter_map(|(c, _, k, _)| parse_key(k).ok().map(|k| (*c, k))).collect();
+        let keys = BINDINGS
+            .iter()
+            .filter_map(|b| parse_keys(b.keys).ok().map(|k| (b.command, k)))
+            .collect();
         Keymap { keys }
     }
 }
 
 impl Keymap {
-    /// The defaults with `overrides` (config name → key) laid over them; an error names the
+    /// The defaults with `overrides` (config name → keys) laid over them; an error names the
     /// action whose binding is wrong, and why.
     pub fn with(overrides: &BTreeMap<String, String>) -> Result<Keymap, (String, String)> {
         let mut km = Keymap::default();
-        for (name, key) in overrides {
-            let cmd =
-                BINDINGS.iter().find(|(_, n, _, _)| n == name).map(|(c, _, _, _)| *c).ok_or_else(
-                    || {
-                        let names: Vec<&str> = BINDINGS.iter().map(|b| b.1).collect();
-                        (
-                            name.clone(),
-                            format!("unknown action {name:?} (actions: {})", names.join(", ")),
-                        )
-                    },
-                )?;
-            km.keys.insert(cmd, parse_key(key).map_err(|e| (name.clone(), e))?);
+        for (name, keys) in overrides {
+            let binding = BINDINGS.iter().find(|b| b.name == name).ok_or_else(|| {
+                let names: Vec<&str> = BINDINGS.iter().map(|b| b.name).collect();
+                (name.clone(), format!("unknown action {name:?} (actions: {})", names.join(", ")))
+            })?;
+            km.keys.insert(binding.command, parse_keys(keys).map_err(|e| (name.clone(), e))?);
         }
         Ok(km)
     }
 
-    /// The command bound to a key press.
-    pub fn command(&self, key: &KeyEvent) -> Option<Command> {
-        if let Some((c, _)) = self.keys.iter().find(|(_, k)| same(k, key)) {
-            return Some(*c);
-        }
-        match key.code {
-            KeyCode::Up => Some(Command::Up),
-            KeyCode::Down => Some(Command::Down),
-            _ => None,
+    /// The command a key press means in `place`.
+    pub fn command(&self, place: Place, key: &KeyEvent) -> Option<Command> {
+        BINDINGS
+            .iter()
+            .filter(|b| b.place == place)
+            .map(|b| b.command)
+            .find(|c| self.keys.get(c).is_some_and(|ks| ks.iter().any(|k| same(k, key))))
+    }
+
+    /// A command's first key, for hints.
+    pub fn label(&self, cmd: Command) -> String {
+        self.keys.get(&cmd).and_then(|k| k.first()).map(key_label).unwrap_or_else(|| "-".into())
+    }
+
+    /// All of a command's keys, for the help.
+    pub fn labels(&self, cmd: Command) -> String {
+        match self.keys.get(&cmd) {
+            Some(ks) => ks.iter().map(key_label).collect::<Vec<_>>().join(" "),
+            None => "-".into(),
         }
     }
 
-    /// How a command's key reads, for the help and footer.
-    pub fn label(&self, cmd: Command) -> String {
-        let Some(k) = self.keys.get(&cmd) else { return "-".into() };
-        let base = match k.code {
-            KeyCode::Char(' ') => "Space".to_string(),
-            KeyCode::Char(c) => c.to_string(),
-            KeyCode::F(n) => format!("F{n}"),
-            other => format!("{other:?}"),
-        };
-        if k.modifiers.contains(KeyModifiers::CONTROL) { format!("ctrl-{base}") } else { base }
+    /// The help of one place: (keys, what they do).
+    pub fn help(&self, place: Place) -> Vec<(String, &'static str)> {
+        BINDINGS
+            .iter()
+            .filter(|b| b.place == place)
+            .map(|b| (self.labels(b.command), b.what))
+            .collect()
     }
 }
 
@@ -163,39 +232,62 @@ impl Keymap {
 mod tests {
     use super::*;
 
+    fn key(c: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(c, m)
+    }
+
     #[test]
     fn defaults_and_overrides() {
         let km = Keymap::default();
+        let none = KeyModifiers::NONE;
+        assert_eq!(km.command(List, &key(KeyCode::Char('c'), none)), Some(C::Cancel));
         assert_eq!(
-            km.command(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE)),
-            Some(Command::Cancel)
+            km.command(List, &key(KeyCode::Char('C'), KeyModifiers::SHIFT)),
+            Some(C::CancelAll)
         );
+        assert_eq!(km.command(List, &key(KeyCode::Down, none)), Some(C::Down));
+        // The same key means what its place says.
+        assert_eq!(km.command(Viewer, &key(KeyCode::Char('n'), none)), Some(C::ViewerNext));
+        assert_eq!(km.command(List, &key(KeyCode::Char('n'), none)), Some(C::New));
+        assert_eq!(km.command(Viewer, &key(KeyCode::Char('c'), none)), None);
+        let over = [
+            ("quit".to_string(), "ctrl-x".to_string()),
+            ("viewer_close".to_string(), "x F2".to_string()),
+        ];
+        let km = Keymap::with(&over.into()).unwrap();
         assert_eq!(
-            km.command(&KeyEvent::new(KeyCode::Char('C'), KeyModifiers::SHIFT)),
-            Some(Command::CancelAll)
+            km.command(List, &key(KeyCode::Char('x'), KeyModifiers::CONTROL)),
+            Some(C::Quit)
         );
-        assert_eq!(
-            km.command(&KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
-            Some(Command::Down)
-        );
-        let km = Keymap::with(&[("quit".to_string(), "ctrl-x".to_string())].into()).unwrap();
-        assert_eq!(
-            km.command(&KeyEvent::new(KeyCode::Char('x'), KeyModifiers::CONTROL)),
-            Some(Command::Quit)
-        );
-        assert_eq!(km.command(&KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)), None);
-        assert_eq!(km.label(Command::Quit), "ctrl-x");
-        assert!(
-            Keymap::with(&[("explode".to_string(), "x".to_string())].into())
-                .unwrap_err()
-                .1
-                .contains("unknown action")
-        );
-        assert!(
-            Keymap::with(&[("quit".to_string(), "Hyper".to_string())].into())
-                .unwrap_err()
-                .1
-                .contains("unknown key")
-        );
+        assert_eq!(km.command(List, &key(KeyCode::Char('q'), none)), None);
+        assert_eq!(km.command(Viewer, &key(KeyCode::F(2), none)), Some(C::ViewerClose));
+        assert_eq!(km.command(Viewer, &key(KeyCode::Esc, none)), None);
+        assert_eq!(km.label(C::Quit), "ctrl-x");
+        assert_eq!(km.labels(C::ViewerClose), "x F2");
+        let err = |k: &str, v: &str| {
+            Keymap::with(&[(k.to_string(), v.to_string())].into()).unwrap_err().1
+        };
+        assert!(err("explode", "x").contains("unknown action"));
+        assert!(err("quit", "Hyper").contains("unknown key"));
+        assert!(err("quit", " ").contains("no key"));
+    }
+
+    #[test]
+    fn every_binding_has_valid_default_keys_and_a_unique_name() {
+        for b in &BINDINGS {
+            assert!(parse_keys(b.keys).is_ok(), "{}: {:?}", b.name, b.keys);
+            assert_eq!(BINDINGS.iter().filter(|o| o.name == b.name).count(), 1, "{}", b.name);
+        }
+        // No key means two things in one place.
+        let km = Keymap::default();
+        for place in [List, Viewer, Confirm] {
+            let mut seen: Vec<KeyEvent> = vec![];
+            for b in BINDINGS.iter().filter(|b| b.place == place) {
+                for k in &km.keys[&b.command] {
+                    assert!(!seen.iter().any(|s| same(s, k)), "{} clashes", b.name);
+                    seen.push(*k);
+                }
+            }
+        }
     }
 }

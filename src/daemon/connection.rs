@@ -383,7 +383,7 @@ async fn handle(hub: &HubHandle, request: Request, conn: u64) -> Reply {
         Request::Continue { id, prompt, .. } => {
             // The earlier result, for an agent that cannot resume its session.
             let task = get(hub, &id, conn).await?;
-            let (result, tail) = read_output(&task, false).await.unwrap_or((None, None));
+            let (result, tail) = read_output(&task, false).await?;
             let earlier = result.or(tail);
             hub.ask(Request::Continue { id: task.id, prompt, earlier }, conn).await
         }

@@ -227,6 +227,42 @@ fn output_viewer_follows_the_output_until_scrolled_and_every_key_moves() {
 }
 
 #[test]
+fn the_viewer_and_confirmation_keys_come_from_the_keymap_and_help_lists_them() {
+    let over = [
+        ("viewer_close".to_string(), "x".to_string()),
+        ("viewer_down".to_string(), "J".to_string()),
+        ("yes".to_string(), "Y".to_string()),
+    ];
+    let mut app = App::new(Keymap::with(&over.into()).unwrap(), t0());
+    app.update(Action::Loaded(vec![task("running-one", TaskStatus::Running, 100)]));
+    app.update(Action::Resize(80, 24));
+    app.update(key('o'));
+    let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
+    app.update(Action::FullOutput("running-one".into(), text));
+    app.update(key('g'));
+    // `?` in the viewer shows the viewer's keys, as bound, over it.
+    app.update(key('?'));
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("output viewer keys"), "{screen}");
+    assert!(screen.contains("x  close"), "{screen}");
+    assert!(screen.contains("J  scroll down"), "{screen}");
+    app.update(key('z')); // any key closes the help, not the viewer
+    assert!(matches!(&app.mode, Mode::Output(v) if !v.help));
+    app.update(key('J'));
+    assert!(matches!(&app.mode, Mode::Output(v) if v.first_line(10) == 1), "J scrolls");
+    app.update(key('q')); // unbound now
+    assert!(matches!(app.mode, Mode::Output(_)));
+    app.update(key('x'));
+    assert!(matches!(app.mode, Mode::Normal));
+    // The confirmation answers to its binding, and says which it is.
+    app.update(key('c'));
+    assert!(render(&mut app, 80, 24).contains("Cancel running-one? (Y/n)"));
+    assert_eq!(app.update(key('y')), vec![], "y is not the binding any more");
+    app.update(key('c'));
+    assert_eq!(app.update(key('Y')), vec![Effect::Cancel(vec!["running-one".into()])]);
+}
+
+#[test]
 fn older_finished_tasks_collapse_so_running_ones_stay_in_view() {
     let mut app = mixed();
     let mut tasks: Vec<Task> =

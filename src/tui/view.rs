@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 
 use super::app::{App, Confirm, Mode, Row};
 use super::form::Field;
-use crate::config::keys::{BINDINGS, Command, VIEWER_KEYS};
+use crate::config::keys::{Command, Place};
 use crate::core::task::{Task, TaskStatus};
 use crate::core::text::cut;
 use crate::core::timefmt::human_duration;
@@ -201,15 +201,19 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
 /// out and the way to learn the rest).
 fn footer(app: &App, area: Rect, buf: &mut Buffer) {
     let k = |c| app.keymap.label(c);
-    let essentials = format!("{} help · {} quit", k(Command::Help), k(Command::Quit));
+    let essentials = match app.mode {
+        // `q` closes the viewer; ctrl-c quits anywhere.
+        Mode::Output(_) => format!("{} help", k(Command::Help)),
+        _ => format!("{} help · {} quit", k(Command::Help), k(Command::Quit)),
+    };
     let hints: Vec<String> = match &app.mode {
         Mode::Filter => vec!["type to filter".into(), "Enter keep".into(), "Esc clear".into()],
         Mode::Output(_) => vec![
-            "j/k scroll".into(),
-            "g/G top/end".into(),
-            "/ search".into(),
-            "n next".into(),
-            "Esc close".into(),
+            format!("{}/{} scroll", k(Command::ViewerDown), k(Command::ViewerUp)),
+            format!("{}/{} top/end", k(Command::ViewerTop), k(Command::ViewerEnd)),
+            format!("{} search", k(Command::ViewerSearch)),
+            format!("{} next", k(Command::ViewerNext)),
+            format!("{} close", k(Command::ViewerClose)),
         ],
         _ => {
             let mut h = vec![
@@ -380,26 +384,27 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
-fn help(app: &App, area: Rect, buf: &mut Buffer) {
-    let r = centered(area, 64, BINDINGS.len() as u16 + 5);
-    Clear.render(r, buf);
-    let mut lines: Vec<Line> = BINDINGS
-        .iter()
-        .map(|(c, _, _, desc)| Line::from(format!(" {:>8}  {desc}", app.keymap.label(*c))))
-        .collect();
-    let viewer: Vec<String> = VIEWER_KEYS.iter().map(|(k, d)| format!("{k} {d}")).collect();
-    lines.push(Line::from(format!(" output viewer: {}", viewer.join(" · "))));
+/// The keys of one place, over `area`.
+fn help(app: &App, place: Place, area: Rect, buf: &mut Buffer) {
+    let keys = app.keymap.help(place);
+    let width = keys.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(1).max(8);
+    let mut lines: Vec<Line> =
+        keys.iter().map(|(k, what)| Line::from(format!(" {k:>width$}  {what}"))).collect();
+    if place == Place::List {
+        lines.push(Line::from(" ? in the output viewer lists its keys"));
+    }
     lines.push(Line::from(" any key closes this help"));
-    Paragraph::new(lines)
-        .block(Block::default().borders(Borders::ALL).title(" keys "))
-        .wrap(Wrap { trim: false })
-        .render(r, buf);
+    let title = if place == Place::List { " keys " } else { " output viewer keys " };
+    let r = centered(area, 64, lines.len() as u16 + 2);
+    Clear.render(r, buf);
+    Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)).render(r, buf);
 }
 
-fn confirm(c: &Confirm, area: Rect, buf: &mut Buffer) {
+fn confirm(app: &App, c: &Confirm, area: Rect, buf: &mut Buffer) {
+    let yes = app.keymap.label(Command::Yes);
     let text = match c {
-        Confirm::Cancel(id) => format!("Cancel {id}? (y/n)"),
-        Confirm::CancelAll(n) => format!("Cancel all {n} pending and running tasks? (y/n)"),
+        Confirm::Cancel(id) => format!("Cancel {id}? ({yes}/n)"),
+        Confirm::CancelAll(n) => format!("Cancel all {n} pending and running tasks? ({yes}/n)"),
     };
     let r = centered(area, text.chars().count() as u16 + 6, 3);
     Clear.render(r, buf);
@@ -408,7 +413,7 @@ fn confirm(c: &Confirm, area: Rect, buf: &mut Buffer) {
         .render(r, buf);
 }
 
-fn output(v: &super::app::OutputView, area: Rect, buf: &mut Buffer) {
+fn output(v: &super::viewer::OutputView, area: Rect, buf: &mut Buffer) {
     Clear.render(area, buf);
     let state = if v.follow { "following" } else { "scrolled — G follows" };
     let title = if v.searching {
@@ -502,9 +507,14 @@ impl Widget for &App {
         footer(self, foot, buf);
         let body = Rect { height: area.height.saturating_sub(2), y: area.y + 1, ..area };
         match &self.mode {
-            Mode::Help => help(self, area, buf),
-            Mode::Confirm(c) => confirm(c, area, buf),
-            Mode::Output(v) => output(v, body, buf),
+            Mode::Help => help(self, Place::List, area, buf),
+            Mode::Confirm(c) => confirm(self, c, area, buf),
+            Mode::Output(v) => {
+                output(v, body, buf);
+                if v.help {
+                    help(self, Place::Viewer, area, buf);
+                }
+            }
             Mode::NewTask(f) => form(self, f, area, buf),
             Mode::Normal | Mode::Filter => {}
         }
