@@ -242,7 +242,7 @@ fn the_viewer_and_confirmation_keys_come_from_the_keymap_and_help_lists_them() {
     app.update(key('g'));
     // `?` in the viewer shows the viewer's keys, as bound, over it.
     app.update(key('?'));
-    let screen = render(&mut app, 80, 24);
+    let screen = render(&app, 80, 24);
     assert!(screen.contains("output viewer keys"), "{screen}");
     assert!(screen.contains("x  close"), "{screen}");
     assert!(screen.contains("J  scroll down"), "{screen}");
@@ -256,7 +256,7 @@ fn the_viewer_and_confirmation_keys_come_from_the_keymap_and_help_lists_them() {
     assert!(matches!(app.mode, Mode::Normal));
     // The confirmation answers to its binding, and says which it is.
     app.update(key('c'));
-    assert!(render(&mut app, 80, 24).contains("Cancel running-one? (Y/n)"));
+    assert!(render(&app, 80, 24).contains("Cancel running-one? (Y/n)"));
     assert_eq!(app.update(key('y')), vec![], "y is not the binding any more");
     app.update(key('c'));
     assert_eq!(app.update(key('Y')), vec![Effect::Cancel(vec!["running-one".into()])]);
