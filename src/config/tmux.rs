@@ -336,3 +336,48 @@ mod tests {
         assert!(e.contains("bad.toml:2:") && e.contains("spiral"), "{e}");
     }
 }
+
+/// `[tmux]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TmuxSection {
+    /// The preset (`paneherd layouts`).
+    pub layout: Option<Spanned<String>>,
+    pub main_pane_size: Option<Spanned<u16>>,
+    pub main_pane_min_width: Option<Spanned<u16>>,
+    pub agent_pane_min_width: Option<Spanned<u16>>,
+    pub agent_pane_min_height: Option<Spanned<u16>>,
+    pub close_after_secs: Option<Spanned<CloseAfter>>,
+    /// The user's file names the layout or the main pane's width: the plan keeps to them (else
+    /// the default layout adapts to small windows).
+    #[serde(skip)]
+    pub chosen: bool,
+}
+
+impl TmuxSection {
+    /// The keys that override the preset.
+    pub fn knobs(&self) -> Knobs {
+        Knobs {
+            main_pane_size: self.main_pane_size.clone(),
+            main_pane_min_width: self.main_pane_min_width.clone(),
+            agent_pane_min_width: self.agent_pane_min_width.clone(),
+            agent_pane_min_height: self.agent_pane_min_height.clone(),
+            close_after_secs: self.close_after_secs.clone(),
+        }
+    }
+
+    pub(super) fn merge(&mut self, user: TmuxSection) {
+        fn take<T>(mine: &mut Option<T>, theirs: Option<T>) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+        self.chosen |= user.layout.is_some() || user.main_pane_min_width.is_some();
+        take(&mut self.layout, user.layout);
+        take(&mut self.main_pane_size, user.main_pane_size);
+        take(&mut self.main_pane_min_width, user.main_pane_min_width);
+        take(&mut self.agent_pane_min_width, user.agent_pane_min_width);
+        take(&mut self.agent_pane_min_height, user.agent_pane_min_height);
+        take(&mut self.close_after_secs, user.close_after_secs);
+    }
+}
