@@ -155,6 +155,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         pid: std::process::id(),
         data_dir: paths.data.clone(),
         started_at: timefmt::now(),
+        path: std::env::var("PATH").ok(),
     };
     let config = std::sync::Arc::new(loaded.config.clone());
     let (engine, first) = Engine::new(setup, Box::new(RealWorld), loaded, history, timefmt::now());

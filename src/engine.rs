@@ -71,6 +71,8 @@ pub struct Setup {
     pub pid: u32,
     pub data_dir: PathBuf,
     pub started_at: Timestamp,
+    /// The daemon's own `PATH`, for tasks submitted without an environment.
+    pub path: Option<String>,
 }
 
 /// The config in force and what became of the last attempt to reload it.

@@ -34,7 +34,7 @@ impl Engine {
         let program = argv::expand(&[first], &values)?.pop().unwrap_or_default();
         let path = match env {
             Some(env) => env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
-            None => std::env::var("PATH").ok(),
+            None => self.setup.path.clone(),
         };
         self.world.find_program(&program, path.as_deref(), cwd)
     }

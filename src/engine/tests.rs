@@ -71,6 +71,7 @@ fn setup() -> Setup {
         pid: 1,
         data_dir: "/data".into(),
         started_at: t0(),
+        path: Some("/usr/bin".into()),
     }
 }
 
