@@ -71,6 +71,19 @@ pub struct Config {
 pub struct UiSection {
     /// `[ui.keys]`: action → key, laid over the default bindings.
     pub keys: BTreeMap<String, Spanned<String>>,
+    /// Colours for a dark or a light terminal; by default asked of the terminal.
+    pub theme: Option<Theme>,
+}
+
+/// `[ui] theme`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Theme {
+    /// Ask the terminal for its background (OSC 11); dark when it does not say.
+    #[default]
+    Auto,
+    Dark,
+    Light,
 }
 
 /// `[concurrency]`.
@@ -229,6 +242,9 @@ impl Config {
         self.presets = user.presets;
         self.notify = user.notify;
         self.ui.keys.extend(user.ui.keys);
+        if user.ui.theme.is_some() {
+            self.ui.theme = user.ui.theme;
+        }
     }
 
     /// The tmux settings in force: the chosen preset with `[tmux]` keys over it. The built-in

@@ -103,6 +103,8 @@ pub struct App {
     pub size: (u16, u16),
     /// Colours on (off with `NO_COLOR`).
     pub color: bool,
+    /// The terminal's background is light (darker colours read better on it).
+    pub light: bool,
     pub quit: bool,
     /// "Now" for elapsed times; the runtime sets it before each frame (tests fix it).
     pub now: Timestamp,
@@ -132,6 +134,7 @@ impl App {
             keymap,
             size: (80, 24),
             color: true,
+            light: false,
             quit: false,
             now,
             utc_offset: chrono::FixedOffset::east_opt(0).unwrap_or_else(|| chrono::Utc.fix()),

@@ -25,6 +25,27 @@ use crate::proto::{ListFilter, OutputData, Request, StatusData};
 
 const FRAME: Duration = Duration::from_millis(16);
 
+/// Whether the terminal has a light background: as configured, else as the terminal answers
+/// (within 100 ms; a terminal that does not answer is taken for dark).
+fn light_terminal(theme: crate::config::Theme) -> bool {
+    use crate::config::Theme;
+    match theme {
+        Theme::Dark => false,
+        Theme::Light => true,
+        Theme::Auto => {
+            let mut opts = terminal_colorsaurus::QueryOptions::default();
+            opts.timeout = Duration::from_millis(100);
+            match terminal_colorsaurus::theme_mode(opts) {
+                Ok(mode) => mode == terminal_colorsaurus::ThemeMode::Light,
+                Err(e) => {
+                    tracing::debug!(error = %e, "the terminal did not say its background");
+                    false
+                }
+            }
+        }
+    }
+}
+
 /// Runs the dashboard until the user quits. Agents keep running.
 pub fn run(paths: Paths, origin: Option<TmuxOrigin>) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -50,6 +71,7 @@ async fn main_loop(paths: Paths, origin: Option<TmuxOrigin>) -> Result<()> {
     let mut app = App::new(keymap, timefmt::now());
     app.utc_offset = *chrono::Local::now().offset();
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    app.light = app.color && light_terminal(config.ui.theme.unwrap_or_default());
     app.layouts = config.presets.0.keys().cloned().collect();
     // The shell and demo agents first: they work everywhere.
     let mut agents: Vec<&String> = config.agents.keys().collect();
@@ -64,6 +86,8 @@ async fn main_loop(paths: Paths, origin: Option<TmuxOrigin>) -> Result<()> {
     run_effects(&paths, fx, &tx);
 
     let mut terminal = ratatui::init();
+    // The pane's title (tmux shows it on the pane's border).
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::SetTitle("paneherd"));
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
     if let Ok(size) = terminal.size() {
         app.update(Action::Resize(size.width, size.height));

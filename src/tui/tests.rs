@@ -332,7 +332,7 @@ fn pane_changes_refresh_the_header() {
     };
     app.update(status(vec![usage(2, 1)]));
     let screen = render(&app, 160, 48);
-    assert!(screen.contains("1 agent waits out of view: Enter on one shows it"), "{screen}");
+    assert!(screen.contains("1 agent out of view: Enter shows one"), "{screen}");
     assert!(screen.contains("layout main-vertical (agents below the main pane)"), "{screen}");
     // All in view, then all ended: the header says nothing of waiting agents.
     app.update(status(vec![usage(3, 0)]));
@@ -372,10 +372,19 @@ fn the_header_says_when_agents_wait_out_of_view() {
     })));
     let screen = render(&app, 160, 48);
     assert!(
-        screen
-            .contains("3 agents wait out of view (the window is too small): Enter on one shows it"),
+        screen.contains("│ 3 agents out of view (window too small): Enter shows one │"),
         "{screen}"
     );
+    // Narrower, the header shortens what it says rather than cutting it off.
+    let screen = render(&app, 80, 24);
+    let top = screen.lines().next().unwrap_or_default();
+    assert!(top.contains("│ +3 out of view │ main-vertical"), "{top}");
+    assert!(top.contains("anthropic 1/3 +2 queued"), "{top}");
+    let mut app = app;
+    app.config_error = Some("bad".into());
+    app.filter = "needle".into();
+    let top = render(&app, 60, 24).lines().next().unwrap_or_default().to_string();
+    assert!(top.contains("paneherd │ config error │ filter: needle▏"), "{top}");
 }
 
 #[test]

@@ -52,18 +52,24 @@ pub fn output_inner(w: u16, h: u16) -> Rect {
     Block::default().borders(Borders::ALL).inner(body)
 }
 
-/// Status colours that read on dark and light terminals alike (no dark grey, no white).
+/// Status colours: the terminal's own bright ones on a dark background, darker shades of the
+/// 256-colour palette on a light one (where cyan and yellow fade into white).
 fn status_style(app: &App, s: TaskStatus) -> Style {
     if !app.color {
         return Style::default();
     }
-    let c = match s {
-        TaskStatus::Pending => Color::Magenta,
-        TaskStatus::Running => Color::Cyan,
-        TaskStatus::Completed => Color::Green,
-        TaskStatus::Error => Color::Red,
-        TaskStatus::Cancelled => Color::Reset,
-        TaskStatus::Interrupted => Color::Yellow,
+    let c = match (s, app.light) {
+        (TaskStatus::Pending, false) => Color::Magenta,
+        (TaskStatus::Pending, true) => Color::Indexed(127),
+        (TaskStatus::Running, false) => Color::Cyan,
+        (TaskStatus::Running, true) => Color::Indexed(25),
+        (TaskStatus::Completed, false) => Color::Green,
+        (TaskStatus::Completed, true) => Color::Indexed(28),
+        (TaskStatus::Error, false) => Color::Red,
+        (TaskStatus::Error, true) => Color::Indexed(160),
+        (TaskStatus::Cancelled, _) => Color::Reset,
+        (TaskStatus::Interrupted, false) => Color::Yellow,
+        (TaskStatus::Interrupted, true) => Color::Indexed(130),
     };
     Style::default().fg(c)
 }
@@ -75,22 +81,32 @@ fn agent_model(t: &Task) -> String {
     }
 }
 
-/// The list's columns for a width: (id, title, agent) widths; agent and last-output columns
-/// only on roomy screens.
+/// The list's columns for a width: id and title widths, and which optional columns fit: the
+/// last output's age from 76 columns, the agent from 96.
 struct Columns {
     id: usize,
     title: usize,
-    roomy: bool,
+    agent: bool,
+    last: bool,
 }
 
 impl Columns {
     fn for_width(width: u16) -> Columns {
-        let roomy = width >= 96;
-        let id = if roomy { 22 } else { 18 };
-        // marker+symbol (3), status (12), gaps, time (8), and on roomy screens agent (16) and
-        // last output (`12m 30s ago`, 11).
-        let fixed = 3 + 12 + 1 + id + 1 + 1 + 8 + if roomy { 16 + 1 + 1 + 11 } else { 0 };
-        Columns { id, title: (width as usize).saturating_sub(fixed).max(8), roomy }
+        let agent = width >= 96;
+        let last = width >= 76;
+        let id = if agent { 22 } else { 18 };
+        // marker+symbol (3), status (12), gaps, time (8), agent (16), last output
+        // (`12m 30s ago`, 11).
+        let fixed = 3
+            + 12
+            + 1
+            + id
+            + 1
+            + 1
+            + 8
+            + if agent { 16 + 1 } else { 0 }
+            + if last { 1 + 11 } else { 0 };
+        Columns { id, title: (width as usize).saturating_sub(fixed).max(8), agent, last }
     }
 }
 
@@ -98,11 +114,11 @@ fn column_line(width: u16) -> Line<'static> {
     let c = Columns::for_width(width);
     let mut s =
         format!("   {:<12} {:<idw$} {:<tw$} ", "STATUS", "ID", "TITLE", idw = c.id, tw = c.title);
-    if c.roomy {
+    if c.agent {
         s.push_str(&format!("{:<16} ", "AGENT"));
     }
     s.push_str(&format!("{:>8}", "TIME"));
-    if c.roomy {
+    if c.last {
         s.push_str(&format!(" {:<11}", "LAST OUTPUT"));
     }
     Line::from(Span::styled(s, Style::default().add_modifier(Modifier::BOLD)))
@@ -137,65 +153,107 @@ fn task_line(app: &App, t: &Task, width: u16, selected: bool) -> Line<'static> {
         Span::raw(format!("{:<w$}", cut(&t.title, c.title), w = c.title)),
         Span::raw(" "),
     ];
-    if c.roomy {
+    if c.agent {
         spans.push(Span::raw(format!("{:<16} ", cut(&agent_model(t), 16))));
     }
     spans.push(Span::raw(format!("{time:>8}")));
-    if c.roomy {
+    if c.last {
         spans.push(Span::raw(format!(" {quiet:<11}")));
     }
     let line = Line::from(spans);
-    // The selection is the whole row.
-    if selected && app.color {
-        line.style(Style::default().add_modifier(Modifier::REVERSED))
-    } else if selected {
-        line.style(Style::default().add_modifier(Modifier::BOLD))
-    } else {
-        line
-    }
+    // The selection is the whole row, in reverse video (not a colour: kept under NO_COLOR).
+    if selected { line.style(Style::default().add_modifier(Modifier::REVERSED)) } else { line }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
+/// A part of the header: its text in full and, where it has one, shorter; `keep` parts are
+/// never dropped.
+struct Part {
+    full: String,
+    short: Option<String>,
+    style: Style,
+    keep: bool,
+}
+
+fn part(full: String, short: Option<String>) -> Part {
+    Part { full, short, style: Style::default(), keep: false }
+}
+
+/// The header: the limit groups, the layout, agents out of view, a refused config, the filter.
+/// What does not fit in full is shortened, from the end; then the least needed parts go.
 fn header(app: &App, area: Rect, buf: &mut Buffer) {
-    let mut spans = vec![Span::styled(" paneherd ", Style::default().add_modifier(Modifier::BOLD))];
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let mut parts = vec![Part { full: " paneherd ".into(), short: None, style: bold, keep: true }];
+    if app.config_error.is_some() {
+        let style = if app.color { Style::default().fg(Color::Red) } else { Style::default() };
+        parts.push(Part {
+            full: "│ config error: running on the last good config ".into(),
+            short: Some("│ config error ".into()),
+            style,
+            keep: true,
+        });
+    }
+    if !app.filter.is_empty() || matches!(app.mode, Mode::Filter) {
+        parts.push(Part { keep: true, ..part(format!("│ filter: {}▏ ", app.filter), None) });
+    }
     if app.groups.is_empty() {
-        spans.push(Span::raw("│ no task running "));
+        parts.push(part("│ no task running ".into(), None));
     }
     for g in &app.groups {
         let name = g.key.trim_start_matches("model:").trim_start_matches("provider:");
         let limit = if g.limit == 0 { "∞".to_string() } else { g.limit.to_string() };
         let queued = if g.queued > 0 { format!(" +{} queued", g.queued) } else { String::new() };
-        spans.push(Span::raw(format!("│ {name} {}/{limit}{queued} ", g.running)));
-    }
-    if !app.layout.is_empty() {
-        let how = app.panes.iter().find_map(|p| p.fallback.clone());
-        match how {
-            Some(how) => spans.push(Span::raw(format!("│ layout {} ({how}) ", app.layout))),
-            None => spans.push(Span::raw(format!("│ layout {} ", app.layout))),
-        }
+        let short = (g.queued > 0).then(|| format!("│ {name} {}/{limit}+{} ", g.running, g.queued));
+        parts.push(part(format!("│ {name} {}/{limit}{queued} ", g.running), short));
     }
     let (shown, waiting) = app.panes.iter().fold((0, 0), |(s, w), p| (s + p.visible, w + p.hidden));
     if waiting > 0 {
         let focus = app.keymap.label(Command::Focus);
-        let why = if shown == 0 { " (the window is too small)" } else { "" };
-        spans.push(Span::raw(format!(
-            "│ {} out of view{why}: {focus} on one shows it ",
-            plural(waiting, "agent waits", "agents wait")
-        )));
+        let why = if shown == 0 { " (window too small)" } else { "" };
+        parts.push(part(
+            format!("│ {} out of view{why}: {focus} shows one ", plural(waiting, "agent", "agents")),
+            Some(format!("│ +{waiting} out of view ")),
+        ));
     }
-    if app.config_error.is_some() {
-        let style = if app.color { Style::default().fg(Color::Red) } else { Style::default() };
-        spans.push(Span::styled("│ config error: running on the last good config ", style));
-    }
-    if !app.filter.is_empty() || matches!(app.mode, Mode::Filter) {
-        spans.push(Span::raw(format!("│ filter: {}▏", app.filter)));
+    if !app.layout.is_empty() {
+        let how = app.panes.iter().find_map(|p| p.fallback.clone());
+        let full = match how {
+            Some(how) => format!("│ layout {} ({how}) ", app.layout),
+            None => format!("│ layout {} ", app.layout),
+        };
+        parts.push(part(full, Some(format!("│ {} ", app.layout))));
     }
     if app.hide_old {
-        spans.push(Span::raw("│ hiding finished > 1 day "));
+        parts.push(part("│ hiding finished > 1 day ".into(), Some("│ hiding old ".into())));
     }
+    let width = area.width as usize;
+    let len = |ps: &[Part], short: &[bool]| -> usize {
+        ps.iter()
+            .zip(short)
+            .map(|(p, s)| if *s { p.short.as_ref().unwrap_or(&p.full) } else { &p.full })
+            .map(|t| t.chars().count())
+            .sum()
+    };
+    let mut short = vec![false; parts.len()];
+    for i in (0..parts.len()).rev() {
+        if len(&parts, &short) <= width {
+            break;
+        }
+        short[i] = parts[i].short.is_some();
+    }
+    while len(&parts, &short) > width {
+        let Some(i) = parts.iter().rposition(|p| !p.keep) else { break };
+        parts.remove(i);
+        short.remove(i);
+    }
+    let spans: Vec<Span> = parts
+        .into_iter()
+        .zip(short)
+        .map(|(p, s)| Span::styled(if s { p.short.unwrap_or(p.full) } else { p.full }, p.style))
+        .collect();
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
 
