@@ -77,6 +77,9 @@ export HOME=$tmp/home PANEHERD_DATA_DIR=$tmp/data PANEHERD_RUNTIME_DIR=$tmp/run
 export PANEHERD_CONFIG=$tmp/config.toml TMUX_TMPDIR=$tmp XDG_RUNTIME_DIR=$tmp/run
 unset DBUS_SESSION_BUS_ADDRESS TMUX TMUX_PANE NO_COLOR PANEHERD_DEMO_SECS PANEHERD_LOG
 ((nocolor)) && export NO_COLOR=1
+# tmux 3.3a does not tell its panes the terminal's background, so a light terminal is named in
+# the config, as a user of one under tmux would.
+((light)) && printf '[ui]\ntheme = "light"\n' >"$tmp/config.toml"
 
 # Xvfb picks a free display itself (-displayfd) and writes its number once it is ready.
 Xvfb -displayfd 3 -screen 0 2560x1440x24 -dpi 96 -nolisten tcp 3>"$tmp/display" \

@@ -25,8 +25,14 @@ use crate::proto::{ListFilter, OutputData, Request, StatusData};
 
 const FRAME: Duration = Duration::from_millis(16);
 
+/// Whether `COLORFGBG` (`"fg;bg"`, set by rxvt, Konsole and others) names a light background.
+fn colorfgbg_is_light(v: &str) -> Option<bool> {
+    let bg: u8 = v.rsplit(';').next()?.trim().parse().ok()?;
+    Some(matches!(bg, 7 | 9..=15))
+}
+
 /// Whether the terminal has a light background: as configured, else as the terminal answers
-/// (within 100 ms; a terminal that does not answer is taken for dark).
+/// (within 100 ms), else as `COLORFGBG` says; dark when nothing says.
 fn light_terminal(theme: crate::config::Theme) -> bool {
     use crate::config::Theme;
     match theme {
@@ -39,7 +45,10 @@ fn light_terminal(theme: crate::config::Theme) -> bool {
                 Ok(mode) => mode == terminal_colorsaurus::ThemeMode::Light,
                 Err(e) => {
                     tracing::debug!(error = %e, "the terminal did not say its background");
-                    false
+                    std::env::var("COLORFGBG")
+                        .ok()
+                        .and_then(|v| colorfgbg_is_light(&v))
+                        .unwrap_or(false)
                 }
             }
         }
@@ -256,4 +265,17 @@ async fn run_effect(
         Effect::Copy(_) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colorfgbg_names_the_background() {
+        use super::colorfgbg_is_light as light;
+        assert_eq!(light("15;0"), Some(false));
+        assert_eq!(light("0;15"), Some(true));
+        assert_eq!(light("0;default;7"), Some(true));
+        assert_eq!(light("12;8"), Some(false));
+        assert_eq!(light("nonsense"), None);
+    }
 }
