@@ -66,8 +66,9 @@ fn dashboard_follows_tasks_cancels_creates_and_quits_cleanly() {
     let still = env.submit(&["--agent", "fake", "1000 0.1 0"]);
     env.wait_status(&still, "running", Duration::from_secs(10));
     tmux.keys(&["q"]);
-    let screen =
-        tmux.until("the shell again", T, |s| !s.contains("Pending (") && s.contains("paneherd ui"));
+    let screen = tmux.until("the shell again", T, |s| {
+        !s.contains("Pending (") && s.contains("paneherd ui") && common::tmux::prompt_back(s)
+    });
     assert!(!screen.contains("┌ tasks"), "alternate screen left:\n{screen}");
     tmux.keys(&["echo", "Space", "shell-ok", "Enter"]);
     tmux.until("the shell answers", T, |s| s.lines().any(|l| l.trim() == "shell-ok"));

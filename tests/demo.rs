@@ -40,8 +40,9 @@ fn the_demo_shows_agents_beside_the_dashboard_and_q_leaves_nothing_behind() {
     let s = tmux.until("every task ended, one failed", T, |s| s.contains("Finished (5)"));
     assert!(s.contains("✗ error"), "{s}");
     tmux.keys(&["q"]);
-    let s = tmux
-        .until("the summary", T, |s| s.contains("paneherd demo: 5 tasks — 4 completed, 1 error."));
+    let s = tmux.until("the summary", T, |s| {
+        s.contains("paneherd demo: 5 tasks — 4 completed, 1 error.") && common::tmux::prompt_back(s)
+    });
     assert!(s.contains(&format!("{BIN} list")), "commands that work as written: {s}");
     // Nothing of paneherd's is left in the window.
     assert_eq!(tmux.panes().len(), 1, "{:?}", tmux.panes());

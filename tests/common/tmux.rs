@@ -76,6 +76,16 @@ impl Tmux {
     }
 }
 
+/// Whether a shell's prompt (`# ` or `$ `) is the screen's last line: the shell reads again
+/// (keys typed before would race its own echo).
+pub fn prompt_back(screen: &str) -> bool {
+    screen
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| matches!(l.trim(), "#" | "$"))
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").arg("-S").arg(&self.sock).arg("kill-server").status();
