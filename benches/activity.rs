@@ -173,7 +173,7 @@ fn kind(pid: u32) -> &'static str {
     let has = |w: &str| args.iter().any(|a| a == w);
     if prog == "tmux" {
         "tmux server"
-    } else if prog.starts_with("paneherd") && has("pane-run") {
+    } else if prog == "paneherd-pane" || (prog.starts_with("paneherd") && has("pane-run")) {
         "pane helpers"
     } else if prog.starts_with("paneherd") && has("daemon") {
         "daemon"

@@ -145,6 +145,13 @@ impl Client {
         self.await_reply(id).await
     }
 
+    /// Sends a one-way notice (`pane_output`): nothing answers it.
+    pub async fn notice(&mut self, request: Request) -> Result<(), ClientError> {
+        let line = codec::notice(request).map_err(|e| ClientError::Protocol(e.message))?;
+        self.writer.write_all(line.as_bytes()).await?;
+        Ok(())
+    }
+
     /// Writes a request; returns its correlation number.
     async fn send(&mut self, request: Request) -> Result<u64, ClientError> {
         let id = self.next_id;
@@ -409,7 +416,13 @@ impl crate::runner::pane::Link for PaneLink {
     }
 
     async fn report(&mut self, report: Request) -> anyhow::Result<()> {
-        self.0.request_raw(report).await?;
+        match report {
+            // Sent as the agent prints: one-way, so the wrapper waits for nothing.
+            r @ Request::PaneOutput { .. } => self.0.notice(r).await?,
+            r => {
+                self.0.request_raw(r).await?;
+            }
+        }
         Ok(())
     }
 

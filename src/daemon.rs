@@ -110,8 +110,10 @@ pub fn run(paths: Paths, detach: bool) -> Result<()> {
     let _lock = DaemonLock::acquire(&paths)?;
     let _guard = init_logging(&paths);
     let loaded = Config::load(&paths.config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the daemon's work is many small messages, which a single thread passes on
+    // without waking another (blocking file work goes to tokio's blocking pool, the store's
+    // writes to its own thread).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

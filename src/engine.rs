@@ -37,8 +37,9 @@ use table::Table;
 
 /// Time between SIGTERM and SIGKILL when a task is stopped.
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
-/// At most one output event per task per this interval.
-pub const OUTPUT_EVENT_EVERY: Duration = Duration::from_millis(250);
+/// At most one output event per task per this interval (a little under a second, so that the
+/// once-a-second reports of a busy pane, which come on the second, each make one).
+pub const OUTPUT_EVENT_EVERY: Duration = Duration::from_millis(900);
 /// How long a new pane's wrapper may take to start its agent.
 pub const WRAPPER_START: Duration = Duration::from_secs(15);
 

@@ -180,10 +180,12 @@ pub struct PaneLaunch {
     pub log_path: PathBuf,
 }
 
-/// A request with the client's correlation number.
+/// A request with the client's correlation number. Without one it is a one-way notice,
+/// answered by nothing (only `pane_output`, which a pane's wrapper sends as its agent prints).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RequestLine {
-    pub req: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub req: Option<u64>,
     #[serde(flatten)]
     pub request: Request,
 }
@@ -252,7 +254,10 @@ pub enum Event {
     },
     /// Agent panes were opened, closed, moved into or out of view: ask `status` for the counts.
     PanesChanged,
-    /// The task wrote output (at most a few per second per task).
+    /// The daemon is stopping on purpose (`daemon stop`, SIGTERM): a client should not start
+    /// another unless asked.
+    DaemonStopping,
+    /// The task wrote output (at most about one a second per task).
     Output {
         id: String,
         #[serde(with = "timefmt::ts")]
@@ -266,6 +271,7 @@ impl Event {
         match self {
             Event::TaskCreated { task } | Event::TaskChanged { task } => Some(task),
             Event::Output { .. }
+            | Event::DaemonStopping
             | Event::Lagged { .. }
             | Event::ConfigReloaded { .. }
             | Event::PanesChanged => None,
@@ -318,7 +324,12 @@ pub mod codec {
 
     /// A request.
     pub fn request(req: u64, request: Request) -> Result<String, ErrorBody> {
-        line(&RequestLine { req, request })
+        line(&RequestLine { req: Some(req), request })
+    }
+
+    /// A one-way notice: a request without a correlation number, which nothing answers.
+    pub fn notice(request: Request) -> Result<String, ErrorBody> {
+        line(&RequestLine { req: None, request })
     }
 
     pub fn welcome(w: &Welcome) -> Result<String, ErrorBody> {

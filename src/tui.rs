@@ -4,8 +4,10 @@
 
 pub mod app;
 pub mod form;
+pub mod link;
 pub mod list;
 pub mod runtime;
+pub mod theme;
 pub mod view;
 pub mod viewer;
 

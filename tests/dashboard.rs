@@ -75,3 +75,47 @@ fn dashboard_follows_tasks_cancels_creates_and_quits_cleanly() {
     assert_eq!(env.task(&still)["status"], "running", "agents keep running after q");
     env.ok(&["cancel", "--all"]);
 }
+
+#[test]
+fn a_stopped_daemon_is_started_again_on_request_and_a_lost_one_by_itself() {
+    let env = Env::new(&config_with(""));
+    let tmux = Tmux::start(&env, 160, 48, "sh", &[]);
+    let bin = Path::new(common::BIN).parent().unwrap().display().to_string();
+    let cmd = format!(
+        "export PATH={bin}:$PATH PANEHERD_DATA_DIR={} PANEHERD_RUNTIME_DIR={} PANEHERD_CONFIG={}; paneherd ui",
+        env.data().display(),
+        env.runtime().display(),
+        env.config().display()
+    );
+    tmux.keys(&[&cmd, "Enter"]);
+    tmux.until("the dashboard", T, |s| s.contains("Pending (0)"));
+    let first = env.daemon_pid().expect("the dashboard started a daemon");
+
+    // `daemon stop`: the dashboard says so and does not start another.
+    env.ok(&["daemon", "stop"]);
+    tmux.until("stopped", T, |s| s.contains("the daemon was stopped: S starts it"));
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = env.run(&["daemon", "status"]);
+    assert_eq!(out.status.code(), Some(3), "no daemon was started behind the user's back");
+    // S starts it; the dashboard is live again (a task submitted now shows).
+    tmux.keys(&["S"]);
+    tmux.until("up again", T, |s| !s.contains("daemon was stopped") && s.contains("Pending ("));
+    let second = env.daemon_pid().expect("S started a daemon");
+    assert_ne!(first, second);
+    let id = env.submit(&["--agent", "fake", "2 0.1 0"]);
+    tmux.until("the new task", T, |s| s.contains(&id));
+
+    // Killed unasked: the dashboard connects again by itself (to a new daemon).
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(second), nix::sys::signal::Signal::SIGKILL)
+        .unwrap();
+    let deadline = std::time::Instant::now() + T;
+    while env.daemon_pid().is_none_or(|p| p == second) {
+        assert!(std::time::Instant::now() < deadline, "no new daemon: {}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux.until("reconnected", T, |s| {
+        !s.contains("went away") && s.contains(&id) && s.contains("Pending (")
+    });
+    tmux.keys(&["q"]);
+    env.stop_daemon();
+}

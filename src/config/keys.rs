@@ -35,6 +35,7 @@ pub enum Command {
     AllFinished,
     Help,
     Quit,
+    StartDaemon,
     ViewerDown,
     ViewerUp,
     ViewerPageDown,
@@ -70,7 +71,7 @@ const fn b(
 use Command as C;
 use Place::{Confirm, List, Viewer};
 
-pub const BINDINGS: [Binding; 28] = [
+pub const BINDINGS: [Binding; 29] = [
     b(C::Up, List, "up", "k Up", "move up"),
     b(C::Down, List, "down", "j Down", "move down"),
     b(C::First, List, "first", "g", "first task"),
@@ -89,6 +90,7 @@ pub const BINDINGS: [Binding; 28] = [
     b(C::AllFinished, List, "all_finished", "f", "every finished task / only the latest"),
     b(C::Help, List, "help", "?", "this help"),
     b(C::Quit, List, "quit", "q", "quit (agents keep running)"),
+    b(C::StartDaemon, List, "start_daemon", "S", "start the daemon again after `daemon stop`"),
     b(C::ViewerDown, Viewer, "viewer_down", "j Down", "scroll down"),
     b(C::ViewerUp, Viewer, "viewer_up", "k Up", "scroll up"),
     b(C::ViewerPageDown, Viewer, "viewer_page_down", "Space PageDown", "page down"),

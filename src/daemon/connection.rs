@@ -91,10 +91,28 @@ pub async fn serve(hub: HubHandle, stream: UnixStream) {
     let writer = tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         let mut buf = Vec::new();
-        while let Some(out) = out_rx.recv().await {
-            if write_out(&mut write, out, &mut buf).await.is_err() {
+        let mut lines = Vec::new();
+        'outer: while let Some(out) = out_rx.recv().await {
+            // Lines queued together (a burst of events) go out in one write.
+            let mut next = Some(out);
+            while let Some(out) = next.take() {
+                match out {
+                    Out::Line(l) => lines.extend_from_slice(l.as_bytes()),
+                    big => {
+                        if (!lines.is_empty() && write.write_all(&lines).await.is_err())
+                            || write_out(&mut write, big, &mut buf).await.is_err()
+                        {
+                            break 'outer;
+                        }
+                        lines.clear();
+                    }
+                }
+                next = out_rx.try_recv().ok();
+            }
+            if !lines.is_empty() && write.write_all(&lines).await.is_err() {
                 break;
             }
+            lines.clear();
         }
         let _ = write.shutdown().await;
     });
@@ -133,18 +151,32 @@ pub async fn serve(hub: HubHandle, stream: UnixStream) {
                 }
             }
         }
-        let value: serde_json::Value = match serde_json::from_str(&line) {
-            Ok(v) => v,
-            Err(e) => {
-                let e = err(ErrorKind::BadRequest, format!("not JSON: {e}"));
+        let (re, request) = match serde_json::from_str::<RequestLine>(&line) {
+            Ok(RequestLine { req: Some(re), request }) => (re, request),
+            // A wrapper's one-way report of output: no answer, not even a wait for the engine.
+            Ok(RequestLine { req: None, request: Request::PaneOutput { task_id, bytes } }) => {
+                hub.input(Input::Output { id: task_id, bytes });
+                continue;
+            }
+            Ok(RequestLine { req: None, .. }) => {
+                let e = err(
+                    ErrorKind::BadRequest,
+                    "bad request: missing field `req` (only pane_output may go without)",
+                );
                 let _ = out_tx.send(Out::Line(codec::error(0, &e))).await;
                 continue;
             }
-        };
-        let re = value.get("req").and_then(|v| v.as_u64()).unwrap_or(0);
-        let request = match serde_json::from_value::<RequestLine>(value) {
-            Ok(r) => r.request,
             Err(e) => {
+                // Answer to the request's number when the line has one.
+                let value = match serde_json::from_str::<serde_json::Value>(&line) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let e = err(ErrorKind::BadRequest, format!("not JSON: {e}"));
+                        let _ = out_tx.send(Out::Line(codec::error(0, &e))).await;
+                        continue;
+                    }
+                };
+                let re = value.get("req").and_then(|v| v.as_u64()).unwrap_or(0);
                 let e = err(ErrorKind::BadRequest, format!("bad request: {e}"));
                 let _ = out_tx.send(Out::Line(codec::error(re, &e))).await;
                 continue;

@@ -64,7 +64,9 @@ pub fn start(
         let mut co = Coalescer::default();
         loop {
             let due = co.due();
-            let cfg = config.borrow().notify.clone();
+            // The config in force (an `Arc`: nothing is copied per event).
+            let config_now = config.borrow().clone();
+            let cfg = &config_now.notify;
             let window = Duration::from_millis(cfg.coalesce_ms);
             tokio::select! {
                 ev = rx.recv() => match ev {
@@ -72,7 +74,7 @@ pub fn start(
                         if task.status.is_terminal() && let Some(hook) = &cfg.on_finish {
                             tokio::spawn(on_finish(hook.clone(), (*task).clone(), cfg.on_finish_timeout_secs));
                         }
-                        if cfg.enabled && wants(&cfg, &task) {
+                        if cfg.enabled && wants(cfg, &task) {
                             if cfg.skip_when_visible && in_view(&task).await {
                                 tracing::debug!(task = %task.id, "no notification: its pane is in view");
                             } else {

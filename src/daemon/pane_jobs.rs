@@ -137,9 +137,21 @@ async fn run(
 ) -> bool {
     match job {
         PaneJob::Open { id, origin, cwd, title, tmux } => {
-            let exe = shell_quote(&exe.to_string_lossy());
             let sock = shell_quote(&socket.to_string_lossy());
-            let run = format!("exec {exe} pane-run --socket {sock} --task {id}");
+            // The small wrapper binary beside this one, else this one's `pane-run`.
+            let small = exe.with_file_name("paneherd-pane");
+            let run = if small.is_file() {
+                format!(
+                    "exec {} --socket {sock} --task {id}",
+                    shell_quote(&small.to_string_lossy())
+                )
+            } else {
+                format!(
+                    "exec {} pane-run --socket {sock} --task {id}",
+                    shell_quote(&exe.to_string_lossy())
+                )
+            };
+            let exe = shell_quote(&exe.to_string_lossy());
             let hook = format!(
                 "{exe} tmux-resized --socket {sock} --tmux {}",
                 shell_quote(&origin.socket.to_string_lossy())

@@ -116,9 +116,12 @@ impl Engine {
     /// Stops accepting work and stops every running task (pending ones stay queued on disk);
     /// `Effect::Stopped` once nothing runs.
     pub(super) fn shutdown(&mut self, now: Timestamp) -> Vec<Effect> {
+        let mut fx = vec![];
+        if !self.shutting_down {
+            fx.push(Effect::Announce(Event::DaemonStopping));
+        }
         self.shutting_down = true;
         let ids: Vec<String> = self.runs.keys().cloned().collect();
-        let mut fx = vec![];
         for id in ids {
             fx.extend(self.kill(
                 &id,

@@ -315,12 +315,16 @@ fn output_events_are_at_most_one_per_interval() {
     assert_eq!(outputs(&r.input(Input::Output { id: a.clone(), bytes: 5 }, at(1.0))), 1);
     let fx = r.input(Input::Output { id: a.clone(), bytes: 5 }, at(1.1));
     assert_eq!(outputs(&fx), 0, "within the interval");
-    assert_eq!(timers(&fx)[&TimerKind::OutputEvent], at(1.25));
+    assert_eq!(timers(&fx)[&TimerKind::OutputEvent], at(1.9));
     assert_eq!(outputs(&r.input(Input::Output { id: a.clone(), bytes: 5 }, at(1.2))), 0);
     assert_eq!(
-        outputs(&r.input(Input::Timer { id: a.clone(), kind: TimerKind::OutputEvent }, at(1.25))),
+        outputs(&r.input(Input::Timer { id: a.clone(), kind: TimerKind::OutputEvent }, at(1.9))),
         1
     );
+    // A busy pane's reports, once a second: one event each.
+    for s in [3.0, 4.0, 5.0] {
+        assert_eq!(outputs(&r.input(Input::Output { id: a.clone(), bytes: 5 }, at(s))), 1);
+    }
 }
 
 #[test]

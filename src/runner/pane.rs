@@ -32,8 +32,10 @@ pub trait Link: Sized {
 
 /// How often a wrapper tries the daemon again when it is away (restarting).
 const RETRY: Duration = Duration::from_millis(250);
-/// At most one activity report to the daemon per this interval.
-const REPORT_EVERY: Duration = Duration::from_millis(250);
+/// Output after this long a silence is reported to the daemon at once; output that goes on is
+/// reported once a second, on the second of the wall clock, so that the reports of every busy
+/// pane reach the daemon together (one wake-up for all, not one per pane).
+const QUIET: Duration = Duration::from_secs(2);
 /// After the agent exits, output still in its terminal is read until the terminal is closed by
 /// every process, or until it has been quiet this long (a background process the agent left
 /// behind may hold the terminal open for ever).
@@ -194,6 +196,7 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
     let mut drain_end = Instant::now();
     let mut unreported: u64 = 0;
     let mut report_at = Instant::now();
+    let mut last_output = Instant::now() - QUIET;
     loop {
         tokio::select! {
             read = from_agent.read(&mut out) => match read {
@@ -203,7 +206,11 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
                     let _ = stdout.write_all(&out[..n]).await;
                     let _ = stdout.flush().await;
                     log.append(&out[..n]);
+                    if unreported == 0 {
+                        report_at = next_report(last_output.elapsed());
+                    }
                     unreported += n as u64;
+                    last_output = Instant::now();
                     if exit.is_some() {
                         drain_until = (Instant::now() + DRAIN_QUIET).min(drain_end);
                     }
@@ -226,7 +233,6 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
                     client = reattach(socket, task_id).await;
                 }
                 unreported = 0;
-                report_at = Instant::now() + REPORT_EVERY;
             }
             _ = client.lost() => {
                 // The daemon went away (a restart): report in to the next one, which
@@ -259,6 +265,18 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
     println!("\n\x1b[2m── paneherd: task {task_id} {how} ──\x1b[0m");
     let _ = std::io::stdout().flush();
     Ok(())
+}
+
+/// When to report output that came `since_last` after the previous output.
+fn next_report(since_last: Duration) -> Instant {
+    if since_last >= QUIET {
+        return Instant::now();
+    }
+    let into_second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    Instant::now() + Duration::from_nanos(1_000_000_000 - u64::from(into_second))
 }
 
 /// This pane's id, as tmux gives it to the processes it starts.

@@ -56,6 +56,18 @@ pub enum Action {
     /// The daemon's status (limit groups, layout, panes, config health).
     Status(Box<crate::proto::StatusData>),
     Message(String),
+    /// The line to the daemon changed.
+    Daemon(Daemon),
+}
+
+/// The dashboard's line to the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daemon {
+    Up,
+    /// Stopped on purpose: started again only when the user asks.
+    Stopped,
+    /// Gone unasked (crashed, killed): the dashboard reconnects by itself.
+    Lost,
 }
 
 /// What `update` asks the runtime to do.
@@ -74,6 +86,8 @@ pub enum Effect {
     FetchGroups,
     /// The event stream skipped events: fetch the whole list again.
     Reload,
+    /// Start the stopped daemon again and connect to it.
+    StartDaemon,
 }
 
 pub struct App {
@@ -101,6 +115,7 @@ pub struct App {
     pub message: Option<String>,
     pub keymap: Keymap,
     pub size: (u16, u16),
+    pub daemon: Daemon,
     /// Colours on (off with `NO_COLOR`).
     pub color: bool,
     /// The terminal's background is light (darker colours read better on it).
@@ -133,6 +148,7 @@ impl App {
             message: None,
             keymap,
             size: (80, 24),
+            daemon: Daemon::Up,
             color: true,
             light: false,
             quit: false,
@@ -186,6 +202,13 @@ impl App {
                 self.message = Some(m);
                 vec![]
             }
+            Action::Daemon(d) => {
+                // Told it stops on purpose, its stream's end is no loss.
+                if !(d == Daemon::Lost && self.daemon == Daemon::Stopped) {
+                    self.daemon = d;
+                }
+                vec![]
+            }
         }
     }
 
@@ -205,6 +228,10 @@ impl App {
                 fx
             }
             Event::Lagged { .. } => vec![Effect::Reload],
+            Event::DaemonStopping => {
+                self.daemon = Daemon::Stopped;
+                vec![]
+            }
             Event::PanesChanged => vec![Effect::FetchGroups],
             Event::ConfigReloaded { error } => {
                 self.config_error = error;
@@ -409,6 +436,10 @@ impl App {
             Command::Quit => {
                 self.quit = true;
                 vec![]
+            }
+            Command::StartDaemon if self.daemon == Daemon::Stopped => {
+                self.message = Some("starting the daemon…".into());
+                vec![Effect::StartDaemon]
             }
             // The output viewer's and the confirmation's (`Place::List` never gives them).
             _ => vec![],

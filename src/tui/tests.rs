@@ -423,3 +423,23 @@ fn view_help_form_confirm() {
     app.update(key('c'));
     snapshot_both("confirm", &mut app);
 }
+
+#[test]
+fn a_daemon_stopped_on_purpose_is_started_again_only_when_asked() {
+    use super::app::Daemon;
+    let mut app = mixed();
+    // Gone unasked: the header says the dashboard connects again (the loop does it).
+    app.update(Action::Daemon(Daemon::Lost));
+    assert!(render(&app, 160, 48).contains("the daemon went away: connecting again"));
+    assert_eq!(app.update(key('S')), vec![], "nothing to start while it reconnects");
+    app.update(Action::Daemon(Daemon::Up));
+    assert!(!render(&app, 160, 48).contains("daemon"));
+    // Stopped on purpose: it said so; the end of its stream that follows changes nothing.
+    app.update(Action::Event(Event::DaemonStopping));
+    app.update(Action::Daemon(Daemon::Lost));
+    assert_eq!(app.daemon, Daemon::Stopped);
+    assert!(render(&app, 160, 48).contains("the daemon was stopped: S starts it"));
+    assert_eq!(app.update(key('S')), vec![Effect::StartDaemon]);
+    app.update(Action::Daemon(Daemon::Up));
+    assert_eq!(app.daemon, Daemon::Up);
+}

@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
-use super::app::{App, Mode, Row};
+use super::app::{App, Daemon, Mode, Row};
 use crate::config::keys::{Command, Place};
 use crate::core::task::{Task, TaskStatus};
 use crate::core::text::cut;
@@ -187,8 +187,27 @@ fn part(full: String, short: Option<String>) -> Part {
 fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let mut parts = vec![Part { full: " paneherd ".into(), short: None, style: bold, keep: true }];
+    let red = if app.color { Style::default().fg(Color::Red) } else { Style::default() };
+    match app.daemon {
+        Daemon::Up => {}
+        Daemon::Stopped => parts.push(Part {
+            full: format!(
+                "│ the daemon was stopped: {} starts it ",
+                app.keymap.label(Command::StartDaemon)
+            ),
+            short: Some(format!("│ stopped: {} starts ", app.keymap.label(Command::StartDaemon))),
+            style: red,
+            keep: true,
+        }),
+        Daemon::Lost => parts.push(Part {
+            full: "│ the daemon went away: connecting again… ".into(),
+            short: Some("│ reconnecting… ".into()),
+            style: red,
+            keep: true,
+        }),
+    }
     if app.config_error.is_some() {
-        let style = if app.color { Style::default().fg(Color::Red) } else { Style::default() };
+        let style = red;
         parts.push(Part {
             full: "│ config error: running on the last good config ".into(),
             short: Some("│ config error ".into()),
@@ -214,7 +233,10 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
         let focus = app.keymap.label(Command::Focus);
         let why = if shown == 0 { " (window too small)" } else { "" };
         parts.push(part(
-            format!("│ {} out of view{why}: {focus} shows one ", plural(waiting, "agent", "agents")),
+            format!(
+                "│ {} out of view{why}: {focus} shows one ",
+                plural(waiting, "agent", "agents")
+            ),
             Some(format!("│ +{waiting} out of view ")),
         ));
     }

@@ -1,0 +1,224 @@
+//! The dashboard's line to the daemon: the connections it keeps (one that registers its pane
+//! and one for the event stream, opened again after the daemon restarts), and the effects of
+//! `update` run as requests.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::mpsc;
+
+use super::app::{Action, Detail, Effect};
+use crate::client::Client;
+use crate::core::task::{Task, TmuxOrigin};
+use crate::paths::Paths;
+use crate::proto::{ListFilter, OutputData, Request, StatusData};
+
+/// The connections kept open to the daemon.
+pub struct Link {
+    /// Registers the dashboard's pane while it lives (agents get panes beside it).
+    pub _control: Client,
+    /// The event stream.
+    pub events: Client,
+}
+
+impl Link {
+    /// Connects (starting a daemon when `autostart`), registers the pane, subscribes, and
+    /// returns the task list as it is.
+    pub async fn open(
+        paths: &Paths,
+        origin: Option<&TmuxOrigin>,
+        autostart: bool,
+    ) -> Result<(Link, Vec<Task>)> {
+        let mut control =
+            Client::connect(paths, autostart).await.context("cannot reach the daemon")?;
+        if let Some(o) = origin {
+            control
+                .request_raw(Request::RegisterMain {
+                    socket: o.socket.clone(),
+                    pane: o.pane.clone(),
+                })
+                .await
+                .context("cannot register the dashboard's pane")?;
+        }
+        let mut events = Client::connect(paths, false).await?;
+        events.subscribe().await?;
+        let tasks: Vec<Task> =
+            control.request(Request::List { filter: ListFilter::default() }).await?;
+        Ok((Link { _control: control, events }, tasks))
+    }
+
+    /// Connects again after the daemon went away unasked (it crashed, or was killed): tries
+    /// until one answers, starting one when none does.
+    pub async fn reopen(paths: &Paths, origin: Option<&TmuxOrigin>) -> (Link, Vec<Task>) {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match Link::open(paths, origin, true).await {
+                Ok(l) => return l,
+                Err(e) => tracing::debug!(error = %format!("{e:#}"), "daemon not back yet"),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+}
+
+/// Runs effects; see `run_effects`.
+pub struct Effects {
+    paths: Paths,
+    tx: mpsc::UnboundedSender<Action>,
+    fetches: mpsc::UnboundedSender<Effect>,
+}
+
+impl Effects {
+    pub fn new(paths: &Paths, tx: &mpsc::UnboundedSender<Action>) -> Effects {
+        let (fetches, rx) = mpsc::unbounded_channel();
+        tokio::spawn(fetcher(paths.clone(), rx, tx.clone()));
+        Effects { paths: paths.clone(), tx: tx.clone(), fetches }
+    }
+
+    /// Runs the effects of `update`: fetches (the selected task's output, the viewer's, the
+    /// status) one after another on one kept connection; anything else as a request on a
+    /// connection of its own, so that a slow one (a cancel waits for the process to stop) holds up
+    /// nothing. Results come back as actions. No effect starts a daemon: a stopped daemon is
+    /// started again only when the user asks (`Effect::StartDaemon`, run by the loop).
+    pub fn run_effects(&self, fx: Vec<Effect>) {
+        let (paths, tx) = (&self.paths, &self.tx);
+        for effect in fx {
+            if let Effect::Copy(text) = &effect {
+                use base64::Engine as _;
+                let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+                let mut out = std::io::stdout();
+                let _ = write!(out, "\x1b]52;c;{b64}\x07");
+                let _ = out.flush();
+                // Inside tmux, also through tmux's buffer (it forwards to the terminal's clipboard
+                // by its own `set-clipboard` rules).
+                if let Some(socket) = std::env::var("TMUX")
+                    .ok()
+                    .and_then(|t| crate::tmux::adapter::socket_from_env(&t))
+                {
+                    let text = text.clone();
+                    tokio::spawn(async move {
+                        let _ = crate::tmux::Tmux::new(socket).set_buffer(&text).await;
+                    });
+                }
+                let _ = tx.send(Action::Message(format!("copied {text}")));
+                continue;
+            }
+            if matches!(
+                effect,
+                Effect::FetchDetail(_) | Effect::FetchOutput(_) | Effect::FetchGroups
+            ) {
+                let _ = self.fetches.send(effect);
+                continue;
+            }
+            let paths = paths.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let result = match Client::connect(&paths, false).await {
+                    Ok(mut c) => run_effect(&mut c, effect, &tx).await,
+                    Err(e) => Err(e.into()),
+                };
+                if let Err(e) = result {
+                    let _ = tx.send(Action::Message(format!("{e:#}")));
+                }
+            });
+        }
+    }
+}
+
+/// Runs fetches in order on one connection, made again when it breaks (no daemon is started).
+async fn fetcher(
+    paths: Paths,
+    mut rx: mpsc::UnboundedReceiver<Effect>,
+    tx: mpsc::UnboundedSender<Action>,
+) {
+    let mut conn: Option<Client> = None;
+    while let Some(effect) = rx.recv().await {
+        if conn.is_none() {
+            conn = Client::connect(&paths, false).await.ok();
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        if let Err(e) = run_effect(c, effect, &tx).await {
+            tracing::debug!(error = %format!("{e:#}"), "fetch failed");
+            conn = None;
+        }
+    }
+}
+
+async fn run_effect(
+    c: &mut Client,
+    effect: Effect,
+    tx: &mpsc::UnboundedSender<Action>,
+) -> Result<()> {
+    match effect {
+        Effect::FetchDetail(id) => {
+            let o: OutputData = c
+                .request(Request::Output {
+                    id: id.clone(),
+                    wait: false,
+                    timeout_ms: None,
+                    full: false,
+                })
+                .await?;
+            let text = o.result.or(o.tail).unwrap_or_default();
+            let _ = tx.send(Action::Detail(Detail { id, text }));
+        }
+        Effect::FetchOutput(id) => {
+            // All of it: the result of an ended task, everything so far of a running one.
+            let o: OutputData = c
+                .request(Request::Output {
+                    id: id.clone(),
+                    wait: false,
+                    timeout_ms: None,
+                    full: true,
+                })
+                .await?;
+            let text = o.result.or(o.tail).unwrap_or_default();
+            let _ = tx.send(Action::FullOutput(id, text));
+        }
+        Effect::FetchGroups => {
+            let s: StatusData = c.request(Request::Status).await?;
+            let _ = tx.send(Action::Status(Box::new(s)));
+        }
+        Effect::Cancel(ids) => {
+            let done: Vec<Task> = c.request(Request::Cancel { ids, all: false }).await?;
+            let names: Vec<String> =
+                done.iter().map(|t| format!("{} {}", t.id, t.status)).collect();
+            let _ = tx.send(Action::Message(names.join(", ")));
+        }
+        Effect::CancelAll => {
+            let done: Vec<Task> = c.request(Request::Cancel { ids: vec![], all: true }).await?;
+            let _ = tx.send(Action::Message(format!("cancelled {} tasks", done.len())));
+        }
+        Effect::Retry(id) => {
+            let t: Task = c.request(Request::Retry { id }).await?;
+            let _ = tx.send(Action::Message(format!("retrying as {}", t.id)));
+        }
+        Effect::Submit(mut spec) => {
+            spec.client_cwd = std::env::current_dir().ok();
+            spec.env = Some(std::env::vars().collect());
+            let t: Task = c.request(Request::Submit { spec }).await?;
+            let _ = tx.send(Action::Message(format!("submitted {}", t.id)));
+        }
+        Effect::Focus(id) => {
+            let t: Task = c.request(Request::Focus { id }).await?;
+            let _ = tx.send(Action::Message(format!(
+                "{} is in pane {}",
+                t.id,
+                t.pane_id.unwrap_or_default()
+            )));
+        }
+        Effect::SetLayout(name) => {
+            c.request_raw(Request::SetLayout { name: name.clone() }).await?;
+            let _ = tx.send(Action::Message(format!("layout {name}")));
+        }
+        Effect::Reload => {
+            let tasks: Vec<Task> =
+                c.request(Request::List { filter: ListFilter::default() }).await?;
+            let _ = tx.send(Action::Loaded(tasks));
+        }
+        Effect::Copy(_) | Effect::StartDaemon => {}
+    }
+    Ok(())
+}
