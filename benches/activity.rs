@@ -317,6 +317,8 @@ struct Figures {
     exit_ms: f64,
     key_ms: f64,
     floor_ms: f64,
+    /// Overflow windows, and the smallest pane in them.
+    overflow: (usize, Option<(u16, u16)>),
 }
 
 async fn measure(n: usize, active: bool, secs: u64, settle: u64) -> (Figures, String) {
@@ -352,6 +354,21 @@ async fn measure(n: usize, active: bool, secs: u64, settle: u64) -> (Figures, St
         let e = pss.entry(k).or_default();
         e.0 += pss_kb(p);
         e.1 += 1;
+    }
+
+    // The overflow windows and their smallest pane.
+    let mut windows = std::collections::BTreeSet::new();
+    let mut smallest: Option<(u16, u16)> = None;
+    for l in run
+        .tmux(&["list-panes", "-a", "-F", "#{window_name}\t#{pane_width}\t#{pane_height}"])
+        .lines()
+    {
+        let f: Vec<&str> = l.split('\t').collect();
+        if f.len() == 3 && f[0].starts_with("paneherd-agents") {
+            windows.insert(f[0].to_string());
+            let (w, h): (u16, u16) = (f[1].parse().unwrap_or(0), f[2].parse().unwrap_or(0));
+            smallest = Some(smallest.map_or((w, h), |(a, b)| (a.min(w), b.min(h))));
+        }
     }
 
     // Every line in the logs, in order.
@@ -427,6 +444,7 @@ async fn measure(n: usize, active: bool, secs: u64, settle: u64) -> (Figures, St
         exit_ms: median(exits),
         key_ms: median(keys),
         floor_ms,
+        overflow: (windows.len(), smallest),
     };
     (f, how)
 }
@@ -490,6 +508,12 @@ fn main() {
                 "  every line in the logs, in order: {}",
                 if f.lines_ok { "yes" } else { "NO" }
             );
+            match f.overflow {
+                (n, Some((w, h))) if n > 0 => {
+                    println!("  overflow windows: {n}, smallest pane {w}×{h}")
+                }
+                _ => println!("  overflow windows: none"),
+            }
             println!(
                 "  exit → shown on the dashboard: median {:.1} ms; key → frame: median {:.1} ms (one capture-pane: {:.1} ms)",
                 f.exit_ms, f.key_ms, f.floor_ms

@@ -18,6 +18,9 @@ use nix::unistd::Pid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
     pub task_id: String,
+    /// `argv[0]` found on the task's `PATH` (so that no search happens at spawn: the process
+    /// is made with `posix_spawn`, not a copy of the daemon).
+    pub program: PathBuf,
     pub argv: Vec<String>,
     /// The base environment (the submitting client's); the daemon's own when `None`.
     pub base_env: Option<Vec<(String, String)>>,

@@ -73,11 +73,11 @@ impl Server {
     }
 
     fn main_window(&self) -> Vec<Pane> {
-        self.panes().into_iter().filter(|p| p.window != "paneherd-agents").collect()
+        self.panes().into_iter().filter(|p| !p.window.starts_with("paneherd-agents")).collect()
     }
 
     fn overflow(&self) -> Vec<Pane> {
-        self.panes().into_iter().filter(|p| p.window == "paneherd-agents").collect()
+        self.panes().into_iter().filter(|p| p.window.starts_with("paneherd-agents")).collect()
     }
 
     /// Waits (polling tmux, in the test only) until `f` holds.
@@ -194,6 +194,33 @@ fn overflow_then_rotation_into_view() {
 }
 
 #[test]
+fn agents_that_do_not_fit_wait_in_overflow_windows_within_the_minimums() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 120, 35);
+    let ids: Vec<String> =
+        (0..20).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+    srv.until("20 agent panes", Duration::from_secs(20), |s| s.panes().len() == 21);
+    let hidden = srv.overflow();
+    // 120×35 holds six panes of at least 40×8 (tiled: 3 rows, 2 columns): the rest of the
+    // waiting agents go to `paneherd-agents-2`, `-3`, …, each laid out within the minimums.
+    let mut windows: Vec<String> = hidden.iter().map(|p| p.window.clone()).collect();
+    windows.sort();
+    windows.dedup();
+    assert_eq!(windows.len(), hidden.len().div_ceil(6), "{windows:?}: {hidden:#?}");
+    assert!(windows.contains(&"paneherd-agents".to_string()), "{windows:?}");
+    assert!(windows.contains(&"paneherd-agents-2".to_string()), "{windows:?}");
+    for p in &hidden {
+        assert!(p.w >= 40 && p.h >= 8, "a waiting pane below the minimums: {p:?}");
+    }
+    // Every agent runs, whichever window it waits in.
+    for id in &ids {
+        env.wait_status(id, "running", Duration::from_secs(10));
+    }
+    env.ok(&["cancel", "--all"]);
+    srv.until("all panes closed", Duration::from_secs(20), |s| s.panes().len() == 1);
+}
+
+#[test]
 fn a_window_too_small_for_any_agent_keeps_them_all_running_in_the_background() {
     // A layout the user chose is kept, even where it shows no agent.
     let env = Env::new(&tmux_config("layout = \"main-vertical\"\n"));
@@ -203,7 +230,10 @@ fn a_window_too_small_for_any_agent_keeps_them_all_running_in_the_background() {
     srv.until("3 hidden agents", Duration::from_secs(10), |s| s.overflow().len() == 3);
     assert_eq!(srv.main_window().len(), 1, "the main pane is alone");
     let status = env.ok(&["daemon", "status"]);
-    assert!(status.contains("0 shown, 3 waiting in paneherd-agents (window too small"), "{status}");
+    assert!(
+        status.contains("0 shown, 3 waiting in paneherd-agents windows (window too small"),
+        "{status}"
+    );
     for id in &ids {
         let t = env.wait_status(id, "running", Duration::from_secs(5));
         assert!(t["pane_id"].as_str().unwrap().starts_with('%'));

@@ -47,7 +47,7 @@ pub(super) async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
             (None, _) => String::new(),
         };
         outln!(
-            "  panes      beside {} ({}): {} shown, {} waiting in paneherd-agents{note}",
+            "  panes      beside {} ({}): {} shown, {} waiting in paneherd-agents windows{note}",
             p.main_pane,
             p.socket.display(),
             p.visible,

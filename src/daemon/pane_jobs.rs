@@ -14,7 +14,7 @@ use crate::core::task::TmuxOrigin;
 use crate::engine::{Answer, Effect, Hangup, Input, ReplyTo};
 use crate::proto::{ErrorBody, ErrorKind};
 use crate::tmux::TmuxSettings;
-use crate::tmux::adapter::{OVERFLOW_WINDOW, Tmux, shell_quote};
+use crate::tmux::adapter::{Tmux, is_overflow_name, shell_quote};
 
 /// What the pane manager is asked to do.
 #[derive(Debug)]
@@ -250,7 +250,7 @@ async fn run(
             let t = Tmux::new(&origin.socket);
             let visible = match t.pane_info(&pane).await {
                 Ok(Some(info)) if crate::runner::runs_task(pid, &id) => {
-                    Some(info.window_name != OVERFLOW_WINDOW)
+                    Some(!is_overflow_name(&info.window_name))
                 }
                 _ => None,
             };

@@ -1,6 +1,6 @@
 //! Which agent panes are shown beside which main pane, and which wait in the overflow window.
 //! Every change (a pane added or closed, a window resized) re-plans the window with the pure
-//! planner and applies the plan: panes move between the main window and `paneherd-agents`, and
+//! planner and applies the plan: panes move between the main window and the overflow windows (`paneherd-agents`, `-2`, …), and
 //! one `select-layout` sets every size. Changes are serialized by one async lock.
 
 use std::collections::{HashMap, VecDeque};
@@ -122,7 +122,8 @@ impl Panes {
             mw.visible.push((task_id.to_string(), p.pane.clone()));
             Placed { pane: p.pane, pid: p.pid, visible: true }
         } else {
-            let p = tmux.split_in_overflow(&info.session, cwd, command).await?;
+            let min = (geometry.agent_pane_min_width, geometry.agent_pane_min_height);
+            let p = tmux.split_in_overflow(&info.session, cwd, command, min).await?;
             if let Err(e) = tmux.decorate(&p.window).await {
                 tracing::warn!(error = %format!("{e:#}"), "cannot set the pane borders");
             }

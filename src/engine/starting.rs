@@ -32,11 +32,22 @@ impl Engine {
         let first = agent.command.get_ref().first().cloned().unwrap_or_default();
         let values = [("paneherd", self.setup.exe.display().to_string())].into_iter().collect();
         let program = argv::expand(&[first], &values)?.pop().unwrap_or_default();
+        self.locate(&program, env, cwd)
+    }
+
+    /// Finds `program` as the task's process would (on the `PATH` of `env`, the submitter's;
+    /// else the daemon's).
+    fn locate(
+        &self,
+        program: &str,
+        env: Option<&[(String, String)]>,
+        cwd: &std::path::Path,
+    ) -> Result<PathBuf, String> {
         let path = match env {
             Some(env) => env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
             None => self.setup.path.clone(),
         };
-        self.world.find_program(&program, path.as_deref(), cwd)
+        self.world.find_program(program, path.as_deref(), cwd)
     }
 
     /// The values of an argv template's placeholders for `task`, run with `prompt`.
@@ -77,8 +88,6 @@ impl Engine {
                 .agents
                 .get(&task.agent)
                 .ok_or_else(|| format!("agent {:?} is no longer in the config", task.agent))?;
-            // Installed when the task was submitted; still there now?
-            self.program_of(agent, env.as_deref(), &task.cwd)?;
             let mut values = self.template_values(
                 &task,
                 task.prompt.clone(),
@@ -93,6 +102,12 @@ impl Engine {
                 _ => agent.command.get_ref(),
             };
             let argv = argv::expand(template, &values)?;
+            // Installed when the task was submitted; still there now?
+            let program = self.locate(
+                argv.first().map(String::as_str).unwrap_or_default(),
+                env.as_deref(),
+                &task.cwd,
+            )?;
             // PWD too: programs that take their directory from it (OpenCode does) must not run
             // in the submitter's or the daemon's.
             let mut extra = vec![("PWD".to_string(), task.cwd.display().to_string())];
@@ -100,6 +115,7 @@ impl Engine {
             extra.push(("PANEHERD_TASK_ID".into(), task.id.clone()));
             Ok::<_, String>(Launch {
                 task_id: task.id.clone(),
+                program,
                 argv,
                 base_env: env.clone(),
                 env: extra,

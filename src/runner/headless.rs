@@ -67,8 +67,9 @@ fn spawn(
     let program = launch.argv.first().ok_or("empty command")?;
     let (reader, writer) =
         std::io::pipe().map_err(|e| format!("cannot create output pipe: {e}"))?;
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(&launch.argv[1..])
+    let mut cmd = tokio::process::Command::new(&launch.program);
+    cmd.arg0(program)
+        .args(&launch.argv[1..])
         .current_dir(&launch.cwd)
         .stdin(Stdio::null())
         .stdout(writer.try_clone().map_err(|e| format!("cannot duplicate output pipe: {e}"))?)

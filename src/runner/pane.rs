@@ -184,7 +184,10 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
     let raw = RawMode::enable();
     let (mut from_agent, mut to_agent) = pty.into_split();
     let mut stdin = tokio::io::stdin();
-    let mut stdout = tokio::io::stdout();
+    // Written directly, not through tokio's stdout (which hands every write to another
+    // thread): a write to the pane's terminal is at once, and if tmux is slow to read, the
+    // agent waits too, as it would in a terminal of its own.
+    let mut stdout = std::io::stdout().lock();
     let mut log = Log { path: &launch.log_path, file: None, failed: false };
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
         .context("cannot watch the pane's size")?;
@@ -203,8 +206,8 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
                 // End of the terminal's output: every process holding it has gone.
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let _ = stdout.write_all(&out[..n]).await;
-                    let _ = stdout.flush().await;
+                    let _ = stdout.write_all(&out[..n]);
+                    let _ = stdout.flush();
                     log.append(&out[..n]);
                     if unreported == 0 {
                         report_at = next_report(last_output.elapsed());
@@ -262,8 +265,8 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
         (None, Some(s)) => format!("signal {s}"),
         _ => "ended".into(),
     };
-    println!("\n\x1b[2m── paneherd: task {task_id} {how} ──\x1b[0m");
-    let _ = std::io::stdout().flush();
+    let _ = writeln!(stdout, "\n\x1b[2m── paneherd: task {task_id} {how} ──\x1b[0m");
+    let _ = stdout.flush();
     Ok(())
 }
 

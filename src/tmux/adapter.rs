@@ -12,8 +12,46 @@ use tmux_interface::{
     Tmux as TmuxCmd, TmuxCommand,
 };
 
-/// Name of the background window where agents wait when the main window is full.
+/// Name of the background window where agents wait when the main window is full; more such
+/// windows, when one would hold panes smaller than the minimums, are `paneherd-agents-2`, ….
 pub const OVERFLOW_WINDOW: &str = "paneherd-agents";
+
+/// An overflow window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overflow {
+    pub window: String,
+    pub name: String,
+    pub panes: usize,
+    pub width: u16,
+    pub height: u16,
+}
+
+/// Where a waiting agent goes.
+enum Room {
+    In(String),
+    New(String),
+}
+
+/// The name of the `k`th overflow window (1: `paneherd-agents`).
+pub fn overflow_name(k: u32) -> String {
+    if k <= 1 { OVERFLOW_WINDOW.to_string() } else { format!("{OVERFLOW_WINDOW}-{k}") }
+}
+
+/// Which overflow window a name is (0: none).
+fn overflow_number(name: &str) -> u32 {
+    match name.strip_prefix(OVERFLOW_WINDOW) {
+        Some("") => 1,
+        Some(rest) => {
+            rest.strip_prefix('-').and_then(|n| n.parse().ok()).filter(|n| *n >= 2).unwrap_or(0)
+        }
+        None => 0,
+    }
+}
+
+/// Whether a window is one of paneherd's overflow windows.
+pub fn is_overflow_name(name: &str) -> bool {
+    overflow_number(name) > 0
+}
 
 /// The pane border of windows with agents (`border_format`): `id · status · elapsed · title` for agent panes
 /// (elapsed computed by tmux itself from the start time, so nothing has to tick), the title
@@ -173,43 +211,78 @@ impl Tmux {
         parse_info(&out).context("tmux did not say which pane it made")
     }
 
-    /// Starts `command` in a new pane of the session's overflow window (made if missing).
+    /// Starts `command` in a new pane of an overflow window with room for it (`min` the
+    /// smallest a pane may be), made if there is none. Returns the pane.
     pub async fn split_in_overflow(
         &self,
         session: &str,
         cwd: &Path,
         command: &str,
+        min: (u16, u16),
     ) -> Result<PaneInfo> {
         let dir = cwd.to_string_lossy().into_owned();
-        if let Some(w) = self.overflow_window(session).await? {
-            let cmd = SplitWindow::new()
-                .detached()
-                .print()
-                .format(INFO_FORMAT)
-                .start_directory(dir)
-                .target_pane(w.clone())
-                .shell_command(command.to_string());
-            let out = self.run(cmd).await?;
-            let info = parse_info(&out).context("tmux did not say which pane it made")?;
-            self.select_layout(&w, "tiled").await?;
-            return Ok(info);
-        }
-        let cmd = NewWindow::new()
-            .detached()
-            .print()
-            .format(INFO_FORMAT)
-            .start_directory(dir)
-            .window_name(OVERFLOW_WINDOW)
-            .target_window(format!("{session}:"))
-            .shell_command(command.to_string());
-        let out = self.run(cmd).await?;
+        let out = match self.overflow_room(session, min).await? {
+            Room::In(w) => {
+                let cmd = SplitWindow::new()
+                    .detached()
+                    .print()
+                    .format(INFO_FORMAT)
+                    .start_directory(dir)
+                    .target_pane(w.clone())
+                    .shell_command(command.to_string());
+                let out = self.run(cmd).await?;
+                self.select_layout(&w, "tiled").await?;
+                out
+            }
+            Room::New(name) => {
+                let cmd = NewWindow::new()
+                    .detached()
+                    .print()
+                    .format(INFO_FORMAT)
+                    .start_directory(dir)
+                    .window_name(name)
+                    .target_window(format!("{session}:"))
+                    .shell_command(command.to_string());
+                self.run(cmd).await?
+            }
+        };
         parse_info(&out).context("tmux did not say which pane it made")
     }
 
-    /// The overflow window of a session, if it exists.
-    pub async fn overflow_window(&self, session: &str) -> Result<Option<String>> {
-        let panes = self.list_session_panes(session).await?;
-        Ok(panes.into_iter().find(|p| p.window_name == OVERFLOW_WINDOW).map(|p| p.window))
+    /// The session's overflow windows (`paneherd-agents`, `paneherd-agents-2`, …), in order.
+    pub async fn overflow_windows(&self, session: &str) -> Result<Vec<Overflow>> {
+        let mut out: Vec<Overflow> = vec![];
+        for p in self.list_session_panes(session).await? {
+            if !is_overflow_name(&p.window_name) {
+                continue;
+            }
+            match out.iter_mut().find(|w| w.window == p.window) {
+                Some(w) => w.panes += 1,
+                None => out.push(Overflow {
+                    window: p.window,
+                    name: p.window_name,
+                    panes: 1,
+                    width: p.window_width,
+                    height: p.window_height,
+                }),
+            }
+        }
+        out.sort_by_key(|w| overflow_number(&w.name));
+        Ok(out)
+    }
+
+    /// Where one more waiting agent goes: the first overflow window with room for a pane of
+    /// at least `min` in its tiled layout, else a new window (with the first free name).
+    async fn overflow_room(&self, session: &str, min: (u16, u16)) -> Result<Room> {
+        let windows = self.overflow_windows(session).await?;
+        for w in &windows {
+            if w.panes < crate::tmux::planner::tiled_capacity(w.width, w.height, min.0, min.1) {
+                return Ok(Room::In(w.window.clone()));
+            }
+        }
+        let taken: Vec<u32> = windows.iter().map(|w| overflow_number(&w.name)).collect();
+        let k = (1..).find(|k| !taken.contains(k)).unwrap_or(1);
+        Ok(Room::New(overflow_name(k)))
     }
 
     /// Moves a pane into the window of `target` (beside it, or below it), `size` cells across
@@ -231,21 +304,25 @@ impl Tmux {
         self.run(cmd.build()).await.map(|_| ())
     }
 
-    /// Moves a pane out to the session's overflow window (made if missing).
-    pub async fn hide(&self, pane: &str, session: &str) -> Result<()> {
-        match self.overflow_window(session).await? {
-            Some(w) => {
+    /// Moves a pane out to an overflow window with room for it (`min` the smallest a pane
+    /// may be), made if there is none. Returns the window.
+    pub async fn hide(&self, pane: &str, session: &str, min: (u16, u16)) -> Result<String> {
+        match self.overflow_room(session, min).await? {
+            Room::In(w) => {
                 let cmd = JoinPane::new().detached().src_pane(pane.to_string()).dst_pane(w.clone());
                 self.run(cmd).await?;
-                self.select_layout(&w, "tiled").await
+                self.select_layout(&w, "tiled").await?;
+                Ok(w)
             }
-            None => {
+            Room::New(name) => {
                 let cmd = BreakPane::new()
                     .detached()
+                    .print()
+                    .format("#{window_id}")
                     .src_pane(pane.to_string())
-                    .window_name(OVERFLOW_WINDOW)
+                    .window_name(name)
                     .dst_window(format!("{session}:"));
-                self.run(cmd).await.map(|_| ())
+                Ok(self.run(cmd).await?.trim().to_string())
             }
         }
     }

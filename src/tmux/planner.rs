@@ -255,6 +255,36 @@ pub enum BorderRow {
     Bottom,
 }
 
+/// How tmux's `tiled` layout arranges `n` panes: (rows, columns).
+pub fn tiled_grid(n: usize) -> (usize, usize) {
+    let (mut rows, mut cols) = (1, 1);
+    while rows * cols < n {
+        rows += 1;
+        if rows * cols < n {
+            cols += 1;
+        }
+    }
+    (rows, cols)
+}
+
+/// How many panes a `w`×`h` window holds in tmux's `tiled` layout with none smaller than
+/// `min_w`×`min_h` (each pane's border line not counted in its height); at least one.
+pub fn tiled_capacity(w: u16, h: u16, min_w: u16, min_h: u16) -> usize {
+    let fits = |n: usize| {
+        let (rows, cols) = tiled_grid(n);
+        let (w, h) = (w as usize, h as usize);
+        let cell_w = w.saturating_sub(cols - 1) / cols;
+        // A border line above each row of panes.
+        let cell_h = h.saturating_sub(rows - 1).saturating_sub(rows) / rows;
+        cell_w >= min_w.max(1) as usize && cell_h >= min_h.max(1) as usize
+    };
+    let mut n = 1;
+    while n < 10_000 && fits(n + 1) {
+        n += 1;
+    }
+    n
+}
+
 /// The same plan in a window one row taller whose top (or bottom) row holds tmux's pane border
 /// line: panes touching that edge absorb it, and with the line on top the others move down. Plan
 /// for the height without the border line, then lay out with this.
@@ -317,6 +347,21 @@ pub fn layout_string(p: &Plan, main_pane: u32, agent_panes: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overflow_windows_hold_only_panes_of_the_minimum_size() {
+        assert_eq!(tiled_grid(1), (1, 1));
+        assert_eq!(tiled_grid(20), (5, 4));
+        // 200×50 with panes of at least 40×8: 4 columns, 5 rows of 8 lines and a border each.
+        let n = tiled_capacity(200, 50, 40, 8);
+        let (rows, cols) = tiled_grid(n);
+        assert!((200 - (cols - 1)) / cols >= 40 && (50 - (rows - 1) - rows) / rows >= 8, "{n}");
+        let (rows, cols) = tiled_grid(n + 1);
+        assert!((200 - (cols - 1)) / cols < 40 || (50 - (rows - 1) - rows) / rows < 8, "{n}");
+        assert_eq!(n, 20);
+        // A window too small for one still takes one.
+        assert_eq!(tiled_capacity(20, 5, 40, 8), 1);
+    }
     use crate::tmux::layout::checksum;
     use proptest::prelude::*;
 

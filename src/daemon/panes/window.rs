@@ -123,7 +123,11 @@ pub(super) async fn relayout(mw: &mut MainWindow, geometry: &Geometry) -> Result
     let changed = mw.visible.len() != fits.min(n);
     while mw.visible.len() > fits {
         if let Some(entry) = mw.visible.pop() {
-            mw.tmux.hide(&entry.1, &sp.info.session).await?;
+            let min = (geometry.agent_pane_min_width, geometry.agent_pane_min_height);
+            let w = mw.tmux.hide(&entry.1, &sp.info.session, min).await?;
+            if let Err(e) = mw.tmux.decorate(&w).await {
+                tracing::warn!(error = %format!("{e:#}"), "cannot set the pane borders");
+            }
             mw.hidden.push_front(entry);
         }
     }
