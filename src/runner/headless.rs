@@ -21,9 +21,19 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
 const REPORT_EVERY: Duration = Duration::from_millis(100);
 
 /// Starts the process and follows it, telling `report` what happens. Must be called inside a
-/// tokio runtime.
+/// tokio runtime; returns at once.
 pub fn start(launch: Launch, report: impl Fn(Report) + Send + Sync + Clone + 'static) {
-    let spawned = spawn(&launch);
+    tokio::spawn(follow(launch, report));
+}
+
+async fn follow(launch: Launch, report: impl Fn(Report) + Send + Sync + Clone + 'static) {
+    // `posix_spawn` holds the calling thread until the child has replaced itself with the
+    // program: a thread of the blocking pool, not the one the daemon's loop runs on.
+    let l = launch.clone();
+    let spawned = match tokio::task::spawn_blocking(move || spawn(&l)).await {
+        Ok(s) => s,
+        Err(e) => Err(format!("cannot start the process: {e}")),
+    };
     let (mut child, reader) = match spawned {
         Ok(s) => s,
         Err(reason) => {
