@@ -17,18 +17,20 @@
 //!   for it and report back by message: connections, store writer, runner, pane manager
 //!   ([`daemon::pane_jobs`] over [`daemon::panes`]), timers, notifier, config watcher.
 //! - [`client`]: the socket client (starting a daemon on demand). Its users: [`cli`] (the
-//!   commands, [`cli::demo`]), [`tui`] (the dashboard), [`mcp`] (the MCP server for delegating
-//!   agents); [`demo_agent`] is the built-in simulated agent.
+//!   commands, `cli::demo`), [`tui`] (the dashboard; [`tui::link`] its connections and
+//!   effects), [`mcp`] (the MCP server for delegating agents); [`demo_agent`] is the built-in
+//!   simulated agent. `src/bin/paneherd-pane.rs` is the pane wrapper's own small binary.
 //!
 //! # One task's path
 //! `paneherd run` ([`cli`]) sends `submit` through [`client`] to a connection
-//! ([`daemon::connection`]), which asks the hub. The engine ([`engine::submit`]) resolves agent,
+//! ([`daemon::connection`]), which asks the hub. The engine (`engine::submit`) resolves agent,
 //! model and limit group from the [`config`], queues the task and returns `Effect::Write`; the
 //! hub hands it to the [`store::Writer`], whose `Input::Written` makes the engine answer the
 //! client. When a slot is free the engine builds the argv ([`runner::argv`]) and returns
 //! `Effect::Launch` (headless: [`runner::headless`] reports `Started`, `Output`, `Exited` as
 //! inputs) or `Effect::OpenPane` (the pane manager splits a pane that runs the wrapper,
-//! [`runner::pane`], which reports the same over the socket as `pane_*` requests). On `Exited`
+//! [`runner::pane`] in the small `paneherd-pane` binary, which reports the same over the socket
+//! as `pane_*` requests). On `Exited`
 //! the engine frees the slot (the next task starts), asks the store for the result
 //! (`Effect::Collect` → `Input::Collected`), writes the record durably, and only on its
 //! `Written` returns `Effect::Announce`: the event reaches `output --wait`, `wait`, the
