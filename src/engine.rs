@@ -143,8 +143,9 @@ struct Run {
 enum AfterWrite {
     /// A new task: answer its submitter.
     Created { id: String, reply: ReplyTo },
-    /// A task ended: apply and announce it.
-    Ended { task: Box<Task> },
+    /// A task ended: apply and announce it; then have its result summarized (`summarize`, an
+    /// excerpt of it), so that the summary always lands on the recorded end.
+    Ended { task: Box<Task>, summarize: Option<String> },
 }
 
 /// The daemon's state. See the module's doc.

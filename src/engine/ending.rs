@@ -127,18 +127,15 @@ impl Engine {
         }
         self.ending.insert(id.to_string());
         let token = self.next_token();
-        self.writes.insert(token, AfterWrite::Ended { task: Box::new(task.clone()) });
-        let summarize = !result.trim().is_empty();
-        let mut fx = vec![Effect::Write {
+        let summarize = (!result.trim().is_empty() && self.settings.config.summarizer.is_some())
+            .then(|| result.chars().take(20_000).collect());
+        self.writes.insert(token, AfterWrite::Ended { task: Box::new(task.clone()), summarize });
+        vec![Effect::Write {
             token,
             task: Box::new(task),
-            result: Some(result.clone()),
+            result: Some(result),
             durability: Durability::Now,
-        }];
-        if summarize {
-            fx.extend(self.summarizer(id, &result));
-        }
-        fx
+        }]
     }
 
     /// The summarizer's run for an ended task, when one is configured.
@@ -150,7 +147,7 @@ impl Engine {
         let (Some(a), Some(task)) = (config.agents.get(&name), self.table.get(id)) else {
             return vec![];
         };
-        let excerpt: String = result.chars().take(20_000).collect();
+        let excerpt = result;
         let prompt = format!(
             "Summarize the result of the task \"{}\" in one line of at most 150 characters. \
              Reply with that line only.\n\n{excerpt}",
@@ -191,7 +188,7 @@ impl Engine {
                 };
                 fx.push(Effect::Reply { to: reply, answer });
             }
-            AfterWrite::Ended { task } => {
+            AfterWrite::Ended { task, summarize } => {
                 self.startup.remove(&task.id);
                 if let Some(e) = error {
                     tracing::error!(task = %task.id, error = %e, "the end of a task may not be durable");
@@ -230,6 +227,9 @@ impl Engine {
                     }
                 }
                 self.table.put((*task).clone());
+                if let Some(excerpt) = summarize {
+                    fx.extend(self.summarizer(&task.id, &excerpt));
+                }
                 fx.push(Effect::Announce(Event::TaskChanged { task }));
                 if self.shutting_down && self.busy() == 0 {
                     fx.push(Effect::Stopped);
@@ -288,7 +288,7 @@ impl Engine {
         self.ending.insert(id.to_string());
         let result = t.reason.clone();
         let token = self.next_token();
-        self.writes.insert(token, AfterWrite::Ended { task: Box::new(t.clone()) });
+        self.writes.insert(token, AfterWrite::Ended { task: Box::new(t.clone()), summarize: None });
         vec![Effect::Write { token, task: Box::new(t), result, durability: Durability::Now }]
     }
 

@@ -94,8 +94,12 @@ impl Rig {
     }
 
     fn with(history: crate::store::Loaded) -> Rig {
+        Rig::configured(CONFIG, history)
+    }
+
+    fn configured(config: &str, history: crate::store::Loaded) -> Rig {
         let (e, fx) =
-            Engine::new(setup(), Box::new(FakeWorld { n: 0 }), loaded(CONFIG), history, t0());
+            Engine::new(setup(), Box::new(FakeWorld { n: 0 }), loaded(config), history, t0());
         let mut r = Rig { e, next_reply: 1, writes: vec![] };
         r.note(&fx);
         r
@@ -442,4 +446,21 @@ fn shutdown_stops_what_runs_and_says_when_nothing_does() {
     assert!(
         matches!(&fx[0], Effect::Reply { answer: Err(e), .. } if e.kind == ErrorKind::ShuttingDown)
     );
+}
+
+#[test]
+fn the_summarizer_runs_once_the_end_is_recorded_so_its_line_is_kept() {
+    let config = format!("summarizer = \"a\"\n{CONFIG}");
+    let mut r = Rig::configured(&config, crate::store::Loaded::default());
+    let (a, _) = r.submit("a", None, at(0.0));
+    r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.0));
+    r.input(Input::Exited { id: a.clone(), exit: Exit { code: Some(0), signal: None } }, at(1.0));
+    let summarize = |fx: &[Effect]| fx.iter().any(|f| matches!(f, Effect::Summarize { .. }));
+    let fx = r.input(Input::Collected { id: a.clone(), result: Ok("found it".into()) }, at(1.0));
+    assert!(!summarize(&fx), "not before the end is written");
+    let fx = r.flush(at(1.1));
+    assert!(summarize(&fx), "once it is");
+    r.input(Input::Summarized { id: a.clone(), summary: Some("one line".into()) }, at(2.0));
+    let t = r.e.table.get(&a).unwrap();
+    assert_eq!((t.status, t.summary.as_deref()), (TaskStatus::Completed, Some("one line")));
 }
