@@ -5,6 +5,7 @@ mod out;
 mod admin;
 mod commands;
 mod demo;
+mod hook;
 mod render;
 mod tasks;
 
@@ -57,6 +58,9 @@ pub enum Command {
     Wait(WaitArgs),
     /// Cancel tasks (pending ones never start; running ones are stopped).
     Cancel(CancelArgs),
+    /// Ended tasks not yet told to the agent that delegated them (run by that agent: its own;
+    /// else every agent's), with the words agents look for.
+    Inbox(InboxArgs),
     /// Run a task again with the same spec, under a new id.
     Retry(RetryArgs),
     /// Check or print the configuration.
@@ -64,6 +68,10 @@ pub enum Command {
     Config(ConfigCmd),
     /// Serve MCP on stdin/stdout, so AI agents can delegate (`claude mcp add paneherd -- paneherd mcp`).
     Mcp,
+    /// For an agent's hooks: `paneherd hook claude` reads a Claude Code hook's input on stdin
+    /// (wakes the session when a task it delegated ends; reports a task's own agent's state).
+    #[command(subcommand)]
+    Hook(HookCmd),
     /// For agent hooks inside a task: `waiting "question?"`, `working`, `done`, `session ID`.
     Signal {
         /// waiting | working | done | session
@@ -223,6 +231,19 @@ pub struct WaitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct InboxArgs {
+    /// Mark what is shown as told: it is not shown (nor notified) again.
+    #[arg(long)]
+    pub ack: bool,
+    /// Every agent's, not only the calling agent's.
+    #[arg(long)]
+    pub all: bool,
+    /// Print the tasks and how many are still in progress as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CancelArgs {
     /// Tasks to cancel (any unique prefix of each id).
     pub ids: Vec<String>,
@@ -247,6 +268,12 @@ pub struct RetryArgs {
     /// Print the new task as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCmd {
+    /// Claude Code: every hook event (see the README's "Claude Code" section).
+    Claude,
 }
 
 #[derive(Debug, Subcommand)]

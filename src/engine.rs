@@ -11,6 +11,7 @@
 //! (the result) → `Effect::Write` (durable) → `Input::Written` → `Effect::Announce`.
 
 mod ending;
+mod inbox;
 mod io;
 mod requests;
 mod running;
@@ -161,6 +162,9 @@ pub struct Engine {
     /// Tasks that never ran (cancelled while pending, or unable to start) whose end is being
     /// written: not to be ended twice meanwhile.
     ending: HashSet<String>,
+    /// Connections reading a task's result for its delegator right now (a notice of its end
+    /// would tell it twice).
+    readers: HashMap<String, HashSet<u64>>,
     /// The layout preset switched to at run time (the dashboard's `l`).
     layout: Option<String>,
     /// Main panes registered by dashboards, newest last: (connection, pane).
@@ -205,6 +209,7 @@ impl Engine {
             envs: HashMap::new(),
             runs: HashMap::new(),
             ending: HashSet::new(),
+            readers: HashMap::new(),
             layout: None,
             mains: vec![],
             wrappers: HashMap::new(),
@@ -270,7 +275,14 @@ impl Engine {
     pub fn handle(&mut self, input: Input, now: Timestamp) -> Vec<Effect> {
         match input {
             Input::Request { request, reply, conn } => self.request(request, reply, conn, now),
-            Input::Closed { conn } => self.closed(conn, now),
+            Input::Closed { conn } => {
+                self.readers.retain(|_, r| {
+                    r.remove(&conn);
+                    !r.is_empty()
+                });
+                self.closed(conn, now)
+            }
+            Input::Reading { id, conn, on } => self.reading(id, conn, on),
             Input::Started { id, pid } => self.started(&id, pid, now),
             Input::StartFailed { id, reason } => self.start_failed(&id, reason, now),
             Input::PaneOpened { id, pane } => self.pane_opened(&id, pane, now),

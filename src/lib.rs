@@ -55,6 +55,7 @@ pub mod client;
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod delegator;
 pub mod demo_agent;
 pub mod engine;
 pub mod mcp;

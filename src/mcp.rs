@@ -93,6 +93,8 @@ pub struct ReadArgs {
 pub struct PaneherdMcp {
     paths: Paths,
     cwd: PathBuf,
+    /// The agent this server serves (its parent process), who delegates its tasks.
+    delegator: Option<crate::core::task::Delegator>,
     /// Tasks submitted through this session (their ends are announced to the client).
     mine: Arc<Mutex<HashSet<String>>>,
     peer: Arc<Mutex<Option<Peer<RoleServer>>>>,
@@ -177,6 +179,7 @@ impl PaneherdMcp {
         PaneherdMcp {
             paths,
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            delegator: crate::delegator::current(),
             mine: Default::default(),
             peer: Default::default(),
             log_level: Default::default(),
@@ -210,6 +213,8 @@ impl PaneherdMcp {
                 title: a.description,
                 skills: a.load_skills,
                 client_cwd: Some(self.cwd.clone()),
+                parent: std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty()),
+                delegator: self.delegator.clone(),
                 ..Default::default()
             };
             c.request(Request::Submit { spec: Box::new(spec) }).await.map_err(client_error)?
@@ -227,6 +232,7 @@ impl PaneherdMcp {
                 wait: true,
                 timeout_ms: None,
                 full: false,
+                deliver: true,
             })
             .await
             .map_err(client_error)?;
@@ -253,6 +259,7 @@ impl PaneherdMcp {
                 wait: a.block,
                 timeout_ms: Some(timeout),
                 full: false,
+                deliver: true,
             })
             .await
             .map_err(client_error)?;
@@ -336,7 +343,13 @@ impl PaneherdMcp {
     ) -> Result<CallToolResult, McpError> {
         let mut c = self.client().await?;
         let o: OutputData = c
-            .request(Request::Output { id: a.id, wait: true, timeout_ms: None, full: false })
+            .request(Request::Output {
+                id: a.id,
+                wait: true,
+                timeout_ms: None,
+                full: false,
+                deliver: true,
+            })
             .await
             .map_err(client_error)?;
         text(result_block(&o.task, o.result.as_deref().unwrap_or("")))

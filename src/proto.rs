@@ -68,6 +68,10 @@ pub enum Request {
         timeout_ms: Option<u64>,
         #[serde(default)]
         full: bool,
+        /// The caller is the agent that delegated the task, reading its result: the end counts
+        /// as told (no hook's notice follows), and is not told by a notice while it waits.
+        #[serde(default)]
+        deliver: bool,
     },
     /// Blocks until every named task (or, with `all`, every unfinished task) has ended.
     Wait {
@@ -160,6 +164,22 @@ pub enum Request {
     NotifyTest {
         #[serde(default)]
         tmux: Option<crate::core::task::TmuxOrigin>,
+    },
+    /// Ended tasks not yet told to their delegator (`delegator`'s only, when given), oldest
+    /// end first; with `ack`, told now. Reply: `InboxData`.
+    Inbox {
+        #[serde(default)]
+        delegator: Option<String>,
+        #[serde(default)]
+        ack: bool,
+    },
+    /// Marks these tasks' ends as told to their delegator. Reply: `InboxData` of the ends this
+    /// call told (one told before is not in it: no end is told twice).
+    Deliver {
+        ids: Vec<String>,
+        /// For a notice (a hook's): not the ends an agent is reading itself right now.
+        #[serde(default)]
+        notice: bool,
     },
     /// From tmux's resize hook: re-plan the window's panes.
     TmuxResized {
@@ -384,6 +404,16 @@ pub struct OutputData {
     pub tail: Option<String>,
     /// A wait ran out before the task ended.
     pub timed_out: bool,
+}
+
+/// Reply data of `inbox` and `deliver`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InboxData {
+    /// The ended tasks.
+    pub tasks: Vec<Task>,
+    /// Tasks of the same delegator still pending or running (of `inbox` with a delegator, and
+    /// of `deliver`: of the delegator of its first task).
+    pub in_progress: usize,
 }
 
 /// Reply data of `wait`.

@@ -95,6 +95,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Output(a) => block_on(tasks::output(&paths, a)),
         Command::Wait(a) => block_on(tasks::wait(&paths, a)),
         Command::Cancel(a) => block_on(tasks::cancel(&paths, a)),
+        Command::Inbox(a) => block_on(tasks::inbox(&paths, a)),
+        Command::Hook(super::HookCmd::Claude) => super::hook::claude(&paths),
         Command::Retry(a) => block_on(tasks::retry(&paths, a)),
         Command::Demo(a) => super::demo::run(&paths, a),
     };

@@ -39,9 +39,11 @@ pub(super) async fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
         cwd,
         client_cwd: std::env::current_dir().ok(),
         env: Some(std::env::vars().collect()),
-        parent: None,
+        // Run by a task's own agent: that task delegates it.
+        parent: std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty()),
         tmux: tmux_origin(),
         resume: None,
+        delegator: crate::delegator::current(),
     };
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Client::connect(paths, true).await?;
@@ -79,6 +81,7 @@ pub(super) async fn finish_submit(
             wait: true,
             timeout_ms: timeout,
             full: false,
+            deliver: false,
         })
         .await?;
     print_output(&out, json)?;
@@ -129,7 +132,13 @@ pub(super) async fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Client::connect(paths, true).await?;
     let out: OutputData = c
-        .request(Request::Output { id: a.id, wait: a.wait, timeout_ms: timeout, full: false })
+        .request(Request::Output {
+            id: a.id,
+            wait: a.wait,
+            timeout_ms: timeout,
+            full: false,
+            deliver: false,
+        })
         .await?;
     print_output(&out, a.json)?;
     if out.timed_out {
@@ -164,6 +173,23 @@ pub(super) async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
         }
     }
     Ok(code_for(&w.tasks, w.timed_out))
+}
+
+pub(super) async fn inbox(paths: &Paths, a: super::InboxArgs) -> CmdResult {
+    let delegator = if a.all { None } else { crate::delegator::current().map(|d| d.id) };
+    let mut c = Client::connect(paths, true).await?;
+    let data: crate::proto::InboxData =
+        c.request(Request::Inbox { delegator: delegator.clone(), ack: a.ack }).await?;
+    if a.json {
+        print_json(&data)?;
+    } else if data.tasks.is_empty() {
+        outln!("Nothing new: no ended task waits to be told.");
+    } else if delegator.is_some() {
+        out!("{}", crate::notify::notice::for_agent(&data.tasks, data.in_progress, timefmt::now()));
+    } else {
+        out!("{}", render::task_table(&data.tasks, timefmt::now()));
+    }
+    Ok(exit::OK)
 }
 
 pub(super) async fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {

@@ -100,6 +100,19 @@ pub struct TaskSpec {
     pub tmux: Option<TmuxOrigin>,
     /// Resume this agent session (through the agent's `continue_command`).
     pub resume: Option<String>,
+    /// The agent session that delegates the task (found by the client: `crate::delegator`).
+    pub delegator: Option<Delegator>,
+}
+
+/// The agent session that delegated a task: its process (`claude@PID.START`), which agent it
+/// is, and its session id once a hook has told it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delegator {
+    pub id: String,
+    pub agent: String,
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 /// A pane of a tmux server (the submitter's, or a dashboard's).
@@ -161,6 +174,13 @@ pub struct Task {
     /// The session this task resumes (a `continue` through the agent's `continue_command`).
     #[serde(default)]
     pub resume: Option<String>,
+    /// The agent session that delegated the task, when an agent did.
+    #[serde(default)]
+    pub delegator: Option<Delegator>,
+    /// The task's end has reached its delegator (a hook's notice, the inbox, or an MCP tool
+    /// that returned the result): it is not told again.
+    #[serde(default)]
+    pub delivered: bool,
 }
 
 /// How a running (or pending) task ended.
@@ -232,6 +252,8 @@ impl Task {
             tmux: None,
             session: None,
             resume: None,
+            delegator: None,
+            delivered: false,
         }
     }
 

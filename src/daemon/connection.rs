@@ -381,14 +381,31 @@ async fn handle(hub: &HubHandle, request: Request, conn: u64) -> Reply {
         v.map_err(|e| err(ErrorKind::Internal, e.to_string())).map(Answer::Json)
     };
     match request {
-        Request::Output { id, wait, timeout_ms, full } => {
+        Request::Output { id, wait, timeout_ms, full, deliver } => {
             let task = get(hub, &id, conn).await?;
-            let timed_out = wait
-                && wait_ended(hub, std::slice::from_ref(&task.id), timeout_of(timeout_ms), conn)
-                    .await;
-            let task = get(hub, &task.id, conn).await?;
-            let (result, tail) = read_output(&task, full).await?;
-            to_json(serde_json::to_value(OutputData { task, result, tail, timed_out }))
+            let id = task.id;
+            // The delegating agent reads the result itself: no notice of the end meanwhile,
+            // and its end is told by this answer.
+            if deliver {
+                hub.input(Input::Reading { id: id.clone(), conn, on: true });
+            }
+            let answer = async {
+                let timed_out = wait
+                    && wait_ended(hub, std::slice::from_ref(&id), timeout_of(timeout_ms), conn)
+                        .await;
+                let task = get(hub, &id, conn).await?;
+                let (result, tail) = read_output(&task, full).await?;
+                if deliver && task.status.is_terminal() {
+                    hub.ask(Request::Deliver { ids: vec![id.clone()], notice: false }, conn)
+                        .await?;
+                }
+                to_json(serde_json::to_value(OutputData { task, result, tail, timed_out }))
+            }
+            .await;
+            if deliver {
+                hub.input(Input::Reading { id, conn, on: false });
+            }
+            answer
         }
         Request::Wait { ids, all, timeout_ms } => {
             let asked = tasks(hub, &ids, all, conn).await?;

@@ -98,6 +98,12 @@ pub enum Input {
         id: String,
         pane: String,
     },
+    /// Connection `conn` starts (`on`) or stops reading task `id`'s result for its delegator.
+    Reading {
+        id: String,
+        conn: u64,
+        on: bool,
+    },
     /// A task wrote `bytes` of output.
     Output {
         id: String,

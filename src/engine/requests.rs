@@ -120,6 +120,26 @@ impl Engine {
                 }
                 Err(e) => answer(Err(e)),
             },
+            Request::Inbox { delegator, ack } => {
+                let (tasks, mut fx) = self.inbox(delegator.as_deref(), ack);
+                let in_progress = delegator.as_deref().map(|d| self.in_progress(d)).unwrap_or(0);
+                fx.push(inbox_answer(reply, tasks, in_progress));
+                fx
+            }
+            Request::Deliver { ids, notice } => match self.resolve_many(&ids, false) {
+                Ok(ids) => {
+                    let (tasks, mut fx) = self.deliver(&ids, notice);
+                    let in_progress = ids
+                        .first()
+                        .and_then(|id| self.table.get(id))
+                        .and_then(|t| t.delegator.as_ref())
+                        .map(|d| self.in_progress(&d.id))
+                        .unwrap_or(0);
+                    fx.push(inbox_answer(reply, tasks, in_progress));
+                    fx
+                }
+                Err(e) => answer(Err(e)),
+            },
             Request::TmuxResized { socket, window } => vec![
                 Effect::Relayout { window: Some((socket, window)), tmux: self.tmux_settings() },
                 Effect::Reply { to: reply, answer: Ok(Answer::Unit) },
@@ -283,4 +303,12 @@ impl Engine {
             None => self.settings.config.tmux_settings(),
         }
     }
+}
+
+fn inbox_answer(reply: ReplyTo, tasks: Vec<Task>, in_progress: usize) -> Effect {
+    let data = crate::proto::InboxData { tasks, in_progress };
+    let answer = serde_json::to_value(data)
+        .map(Answer::Json)
+        .map_err(|e| ErrorBody::new(ErrorKind::Internal, format!("cannot encode: {e}")));
+    Effect::Reply { to: reply, answer }
 }

@@ -101,6 +101,7 @@ impl Engine {
             None => agent.makes_session_id().then(|| self.world.session_id()),
         };
         task.resume = spec.resume;
+        task.delegator = spec.delegator;
         task.limit_group = group.key.clone();
         if let Some(env) = env {
             self.envs.insert(id.clone(), env);
@@ -130,6 +131,7 @@ impl Engine {
             parent: Some(t.id.clone()),
             tmux: t.tmux.clone(),
             resume: None,
+            delegator: t.delegator.clone(),
         })
     }
 

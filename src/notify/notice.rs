@@ -115,6 +115,41 @@ fn agent_model(t: &Task) -> String {
     }
 }
 
+/// The words agents look for in a delegated task's end (the wording of the background-task
+/// systems paneherd replaces): `[BACKGROUND TASK RESULT READY]` (or `ERROR`, `CANCELLED`,
+/// `INTERRUPTED`) with id, title and duration, its summary, how to read the result, and how many
+/// of the delegator's tasks are still in progress — or `[ALL BACKGROUND TASKS COMPLETE]`.
+pub fn for_agent(tasks: &[Task], in_progress: usize, now: Timestamp) -> String {
+    let mut out = String::new();
+    for t in tasks {
+        let tag = match t.status {
+            TaskStatus::Completed => "BACKGROUND TASK RESULT READY",
+            TaskStatus::Error => "BACKGROUND TASK ERROR",
+            TaskStatus::Cancelled => "BACKGROUND TASK CANCELLED",
+            _ => "BACKGROUND TASK INTERRUPTED",
+        };
+        let took = t.run_ms(now).map(timefmt::human_duration).unwrap_or_else(|| "-".into());
+        let how = match &t.reason {
+            Some(r) => format!("{} ({r})", t.status),
+            None => t.status.to_string(),
+        };
+        out.push_str(&format!("[{tag}] {} — {} ({how}, {took})\n", t.id, t.title));
+        if let Some(s) = t.summary.as_deref().filter(|s| !s.trim().is_empty()) {
+            out.push_str(&format!("Summary: {}\n", text::cut(s, 300)));
+        }
+        out.push_str(&format!(
+            "Result: background_output(task_id=\"{}\"), or `paneherd output {}`\n",
+            t.id, t.id
+        ));
+    }
+    match in_progress {
+        0 => out.push_str("[ALL BACKGROUND TASKS COMPLETE]\n"),
+        1 => out.push_str("1 task still in progress.\n"),
+        n => out.push_str(&format!("{n} tasks still in progress.\n")),
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +177,42 @@ mod tests {
         let lines: Vec<&str> = n.body.lines().collect();
         assert!(lines[0].contains("bad1") && lines[1].contains("bad2"), "{}", n.body);
         assert_eq!(lines[8], "… and 2 more");
+    }
+
+    #[test]
+    fn agents_get_the_words_they_look_for() {
+        let now = crate::core::timefmt::parse("2026-12-01T10:02:03.000Z").unwrap();
+        let mut t = crate::core::task::Task::pending(
+            "brave-otter",
+            "claude",
+            "Fix the parser",
+            "/p".into(),
+            "/p/l".into(),
+            crate::core::timefmt::parse("2026-12-01T10:00:00.000Z").unwrap(),
+        );
+        t.started_at = Some(crate::core::timefmt::parse("2026-12-01T10:00:00.000Z").unwrap());
+        t.finished_at = Some(now);
+        t.status = TaskStatus::Completed;
+        t.summary = Some("found 3 bugs".into());
+        let text = for_agent(std::slice::from_ref(&t), 2, now);
+        assert!(
+            text.starts_with(
+                "[BACKGROUND TASK RESULT READY] brave-otter — Fix the parser (completed, 2m 03s)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Summary: found 3 bugs"), "{text}");
+        assert!(text.contains("background_output(task_id=\"brave-otter\")"), "{text}");
+        assert!(text.ends_with("2 tasks still in progress.\n"), "{text}");
+        t.status = TaskStatus::Error;
+        t.reason = Some("exit code 3".into());
+        let text = for_agent(&[t], 0, now);
+        assert!(
+            text.starts_with(
+                "[BACKGROUND TASK ERROR] brave-otter — Fix the parser (error (exit code 3), 2m 03s)"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("[ALL BACKGROUND TASKS COMPLETE]\n"), "{text}");
     }
 }

@@ -159,6 +159,7 @@ async fn run_effect(
                     wait: false,
                     timeout_ms: None,
                     full: false,
+                    deliver: false,
                 })
                 .await?;
             let text = o.result.or(o.tail).unwrap_or_default();
@@ -172,6 +173,7 @@ async fn run_effect(
                     wait: false,
                     timeout_ms: None,
                     full: true,
+                    deliver: false,
                 })
                 .await?;
             let text = o.result.or(o.tail).unwrap_or_default();

@@ -1,0 +1,189 @@
+//! `paneherd hook claude`: one command for every Claude Code hook, reading the hook's JSON input
+//! on stdin (fields as in Claude Code's hooks reference: `hook_event_name`, `session_id`,
+//! `tool_name`, `tool_input`, `tool_response`, `message`, `notification_type`).
+//!
+//! For the agent that delegates (any Claude Code session):
+//! - `PostToolUse` of paneherd's MCP `task` tool, or of a Bash command that ran `paneherd run`,
+//!   installed with `"asyncRewake": true`: waits (blocked on the socket) for that task to end,
+//!   then exits 2 with the notice on stderr, which wakes the session — unless the end was told
+//!   already (the agent read the result with `background_output`): then exit 0, silently.
+//! - `UserPromptSubmit`, `SessionStart`: ends not yet told, as `additionalContext`, once.
+//!
+//! For a task's own Claude Code (`PANEHERD_TASK_ID` set): `Notification` → `signal waiting`,
+//! `UserPromptSubmit` → `signal working`, `Stop` → `signal done`.
+
+use std::io::Read;
+
+use serde_json::Value;
+
+use super::exit;
+use super::out::{CmdResult, Fail};
+use crate::client::Client;
+use crate::core::task::Task;
+use crate::core::timefmt;
+use crate::paths::Paths;
+use crate::proto::{InboxData, Request, WaitData};
+
+/// Exit code with which an async-rewake hook wakes the session.
+const WAKE: i32 = 2;
+
+fn field<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Whether a tool call submitted a paneherd task in the background.
+pub fn submits_task(input: &Value) -> bool {
+    let tool = field(input, "tool_name");
+    if let Some(rest) = tool.strip_prefix("mcp__") {
+        // `mcp__<server>__task` (the server named as the user added it).
+        return rest.rsplit_once("__").is_some_and(|(_, t)| t == "task")
+            && input.pointer("/tool_input/run_in_background").and_then(Value::as_bool)
+                != Some(false);
+    }
+    if tool == "Bash" {
+        let cmd = input.pointer("/tool_input/command").and_then(Value::as_str).unwrap_or("");
+        return cmd.contains("paneherd run") && !cmd.contains("--wait");
+    }
+    false
+}
+
+/// Words of a tool's response that may be task ids (`adjective-animal`).
+pub fn id_candidates(response: &Value) -> Vec<String> {
+    let text = match response {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out: Vec<String> = vec![];
+    for w in text.split(|c: char| !(c.is_ascii_lowercase() || c == '-')) {
+        let w = w.trim_matches('-');
+        let parts: Vec<&str> = w.split('-').collect();
+        if parts.len() == 2 && parts.iter().all(|p| p.len() >= 2) && !out.iter().any(|o| o == w) {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+pub fn claude(paths: &Paths) -> CmdResult {
+    let mut raw = String::new();
+    std::io::stdin().read_to_string(&mut raw).map_err(|e| Fail {
+        code: exit::USAGE,
+        message: format!("cannot read the hook input: {e}"),
+    })?;
+    let input: Value = serde_json::from_str(&raw).map_err(|e| Fail {
+        code: exit::USAGE,
+        message: format!("the hook input on stdin is not JSON: {e}"),
+    })?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        Fail { code: exit::DAEMON, message: format!("cannot start async runtime: {e}") }
+    })?;
+    rt.block_on(handle(paths, &input))
+}
+
+async fn handle(paths: &Paths, input: &Value) -> CmdResult {
+    let event = field(input, "hook_event_name");
+    let own_task = std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty());
+    if let Some(task) = &own_task {
+        let signal = match event {
+            "Notification" => Some(("waiting", Some(field(input, "message").to_string()))),
+            "UserPromptSubmit" => Some(("working", None)),
+            "Stop" => Some(("done", None)),
+            _ => None,
+        };
+        if let Some((kind, text)) = signal {
+            let mut c = Client::connect(paths, true).await?;
+            let req = Request::Signal { task_id: task.clone(), kind: kind.into(), text };
+            c.request_raw(req).await?;
+        }
+    }
+    match event {
+        "PostToolUse" if submits_task(input) => wake_when_done(paths, input).await,
+        "UserPromptSubmit" | "SessionStart" => add_context(paths, event).await,
+        _ => Ok(exit::OK),
+    }
+}
+
+/// Waits for the task the tool call submitted, then tells its end (exit 2) unless it was told.
+async fn wait_for(c: &mut Client, id: &str) -> Result<(), Fail> {
+    loop {
+        let w: WaitData = c
+            .request(Request::Wait { ids: vec![id.to_string()], all: false, timeout_ms: None })
+            .await?;
+        if !w.timed_out {
+            return Ok(());
+        }
+    }
+}
+
+async fn wake_when_done(paths: &Paths, input: &Value) -> CmdResult {
+    let me = crate::delegator::current().map(|d| d.id);
+    let mut c = Client::connect(paths, true).await?;
+    // The task the call made: an id in its response that names a task of this agent's.
+    let response = input.get("tool_response").cloned().unwrap_or(Value::Null);
+    let mut task: Option<Task> = None;
+    for cand in id_candidates(&response) {
+        let t: Option<Task> = c.request(Request::Get { id: cand }).await.unwrap_or(None);
+        if let Some(t) =
+            t.filter(|t| me.is_none() || t.delegator.as_ref().map(|d| &d.id) == me.as_ref())
+        {
+            task = Some(t);
+            break;
+        }
+    }
+    let Some(task) = task else { return Ok(exit::OK) };
+    wait_for(&mut c, &task.id).await?;
+    let told: InboxData =
+        c.request(Request::Deliver { ids: vec![task.id.clone()], notice: true }).await?;
+    if told.tasks.is_empty() {
+        // Told already (the agent read the result): nothing to wake it for.
+        return Ok(exit::OK);
+    }
+    eprint!("{}", crate::notify::notice::for_agent(&told.tasks, told.in_progress, timefmt::now()));
+    Ok(WAKE)
+}
+
+/// Ends not yet told to this agent, as the hook's `additionalContext`.
+async fn add_context(paths: &Paths, event: &str) -> CmdResult {
+    let Some(me) = crate::delegator::current() else { return Ok(exit::OK) };
+    let mut c = Client::connect(paths, true).await?;
+    let data: InboxData = c.request(Request::Inbox { delegator: Some(me.id), ack: true }).await?;
+    if data.tasks.is_empty() {
+        return Ok(exit::OK);
+    }
+    let context = crate::notify::notice::for_agent(&data.tasks, data.in_progress, timefmt::now());
+    let out = serde_json::json!({
+        "hookSpecificOutput": { "hookEventName": event, "additionalContext": context }
+    });
+    outln!("{out}");
+    Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_tool_calls_submit_tasks_and_where_their_ids_are() {
+        let mcp = serde_json::json!({
+            "hook_event_name": "PostToolUse",
+            "tool_name": "mcp__paneherd__task",
+            "tool_input": { "prompt": "x", "subagent_type": "shell" },
+            "tool_response": [{ "type": "text", "text": "Task brave-otter started in the background (shell: x)." }]
+        });
+        assert!(submits_task(&mcp));
+        assert_eq!(id_candidates(&mcp["tool_response"]), vec!["brave-otter"]);
+        let fg = serde_json::json!({ "tool_name": "mcp__ph__task", "tool_input": { "run_in_background": false } });
+        assert!(!submits_task(&fg), "a foreground task returned its result already");
+        let other = serde_json::json!({ "tool_name": "mcp__paneherd__background_output" });
+        assert!(!submits_task(&other));
+        let bash = serde_json::json!({
+            "tool_name": "Bash",
+            "tool_input": { "command": "paneherd run --agent shell 'make test'" },
+            "tool_response": { "stdout": "calm-heron\n", "stderr": "", "interrupted": false }
+        });
+        assert!(submits_task(&bash));
+        assert!(id_candidates(&bash["tool_response"]).contains(&"calm-heron".to_string()));
+        let waits = serde_json::json!({ "tool_name": "Bash", "tool_input": { "command": "paneherd run --wait x" } });
+        assert!(!submits_task(&waits));
+    }
+}

@@ -1,0 +1,127 @@
+//! Results that reach the agent that delegated them. A stand-in for Claude Code's process
+//! (`tests/python/fake_claude.py`, run as a file named `claude`) starts `paneherd mcp` and
+//! `paneherd hook claude` as its children, as Claude Code does, with hook input as Claude Code
+//! writes it; a second such process is another agent.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{BIN, Env, config_with};
+use serde_json::Value;
+
+fn fake_claude(env: &Env) -> std::path::PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/fake_claude.py");
+    let dir = env.path().join("agent-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("claude");
+    std::fs::copy(&src, &exe).unwrap();
+    exe
+}
+
+fn run_agent(env: &Env, scenario: &str) -> Value {
+    // Run by the interpreter (as `node …/claude` runs Claude Code): a file just written is not
+    // exec'd while another test's fork may still hold it open for writing.
+    let mut cmd = Command::new("python3");
+    cmd.arg(fake_claude(env))
+        .arg(BIN)
+        .arg(scenario)
+        .current_dir(env.path())
+        .env_remove("PANEHERD_DELEGATOR");
+    env.apply(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "the fake agent failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn ids(inbox: &Value) -> Vec<String> {
+    inbox["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().into()).collect()
+}
+
+#[test]
+fn ends_reach_the_agent_that_delegated_them_once_and_no_other() {
+    let env = Env::new(&config_with(""));
+    let seen = run_agent(&env, "delegate");
+    let me = format!("claude@{}.", seen["pid"]);
+
+    // The MCP server, the Bash tool's `paneherd run` and the hooks, all children of the one
+    // agent process, name the same delegator.
+    for key in ["first", "second", "third", "fourth"] {
+        let t = env.task(seen[key].as_str().unwrap());
+        let d = t["delegator"]["id"].as_str().unwrap_or_default().to_string();
+        assert!(d.starts_with(&me), "{key}: delegator {d:?}, agent {me}");
+        assert_eq!(t["delegator"]["agent"], "claude");
+    }
+
+    // The async-rewake hook: exit 2, the notice on stderr, when the task ends.
+    let woken = &seen["woken"];
+    assert_eq!(woken["code"], 2, "{woken}");
+    let first = seen["first"].as_str().unwrap();
+    let notice = woken["stderr"].as_str().unwrap();
+    assert!(
+        notice.starts_with(&format!("[BACKGROUND TASK RESULT READY] {first} — alpha (completed,")),
+        "{notice}"
+    );
+    assert!(notice.contains(&format!("background_output(task_id=\"{first}\")")), "{notice}");
+    assert!(notice.contains("[ALL BACKGROUND TASKS COMPLETE]"), "{notice}");
+    // Read by the agent through background_output first: the hook stays silent.
+    assert_eq!(seen["read_first"]["code"], 0, "{}", seen["read_first"]);
+    assert_eq!(seen["read_first"]["stderr"], "");
+
+    // Another agent sees none of this one's ends; this one sees its two untold ones.
+    assert_eq!(ids(&seen["other"]["inbox"]), Vec::<String>::new(), "{}", seen["other"]);
+    let (third, fourth) = (seen["third"].as_str().unwrap(), seen["fourth"].as_str().unwrap());
+    assert_eq!(ids(&seen["mine"]), vec![third.to_string(), fourth.to_string()]);
+
+    // The next prompt gets them as context, once; then nothing.
+    let context = &seen["context"];
+    assert_eq!(context["code"], 0, "{context}");
+    let out: Value = serde_json::from_str(context["stdout"].as_str().unwrap()).unwrap();
+    assert_eq!(out["hookSpecificOutput"]["hookEventName"], "UserPromptSubmit");
+    let text = out["hookSpecificOutput"]["additionalContext"].as_str().unwrap();
+    assert!(text.contains(&format!("[BACKGROUND TASK RESULT READY] {third}")), "{text}");
+    assert!(text.contains(&format!("[BACKGROUND TASK RESULT READY] {fourth}")), "{text}");
+    assert_eq!(seen["again"]["code"], 0);
+    assert_eq!(seen["again"]["stdout"], "", "told once");
+
+    // Every end was told exactly once.
+    for key in ["first", "second", "third", "fourth"] {
+        assert_eq!(env.task(seen[key].as_str().unwrap())["delivered"], true, "{key}");
+    }
+    env.stop_daemon();
+}
+
+#[test]
+fn an_end_not_yet_told_survives_a_killed_daemon_and_is_told_once() {
+    let env = Env::new(&config_with(""));
+    let mut run = env.cmd(&["run", "--agent", "shell", "echo kept"]);
+    run.env("PANEHERD_DELEGATOR", "claude@4242.1");
+    let out = run.output().unwrap();
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    env.wait_status(&id, "completed", Duration::from_secs(10));
+    let pid = env.daemon_pid().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
+        .unwrap();
+    let inbox = |ack: bool| -> Value {
+        let mut c = env.cmd(&["inbox", "--json"]);
+        if ack {
+            c.arg("--ack");
+        }
+        c.env("PANEHERD_DELEGATOR", "claude@4242.1");
+        serde_json::from_slice(&c.output().unwrap().stdout).unwrap()
+    };
+    // A new daemon (started by the command) still holds it; told once, then gone.
+    assert_eq!(ids(&inbox(false)), vec![id.clone()]);
+    assert_eq!(ids(&inbox(true)), vec![id.clone()]);
+    assert_eq!(ids(&inbox(false)), Vec::<String>::new());
+    env.stop_daemon();
+}
