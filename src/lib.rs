@@ -16,6 +16,7 @@
 //! - [`daemon`]: the engine in the hub's loop ([`daemon::hub`]) with the components that act
 //!   for it and report back by message: connections, store writer, runner, pane manager
 //!   ([`daemon::pane_jobs`] over [`daemon::panes`]), timers, notifier, config watcher.
+//! - [`delegator`]: which agent process a client runs under (who delegates its tasks).
 //! - [`client`]: the socket client (starting a daemon on demand). Its users: [`cli`] (the
 //!   commands, `cli::demo`), [`tui`] (the dashboard; [`tui::link`] its connections and
 //!   effects), [`mcp`] (the MCP server for delegating agents); [`demo_agent`] is the built-in
