@@ -61,6 +61,16 @@ pub enum Command {
     /// Ended tasks not yet told to the agent that delegated them (run by that agent: its own;
     /// else every agent's), with the words agents look for.
     Inbox(InboxArgs),
+    /// Stream the daemon's events (a task created or changed, output, config reloaded, …) until
+    /// it stops: one line each, or one JSON object per line with --json (for plugins and scripts).
+    Events {
+        /// One JSON object per line (`{"kind":"task_changed","task":{…}}`).
+        #[arg(long)]
+        json: bool,
+        /// Leave out `output` events (a task wrote output).
+        #[arg(long)]
+        no_output: bool,
+    },
     /// Run a task again with the same spec, under a new id.
     Retry(RetryArgs),
     /// Check or print the configuration.
@@ -232,6 +242,9 @@ pub struct WaitArgs {
 
 #[derive(Debug, Args)]
 pub struct InboxArgs {
+    /// Only these tasks (whoever delegated them). With --ack, each is told only if it has ended
+    /// and its agent is not reading its result itself at that moment.
+    pub ids: Vec<String>,
     /// Mark what is shown as told: it is not shown (nor notified) again.
     #[arg(long)]
     pub ack: bool,

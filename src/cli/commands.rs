@@ -96,6 +96,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Wait(a) => block_on(tasks::wait(&paths, a)),
         Command::Cancel(a) => block_on(tasks::cancel(&paths, a)),
         Command::Inbox(a) => block_on(tasks::inbox(&paths, a)),
+        Command::Events { json, no_output } => block_on(tasks::events(&paths, json, no_output)),
         Command::Hook(super::HookCmd::Claude) => super::hook::claude(&paths),
         Command::Retry(a) => block_on(tasks::retry(&paths, a)),
         Command::Demo(a) => super::demo::run(&paths, a),

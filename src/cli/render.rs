@@ -129,3 +129,22 @@ pub fn output(t: &Task, result: Option<&str>, tail: Option<&str>, now: Timestamp
     }
     out
 }
+
+/// One event of `paneherd events`, for a person: `changed  bold-otter  completed  "title"`.
+pub fn event_line(ev: &crate::proto::Event) -> String {
+    use crate::proto::Event;
+    match ev {
+        Event::TaskCreated { task } => {
+            format!("created  {}  {}  {:?}", task.id, status_col(task), task.title)
+        }
+        Event::TaskChanged { task } => {
+            format!("changed  {}  {}  {:?}", task.id, status_col(task), task.title)
+        }
+        Event::Output { id, bytes, .. } => format!("output   {id}  {bytes} bytes"),
+        Event::Lagged { missed } => format!("lagged   {missed} events missed"),
+        Event::ConfigReloaded { error: None } => "config   reloaded".into(),
+        Event::ConfigReloaded { error: Some(e) } => format!("config   refused: {e}"),
+        Event::PanesChanged => "panes    changed".into(),
+        Event::DaemonStopping => "daemon   stopping".into(),
+    }
+}

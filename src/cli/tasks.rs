@@ -176,18 +176,55 @@ pub(super) async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
 }
 
 pub(super) async fn inbox(paths: &Paths, a: super::InboxArgs) -> CmdResult {
-    let delegator = if a.all { None } else { crate::delegator::current().map(|d| d.id) };
+    let delegator =
+        if a.all || !a.ids.is_empty() { None } else { crate::delegator::current().map(|d| d.id) };
     let mut c = Client::connect(paths, true).await?;
-    let data: crate::proto::InboxData =
-        c.request(Request::Inbox { delegator: delegator.clone(), ack: a.ack }).await?;
+    let data: crate::proto::InboxData = match (a.ids.is_empty(), a.ack) {
+        (true, _) => c.request(Request::Inbox { delegator: delegator.clone(), ack: a.ack }).await?,
+        (false, true) => c.request(Request::Deliver { ids: a.ids.clone(), notice: true }).await?,
+        (false, false) => {
+            let mut d: crate::proto::InboxData =
+                c.request(Request::Inbox { delegator: None, ack: false }).await?;
+            d.tasks.retain(|t| a.ids.contains(&t.id));
+            d
+        }
+    };
+    let notice = (!data.tasks.is_empty())
+        .then(|| crate::notify::notice::for_agent(&data.tasks, data.in_progress, timefmt::now()));
     if a.json {
-        print_json(&data)?;
+        print_json(&serde_json::json!({
+            "tasks": data.tasks,
+            "in_progress": data.in_progress,
+            "notice": notice,
+        }))?;
     } else if data.tasks.is_empty() {
         outln!("Nothing new: no ended task waits to be told.");
-    } else if delegator.is_some() {
-        out!("{}", crate::notify::notice::for_agent(&data.tasks, data.in_progress, timefmt::now()));
+    } else if delegator.is_some() || !a.ids.is_empty() {
+        out!("{}", notice.unwrap_or_default());
     } else {
         out!("{}", render::task_table(&data.tasks, timefmt::now()));
+    }
+    Ok(exit::OK)
+}
+
+/// `paneherd events`: the daemon's event stream, a line per event, until the daemon stops.
+pub(super) async fn events(paths: &Paths, json: bool, no_output: bool) -> CmdResult {
+    let mut c = Client::connect(paths, true).await?;
+    c.subscribe().await?;
+    while let Some(ev) = c.next_event().await? {
+        if no_output && matches!(ev, crate::proto::Event::Output { .. }) {
+            continue;
+        }
+        if json {
+            let line = serde_json::to_string(&ev)
+                .map_err(|e| Fail { code: exit::DAEMON, message: format!("event: {e}") })?;
+            outln!("{line}");
+        } else {
+            outln!("{}", render::event_line(&ev));
+        }
+        if matches!(ev, crate::proto::Event::DaemonStopping) {
+            break;
+        }
     }
     Ok(exit::OK)
 }
