@@ -77,7 +77,13 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCmd),
     /// Serve MCP on stdin/stdout, so AI agents can delegate (`claude mcp add paneherd -- paneherd mcp`).
-    Mcp,
+    Mcp {
+        /// Also push each end of this agent's tasks as a Claude Code channel event
+        /// (`notifications/claude/channel`; Claude Code listens when started with
+        /// `--dangerously-load-development-channels server:paneherd`).
+        #[arg(long)]
+        channel: bool,
+    },
     /// For an agent's hooks: `paneherd hook claude` reads a Claude Code hook's input on stdin
     /// (wakes the session when a task it delegated ends; reports a task's own agent's state).
     #[command(subcommand)]

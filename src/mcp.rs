@@ -3,6 +3,8 @@
 //! `background_cancel`, `delegation_list`, `delegation_read`. A client of the daemon like the
 //! CLI; logs go to stderr only (stdout is the protocol).
 
+mod tasks;
+
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -14,9 +16,10 @@ use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 #[allow(deprecated)]
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
+    CreateTaskResult, CustomNotification, GetTaskParams, GetTaskResult, Implementation,
     LoggingLevel, LoggingMessageNotificationParam, ServerCapabilities, ServerConfig,
-    SetLevelRequestParams,
+    ServerNotification, SetLevelRequestParams, UpdateTaskParams,
 };
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::{Peer, RequestContext, RoleServer};
@@ -100,6 +103,8 @@ pub struct PaneherdMcp {
     peer: Arc<Mutex<Option<Peer<RoleServer>>>>,
     /// The least severe log level the client wants (`logging/setLevel`), as `LoggingLevel as u8`.
     log_level: Arc<AtomicU8>,
+    /// Push ends as Claude Code channel events (`paneherd mcp --channel`).
+    channel: bool,
 }
 
 fn tool_error(msg: impl Into<String>) -> McpError {
@@ -175,7 +180,7 @@ pub fn project_of(dir: &std::path::Path) -> PathBuf {
 
 #[tool_router]
 impl PaneherdMcp {
-    pub fn new(paths: Paths) -> PaneherdMcp {
+    pub fn new(paths: Paths, channel: bool) -> PaneherdMcp {
         PaneherdMcp {
             paths,
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
@@ -183,17 +188,12 @@ impl PaneherdMcp {
             mine: Default::default(),
             peer: Default::default(),
             log_level: Default::default(),
+            channel,
         }
     }
 
-    async fn client(&self) -> Result<Client, McpError> {
-        Client::connect(&self.paths, true).await.map_err(client_error)
-    }
-
-    #[tool(
-        description = "Hand off a task to a background agent. Give `category` or `subagent_type` (an agent name). In the background (the default) it returns the task id at once: do not poll, you will be told when it ends; read the result with background_output or delegation_read."
-    )]
-    async fn task(&self, Parameters(a): Parameters<TaskArgs>) -> Result<CallToolResult, McpError> {
+    /// Submits (or continues) a task for the `task` tool; it counts as this session's.
+    async fn submit(&self, a: TaskArgs) -> Result<(Client, Task), McpError> {
         if a.prompt.trim().is_empty() {
             return Err(tool_error("prompt is empty"));
         }
@@ -220,7 +220,45 @@ impl PaneherdMcp {
             c.request(Request::Submit { spec: Box::new(spec) }).await.map_err(client_error)?
         };
         self.mine.lock().map_err(|_| McpError::internal_error("lock", None))?.insert(t.id.clone());
-        if a.run_in_background.unwrap_or(true) {
+        Ok((c, t))
+    }
+
+    /// The task and, once it has ended, its result block (reading it tells it: delivered).
+    async fn task_state(&self, id: &str) -> Result<(Task, Option<String>), McpError> {
+        let mut c = self.client().await?;
+        let t: Option<Task> =
+            c.request(Request::Get { id: id.to_string() }).await.map_err(client_error)?;
+        let Some(t) = t.filter(|t| t.id == id) else {
+            return Err(tool_error(format!("no task {id:?}")));
+        };
+        if !t.status.is_terminal() {
+            return Ok((t, None));
+        }
+        let o: OutputData = c
+            .request(Request::Output {
+                id: t.id.clone(),
+                wait: false,
+                timeout_ms: None,
+                full: false,
+                deliver: true,
+            })
+            .await
+            .map_err(client_error)?;
+        let block = result_block(&o.task, o.result.as_deref().unwrap_or(""));
+        Ok((o.task, Some(block)))
+    }
+
+    async fn client(&self) -> Result<Client, McpError> {
+        Client::connect(&self.paths, true).await.map_err(client_error)
+    }
+
+    #[tool(
+        description = "Hand off a task to a background agent. Give `category` or `subagent_type` (an agent name). In the background (the default) it returns the task id at once: do not poll, you will be told when it ends; read the result with background_output or delegation_read."
+    )]
+    async fn task(&self, Parameters(a): Parameters<TaskArgs>) -> Result<CallToolResult, McpError> {
+        let background = a.run_in_background.unwrap_or(true);
+        let (mut c, t) = self.submit(a).await?;
+        if background {
             return text(format!(
                 "Task {} started in the background ({}: {}).\nDo not poll: you will be notified when it ends. Then read its result with background_output(task_id=\"{}\").",
                 t.id, t.agent, t.title, t.id
@@ -360,7 +398,13 @@ impl PaneherdMcp {
 impl ServerHandler for PaneherdMcp {
     fn get_info(&self) -> ServerConfig {
         #[allow(deprecated)]
-        let caps = ServerCapabilities::builder().enable_tools().enable_logging().build();
+        let mut caps =
+            ServerCapabilities::builder().enable_tools().enable_logging().enable_tasks().build();
+        if self.channel {
+            caps.experimental
+                .get_or_insert_with(Default::default)
+                .insert("claude/channel".into(), Default::default());
+        }
         ServerConfig::new(caps)
             .with_server_info(
                 Implementation::new("paneherd", env!("CARGO_PKG_VERSION"))
@@ -390,12 +434,67 @@ impl ServerHandler for PaneherdMcp {
         if !router.has_route(&request.name) {
             return Err(McpError::invalid_params(format!("no tool {:?}", request.name), None));
         }
+        // A client that declares the tasks extension gets a background `task` as an MCP task.
+        if request.name == "task"
+            && context.client_capabilities().is_some_and(|c| c.supports_tasks())
+        {
+            let args = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
+            match serde_json::from_value::<TaskArgs>(args) {
+                Ok(a) if a.run_in_background != Some(false) => {
+                    return Ok(match self.submit(a).await {
+                        Ok((_, t)) => CreateTaskResult::new(tasks::handle(&t)).into(),
+                        Err(e) => CallToolResult::error(vec![ContentBlock::text(e.message)]).into(),
+                    });
+                }
+                // In the foreground, or arguments the router reports on: as before.
+                _ => {}
+            }
+        }
         match router.call(ToolCallContext::new(self, request, context)).await {
             Ok(r) => Ok(r),
             Err(e) => {
                 Ok(CallToolResult::error(vec![ContentBlock::text(e.message.to_string())]).into())
             }
         }
+    }
+
+    /// `tasks/get`: the paneherd task's state; once ended, its result (which tells it).
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let (t, block) = self.task_state(&request.task_id).await?;
+        Ok(GetTaskResult::new(tasks::detailed(&t, block)))
+    }
+
+    /// `tasks/cancel`: cancels the paneherd task (refused once it has ended).
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let (t, _) = self.task_state(&request.task_id).await?;
+        if t.status.is_terminal() {
+            return Err(tool_error(format!("task {} has already ended ({})", t.id, t.status)));
+        }
+        let mut c = self.client().await?;
+        let _: Vec<Task> = c
+            .request(Request::Cancel { ids: vec![t.id], all: false })
+            .await
+            .map_err(client_error)?;
+        Ok(())
+    }
+
+    /// `tasks/update`: paneherd asks nothing through the client (a task that needs input asks
+    /// in its pane), so there is never an outstanding request to answer; accepted and ignored,
+    /// as the extension says of unknown keys.
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.task_state(&request.task_id).await.map(|_| ())
     }
 
     #[allow(deprecated)]
@@ -423,11 +522,18 @@ async fn announce(server: PaneherdMcp) {
             continue;
         }
         let mine = server.mine.lock().map(|m| m.contains(&task.id)).unwrap_or(false);
+        let delegated = server
+            .delegator
+            .as_ref()
+            .is_some_and(|me| task.delegator.as_ref().is_some_and(|d| d.id == me.id));
+        let peer = server.peer.lock().ok().and_then(|p| p.clone());
+        let Some(peer) = peer else { continue };
+        if server.channel && (mine || delegated) {
+            channel_event(&server.paths, &peer, &task).await;
+        }
         if !mine {
             continue;
         }
-        let peer = server.peer.lock().ok().and_then(|p| p.clone());
-        let Some(peer) = peer else { continue };
         if (LoggingLevel::Notice as u8) < server.log_level.load(Ordering::Relaxed) {
             continue;
         }
@@ -453,11 +559,32 @@ async fn announce(server: PaneherdMcp) {
     }
 }
 
+/// Pushes a task's end into a Claude Code session as a channel event (told once, like every
+/// other way of telling: not when the agent has read it already).
+async fn channel_event(paths: &Paths, peer: &Peer<RoleServer>, task: &Task) {
+    let Ok(mut c) = Client::connect(paths, true).await else { return };
+    let told: Result<crate::proto::InboxData, _> =
+        c.request(Request::Deliver { ids: vec![task.id.clone()], notice: true }).await;
+    let Ok(told) = told else { return };
+    if told.tasks.is_empty() {
+        return;
+    }
+    let content = crate::notify::notice::for_agent(&told.tasks, told.in_progress, timefmt::now());
+    let params = serde_json::json!({
+        "content": content,
+        "meta": { "task_id": task.id, "status": task.status.as_str() },
+    });
+    let n = CustomNotification::new("notifications/claude/channel", Some(params));
+    if let Err(e) = peer.send_notification(ServerNotification::CustomNotification(n)).await {
+        tracing::warn!("channel event for {}: {e}", task.id);
+    }
+}
+
 /// Serves MCP on stdin/stdout until the client closes it.
-pub fn run(paths: Paths) -> anyhow::Result<()> {
+pub fn run(paths: Paths, channel: bool) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
-        let server = PaneherdMcp::new(paths);
+        let server = PaneherdMcp::new(paths, channel);
         let running = server.clone().serve(rmcp::transport::stdio()).await?;
         if let Ok(mut p) = server.peer.lock() {
             *p = Some(running.peer().clone());

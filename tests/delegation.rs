@@ -111,13 +111,20 @@ fn an_end_not_yet_told_survives_a_killed_daemon_and_is_told_once() {
     let pid = env.daemon_pid().unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
         .unwrap();
+    // Gone for good before the next command (else it may reach the dying daemon's socket).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while common::pid_alive(pid.into()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let inbox = |ack: bool| -> Value {
         let mut c = env.cmd(&["inbox", "--json"]);
         if ack {
             c.arg("--ack");
         }
         c.env("PANEHERD_DELEGATOR", "claude@4242.1");
-        serde_json::from_slice(&c.output().unwrap().stdout).unwrap()
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "inbox: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
     };
     // A new daemon (started by the command) still holds it; told once, then gone.
     assert_eq!(ids(&inbox(false)), vec![id.clone()]);

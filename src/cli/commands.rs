@@ -56,7 +56,7 @@ pub fn dispatch(cli: Cli) -> i32 {
             let task: Task = c.request(Request::Continue { id, prompt, earlier: None }).await?;
             tasks::finish_submit(&mut c, task, wait, timeout, json).await
         }),
-        Command::Mcp => match crate::mcp::run(paths) {
+        Command::Mcp { channel } => match crate::mcp::run(paths, channel) {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
         },
