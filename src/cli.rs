@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod hook;
 mod render;
+mod setup;
 mod tasks;
 
 use std::path::PathBuf;
@@ -71,6 +72,13 @@ pub enum Command {
         #[arg(long)]
         no_output: bool,
     },
+    /// Set an agent up to delegate through paneherd: its MCP server entry and its hooks or
+    /// plugin, merged into the agent's own config files (a backup is made beside each file
+    /// before its first change; running it again changes nothing).
+    Install(InstallArgs),
+    /// Take out exactly what `install` added: a file untouched since gets its old bytes back,
+    /// one edited since loses only paneherd's entries.
+    Uninstall(InstallArgs),
     /// Run a task again with the same spec, under a new id.
     Retry(RetryArgs),
     /// Check or print the configuration.
@@ -247,6 +255,22 @@ pub struct WaitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The agent to set up.
+    #[arg(value_enum)]
+    pub agent: crate::install::Agent,
+    /// This project's config files (at the top of its git work tree, else here).
+    #[arg(long, conflicts_with = "user")]
+    pub project: bool,
+    /// The user's config files, for every project (the default).
+    #[arg(long)]
+    pub user: bool,
+    /// Print what would change (a unified diff per file) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct InboxArgs {
     /// Only these tasks (whoever delegated them). With --ack, each is told only if it has ended
     /// and its agent is not reading its result itself at that moment.
@@ -293,6 +317,12 @@ pub struct RetryArgs {
 pub enum HookCmd {
     /// Claude Code: every hook event (see the README's "Claude Code" section).
     Claude,
+    /// Codex's `notify` program: Codex appends a JSON payload; on `agent-turn-complete` a
+    /// task's own Codex reports its session (thread id) and that its turn is done.
+    Codex {
+        /// The payload Codex passes (JSON).
+        payload: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -59,6 +59,7 @@ pub mod daemon;
 pub mod delegator;
 pub mod demo_agent;
 pub mod engine;
+pub mod install;
 pub mod mcp;
 pub mod notify;
 pub mod paths;

@@ -132,3 +132,35 @@ fn an_end_not_yet_told_survives_a_killed_daemon_and_is_told_once() {
     assert_eq!(ids(&inbox(false)), Vec::<String>::new());
     env.stop_daemon();
 }
+
+/// Codex's `notify` program, as `paneherd install codex` sets it: Codex appends the payload (the
+/// fields of its config reference's `agent-turn-complete` notification) as the last argument.
+#[test]
+fn a_tasks_own_codex_reports_its_finished_turn_through_notify() {
+    let env = Env::new(&config_with(""));
+    let id = env.submit(&["--agent", "shell", "--", "sleep 60"]);
+    env.wait_status(&id, "running", Duration::from_secs(10));
+    let payload = serde_json::json!({
+        "type": "agent-turn-complete",
+        "thread-id": "0199a213-81c0-7800-8aa1-bbab2a035a53",
+        "turn-id": "12345",
+        "cwd": env.path(),
+        "input-messages": ["Rename `foo` to `bar` and update the callsites."],
+        "last-assistant-message": "Rename complete and verified `cargo build` succeeds."
+    })
+    .to_string();
+    // Outside a task: nothing, silently.
+    let out = env.cmd(&["hook", "codex", &payload]).output().unwrap();
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty());
+    assert_eq!(env.task(&id)["status"], "running");
+    // Another kind of notification: nothing.
+    let mut other = env.cmd(&["hook", "codex", r#"{"type":"approval-requested"}"#]);
+    assert!(other.env("PANEHERD_TASK_ID", &id).status().unwrap().success());
+    assert_eq!(env.task(&id)["status"], "running");
+    let mut hook = env.cmd(&["hook", "codex", &payload]);
+    hook.env("PANEHERD_TASK_ID", &id);
+    let out = hook.output().unwrap();
+    assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+    let t = env.wait_status(&id, "completed", Duration::from_secs(10));
+    assert_eq!(t["session"], "0199a213-81c0-7800-8aa1-bbab2a035a53");
+}

@@ -91,3 +91,70 @@ fn a_tasks_own_opencode_reports_its_state() {
     assert_eq!(step(3)["status"], "running", "a subagent's idle does not end the task");
     assert_ne!(step(4)["status"], "running", "the main session's idle ends it: {seen:#}");
 }
+
+/// The real OpenCode (the pinned npm release) loads the plugin `paneherd install opencode`
+/// wrote, and its events reach it as the plugin reads them: a session OpenCode creates while it
+/// runs as a task is recorded on that task.
+#[test]
+fn real_opencode_loads_the_installed_plugin() {
+    let opencode = common::ci_tools().join("agents/bin/opencode");
+    let env = Env::new(&config_with(""));
+    let home = env.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let ok = |c: &mut Command| {
+        env.apply(c);
+        c.env("HOME", &home).env("XDG_CONFIG_HOME", home.join(".config"));
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(Command::new(BIN).args(["install", "opencode"]));
+    let id = env.submit(&["--agent", "shell", "--", "sleep 60"]);
+    env.wait_status(&id, "running", std::time::Duration::from_secs(10));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut serve = Command::new(&opencode);
+    serve.args(["serve", "--port", &port.to_string()]).env("PANEHERD_TASK_ID", &id);
+    env.apply(&mut serve);
+    serve
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut server = serve.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let session: Value = loop {
+        if let Some(v) = post_session(port)
+            && v["id"].is_string()
+        {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "opencode serve did not answer");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let sid = session["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while env.task(&id)["session"] != sid.as_str() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(env.task(&id)["session"], sid.as_str(), "the plugin reported the session");
+}
+
+/// `POST /session` to OpenCode's server (HTTP/1.1 by hand: no client needed on the machine).
+fn post_session(port: u16) -> Option<Value> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    let req = "POST /session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+               Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    let body = text.split_once("\r\n\r\n")?.1;
+    // The body may come chunked: the JSON object is between its first `{` and last `}`.
+    let json = &body[body.find('{')?..=body.rfind('}')?];
+    serde_json::from_str(json).ok()
+}

@@ -98,6 +98,11 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Inbox(a) => block_on(tasks::inbox(&paths, a)),
         Command::Events { json, no_output } => block_on(tasks::events(&paths, json, no_output)),
         Command::Hook(super::HookCmd::Claude) => super::hook::claude(&paths),
+        Command::Hook(super::HookCmd::Codex { payload }) => {
+            Ok(super::hook::codex(&paths, payload.as_deref()))
+        }
+        Command::Install(a) => super::setup::run(a, false),
+        Command::Uninstall(a) => super::setup::run(a, true),
         Command::Retry(a) => block_on(tasks::retry(&paths, a)),
         Command::Demo(a) => super::demo::run(&paths, a),
     };

@@ -103,6 +103,42 @@ async fn handle(paths: &Paths, input: &Value) -> CmdResult {
     }
 }
 
+/// `paneherd hook codex PAYLOAD`, Codex's `notify` program: for a task's own Codex, a finished
+/// turn records the session (its thread id, for `continue`) and ends the task as done. Always
+/// exits 0, silently: Codex shows nothing of it, and a failure must not disturb it.
+pub fn codex(paths: &Paths, payload: Option<&str>) -> i32 {
+    let Some(task) = std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty()) else {
+        return exit::OK;
+    };
+    let Some(v) = payload.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
+        return exit::OK;
+    };
+    if field(&v, "type") != "agent-turn-complete" {
+        return exit::OK;
+    }
+    let thread = field(&v, "thread-id").to_string();
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return exit::OK;
+    };
+    let sent: Result<(), Fail> = rt.block_on(async {
+        let mut c = Client::connect(paths, true).await?;
+        if !thread.is_empty() {
+            let req = Request::Signal {
+                task_id: task.clone(),
+                kind: "session".into(),
+                text: Some(thread),
+            };
+            c.request_raw(req).await?;
+        }
+        c.request_raw(Request::Signal { task_id: task, kind: "done".into(), text: None }).await?;
+        Ok(())
+    });
+    if let Err(e) = sent {
+        tracing::warn!("hook codex: {}", e.message);
+    }
+    exit::OK
+}
+
 /// Waits for the task the tool call submitted, then tells its end (exit 2) unless it was told.
 async fn wait_for(c: &mut Client, id: &str) -> Result<(), Fail> {
     loop {
