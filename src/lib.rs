@@ -19,8 +19,12 @@
 //! - [`delegator`]: which agent process a client runs under (who delegates its tasks).
 //! - [`client`]: the socket client (starting a daemon on demand). Its users: [`cli`] (the
 //!   commands, `cli::demo`), [`tui`] (the dashboard; [`tui::link`] its connections and
-//!   effects), [`mcp`] (the MCP server for delegating agents); [`demo_agent`] is the built-in
+//!   effects), [`mcp`] (the MCP server for delegating agents, with [`mcp`]'s `tasks` module
+//!   mapping the MCP tasks extension onto paneherd's tasks); [`demo_agent`] is the built-in
 //!   simulated agent. `src/bin/paneherd-pane.rs` is the pane wrapper's own small binary.
+//! - [`install`]: `paneherd install|uninstall AGENT` — the agents' own config files (no daemon),
+//!   with `assets/opencode/paneherd.js`, the OpenCode plugin it installs (a client through the
+//!   CLI: `paneherd events --json`, `paneherd inbox --ack ID`).
 //!
 //! # One task's path
 //! `paneherd run` ([`cli`]) sends `submit` through [`client`] to a connection
@@ -36,7 +40,9 @@
 //! (`Effect::Collect` → `Input::Collected`), writes the record durably, and only on its
 //! `Written` returns `Effect::Announce`: the event reaches `output --wait`, `wait`, the
 //! dashboard, the MCP server and the notifier ([`daemon::notifier`]), which sends the desktop
-//! notification. Timers (stale, TTL, kill grace) are `Effect::Timer`s that
+//! notification. The end is kept for the task's delegator (the `delivered` mark,
+//! `engine::inbox`) until something tells it: the waiting `paneherd hook claude` (exit 2 wakes
+//! the session), the OpenCode plugin, a channel event, or a tool that returned the result. Timers (stale, TTL, kill grace) are `Effect::Timer`s that
 //! [`daemon::timers`] reports back as `Input::Timer` when due.
 //!
 //! # Arrows against the flow, and why
