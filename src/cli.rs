@@ -8,6 +8,7 @@ mod demo;
 mod hook;
 mod render;
 mod setup;
+mod worktrees;
 mod tasks;
 
 use std::path::PathBuf;
@@ -71,6 +72,47 @@ pub enum Command {
         /// Leave out `output` events (a task wrote output).
         #[arg(long)]
         no_output: bool,
+    },
+    /// What a worktree task changed against its base (commits, uncommitted work, new files).
+    Diff {
+        /// The task (any unique prefix of its id).
+        id: String,
+        /// Files and lines changed (git's --stat) instead of the patch.
+        #[arg(long)]
+        stat: bool,
+    },
+    /// Merge a worktree task's branch into the branch checked out in the repository, then
+    /// remove its worktree (the branch stays). Refused while your checkout has uncommitted
+    /// changes; a conflict is aborted, the repository left as it was (exit 1).
+    Merge {
+        /// The task (any unique prefix of its id).
+        id: String,
+        /// One commit with all its changes.
+        #[arg(long, conflicts_with = "rebase")]
+        squash: bool,
+        /// Rebase its branch onto yours, then fast-forward.
+        #[arg(long)]
+        rebase: bool,
+    },
+    /// Remove a worktree task's worktree — only when nothing would be lost (no uncommitted
+    /// work, every commit in your branch: merged, rebased or squashed in) unless --force. The
+    /// branch stays unless --delete-branch.
+    Discard {
+        /// The task (any unique prefix of its id).
+        id: String,
+        /// Even with uncommitted work or unmerged commits (the branch still stays).
+        #[arg(long)]
+        force: bool,
+        /// Delete the branch too (never a branch that was yours before the task).
+        #[arg(long)]
+        delete_branch: bool,
+    },
+    /// Tasks' worktrees with their state (clean/dirty, ahead/behind, merged), and worktrees in
+    /// paneherd's directories without a task, or tasks whose worktree was removed by hand.
+    Worktrees {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
     },
     /// Set an agent up to delegate through paneherd: its MCP server entry and its hooks or
     /// plugin, merged into the agent's own config files (a backup is made beside each file
@@ -206,6 +248,16 @@ pub struct RunArgs {
     /// Print the task as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Run in a git worktree of its own, on a new branch named after the task; `=BRANCH`
+    /// attaches an existing branch instead.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "", value_name = "BRANCH")]
+    pub worktree: Option<String>,
+    /// With --worktree: branch from this commit or ref (default: what is checked out now).
+    #[arg(long, requires = "worktree", value_name = "REF")]
+    pub base: Option<String>,
+    /// With --worktree: the new branch's name (default: the task's id).
+    #[arg(long, requires = "worktree", value_name = "NAME")]
+    pub branch: Option<String>,
     /// The prompt (one argument; `-` reads it from standard input). A prompt that begins with
     /// `-` goes after `--`: `paneherd run --agent claude -- "-v is broken"`.
     pub prompt: String,

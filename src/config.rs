@@ -60,6 +60,8 @@ pub struct Config {
     pub notify: notify::NotifyConfig,
     /// `[ui]`: the dashboard.
     pub ui: UiSection,
+    /// `[worktree]`: where tasks' git worktrees go, and how they are set up.
+    pub worktree: WorktreeSection,
     /// Layout presets (built-in and the user's), loaded beside the config.
     #[serde(skip)]
     pub presets: Presets,
@@ -103,6 +105,31 @@ impl Default for Concurrency {
             providers: BTreeMap::new(),
             models: BTreeMap::new(),
             max_running: None,
+        }
+    }
+}
+
+/// `[worktree]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorktreeSection {
+    /// Where a task's worktree goes: `{repo_parent}`, `{repo_name}`, `{task_id}`.
+    pub dir: Spanned<String>,
+    /// Put before the task id in the branch's name (none by default).
+    pub branch_prefix: String,
+    /// A command (argv, no shell) run in each new worktree before the agent; its failure is
+    /// shown on the task, which runs anyway.
+    pub setup: Vec<String>,
+    pub setup_timeout_secs: u64,
+}
+
+impl Default for WorktreeSection {
+    fn default() -> Self {
+        WorktreeSection {
+            dir: Spanned::new(0..0, crate::worktree::DEFAULT_DIR.into()),
+            branch_prefix: String::new(),
+            setup: vec![],
+            setup_timeout_secs: 300,
         }
     }
 }
@@ -241,6 +268,7 @@ impl Config {
         self.tmux.merge(user.tmux);
         self.presets = user.presets;
         self.notify = user.notify;
+        self.worktree = user.worktree;
         self.ui.keys.extend(user.ui.keys);
         if user.ui.theme.is_some() {
             self.ui.theme = user.ui.theme;
@@ -280,6 +308,24 @@ impl Config {
     }
 
     /// Stale and TTL seconds of a task: its category's, else its agent's, else the global ones.
+    /// Whether tasks of this category or agent get a worktree of their own (`worktree = true`;
+    /// the category's word wins).
+    pub fn worktree_for(&self, category: Option<&str>, agent: &str) -> bool {
+        let cat = category.and_then(|c| self.categories.get(c)).and_then(|c| c.worktree);
+        cat.or_else(|| self.agents.get(agent).and_then(|a| a.worktree)).unwrap_or(false)
+    }
+
+    /// The `[worktree]` settings as the worktree job takes them.
+    pub fn worktree_settings(&self) -> crate::worktree::Settings {
+        let w = &self.worktree;
+        crate::worktree::Settings {
+            dir: w.dir.get_ref().clone(),
+            branch_prefix: w.branch_prefix.clone(),
+            setup: w.setup.clone(),
+            setup_timeout: std::time::Duration::from_secs(w.setup_timeout_secs),
+        }
+    }
+
     pub fn timeouts_for(&self, category: Option<&str>, agent: &str) -> (u64, u64) {
         let cat = category.and_then(|c| self.categories.get(c));
         let a = self.agents.get(agent);

@@ -138,6 +138,8 @@ struct Run {
     /// How it ended, once its process has (its result being read and written), and when.
     ended: Option<Outcome>,
     ended_at: Option<Timestamp>,
+    /// Its worktree is being made: no process yet.
+    preparing: bool,
 }
 
 /// A record being written, and what to do once it is.
@@ -294,6 +296,7 @@ impl Engine {
             Input::Written { token, error } => self.written(token, error, now),
             Input::Timer { id, kind } => self.timer(&id, kind, now),
             Input::Summarized { id, summary } => self.summarized(&id, summary),
+            Input::WorktreeReady { id, result } => self.worktree_ready(&id, result, now),
             Input::SessionFound { id, output } => self.session_found(&id, &output),
             Input::ConfigLoaded(loaded) => self.config_loaded(loaded, now),
             Input::PanesChanged => vec![Effect::Announce(crate::proto::Event::PanesChanged)],

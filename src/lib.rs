@@ -74,3 +74,4 @@ pub mod runner;
 pub mod store;
 pub mod tmux;
 pub mod tui;
+pub mod worktree;

@@ -57,6 +57,16 @@ pub struct TaskArgs {
     /// Continue this earlier task (its agent resumes its session when it can).
     #[serde(default)]
     pub task_id: Option<String>,
+    /// "worktree": run in a git worktree of its own, on a branch named after the task, so that
+    /// parallel agents that write code do not trample each other ("none", the default: here).
+    #[serde(default)]
+    pub isolation: Option<String>,
+    /// With isolation "worktree": branch from this commit or ref (default: what is checked out).
+    #[serde(default)]
+    pub base: Option<String>,
+    /// With isolation "worktree": the new branch's name (default: the task's id).
+    #[serde(default)]
+    pub branch: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -200,6 +210,23 @@ impl PaneherdMcp {
         if a.category.is_some() && a.subagent_type.is_some() {
             return Err(tool_error("give either category or subagent_type, not both"));
         }
+        let worktree = match a.isolation.as_deref() {
+            None | Some("none") => {
+                if a.base.is_some() || a.branch.is_some() {
+                    return Err(tool_error("base and branch go with isolation: \"worktree\""));
+                }
+                None
+            }
+            Some("worktree") => Some(
+                crate::worktree::request_for(&self.cwd, None, a.base.as_deref(), a.branch.as_deref())
+                    .map_err(tool_error)?,
+            ),
+            Some(other) => {
+                return Err(tool_error(format!(
+                    "isolation {other:?} is not known (\"worktree\" or \"none\")"
+                )));
+            }
+        };
         let mut c = self.client().await?;
         let t: Task = if let Some(earlier) = a.task_id {
             c.request(Request::Continue { id: earlier, prompt: a.prompt, earlier: None })
@@ -215,6 +242,7 @@ impl PaneherdMcp {
                 client_cwd: Some(self.cwd.clone()),
                 parent: std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty()),
                 delegator: self.delegator.clone(),
+                worktree,
                 ..Default::default()
             };
             c.request(Request::Submit { spec: Box::new(spec) }).await.map_err(client_error)?

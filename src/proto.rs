@@ -114,6 +114,12 @@ pub enum Request {
         #[serde(default)]
         text: Option<String>,
     },
+    /// From a client that merged or discarded a task's worktree (git runs in the client):
+    /// what became of it, recorded on the task. Reply: `Task`.
+    WorktreeNote {
+        id: String,
+        note: String,
+    },
     /// From a task's pane wrapper: what to run (the reply is a `PaneLaunch`).
     PaneAttach {
         task_id: String,

@@ -102,6 +102,20 @@ pub fn dispatch(cli: Cli) -> i32 {
             Ok(super::hook::codex(&paths, payload.as_deref()))
         }
         Command::Install(a) => super::setup::run(a, false),
+        Command::Diff { id, stat } => block_on(super::worktrees::diff(&paths, &id, stat)),
+        Command::Merge { id, squash, rebase } => {
+            let how = match (squash, rebase) {
+                (true, _) => crate::worktree::ops::How::Squash,
+                (_, true) => crate::worktree::ops::How::Rebase,
+                _ => crate::worktree::ops::How::Merge,
+            };
+            block_on(super::worktrees::merge(&paths, &id, how))
+        }
+        Command::Discard { id, force, delete_branch } => {
+            let opt = crate::worktree::ops::Discard { force, delete_branch };
+            block_on(super::worktrees::discard(&paths, &id, opt))
+        }
+        Command::Worktrees { json } => block_on(super::worktrees::list(&paths, json)),
         Command::Uninstall(a) => super::setup::run(a, true),
         Command::Retry(a) => block_on(tasks::retry(&paths, a)),
         Command::Demo(a) => super::demo::run(&paths, a),

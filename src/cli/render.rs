@@ -100,10 +100,23 @@ pub fn task_header(t: &Task, now: Timestamp) -> String {
         ("exit code", t.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into())),
         ("needs input", t.needs_input.clone().unwrap_or_else(|| "-".into())),
         ("cwd", t.cwd.display().to_string()),
+        (
+            "worktree",
+            match (&t.worktree, &t.branch, &t.base) {
+                (Some(w), Some(b), Some(base)) => {
+                    format!("{} (branch {b}, from {})", w.display(), &base[..base.len().min(10)])
+                }
+                _ if t.worktree_request.is_some() => "made when it starts".into(),
+                _ => "-".into(),
+            },
+        ),
+        ("  note", t.worktree_note.clone().unwrap_or_else(|| "-".into())),
         ("log", t.log_path.display().to_string()),
     ];
     for (k, v) in rows {
-        if v == "-" && matches!(k, "needs input" | "last output" | "exit code" | "category") {
+        let optional =
+            matches!(k, "needs input" | "last output" | "exit code" | "category" | "worktree" | "  note");
+        if v == "-" && optional {
             continue;
         }
         let _ = writeln!(out, "  {k:<12} {v}");

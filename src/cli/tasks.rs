@@ -29,7 +29,24 @@ pub(super) async fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
         ),
         None => None,
     };
+    // Checked here, where the user is: outside a repository, an unknown base or branch is a
+    // usage error (exit 2), not a task that fails later.
+    let worktree = match &a.worktree {
+        None => None,
+        Some(attach) => {
+            let dir = match &cwd {
+                Some(c) => c.clone(),
+                None => std::env::current_dir().map_err(|e| usage(format!("current directory: {e}")))?,
+            };
+            let attach = (!attach.is_empty()).then_some(attach.as_str());
+            Some(
+                crate::worktree::request_for(&dir, attach, a.base.as_deref(), a.branch.as_deref())
+                    .map_err(usage)?,
+            )
+        }
+    };
     let spec = TaskSpec {
+        worktree,
         prompt,
         agent: a.agent,
         category: a.category,

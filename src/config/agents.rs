@@ -44,6 +44,9 @@ pub struct AgentConfig {
     /// exit 0 when they fail: a match ends the task as `error` with that line as the reason.
     #[serde(default)]
     pub error_patterns: Vec<Spanned<String>>,
+    /// Its tasks run in a git worktree of their own.
+    #[serde(default)]
+    pub worktree: Option<bool>,
 }
 
 impl AgentConfig {
@@ -127,4 +130,7 @@ pub struct CategoryConfig {
     pub stale_secs: Option<Spanned<u64>>,
     #[serde(default)]
     pub ttl_secs: Option<Spanned<u64>>,
+    /// Its tasks run in a git worktree of their own.
+    #[serde(default)]
+    pub worktree: Option<bool>,
 }

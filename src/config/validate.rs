@@ -39,6 +39,14 @@ pub fn check(
     if !user.timeouts.ttl_secs.span().is_empty() {
         secs(&user.timeouts.ttl_secs, "timeouts.ttl_secs".into())?;
     }
+    let dir = &user.worktree.dir;
+    if !dir.span().is_empty() && !dir.get_ref().contains("{task_id}") {
+        return Err(err(
+            dir.span(),
+            "worktree.dir".into(),
+            "it must contain {task_id}: each task's worktree is a directory of its own".into(),
+        ));
+    }
     for (name, a) in &user.agents {
         let key = |k: &str| format!("agents.{name}.{k}");
         if let Some(v) = &a.stale_secs {

@@ -102,6 +102,22 @@ pub struct TaskSpec {
     pub resume: Option<String>,
     /// The agent session that delegates the task (found by the client: `crate::delegator`).
     pub delegator: Option<Delegator>,
+    /// Run it in a git worktree of its own (`run --worktree`, MCP `isolation: "worktree"`).
+    pub worktree: Option<WorktreeRequest>,
+}
+
+/// A task's own git worktree, as asked for when it was submitted; made when it starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorktreeRequest {
+    /// What to branch from (a commit the client resolved, or a ref); none: `HEAD` at the start.
+    pub base: Option<String>,
+    /// The branch's name (default: the task's id, after the config's `branch_prefix`); with
+    /// `attach`, an existing branch to check out instead.
+    pub branch: Option<String>,
+    pub attach: bool,
+    /// An earlier task's worktree to run in again (retry, continue).
+    pub reuse: Option<PathBuf>,
 }
 
 /// The agent session that delegated a task: its process (`claude@PID.START`), which agent it
@@ -181,6 +197,22 @@ pub struct Task {
     /// that returned the result): it is not told again.
     #[serde(default)]
     pub delivered: bool,
+    /// The worktree asked for (kept for `retry` and `continue`).
+    #[serde(default)]
+    pub worktree_request: Option<WorktreeRequest>,
+    /// Its git worktree once made, the branch checked out there, the base commit, and the
+    /// repository's main worktree (where `merge` goes).
+    #[serde(default)]
+    pub worktree: Option<PathBuf>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub base: Option<String>,
+    #[serde(default)]
+    pub repo: Option<PathBuf>,
+    /// What befell the worktree: its set-up failed, it was merged or discarded.
+    #[serde(default)]
+    pub worktree_note: Option<String>,
 }
 
 /// How a running (or pending) task ended.
@@ -254,6 +286,12 @@ impl Task {
             resume: None,
             delegator: None,
             delivered: false,
+            worktree_request: None,
+            worktree: None,
+            branch: None,
+            base: None,
+            repo: None,
+            worktree_note: None,
         }
     }
 

@@ -203,6 +203,13 @@ impl Hub {
                 });
             }
             Effect::Timer { id, kind, at } => c.timers.set(id, kind, at),
+            Effect::PrepareWorktree { prepare } => {
+                let report = self.report();
+                tokio::task::spawn_blocking(move || {
+                    let result = crate::worktree::prepare(&prepare);
+                    report(Input::WorktreeReady { id: prepare.task_id.clone(), result });
+                });
+            }
             Effect::Summarize { id, argv, cwd, env } => {
                 let report = self.report();
                 tokio::spawn(async move {

@@ -143,6 +143,11 @@ pub enum Input {
         id: String,
         summary: Option<String>,
     },
+    /// A task's worktree was made (or found again), or why not.
+    WorktreeReady {
+        id: String,
+        result: Result<crate::worktree::Prepared, String>,
+    },
     /// The output of a task's agent's `session_command`.
     SessionFound {
         id: String,
@@ -203,6 +208,8 @@ pub enum Effect {
     Collect { id: String, log: PathBuf },
     /// Fire `Input::Timer` at `at`.
     Timer { id: String, kind: TimerKind, at: Timestamp },
+    /// Make (or find again) a task's git worktree: report `WorktreeReady`.
+    PrepareWorktree { prepare: Box<crate::worktree::Prepare> },
     /// Run the summarizer (argv) for a task: report `Summarized`.
     Summarize { id: String, argv: Vec<String>, cwd: PathBuf, env: Vec<(String, String)> },
     /// Run an agent's `session_command` for a task: report `SessionFound`.

@@ -47,6 +47,23 @@ impl Engine {
             Request::Signal { task_id, kind, text } => {
                 self.signal(&task_id, &kind, text, reply, now)
             }
+            Request::WorktreeNote { id, note } => {
+                let id = match self.table.resolve(&id) {
+                    Ok(id) => id,
+                    Err(e) => return answer(Err(e)),
+                };
+                let Some(t) = self.table.get_mut(&id) else { return answer(Err(invalid("gone"))) };
+                if t.worktree.is_none() {
+                    return answer(Err(invalid(format!("task {id} has no worktree"))));
+                }
+                t.worktree_note = Some(note);
+                let t = t.clone();
+                vec![
+                    self.write(&t, None, Durability::Now, None),
+                    Effect::Announce(Event::TaskChanged { task: Box::new(t.clone()) }),
+                    Effect::Reply { to: reply, answer: Ok(Answer::Task(Box::new(t))) },
+                ]
+            }
             Request::PaneAttach { task_id } => {
                 self.wrappers.insert(conn, (task_id.clone(), false));
                 answer(self.pane_launch(&task_id))

@@ -77,9 +77,69 @@ impl Engine {
         values
     }
 
-    /// Takes a task off the queue and starts it: in a tmux pane when it came from inside tmux,
-    /// else headless. A task that cannot start ends as an error.
+    /// Takes a task off the queue and starts it: its worktree made first when it wants one
+    /// (a job of its own; `worktree_ready` goes on), then `launch`.
     pub(super) fn start(&mut self, id: &str, now: Timestamp) -> Vec<Effect> {
+        let Some(task) = self.table.get(id) else { return vec![] };
+        if let (Some(request), None) = (&task.worktree_request, &task.worktree) {
+            let prepare = crate::worktree::Prepare {
+                task_id: id.to_string(),
+                cwd: task.cwd.clone(),
+                request: request.clone(),
+                settings: self.settings.config.worktree_settings(),
+            };
+            self.runs.insert(id.to_string(), Run { preparing: true, ..Default::default() });
+            return vec![Effect::PrepareWorktree { prepare: Box::new(prepare) }];
+        }
+        self.launch(id, now)
+    }
+
+    /// The task's worktree is there (or could not be made: it ends as an error, naming git's
+    /// complaint). Recorded on the task before anything else, so that it is never lost track of.
+    pub(super) fn worktree_ready(
+        &mut self,
+        id: &str,
+        result: Result<crate::worktree::Prepared, String>,
+        now: Timestamp,
+    ) -> Vec<Effect> {
+        if !self.runs.get(id).is_some_and(|r| r.preparing) {
+            return vec![];
+        }
+        let Some(run) = self.runs.remove(id) else { return vec![] };
+        let made = result.as_ref().ok().cloned();
+        if let (Some(p), Some(t)) = (&made, self.table.get_mut(id)) {
+            t.worktree = Some(p.path.clone());
+            t.branch = Some(p.branch.clone());
+            t.base = Some(p.base.clone());
+            t.repo = Some(p.repo.clone());
+            t.worktree_note = p.note.clone();
+            t.cwd = p.cwd.clone();
+        }
+        let outcome = match (run.kill, result) {
+            (Some(kill), _) => Some(kill.outcome(None)),
+            (None, Err(reason)) => {
+                Some(Outcome::Error { exit_code: None, reason: format!("worktree: {reason}") })
+            }
+            (None, Ok(_)) => None,
+        };
+        if let Some(outcome) = outcome {
+            self.sched.release(id);
+            let mut fx = self.end_unstarted(id, outcome, now);
+            fx.extend(self.dispatch(now));
+            return fx;
+        }
+        let mut fx = vec![];
+        if let Some(t) = self.table.get(id).cloned() {
+            fx.push(self.write(&t, None, Durability::Soon, None));
+            fx.push(Effect::Announce(Event::TaskChanged { task: Box::new(t) }));
+        }
+        fx.extend(self.launch(id, now));
+        fx
+    }
+
+    /// Starts a task's process: in a tmux pane when it came from inside tmux, else headless. A
+    /// task that cannot start ends as an error.
+    fn launch(&mut self, id: &str, now: Timestamp) -> Vec<Effect> {
         let Some(task) = self.table.get(id).cloned() else { return vec![] };
         let env = self.envs.remove(id);
         let config = self.settings.config.clone();

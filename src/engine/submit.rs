@@ -103,6 +103,9 @@ impl Engine {
         task.resume = spec.resume;
         task.delegator = spec.delegator;
         task.limit_group = group.key.clone();
+        // A worktree: asked for, or the category's or the agent's `worktree = true`.
+        let wanted = config.worktree_for(task.category.as_deref(), &task.agent);
+        task.worktree_request = spec.worktree.or_else(|| wanted.then(Default::default));
         if let Some(env) = env {
             self.envs.insert(id.clone(), env);
         }
@@ -132,6 +135,16 @@ impl Engine {
             tmux: t.tmux.clone(),
             resume: None,
             delegator: t.delegator.clone(),
+            // Its worktree and branch again, when it had one; else asked for again.
+            worktree: match (&t.worktree, &t.worktree_request) {
+                (Some(path), r) => Some(crate::core::task::WorktreeRequest {
+                    base: t.base.clone(),
+                    branch: t.branch.clone(),
+                    attach: r.as_ref().is_some_and(|r| r.attach),
+                    reuse: Some(path.clone()),
+                }),
+                (None, r) => r.clone(),
+            },
         })
     }
 

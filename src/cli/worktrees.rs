@@ -1,0 +1,275 @@
+//! `paneherd diff|merge|discard|worktrees`: a task's git worktree from the command line. git
+//! runs here, in the client ([`crate::worktree`]); what became of a worktree is recorded on its
+//! task (`worktree_note`) through the daemon.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::commands::print_json;
+use super::exit;
+use super::out::{CmdResult, Fail, usage};
+use crate::client::Client;
+use crate::core::task::Task;
+use crate::paths::Paths;
+use crate::proto::{ListFilter, Request};
+use crate::worktree::{self, ops, state};
+
+async fn task_with_worktree(c: &mut Client, id: &str) -> Result<(Task, PathBuf, PathBuf, String), Fail> {
+    let t: Option<Task> = c.request(Request::Get { id: id.to_string() }).await?;
+    let t = t.ok_or_else(|| usage(format!("no task {id:?}")))?;
+    match (t.worktree.clone(), t.repo.clone(), t.branch.clone()) {
+        (Some(w), Some(r), Some(b)) => Ok((t, w, r, b)),
+        _ => Err(usage(format!(
+            "task {} has no worktree (run with --worktree for one{})",
+            t.id,
+            if t.worktree_request.is_some() { "; it has not started yet" } else { "" }
+        ))),
+    }
+}
+
+fn failed(message: impl Into<String>) -> Fail {
+    Fail { code: exit::TASK_FAILED, message: message.into() }
+}
+
+/// `paneherd diff ID [--stat]`: what the task changed against its base.
+pub(super) async fn diff(paths: &Paths, id: &str, stat: bool) -> CmdResult {
+    let mut c = Client::connect(paths, true).await?;
+    let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
+    let base = t.base.clone().unwrap_or_default();
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let out = if wt.is_dir() {
+        state::diff(&wt, &base, stat, color)
+    } else {
+        // Its worktree is gone (merged or discarded): what its branch holds.
+        let mut args = vec!["diff", if color { "--color=always" } else { "--no-color" }];
+        if stat {
+            args.push("--stat");
+        }
+        let range = format!("{base}...{branch}");
+        args.push(&range);
+        worktree::git::run(&repo, &args)
+    }
+    .map_err(|e| failed(e.to_string()))?;
+    super::out::bytes(out.as_bytes())?;
+    Ok(exit::OK)
+}
+
+fn refuse_running(t: &Task, what: &str) -> Result<(), Fail> {
+    if t.status.is_terminal() {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "{} is {}: wait for it to end (or cancel it) before you {what} its worktree",
+        t.id, t.status
+    )))
+}
+
+/// `paneherd merge ID [--squash | --rebase]`.
+pub(super) async fn merge(paths: &Paths, id: &str, how: ops::How) -> CmdResult {
+    let mut c = Client::connect(paths, true).await?;
+    let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
+    refuse_running(&t, "merge")?;
+    let tree = ops::Tree {
+        task_id: &t.id,
+        title: &t.title,
+        repo: &repo,
+        path: &wt,
+        branch: &branch,
+        attached: t.worktree_request.as_ref().is_some_and(|r| r.attach),
+    };
+    let how_word = match how {
+        ops::How::Merge => "merged",
+        ops::How::Squash => "squash-merged",
+        ops::How::Rebase => "rebased and fast-forwarded",
+    };
+    match ops::merge(&tree, how) {
+        Ok(m) => {
+            let short = &m.head[..m.head.len().min(10)];
+            let note = format!(
+                "{how_word} into {} at {short}; worktree removed, branch {branch} kept",
+                m.into
+            );
+            note_it(&mut c, &t.id, &note).await;
+            if m.committed_pending {
+                outln!("committed the worktree's uncommitted work on {branch} first");
+            }
+            outln!("{}: {note}", t.id);
+            Ok(exit::OK)
+        }
+        Err(e @ ops::Refused::Conflict { .. }) => {
+            note_it(&mut c, &t.id, &e.to_string()).await;
+            Err(failed(e.to_string()))
+        }
+        Err(e) => Err(usage(e.to_string())),
+    }
+}
+
+/// `paneherd discard ID [--force] [--delete-branch]`.
+pub(super) async fn discard(paths: &Paths, id: &str, opt: ops::Discard) -> CmdResult {
+    let mut c = Client::connect(paths, true).await?;
+    let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
+    refuse_running(&t, "discard")?;
+    let tree = ops::Tree {
+        task_id: &t.id,
+        title: &t.title,
+        repo: &repo,
+        path: &wt,
+        branch: &branch,
+        attached: t.worktree_request.as_ref().is_some_and(|r| r.attach),
+    };
+    let done = ops::discard(&tree, opt).map_err(|e| usage(e.to_string()))?;
+    note_it(&mut c, &t.id, &format!("discarded: {done}")).await;
+    outln!("{}: {done}", t.id);
+    Ok(exit::OK)
+}
+
+async fn note_it(c: &mut Client, id: &str, note: &str) {
+    let r: Result<Task, _> =
+        c.request(Request::WorktreeNote { id: id.to_string(), note: note.to_string() }).await;
+    if let Err(e) = r {
+        errln!("paneherd: the task's record could not be updated: {e}");
+    }
+}
+
+/// One row of `paneherd worktrees`.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub task: Option<String>,
+    pub path: PathBuf,
+    pub branch: Option<String>,
+    /// clean, dirty, merged, gone (removed by hand), merged/discarded (by paneherd), orphan
+    /// (no task record).
+    pub state: String,
+    pub ahead: Option<usize>,
+    pub behind: Option<usize>,
+    pub target: Option<String>,
+    pub added: Option<u64>,
+    pub removed: Option<u64>,
+    pub files: Option<usize>,
+    pub note: Option<String>,
+}
+
+/// Every task's worktree with its state, and the worktrees in paneherd's directories that no
+/// task record names. Nothing is made or removed.
+pub fn rows(tasks: &[Task], settings: &worktree::Settings, here: &Path) -> Vec<Row> {
+    let mut rows = vec![];
+    let mut repos: Vec<PathBuf> = vec![];
+    for t in tasks {
+        let (Some(wt), Some(repo)) = (&t.worktree, &t.repo) else { continue };
+        if !repos.contains(repo) {
+            repos.push(repo.clone());
+        }
+        let branch = t.branch.clone().unwrap_or_default();
+        let mut row = Row {
+            task: Some(t.id.clone()),
+            path: wt.clone(),
+            branch: t.branch.clone(),
+            state: String::new(),
+            ahead: None,
+            behind: None,
+            target: None,
+            added: None,
+            removed: None,
+            files: None,
+            note: t.worktree_note.clone(),
+        };
+        let handled = t.worktree_note.as_deref().is_some_and(|n| {
+            n.starts_with("discarded") || n.contains("worktree removed")
+        });
+        match state::state(repo, wt, &branch) {
+            Ok(s) => {
+                row.state = match (s.exists, handled, s.dirty, s.merged) {
+                    (false, true, _, true) => "merged".into(),
+                    (false, true, _, false) => "discarded".into(),
+                    (false, false, _, _) => "gone (removed by hand)".into(),
+                    (true, _, true, _) => "dirty".into(),
+                    (true, _, false, true) => "clean, merged".into(),
+                    (true, _, false, false) => "clean".into(),
+                };
+                row.ahead = Some(s.ahead);
+                row.behind = Some(s.behind);
+                row.target = Some(s.target);
+            }
+            Err(e) => row.state = format!("unknown: {e}"),
+        }
+        if wt.is_dir()
+            && let Some(base) = &t.base
+            && let Ok(st) = state::stat(wt, base)
+        {
+            (row.added, row.removed, row.files) = (Some(st.added), Some(st.removed), Some(st.files));
+        }
+        rows.push(row);
+    }
+    if let Ok(top) = worktree::toplevel(here)
+        && let Ok(main) = worktree::main_worktree(&top)
+        && !repos.contains(&main)
+    {
+        repos.push(main);
+    }
+    // Worktrees in paneherd's directory of each repository that no task names.
+    for repo in &repos {
+        let ours = worktree::path_for(settings, repo, "\u{0}");
+        let Some(dir) = ours.parent() else { continue };
+        for w in worktree::list(repo).unwrap_or_default() {
+            if w.parent() == Some(dir) && !tasks.iter().any(|t| t.worktree.as_ref() == Some(&w)) {
+                let branch = worktree::git::line(&w, &["rev-parse", "--abbrev-ref", "HEAD"]).ok();
+                rows.push(Row {
+                    task: None,
+                    path: w,
+                    branch,
+                    state: "orphan (no task record)".into(),
+                    ahead: None,
+                    behind: None,
+                    target: None,
+                    added: None,
+                    removed: None,
+                    files: None,
+                    note: None,
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// `paneherd worktrees [--json]`.
+pub(super) async fn list(paths: &Paths, json: bool) -> CmdResult {
+    let mut c = Client::connect(paths, true).await?;
+    let tasks: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
+    let settings = crate::config::Config::load(&paths.config)
+        .map(|l| l.config.worktree_settings())
+        .unwrap_or_default();
+    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let rows = rows(&tasks, &settings, &here);
+    if json {
+        print_json(&rows)?;
+        return Ok(exit::OK);
+    }
+    if rows.is_empty() {
+        outln!("No worktrees: `paneherd run --worktree …` gives a task one.");
+        return Ok(exit::OK);
+    }
+    outln!("{:<16} {:<22} {:<24} {:>9} {:<22} PATH", "TASK", "BRANCH", "STATE", "AHEAD/BEH", "CHANGES");
+    for r in &rows {
+        let ab = match (r.ahead, r.behind) {
+            (Some(a), Some(b)) => format!("{a}/{b}"),
+            _ => "-".into(),
+        };
+        let changes = match (r.added, r.removed, r.files) {
+            (Some(a), Some(rm), Some(f)) => state::Stat { files: f, added: a, removed: rm }.words(),
+            _ => "-".into(),
+        };
+        outln!(
+            "{:<16} {:<22} {:<24} {:>9} {:<22} {}",
+            r.task.as_deref().unwrap_or("-"),
+            r.branch.as_deref().unwrap_or("-"),
+            r.state,
+            ab,
+            changes,
+            r.path.display()
+        );
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,312 @@
+//! Git worktrees, one per task (`run --worktree`): made when the task starts, under a directory
+//! paneherd owns beside the repository, on a branch named after the task; what it changed
+//! (`diff`), its state (`worktrees`), and taking it back (`merge`) or away (`discard`) — which
+//! never lose work: see [`ops`]. git is run by [`git`] only.
+
+pub mod git;
+pub mod ops;
+pub mod state;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use crate::core::task::WorktreeRequest;
+
+/// What the daemon's job needs to make (or find again) a task's worktree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepare {
+    pub task_id: String,
+    /// The task's directory as submitted (inside the repository, perhaps in a subdirectory).
+    pub cwd: PathBuf,
+    pub request: WorktreeRequest,
+    pub settings: Settings,
+}
+
+/// The `[worktree]` config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Where worktrees go: `{repo_parent}`, `{repo_name}`, `{task_id}` expanded.
+    pub dir: String,
+    pub branch_prefix: String,
+    /// Run in a new worktree before the agent (argv; non-fatal).
+    pub setup: Vec<String>,
+    pub setup_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            dir: DEFAULT_DIR.into(),
+            branch_prefix: String::new(),
+            setup: vec![],
+            setup_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+pub const DEFAULT_DIR: &str = "{repo_parent}/{repo_name}.paneherd/{task_id}";
+
+/// A made (or found again) worktree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// The repository's main worktree.
+    pub repo: PathBuf,
+    pub path: PathBuf,
+    pub branch: String,
+    /// The base commit.
+    pub base: String,
+    /// Where the task runs: the submitter's subdirectory of the repository, in the worktree.
+    pub cwd: PathBuf,
+    /// What went wrong that does not stop the task (the set-up command failed, a file of
+    /// `.worktreeinclude` could not be copied).
+    pub note: Option<String>,
+    /// Made now (false: an earlier task's, run in again).
+    pub made: bool,
+}
+
+/// The repository's main worktree (the first of `git worktree list`).
+pub fn main_worktree(dir: &Path) -> Result<PathBuf, git::GitError> {
+    let list = git::run(dir, &["worktree", "list", "--porcelain"])?;
+    let first = list.lines().find_map(|l| l.strip_prefix("worktree ")).unwrap_or_default();
+    Ok(PathBuf::from(first))
+}
+
+/// Every worktree of the repository (paths), the main one first.
+pub fn list(repo: &Path) -> Result<Vec<PathBuf>, git::GitError> {
+    let list = git::run(repo, &["worktree", "list", "--porcelain"])?;
+    Ok(list.lines().filter_map(|l| l.strip_prefix("worktree ")).map(PathBuf::from).collect())
+}
+
+/// The top of the work tree `dir` is in, or why it is not in one.
+pub fn toplevel(dir: &Path) -> Result<PathBuf, String> {
+    match git::line(dir, &["rev-parse", "--show-toplevel"]) {
+        Ok(top) if !top.is_empty() => Ok(PathBuf::from(top)),
+        _ => Err(format!("{} is not in a git repository", dir.display())),
+    }
+}
+
+/// A worktree request checked against the repository `dir` is in, as a client makes it when
+/// the task is submitted: the base resolved to a commit now (what the user has checked out
+/// when they hand the work off), a new branch's name free, an attached branch there and not
+/// checked out elsewhere.
+pub fn request_for(
+    dir: &Path,
+    attach: Option<&str>,
+    base: Option<&str>,
+    branch: Option<&str>,
+) -> Result<WorktreeRequest, String> {
+    let top = toplevel(dir).map_err(|e| format!("--worktree: {e}"))?;
+    let exists = |b: &str| git::ok(&top, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{b}")]);
+    if let Some(b) = attach {
+        if branch.is_some() || base.is_some() {
+            return Err("--worktree=BRANCH attaches that branch: no --branch or --base with it".into());
+        }
+        if !exists(b) {
+            return Err(format!("--worktree={b}: there is no branch {b:?} in {}", top.display()));
+        }
+        let list = git::run(&top, &["worktree", "list", "--porcelain"]).map_err(|e| e.to_string())?;
+        let mut at = None;
+        for l in list.lines() {
+            if let Some(p) = l.strip_prefix("worktree ") {
+                at = Some(p.to_string());
+            }
+            if l == format!("branch refs/heads/{b}") {
+                return Err(format!(
+                    "--worktree={b}: {b} is checked out in {} already",
+                    at.unwrap_or_default()
+                ));
+            }
+        }
+        return Ok(WorktreeRequest { branch: Some(b.into()), attach: true, ..Default::default() });
+    }
+    if let Some(b) = branch {
+        if !git::ok(&top, &["check-ref-format", "--branch", b]) {
+            return Err(format!("--branch {b:?} is not a valid branch name"));
+        }
+        if exists(b) {
+            return Err(format!("--branch {b}: it exists already (--worktree={b} attaches it)"));
+        }
+    }
+    let rev = base.unwrap_or("HEAD");
+    let commit = git::line(&top, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
+        .ok()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| match base {
+            Some(b) => format!("--base {b}: not a commit of {}", top.display()),
+            None => format!("{} has no commit yet to branch from", top.display()),
+        })?;
+    Ok(WorktreeRequest { base: Some(commit), branch: branch.map(String::from), ..Default::default() })
+}
+
+/// Where a task's worktree goes.
+pub fn path_for(settings: &Settings, repo: &Path, task_id: &str) -> PathBuf {
+    let parent = repo.parent().unwrap_or(Path::new("/")).display().to_string();
+    let name = repo.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    PathBuf::from(
+        settings
+            .dir
+            .replace("{repo_parent}", &parent)
+            .replace("{repo_name}", &name)
+            .replace("{task_id}", task_id),
+    )
+}
+
+/// Makes the task's worktree (or finds an earlier task's again), copies `.worktreeinclude`'s
+/// files and runs the set-up command. Run on a blocking thread.
+pub fn prepare(p: &Prepare) -> Result<Prepared, String> {
+    let r = &p.request;
+    let here = toplevel(&p.cwd)?;
+    let repo = main_worktree(&here).map_err(|e| e.to_string())?;
+    let sub = p.cwd.strip_prefix(&here).map(Path::to_path_buf).unwrap_or_default();
+    if let Some(path) = &r.reuse {
+        // Never made again behind the user's back: a worktree removed by hand stays removed.
+        let found = toplevel(path).ok().is_some_and(|t| &t == path)
+            && list(&repo).map_err(|e| e.to_string())?.contains(path);
+        if !found {
+            return Err(format!(
+                "its worktree {} is gone (merged, discarded or removed by hand): not made again",
+                path.display()
+            ));
+        }
+        let branch = git::line(path, &["rev-parse", "--abbrev-ref", "HEAD"])
+            .map_err(|e| e.to_string())?;
+        return Ok(Prepared {
+            repo,
+            path: path.clone(),
+            branch,
+            base: r.base.clone().unwrap_or_default(),
+            cwd: in_tree(path, &sub),
+            note: None,
+            made: false,
+        });
+    }
+    let path = path_for(&p.settings, &repo, &p.task_id);
+    if path.exists() {
+        return Err(format!("{} exists already: not overwritten", path.display()));
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let path_s = path.display().to_string();
+    let (branch, base) = if r.attach {
+        let branch = r.branch.clone().ok_or("no branch to attach")?;
+        let tip = git::line(&repo, &["rev-parse", "--verify", &format!("refs/heads/{branch}")])
+            .map_err(|_| format!("there is no branch {branch:?} to attach"))?;
+        git::run(&repo, &["worktree", "add", "--quiet", &path_s, &branch])
+            .map_err(|e| e.to_string())?;
+        // Its base: where it left the checked-out branch.
+        let base = git::line(&repo, &["merge-base", "HEAD", &tip]).unwrap_or(tip);
+        (branch, base)
+    } else {
+        let base_rev = r.base.clone().unwrap_or_else(|| "HEAD".into());
+        let base = git::line(&repo, &["rev-parse", "--verify", &format!("{base_rev}^{{commit}}")])
+            .map_err(|_| format!("{base_rev:?} is not a commit of {}", repo.display()))?;
+        let branch = r
+            .branch
+            .clone()
+            .unwrap_or_else(|| format!("{}{}", p.settings.branch_prefix, p.task_id));
+        git::run(&repo, &["worktree", "add", "--quiet", "-b", &branch, &path_s, &base])
+            .map_err(|e| e.to_string())?;
+        (branch, base)
+    };
+    let mut notes = vec![];
+    if let Err(e) = copy_included(&here, &path) {
+        notes.push(e);
+    }
+    let cwd = in_tree(&path, &sub);
+    if !p.settings.setup.is_empty()
+        && let Err(e) = run_setup(&p.settings.setup, &path, p.settings.setup_timeout)
+    {
+        notes.push(e);
+    }
+    Ok(Prepared {
+        repo,
+        path,
+        branch,
+        base,
+        cwd,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+        made: true,
+    })
+}
+
+fn in_tree(path: &Path, sub: &Path) -> PathBuf {
+    if sub.as_os_str().is_empty() {
+        return path.to_path_buf();
+    }
+    let cwd = path.join(sub);
+    if cwd.is_dir() { cwd } else { path.to_path_buf() }
+}
+
+/// Copies the files `.worktreeinclude` names (gitignore patterns; typically ignored files such
+/// as `.env`) from the submitter's work tree into the new one.
+fn copy_included(from: &Path, to: &Path) -> Result<(), String> {
+    let list = from.join(".worktreeinclude");
+    if !list.is_file() {
+        return Ok(());
+    }
+    let arg = format!("--exclude-from={}", list.display());
+    let files = git::run(from, &["ls-files", "--others", "--ignored", "--exclude-standard", &arg])
+        .map_err(|e| format!(".worktreeinclude: {e}"))?;
+    let mut failed = vec![];
+    for rel in files.lines().filter(|l| !l.is_empty()) {
+        let (src, dst) = (from.join(rel), to.join(rel));
+        let copied = dst.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| {
+            std::fs::copy(&src, &dst).map(|_| ())
+        });
+        if let Err(e) = copied {
+            failed.push(format!("{rel}: {e}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(".worktreeinclude: not copied: {}", failed.join(", ")))
+    }
+}
+
+/// Runs the set-up command in the new worktree, at most `limit`; what went wrong, if anything.
+fn run_setup(argv: &[String], dir: &Path, limit: Duration) -> Result<(), String> {
+    use std::process::{Command, Stdio};
+    let shown = argv.join(" ");
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("worktree_setup {shown:?} did not start: {e}"))?;
+    // Read as it comes (a full pipe would stall the command): its last line says why.
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut err = String::new();
+        if let Some(mut e) = stderr {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        err
+    });
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                let err = reader.join().unwrap_or_default();
+                let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                return Err(format!("worktree_setup {shown:?} failed ({status}): {}", last.trim()));
+            }
+            Ok(None) if std::time::Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "worktree_setup {shown:?} did not finish within {} s: stopped",
+                    limit.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("worktree_setup {shown:?}: {e}")),
+        }
+    }
+}

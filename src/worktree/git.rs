@@ -1,0 +1,65 @@
+//! Running git: always its CLI, always argv (never a shell), always `-C <dir>`, its messages in
+//! English (`LC_ALL=C`) and quoted in errors.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// A git command that failed: what was run and what git said.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("git {args} (in {dir}): {message}")]
+pub struct GitError {
+    pub args: String,
+    pub dir: String,
+    pub message: String,
+}
+
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new("git");
+    c.arg("-C").arg(dir).args(args).env("LC_ALL", "C").env("GIT_TERMINAL_PROMPT", "0");
+    // Never an editor or a pager: paneherd answers for the user.
+    c.env("GIT_EDITOR", "true").env("GIT_PAGER", "cat").stdin(Stdio::null());
+    c
+}
+
+/// Runs git in `dir`; its stdout, or an error quoting its stderr.
+pub fn run(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    run_env(dir, args, &[])
+}
+
+/// [`run`] with extra environment (e.g. a private `GIT_INDEX_FILE`).
+pub fn run_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Result<String, GitError> {
+    let mut c = command(dir, args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let fail = |message: String| GitError {
+        args: args.join(" "),
+        dir: dir.display().to_string(),
+        message,
+    };
+    let out = c.output().map_err(|e| fail(format!("cannot run git: {e}")))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let msg = if err.is_empty() {
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    } else {
+        err
+    };
+    Err(fail(if msg.is_empty() { format!("exit status {}", out.status) } else { msg }))
+}
+
+/// Whether a git command succeeds (a question asked by exit status).
+pub fn ok(dir: &Path, args: &[&str]) -> bool {
+    command(dir, args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The first line of git's output, trimmed.
+pub fn line(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    Ok(run(dir, args)?.lines().next().unwrap_or("").trim().to_string())
+}
