@@ -8,8 +8,8 @@ mod demo;
 mod hook;
 mod render;
 mod setup;
-mod worktrees;
 mod tasks;
+mod worktrees;
 
 use std::path::PathBuf;
 

@@ -458,6 +458,7 @@ command = ["mine", "--", "{prompt}"]
             session_pattern: None,
             session_command: None,
             error_patterns: vec![],
+            worktree: None,
         };
         assert!(agent(&["sh", "-c", "{prompt}"]).prompt_goes_to_shell());
         assert!(agent(&["/bin/bash", "-lc", "{prompt}"]).prompt_goes_to_shell());

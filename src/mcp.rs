@@ -218,8 +218,13 @@ impl PaneherdMcp {
                 None
             }
             Some("worktree") => Some(
-                crate::worktree::request_for(&self.cwd, None, a.base.as_deref(), a.branch.as_deref())
-                    .map_err(tool_error)?,
+                crate::worktree::request_for(
+                    &self.cwd,
+                    None,
+                    a.base.as_deref(),
+                    a.branch.as_deref(),
+                )
+                .map_err(tool_error)?,
             ),
             Some(other) => {
                 return Err(tool_error(format!(

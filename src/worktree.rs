@@ -96,15 +96,19 @@ pub fn request_for(
     branch: Option<&str>,
 ) -> Result<WorktreeRequest, String> {
     let top = toplevel(dir).map_err(|e| format!("--worktree: {e}"))?;
-    let exists = |b: &str| git::ok(&top, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{b}")]);
+    let exists =
+        |b: &str| git::ok(&top, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{b}")]);
     if let Some(b) = attach {
         if branch.is_some() || base.is_some() {
-            return Err("--worktree=BRANCH attaches that branch: no --branch or --base with it".into());
+            return Err(
+                "--worktree=BRANCH attaches that branch: no --branch or --base with it".into()
+            );
         }
         if !exists(b) {
             return Err(format!("--worktree={b}: there is no branch {b:?} in {}", top.display()));
         }
-        let list = git::run(&top, &["worktree", "list", "--porcelain"]).map_err(|e| e.to_string())?;
+        let list =
+            git::run(&top, &["worktree", "list", "--porcelain"]).map_err(|e| e.to_string())?;
         let mut at = None;
         for l in list.lines() {
             if let Some(p) = l.strip_prefix("worktree ") {
@@ -128,14 +132,19 @@ pub fn request_for(
         }
     }
     let rev = base.unwrap_or("HEAD");
-    let commit = git::line(&top, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
-        .ok()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| match base {
-            Some(b) => format!("--base {b}: not a commit of {}", top.display()),
-            None => format!("{} has no commit yet to branch from", top.display()),
-        })?;
-    Ok(WorktreeRequest { base: Some(commit), branch: branch.map(String::from), ..Default::default() })
+    let commit =
+        git::line(&top, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| match base {
+                Some(b) => format!("--base {b}: not a commit of {}", top.display()),
+                None => format!("{} has no commit yet to branch from", top.display()),
+            })?;
+    Ok(WorktreeRequest {
+        base: Some(commit),
+        branch: branch.map(String::from),
+        ..Default::default()
+    })
 }
 
 /// Where a task's worktree goes.
@@ -168,8 +177,8 @@ pub fn prepare(p: &Prepare) -> Result<Prepared, String> {
                 path.display()
             ));
         }
-        let branch = git::line(path, &["rev-parse", "--abbrev-ref", "HEAD"])
-            .map_err(|e| e.to_string())?;
+        let branch =
+            git::line(path, &["rev-parse", "--abbrev-ref", "HEAD"]).map_err(|e| e.to_string())?;
         return Ok(Prepared {
             repo,
             path: path.clone(),
@@ -247,14 +256,16 @@ fn copy_included(from: &Path, to: &Path) -> Result<(), String> {
         return Ok(());
     }
     let arg = format!("--exclude-from={}", list.display());
-    let files = git::run(from, &["ls-files", "--others", "--ignored", "--exclude-standard", &arg])
+    // Untracked files that its patterns (and only those) match.
+    let files = git::run(from, &["ls-files", "--others", "--ignored", &arg])
         .map_err(|e| format!(".worktreeinclude: {e}"))?;
     let mut failed = vec![];
     for rel in files.lines().filter(|l| !l.is_empty()) {
         let (src, dst) = (from.join(rel), to.join(rel));
-        let copied = dst.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| {
-            std::fs::copy(&src, &dst).map(|_| ())
-        });
+        let copied = dst
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::copy(&src, &dst).map(|_| ()));
         if let Err(e) = copied {
             failed.push(format!("{rel}: {e}"));
         }

@@ -114,8 +114,10 @@ pub fn task_header(t: &Task, now: Timestamp) -> String {
         ("log", t.log_path.display().to_string()),
     ];
     for (k, v) in rows {
-        let optional =
-            matches!(k, "needs input" | "last output" | "exit code" | "category" | "worktree" | "  note");
+        let optional = matches!(
+            k,
+            "needs input" | "last output" | "exit code" | "category" | "worktree" | "  note"
+        );
         if v == "-" && optional {
             continue;
         }

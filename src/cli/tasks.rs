@@ -36,7 +36,9 @@ pub(super) async fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
         Some(attach) => {
             let dir = match &cwd {
                 Some(c) => c.clone(),
-                None => std::env::current_dir().map_err(|e| usage(format!("current directory: {e}")))?,
+                None => {
+                    std::env::current_dir().map_err(|e| usage(format!("current directory: {e}")))?
+                }
             };
             let attach = (!attach.is_empty()).then_some(attach.as_str());
             Some(

@@ -16,7 +16,10 @@ use crate::paths::Paths;
 use crate::proto::{ListFilter, Request};
 use crate::worktree::{self, ops, state};
 
-async fn task_with_worktree(c: &mut Client, id: &str) -> Result<(Task, PathBuf, PathBuf, String), Fail> {
+async fn task_with_worktree(
+    c: &mut Client,
+    id: &str,
+) -> Result<(Task, PathBuf, PathBuf, String), Fail> {
     let t: Option<Task> = c.request(Request::Get { id: id.to_string() }).await?;
     let t = t.ok_or_else(|| usage(format!("no task {id:?}")))?;
     match (t.worktree.clone(), t.repo.clone(), t.branch.clone()) {
@@ -175,9 +178,10 @@ pub fn rows(tasks: &[Task], settings: &worktree::Settings, here: &Path) -> Vec<R
             files: None,
             note: t.worktree_note.clone(),
         };
-        let handled = t.worktree_note.as_deref().is_some_and(|n| {
-            n.starts_with("discarded") || n.contains("worktree removed")
-        });
+        let handled = t
+            .worktree_note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("discarded") || n.contains("worktree removed"));
         match state::state(repo, wt, &branch) {
             Ok(s) => {
                 row.state = match (s.exists, handled, s.dirty, s.merged) {
@@ -198,7 +202,8 @@ pub fn rows(tasks: &[Task], settings: &worktree::Settings, here: &Path) -> Vec<R
             && let Some(base) = &t.base
             && let Ok(st) = state::stat(wt, base)
         {
-            (row.added, row.removed, row.files) = (Some(st.added), Some(st.removed), Some(st.files));
+            (row.added, row.removed, row.files) =
+                (Some(st.added), Some(st.removed), Some(st.files));
         }
         rows.push(row);
     }
@@ -251,7 +256,14 @@ pub(super) async fn list(paths: &Paths, json: bool) -> CmdResult {
         outln!("No worktrees: `paneherd run --worktree …` gives a task one.");
         return Ok(exit::OK);
     }
-    outln!("{:<16} {:<22} {:<24} {:>9} {:<22} PATH", "TASK", "BRANCH", "STATE", "AHEAD/BEH", "CHANGES");
+    outln!(
+        "{:<16} {:<22} {:<24} {:>9} {:<22} PATH",
+        "TASK",
+        "BRANCH",
+        "STATE",
+        "AHEAD/BEH",
+        "CHANGES"
+    );
     for r in &rows {
         let ab = match (r.ahead, r.behind) {
             (Some(a), Some(b)) => format!("{a}/{b}"),

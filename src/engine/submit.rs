@@ -59,6 +59,14 @@ impl Engine {
             Some(c) => return Err(invalid(format!("cwd {:?} is not an absolute path", c))),
             None => PathBuf::from("/"),
         };
+        if let Some(gone) = spec.worktree.as_ref().and_then(|w| w.reuse.as_ref())
+            && !self.world.is_dir(gone)
+        {
+            return Err(invalid(format!(
+                "its worktree {} is gone (merged, discarded or removed by hand): not made again",
+                gone.display()
+            )));
+        }
         if !self.world.is_dir(&cwd) {
             return Err(invalid(format!("cwd {} is not a directory", cwd.display())));
         }

@@ -464,3 +464,94 @@ fn the_summarizer_runs_once_the_end_is_recorded_so_its_line_is_kept() {
     let t = r.e.table.get(&a).unwrap();
     assert_eq!((t.status, t.summary.as_deref()), (TaskStatus::Completed, Some("one line")));
 }
+
+/// A worktree task: its worktree is made first (a job), then it launches there; a worktree that
+/// cannot be made ends it as an error naming why, freeing its slot; one cancelled while its
+/// worktree is being made never launches, and the worktree made meanwhile is on its record.
+#[test]
+fn a_worktree_task_launches_in_its_worktree_once_made() {
+    let mut r = Rig::configured(
+        "[concurrency]\ndefault = 1\n[agents.a]\ncommand = [\"agent\", \"{prompt}\"]\n",
+        Default::default(),
+    );
+    let submit = |r: &mut Rig| {
+        let spec = TaskSpec {
+            prompt: "edit".into(),
+            agent: Some("a".into()),
+            client_cwd: Some("/repo/src".into()),
+            worktree: Some(Default::default()),
+            ..Default::default()
+        };
+        let mut fx = r.ask(Request::Submit { spec: Box::new(spec) }, at(0.0));
+        fx.extend(r.flush(at(0.0)));
+        let id = fx.iter().find_map(|f| match f {
+            Effect::Reply { answer: Ok(Answer::Task(t)), .. } => Some(t.id.clone()),
+            _ => None,
+        });
+        (id.unwrap(), fx)
+    };
+    let prepared = |fx: &[Effect]| {
+        fx.iter().find_map(|f| match f {
+            Effect::PrepareWorktree { prepare } => Some(prepare.clone()),
+            _ => None,
+        })
+    };
+    let (a, fx) = submit(&mut r);
+    assert!(launched(&fx).is_empty(), "not before its worktree is there");
+    let p = prepared(&fx).expect("its worktree is made first");
+    assert_eq!((p.task_id.as_str(), p.cwd.as_path()), (a.as_str(), Path::new("/repo/src")));
+    let (b, fx) = submit(&mut r);
+    assert!(prepared(&fx).is_none(), "b waits for the slot a holds while its worktree is made");
+    let made = crate::worktree::Prepared {
+        repo: "/repo".into(),
+        path: "/repo.paneherd/t1".into(),
+        branch: "t1".into(),
+        base: "abc".into(),
+        cwd: "/repo.paneherd/t1/src".into(),
+        note: Some("worktree_setup failed".into()),
+        made: true,
+    };
+    let fx = r.input(Input::WorktreeReady { id: a.clone(), result: Ok(made) }, at(1.0));
+    let launch = fx.iter().find_map(|f| match f {
+        Effect::Launch { launch } => Some(launch.clone()),
+        _ => None,
+    });
+    assert_eq!(launch.expect("launched").cwd, Path::new("/repo.paneherd/t1/src"));
+    let t = r.e.table.get(&a).unwrap();
+    assert_eq!(t.worktree.as_deref(), Some(Path::new("/repo.paneherd/t1")));
+    assert_eq!((t.branch.as_deref(), t.base.as_deref()), (Some("t1"), Some("abc")));
+    assert_eq!(t.worktree_note.as_deref(), Some("worktree_setup failed"));
+    r.input(Input::Started { id: a.clone(), pid: 10 }, at(1.0));
+    let fx = r.end(&a, 0, at(2.0));
+    assert!(prepared(&fx).is_some_and(|p| p.task_id == b), "b's turn");
+
+    // b's worktree cannot be made: an error saying why; the slot is free again.
+    let fx =
+        r.input(Input::WorktreeReady { id: b.clone(), result: Err("not a repo".into()) }, at(3.0));
+    r.flush(at(3.0));
+    assert!(launched(&fx).is_empty());
+    assert_eq!(r.status(&b), TaskStatus::Error);
+    assert_eq!(r.e.table.get(&b).unwrap().reason.as_deref(), Some("worktree: not a repo"));
+
+    // c is cancelled while its worktree is made.
+    let (c, _) = submit(&mut r);
+    r.ask(Request::Cancel { ids: vec![c.clone()], all: false }, at(4.0));
+    let made = crate::worktree::Prepared {
+        repo: "/repo".into(),
+        path: "/repo.paneherd/t3".into(),
+        branch: "t3".into(),
+        base: "abc".into(),
+        cwd: "/repo.paneherd/t3".into(),
+        note: None,
+        made: true,
+    };
+    let fx = r.input(Input::WorktreeReady { id: c.clone(), result: Ok(made) }, at(5.0));
+    r.flush(at(5.0));
+    assert!(launched(&fx).is_empty(), "never launched");
+    assert_eq!(r.status(&c), TaskStatus::Cancelled);
+    assert_eq!(
+        r.e.table.get(&c).unwrap().worktree.as_deref(),
+        Some(Path::new("/repo.paneherd/t3")),
+        "the worktree made meanwhile is not lost track of"
+    );
+}

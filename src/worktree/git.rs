@@ -42,11 +42,8 @@ pub fn run_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Result<Strin
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    let msg = if err.is_empty() {
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    } else {
-        err
-    };
+    let msg =
+        if err.is_empty() { String::from_utf8_lossy(&out.stdout).trim().to_string() } else { err };
     Err(fail(if msg.is_empty() { format!("exit status {}", out.status) } else { msg }))
 }
 

@@ -66,7 +66,10 @@ fn check_ours(t: &Tree) -> Result<(), Refused> {
         a == b || a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(x, y)| x == y)
     };
     if all.first().is_some_and(|m| same(m, t.path)) || same(t.repo, t.path) {
-        return Err(no(format!("{} is the repository's main worktree: never removed", t.path.display())));
+        return Err(no(format!(
+            "{} is the repository's main worktree: never removed",
+            t.path.display()
+        )));
     }
     if t.path.exists() && !all.iter().any(|w| same(w, t.path)) {
         return Err(no(format!(
@@ -93,18 +96,28 @@ pub fn merge(t: &Tree, how: How) -> Result<Merged, Refused> {
     }
     let target = checked_out(repo).map_err(no)?;
     if target == t.branch {
-        return Err(no(format!("{} is checked out in {}: nothing to merge into", t.branch, repo.display())));
+        return Err(no(format!(
+            "{} is checked out in {}: nothing to merge into",
+            t.branch,
+            repo.display()
+        )));
     }
     // The agent's uncommitted work is part of what it did: committed on its branch first.
     let mut committed_pending = false;
     if t.path.is_dir() && !dirty(t.path, true).map_err(g)?.is_empty() {
         git::run(t.path, &["add", "--all"]).map_err(g)?;
-        let msg = format!("{}\n\nUncommitted work of paneherd task {}, committed by `paneherd merge`.", t.title, t.task_id);
+        let msg = format!(
+            "{}\n\nUncommitted work of paneherd task {}, committed by `paneherd merge`.",
+            t.title, t.task_id
+        );
         git::run(t.path, &["commit", "--quiet", "--no-verify", "-m", &msg]).map_err(g)?;
         committed_pending = true;
     }
     if state::merged(repo, &target, t.branch).map_err(g)? {
-        return Err(no(format!("everything {} changed is in {target} already: nothing to merge", t.branch)));
+        return Err(no(format!(
+            "everything {} changed is in {target} already: nothing to merge",
+            t.branch
+        )));
     }
     let before = git::line(repo, &["rev-parse", "HEAD"]).map_err(g)?;
     let conflict = |dir: &Path| -> Vec<String> {
@@ -133,7 +146,10 @@ pub fn merge(t: &Tree, how: How) -> Result<Merged, Refused> {
                 git::run(repo, &["reset", "--merge"]).map_err(g)?;
                 return Err(refused(files));
             }
-            let msg = format!("{}\n\nSquashed from paneherd task {} (branch {}).", t.title, t.task_id, t.branch);
+            let msg = format!(
+                "{}\n\nSquashed from paneherd task {} (branch {}).",
+                t.title, t.task_id, t.branch
+            );
             if let Err(e) = git::run(repo, &["commit", "--quiet", "-m", &msg]) {
                 git::run(repo, &["reset", "--merge"]).map_err(g)?;
                 return Err(g(e));
@@ -141,7 +157,10 @@ pub fn merge(t: &Tree, how: How) -> Result<Merged, Refused> {
         }
         How::Rebase => {
             if !t.path.is_dir() {
-                return Err(no(format!("{} is gone: --rebase needs the task's worktree", t.path.display())));
+                return Err(no(format!(
+                    "{} is gone: --rebase needs the task's worktree",
+                    t.path.display()
+                )));
             }
             if git::run(t.path, &["rebase", &target]).is_err() {
                 let files = conflict(t.path);
@@ -184,9 +203,11 @@ pub fn discard(t: &Tree, opt: Discard) -> Result<String, Refused> {
             )));
         }
     }
-    let branch_exists = git::ok(t.repo, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{}", t.branch)]);
+    let branch_exists =
+        git::ok(t.repo, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{}", t.branch)]);
     if branch_exists && !opt.force && !state::merged(t.repo, &target, t.branch).map_err(g)? {
-        let n = git::line(t.repo, &["rev-list", "--count", &format!("{target}..{}", t.branch)]).map_err(g)?;
+        let n = git::line(t.repo, &["rev-list", "--count", &format!("{target}..{}", t.branch)])
+            .map_err(g)?;
         return Err(no(format!(
             "{} has {n} commit(s) that {target} does not have: merge it, or discard --force (the branch stays)",
             t.branch

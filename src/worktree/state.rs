@@ -17,15 +17,22 @@ pub struct Stat {
 impl Stat {
     /// `+12 −3 in 4 files`.
     pub fn words(&self) -> String {
-        let files = if self.files == 1 { "1 file".to_string() } else { format!("{} files", self.files) };
+        let files =
+            if self.files == 1 { "1 file".to_string() } else { format!("{} files", self.files) };
         format!("+{} −{} in {files}", self.added, self.removed)
     }
 }
 
 /// Runs `f` with a private index holding the worktree's whole state (new files too), so that
 /// a diff against the base shows uncommitted work; the worktree's own index is not touched.
-fn with_everything<T>(wt: &Path, f: impl FnOnce(&Path) -> Result<T, GitError>) -> Result<T, GitError> {
-    let index = PathBuf::from(git::line(wt, &["rev-parse", "--path-format=absolute", "--git-path", "index"])?);
+fn with_everything<T>(
+    wt: &Path,
+    f: impl FnOnce(&Path) -> Result<T, GitError>,
+) -> Result<T, GitError> {
+    let index = PathBuf::from(git::line(
+        wt,
+        &["rev-parse", "--path-format=absolute", "--git-path", "index"],
+    )?);
     let private = PathBuf::from(format!("{}.paneherd-{}", index.display(), std::process::id()));
     if index.exists() {
         let _ = std::fs::copy(&index, &private);
@@ -53,10 +60,11 @@ pub fn diff(wt: &Path, base: &str, stat: bool, color: bool) -> Result<String, Gi
 /// `+N −M in F files` of the worktree against `base`.
 pub fn stat(wt: &Path, base: &str) -> Result<Stat, GitError> {
     let out = with_everything(wt, |index| {
-        git::run_env(wt, &["diff", "--cached", "--find-renames", "--numstat", base], &[(
-            "GIT_INDEX_FILE",
-            index,
-        )])
+        git::run_env(
+            wt,
+            &["diff", "--cached", "--find-renames", "--numstat", base],
+            &[("GIT_INDEX_FILE", index)],
+        )
     })?;
     Ok(parse_numstat(&out))
 }
@@ -122,8 +130,9 @@ pub fn state(repo: &Path, wt: &Path, branch: &str) -> Result<State, String> {
     let exists = wt.is_dir();
     let target = checked_out(repo).unwrap_or_else(|_| "HEAD".into());
     let dirty = exists && !dirty(wt, true).map_err(|e| e.to_string())?.is_empty();
-    let counts = git::line(repo, &["rev-list", "--left-right", "--count", &format!("{target}...{branch}")])
-        .map_err(|e| e.to_string())?;
+    let counts =
+        git::line(repo, &["rev-list", "--left-right", "--count", &format!("{target}...{branch}")])
+            .map_err(|e| e.to_string())?;
     let mut it = counts.split_whitespace().map(|n| n.parse::<usize>().unwrap_or(0));
     let (behind, ahead) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
     let merged = merged(repo, &target, branch).map_err(|e| e.to_string())?;
