@@ -82,18 +82,9 @@ pub(super) async fn merge(paths: &Paths, id: &str, how: ops::How) -> CmdResult {
         branch: &branch,
         attached: t.worktree_request.as_ref().is_some_and(|r| r.attach),
     };
-    let how_word = match how {
-        ops::How::Merge => "merged",
-        ops::How::Squash => "squash-merged",
-        ops::How::Rebase => "rebased and fast-forwarded",
-    };
     match ops::merge(&tree, how) {
         Ok(m) => {
-            let short = &m.head[..m.head.len().min(10)];
-            let note = format!(
-                "{how_word} into {} at {short}; worktree removed, branch {branch} kept",
-                m.into
-            );
+            let note = m.note(how, &branch);
             note_it(&mut c, &t.id, &note).await;
             if m.committed_pending {
                 outln!("committed the worktree's uncommitted work on {branch} first");

@@ -33,6 +33,9 @@ pub enum Command {
     CopyId,
     HideOld,
     AllFinished,
+    Diff,
+    Merge,
+    Discard,
     Help,
     Quit,
     StartDaemon,
@@ -71,7 +74,7 @@ const fn b(
 use Command as C;
 use Place::{Confirm, List, Viewer};
 
-pub const BINDINGS: [Binding; 29] = [
+pub const BINDINGS: [Binding; 32] = [
     b(C::Up, List, "up", "k Up", "move up"),
     b(C::Down, List, "down", "j Down", "move down"),
     b(C::First, List, "first", "g", "first task"),
@@ -88,6 +91,9 @@ pub const BINDINGS: [Binding; 29] = [
     b(C::CopyId, List, "copy_id", "y", "copy the id (OSC 52)"),
     b(C::HideOld, List, "hide_old", "h", "hide finished tasks older than a day"),
     b(C::AllFinished, List, "all_finished", "f", "every finished task / only the latest"),
+    b(C::Diff, List, "diff", "d", "a worktree task's diff (the output viewer's keys)"),
+    b(C::Merge, List, "merge", "m", "merge a worktree task into your branch (asks first)"),
+    b(C::Discard, List, "discard", "x", "remove a worktree task's worktree (asks first)"),
     b(C::Help, List, "help", "?", "this help"),
     b(C::Quit, List, "quit", "q", "quit (agents keep running)"),
     b(C::StartDaemon, List, "start_daemon", "S", "start the daemon again after `daemon stop`"),

@@ -21,6 +21,48 @@ use crate::proto::Event;
 pub enum Confirm {
     Cancel(String),
     CancelAll(usize),
+    Merge(String),
+    Discard(String),
+}
+
+/// A worktree task's worktree, for the effects that read or change it (git runs in the
+/// runtime, off the render path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorktreeRef {
+    pub id: String,
+    pub title: String,
+    pub repo: std::path::PathBuf,
+    pub path: std::path::PathBuf,
+    pub branch: String,
+    pub base: String,
+    pub attached: bool,
+}
+
+impl WorktreeRef {
+    pub fn of(t: &Task) -> Option<WorktreeRef> {
+        Some(WorktreeRef {
+            id: t.id.clone(),
+            title: t.title.clone(),
+            repo: t.repo.clone()?,
+            path: t.worktree.clone()?,
+            branch: t.branch.clone()?,
+            base: t.base.clone()?,
+            attached: t.worktree_request.as_ref().is_some_and(|r| r.attach),
+        })
+    }
+}
+
+/// Where a worktree task's worktree stands, as last read: `+N −M in F files` against its base,
+/// and its branch against the one checked out in the repository.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WorktreeInfo {
+    /// The directory is there (not merged, discarded or removed by hand).
+    pub exists: bool,
+    pub stat: crate::worktree::state::Stat,
+    pub target: String,
+    pub dirty: bool,
+    pub ahead: usize,
+    pub merged: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +100,10 @@ pub enum Action {
     Message(String),
     /// The line to the daemon changed.
     Daemon(Daemon),
+    /// A worktree task's worktree as read now.
+    Worktree(String, WorktreeInfo),
+    /// A worktree task's diff (for the viewer).
+    Diff(String, String),
 }
 
 /// The dashboard's line to the daemon.
@@ -88,6 +134,12 @@ pub enum Effect {
     Reload,
     /// Start the stopped daemon again and connect to it.
     StartDaemon,
+    /// Read a worktree's `+N −M` and state: `Action::Worktree`.
+    FetchWorktree(WorktreeRef),
+    /// Read a worktree's diff: `Action::Diff`.
+    FetchDiff(WorktreeRef),
+    Merge(WorktreeRef),
+    Discard(WorktreeRef),
 }
 
 pub struct App {
@@ -102,6 +154,8 @@ pub struct App {
     /// Every finished task listed, not only the latest that fit.
     pub all_finished: bool,
     pub detail: Option<Detail>,
+    /// Worktree tasks' worktrees, as last read.
+    pub worktrees: HashMap<String, WorktreeInfo>,
     /// Lines the detail's output is scrolled back from its end (PageUp / PageDown).
     pub detail_scroll: usize,
     pub groups: Vec<GroupUsage>,
@@ -138,6 +192,7 @@ impl App {
             hide_old: false,
             all_finished: false,
             detail: None,
+            worktrees: HashMap::new(),
             detail_scroll: 0,
             groups: vec![],
             panes: vec![],
@@ -168,10 +223,14 @@ impl App {
             Action::Loaded(tasks) => {
                 self.tasks.clear();
                 self.order = Default::default();
+                let mut fx: Vec<Effect> = tasks
+                    .iter()
+                    .filter_map(|t| WorktreeRef::of(t).map(Effect::FetchWorktree))
+                    .collect();
                 for t in tasks {
                     self.put(t);
                 }
-                let mut fx = self.keep_selection_valid();
+                fx.extend(self.keep_selection_valid());
                 fx.push(Effect::FetchGroups);
                 fx
             }
@@ -209,6 +268,37 @@ impl App {
                 }
                 vec![]
             }
+            Action::Worktree(id, info) => {
+                self.worktrees.insert(id, info);
+                vec![]
+            }
+            Action::Diff(id, text) => {
+                if let Mode::Output(v) = &mut self.mode
+                    && v.diff
+                    && v.id == id
+                {
+                    v.text = text;
+                }
+                vec![]
+            }
+        }
+    }
+
+    /// Reads a worktree task's worktree again (its output showed it at work, or it changed).
+    fn refresh_worktree(&self, id: &str) -> Vec<Effect> {
+        let t = self.tasks.get(id);
+        match t.filter(|t| t.worktree.is_some()).and_then(WorktreeRef::of) {
+            Some(w) => {
+                let mut fx = vec![Effect::FetchWorktree(w.clone())];
+                if let Mode::Output(v) = &self.mode
+                    && v.diff
+                    && v.id == id
+                {
+                    fx.push(Effect::FetchDiff(w));
+                }
+                fx
+            }
+            None => vec![],
         }
     }
 
@@ -216,9 +306,15 @@ impl App {
         match ev {
             Event::TaskCreated { task } | Event::TaskChanged { task } => {
                 let id = task.id.clone();
-                let status_changed = self.tasks.get(&id).map(|t| t.status) != Some(task.status);
+                let old = self.tasks.get(&id);
+                let status_changed = old.map(|t| t.status) != Some(task.status);
+                let worktree_changed = old.map(|t| (&t.worktree, &t.worktree_note))
+                    != Some((&task.worktree, &task.worktree_note));
                 self.put(*task);
                 let mut fx = self.keep_selection_valid();
+                if status_changed || worktree_changed {
+                    fx.extend(self.refresh_worktree(&id));
+                }
                 if status_changed {
                     fx.push(Effect::FetchGroups);
                     if self.selected.as_ref() == Some(&id) {
@@ -241,16 +337,24 @@ impl App {
                 if let Some(t) = self.tasks.get_mut(&id) {
                     t.last_output_at = Some(at);
                 }
+                // A worktree task at work: its `+N −M` (and its diff, when open) read again.
+                let mut fx = self.refresh_worktree(&id);
+                if let Mode::Output(v) = &self.mode
+                    && v.diff
+                {
+                    return fx;
+                }
                 // The output viewer of this task follows it.
                 if let Mode::Output(v) = &self.mode
                     && v.id == id
                 {
-                    return vec![Effect::FetchOutput(id)];
+                    fx.push(Effect::FetchOutput(id));
+                    return fx;
                 }
                 if self.selected.as_ref() == Some(&id) {
-                    return vec![Effect::FetchDetail(id)];
+                    fx.push(Effect::FetchDetail(id));
                 }
-                vec![]
+                fx
             }
         }
     }
@@ -318,9 +422,19 @@ impl App {
                 Some(Command::Yes) => match c {
                     Confirm::Cancel(id) => vec![Effect::Cancel(vec![id])],
                     Confirm::CancelAll(_) => vec![Effect::CancelAll],
+                    Confirm::Merge(id) => {
+                        self.worktree_of(&id).map(Effect::Merge).into_iter().collect()
+                    }
+                    Confirm::Discard(id) => {
+                        self.worktree_of(&id).map(Effect::Discard).into_iter().collect()
+                    }
                 },
                 _ => {
-                    self.message = Some("not cancelled".into());
+                    self.message = Some(match c {
+                        Confirm::Merge(_) => "not merged".into(),
+                        Confirm::Discard(_) => "nothing discarded".into(),
+                        _ => "not cancelled".into(),
+                    });
                     vec![]
                 }
             },
@@ -345,6 +459,21 @@ impl App {
                 FormOutcome::Submit(spec) => vec![Effect::Submit(spec)],
             },
         }
+    }
+
+    fn worktree_of(&self, id: &str) -> Option<WorktreeRef> {
+        self.tasks.get(id).and_then(WorktreeRef::of)
+    }
+
+    fn worktree_of_selected(&self) -> Result<WorktreeRef, String> {
+        let t = self.selected_task().ok_or("no task selected")?;
+        WorktreeRef::of(t).ok_or_else(|| {
+            if t.worktree_request.is_some() {
+                format!("{}'s worktree is made when it starts", t.id)
+            } else {
+                format!("{} has no worktree (run --worktree for one)", t.id)
+            }
+        })
     }
 
     fn normal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
@@ -428,6 +557,38 @@ impl App {
             Command::AllFinished => {
                 self.all_finished = !self.all_finished;
                 self.keep_selection_valid()
+            }
+            Command::Diff => match self.worktree_of_selected() {
+                Ok(w) => {
+                    let mut v = OutputView::new(w.id.clone());
+                    v.diff = true;
+                    v.follow = false;
+                    self.mode = Mode::Output(v);
+                    vec![Effect::FetchDiff(w)]
+                }
+                Err(why) => {
+                    self.message = Some(why);
+                    vec![]
+                }
+            },
+            Command::Merge | Command::Discard => {
+                match self.worktree_of_selected() {
+                    Ok(w) => match self.tasks.get(&w.id) {
+                        Some(t) if !t.status.is_terminal() => {
+                            self.message =
+                                Some(format!("{} is still {}: wait for it to end", t.id, t.status));
+                        }
+                        _ if self.worktrees.get(&w.id).is_some_and(|i| !i.exists) => {
+                            self.message = Some(format!("{}'s worktree is gone already", w.id));
+                        }
+                        _ if cmd == Command::Merge => {
+                            self.mode = Mode::Confirm(Confirm::Merge(w.id))
+                        }
+                        _ => self.mode = Mode::Confirm(Confirm::Discard(w.id)),
+                    },
+                    Err(why) => self.message = Some(why),
+                }
+                vec![]
             }
             Command::Help => {
                 self.mode = Mode::Help;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
-use super::app::{Action, Detail, Effect};
+use super::app::{Action, Detail, Effect, WorktreeInfo, WorktreeRef};
 use crate::client::Client;
 use crate::core::task::{Task, TmuxOrigin};
 use crate::paths::Paths;
@@ -68,13 +68,15 @@ pub struct Effects {
     paths: Paths,
     tx: mpsc::UnboundedSender<Action>,
     fetches: mpsc::UnboundedSender<Effect>,
+    /// Worktrees being read, and whether to read one again when done.
+    reading: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, bool>>>,
 }
 
 impl Effects {
     pub fn new(paths: &Paths, tx: &mpsc::UnboundedSender<Action>) -> Effects {
         let (fetches, rx) = mpsc::unbounded_channel();
         tokio::spawn(fetcher(paths.clone(), rx, tx.clone()));
-        Effects { paths: paths.clone(), tx: tx.clone(), fetches }
+        Effects { paths: paths.clone(), tx: tx.clone(), fetches, reading: Default::default() }
     }
 
     /// Runs the effects of `update`: fetches (the selected task's output, the viewer's, the
@@ -105,6 +107,21 @@ impl Effects {
                 let _ = tx.send(Action::Message(format!("copied {text}")));
                 continue;
             }
+            // git's work: on blocking threads, one read of a worktree at a time (asked again
+            // while one runs: once more after it).
+            if let Effect::FetchWorktree(w) = effect {
+                self.read_worktree(w);
+                continue;
+            }
+            if let Effect::FetchDiff(w) = &effect {
+                let (w, tx) = (w.clone(), tx.clone());
+                tokio::task::spawn_blocking(move || {
+                    let text = crate::worktree::state::diff(&w.path, &w.base, false, false)
+                        .unwrap_or_else(|e| format!("{e}"));
+                    let _ = tx.send(Action::Diff(w.id, text));
+                });
+                continue;
+            }
             if matches!(
                 effect,
                 Effect::FetchDetail(_) | Effect::FetchOutput(_) | Effect::FetchGroups
@@ -125,6 +142,80 @@ impl Effects {
             });
         }
     }
+}
+
+impl Effects {
+    fn read_worktree(&self, w: WorktreeRef) {
+        {
+            let Ok(mut busy) = self.reading.lock() else { return };
+            if let Some(again) = busy.get_mut(&w.id) {
+                *again = true;
+                return;
+            }
+            busy.insert(w.id.clone(), false);
+        }
+        let (tx, reading) = (self.tx.clone(), self.reading.clone());
+        tokio::task::spawn_blocking(move || {
+            loop {
+                let _ = tx.send(Action::Worktree(w.id.clone(), worktree_info(&w)));
+                let Ok(mut busy) = reading.lock() else { return };
+                if busy.get(&w.id) == Some(&true) {
+                    busy.insert(w.id.clone(), false);
+                    continue;
+                }
+                busy.remove(&w.id);
+                return;
+            }
+        });
+    }
+}
+
+fn worktree_info(w: &WorktreeRef) -> WorktreeInfo {
+    use crate::worktree::state;
+    let exists = w.path.is_dir();
+    let mut info = WorktreeInfo { exists, ..Default::default() };
+    if exists && let Ok(s) = state::stat(&w.path, &w.base) {
+        info.stat = s;
+    }
+    if let Ok(s) = state::state(&w.repo, &w.path, &w.branch) {
+        (info.target, info.dirty, info.ahead, info.merged) = (s.target, s.dirty, s.ahead, s.merged);
+    }
+    info
+}
+
+/// Merges or discards a worktree task's worktree (git on a blocking thread), then records what
+/// became of it on the task.
+async fn change_worktree(c: &mut Client, w: WorktreeRef, merge: bool) -> Result<String> {
+    use crate::worktree::ops;
+    let w2 = w.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let tree = ops::Tree {
+            task_id: &w2.id,
+            title: &w2.title,
+            repo: &w2.repo,
+            path: &w2.path,
+            branch: &w2.branch,
+            attached: w2.attached,
+        };
+        if merge {
+            ops::merge(&tree, ops::How::Merge).map(|m| m.note(ops::How::Merge, &w2.branch))
+        } else {
+            ops::discard(&tree, ops::Discard::default()).map(|d| format!("discarded: {d}"))
+        }
+    })
+    .await?;
+    let note = match outcome {
+        Ok(note) => note,
+        Err(e @ ops::Refused::Conflict { .. }) => {
+            let note = e.to_string();
+            let _: Task =
+                c.request(Request::WorktreeNote { id: w.id.clone(), note: note.clone() }).await?;
+            return Ok(format!("{}: {note}", w.id));
+        }
+        Err(e) => return Ok(format!("{}: {e}", w.id)),
+    };
+    let _: Task = c.request(Request::WorktreeNote { id: w.id.clone(), note: note.clone() }).await?;
+    Ok(format!("{}: {note}", w.id))
 }
 
 /// Runs fetches in order on one connection, made again when it breaks (no daemon is started).
@@ -220,7 +311,16 @@ async fn run_effect(
                 c.request(Request::List { filter: ListFilter::default() }).await?;
             let _ = tx.send(Action::Loaded(tasks));
         }
-        Effect::Copy(_) | Effect::StartDaemon => {}
+        Effect::Merge(w) => {
+            let said = change_worktree(c, w, true).await?;
+            let _ = tx.send(Action::Message(said));
+        }
+        Effect::Discard(w) => {
+            let said = change_worktree(c, w, false).await?;
+            let _ = tx.send(Action::Message(said));
+        }
+        Effect::Copy(_) | Effect::StartDaemon | Effect::FetchWorktree(_) | Effect::FetchDiff(_) => {
+        }
     }
     Ok(())
 }

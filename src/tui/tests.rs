@@ -443,3 +443,95 @@ fn a_daemon_stopped_on_purpose_is_started_again_only_when_asked() {
     app.update(Action::Daemon(Daemon::Up));
     assert_eq!(app.daemon, Daemon::Up);
 }
+
+/// Two worktree tasks (one at work, one ended) beside the mixed list; `+N −M` as read.
+fn with_worktrees() -> App {
+    use super::app::WorktreeInfo;
+    use crate::worktree::state::Stat;
+    let mut app = mixed();
+    let wt = |id: &str, status: TaskStatus, secs: i64| {
+        let mut t = task(id, status, secs);
+        t.worktree = Some(format!("/work.paneherd/{id}").into());
+        t.branch = Some(id.into());
+        t.base = Some("0123456789abcdef".into());
+        t.repo = Some("/work".into());
+        t.worktree_request = Some(Default::default());
+        t
+    };
+    let a = wt("wt-busy", TaskStatus::Running, 150);
+    let b = wt("wt-done", TaskStatus::Completed, 60);
+    for t in [a, b] {
+        app.update(Action::Event(Event::TaskCreated { task: Box::new(t) }));
+    }
+    let info = |added, removed, files, dirty, ahead| WorktreeInfo {
+        exists: true,
+        stat: Stat { files, added, removed },
+        target: "main".into(),
+        dirty,
+        ahead,
+        merged: false,
+    };
+    app.update(Action::Worktree("wt-busy".into(), info(12, 3, 4, true, 0)));
+    app.update(Action::Worktree("wt-done".into(), info(40, 7, 1, false, 2)));
+    app
+}
+
+#[test]
+fn worktree_tasks_show_their_changes_and_d_m_x_act_on_them() {
+    let mut app = with_worktrees();
+    let effects_of = |app: &mut App, a: Action| app.update(a);
+    // Its output shows it at work: its `+N −M` is read again (not polled).
+    let fx = effects_of(
+        &mut app,
+        Action::Event(Event::Output { id: "wt-busy".into(), at: t0(), bytes: 10 }),
+    );
+    assert!(
+        fx.iter().any(|f| matches!(f, Effect::FetchWorktree(w) if w.id == "wt-busy")),
+        "{fx:?}"
+    );
+    let fx = effects_of(
+        &mut app,
+        Action::Event(Event::Output { id: "running-one".into(), at: t0(), bytes: 10 }),
+    );
+    assert!(!fx.iter().any(|f| matches!(f, Effect::FetchWorktree(_))), "not for other tasks");
+
+    // d on a task without a worktree says so; on a worktree task opens its diff.
+    app.selected = Some("running-one".into());
+    app.update(key('d'));
+    assert!(app.message.as_deref().unwrap_or("").contains("has no worktree"));
+    app.selected = Some("wt-done".into());
+    let fx = app.update(key('d'));
+    assert!(matches!(&app.mode, Mode::Output(v) if v.diff && v.id == "wt-done"));
+    assert!(matches!(fx.as_slice(), [Effect::FetchDiff(w)] if w.path.ends_with("wt-done")));
+    app.update(Action::Diff(
+        "wt-done".into(),
+        "diff --git a/f b/f\n@@ -1 +1 @@\n-old\n+new\n".into(),
+    ));
+    app.update(Action::Resize(80, 24));
+    snapshot_both("worktree_diff", &mut app);
+    app.update(code(KeyCode::Esc));
+
+    // m asks first, stating what happens; only yes merges.
+    app.update(key('m'));
+    assert!(matches!(&app.mode, Mode::Confirm(Confirm::Merge(id)) if id == "wt-done"));
+    snapshot_both("worktree_merge_confirm", &mut app);
+    let fx = app.update(key('y'));
+    assert!(matches!(fx.as_slice(), [Effect::Merge(w)] if w.branch == "wt-done"));
+    app.update(key('x'));
+    assert!(matches!(&app.mode, Mode::Confirm(Confirm::Discard(id)) if id == "wt-done"));
+    let fx = app.update(key('n'));
+    assert!(fx.is_empty());
+    assert_eq!(app.message.as_deref(), Some("nothing discarded"));
+    // A running one is neither merged nor discarded.
+    app.selected = Some("wt-busy".into());
+    app.update(key('m'));
+    assert!(matches!(app.mode, Mode::Normal));
+    assert!(app.message.as_deref().unwrap_or("").contains("still running"));
+}
+
+#[test]
+fn view_worktree_markers() {
+    let mut app = with_worktrees();
+    app.selected = Some("wt-busy".into());
+    snapshot_both("worktree_list", &mut app);
+}

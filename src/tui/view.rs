@@ -54,6 +54,41 @@ pub fn output_inner(w: u16, h: u16) -> Rect {
 
 /// Status colours: the terminal's own bright ones on a dark background, darker shades of the
 /// 256-colour palette on a light one (where cyan and yellow fade into white).
+/// Added and removed lines' colours (diff stats, the diff viewer).
+pub(super) fn diff_style(app: &App, added: bool) -> Style {
+    if !app.color {
+        return Style::default();
+    }
+    Style::default().fg(match (added, app.light) {
+        (true, false) => Color::Green,
+        (true, true) => Color::Indexed(28),
+        (false, false) => Color::Red,
+        (false, true) => Color::Indexed(160),
+    })
+}
+
+/// A worktree task's marker and `+12 −3 in 4 files` (once read), as spans, and their width.
+fn worktree_spans(app: &App, t: &Task, long: bool) -> (Vec<Span<'static>>, usize) {
+    if t.worktree.is_none() && t.worktree_request.is_none() {
+        return (vec![], 0);
+    }
+    let mut spans = vec![Span::raw("⎇ ")];
+    let mut width = 2;
+    if let Some(s) = app.worktrees.get(&t.id).filter(|i| i.exists).map(|i| i.stat) {
+        let (plus, minus) = (format!("+{}", s.added), format!(" −{}", s.removed));
+        let files = if long {
+            if s.files == 1 { " in 1 file".to_string() } else { format!(" in {} files", s.files) }
+        } else {
+            String::new()
+        };
+        width += plus.chars().count() + minus.chars().count() + files.chars().count() + 1;
+        spans.push(Span::styled(plus, diff_style(app, true)));
+        spans.push(Span::styled(minus, diff_style(app, false)));
+        spans.push(Span::raw(format!("{files} ")));
+    }
+    (spans, width)
+}
+
 fn status_style(app: &App, s: TaskStatus) -> Style {
     if !app.color {
         return Style::default();
@@ -150,9 +185,16 @@ fn task_line(app: &App, t: &Task, width: u16, selected: bool) -> Line<'static> {
         Span::raw(" "),
         Span::raw(format!("{:<w$}", cut(&t.id, c.id), w = c.id)),
         Span::raw(" "),
-        Span::raw(format!("{:<w$}", cut(&t.title, c.title), w = c.title)),
-        Span::raw(" "),
     ];
+    // A worktree task: ⎇ and its `+N −M` before the title (the files too when there is room).
+    let (mut wt, mut used) = worktree_spans(app, t, c.title >= 60);
+    if used > c.title / 2 {
+        (wt, used) = worktree_spans(app, t, false);
+    }
+    spans.extend(wt);
+    let tw = c.title.saturating_sub(used);
+    spans.push(Span::raw(format!("{:<w$}", cut(&t.title, tw), w = tw)));
+    spans.push(Span::raw(" "));
     if c.agent {
         spans.push(Span::raw(format!("{:<16} ", cut(&agent_model(t), 16))));
     }
@@ -421,6 +463,29 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(q) = &t.needs_input {
         lines.push(Line::from(Span::styled(format!("needs input: {q}"), bold)));
     }
+    if let (Some(path), Some(branch)) = (&t.worktree, &t.branch) {
+        let mut spans = vec![Span::raw(format!("⎇ {branch} "))];
+        match app.worktrees.get(&t.id) {
+            Some(i) if i.exists => {
+                spans.extend(worktree_spans(app, t, true).0.into_iter().skip(1));
+                let state = if i.dirty { "uncommitted work" } else { "committed" };
+                spans.push(Span::raw(format!(
+                    "· {state} · {} ahead of {} · {}",
+                    i.ahead,
+                    i.target,
+                    path.display()
+                )));
+            }
+            Some(_) => spans.push(Span::raw(format!("· worktree gone · {}", path.display()))),
+            None => spans.push(Span::raw(format!("· {}", path.display()))),
+        }
+        lines.push(Line::from(spans));
+        if let Some(n) = &t.worktree_note {
+            lines.push(Line::from(format!("  {n}")));
+        }
+    } else if t.worktree_request.is_some() && !t.status.is_terminal() {
+        lines.push(Line::from("⎇ its worktree is made when it starts"));
+    }
     if let Some(s) = &t.summary {
         lines.push(Line::from(format!("summary: {s}")));
     }
@@ -467,7 +532,7 @@ impl Widget for &App {
             Mode::Help => help(self, Place::List, area, buf),
             Mode::Confirm(c) => confirm(self, c, area, buf),
             Mode::Output(v) => {
-                output(v, body, buf);
+                output(self, v, body, buf);
                 if v.help {
                     help(self, Place::Viewer, area, buf);
                 }

@@ -19,6 +19,8 @@ pub struct OutputView {
     pub searching: bool,
     /// Its keys are shown over it.
     pub help: bool,
+    /// A worktree task's diff, not its output (coloured by line).
+    pub diff: bool,
 }
 
 impl OutputView {

@@ -178,6 +178,28 @@ pub fn merge(t: &Tree, how: How) -> Result<Merged, Refused> {
     Ok(Merged { into: target, head, committed_pending })
 }
 
+impl How {
+    pub fn word(self) -> &'static str {
+        match self {
+            How::Merge => "merged",
+            How::Squash => "squash-merged",
+            How::Rebase => "rebased and fast-forwarded",
+        }
+    }
+}
+
+impl Merged {
+    /// What the task's record says of it.
+    pub fn note(&self, how: How, branch: &str) -> String {
+        let short = &self.head[..self.head.len().min(10)];
+        format!(
+            "{} into {} at {short}; worktree removed, branch {branch} kept",
+            how.word(),
+            self.into
+        )
+    }
+}
+
 /// What `discard` may throw away.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Discard {

@@ -22,40 +22,131 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
-/// The keys of one place, over `area`.
+/// The keys of one place, over `area`: one column when it fits, else two.
 pub(super) fn help(app: &App, place: Place, area: Rect, buf: &mut Buffer) {
     let keys = app.keymap.help(place);
     let width = keys.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(1).max(8);
-    let mut lines: Vec<Line> =
-        keys.iter().map(|(k, what)| Line::from(format!(" {k:>width$}  {what}"))).collect();
+    let entry = |(k, what): &(String, &'static str)| Line::from(format!(" {k:>width$}  {what}"));
+    let mut tail = vec![];
     if place == Place::List {
-        lines.push(Line::from(" ? in the output viewer lists its keys"));
+        tail.push(Line::from(" ? in the output viewer lists its keys"));
     }
-    lines.push(Line::from(" any key closes this help"));
+    tail.push(Line::from(" any key closes this help"));
     let title = if place == Place::List { " keys " } else { " output viewer keys " };
-    let r = centered(area, 64, lines.len() as u16 + 2);
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let rows = keys.len() + tail.len();
+    if rows + 2 <= area.height as usize {
+        let mut lines: Vec<Line> = keys.iter().map(entry).collect();
+        lines.extend(tail);
+        let r = centered(area, 64, lines.len() as u16 + 2);
+        Clear.render(r, buf);
+        Paragraph::new(lines).block(block).render(r, buf);
+        return;
+    }
+    // Two columns (long descriptions wrap), the closing lines under both.
+    let half = keys.len().div_ceil(2);
+    let r = centered(area, area.width, area.height);
     Clear.render(r, buf);
-    Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)).render(r, buf);
+    let inner = block.inner(r);
+    block.render(r, buf);
+    let [cols, foot] = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Min(1), Constraint::Length(tail.len() as u16)])
+        .areas(inner);
+    let [left, right] = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
+        .areas(cols);
+    // Each description wrapped under itself, past its key.
+    let column = |keys: &[(String, &str)], w: u16| -> Vec<Line<'static>> {
+        let room = (w as usize).saturating_sub(width + 4).max(10);
+        let mut lines = vec![];
+        for (k, what) in keys {
+            let mut row = String::new();
+            let mut first = true;
+            for word in what.split(' ') {
+                if !row.is_empty() && row.chars().count() + 1 + word.chars().count() > room {
+                    let key = if first { k.as_str() } else { "" };
+                    lines.push(Line::from(format!(" {key:>width$}  {row}")));
+                    row.clear();
+                    first = false;
+                }
+                if !row.is_empty() {
+                    row.push(' ');
+                }
+                row.push_str(word);
+            }
+            let key = if first { k.as_str() } else { "" };
+            lines.push(Line::from(format!(" {key:>width$}  {row}")));
+        }
+        lines
+    };
+    Paragraph::new(column(&keys[..half], left.width)).render(left, buf);
+    Paragraph::new(column(&keys[half..], right.width)).render(right, buf);
+    Paragraph::new(tail).render(foot, buf);
 }
 
 pub(super) fn confirm(app: &App, c: &Confirm, area: Rect, buf: &mut Buffer) {
     let yes = app.keymap.label(Command::Yes);
+    let info = |id: &str| app.worktrees.get(id).cloned().unwrap_or_default();
+    let task = |id: &str| app.tasks.get(id);
     let text = match c {
         Confirm::Cancel(id) => format!("Cancel {id}? ({yes}/n)"),
         Confirm::CancelAll(n) => format!("Cancel all {n} pending and running tasks? ({yes}/n)"),
+        Confirm::Merge(id) => {
+            let i = info(id);
+            let branch = task(id).and_then(|t| t.branch.clone()).unwrap_or_default();
+            let into = if i.target.is_empty() { "your branch".into() } else { i.target.clone() };
+            let pending = if i.dirty {
+                " Its uncommitted work is committed on its branch first."
+            } else {
+                ""
+            };
+            format!(
+                "Merge {branch} ({}, {} commit(s)) into {into} with a merge commit, then remove \
+                 its worktree? The branch stays.{pending} Refused if your checkout has \
+                 uncommitted changes; a conflict is aborted and nothing changes. ({yes}/n)",
+                i.stat.words(),
+                i.ahead
+            )
+        }
+        Confirm::Discard(id) => {
+            let path = task(id)
+                .and_then(|t| t.worktree.as_ref())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            format!(
+                "Remove {id}'s worktree {path}? Its branch stays. Refused if anything would be \
+                 lost: uncommitted work, or commits {} does not have. ({yes}/n)",
+                {
+                    let t = info(id).target;
+                    if t.is_empty() { "your branch".to_string() } else { t }
+                }
+            )
+        }
     };
-    let r = centered(area, text.chars().count() as u16 + 6, 3);
+    // Short ones on one line; long ones wrapped in a box of at most 72 columns.
+    let len = text.chars().count() as u16;
+    let w = (len + 4).min(72).min(area.width);
+    let inner = w.saturating_sub(2).max(1);
+    let h = len.div_ceil(inner).max(1) + if len > inner { 1 } else { 0 } + 2;
+    let r = centered(area, w, h);
     Clear.render(r, buf);
     Paragraph::new(text)
+        .wrap(ratatui::widgets::Wrap { trim: true })
         .block(Block::default().borders(Borders::ALL).title(" confirm "))
         .render(r, buf);
 }
 
-pub(super) fn output(v: &crate::tui::viewer::OutputView, area: Rect, buf: &mut Buffer) {
+pub(super) fn output(app: &App, v: &crate::tui::viewer::OutputView, area: Rect, buf: &mut Buffer) {
     Clear.render(area, buf);
     let state = if v.follow { "following" } else { "scrolled — G follows" };
+    let what = if v.diff { "diff" } else { "output" };
     let title = if v.searching {
-        format!(" output of {} — search: {}▏ ", v.id, v.query)
+        format!(" {what} of {} — search: {}▏ ", v.id, v.query)
+    } else if v.diff {
+        let stat = app.worktrees.get(&v.id).map(|i| i.stat.words()).unwrap_or_default();
+        format!(" diff of {} against its base — {stat} ", v.id)
     } else {
         format!(" output of {} — {state} ", v.id)
     };
@@ -75,6 +166,20 @@ pub(super) fn output(v: &crate::tui::viewer::OutputView, area: Rect, buf: &mut B
                     l.to_string(),
                     Style::default().add_modifier(Modifier::REVERSED),
                 ))
+            } else if v.diff {
+                let style =
+                    if l.starts_with("+++") || l.starts_with("---") || l.starts_with("diff ") {
+                        Style::default().add_modifier(Modifier::BOLD)
+                    } else if l.starts_with('+') {
+                        super::diff_style(app, true)
+                    } else if l.starts_with('-') {
+                        super::diff_style(app, false)
+                    } else if l.starts_with("@@") && app.color {
+                        Style::default().fg(ratatui::style::Color::Cyan)
+                    } else {
+                        Style::default()
+                    };
+                Line::from(Span::styled(l.to_string(), style))
             } else {
                 Line::from(l.to_string())
             }
