@@ -17,6 +17,9 @@
 //!   for it and report back by message: connections, store writer, runner, pane manager
 //!   ([`daemon::pane_jobs`] over [`daemon::panes`]), timers, notifier, config watcher.
 //! - [`delegator`]: which agent process a client runs under (who delegates its tasks).
+//!   [`worktree`]: tasks' git worktrees — made by the daemon's job when a task starts
+//!   (`Effect::PrepareWorktree` → `Input::WorktreeReady`), read, merged and discarded by clients
+//!   (the CLI, the dashboard), who record what became of one with `worktree_note`.
 //! - [`client`]: the socket client (starting a daemon on demand). Its users: [`cli`] (the
 //!   commands, `cli::demo`), [`tui`] (the dashboard; [`tui::link`] its connections and
 //!   effects), [`mcp`] (the MCP server for delegating agents, with [`mcp`]'s `tasks` module
@@ -31,7 +34,8 @@
 //! ([`daemon::connection`]), which asks the hub. The engine (`engine::submit`) resolves agent,
 //! model and limit group from the [`config`], queues the task and returns `Effect::Write`; the
 //! hub hands it to the [`store::Writer`], whose `Input::Written` makes the engine answer the
-//! client. When a slot is free the engine builds the argv ([`runner::argv`]) and returns
+//! client. When a slot is free (and, for a `--worktree` task, once [`worktree::prepare`] has
+//! made its worktree and the task's directory is in it) the engine builds the argv ([`runner::argv`]) and returns
 //! `Effect::Launch` (headless: [`runner::headless`] reports `Started`, `Output`, `Exited` as
 //! inputs) or `Effect::OpenPane` (the pane manager splits a pane that runs the wrapper,
 //! [`runner::pane`] in the small `paneherd-pane` binary, which reports the same over the socket
