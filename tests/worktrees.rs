@@ -208,6 +208,11 @@ fn discard_never_loses_work() {
     assert_eq!(gone["state"], "gone (removed by hand)");
     let orphan = rows.iter().find(|x| x["path"] == stray.display().to_string()).unwrap();
     assert_eq!(orphan["state"], "orphan (no task record)");
+    let status = r.ok(&["daemon", "status"]);
+    assert!(
+        status.contains("1 removed by hand, 1 without a task (see `paneherd worktrees`)"),
+        "{status}"
+    );
     let out = r.paneherd(&["retry", &dirty]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(

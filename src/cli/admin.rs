@@ -60,6 +60,31 @@ pub(super) async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
     for p in &s.store_problems {
         outln!("  skipped    {p}");
     }
+    // Worktrees that need a look (git runs here, in the client): made by paneherd but without
+    // a task, or a task's removed by hand. Reported, never fixed behind the user's back.
+    let tasks: Vec<crate::core::task::Task> =
+        c.request(Request::List { filter: crate::proto::ListFilter::default() }).await?;
+    if tasks.iter().any(|t| t.worktree.is_some()) {
+        let settings = crate::config::Config::load(&paths.config)
+            .map(|l| l.config.worktree_settings())
+            .unwrap_or_default();
+        let here = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        let rows = super::worktrees::rows(&tasks, &settings, &here);
+        let gone = rows.iter().filter(|r| r.state.starts_with("gone")).count();
+        let orphans = rows.iter().filter(|r| r.state.starts_with("orphan")).count();
+        let live = rows.iter().filter(|r| r.path.is_dir() && r.task.is_some()).count();
+        let mut line = format!("  worktrees  {live} of tasks");
+        if gone > 0 {
+            line.push_str(&format!(", {gone} removed by hand"));
+        }
+        if orphans > 0 {
+            line.push_str(&format!(", {orphans} without a task"));
+        }
+        if gone + orphans > 0 {
+            line.push_str(" (see `paneherd worktrees`)");
+        }
+        outln!("{line}");
+    }
     Ok(exit::OK)
 }
 

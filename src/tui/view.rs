@@ -476,7 +476,10 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) {
                     path.display()
                 )));
             }
-            Some(_) => spans.push(Span::raw(format!("· worktree gone · {}", path.display()))),
+            Some(_) => spans.push(Span::raw(match &t.worktree_note {
+                Some(_) => "· its worktree was removed (below)".to_string(),
+                None => format!("· its worktree is gone (removed by hand) · {}", path.display()),
+            })),
             None => spans.push(Span::raw(format!("· {}", path.display()))),
         }
         lines.push(Line::from(spans));
