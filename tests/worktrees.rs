@@ -357,3 +357,42 @@ fn the_main_worktree_and_foreign_directories_are_never_removed_even_with_force()
     assert_eq!(std::fs::read_to_string(foreign.join("keep.txt")).unwrap(), "mine");
     assert!(r.git(&["branch", "--list", &id]).contains(&id), "the branch stays");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_task_takes_isolation_worktree() {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    let r = Repo::new("");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("mcp");
+    r.env.apply(&mut cmd);
+    cmd.current_dir(&r.repo);
+    let transport =
+        rmcp::transport::TokioChildProcess::new(tokio::process::Command::from(cmd)).unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let call = |args: serde_json::Value| {
+        CallToolRequestParams::new("task").with_arguments(args.as_object().unwrap().clone())
+    };
+    let res = client
+        .call_tool(call(serde_json::json!({
+            "prompt": "echo isolated > iso.txt", "subagent_type": "shell",
+            "isolation": "worktree", "branch": "from-mcp"
+        })))
+        .await
+        .unwrap();
+    let text = res.content[0].as_text().unwrap().text.clone();
+    let id = text.split_whitespace().nth(1).unwrap().to_string();
+    let t = r.ended(&id);
+    assert_eq!(t["branch"], "from-mcp", "{t}");
+    assert!(Path::new(t["worktree"].as_str().unwrap()).join("iso.txt").is_file());
+    assert!(!r.repo.join("iso.txt").exists());
+    let bad = client
+        .call_tool(call(serde_json::json!({
+            "prompt": "x", "subagent_type": "shell", "isolation": "sandbox"
+        })))
+        .await
+        .unwrap();
+    assert_eq!(bad.is_error, Some(true));
+    assert!(bad.content[0].as_text().unwrap().text.contains("isolation \"sandbox\""));
+    client.cancel().await.unwrap();
+}
