@@ -71,7 +71,9 @@ async fn a_client_with_the_tasks_extension_gets_a_task_bound_to_paneherds() {
     };
     let id = created.task.task_id.clone();
     assert_eq!(created.task.status, TaskStatus::Working);
-    assert_eq!(env.task(&id)["status"], "running", "the handle's id is the paneherd task's");
+    // The handle's id is the paneherd task's (queued or already started).
+    let status = env.task(&id)["status"].as_str().unwrap().to_string();
+    assert!(status == "pending" || status == "running", "{status}");
 
     let first = c.peer().get_task(GetTaskParams::new(&id)).await.unwrap();
     assert_eq!(first.task.status(), TaskStatus::Working);
