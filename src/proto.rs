@@ -114,6 +114,12 @@ pub enum Request {
         #[serde(default)]
         text: Option<String>,
     },
+    /// From a delegating agent's hook: its session id (Claude Code's `session_id`), recorded on
+    /// the delegator of its tasks that have none yet. Reply: the number of tasks it was set on.
+    DelegatorSession {
+        delegator: String,
+        session: String,
+    },
     /// From a client that merged or discarded a task's worktree (git runs in the client):
     /// what became of it, recorded on the task. Reply: `Task`.
     WorktreeNote {

@@ -60,6 +60,8 @@ fn ends_reach_the_agent_that_delegated_them_once_and_no_other() {
         let d = t["delegator"]["id"].as_str().unwrap_or_default().to_string();
         assert!(d.starts_with(&me), "{key}: delegator {d:?}, agent {me}");
         assert_eq!(t["delegator"]["agent"], "claude");
+        // The session id Claude Code passes its hooks, once a hook has run.
+        assert_eq!(t["delegator"]["session"], "4f0c9a52-8c59-4a4e-9b8a-3c2d1e0f9a77", "{key}");
     }
 
     // The async-rewake hook: exit 2, the notice on stderr, when the task ends.

@@ -96,6 +96,16 @@ async fn handle(paths: &Paths, input: &Value) -> CmdResult {
             c.request_raw(req).await?;
         }
     }
+    // The delegating session's id, on its tasks (its process names the delegator).
+    let session = field(input, "session_id");
+    if !session.is_empty()
+        && let Some(me) = crate::delegator::current()
+        && matches!(event, "PostToolUse" | "UserPromptSubmit" | "SessionStart")
+    {
+        let mut c = Client::connect(paths, true).await?;
+        let req = Request::DelegatorSession { delegator: me.id, session: session.to_string() };
+        c.request_raw(req).await?;
+    }
     match event {
         "PostToolUse" if submits_task(input) => wake_when_done(paths, input).await,
         "UserPromptSubmit" | "SessionStart" => add_context(paths, event).await,

@@ -54,6 +54,33 @@ impl Engine {
         (told, fx)
     }
 
+    /// Records a delegator's session id on its tasks that have none yet (a session id learnt
+    /// from a hook; a new session of the same process is recorded on the tasks from then on).
+    pub(super) fn delegator_session(
+        &mut self,
+        delegator: &str,
+        session: &str,
+    ) -> (usize, Vec<Effect>) {
+        let ids: Vec<String> = self
+            .table
+            .all()
+            .filter(|t| {
+                t.delegator.as_ref().is_some_and(|d| d.id == delegator && d.session.is_none())
+            })
+            .map(|t| t.id.clone())
+            .collect();
+        let mut fx = vec![];
+        for id in &ids {
+            let Some(t) = self.table.get_mut(id) else { continue };
+            if let Some(d) = t.delegator.as_mut() {
+                d.session = Some(session.to_string());
+            }
+            let t = t.clone();
+            fx.push(self.write(&t, None, Durability::Soon, None));
+        }
+        (ids.len(), fx)
+    }
+
     /// Tasks of a delegator still pending or running.
     pub(super) fn in_progress(&self, delegator: &str) -> usize {
         self.table

@@ -47,6 +47,17 @@ impl Engine {
             Request::Signal { task_id, kind, text } => {
                 self.signal(&task_id, &kind, text, reply, now)
             }
+            Request::DelegatorSession { delegator, session } => {
+                if session.trim().is_empty() || session.len() > 200 {
+                    return answer(Err(invalid("a session id is 1 to 200 characters")));
+                }
+                let (n, mut fx) = self.delegator_session(&delegator, &session);
+                fx.push(Effect::Reply {
+                    to: reply,
+                    answer: Ok(Answer::Json(serde_json::json!(n))),
+                });
+                fx
+            }
             Request::WorktreeNote { id, note } => {
                 let id = match self.table.resolve(&id) {
                     Ok(id) => id,
