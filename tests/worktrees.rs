@@ -396,3 +396,48 @@ async fn mcp_task_takes_isolation_worktree() {
     assert!(bad.content[0].as_text().unwrap().text.contains("isolation \"sandbox\""));
     client.cancel().await.unwrap();
 }
+
+#[test]
+fn squash_and_rebase_merges_and_worktree_from_the_config() {
+    let r = Repo::new(
+        "[worktree]\nbranch_prefix = \"ph/\"\n[categories.coding]\nagent = \"shell\"\nworktree = true\n",
+    );
+    // `worktree = true` on a category: no flag needed; the branch gets the configured prefix.
+    let a = r
+        .ok(&[
+            "run",
+            "--category",
+            "coding",
+            "--",
+            "echo a > a.txt; git add -A; git commit -qm a1; echo aa >> a.txt; git commit -qam a2",
+        ])
+        .trim()
+        .to_string();
+    let b = r.run("echo b > b.txt; git add -A; git commit -qm b");
+    let ta = r.ended(&a);
+    r.ended(&b);
+    assert_eq!(ta["branch"], format!("ph/{a}"));
+    assert!(ta["worktree"].as_str().unwrap().ends_with(&format!("app.paneherd/{a}")));
+
+    // --squash: one commit on main with all of a's changes; a's branch kept and seen as merged.
+    let before = r.git(&["rev-list", "--count", "HEAD"]);
+    let said = r.ok(&["merge", &a, "--squash"]);
+    assert!(said.contains("squash-merged into main"), "{said}");
+    let after = r.git(&["rev-list", "--count", "HEAD"]);
+    assert_eq!(after.trim().parse::<u32>().unwrap(), before.trim().parse::<u32>().unwrap() + 1);
+    assert_eq!(std::fs::read_to_string(r.repo.join("a.txt")).unwrap(), "a\naa\n");
+    let rows: Vec<Value> = serde_json::from_str(&r.ok(&["worktrees", "--json"])).unwrap();
+    let row = rows.iter().find(|x| x["task"] == a.as_str()).unwrap();
+    assert_eq!(row["state"], "merged", "a squash-merged branch counts as merged: {row}");
+
+    // --rebase: b's commit replayed onto main, then fast-forwarded (no merge commit).
+    let said = r.ok(&["merge", &b, "--rebase"]);
+    assert!(said.contains("rebased and fast-forwarded into main"), "{said}");
+    assert_eq!(r.git(&["log", "-1", "--format=%s"]).trim(), "b");
+    assert!(r.repo.join("b.txt").is_file());
+    // Both branches are in main by content: their branches may go.
+    for id in [&a, &b] {
+        let said = r.ok(&["discard", id, "--delete-branch"]);
+        assert!(said.contains("deleted branch"), "{said}");
+    }
+}
