@@ -308,7 +308,7 @@ pub struct WaitArgs {
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// The agent to set up.
+    /// The agent.
     #[arg(value_enum)]
     pub agent: crate::install::Agent,
     /// This project's config files (at the top of its git work tree, else here).

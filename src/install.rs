@@ -112,11 +112,30 @@ pub struct Setup {
 }
 
 pub fn setup(agent: Agent, scope: Scope, places: &Places) -> Result<Setup> {
-    match agent {
-        Agent::Claude => claude::setup(scope, places),
-        Agent::Opencode => opencode::setup(scope, places),
-        Agent::Codex => codex::setup(scope, places),
+    // A project's files are shared (committed): they name `paneherd` as found on the PATH when
+    // that is this binary, else this machine's path, and say so.
+    let mut p = places.clone();
+    let mut note = None;
+    if scope == Scope::Project {
+        let on_path = which::which("paneherd").ok().and_then(|w| w.canonicalize().ok());
+        if on_path.as_ref() == Some(&places.bin) {
+            p.bin = PathBuf::from("paneherd");
+        } else {
+            note = Some(format!(
+                "The project's files name this machine's {} (`paneherd` on the PATH is not this \
+                 binary): others need paneherd on their PATH, then `paneherd install --project` \
+                 again, for entries that work for everyone.",
+                places.bin.display()
+            ));
+        }
     }
+    let mut s = match agent {
+        Agent::Claude => claude::setup(scope, &p),
+        Agent::Opencode => opencode::setup(scope, &p),
+        Agent::Codex => codex::setup(scope, &p),
+    }?;
+    s.notes.extend(note);
+    Ok(s)
 }
 
 /// A file's change: `after` None deletes it. `backup`: write the old text beside it first
@@ -144,6 +163,19 @@ pub fn backup_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The file a config path names: a symbolic link's target (a dotfiles checkout keeps the
+/// link; the file it points to is edited), else the path itself.
+fn real(path: &Path) -> PathBuf {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(path) {
+            Ok(to) if to.is_absolute() => to,
+            Ok(to) => path.parent().map(|d| d.join(&to)).unwrap_or(to),
+            Err(_) => path.to_path_buf(),
+        },
+        _ => path.to_path_buf(),
+    }
+}
+
 fn read(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
@@ -156,24 +188,19 @@ fn read(path: &Path) -> Result<Option<String>> {
 pub fn plan_install(setup: &Setup) -> Result<Vec<Change>> {
     let mut out = vec![];
     for t in &setup.targets {
-        let before = read(&t.path)?;
+        let path = real(&t.path);
+        let before = read(&path)?;
         let after = (t.add)(before.as_deref().unwrap_or(""))
-            .with_context(|| format!("adding paneherd to {}", t.path.display()))?;
+            .with_context(|| format!("adding paneherd to {}", path.display()))?;
         if before.as_deref() == Some(after.as_str()) {
             continue;
         }
-        let backup = if before.is_some() && !backup_path(&t.path).exists() {
+        let backup = if before.is_some() && !backup_path(&path).exists() {
             Backup::Write
         } else {
             Backup::None
         };
-        out.push(Change {
-            path: t.path.clone(),
-            before,
-            after: Some(after),
-            backup,
-            restored: false,
-        });
+        out.push(Change { path, before, after: Some(after), backup, restored: false });
     }
     Ok(out)
 }
@@ -183,29 +210,32 @@ pub fn plan_install(setup: &Setup) -> Result<Vec<Change>> {
 pub fn plan_uninstall(setup: &Setup) -> Result<Vec<Change>> {
     let mut out = vec![];
     for t in &setup.targets {
-        let Some(current) = read(&t.path)? else { continue };
-        let saved = read(&backup_path(&t.path))?;
+        let path = real(&t.path);
+        let Some(current) = read(&path)? else { continue };
+        let saved = read(&backup_path(&path))?;
         let original = saved.clone().unwrap_or_default();
         let untouched = (t.add)(&original).ok().as_deref() == Some(current.as_str());
         let (after, backup) = match (untouched, saved) {
             (true, Some(old)) => (Some(old), Backup::Remove),
             (true, None) => (None, Backup::None),
-            (false, saved) => {
+            // Edited since (or the backup is not one of ours): only paneherd's entries come
+            // out, and a backup stays where it is.
+            (false, _) => {
                 let removal = (t.remove)(&current)
-                    .with_context(|| format!("taking paneherd out of {}", t.path.display()))?;
+                    .with_context(|| format!("taking paneherd out of {}", path.display()))?;
                 let after = match removal {
                     Removal::Absent => continue,
                     Removal::Keep(text) => Some(text),
                     Removal::Delete => None,
                 };
-                (after, if saved.is_some() { Backup::Remove } else { Backup::None })
+                (after, Backup::None)
             }
         };
         if after.as_deref() == Some(current.as_str()) && backup == Backup::None {
             continue;
         }
         let restored = untouched;
-        out.push(Change { path: t.path.clone(), before: Some(current), after, backup, restored });
+        out.push(Change { path, before: Some(current), after, backup, restored });
     }
     Ok(out)
 }
@@ -216,6 +246,11 @@ pub fn apply(changes: &[Change]) -> Result<()> {
         let bak = backup_path(&c.path);
         if let (Backup::Write, Some(before)) = (&c.backup, &c.before) {
             std::fs::write(&bak, before).with_context(|| format!("writing {}", bak.display()))?;
+            // As private as the file (~/.claude.json holds account data and MCP secrets).
+            if let Ok(meta) = std::fs::metadata(&c.path) {
+                std::fs::set_permissions(&bak, meta.permissions())
+                    .with_context(|| format!("setting the mode of {}", bak.display()))?;
+            }
         }
         match &c.after {
             Some(text) => {
@@ -246,8 +281,9 @@ pub fn diff(c: &Change) -> String {
     let before = c.before.as_deref().unwrap_or("");
     let after = c.after.as_deref().unwrap_or("");
     let name = c.path.display().to_string();
-    let old = if c.before.is_some() { format!("a/{name}") } else { "/dev/null".into() };
-    let new = if c.after.is_some() { format!("b/{name}") } else { "/dev/null".into() };
+    let sep = if name.starts_with('/') { "" } else { "/" };
+    let old = if c.before.is_some() { format!("a{sep}{name}") } else { "/dev/null".into() };
+    let new = if c.after.is_some() { format!("b{sep}{name}") } else { "/dev/null".into() };
     similar::TextDiff::from_lines(before, after)
         .unified_diff()
         .context_radius(3)
@@ -292,6 +328,10 @@ mod tests {
         apply(&plan_uninstall(&s).unwrap()).unwrap();
         let now = std::fs::read_to_string(&settings).unwrap();
         assert_eq!(now, "{\n  \"model\": \"sonnet\"\n}\n");
-        assert!(!backup_path(&settings).exists());
+        // Not restored from it: the text from before stays beside the file.
+        assert_eq!(
+            std::fs::read_to_string(backup_path(&settings)).unwrap(),
+            "{\n  \"model\": \"opus\"\n}\n"
+        );
     }
 }

@@ -127,7 +127,7 @@ fn install_merges_once_and_uninstall_gives_back_the_original_bytes() {
 
     // --dry-run: a diff, nothing written.
     let dry = h.paneherd(&["install", "claude", "--dry-run"]);
-    assert!(dry.contains(&format!("+++ b/{}", claude_json.display())), "{dry}");
+    assert!(dry.contains(&format!("+++ b{}", claude_json.display())), "{dry}");
     assert!(dry.contains("+      \"command\": \""), "{dry}");
     assert!(dry.contains("\"asyncRewake\": true"), "{dry}");
     assert_eq!(read(&claude_json), CLAUDE_JSON);
@@ -285,4 +285,39 @@ fn the_real_agent_clis_read_what_install_wrote() {
         text(&out)
     };
     assert!(!got.contains("paneherd"), "{got}");
+}
+
+#[test]
+fn a_linked_config_is_edited_where_it_lives_and_private_files_stay_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Home::new();
+    // ~/.claude/settings.json is a link into a dotfiles checkout.
+    let real = h.write("dotfiles/claude-settings.json", CLAUDE_SETTINGS);
+    std::fs::create_dir_all(h.home.join(".claude")).unwrap();
+    let link = h.home.join(".claude/settings.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    // ~/.claude.json is private (account data, MCP servers' secrets).
+    let private = h.write(".claude.json", CLAUDE_JSON);
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // A file of the user's that happens to have the backup's name.
+    let theirs = h.write(".codex/config.toml.paneherd-backup", "MINE");
+    h.write(".codex/config.toml", CODEX_TOML);
+
+    for agent in ["claude", "codex"] {
+        h.paneherd(&["install", agent]);
+    }
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays");
+    assert!(read(&real).contains("hook claude"), "the linked file got the hooks");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&private), 0o600);
+    assert_eq!(mode(&bak(&private)), 0o600, "the backup is as private as the file");
+
+    for agent in ["claude", "codex"] {
+        h.paneherd(&["uninstall", agent]);
+    }
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(read(&real), CLAUDE_SETTINGS, "restored through the link");
+    assert_eq!(read(&private), CLAUDE_JSON);
+    assert_eq!(read(&theirs), "MINE", "a backup paneherd did not write is not removed");
+    assert_eq!(read(&h.home.join(".codex/config.toml")), CODEX_TOML);
 }

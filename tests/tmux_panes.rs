@@ -522,10 +522,16 @@ fn the_default_layout_shows_agents_at_the_sizes_people_use() {
         let srv = Server::start(&env, w, h);
         let _ids: Vec<String> =
             (0..6).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+        // Settled: a pane just split is laid out a moment later (the split, then the layout).
         srv.until(
-            &format!("{at_least} agents beside the main pane at {w}x{h}"),
+            &format!("{at_least} agents beside the main pane at {w}x{h}, laid out"),
             Duration::from_secs(10),
-            |s| s.main_window().len() > at_least && s.main_window().len() + s.overflow().len() == 7,
+            |s| {
+                let main = s.main_window();
+                main.len() > at_least
+                    && main.len() + s.overflow().len() == 7
+                    && main.iter().filter(|p| p.id != "%0").all(|p| p.w >= 40 && p.h >= 8)
+            },
         );
         let main = srv.main_window();
         let m = main.iter().find(|p| p.id == "%0").unwrap();

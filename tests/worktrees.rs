@@ -197,6 +197,9 @@ fn discard_never_loses_work() {
     let row = |id: &str| rows.iter().find(|x| x["task"] == id).unwrap().clone();
     assert_eq!(row(&unmerged)["state"], "discarded");
     assert_eq!(row(&dirty)["state"], "dirty");
+    assert_eq!(row(&squashed)["state"], "discarded, branch deleted");
+    let table = r.ok(&["worktrees"]);
+    assert!(!table.contains("fatal:"), "git's complaint is not the table's: {table}");
 
     // A worktree removed by hand is reported, not remade; one without a task is reported too.
     let wt = r.env.task(&dirty)["worktree"].as_str().unwrap().to_string();

@@ -73,7 +73,7 @@ pub(super) async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
         let gone = rows.iter().filter(|r| r.state.starts_with("gone")).count();
         let orphans = rows.iter().filter(|r| r.state.starts_with("orphan")).count();
         let live = rows.iter().filter(|r| r.path.is_dir() && r.task.is_some()).count();
-        let mut line = format!("  worktrees  {live} of tasks");
+        let mut line = format!("  worktrees  {live} in use by tasks");
         if gone > 0 {
             line.push_str(&format!(", {gone} removed by hand"));
         }

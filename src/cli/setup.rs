@@ -28,7 +28,7 @@ pub(super) fn run(a: InstallArgs, remove: bool) -> CmdResult {
         install::plan_install(&setup).map_err(fail)?
     };
     let name = agent_name(a.agent);
-    let scope_word = if scope == Scope::Project { "this project" } else { "you" };
+    let scope_word = if scope == Scope::Project { "this project" } else { "user" };
     let home = &places.home;
     if changes.is_empty() {
         if remove {
@@ -66,6 +66,12 @@ fn said(c: &Change, remove: bool, home: &std::path::Path) -> String {
         (false, Some(_), _, _) => format!("updated {path} (backup kept: {bak})"),
         (true, _, None, _) => format!("removed {path} (the install made it)"),
         (true, _, Some(_), _) if c.restored => format!("restored {path} (as it was before)"),
+        (true, _, Some(_), _) if std::path::Path::new(&install::backup_path(&c.path)).exists() => {
+            format!(
+                "took paneherd's entries out of {path} (edited since the install: its text from \
+                 before stays in {bak})"
+            )
+        }
         (true, _, Some(_), _) => format!("took paneherd's entries out of {path}"),
     }
 }

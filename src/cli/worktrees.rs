@@ -173,6 +173,15 @@ pub fn rows(tasks: &[Task], settings: &worktree::Settings, here: &Path) -> Vec<R
             .worktree_note
             .as_deref()
             .is_some_and(|n| n.starts_with("discarded") || n.contains("worktree removed"));
+        let branch_there = worktree::git::ok(
+            repo,
+            &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")],
+        );
+        if !branch_there {
+            row.state = if handled { "discarded, branch deleted" } else { "branch deleted" }.into();
+            rows.push(row);
+            continue;
+        }
         match state::state(repo, wt, &branch) {
             Ok(s) => {
                 row.state = match (s.exists, handled, s.dirty, s.merged) {
@@ -265,7 +274,7 @@ pub(super) async fn list(paths: &Paths, json: bool) -> CmdResult {
             _ => "-".into(),
         };
         outln!(
-            "{:<16} {:<22} {:<24} {:>9} {:<22} {}",
+            "{:<16} {:<22} {:<25} {:>12} {:<22} {}",
             r.task.as_deref().unwrap_or("-"),
             r.branch.as_deref().unwrap_or("-"),
             r.state,

@@ -353,6 +353,15 @@ fn footer(app: &App, area: Rect, buf: &mut Buffer) {
             if !app.filter.is_empty() {
                 h.insert(0, "Esc clear filter".into());
             }
+            // A worktree task selected: its own keys first.
+            if app.selected_task().is_some_and(|t| t.worktree.is_some()) {
+                let wt = [
+                    format!("{} diff", k(Command::Diff)),
+                    format!("{} merge", k(Command::Merge)),
+                    format!("{} discard", k(Command::Discard)),
+                ];
+                h.splice(1..1, wt);
+            }
             h
         }
     };

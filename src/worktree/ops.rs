@@ -37,8 +37,21 @@ pub enum Refused {
     #[error("{0}")]
     No(String),
     /// The merge conflicted: aborted, the repository as it was.
-    #[error("merging {branch} into {target} conflicts in {}: aborted, {repo} is as it was", files.join(", "))]
-    Conflict { branch: String, target: String, repo: String, files: Vec<String> },
+    #[error(
+        "{} {branch} {} {target} conflicts in {}: aborted, {repo} is as it was{}",
+        if *rebase { "rebasing" } else { "merging" },
+        if *rebase { "onto" } else { "into" },
+        files.join(", "),
+        if *committed { " (the task's uncommitted work was committed on its branch first)" } else { "" }
+    )]
+    Conflict {
+        branch: String,
+        target: String,
+        repo: String,
+        files: Vec<String>,
+        rebase: bool,
+        committed: bool,
+    },
 }
 
 fn no(s: impl Into<String>) -> Refused {
@@ -130,6 +143,8 @@ pub fn merge(t: &Tree, how: How) -> Result<Merged, Refused> {
         target: target.clone(),
         repo: repo.display().to_string(),
         files,
+        rebase: how == How::Rebase,
+        committed: committed_pending,
     };
     match how {
         How::Merge => {
@@ -235,7 +250,9 @@ pub fn discard(t: &Tree, opt: Discard) -> Result<String, Refused> {
             t.branch
         )));
     }
-    if t.path.is_dir() {
+    if !t.path.is_dir() {
+        done.push("its worktree was removed already".to_string());
+    } else {
         let p = t.path.display().to_string();
         let mut args = vec!["worktree", "remove"];
         if opt.force {

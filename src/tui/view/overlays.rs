@@ -102,12 +102,13 @@ pub(super) fn confirm(app: &App, c: &Confirm, area: Rect, buf: &mut Buffer) {
             } else {
                 ""
             };
+            let commits =
+                if i.ahead == 1 { "1 commit".to_string() } else { format!("{} commits", i.ahead) };
             format!(
-                "Merge {branch} ({}, {} commit(s)) into {into} with a merge commit, then remove \
+                "Merge {branch} ({}, {commits}) into {into} with a merge commit, then remove \
                  its worktree? The branch stays.{pending} Refused if your checkout has \
                  uncommitted changes; a conflict is aborted and nothing changes. ({yes}/n)",
                 i.stat.words(),
-                i.ahead
             )
         }
         Confirm::Discard(id) => {
