@@ -5,6 +5,7 @@ mod out;
 mod admin;
 mod commands;
 mod demo;
+pub mod front;
 mod hook;
 mod render;
 mod setup;

@@ -149,7 +149,8 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
     for p in &history.problems {
         tracing::warn!(problem = %p, "skipping unreadable task file");
     }
-    let exe = std::env::current_exe().unwrap_or_else(|_| "paneherd".into());
+    // What `{paneherd}` and tmux's hooks run: the program users run.
+    let exe = crate::cli::front::front_exe();
     let setup = Setup {
         exe: exe.clone(),
         tasks_dir: paths.tasks_dir(),

@@ -45,7 +45,10 @@ pub struct Proc {
     pub argv: Vec<String>,
 }
 
-/// Reads `/proc/PID/{stat,cmdline}` under `root` (`/proc`).
+/// Interpreters whose script names the program (its arguments are read only for these).
+const INTERPRETERS: [&str; 6] = ["node", "bun", "deno", "python", "python3", "MainThread"];
+
+/// Reads `/proc/PID/stat` under `root` (`/proc`), and `cmdline` for an interpreter.
 pub fn read_proc(root: &Path, pid: u32) -> Option<Proc> {
     let stat = std::fs::read_to_string(root.join(pid.to_string()).join("stat")).ok()?;
     let (head, rest) = stat.rsplit_once(')')?;
@@ -54,7 +57,11 @@ pub fn read_proc(root: &Path, pid: u32) -> Option<Proc> {
     // After the name: state(0) ppid(1) … starttime(19).
     let ppid = f.get(1)?.parse().ok()?;
     let start = f.get(19)?.parse().ok()?;
-    let cmdline = std::fs::read(root.join(pid.to_string()).join("cmdline")).unwrap_or_default();
+    let cmdline = if INTERPRETERS.contains(&name.as_str()) {
+        std::fs::read(root.join(pid.to_string()).join("cmdline")).unwrap_or_default()
+    } else {
+        vec![]
+    };
     let argv = cmdline
         .split(|b| *b == 0)
         .filter(|a| !a.is_empty())
@@ -74,7 +81,7 @@ pub fn agent_of(p: &Proc) -> Option<&'static str> {
     if let Some(a) = by_name(&p.name) {
         return Some(a);
     }
-    if matches!(p.name.as_str(), "node" | "bun" | "deno" | "python" | "python3" | "MainThread") {
+    if INTERPRETERS.contains(&p.name.as_str()) {
         for arg in p.argv.iter().skip(1).take(3) {
             if let Some(a) = by_name(base(arg)) {
                 return Some(a);
@@ -102,7 +109,12 @@ fn passed(p: &Proc) -> bool {
 
 /// The delegator above process `pid` (which is not itself considered), reading `root`.
 pub fn find(root: &Path, pid: u32) -> Option<Delegator> {
-    let mut p = read_proc(root, read_proc(root, pid)?.ppid)?;
+    above(root, read_proc(root, pid)?.ppid)
+}
+
+/// The delegator at or above process `pid`.
+fn above(root: &Path, pid: u32) -> Option<Delegator> {
+    let mut p = read_proc(root, pid)?;
     for _ in 0..32 {
         if let Some(agent) = agent_of(&p) {
             return Some(Delegator {
@@ -125,7 +137,9 @@ pub fn current() -> Option<Delegator> {
         let agent = id.split('@').next().unwrap_or("agent").to_string();
         return Some(Delegator { id, agent, session: None });
     }
-    find(Path::new("/proc"), std::process::id())
+    // This process's parent, without reading its own `/proc` entry (a short command such as
+    // `paneherd run` does this at every start).
+    above(Path::new("/proc"), std::os::unix::process::parent_id())
 }
 
 #[cfg(test)]

@@ -57,8 +57,8 @@ impl Places {
             .map(PathBuf::from)
             .unwrap_or_else(|| home.join(".codex"));
         let cwd = std::env::current_dir().context("the current directory")?;
-        let bin = std::env::current_exe()
-            .and_then(|p| p.canonicalize())
+        let bin = crate::cli::front::front_exe()
+            .canonicalize()
             .context("finding the paneherd binary's own path")?;
         Ok(Places { home, config_home, codex_home, project: project_root(&cwd), bin })
     }

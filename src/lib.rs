@@ -24,7 +24,10 @@
 //!   commands, `cli::demo`), [`tui`] (the dashboard; [`tui::link`] its connections and
 //!   effects), [`mcp`] (the MCP server for delegating agents, with [`mcp`]'s `tasks` module
 //!   mapping the MCP tasks extension onto paneherd's tasks); [`demo_agent`] is the built-in
-//!   simulated agent. `src/bin/paneherd-pane.rs` is the pane wrapper's own small binary.
+//!   simulated agent. Three programs: `paneherd` (`src/main.rs`, [`cli::front`]: `run`, `list`,
+//!   `output`, `wait`, `cancel`, `inbox` in a small program that starts fast; it becomes
+//!   `paneherd-full` for anything else), `src/bin/paneherd-full.rs` (everything), and
+//!   `src/bin/paneherd-pane.rs`, the pane wrapper's own small binary.
 //! - [`install`]: `paneherd install|uninstall AGENT` — the agents' own config files (no daemon),
 //!   with `assets/opencode/paneherd.js`, the OpenCode plugin it installs (a client through the
 //!   CLI: `paneherd events --json`, `paneherd inbox --ack ID`).

@@ -1,5 +1,6 @@
-//! The `paneherd` binary: everything lives in the library; this only sets the exit code.
+//! The `paneherd` program: the commonest client commands here, in a program that starts fast;
+//! every other command by `paneherd-full` (see `cli::front`).
 
 fn main() {
-    std::process::exit(paneherd::cli::main());
+    std::process::exit(paneherd::cli::front::main());
 }

@@ -120,6 +120,11 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Retry(a) => block_on(tasks::retry(&paths, a)),
         Command::Demo(a) => super::demo::run(&paths, a),
     };
+    finish(result)
+}
+
+/// A command's exit code, its failure said on stderr.
+pub(super) fn finish(result: CmdResult) -> i32 {
     match result {
         Ok(code) => code,
         Err(f) => {

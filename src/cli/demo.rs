@@ -6,7 +6,6 @@
 //! what to try next with commands that work as written.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 use super::commands::tmux_origin;
 use super::exit;
@@ -34,7 +33,7 @@ const WORK: [(&str, u32, bool); 8] = [
 
 /// Runs the demo; see the module's doc.
 pub fn run(paths: &Paths, a: super::DemoArgs) -> CmdResult {
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("paneherd"));
+    let exe = super::front::front_exe();
     let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if !a.headless
         && !a.in_session
