@@ -69,19 +69,24 @@ fn refuse_running(t: &Task, what: &str) -> Result<(), Fail> {
     )))
 }
 
+/// The task's worktree as `ops` takes it.
+fn tree_of<'a>(t: &'a Task, wt: &'a Path, repo: &'a Path, branch: &'a str) -> ops::Tree<'a> {
+    ops::Tree {
+        task_id: &t.id,
+        title: &t.title,
+        repo,
+        path: wt,
+        branch,
+        attached: t.worktree_request.as_ref().is_some_and(|r| r.attach),
+    }
+}
+
 /// `paneherd merge ID [--squash | --rebase]`.
 pub(super) async fn merge(paths: &Paths, id: &str, how: ops::How) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
     let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
     refuse_running(&t, "merge")?;
-    let tree = ops::Tree {
-        task_id: &t.id,
-        title: &t.title,
-        repo: &repo,
-        path: &wt,
-        branch: &branch,
-        attached: t.worktree_request.as_ref().is_some_and(|r| r.attach),
-    };
+    let tree = tree_of(&t, &wt, &repo, &branch);
     match ops::merge(&tree, how) {
         Ok(m) => {
             let note = m.note(how, &branch);
@@ -105,14 +110,7 @@ pub(super) async fn discard(paths: &Paths, id: &str, opt: ops::Discard) -> CmdRe
     let mut c = Client::connect(paths, true).await?;
     let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
     refuse_running(&t, "discard")?;
-    let tree = ops::Tree {
-        task_id: &t.id,
-        title: &t.title,
-        repo: &repo,
-        path: &wt,
-        branch: &branch,
-        attached: t.worktree_request.as_ref().is_some_and(|r| r.attach),
-    };
+    let tree = tree_of(&t, &wt, &repo, &branch);
     let done = ops::discard(&tree, opt).map_err(|e| usage(e.to_string()))?;
     note_it(&mut c, &t.id, &format!("discarded: {done}")).await;
     outln!("{}: {done}", t.id);
