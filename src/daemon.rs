@@ -149,10 +149,9 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
     for p in &history.problems {
         tracing::warn!(problem = %p, "skipping unreadable task file");
     }
-    // What `{paneherd}` and tmux's hooks run: the program users run.
-    let exe = crate::cli::front::front_exe();
+    // What `{paneherd}` in agents' commands runs: the program users run.
     let setup = Setup {
-        exe: exe.clone(),
+        exe: crate::cli::front::front_exe(),
         tasks_dir: paths.tasks_dir(),
         socket: paths.socket(),
         pid: std::process::id(),
@@ -164,7 +163,10 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
     let (engine, first) = Engine::new(setup, Box::new(RealWorld), loaded, history, timefmt::now());
     let (hub, inbox, config_tx) = hub::channel(store.clone(), config);
     let (stopped_tx, mut stopped) = tokio::sync::watch::channel(false);
-    let panes = pane_jobs::start(hub.clone(), exe, paths.socket());
+    // tmux's hooks and the pane fallback run internal commands: the whole program, directly
+    // (the small `paneherd` would only exec it).
+    let internal = std::env::current_exe().unwrap_or_else(|_| crate::cli::front::full_exe());
+    let panes = pane_jobs::start(hub.clone(), internal, paths.socket());
     let fire = hub.clone();
     let components = hub::Components {
         writer: Writer::start(store)?,

@@ -206,7 +206,10 @@ fn agents_that_do_not_fit_wait_in_overflow_windows_within_the_minimums() {
     let srv = Server::start(&env, 120, 35);
     let ids: Vec<String> =
         (0..20).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
-    srv.until("20 agent panes", Duration::from_secs(20), |s| s.panes().len() == 21);
+    // All there and laid out (a pane just moved to an overflow window is placed a moment later).
+    srv.until("20 agent panes, laid out", Duration::from_secs(20), |s| {
+        s.panes().len() == 21 && s.overflow().iter().all(|p| p.w >= 40 && p.h >= 8)
+    });
     let hidden = srv.overflow();
     // 120×35 holds six panes of at least 40×8 (tiled: 3 rows, 2 columns): the rest of the
     // waiting agents go to `paneherd-agents-2`, `-3`, …, each laid out within the minimums.
@@ -577,8 +580,13 @@ fn a_pane_of_the_users_own_keeps_its_size_and_place() {
     for _ in 0..3 {
         run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
     }
-    srv.until("agents beside the main pane", Duration::from_secs(10), |s| {
-        s.main_window().len() >= 3
+    srv.until("agents beside the main pane, laid out", Duration::from_secs(10), |s| {
+        let main = s.main_window();
+        main.len() >= 3
+            && main
+                .iter()
+                .filter(|p| p.id != "%0" && p.id != theirs.id)
+                .all(|p| p.w >= 40 && p.h >= 8)
     });
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
