@@ -202,8 +202,11 @@ pub fn prepare(p: &Prepare) -> Result<Prepared, String> {
         let branch = r.branch.clone().ok_or("no branch to attach")?;
         let tip = git::line(&repo, &["rev-parse", "--verify", &format!("refs/heads/{branch}")])
             .map_err(|_| format!("there is no branch {branch:?} to attach"))?;
-        git::run(&repo, &["worktree", "add", "--quiet", &path_s, &branch])
-            .map_err(|e| e.to_string())?;
+        git::with_worktree_lock(&repo, || {
+            git::run(&repo, &["worktree", "add", "--quiet", &path_s, &branch])
+        })
+        .and_then(|r| r)
+        .map_err(|e| e.to_string())?;
         // Its base: where it left the checked-out branch.
         let base = git::line(&repo, &["merge-base", "HEAD", &tip]).unwrap_or(tip);
         (branch, base)
@@ -215,8 +218,11 @@ pub fn prepare(p: &Prepare) -> Result<Prepared, String> {
             .branch
             .clone()
             .unwrap_or_else(|| format!("{}{}", p.settings.branch_prefix, p.task_id));
-        git::run(&repo, &["worktree", "add", "--quiet", "-b", &branch, &path_s, &base])
-            .map_err(|e| e.to_string())?;
+        git::with_worktree_lock(&repo, || {
+            git::run(&repo, &["worktree", "add", "--quiet", "-b", &branch, &path_s, &base])
+        })
+        .and_then(|r| r)
+        .map_err(|e| e.to_string())?;
         (branch, base)
     };
     let mut notes = vec![];

@@ -444,3 +444,31 @@ fn squash_and_rebase_merges_and_worktree_from_the_config() {
         assert!(said.contains("deleted branch"), "{said}");
     }
 }
+
+/// git's `worktree add` is not safe against another one at the same time (it reads the other's
+/// half-written entry: "failed to read …/commondir"): paneherd makes a repository's worktrees
+/// one at a time, under a lock in its git dir that clients removing worktrees take too.
+#[test]
+fn worktrees_of_one_repository_are_made_one_at_a_time() {
+    let r = Repo::new("[concurrency]\ndefault = 8\n");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(r.repo.join(".git/paneherd-worktrees.lock"))
+        .unwrap();
+    let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    let first = r.run("true");
+    std::thread::sleep(Duration::from_millis(500));
+    let t = r.env.task(&first);
+    assert_eq!(t["status"], "pending", "no worktree is made while another is: {t}");
+    assert!(!r.env.path().join(format!("app.paneherd/{first}")).exists());
+    drop(held);
+    assert_eq!(r.ended(&first)["status"], "completed");
+    // Eight at once, all made.
+    let ids: Vec<String> = (0..8).map(|i| r.run(&format!("echo {i} > mine.txt"))).collect();
+    for id in &ids {
+        let t = r.ended(id);
+        assert_eq!(t["status"], "completed", "{t}");
+    }
+}

@@ -60,3 +60,26 @@ pub fn ok(dir: &Path, args: &[&str]) -> bool {
 pub fn line(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     Ok(run(dir, args)?.lines().next().unwrap_or("").trim().to_string())
 }
+
+/// Runs `f` holding the repository's worktree lock (a file lock in its common git dir, so that
+/// the daemon making worktrees and a client removing one take turns): git's `worktree add`
+/// lists the other worktrees while it writes its own entry, and two at once can read each
+/// other's half-written entries ("failed to read …/commondir").
+pub fn with_worktree_lock<T>(repo: &Path, f: impl FnOnce() -> T) -> Result<T, GitError> {
+    let fail = |message: String| GitError {
+        args: "worktree lock".into(),
+        dir: repo.display().to_string(),
+        message,
+    };
+    let common = line(repo, &["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
+    let path = Path::new(&common).join("paneherd-worktrees.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))?;
+    let _held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| fail(format!("cannot lock {}: {e}", path.display())))?;
+    Ok(f())
+}
