@@ -166,3 +166,29 @@ fn a_tasks_own_codex_reports_its_finished_turn_through_notify() {
     let t = env.wait_status(&id, "completed", Duration::from_secs(10));
     assert_eq!(t["session"], "0199a213-81c0-7800-8aa1-bbab2a035a53");
 }
+
+/// A tool call that submitted nothing (most Bash calls) costs the hook no daemon: it is not
+/// started, nor talked to.
+#[test]
+fn a_bash_call_that_submits_nothing_starts_no_daemon() {
+    use std::io::Write;
+    let env = Env::new(&config_with(""));
+    let input = serde_json::json!({
+        "session_id": "4f0c9a52-8c59-4a4e-9b8a-3c2d1e0f9a77",
+        "transcript_path": "/tmp/t.jsonl",
+        "cwd": env.path(),
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Bash",
+        "tool_input": { "command": "ls -la" },
+        "tool_response": { "stdout": "total 0\n", "stderr": "", "interrupted": false }
+    });
+    let mut hook = env.cmd(&["hook", "claude"]);
+    hook.env("PANEHERD_DELEGATOR", "claude@4242.1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = hook.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+    assert_eq!(env.daemon_pid(), None, "no daemon was started for it");
+}

@@ -74,10 +74,7 @@ pub fn claude(paths: &Paths) -> CmdResult {
         code: exit::USAGE,
         message: format!("the hook input on stdin is not JSON: {e}"),
     })?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-        Fail { code: exit::DAEMON, message: format!("cannot start async runtime: {e}") }
-    })?;
-    rt.block_on(handle(paths, &input))
+    super::commands::block_on(handle(paths, &input))
 }
 
 async fn handle(paths: &Paths, input: &Value) -> CmdResult {
@@ -96,11 +93,17 @@ async fn handle(paths: &Paths, input: &Value) -> CmdResult {
             c.request_raw(req).await?;
         }
     }
-    // The delegating session's id, on its tasks (its process names the delegator).
+    // The delegating session's id, on its tasks (its process names the delegator): only from
+    // the events that talk to the daemon anyway — not from every Bash call.
+    let talks = match event {
+        "PostToolUse" => submits_task(input),
+        "UserPromptSubmit" | "SessionStart" => true,
+        _ => false,
+    };
     let session = field(input, "session_id");
-    if !session.is_empty()
+    if talks
+        && !session.is_empty()
         && let Some(me) = crate::delegator::current()
-        && matches!(event, "PostToolUse" | "UserPromptSubmit" | "SessionStart")
     {
         let mut c = Client::connect(paths, true).await?;
         let req = Request::DelegatorSession { delegator: me.id, session: session.to_string() };
@@ -127,10 +130,7 @@ pub fn codex(paths: &Paths, payload: Option<&str>) -> i32 {
         return exit::OK;
     }
     let thread = field(&v, "thread-id").to_string();
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-        return exit::OK;
-    };
-    let sent: Result<(), Fail> = rt.block_on(async {
+    let sent = super::commands::block_on(async {
         let mut c = Client::connect(paths, true).await?;
         if !thread.is_empty() {
             let req = Request::Signal {
@@ -141,7 +141,7 @@ pub fn codex(paths: &Paths, payload: Option<&str>) -> i32 {
             c.request_raw(req).await?;
         }
         c.request_raw(Request::Signal { task_id: task, kind: "done".into(), text: None }).await?;
-        Ok(())
+        Ok(exit::OK)
     });
     if let Err(e) = sent {
         tracing::warn!("hook codex: {}", e.message);
