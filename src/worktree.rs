@@ -66,9 +66,7 @@ pub struct Prepared {
 
 /// The repository's main worktree (the first of `git worktree list`).
 pub fn main_worktree(dir: &Path) -> Result<PathBuf, git::GitError> {
-    let list = git::run(dir, &["worktree", "list", "--porcelain"])?;
-    let first = list.lines().find_map(|l| l.strip_prefix("worktree ")).unwrap_or_default();
-    Ok(PathBuf::from(first))
+    Ok(list(dir)?.into_iter().next().unwrap_or_default())
 }
 
 /// Every worktree of the repository (paths), the main one first.
@@ -96,8 +94,7 @@ pub fn request_for(
     branch: Option<&str>,
 ) -> Result<WorktreeRequest, String> {
     let top = toplevel(dir).map_err(|e| format!("--worktree: {e}"))?;
-    let exists =
-        |b: &str| git::ok(&top, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{b}")]);
+    let exists = |b: &str| git::branch_exists(&top, b);
     if let Some(b) = attach {
         if branch.is_some() || base.is_some() {
             return Err(

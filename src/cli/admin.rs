@@ -65,11 +65,7 @@ pub(super) async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
     let tasks: Vec<crate::core::task::Task> =
         c.request(Request::List { filter: crate::proto::ListFilter::default() }).await?;
     if tasks.iter().any(|t| t.worktree.is_some()) {
-        let settings = crate::config::Config::load(&paths.config)
-            .map(|l| l.config.worktree_settings())
-            .unwrap_or_default();
-        let here = std::env::current_dir().unwrap_or_else(|_| "/".into());
-        let rows = super::worktrees::rows(&tasks, &settings, &here);
+        let rows = super::worktrees::rows_here(&tasks, paths);
         let gone = rows.iter().filter(|r| r.state.starts_with("gone")).count();
         let orphans = rows.iter().filter(|r| r.state.starts_with("orphan")).count();
         let live = rows.iter().filter(|r| r.path.is_dir() && r.task.is_some()).count();

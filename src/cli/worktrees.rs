@@ -126,7 +126,7 @@ async fn note_it(c: &mut Client, id: &str, note: &str) {
 }
 
 /// One row of `paneherd worktrees`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Row {
     pub task: Option<String>,
     pub path: PathBuf,
@@ -158,24 +158,14 @@ pub fn rows(tasks: &[Task], settings: &worktree::Settings, here: &Path) -> Vec<R
             task: Some(t.id.clone()),
             path: wt.clone(),
             branch: t.branch.clone(),
-            state: String::new(),
-            ahead: None,
-            behind: None,
-            target: None,
-            added: None,
-            removed: None,
-            files: None,
             note: t.worktree_note.clone(),
+            ..Default::default()
         };
         let handled = t
             .worktree_note
             .as_deref()
             .is_some_and(|n| n.starts_with("discarded") || n.contains("worktree removed"));
-        let branch_there = worktree::git::ok(
-            repo,
-            &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")],
-        );
-        if !branch_there {
+        if !worktree::git::branch_exists(repo, &branch) {
             row.state = if handled { "discarded, branch deleted" } else { "branch deleted" }.into();
             rows.push(row);
             continue;
@@ -219,17 +209,10 @@ pub fn rows(tasks: &[Task], settings: &worktree::Settings, here: &Path) -> Vec<R
             if w.parent() == Some(dir) && !tasks.iter().any(|t| t.worktree.as_ref() == Some(&w)) {
                 let branch = worktree::git::line(&w, &["rev-parse", "--abbrev-ref", "HEAD"]).ok();
                 rows.push(Row {
-                    task: None,
                     path: w,
                     branch,
                     state: "orphan (no task record)".into(),
-                    ahead: None,
-                    behind: None,
-                    target: None,
-                    added: None,
-                    removed: None,
-                    files: None,
-                    note: None,
+                    ..Default::default()
                 });
             }
         }
@@ -237,15 +220,20 @@ pub fn rows(tasks: &[Task], settings: &worktree::Settings, here: &Path) -> Vec<R
     rows
 }
 
-/// `paneherd worktrees [--json]`.
-pub(super) async fn list(paths: &Paths, json: bool) -> CmdResult {
-    let mut c = Client::connect(paths, true).await?;
-    let tasks: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
+/// [`rows`] with the config's `[worktree]` settings, seen from the current directory.
+pub(super) fn rows_here(tasks: &[Task], paths: &Paths) -> Vec<Row> {
     let settings = crate::config::Config::load(&paths.config)
         .map(|l| l.config.worktree_settings())
         .unwrap_or_default();
     let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let rows = rows(&tasks, &settings, &here);
+    rows(tasks, &settings, &here)
+}
+
+/// `paneherd worktrees [--json]`.
+pub(super) async fn list(paths: &Paths, json: bool) -> CmdResult {
+    let mut c = Client::connect(paths, true).await?;
+    let tasks: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
+    let rows = rows_here(&tasks, paths);
     if json {
         print_json(&rows)?;
         return Ok(exit::OK);

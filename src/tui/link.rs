@@ -204,14 +204,10 @@ async fn change_worktree(c: &mut Client, w: WorktreeRef, merge: bool) -> Result<
         }
     })
     .await?;
+    // A merge's or discard's result, and a conflict (what conflicted), go on the task's record.
     let note = match outcome {
         Ok(note) => note,
-        Err(e @ ops::Refused::Conflict { .. }) => {
-            let note = e.to_string();
-            let _: Task =
-                c.request(Request::WorktreeNote { id: w.id.clone(), note: note.clone() }).await?;
-            return Ok(format!("{}: {note}", w.id));
-        }
+        Err(e @ ops::Refused::Conflict { .. }) => e.to_string(),
         Err(e) => return Ok(format!("{}: {e}", w.id)),
     };
     let _: Task = c.request(Request::WorktreeNote { id: w.id.clone(), note: note.clone() }).await?;
@@ -237,6 +233,20 @@ async fn fetcher(
     }
 }
 
+/// A task's result once it has ended, else its output so far (the latest lines, or all).
+async fn output_text(c: &mut Client, id: &str, full: bool) -> Result<String> {
+    let o: OutputData = c
+        .request(Request::Output {
+            id: id.to_string(),
+            wait: false,
+            timeout_ms: None,
+            full,
+            deliver: false,
+        })
+        .await?;
+    Ok(o.result.or(o.tail).unwrap_or_default())
+}
+
 async fn run_effect(
     c: &mut Client,
     effect: Effect,
@@ -244,30 +254,12 @@ async fn run_effect(
 ) -> Result<()> {
     match effect {
         Effect::FetchDetail(id) => {
-            let o: OutputData = c
-                .request(Request::Output {
-                    id: id.clone(),
-                    wait: false,
-                    timeout_ms: None,
-                    full: false,
-                    deliver: false,
-                })
-                .await?;
-            let text = o.result.or(o.tail).unwrap_or_default();
+            let text = output_text(c, &id, false).await?;
             let _ = tx.send(Action::Detail(Detail { id, text }));
         }
         Effect::FetchOutput(id) => {
             // All of it: the result of an ended task, everything so far of a running one.
-            let o: OutputData = c
-                .request(Request::Output {
-                    id: id.clone(),
-                    wait: false,
-                    timeout_ms: None,
-                    full: true,
-                    deliver: false,
-                })
-                .await?;
-            let text = o.result.or(o.tail).unwrap_or_default();
+            let text = output_text(c, &id, true).await?;
             let _ = tx.send(Action::FullOutput(id, text));
         }
         Effect::FetchGroups => {

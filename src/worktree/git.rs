@@ -56,6 +56,11 @@ pub fn ok(dir: &Path, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Whether `repo` has a local branch `name`.
+pub fn branch_exists(repo: &Path, name: &str) -> bool {
+    ok(repo, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{name}")])
+}
+
 /// The first line of git's output, trimmed.
 pub fn line(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     Ok(run(dir, args)?.lines().next().unwrap_or("").trim().to_string())

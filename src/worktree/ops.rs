@@ -243,8 +243,7 @@ pub fn discard(t: &Tree, opt: Discard) -> Result<String, Refused> {
             )));
         }
     }
-    let branch_exists =
-        git::ok(t.repo, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{}", t.branch)]);
+    let branch_exists = git::branch_exists(t.repo, t.branch);
     if branch_exists && !opt.force && !state::merged(t.repo, &target, t.branch).map_err(g)? {
         let n = git::line(t.repo, &["rev-list", "--count", &format!("{target}..{}", t.branch)])
             .map_err(g)?;
