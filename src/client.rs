@@ -117,7 +117,7 @@ impl Client {
         let (r, mut w) = stream.into_split();
         let line = codec::hello("cli").map_err(|e| ClientError::Protocol(e.message))?;
         w.write_all(line.as_bytes()).await?;
-        let mut reader = BufReader::with_capacity(256 * 1024, r).lines();
+        let mut reader = BufReader::with_capacity(64 * 1024, r).lines();
         let first =
             reader.next_line().await?.ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
         let parsed: ServerLine = serde_json::from_str(&first)

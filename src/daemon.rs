@@ -121,7 +121,23 @@ pub fn run(paths: Paths, detach: bool) -> Result<()> {
 }
 
 /// The real world the engine lives in: random ids, the file system, `PATH`.
-struct RealWorld;
+#[derive(Default)]
+struct RealWorld {
+    /// The last program found, and when: a task is looked up when it is submitted and again
+    /// when it starts, most often in the same moment; one search of the `PATH` serves both.
+    found: std::cell::RefCell<Option<Found>>,
+}
+
+struct Found {
+    at: std::time::Instant,
+    program: String,
+    path: Option<String>,
+    cwd: std::path::PathBuf,
+    exe: std::path::PathBuf,
+}
+
+/// How long a program found on the `PATH` is taken as still there without looking again.
+const FOUND_FOR: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl World for RealWorld {
     fn task_id(&mut self, taken: &dyn Fn(&str) -> bool) -> String {
@@ -139,7 +155,24 @@ impl World for RealWorld {
         path: Option<&str>,
         cwd: &std::path::Path,
     ) -> Result<std::path::PathBuf, String> {
-        crate::runner::locate(program, path, cwd)
+        let now = std::time::Instant::now();
+        if let Some(f) = self.found.borrow().as_ref()
+            && now.duration_since(f.at) < FOUND_FOR
+            && f.program == program
+            && f.path.as_deref() == path
+            && f.cwd == cwd
+        {
+            return Ok(f.exe.clone());
+        }
+        let exe = crate::runner::locate(program, path, cwd)?;
+        *self.found.borrow_mut() = Some(Found {
+            at: now,
+            program: program.to_string(),
+            path: path.map(str::to_string),
+            cwd: cwd.to_path_buf(),
+            exe: exe.clone(),
+        });
+        Ok(exe)
     }
 }
 
@@ -160,7 +193,8 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         path: std::env::var("PATH").ok(),
     };
     let config = std::sync::Arc::new(loaded.config.clone());
-    let (engine, first) = Engine::new(setup, Box::new(RealWorld), loaded, history, timefmt::now());
+    let (engine, first) =
+        Engine::new(setup, Box::new(RealWorld::default()), loaded, history, timefmt::now());
     let (hub, inbox, config_tx) = hub::channel(store.clone(), config);
     let (stopped_tx, mut stopped) = tokio::sync::watch::channel(false);
     // tmux's hooks and the pane fallback run internal commands: the whole program, directly
@@ -236,4 +270,33 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
     }
     tracing::info!("daemon stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_program_found_is_found_again_only_on_the_same_path() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        for dir in [a.path(), b.path()] {
+            let exe = dir.join("tool");
+            std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let world = RealWorld::default();
+        let cwd = std::path::Path::new("/");
+        let pa = a.path().to_str().unwrap();
+        let pb = b.path().to_str().unwrap();
+        assert_eq!(world.find_program("tool", Some(pa), cwd).unwrap(), a.path().join("tool"));
+        assert_eq!(world.find_program("tool", Some(pb), cwd).unwrap(), b.path().join("tool"));
+        assert!(world.find_program("other", Some(pb), cwd).is_err());
+        // Gone since: the last answer served only the same question, moments later.
+        std::fs::remove_file(b.path().join("tool")).unwrap();
+        assert_eq!(world.find_program("tool", Some(pb), cwd).unwrap(), b.path().join("tool"));
+        std::thread::sleep(FOUND_FOR);
+        assert!(world.find_program("tool", Some(pb), cwd).is_err());
+    }
 }

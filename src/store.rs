@@ -89,12 +89,14 @@ impl Store {
         let text = render(task, result.or(kept.as_deref()))?;
         let tmp = self.dir.join(format!(".{}.md.tmp", task.id));
         let write = || -> std::io::Result<()> {
-            if !tmp.exists() {
-                // Also for a new task: its first version is written to a spare, then renamed.
-                if let Some(spare) = self.take_spare() {
-                    // Falls back to creating the file below if the spare has gone.
-                    let _ = fs::rename(&spare, &tmp);
-                }
+            // Also for a new task: its first version is written to a spare, then renamed. A
+            // spare that has gone, or a temp file already there, leaves the file to be made or
+            // reused below.
+            if let Some(spare) = self.take_spare()
+                && let Err(e) = rename_noreplace(&spare, &tmp)
+                && e.kind() == std::io::ErrorKind::AlreadyExists
+            {
+                self.add_spare(spare);
             }
             // Overwrite, then cut to length: truncating to zero first would make ext4 flush the
             // file when it is closed (its auto_da_alloc guard), a disk write per update.
@@ -107,11 +109,13 @@ impl Store {
             if sync {
                 f.sync_all()?;
             }
-            replace(&tmp, &path)?;
+            let exchanged = replace(&tmp, &path)?;
             if sync {
                 File::open(&self.dir)?.sync_all()?;
             }
-            if task.status.is_terminal() {
+            // The previous version, now in the temp file, serves a new task once this one has
+            // ended (only if there was one: a first write leaves no temp file behind).
+            if exchanged && task.status.is_terminal() {
                 self.add_spare(tmp.clone());
             }
             Ok(())
@@ -203,20 +207,39 @@ impl Store {
 }
 
 /// Puts `tmp` in the place of `path` atomically; exchanges the two when `path` exists and the
-/// system supports it, so that the old file's inode lives on as the next temp file.
-fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
+/// system supports it, so that the old file's inode lives on as the next temp file. Says
+/// whether it did (else `tmp` is gone).
+fn replace(tmp: &Path, path: &Path) -> std::io::Result<bool> {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
-        if path.exists() {
-            match renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RenameFlags::RENAME_EXCHANGE) {
-                Ok(()) => return Ok(()),
-                Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOSYS) => {}
-                Err(e) => return Err(e.into()),
-            }
+        match renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RenameFlags::RENAME_EXCHANGE) {
+            Ok(()) => return Ok(true),
+            // No `path` yet (`tmp` was just written), or no exchange here: a plain rename.
+            Err(
+                nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL | nix::errno::Errno::ENOSYS,
+            ) => {}
+            Err(e) => return Err(e.into()),
         }
     }
-    fs::rename(tmp, path)
+    fs::rename(tmp, path).map(|()| false)
+}
+
+/// Moves `from` to `to` unless `to` exists (`AlreadyExists` then).
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+        match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+            Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOSYS) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if to.exists() {
+        return Err(std::io::ErrorKind::AlreadyExists.into());
+    }
+    fs::rename(from, to)
 }
 
 fn render(task: &Task, result: Option<&str>) -> Result<String> {
@@ -354,6 +377,66 @@ mod tests {
         assert_eq!(loaded.tasks[0].status, TaskStatus::Pending);
         assert!(loaded.problems[0].message.contains("previous version"));
         assert!(loaded.reserved_ids.is_empty());
+    }
+
+    #[test]
+    fn an_ended_tasks_previous_version_becomes_the_next_tasks_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let files = || {
+            let mut v: Vec<String> = fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        // Ended in its first write (submit, start and end merged): no temp file is left, so
+        // none is offered to the next task.
+        let mut quick = task("quick-task", "p");
+        quick.start(1, timefmt::now()).unwrap();
+        quick.finish(Outcome::Completed, timefmt::now()).unwrap();
+        store.save(&quick, Some("done"), false).unwrap();
+        assert_eq!(files(), ["quick-task.md"]);
+        assert!(store.spares.lock().unwrap().is_empty());
+        // Written twice: its previous version is kept, and once it has ended, that file is the
+        // next new task's.
+        let mut slow = task("slow-task", "p");
+        store.save(&slow, None, false).unwrap();
+        slow.start(2, timefmt::now()).unwrap();
+        slow.finish(Outcome::Completed, timefmt::now()).unwrap();
+        store.save(&slow, Some("done"), false).unwrap();
+        assert_eq!(files(), [".slow-task.md.tmp", "quick-task.md", "slow-task.md"]);
+        let inode = |name: &str| {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(dir.path().join(name)).unwrap().ino()
+        };
+        let spare = inode(".slow-task.md.tmp");
+        store.save(&task("next-task", "p"), None, false).unwrap();
+        assert_eq!(files(), ["next-task.md", "quick-task.md", "slow-task.md"]);
+        assert_eq!(inode("next-task.md"), spare);
+        let loaded = store.load_all().unwrap();
+        assert_eq!(loaded.tasks.len(), 3);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    }
+
+    #[test]
+    fn a_spare_is_not_put_over_a_temp_file_already_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut t = task("busy-task", "p");
+        store.save(&t, None, false).unwrap();
+        t.start(3, timefmt::now()).unwrap();
+        store.save(&t, None, false).unwrap();
+        let spare = dir.path().join(".spare.md.tmp");
+        fs::write(&spare, "old").unwrap();
+        store.add_spare(spare.clone());
+        // The task has its own temp file (its previous version): the spare stays a spare.
+        t.finish(Outcome::Completed, timefmt::now()).unwrap();
+        store.save(&t, Some("done"), false).unwrap();
+        assert!(spare.exists());
+        assert!(store.spares.lock().unwrap().contains(&spare));
+        assert_eq!(store.load_all().unwrap().tasks[0].status, TaskStatus::Completed);
     }
 
     #[test]

@@ -114,7 +114,7 @@ async fn copy(
     log_path: &std::path::Path,
     report: &(impl Fn(Report) + Send + Sync),
 ) {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 32 * 1024];
     let mut log: Option<std::fs::File> = None;
     let mut unreported: u64 = 0;
     let mut report_at = Instant::now();
