@@ -1,17 +1,20 @@
 //! Talking to the daemon: connect (starting it on demand, like tmux's client), handshake,
 //! requests with correlated replies, and the event stream.
 
+mod blocking;
+
 use std::collections::VecDeque;
-use std::fs::OpenOptions;
+use std::io::Cursor;
 use std::path::Path;
 use std::time::Duration;
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Chain};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+pub use blocking::Blocking;
 
 use crate::paths::Paths;
 use crate::proto::{ErrorBody, Event, Request, ServerLine, Welcome, codec};
@@ -57,8 +60,40 @@ impl ClientError {
 
 const CLOSED: &str = "the daemon closed the connection";
 
+/// What a line read while waiting for a reply is.
+enum Step {
+    Event(Event),
+    /// Not for this request.
+    Other,
+    Reply(Result<Box<RawValue>, ClientError>),
+}
+
+/// Reads `msg` as the reply to request `id`, or says what else it is.
+fn reply_step(msg: ServerLine, id: u64) -> Step {
+    if let Some(ev) = msg.event {
+        return Step::Event(ev);
+    }
+    if msg.re != Some(id) {
+        return match (msg.re, msg.error) {
+            (Some(0), Some(e)) => Step::Reply(Err(ClientError::Daemon(e))),
+            _ => Step::Other,
+        };
+    }
+    if msg.ok == Some(true) {
+        // `"data": null` arrives as None.
+        return Step::Reply(Ok(msg.data.unwrap_or_else(|| RawValue::NULL.to_owned())));
+    }
+    Step::Reply(Err(match msg.error {
+        Some(e) => ClientError::Daemon(e),
+        None => ClientError::Protocol("error reply without error".into()),
+    }))
+}
+
+/// The read side: what the handshake read past the welcome, then the socket.
+type Reader = tokio::io::Lines<BufReader<Chain<Cursor<Vec<u8>>, OwnedReadHalf>>>;
+
 pub struct Client {
-    reader: tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    reader: Reader,
     writer: OwnedWriteHalf,
     next_id: u64,
     events: VecDeque<Event>,
@@ -70,63 +105,29 @@ fn is_absent(e: &std::io::Error) -> bool {
 }
 
 impl Client {
-    /// Connects; with `autostart`, starts a daemon when none answers.
+    /// Connects; with `autostart`, starts a daemon when none answers. The connection and the
+    /// handshake are [`Blocking`]'s, on a thread of the blocking pool.
     pub async fn connect(paths: &Paths, autostart: bool) -> Result<Client, ClientError> {
-        // A daemon that is dying (killed, or stopping) may still accept a connection and then
-        // drop it; try again a few times, starting a new daemon if need be.
-        let mut tries = 0;
-        loop {
-            match Client::connect_once(paths, autostart).await {
-                Err(e) if tries < 5 && e.is_dropped_handshake() => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(20 * tries)).await;
-                }
-                r => return r,
-            }
-        }
+        let paths = paths.clone();
+        Client::from_blocking(move || Blocking::connect(&paths, autostart)).await
     }
 
     /// Connects to the daemon listening on `socket` (no start on demand).
     pub async fn connect_socket(socket: &std::path::Path) -> Result<Client, ClientError> {
-        let s = UnixStream::connect(socket).await.map_err(|e| {
-            ClientError::Unreachable(format!("cannot connect to {}: {e}", socket.display()))
-        })?;
-        Client::handshake(s).await
+        let socket = socket.to_path_buf();
+        Client::from_blocking(move || Blocking::connect_socket(&socket)).await
     }
 
-    async fn connect_once(paths: &Paths, autostart: bool) -> Result<Client, ClientError> {
-        let sock = paths.socket();
-        match UnixStream::connect(&sock).await {
-            Ok(s) => return Client::handshake(s).await,
-            Err(e) if is_absent(&e) && autostart => {}
-            Err(e) if is_absent(&e) => {
-                return Err(ClientError::NotRunning(sock.display().to_string()));
-            }
-            Err(e) => {
-                return Err(ClientError::Unreachable(format!(
-                    "cannot connect to {}: {e}",
-                    sock.display()
-                )));
-            }
-        }
-        let stream = start_daemon(paths).await?;
-        Client::handshake(stream).await
-    }
-
-    async fn handshake(stream: UnixStream) -> Result<Client, ClientError> {
-        let (r, mut w) = stream.into_split();
-        let line = codec::hello("cli").map_err(|e| ClientError::Protocol(e.message))?;
-        w.write_all(line.as_bytes()).await?;
-        let mut reader = BufReader::with_capacity(64 * 1024, r).lines();
-        let first =
-            reader.next_line().await?.ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
-        let parsed: ServerLine = serde_json::from_str(&first)
-            .map_err(|e| ClientError::Protocol(format!("{e}: {first}")))?;
-        if let Some(err) = parsed.error {
-            return Err(ClientError::Daemon(err));
-        }
-        let welcome =
-            parsed.welcome.ok_or_else(|| ClientError::Protocol(format!("no welcome: {first}")))?;
+    async fn from_blocking(
+        connect: impl FnOnce() -> Result<Blocking, ClientError> + Send + 'static,
+    ) -> Result<Client, ClientError> {
+        let b = tokio::task::spawn_blocking(connect)
+            .await
+            .map_err(|e| ClientError::Unreachable(format!("cannot connect: {e}")))??;
+        let (stream, leftover, welcome) = b.into_parts();
+        stream.set_nonblocking(true)?;
+        let (r, w) = UnixStream::from_std(stream)?.into_split();
+        let reader = BufReader::with_capacity(64 * 1024, Cursor::new(leftover).chain(r)).lines();
         Ok(Client { reader, writer: w, next_id: 1, events: VecDeque::new(), welcome })
     }
 
@@ -164,25 +165,11 @@ impl Client {
     /// Reads lines until the reply to `id` (queueing events met on the way); returns its data.
     async fn await_reply(&mut self, id: u64) -> Result<Box<RawValue>, ClientError> {
         loop {
-            let msg = self.read_line().await?;
-            if let Some(ev) = msg.event {
-                self.events.push_back(ev);
-                continue;
+            match reply_step(self.read_line().await?, id) {
+                Step::Event(ev) => self.events.push_back(ev),
+                Step::Other => {}
+                Step::Reply(r) => return r,
             }
-            if msg.re != Some(id) {
-                if let (Some(0), Some(e)) = (msg.re, msg.error) {
-                    return Err(ClientError::Daemon(e));
-                }
-                continue;
-            }
-            if msg.ok == Some(true) {
-                // `"data": null` arrives as None.
-                return Ok(msg.data.unwrap_or_else(|| RawValue::NULL.to_owned()));
-            }
-            return Err(ClientError::Daemon(
-                msg.error
-                    .ok_or_else(|| ClientError::Protocol("error reply without error".into()))?,
-            ));
         }
     }
 
@@ -250,60 +237,6 @@ impl Client {
             .collect())
     }
 
-    /// Sends a request and copies its reply data to `out` as it arrives, without holding it
-    /// whole in memory: for large replies passed straight through (`list --json`).
-    pub async fn request_to<W: std::io::Write>(
-        &mut self,
-        request: Request,
-        out: &mut W,
-    ) -> Result<(), ClientError> {
-        use tokio::io::AsyncBufReadExt as _;
-        let id = self.send(request).await?;
-        let prefix = codec::ok_head(id);
-        // Peek at the reply: the fast path applies only to a success reply to this request.
-        let reader = self.reader.get_mut();
-        let buf = reader.fill_buf().await?;
-        if buf.is_empty() {
-            return Err(ClientError::Unreachable(CLOSED.into()));
-        }
-        // A first read too short to tell falls back to reading whole lines.
-        let head = buf.starts_with(prefix.as_bytes());
-        if !head {
-            let text = self.await_reply(id).await?;
-            out.write_all(text.get().as_bytes()).map_err(ClientError::Output)?;
-            return Ok(());
-        }
-        reader.consume(prefix.len());
-        let mut held: Option<u8> = None;
-        loop {
-            let buf = reader.fill_buf().await?;
-            if buf.is_empty() {
-                return Err(ClientError::Unreachable(CLOSED.into()));
-            }
-            let (chunk, end) = match memchr::memchr(b'\n', buf) {
-                Some(i) => (&buf[..i], true),
-                None => (buf, false),
-            };
-            let n = chunk.len();
-            if let Some(b) = held.take() {
-                if end && n == 0 {
-                    // `b` was the closing brace of the reply object.
-                    reader.consume(1);
-                    return Ok(());
-                }
-                out.write_all(&[b]).map_err(ClientError::Output)?;
-            }
-            if end {
-                out.write_all(&chunk[..n.saturating_sub(1)]).map_err(ClientError::Output)?;
-                reader.consume(n + 1);
-                return Ok(());
-            }
-            out.write_all(&chunk[..n - 1]).map_err(ClientError::Output)?;
-            held = Some(chunk[n - 1]);
-            reader.consume(n);
-        }
-    }
-
     /// Sends a request and decodes its reply data.
     pub async fn request<T: DeserializeOwned>(
         &mut self,
@@ -339,68 +272,6 @@ impl Client {
             }
         }
     }
-}
-
-/// Starts a daemon under the start lock (two clients starting at once yield one daemon) and
-/// returns a connection to it.
-async fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
-    paths.secure_runtime_dir().map_err(|e| ClientError::Unreachable(format!("{e:#}")))?;
-    let lock_path = paths.start_lock();
-    let file =
-        OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(
-            |e| ClientError::Unreachable(format!("cannot open {}: {e}", lock_path.display())),
-        )?;
-    let lock = tokio::task::spawn_blocking(move || Flock::lock(file, FlockArg::LockExclusive))
-        .await
-        .map_err(|e| ClientError::Unreachable(e.to_string()))?
-        .map_err(|(_, e)| {
-            ClientError::Unreachable(format!("cannot lock {}: {e}", lock_path.display()))
-        })?;
-    let sock = paths.socket();
-    // Someone else may have started it while we waited for the lock.
-    if let Ok(s) = UnixStream::connect(&sock).await {
-        drop(lock);
-        return Ok(s);
-    }
-    let err_path = paths.runtime.join("daemon-start.err");
-    let err_file = std::fs::File::create(&err_path).map_err(|e| {
-        ClientError::Unreachable(format!("cannot create {}: {e}", err_path.display()))
-    })?;
-    let exe = std::env::current_exe()
-        .map_err(|e| ClientError::Unreachable(format!("cannot find the paneherd binary: {e}")))?;
-    let mut child = crate::runner::start_daemon(&exe, paths, err_file)
-        .map_err(|e| ClientError::Unreachable(format!("cannot start the daemon: {e}")))?;
-    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-    let mut delay = Duration::from_millis(2);
-    loop {
-        if let Ok(s) = UnixStream::connect(&sock).await {
-            drop(lock);
-            // Reap the daemon's exit status later without blocking: it runs on in its own session.
-            std::thread::spawn(move || child.wait());
-            return Ok(s);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let msg = read_start_error(&err_path);
-            return Err(ClientError::Unreachable(format!(
-                "the daemon could not start ({status}): {msg}"
-            )));
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(ClientError::Unreachable(format!(
-                "the daemon did not open {} within {}s",
-                sock.display(),
-                START_TIMEOUT.as_secs()
-            )));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(50));
-    }
-}
-
-fn read_start_error(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let t = text.trim();
-    if t.is_empty() { "no message (see the log under the data dir)".into() } else { t.to_string() }
 }
 
 /// The pane wrapper's line to the daemon (`runner::pane::Link`).

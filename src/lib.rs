@@ -20,7 +20,9 @@
 //!   [`worktree`]: tasks' git worktrees — made by the daemon's job when a task starts
 //!   (`Effect::PrepareWorktree` → `Input::WorktreeReady`), read, merged and discarded by clients
 //!   (the CLI, the dashboard), who record what became of one with `worktree_note`.
-//! - [`client`]: the socket client (starting a daemon on demand). Its users: [`cli`] (the
+//! - [`client`]: the socket client (starting a daemon on demand): [`client::Blocking`] for
+//!   the one-shot commands (no async runtime; it also connects and shakes hands for the async
+//!   [`client::Client`], which adds events and pipelined requests). Its users: [`cli`] (the
 //!   commands, `cli::demo`), [`tui`] (the dashboard; [`tui::link`] its connections and
 //!   effects), [`mcp`] (the MCP server for delegating agents, with [`mcp`]'s `tasks` module
 //!   mapping the MCP tasks extension onto paneherd's tasks); [`demo_agent`] is the built-in
@@ -33,7 +35,7 @@
 //!   CLI: `paneherd events --json`, `paneherd inbox --ack ID`).
 //!
 //! # One task's path
-//! `paneherd run` ([`cli`]) sends `submit` through [`client`] to a connection
+//! `paneherd run` ([`cli`]) sends `submit` through [`client::Blocking`] to a connection
 //! ([`daemon::connection`]), which asks the hub. The engine (`engine::submit`) resolves agent,
 //! model and limit group from the [`config`], queues the task and returns `Effect::Write`; the
 //! hub hands it to the [`store::Writer`], whose `Input::Written` makes the engine answer the

@@ -50,12 +50,9 @@ pub fn dispatch(cli: Cli) -> i32 {
             );
             Ok(exit::OK)
         }),
-        Command::Continue { id, prompt, wait, timeout, json } => block_on(async move {
-            let timeout = timeout_ms(timeout)?;
-            let mut c = Client::connect(&paths, true).await?;
-            let task: Task = c.request(Request::Continue { id, prompt, earlier: None }).await?;
-            tasks::finish_submit(&mut c, task, wait, timeout, json).await
-        }),
+        Command::Continue { id, prompt, wait, timeout, json } => {
+            tasks::continue_task(&paths, id, prompt, wait, timeout, json)
+        }
         Command::Mcp { channel } => match crate::mcp::run(paths, channel) {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
@@ -90,12 +87,12 @@ pub fn dispatch(cli: Cli) -> i32 {
             Ok(exit::OK)
         }),
         Command::DemoAgent { task, prompt } => Ok(crate::demo_agent::run(task.as_deref(), &prompt)),
-        Command::Run(a) => block_on(tasks::run(&paths, a)),
-        Command::List(a) => block_on(tasks::list(&paths, a)),
-        Command::Output(a) => block_on(tasks::output(&paths, a)),
-        Command::Wait(a) => block_on(tasks::wait(&paths, a)),
-        Command::Cancel(a) => block_on(tasks::cancel(&paths, a)),
-        Command::Inbox(a) => block_on(tasks::inbox(&paths, a)),
+        Command::Run(a) => tasks::run(&paths, a),
+        Command::List(a) => tasks::list(&paths, a),
+        Command::Output(a) => tasks::output(&paths, a),
+        Command::Wait(a) => tasks::wait(&paths, a),
+        Command::Cancel(a) => tasks::cancel(&paths, a),
+        Command::Inbox(a) => tasks::inbox(&paths, a),
         Command::Events { json, no_output } => block_on(tasks::events(&paths, json, no_output)),
         Command::Hook(super::HookCmd::Claude) => super::hook::claude(&paths),
         Command::Hook(super::HookCmd::Codex { payload }) => {
@@ -117,7 +114,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         }
         Command::Worktrees { json } => block_on(super::worktrees::list(&paths, json)),
         Command::Uninstall(a) => super::setup::run(a, true),
-        Command::Retry(a) => block_on(tasks::retry(&paths, a)),
+        Command::Retry(a) => tasks::retry(&paths, a),
         Command::Demo(a) => super::demo::run(&paths, a),
     };
     finish(result)

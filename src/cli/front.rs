@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 
 use clap::{Parser, Subcommand};
 
-use super::commands::{block_on, finish};
+use super::commands::finish;
 use super::{CancelArgs, InboxArgs, ListArgs, OutputArgs, RunArgs, WaitArgs, exit, tasks};
 use crate::paths::Paths;
 
@@ -42,12 +42,12 @@ pub fn main() -> i32 {
     if hot && let Ok(h) = Hot::try_parse_from(&args) {
         let paths = Paths::from_env();
         return finish(match h.command {
-            HotCommand::Run(a) => block_on(tasks::run(&paths, *a)),
-            HotCommand::List(a) => block_on(tasks::list(&paths, a)),
-            HotCommand::Output(a) => block_on(tasks::output(&paths, a)),
-            HotCommand::Wait(a) => block_on(tasks::wait(&paths, a)),
-            HotCommand::Cancel(a) => block_on(tasks::cancel(&paths, a)),
-            HotCommand::Inbox(a) => block_on(tasks::inbox(&paths, a)),
+            HotCommand::Run(a) => tasks::run(&paths, *a),
+            HotCommand::List(a) => tasks::list(&paths, a),
+            HotCommand::Output(a) => tasks::output(&paths, a),
+            HotCommand::Wait(a) => tasks::wait(&paths, a),
+            HotCommand::Cancel(a) => tasks::cancel(&paths, a),
+            HotCommand::Inbox(a) => tasks::inbox(&paths, a),
         });
     }
     become_full(&args)

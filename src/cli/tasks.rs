@@ -7,13 +7,13 @@ use super::commands::{code_for, print_json, timeout_ms, tmux_origin};
 use super::exit;
 use super::out::{self, CmdResult, Fail, usage};
 use super::render;
-use crate::client::{Client, ClientError};
+use crate::client::{Blocking, Client, ClientError};
 use crate::core::task::{Task, TaskSpec, TaskStatus};
 use crate::core::timefmt;
 use crate::paths::Paths;
 use crate::proto::{ListFilter, OutputData, Request, WaitData};
 
-pub(super) async fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
+pub(super) fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
     let prompt = if a.prompt == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -65,13 +65,13 @@ pub(super) async fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
         delegator: crate::delegator::current(),
     };
     let timeout = timeout_ms(a.timeout)?;
-    let mut c = Client::connect(paths, true).await?;
-    let task: Task = c.request(Request::Submit { spec: Box::new(spec) }).await?;
-    finish_submit(&mut c, task, a.wait, timeout, a.json).await
+    let mut c = Blocking::connect(paths, true)?;
+    let task: Task = c.request(Request::Submit { spec: Box::new(spec) })?;
+    finish_submit(&mut c, task, a.wait, timeout, a.json)
 }
 
-pub(super) async fn finish_submit(
-    c: &mut Client,
+pub(super) fn finish_submit(
+    c: &mut Blocking,
     task: Task,
     wait: bool,
     timeout: Option<u64>,
@@ -94,15 +94,13 @@ pub(super) async fn finish_submit(
         }
         return Ok(exit::OK);
     }
-    let out: OutputData = c
-        .request(Request::Output {
-            id: task.id.clone(),
-            wait: true,
-            timeout_ms: timeout,
-            full: false,
-            deliver: false,
-        })
-        .await?;
+    let out: OutputData = c.request(Request::Output {
+        id: task.id.clone(),
+        wait: true,
+        timeout_ms: timeout,
+        full: false,
+        deliver: false,
+    })?;
     print_output(&out, json)?;
     Ok(code_for(std::slice::from_ref(&out.task), out.timed_out))
 }
@@ -130,35 +128,33 @@ fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
     Ok(())
 }
 
-pub(super) async fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
-    let mut c = Client::connect(paths, true).await?;
+pub(super) fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
+    let mut c = Blocking::connect(paths, true)?;
     let filter = ListFilter { status: a.status, since: None, limit: a.limit };
     if a.json {
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
-        match c.request_to(Request::List { filter }, &mut out).await {
+        match c.request_to(Request::List { filter }, &mut out) {
             Err(ClientError::Output(_)) => return Err(out::Closed.into()),
             r => r?,
         }
         out.write_all(b"\n").and_then(|()| out.flush()).map_err(|_| out::Closed)?;
         return Ok(exit::OK);
     }
-    let tasks: Vec<Task> = c.request(Request::List { filter }).await?;
+    let tasks: Vec<Task> = c.request(Request::List { filter })?;
     out!("{}", render::task_table(&tasks, timefmt::now()));
     Ok(exit::OK)
 }
 
-pub(super) async fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
+pub(super) fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
-    let mut c = Client::connect(paths, true).await?;
-    let out: OutputData = c
-        .request(Request::Output {
-            id: a.id,
-            wait: a.wait,
-            timeout_ms: timeout,
-            full: false,
-            deliver: false,
-        })
-        .await?;
+    let mut c = Blocking::connect(paths, true)?;
+    let out: OutputData = c.request(Request::Output {
+        id: a.id,
+        wait: a.wait,
+        timeout_ms: timeout,
+        full: false,
+        deliver: false,
+    })?;
     print_output(&out, a.json)?;
     if out.timed_out {
         return Ok(exit::TIMEOUT);
@@ -175,12 +171,11 @@ fn ids_or_all(ids: &[String], all: bool) -> Result<(), Fail> {
     }
 }
 
-pub(super) async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
+pub(super) fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
     ids_or_all(&a.ids, a.all)?;
     let timeout = timeout_ms(a.timeout)?;
-    let mut c = Client::connect(paths, true).await?;
-    let w: WaitData =
-        c.request(Request::Wait { ids: a.ids, all: a.all, timeout_ms: timeout }).await?;
+    let mut c = Blocking::connect(paths, true)?;
+    let w: WaitData = c.request(Request::Wait { ids: a.ids, all: a.all, timeout_ms: timeout })?;
     if a.json {
         print_json(&w)?;
     } else if w.tasks.is_empty() {
@@ -194,16 +189,16 @@ pub(super) async fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
     Ok(code_for(&w.tasks, w.timed_out))
 }
 
-pub(super) async fn inbox(paths: &Paths, a: super::InboxArgs) -> CmdResult {
+pub(super) fn inbox(paths: &Paths, a: super::InboxArgs) -> CmdResult {
     let delegator =
         if a.all || !a.ids.is_empty() { None } else { crate::delegator::current().map(|d| d.id) };
-    let mut c = Client::connect(paths, true).await?;
+    let mut c = Blocking::connect(paths, true)?;
     let data: crate::proto::InboxData = match (a.ids.is_empty(), a.ack) {
-        (true, _) => c.request(Request::Inbox { delegator: delegator.clone(), ack: a.ack }).await?,
-        (false, true) => c.request(Request::Deliver { ids: a.ids.clone(), notice: true }).await?,
+        (true, _) => c.request(Request::Inbox { delegator: delegator.clone(), ack: a.ack })?,
+        (false, true) => c.request(Request::Deliver { ids: a.ids.clone(), notice: true })?,
         (false, false) => {
             let mut d: crate::proto::InboxData =
-                c.request(Request::Inbox { delegator: None, ack: false }).await?;
+                c.request(Request::Inbox { delegator: None, ack: false })?;
             d.tasks.retain(|t| a.ids.contains(&t.id));
             d
         }
@@ -248,13 +243,13 @@ pub(super) async fn events(paths: &Paths, json: bool, no_output: bool) -> CmdRes
     Ok(exit::OK)
 }
 
-pub(super) async fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
+pub(super) fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
     ids_or_all(&a.ids, a.all)?;
-    let mut c = Client::connect(paths, true).await?;
+    let mut c = Blocking::connect(paths, true)?;
     // Which had ended already, to say so rather than list them as if just cancelled.
     let mut ended = vec![];
     for id in &a.ids {
-        let t: Option<Task> = c.request(Request::Get { id: id.clone() }).await?;
+        let t: Option<Task> = c.request(Request::Get { id: id.clone() })?;
         if let Some(t) = t.filter(|t| t.status.is_terminal()) {
             ended.push(t);
         }
@@ -264,7 +259,7 @@ pub(super) async fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
     let tasks: Vec<Task> = if ids.is_empty() && !a.all {
         vec![]
     } else {
-        c.request(Request::Cancel { ids, all: a.all }).await?
+        c.request(Request::Cancel { ids, all: a.all })?
     };
     if a.json {
         let all: Vec<&Task> = tasks.iter().chain(ended.iter()).collect();
@@ -282,9 +277,24 @@ pub(super) async fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
     Ok(exit::OK)
 }
 
-pub(super) async fn retry(paths: &Paths, a: super::RetryArgs) -> CmdResult {
+pub(super) fn retry(paths: &Paths, a: super::RetryArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
-    let mut c = Client::connect(paths, true).await?;
-    let task: Task = c.request(Request::Retry { id: a.id }).await?;
-    finish_submit(&mut c, task, a.wait, timeout, a.json).await
+    let mut c = Blocking::connect(paths, true)?;
+    let task: Task = c.request(Request::Retry { id: a.id })?;
+    finish_submit(&mut c, task, a.wait, timeout, a.json)
+}
+
+/// `paneherd continue`: the task's agent resumed with a new prompt, as a new task.
+pub(super) fn continue_task(
+    paths: &Paths,
+    id: String,
+    prompt: String,
+    wait: bool,
+    timeout: Option<f64>,
+    json: bool,
+) -> CmdResult {
+    let timeout = timeout_ms(timeout)?;
+    let mut c = Blocking::connect(paths, true)?;
+    let task: Task = c.request(Request::Continue { id, prompt, earlier: None })?;
+    finish_submit(&mut c, task, wait, timeout, json)
 }

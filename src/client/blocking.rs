@@ -1,0 +1,251 @@
+//! The conversation with the daemon in plain blocking reads and writes: connecting (starting
+//! the daemon on demand), the handshake, and requests with their replies, for the one-shot
+//! commands. No async runtime is started, so `paneherd run` and its kin start fast; the async
+//! [`Client`](super::Client) connects through here too.
+
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use super::{CLOSED, ClientError, START_TIMEOUT, Step, is_absent, reply_step};
+use crate::paths::Paths;
+use crate::proto::{Request, ServerLine, Welcome, codec};
+
+/// How much of a reply is read at once.
+const READ_BUFFER: usize = 64 * 1024;
+
+pub struct Blocking {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    next_id: u64,
+    pub welcome: Welcome,
+}
+
+impl Blocking {
+    /// Connects; with `autostart`, starts a daemon when none answers.
+    pub fn connect(paths: &Paths, autostart: bool) -> Result<Blocking, ClientError> {
+        // A daemon that is dying (killed, or stopping) may still accept a connection and then
+        // drop it; try again a few times, starting a new daemon if need be.
+        let mut tries = 0;
+        loop {
+            match Blocking::connect_once(paths, autostart) {
+                Err(e) if tries < 5 && e.is_dropped_handshake() => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20 * tries));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Connects to the daemon listening on `socket` (no start on demand).
+    pub fn connect_socket(socket: &std::path::Path) -> Result<Blocking, ClientError> {
+        let s = UnixStream::connect(socket).map_err(|e| {
+            ClientError::Unreachable(format!("cannot connect to {}: {e}", socket.display()))
+        })?;
+        Blocking::handshake(s)
+    }
+
+    fn connect_once(paths: &Paths, autostart: bool) -> Result<Blocking, ClientError> {
+        let sock = paths.socket();
+        match UnixStream::connect(&sock) {
+            Ok(s) => return Blocking::handshake(s),
+            Err(e) if is_absent(&e) && autostart => {}
+            Err(e) if is_absent(&e) => {
+                return Err(ClientError::NotRunning(sock.display().to_string()));
+            }
+            Err(e) => {
+                return Err(ClientError::Unreachable(format!(
+                    "cannot connect to {}: {e}",
+                    sock.display()
+                )));
+            }
+        }
+        Blocking::handshake(start_daemon(paths)?)
+    }
+
+    fn handshake(stream: UnixStream) -> Result<Blocking, ClientError> {
+        let mut writer = stream.try_clone()?;
+        let line = codec::hello("cli").map_err(|e| ClientError::Protocol(e.message))?;
+        writer.write_all(line.as_bytes())?;
+        let mut reader = BufReader::with_capacity(READ_BUFFER, stream);
+        let mut first = String::new();
+        if reader.read_line(&mut first)? == 0 {
+            return Err(ClientError::Unreachable(CLOSED.into()));
+        }
+        let parsed: ServerLine = serde_json::from_str(&first)
+            .map_err(|e| ClientError::Protocol(format!("{e}: {}", first.trim_end())))?;
+        if let Some(err) = parsed.error {
+            return Err(ClientError::Daemon(err));
+        }
+        let welcome = parsed
+            .welcome
+            .ok_or_else(|| ClientError::Protocol(format!("no welcome: {}", first.trim_end())))?;
+        Ok(Blocking { reader, writer, next_id: 1, welcome })
+    }
+
+    /// The connection and what was read past the welcome, for the async client to go on with.
+    pub(super) fn into_parts(self) -> (UnixStream, Vec<u8>, Welcome) {
+        let leftover = self.reader.buffer().to_vec();
+        (self.reader.into_inner(), leftover, self.welcome)
+    }
+
+    /// Sends a request and returns the raw JSON of its reply data (events met on the way,
+    /// which a one-shot command has not asked for, are passed over).
+    pub fn request_raw(&mut self, request: Request) -> Result<Box<RawValue>, ClientError> {
+        let id = self.send(request)?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(ClientError::Unreachable(CLOSED.into()));
+            }
+            let msg: ServerLine =
+                serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))?;
+            if let Step::Reply(r) = reply_step(msg, id) {
+                return r;
+            }
+        }
+    }
+
+    /// Sends a request and decodes its reply data.
+    pub fn request<T: DeserializeOwned>(&mut self, request: Request) -> Result<T, ClientError> {
+        let raw = self.request_raw(request)?;
+        serde_json::from_str(raw.get()).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    fn send(&mut self, request: Request) -> Result<u64, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let line = codec::request(id, request).map_err(|e| ClientError::Protocol(e.message))?;
+        self.writer.write_all(line.as_bytes())?;
+        Ok(id)
+    }
+
+    /// Sends a request and copies its reply data to `out` as it arrives, without holding it
+    /// whole in memory: for large replies passed straight through (`list --json`).
+    pub fn request_to<W: Write>(
+        &mut self,
+        request: Request,
+        out: &mut W,
+    ) -> Result<(), ClientError> {
+        let id = self.send(request)?;
+        let prefix = codec::ok_head(id);
+        // Peek at the reply: the fast path applies only to a success reply to this request.
+        let buf = self.reader.fill_buf()?;
+        if buf.is_empty() {
+            return Err(ClientError::Unreachable(CLOSED.into()));
+        }
+        // A first read too short to tell falls back to reading whole lines.
+        if !buf.starts_with(prefix.as_bytes()) {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if self.reader.read_line(&mut line)? == 0 {
+                    return Err(ClientError::Unreachable(CLOSED.into()));
+                }
+                let msg: ServerLine = serde_json::from_str(&line)
+                    .map_err(|e| ClientError::Protocol(format!("{e}")))?;
+                if let Step::Reply(r) = reply_step(msg, id) {
+                    out.write_all(r?.get().as_bytes()).map_err(ClientError::Output)?;
+                    return Ok(());
+                }
+            }
+        }
+        self.reader.consume(prefix.len());
+        // The reply's data runs to the line's end but for the reply object's closing brace:
+        // the last byte read is held back until the next shows whether it was that brace.
+        let mut held: Option<u8> = None;
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                return Err(ClientError::Unreachable(CLOSED.into()));
+            }
+            let (chunk, end) = match memchr::memchr(b'\n', buf) {
+                Some(i) => (&buf[..i], true),
+                None => (buf, false),
+            };
+            let n = chunk.len();
+            if let Some(b) = held.take() {
+                if end && n == 0 {
+                    // `b` was the closing brace of the reply object.
+                    self.reader.consume(1);
+                    return Ok(());
+                }
+                out.write_all(&[b]).map_err(ClientError::Output)?;
+            }
+            if end {
+                out.write_all(&chunk[..n.saturating_sub(1)]).map_err(ClientError::Output)?;
+                self.reader.consume(n + 1);
+                return Ok(());
+            }
+            out.write_all(&chunk[..n - 1]).map_err(ClientError::Output)?;
+            held = Some(chunk[n - 1]);
+            self.reader.consume(n);
+        }
+    }
+}
+
+/// Starts a daemon under the start lock (two clients starting at once yield one daemon) and
+/// returns a connection to it.
+fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
+    paths.secure_runtime_dir().map_err(|e| ClientError::Unreachable(format!("{e:#}")))?;
+    let lock_path = paths.start_lock();
+    let file =
+        OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(
+            |e| ClientError::Unreachable(format!("cannot open {}: {e}", lock_path.display())),
+        )?;
+    let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| {
+        ClientError::Unreachable(format!("cannot lock {}: {e}", lock_path.display()))
+    })?;
+    let sock = paths.socket();
+    // Someone else may have started it while we waited for the lock.
+    if let Ok(s) = UnixStream::connect(&sock) {
+        drop(lock);
+        return Ok(s);
+    }
+    let err_path = paths.runtime.join("daemon-start.err");
+    let err_file = std::fs::File::create(&err_path).map_err(|e| {
+        ClientError::Unreachable(format!("cannot create {}: {e}", err_path.display()))
+    })?;
+    let exe = std::env::current_exe()
+        .map_err(|e| ClientError::Unreachable(format!("cannot find the paneherd binary: {e}")))?;
+    let mut child = crate::runner::start_daemon(&exe, paths, err_file)
+        .map_err(|e| ClientError::Unreachable(format!("cannot start the daemon: {e}")))?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut delay = Duration::from_millis(2);
+    loop {
+        if let Ok(s) = UnixStream::connect(&sock) {
+            drop(lock);
+            // Reap the daemon's exit status later without blocking: it runs on in its own session.
+            std::thread::spawn(move || child.wait());
+            return Ok(s);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let msg = read_start_error(&err_path);
+            return Err(ClientError::Unreachable(format!(
+                "the daemon could not start ({status}): {msg}"
+            )));
+        }
+        if Instant::now() >= deadline {
+            return Err(ClientError::Unreachable(format!(
+                "the daemon did not open {} within {}s",
+                sock.display(),
+                START_TIMEOUT.as_secs()
+            )));
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(50));
+    }
+}
+
+fn read_start_error(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let t = text.trim();
+    if t.is_empty() { "no message (see the log under the data dir)".into() } else { t.to_string() }
+}
