@@ -39,6 +39,29 @@ fn hostile_prompt_reaches_the_agent_byte_for_byte_and_nothing_runs() {
 }
 
 #[test]
+fn a_shell_prompt_that_begins_with_a_dash_is_the_command_not_an_option_of_sh() {
+    let env = Env::new(&config_with(""));
+    // `sh -c -x` would take `-x` as its own option (dash: "Illegal option"); the command line
+    // is the prompt, so the shell looks for a command of that name.
+    let out = env.cmd(&["run", "--agent", "shell", "--wait", "--", "-x"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("-x: not found") || stdout.contains("-x: command not found"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("llegal option"), "{stdout}");
+    let t = &env.list()[0];
+    assert_eq!(t["exit_code"], 127, "{t}");
+    // And a command line given after `--` runs as one.
+    let out = env
+        .cmd(&["run", "--agent", "shell", "--wait", "--", "--version 2>/dev/null || echo ran"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ran"));
+}
+
+#[test]
 fn prompt_from_stdin() {
     let env = Env::new(&config_with(""));
     let mut child = env
