@@ -4,13 +4,12 @@
 mod blocking;
 
 use std::collections::VecDeque;
-use std::io::Cursor;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Chain};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -89,11 +88,30 @@ fn reply_step(msg: ServerLine, id: u64) -> Step {
     }))
 }
 
-/// The read side: what the handshake read past the welcome, then the socket.
-type Reader = tokio::io::Lines<BufReader<Chain<Cursor<Vec<u8>>, OwnedReadHalf>>>;
+/// What a failed connection to `sock` means; `None`: no daemon runs, and one is to be started.
+fn connect_failed(sock: &Path, e: &std::io::Error, autostart: bool) -> Option<ClientError> {
+    if is_absent(e) {
+        return (!autostart).then(|| ClientError::NotRunning(sock.display().to_string()));
+    }
+    Some(ClientError::Unreachable(format!("cannot connect to {}: {e}", sock.display())))
+}
+
+/// The daemon's first line: its welcome, or why not.
+fn welcome_of(first: &str) -> Result<Welcome, ClientError> {
+    let first = first.trim_end();
+    let parsed: ServerLine =
+        serde_json::from_str(first).map_err(|e| ClientError::Protocol(format!("{e}: {first}")))?;
+    if let Some(err) = parsed.error {
+        return Err(ClientError::Daemon(err));
+    }
+    parsed.welcome.ok_or_else(|| ClientError::Protocol(format!("no welcome: {first}")))
+}
+
+/// How much of the daemon's replies is read at once.
+const READ_BUFFER: usize = 64 * 1024;
 
 pub struct Client {
-    reader: Reader,
+    reader: tokio::io::Lines<BufReader<OwnedReadHalf>>,
     writer: OwnedWriteHalf,
     next_id: u64,
     events: VecDeque<Event>,
@@ -105,29 +123,58 @@ fn is_absent(e: &std::io::Error) -> bool {
 }
 
 impl Client {
-    /// Connects; with `autostart`, starts a daemon when none answers. The connection and the
-    /// handshake are [`Blocking`]'s, on a thread of the blocking pool.
+    /// Connects; with `autostart`, starts a daemon when none answers.
     pub async fn connect(paths: &Paths, autostart: bool) -> Result<Client, ClientError> {
-        let paths = paths.clone();
-        Client::from_blocking(move || Blocking::connect(&paths, autostart)).await
+        // A daemon that is dying (killed, or stopping) may still accept a connection and then
+        // drop it; try again a few times, starting a new daemon if need be.
+        let mut tries = 0;
+        loop {
+            match Client::connect_once(paths, autostart).await {
+                Err(e) if tries < 5 && e.is_dropped_handshake() => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * tries)).await;
+                }
+                r => return r,
+            }
+        }
     }
 
     /// Connects to the daemon listening on `socket` (no start on demand).
     pub async fn connect_socket(socket: &std::path::Path) -> Result<Client, ClientError> {
-        let socket = socket.to_path_buf();
-        Client::from_blocking(move || Blocking::connect_socket(&socket)).await
+        let s = UnixStream::connect(socket).await.map_err(|e| {
+            ClientError::Unreachable(format!("cannot connect to {}: {e}", socket.display()))
+        })?;
+        Client::handshake(s).await
     }
 
-    async fn from_blocking(
-        connect: impl FnOnce() -> Result<Blocking, ClientError> + Send + 'static,
-    ) -> Result<Client, ClientError> {
-        let b = tokio::task::spawn_blocking(connect)
-            .await
-            .map_err(|e| ClientError::Unreachable(format!("cannot connect: {e}")))??;
-        let (stream, leftover, welcome) = b.into_parts();
-        stream.set_nonblocking(true)?;
-        let (r, w) = UnixStream::from_std(stream)?.into_split();
-        let reader = BufReader::with_capacity(64 * 1024, Cursor::new(leftover).chain(r)).lines();
+    async fn connect_once(paths: &Paths, autostart: bool) -> Result<Client, ClientError> {
+        let sock = paths.socket();
+        let stream = match UnixStream::connect(&sock).await {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(err) = connect_failed(&sock, &e, autostart) {
+                    return Err(err);
+                }
+                // Starting one waits (for the start lock, for the daemon): off this thread.
+                let paths = paths.clone();
+                let s = tokio::task::spawn_blocking(move || blocking::start_daemon(&paths))
+                    .await
+                    .map_err(|e| ClientError::Unreachable(e.to_string()))??;
+                s.set_nonblocking(true)?;
+                UnixStream::from_std(s)?
+            }
+        };
+        Client::handshake(stream).await
+    }
+
+    async fn handshake(stream: UnixStream) -> Result<Client, ClientError> {
+        let (r, mut w) = stream.into_split();
+        let line = codec::hello("cli").map_err(|e| ClientError::Protocol(e.message))?;
+        w.write_all(line.as_bytes()).await?;
+        let mut reader = BufReader::with_capacity(READ_BUFFER, r).lines();
+        let first =
+            reader.next_line().await?.ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
+        let welcome = welcome_of(&first)?;
         Ok(Client { reader, writer: w, next_id: 1, events: VecDeque::new(), welcome })
     }
 

@@ -21,8 +21,8 @@
 //!   (`Effect::PrepareWorktree` → `Input::WorktreeReady`), read, merged and discarded by clients
 //!   (the CLI, the dashboard), who record what became of one with `worktree_note`.
 //! - [`client`]: the socket client (starting a daemon on demand): [`client::Blocking`] for
-//!   the one-shot commands (no async runtime; it also connects and shakes hands for the async
-//!   [`client::Client`], which adds events and pipelined requests). Its users: [`cli`] (the
+//!   the one-shot commands (no async runtime), [`client::Client`] for the rest (events,
+//!   pipelined requests; it starts daemons through the blocking one). Its users: [`cli`] (the
 //!   commands, `cli::demo`), [`tui`] (the dashboard; [`tui::link`] its connections and
 //!   effects), [`mcp`] (the MCP server for delegating agents, with [`mcp`]'s `tasks` module
 //!   mapping the MCP tasks extension onto paneherd's tasks); [`demo_agent`] is the built-in

@@ -1,7 +1,7 @@
 //! The conversation with the daemon in plain blocking reads and writes: connecting (starting
 //! the daemon on demand), the handshake, and requests with their replies, for the one-shot
 //! commands. No async runtime is started, so `paneherd run` and its kin start fast; the async
-//! [`Client`](super::Client) connects through here too.
+//! [`Client`](super::Client) starts daemons through here too.
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
@@ -12,12 +12,11 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use super::{CLOSED, ClientError, START_TIMEOUT, Step, is_absent, reply_step};
+use super::{
+    CLOSED, ClientError, READ_BUFFER, START_TIMEOUT, Step, connect_failed, reply_step, welcome_of,
+};
 use crate::paths::Paths;
 use crate::proto::{Request, ServerLine, Welcome, codec};
-
-/// How much of a reply is read at once.
-const READ_BUFFER: usize = 64 * 1024;
 
 pub struct Blocking {
     reader: BufReader<UnixStream>,
@@ -43,30 +42,16 @@ impl Blocking {
         }
     }
 
-    /// Connects to the daemon listening on `socket` (no start on demand).
-    pub fn connect_socket(socket: &std::path::Path) -> Result<Blocking, ClientError> {
-        let s = UnixStream::connect(socket).map_err(|e| {
-            ClientError::Unreachable(format!("cannot connect to {}: {e}", socket.display()))
-        })?;
-        Blocking::handshake(s)
-    }
-
     fn connect_once(paths: &Paths, autostart: bool) -> Result<Blocking, ClientError> {
         let sock = paths.socket();
-        match UnixStream::connect(&sock) {
-            Ok(s) => return Blocking::handshake(s),
-            Err(e) if is_absent(&e) && autostart => {}
-            Err(e) if is_absent(&e) => {
-                return Err(ClientError::NotRunning(sock.display().to_string()));
-            }
-            Err(e) => {
-                return Err(ClientError::Unreachable(format!(
-                    "cannot connect to {}: {e}",
-                    sock.display()
-                )));
-            }
-        }
-        Blocking::handshake(start_daemon(paths)?)
+        let stream = match UnixStream::connect(&sock) {
+            Ok(s) => s,
+            Err(e) => match connect_failed(&sock, &e, autostart) {
+                Some(err) => return Err(err),
+                None => start_daemon(paths)?,
+            },
+        };
+        Blocking::handshake(stream)
     }
 
     fn handshake(stream: UnixStream) -> Result<Blocking, ClientError> {
@@ -78,21 +63,8 @@ impl Blocking {
         if reader.read_line(&mut first)? == 0 {
             return Err(ClientError::Unreachable(CLOSED.into()));
         }
-        let parsed: ServerLine = serde_json::from_str(&first)
-            .map_err(|e| ClientError::Protocol(format!("{e}: {}", first.trim_end())))?;
-        if let Some(err) = parsed.error {
-            return Err(ClientError::Daemon(err));
-        }
-        let welcome = parsed
-            .welcome
-            .ok_or_else(|| ClientError::Protocol(format!("no welcome: {}", first.trim_end())))?;
+        let welcome = welcome_of(&first)?;
         Ok(Blocking { reader, writer, next_id: 1, welcome })
-    }
-
-    /// The connection and what was read past the welcome, for the async client to go on with.
-    pub(super) fn into_parts(self) -> (UnixStream, Vec<u8>, Welcome) {
-        let leftover = self.reader.buffer().to_vec();
-        (self.reader.into_inner(), leftover, self.welcome)
     }
 
     /// Sends a request and returns the raw JSON of its reply data (events met on the way,
@@ -193,7 +165,7 @@ impl Blocking {
 
 /// Starts a daemon under the start lock (two clients starting at once yield one daemon) and
 /// returns a connection to it.
-fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
+pub(super) fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
     paths.secure_runtime_dir().map_err(|e| ClientError::Unreachable(format!("{e:#}")))?;
     let lock_path = paths.start_lock();
     let file =
