@@ -262,6 +262,11 @@ impl App {
                 vec![]
             }
             Action::Daemon(d) => {
+                // Back: what was said while it was away (it is not running, it is starting) is
+                // out of date.
+                if d == Daemon::Up && self.daemon != Daemon::Up {
+                    self.message = None;
+                }
                 // Told it stops on purpose, its stream's end is no loss.
                 if !(d == Daemon::Lost && self.daemon == Daemon::Stopped) {
                     self.daemon = d;

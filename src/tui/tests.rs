@@ -440,8 +440,18 @@ fn a_daemon_stopped_on_purpose_is_started_again_only_when_asked() {
     assert_eq!(app.daemon, Daemon::Stopped);
     assert!(render(&app, 160, 48).contains("the daemon was stopped: S starts it"));
     assert_eq!(app.update(key('S')), vec![Effect::StartDaemon]);
+    assert!(render(&app, 160, 48).contains("starting the daemon…"));
+    // A fetch tried while it was down said so; once it is up again, that is no longer true.
+    app.update(Action::Message("no paneherd daemon is running (socket /x)".into()));
     app.update(Action::Daemon(Daemon::Up));
     assert_eq!(app.daemon, Daemon::Up);
+    let screen = render(&app, 160, 48);
+    assert!(!screen.contains("no paneherd daemon is running"), "{screen}");
+    assert!(!screen.contains("starting the daemon"), "{screen}");
+    // While it is up, a message stays until a key (the daemon's being up again says nothing).
+    app.update(Action::Message("nothing to cancel".into()));
+    app.update(Action::Daemon(Daemon::Up));
+    assert!(render(&app, 160, 48).contains("nothing to cancel"));
 }
 
 /// Two worktree tasks (one at work, one ended) beside the mixed list; `+N −M` as read.
