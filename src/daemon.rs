@@ -60,8 +60,11 @@ impl DaemonLock {
                     let pid = pid.trim().to_string();
                     if std::time::Instant::now() >= deadline || holder_alive(&pid) {
                         bail!(
-                            "another paneherd daemon (pid {pid}) already serves {}",
-                            paths.data.display()
+                            "another paneherd daemon (pid {pid}) already serves {}, and does not \
+                             listen on {} (its socket was removed, or it was started with \
+                             another PANEHERD_RUNTIME_DIR): stop it (`kill {pid}`) and try again",
+                            paths.data.display(),
+                            paths.socket().display()
                         );
                     }
                     std::thread::sleep(Duration::from_millis(20));

@@ -442,6 +442,45 @@ fn usage_messages_say_what_to_do() {
 }
 
 #[test]
+fn what_a_new_user_met_is_said_plainly() {
+    let env = Env::new(&config_with(""));
+    // The dashboard without a terminal: a usage error, no panic, nothing drawn.
+    let out = env.cmd(&["ui"]).stdin(std::process::Stdio::null()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("paneherd ui needs a terminal"), "{err}");
+    assert!(out.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&out.stdout));
+    // A task submitted from a directory removed under the shell is refused, not run in `/`.
+    let gone = env.path().join("gone");
+    std::fs::create_dir(&gone).unwrap();
+    let mut cmd = std::process::Command::new("sh");
+    env.apply(&mut cmd);
+    cmd.args(["-c", "cd gone && rmdir ../gone && exec \"$0\" run --agent shell pwd"])
+        .arg(env!("CARGO_BIN_EXE_paneherd"));
+    let out = cmd.output().unwrap();
+    assert!(!gone.exists());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the current directory is gone"), "{err}");
+    assert!(env.list().is_empty(), "nothing was queued");
+    // A filter that matches nothing does not say there are no tasks at all.
+    env.submit(&["--agent", "shell", "--wait", "true"]);
+    let out = env.ok(&["list", "--status", "running"]);
+    assert_eq!(out.trim(), "No running tasks.");
+    // An unknown id is an error in the inbox too; a prefix names its task.
+    let out = env.run(&["inbox", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no task with id or prefix \"nosuch\""));
+    // An id in capitals: the message says which letters.
+    let out = env.run(&["output", "AMBER"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lowercase letters"));
+    // A title with terminal escapes is listed without them.
+    env.submit(&["--agent", "shell", "--wait", "printf '\\033[31mRED\\033[0m'\u{1b}[2J"]);
+    let out = env.ok(&["list"]);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+}
+
+#[test]
 fn a_queued_task_whose_program_vanished_ends_with_a_clear_error() {
     let script = tempfile::NamedTempFile::new().unwrap().into_temp_path();
     let script = script.keep().unwrap();

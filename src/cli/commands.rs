@@ -58,6 +58,12 @@ pub fn dispatch(cli: Cli) -> i32 {
             Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
         },
         Command::Notify(super::NotifyCmd::Test) => block_on(admin::notify_test(paths.clone())),
+        Command::Ui if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) => {
+            Err(usage(
+                "paneherd ui needs a terminal: its standard input and output are not one \
+                 (scripts: `paneherd list`, `paneherd events`)",
+            ))
+        }
         Command::Ui => match crate::tui::run(paths, tmux_origin()) {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),

@@ -29,17 +29,23 @@ pub(super) fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
         ),
         None => None,
     };
+    // Where the task runs unless --cwd says: here. A directory removed under the shell (`cd`
+    // still shows it) is refused, not run in `/`.
+    let here = match (&cwd, std::env::current_dir()) {
+        (_, Ok(d)) => Some(d),
+        (Some(_), Err(_)) => None,
+        (None, Err(e)) => {
+            return Err(usage(format!(
+                "the current directory is gone ({e}): cd to another, or give --cwd"
+            )));
+        }
+    };
     // Checked here, where the user is: outside a repository, an unknown base or branch is a
     // usage error (exit 2), not a task that fails later.
     let worktree = match &a.worktree {
         None => None,
         Some(attach) => {
-            let dir = match &cwd {
-                Some(c) => c.clone(),
-                None => {
-                    std::env::current_dir().map_err(|e| usage(format!("current directory: {e}")))?
-                }
-            };
+            let dir = cwd.clone().or_else(|| here.clone()).unwrap_or_default();
             let attach = (!attach.is_empty()).then_some(attach.as_str());
             Some(
                 crate::worktree::request_for(&dir, attach, a.base.as_deref(), a.branch.as_deref())
@@ -56,7 +62,7 @@ pub(super) fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
         title: a.title,
         skills: a.skills,
         cwd,
-        client_cwd: std::env::current_dir().ok(),
+        client_cwd: here,
         env: Some(std::env::vars().collect()),
         // Run by a task's own agent: that task delegates it.
         parent: std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty()),
@@ -94,6 +100,10 @@ pub(super) fn finish_submit(
         }
         return Ok(exit::OK);
     }
+    if std::io::stderr().is_terminal() {
+        // Said before the wait: a Ctrl-C leaves the task running, and its id is then known.
+        errln!("{}: {} — waiting for its end (Ctrl-C leaves it running)", task.id, task.title);
+    }
     let out: OutputData = c.request(Request::Output {
         id: task.id.clone(),
         wait: true,
@@ -130,6 +140,7 @@ fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
 
 pub(super) fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
     let mut c = Blocking::connect(paths, true)?;
+    let statuses: Vec<String> = a.status.iter().map(|s| s.to_string()).collect();
     let filter = ListFilter { status: a.status, since: None, limit: a.limit };
     if a.json {
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
@@ -141,7 +152,14 @@ pub(super) fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
         return Ok(exit::OK);
     }
     let tasks: Vec<Task> = c.request(Request::List { filter })?;
-    out!("{}", render::task_table(&tasks, timefmt::now()));
+    if tasks.is_empty() && !statuses.is_empty() {
+        // There may be others: say which were asked for.
+        outln!("No {} tasks.", statuses.join(" or "));
+    } else if tasks.is_empty() && a.limit == Some(0) {
+        outln!("No tasks listed (--limit 0).");
+    } else {
+        out!("{}", render::task_table(&tasks, timefmt::now()));
+    }
     Ok(exit::OK)
 }
 
@@ -193,13 +211,19 @@ pub(super) fn inbox(paths: &Paths, a: super::InboxArgs) -> CmdResult {
     let delegator =
         if a.all || !a.ids.is_empty() { None } else { crate::delegator::current().map(|d| d.id) };
     let mut c = Blocking::connect(paths, true)?;
-    let data: crate::proto::InboxData = match (a.ids.is_empty(), a.ack) {
+    // The ids given, whole (any unique prefix names a task; an unknown one is an error).
+    let mut ids = Vec::with_capacity(a.ids.len());
+    for id in &a.ids {
+        let t: Option<Task> = c.request(Request::Get { id: id.clone() })?;
+        ids.push(t.map_or_else(|| id.clone(), |t| t.id));
+    }
+    let data: crate::proto::InboxData = match (ids.is_empty(), a.ack) {
         (true, _) => c.request(Request::Inbox { delegator: delegator.clone(), ack: a.ack })?,
-        (false, true) => c.request(Request::Deliver { ids: a.ids.clone(), notice: true })?,
+        (false, true) => c.request(Request::Deliver { ids: ids.clone(), notice: true })?,
         (false, false) => {
             let mut d: crate::proto::InboxData =
                 c.request(Request::Inbox { delegator: None, ack: false })?;
-            d.tasks.retain(|t| a.ids.contains(&t.id));
+            d.tasks.retain(|t| ids.contains(&t.id));
             d
         }
     };
@@ -213,7 +237,7 @@ pub(super) fn inbox(paths: &Paths, a: super::InboxArgs) -> CmdResult {
         }))?;
     } else if data.tasks.is_empty() {
         outln!("Nothing new: no ended task waits to be told.");
-    } else if delegator.is_some() || !a.ids.is_empty() {
+    } else if delegator.is_some() || !ids.is_empty() {
         out!("{}", notice.unwrap_or_default());
     } else {
         out!("{}", render::task_table(&data.tasks, timefmt::now()));

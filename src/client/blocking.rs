@@ -218,6 +218,8 @@ pub(super) fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
 
 fn read_start_error(path: &std::path::Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
+    // The daemon's own message, without the program name it was printed with.
     let t = text.trim();
+    let t = t.strip_prefix("paneherd: ").unwrap_or(t);
     if t.is_empty() { "no message (see the log under the data dir)".into() } else { t.to_string() }
 }

@@ -7,7 +7,7 @@ pub enum IdError {
     Unknown(String),
     #[error("{prefix:?} is ambiguous: it matches {}", .candidates.join(", "))]
     Ambiguous { prefix: String, candidates: Vec<String> },
-    #[error("{0:?} is not a valid task id (letters, digits and '-' only)")]
+    #[error("{0:?} is not a valid task id (lowercase letters, digits and '-' only, at most 64)")]
     Invalid(String),
 }
 

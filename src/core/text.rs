@@ -17,14 +17,25 @@ pub fn cut(s: &str, max: usize) -> String {
 }
 
 /// The title of a task: the given one, else the prompt's first non-empty line, cut to 60 chars.
+/// Terminal escapes and control characters are left out: titles are printed in tables, and a
+/// prompt (an agent's, perhaps) must not colour or move a terminal that lists it.
 pub fn title(explicit: Option<&str>, prompt: &str) -> String {
+    let visible = |t: &str| -> String {
+        // Spaces first: the stripping drops tabs and line breaks rather than keep a gap.
+        let spaced: String = t.chars().map(|c| if c.is_whitespace() { ' ' } else { c }).collect();
+        let plain = String::from_utf8_lossy(&strip_ansi_escapes::strip(spaced)).into_owned();
+        plain
+            .split(|c: char| c.is_whitespace() || c.is_control())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let base = explicit
-        .map(str::trim)
+        .map(visible)
         .filter(|t| !t.is_empty())
-        .or_else(|| prompt.lines().map(str::trim).find(|l| !l.is_empty()))
-        .unwrap_or("(empty prompt)");
-    let one_line: String = base.split_whitespace().collect::<Vec<_>>().join(" ");
-    cut(&one_line, TITLE_MAX)
+        .or_else(|| prompt.lines().map(visible).find(|l| !l.is_empty()))
+        .unwrap_or_else(|| "(empty prompt)".into());
+    cut(&base, TITLE_MAX)
 }
 
 /// Whether a line says something: not blank, not only punctuation or box drawing.
@@ -119,6 +130,10 @@ mod tests {
         assert_eq!(title(Some("find auth code"), "whatever"), "find auth code");
         assert_eq!(title(Some("  "), "\n\n  Find all auth\tflows  \nmore"), "Find all auth flows");
         assert_eq!(title(None, ""), "(empty prompt)");
+        // Escapes and control characters do not reach a table.
+        assert_eq!(title(None, "echo \x1b[31mRED\x1b[0m\x07 done"), "echo RED done");
+        assert_eq!(title(Some("\x1b]0;pwned\x07\x1b[2J"), "p"), "p");
+        assert_eq!(title(None, "\x1b[1m\x1b[0m\nsecond\rline"), "second line");
         let long = "x".repeat(100);
         let t = title(None, &long);
         assert_eq!(t.chars().count(), 60);

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use crossterm::event::{
     DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyEventKind,
 };
@@ -58,7 +58,7 @@ async fn main_loop(paths: Paths, origin: Option<TmuxOrigin>) -> Result<()> {
     let fx = app.update(Action::Loaded(tasks));
     effects.run_effects(fx);
 
-    let mut terminal = ratatui::init();
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     // The pane's title (tmux shows it on the pane's border).
     let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::SetTitle("paneherd"));
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
