@@ -213,6 +213,44 @@ fn events_stream_after_subscribe() {
 }
 
 #[test]
+fn events_go_on_until_the_daemon_has_stopped_its_tasks_and_say_how_it_went() {
+    let env = Env::new(&config_with(""));
+    let follow = || {
+        env.cmd(&["events", "--json", "--no-output"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Stopped on purpose: the end of the task it stops is told, then exit 0.
+    let id = env.submit(&["--agent", "shell", "sleep 30"]);
+    env.wait_status(&id, "running", Duration::from_secs(10));
+    let events = follow();
+    std::thread::sleep(Duration::from_millis(300));
+    env.ok(&["daemon", "stop"]);
+    let out = events.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let stopping = lines.iter().position(|e| e["kind"] == "daemon_stopping").expect("announced");
+    let ended = lines
+        .iter()
+        .position(|e| e["task"]["id"] == id.as_str() && e["task"]["status"] == "cancelled")
+        .unwrap_or_else(|| panic!("the stopped task's end is told: {text}"));
+    assert!(stopping < ended);
+    // Gone unannounced (SIGKILL): exit 3, and it says so.
+    env.list();
+    let events = follow();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = env.daemon_pid().expect("daemon");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
+        .unwrap();
+    let out = events.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the daemon went away without stopping"));
+}
+
+#[test]
 fn a_runtime_dir_others_can_write_is_refused() {
     let env = Env::new(&config_with(""));
     let rt = env.runtime();

@@ -245,11 +245,22 @@ pub(super) fn inbox(paths: &Paths, a: super::InboxArgs) -> CmdResult {
     Ok(exit::OK)
 }
 
-/// `paneherd events`: the daemon's event stream, a line per event, until the daemon stops.
+/// `paneherd events`: the daemon's event stream, a line per event, until the daemon stops (the
+/// ends of the tasks it stops on the way included). Exit 0 when it said it was stopping, 3 when
+/// it went away unannounced.
 pub(super) async fn events(paths: &Paths, json: bool, no_output: bool) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
     c.subscribe().await?;
-    while let Some(ev) = c.next_event().await? {
+    let mut stopping = false;
+    loop {
+        let ev = match c.next_event().await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => break,
+            // A stopping daemon may drop the connection rather than close it.
+            Err(_) if stopping => break,
+            Err(e) => return Err(e.into()),
+        };
+        stopping |= matches!(ev, crate::proto::Event::DaemonStopping);
         if no_output && matches!(ev, crate::proto::Event::Output { .. }) {
             continue;
         }
@@ -260,11 +271,16 @@ pub(super) async fn events(paths: &Paths, json: bool, no_output: bool) -> CmdRes
         } else {
             outln!("{}", render::event_line(&ev));
         }
-        if matches!(ev, crate::proto::Event::DaemonStopping) {
-            break;
-        }
     }
-    Ok(exit::OK)
+    if stopping {
+        return Ok(exit::OK);
+    }
+    Err(Fail {
+        code: exit::DAEMON,
+        message: "the daemon went away without stopping (killed, or it crashed): the next \
+                  command starts another"
+            .into(),
+    })
 }
 
 pub(super) fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
