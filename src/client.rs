@@ -42,8 +42,8 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The connection was dropped before the daemon said hello.
-    fn is_dropped_handshake(&self) -> bool {
+    /// The connection was dropped (before the daemon said hello, or while a request waited).
+    pub fn is_dropped_handshake(&self) -> bool {
         match self {
             ClientError::Io(e) => matches!(
                 e.kind(),

@@ -251,6 +251,29 @@ fn events_go_on_until_the_daemon_has_stopped_its_tasks_and_say_how_it_went() {
 }
 
 #[test]
+fn a_wait_cut_short_by_daemon_stop_says_the_queued_task_is_kept() {
+    let env = Env::new(&config_with("[concurrency]\ndefault = 1\n"));
+    let running = env.submit(&["--agent", "shell", "sleep 30"]);
+    let queued = env.submit(&["--agent", "shell", "true"]);
+    env.wait_status(&running, "running", Duration::from_secs(10));
+    let waiter = env
+        .cmd(&["wait", &queued])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    env.ok(&["daemon", "stop"]);
+    let out = waiter.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("the daemon stopped before the wait was over"), "{err}");
+    assert!(err.contains("stay queued for the next daemon"), "{err}");
+    // So it is: the next daemon runs it.
+    env.wait_status(&queued, "completed", Duration::from_secs(10));
+}
+
+#[test]
 fn a_runtime_dir_others_can_write_is_refused() {
     let env = Env::new(&config_with(""));
     let rt = env.runtime();

@@ -104,13 +104,15 @@ pub(super) fn finish_submit(
         // Said before the wait: a Ctrl-C leaves the task running, and its id is then known.
         errln!("{}: {} — waiting for its end (Ctrl-C leaves it running)", task.id, task.title);
     }
-    let out: OutputData = c.request(Request::Output {
-        id: task.id.clone(),
-        wait: true,
-        timeout_ms: timeout,
-        full: false,
-        deliver: false,
-    })?;
+    let out: OutputData = c
+        .request(Request::Output {
+            id: task.id.clone(),
+            wait: true,
+            timeout_ms: timeout,
+            full: false,
+            deliver: false,
+        })
+        .map_err(cut_short)?;
     print_output(&out, json)?;
     Ok(code_for(std::slice::from_ref(&out.task), out.timed_out))
 }
@@ -166,18 +168,34 @@ pub(super) fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
 pub(super) fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
-    let out: OutputData = c.request(Request::Output {
-        id: a.id,
-        wait: a.wait,
-        timeout_ms: timeout,
-        full: false,
-        deliver: false,
-    })?;
+    let out: OutputData = c
+        .request(Request::Output {
+            id: a.id,
+            wait: a.wait,
+            timeout_ms: timeout,
+            full: false,
+            deliver: false,
+        })
+        .map_err(cut_short)?;
     print_output(&out, a.json)?;
     if out.timed_out {
         return Ok(exit::TIMEOUT);
     }
     Ok(if a.wait { code_for(std::slice::from_ref(&out.task), false) } else { exit::OK })
+}
+
+/// A wait that the daemon's going cut short: what became of the tasks, and what to do.
+fn cut_short(e: ClientError) -> Fail {
+    if !e.is_dropped_handshake() {
+        return e.into();
+    }
+    Fail {
+        code: exit::DAEMON,
+        message: "the daemon stopped before the wait was over (stopped, or it went away): tasks \
+                  not yet started stay queued for the next daemon; `paneherd list` starts one \
+                  and shows them"
+            .into(),
+    }
 }
 
 /// The ids of `wait` and `cancel`: some ids, or `--all`.
@@ -193,7 +211,9 @@ pub(super) fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
     ids_or_all(&a.ids, a.all)?;
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
-    let w: WaitData = c.request(Request::Wait { ids: a.ids, all: a.all, timeout_ms: timeout })?;
+    let w: WaitData = c
+        .request(Request::Wait { ids: a.ids, all: a.all, timeout_ms: timeout })
+        .map_err(cut_short)?;
     if a.json {
         print_json(&w)?;
     } else if w.tasks.is_empty() {
