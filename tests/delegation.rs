@@ -192,3 +192,27 @@ fn a_bash_call_that_submits_nothing_starts_no_daemon() {
     assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
     assert_eq!(env.daemon_pid(), None, "no daemon was started for it");
 }
+
+#[test]
+fn a_person_reading_the_inbox_is_told_of_every_task_still_at_work() {
+    let env = Env::new(&config_with(""));
+    let run = |prompt: &str| {
+        let out = env
+            .cmd(&["run", "--agent", "shell", prompt])
+            .env("PANEHERD_DELEGATOR", "tester")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let quick = run("echo a");
+    let slow = run("sleep 15");
+    env.wait_status(&quick, "completed", Duration::from_secs(10));
+    env.wait_status(&slow, "running", Duration::from_secs(10));
+    // Everyone's ends (`--all`, as a person reads them): the agent's task still at work counts.
+    let v: Value = serde_json::from_str(&env.ok(&["inbox", "--all", "--json"])).unwrap();
+    assert_eq!(v["in_progress"], 1, "{v}");
+    let notice = v["notice"].as_str().unwrap_or_default();
+    assert!(!notice.contains("ALL BACKGROUND TASKS COMPLETE"), "{notice}");
+    env.ok(&["cancel", &slow]);
+}

@@ -81,12 +81,15 @@ impl Engine {
         (ids.len(), fx)
     }
 
-    /// Tasks of a delegator still pending or running.
-    pub(super) fn in_progress(&self, delegator: &str) -> usize {
+    /// Tasks of a delegator still pending or running; of anyone's for a person (`None`), who
+    /// reads every task's end.
+    pub(super) fn in_progress(&self, delegator: Option<&str>) -> usize {
         self.table
             .all()
             .filter(|t| !t.status.is_terminal())
-            .filter(|t| t.delegator.as_ref().is_some_and(|d| d.id == delegator))
+            .filter(|t| {
+                delegator.is_none_or(|who| t.delegator.as_ref().is_some_and(|d| d.id == who))
+            })
             .count()
     }
 }

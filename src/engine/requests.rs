@@ -150,19 +150,19 @@ impl Engine {
             },
             Request::Inbox { delegator, ack } => {
                 let (tasks, mut fx) = self.inbox(delegator.as_deref(), ack);
-                let in_progress = delegator.as_deref().map(|d| self.in_progress(d)).unwrap_or(0);
+                let in_progress = self.in_progress(delegator.as_deref());
                 fx.push(inbox_answer(reply, tasks, in_progress));
                 fx
             }
             Request::Deliver { ids, notice } => match self.resolve_many(&ids, false) {
                 Ok(ids) => {
                     let (tasks, mut fx) = self.deliver(&ids, notice);
-                    let in_progress = ids
+                    let delegator = ids
                         .first()
                         .and_then(|id| self.table.get(id))
                         .and_then(|t| t.delegator.as_ref())
-                        .map(|d| self.in_progress(&d.id))
-                        .unwrap_or(0);
+                        .map(|d| d.id.clone());
+                    let in_progress = self.in_progress(delegator.as_deref());
                     fx.push(inbox_answer(reply, tasks, in_progress));
                     fx
                 }
