@@ -471,6 +471,21 @@ fn a_closed_standard_output_ends_every_command_quietly() {
 }
 
 #[test]
+fn a_standard_output_that_fails_is_said_not_taken_for_a_closed_pipe() {
+    let env = Env::new(&config_with(""));
+    env.submit(&["--agent", "shell", "--wait", "echo one"]);
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // no /dev/full here
+    };
+    for args in [&["list"][..], &["list", "--json"]] {
+        let out = env.cmd(args).stdout(full.try_clone().unwrap()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+        assert!(err.contains("cannot write to standard output: No space left"), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn usage_messages_say_what_to_do() {
     let env = Env::new(&config_with(
         "[agents.missing]\ncommand = [\"no-such-agent-cli\", \"--\", \"{prompt}\"]\n",

@@ -1,6 +1,6 @@
 //! What commands print and how they fail: a closed standard output (`paneherd list | head -1`)
-//! ends the command quietly, as a Unix tool ended by SIGPIPE would, instead of a panic; a failure
-//! carries its message and exit code.
+//! ends the command quietly, as a Unix tool ended by SIGPIPE would, instead of a panic; any other
+//! failure to write (a full disk) says so; a failure carries its message and exit code.
 
 use std::fmt::Arguments;
 use std::io::Write;
@@ -10,20 +10,20 @@ use crate::client::ClientError;
 /// Exit code of a command whose output was closed: 128 + SIGPIPE, as a shell reports it.
 pub const CLOSED: i32 = 141;
 
-/// Standard output is closed (or failed): the command stops without a word.
+/// Standard output could not be written: closed (the command stops without a word) or failed.
 #[derive(Debug)]
-pub struct Closed;
+pub struct Closed(pub std::io::Error);
 
 /// Writes to standard output.
 pub fn print(args: Arguments<'_>) -> Result<(), Closed> {
     let mut out = std::io::stdout().lock();
-    out.write_fmt(args).and_then(|()| out.flush()).map_err(|_| Closed)
+    out.write_fmt(args).and_then(|()| out.flush()).map_err(Closed)
 }
 
 /// Writes bytes to standard output.
 pub fn bytes(b: &[u8]) -> Result<(), Closed> {
     let mut out = std::io::stdout().lock();
-    out.write_all(b).and_then(|()| out.flush()).map_err(|_| Closed)
+    out.write_all(b).and_then(|()| out.flush()).map_err(Closed)
 }
 
 /// Writes a line to standard error; a closed standard error is ignored.
@@ -40,8 +40,12 @@ pub struct Fail {
 }
 
 impl From<Closed> for Fail {
-    fn from(_: Closed) -> Self {
-        Fail { code: CLOSED, message: String::new() }
+    fn from(Closed(e): Closed) -> Self {
+        let message = match e.kind() {
+            std::io::ErrorKind::BrokenPipe => String::new(),
+            _ => format!("cannot write to standard output: {e}"),
+        };
+        Fail { code: CLOSED, message }
     }
 }
 

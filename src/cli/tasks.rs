@@ -147,10 +147,10 @@ pub(super) fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
     if a.json {
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
         match c.request_to(Request::List { filter }, &mut out) {
-            Err(ClientError::Output(_)) => return Err(out::Closed.into()),
+            Err(ClientError::Output(e)) => return Err(out::Closed(e).into()),
             r => r?,
         }
-        out.write_all(b"\n").and_then(|()| out.flush()).map_err(|_| out::Closed)?;
+        out.write_all(b"\n").and_then(|()| out.flush()).map_err(out::Closed)?;
         return Ok(exit::OK);
     }
     let tasks: Vec<Task> = c.request(Request::List { filter })?;
