@@ -107,6 +107,18 @@ fn welcome_of(first: &str) -> Result<Welcome, ClientError> {
     parsed.welcome.ok_or_else(|| ClientError::Protocol(format!("no welcome: {first}")))
 }
 
+/// How long a daemon has to say hello: one that accepts but does not answer (stopped with
+/// SIGSTOP, hung) is reported rather than waited for without end.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn hello_timed_out() -> ClientError {
+    ClientError::Unreachable(format!(
+        "the daemon accepted the connection but did not answer within {} s: is it stopped or \
+         hung? (`paneherd daemon status`; its pid is in the data dir's daemon.lock)",
+        HELLO_TIMEOUT.as_secs()
+    ))
+}
+
 /// How much of the daemon's replies is read at once.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -172,8 +184,10 @@ impl Client {
         let line = codec::hello("cli").map_err(|e| ClientError::Protocol(e.message))?;
         w.write_all(line.as_bytes()).await?;
         let mut reader = BufReader::with_capacity(READ_BUFFER, r).lines();
-        let first =
-            reader.next_line().await?.ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
+        let first = tokio::time::timeout(HELLO_TIMEOUT, reader.next_line())
+            .await
+            .map_err(|_| hello_timed_out())??
+            .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
         let welcome = welcome_of(&first)?;
         Ok(Client { reader, writer: w, next_id: 1, events: VecDeque::new(), welcome })
     }

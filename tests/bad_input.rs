@@ -274,6 +274,23 @@ fn a_wait_cut_short_by_daemon_stop_says_the_queued_task_is_kept() {
 }
 
 #[test]
+fn a_daemon_that_does_not_answer_is_reported_not_waited_for_forever() {
+    let env = Env::new(&config_with(""));
+    env.list();
+    let pid = nix::unistd::Pid::from_raw(env.daemon_pid().expect("daemon"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let t0 = std::time::Instant::now();
+    let out = env.run(&["list"]);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("did not answer within 10 s: is it stopped or hung?"), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    // Going on, it answers again.
+    env.list();
+}
+
+#[test]
 fn a_runtime_dir_others_can_write_is_refused() {
     let env = Env::new(&config_with(""));
     let rt = env.runtime();

@@ -4,7 +4,7 @@
 //! [`Client`](super::Client) starts daemons through here too.
 
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::{
-    CLOSED, ClientError, READ_BUFFER, START_TIMEOUT, Step, connect_failed, reply_step, welcome_of,
+    CLOSED, ClientError, HELLO_TIMEOUT, READ_BUFFER, START_TIMEOUT, Step, connect_failed,
+    hello_timed_out, reply_step, welcome_of,
 };
 use crate::paths::Paths;
 use crate::proto::{Request, ServerLine, Welcome, codec};
@@ -58,11 +59,19 @@ impl Blocking {
         let mut writer = stream.try_clone()?;
         let line = codec::hello("cli").map_err(|e| ClientError::Protocol(e.message))?;
         writer.write_all(line.as_bytes())?;
+        stream.set_read_timeout(Some(HELLO_TIMEOUT))?;
         let mut reader = BufReader::with_capacity(READ_BUFFER, stream);
         let mut first = String::new();
-        if reader.read_line(&mut first)? == 0 {
-            return Err(ClientError::Unreachable(CLOSED.into()));
+        match reader.read_line(&mut first) {
+            Ok(0) => return Err(ClientError::Unreachable(CLOSED.into())),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(hello_timed_out());
+            }
+            Err(e) => return Err(e.into()),
         }
+        // Replies may take long (a wait): no limit after the hello.
+        reader.get_ref().set_read_timeout(None)?;
         let welcome = welcome_of(&first)?;
         Ok(Blocking { reader, writer, next_id: 1, welcome })
     }
