@@ -155,7 +155,7 @@ pub enum Command {
     Continue {
         /// The earlier task (any unique prefix of its id).
         id: String,
-        /// The follow-up (one argument).
+        /// The follow-up (one argument; `-` reads it from standard input).
         prompt: String,
         /// Wait for the new task to end and print its result.
         #[arg(short, long)]

@@ -303,6 +303,13 @@ pub fn result_from_output(cleaned: &str) -> String {
     while !t.is_char_boundary(cut) {
         cut += 1;
     }
+    // From the start of a line, unless the line is long (then mid-line, as before).
+    if cut > 0
+        && t.as_bytes()[cut - 1] != b'\n'
+        && let Some(nl) = t[cut..].find('\n').filter(|n| *n < 4096)
+    {
+        cut += nl + 1;
+    }
     format!("[… {cut} earlier bytes are in the log]\n{}", &t[cut..])
 }
 
@@ -445,5 +452,12 @@ mod tests {
         let r = result_from_output(&big);
         assert!(r.starts_with("[… 13 earlier bytes are in the log]"));
         assert!(r.ends_with("END"));
+        // Lines: the kept tail starts at a line's start.
+        let lines: String = (0..40_000).map(|i| format!("line {i}\n")).collect();
+        let r = result_from_output(&lines);
+        let kept = r.lines().nth(1).unwrap();
+        assert!(kept.starts_with("line ") && lines.contains(&format!("\n{kept}\n")), "{kept}");
+        assert!(r.ends_with("line 39999"));
+        assert!(r.len() <= RESULT_MAX_BYTES + 64);
     }
 }

@@ -84,6 +84,20 @@ fn continue_resumes_the_agents_session_or_carries_the_earlier_result() {
     assert!(prompt.contains("answer to: original ask"), "{prompt}");
     let out = env.run(&["continue", "no-such", "x"]);
     assert_eq!(out.status.code(), Some(2));
+    // `-`: the follow-up from standard input, as `run -`.
+    let mut child = env
+        .cmd(&["continue", id, "-", "--wait", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"from stdin").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let next: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(next["result"], "resumed sess-1234: from stdin");
 }
 
 #[test]

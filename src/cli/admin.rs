@@ -226,7 +226,12 @@ pub(super) fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
                 }
                 Err(e) => {
                     errln!("paneherd: config error: {e}");
-                    outln!("{daemon}");
+                    // With no daemon, the next one would not start on this file: say that.
+                    if daemon == NO_DAEMON {
+                        outln!("No daemon is running; none will start until this file is mended.");
+                    } else {
+                        outln!("{daemon}");
+                    }
                     Ok(exit::USAGE)
                 }
             }
@@ -234,12 +239,14 @@ pub(super) fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
     }
 }
 
+const NO_DAEMON: &str = "No daemon is running; the next one will use this file.";
+
 /// Whether the running daemon uses the config file's current content, in a sentence.
 async fn daemon_config_state(paths: &Paths) -> String {
     let now = crate::config::digest(&paths.config);
     let status = match Client::connect(paths, false).await {
         Ok(mut c) => c.request::<StatusData>(Request::Status).await,
-        Err(_) => return "No daemon is running; the next one will use this file.".into(),
+        Err(_) => return NO_DAEMON.into(),
     };
     let s = match status {
         Ok(s) => s,

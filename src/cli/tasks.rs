@@ -14,15 +14,7 @@ use crate::paths::Paths;
 use crate::proto::{ListFilter, OutputData, Request, WaitData};
 
 pub(super) fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
-    let prompt = if a.prompt == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| usage(format!("cannot read the prompt from stdin: {e}")))?;
-        s
-    } else {
-        a.prompt
-    };
+    let prompt = if a.prompt == "-" { read_stdin()? } else { a.prompt };
     let cwd = match a.cwd {
         Some(c) => Some(
             std::fs::canonicalize(&c).map_err(|e| usage(format!("--cwd {}: {e}", c.display())))?,
@@ -74,6 +66,15 @@ pub(super) fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
     let mut c = Blocking::connect(paths, true)?;
     let task: Task = c.request(Request::Submit { spec: Box::new(spec) })?;
     finish_submit(&mut c, task, a.wait, timeout, a.json)
+}
+
+/// A prompt given as `-`: standard input, whole.
+fn read_stdin() -> Result<String, Fail> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| usage(format!("cannot read the prompt from stdin: {e}")))?;
+    Ok(s)
 }
 
 pub(super) fn finish_submit(
@@ -221,7 +222,7 @@ pub(super) fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
     } else {
         out!("{}", render::task_table(&w.tasks, timefmt::now()));
         if w.timed_out {
-            outln!("(timed out waiting)");
+            outln!("(timed out waiting; the tasks go on — `paneherd wait` again)");
         }
     }
     Ok(code_for(&w.tasks, w.timed_out))
@@ -354,6 +355,8 @@ pub(super) fn continue_task(
     json: bool,
 ) -> CmdResult {
     let timeout = timeout_ms(timeout)?;
+    // `-`: the follow-up from standard input, as `run -` reads its prompt.
+    let prompt = if prompt == "-" { read_stdin()? } else { prompt };
     let mut c = Blocking::connect(paths, true)?;
     let task: Task = c.request(Request::Continue { id, prompt, earlier: None })?;
     finish_submit(&mut c, task, wait, timeout, json)
