@@ -1,22 +1,46 @@
 //! Titles, summaries and output clean-up: pure text helpers.
 
-/// Longest title, in characters.
+/// Longest title, in terminal columns.
 pub const TITLE_MAX: usize = 60;
-/// Longest summary, in characters.
+/// Longest summary, in terminal columns.
 pub const SUMMARY_MAX: usize = 150;
 
-/// Cuts `s` to at most `max` characters, ending in `…` when cut.
+/// Cuts `s` to at most `max` terminal columns, ending in `…` when cut.
 pub fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
+    use unicode_width::UnicodeWidthChar;
+    if width(s) <= max {
         return s.to_string();
     }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max.saturating_sub(1) {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
     out = out.trim_end().to_string();
     out.push('…');
     out
 }
 
-/// The title of a task: the given one, else the prompt's first non-empty line, cut to 60 chars.
+/// The columns `s` takes on a terminal (a CJK character two, a combining mark none).
+pub fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` cut and padded to exactly `w` columns.
+pub fn fit(s: &str, w: usize) -> String {
+    let mut out = cut(s, w);
+    let pad = w.saturating_sub(width(&out));
+    out.extend(std::iter::repeat_n(' ', pad));
+    out
+}
+
+/// The title of a task: the given one, else the prompt's first non-empty line, cut to 60
+/// columns.
 /// Terminal escapes and control characters are left out: titles are printed in tables, and a
 /// prompt (an agent's, perhaps) must not colour or move a terminal that lists it.
 pub fn title(explicit: Option<&str>, prompt: &str) -> String {
@@ -168,6 +192,12 @@ mod tests {
     fn cut_is_char_safe() {
         assert_eq!(cut("ééééé", 3), "éé…");
         assert_eq!(cut("abc", 3), "abc");
+        // Columns, not characters: a CJK character takes two.
+        assert_eq!(cut("認証フローを調べる", 7), "認証フ…");
+        assert_eq!(width(&cut("認証フローを調べる", 8)), 7);
+        assert_eq!(fit("認証", 6), "認証  ");
+        assert_eq!(fit("認証フローを調べる", 6), "認証… ");
+        assert_eq!(width(&fit("認証フローを調べる", 6)), 6);
     }
 
     #[test]

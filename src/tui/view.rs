@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use super::app::{App, Daemon, Mode, Row};
 use crate::config::keys::{Command, Place};
 use crate::core::task::{Task, TaskStatus};
-use crate::core::text::cut;
+use crate::core::text::fit;
 use crate::core::timefmt::human_duration;
 
 mod overlays;
@@ -181,9 +181,9 @@ fn task_line(app: &App, t: &Task, width: u16, selected: bool) -> Line<'static> {
     let marker = if selected { "›" } else { " " };
     let mut spans = vec![
         Span::styled(format!("{marker}{sym} "), st),
-        Span::styled(format!("{:<12}", cut(&label, 12)), st),
+        Span::styled(fit(&label, 12), st),
         Span::raw(" "),
-        Span::raw(format!("{:<w$}", cut(&t.id, c.id), w = c.id)),
+        Span::raw(fit(&t.id, c.id)),
         Span::raw(" "),
     ];
     // A worktree task: ⎇ and its `+N −M` before the title (the files too when there is room).
@@ -193,10 +193,10 @@ fn task_line(app: &App, t: &Task, width: u16, selected: bool) -> Line<'static> {
     }
     spans.extend(wt);
     let tw = c.title.saturating_sub(used);
-    spans.push(Span::raw(format!("{:<w$}", cut(&t.title, tw), w = tw)));
+    spans.push(Span::raw(fit(&t.title, tw)));
     spans.push(Span::raw(" "));
     if c.agent {
-        spans.push(Span::raw(format!("{:<16} ", cut(&agent_model(t), 16))));
+        spans.push(Span::raw(format!("{} ", fit(&agent_model(t), 16))));
     }
     spans.push(Span::raw(format!("{time:>8}")));
     if c.last {
