@@ -71,8 +71,15 @@ pub fn main_worktree(dir: &Path) -> Result<PathBuf, git::GitError> {
 
 /// Every worktree of the repository (paths), the main one first.
 pub fn list(repo: &Path) -> Result<Vec<PathBuf>, git::GitError> {
-    let list = git::run(repo, &["worktree", "list", "--porcelain"])?;
+    let list = porcelain(repo)?;
     Ok(list.lines().filter_map(|l| l.strip_prefix("worktree ")).map(PathBuf::from).collect())
+}
+
+/// `git worktree list --porcelain`, under the worktree lock: git reads every worktree's entry,
+/// and fails on one another process is writing ("failed to read …/commondir").
+fn porcelain(repo: &Path) -> Result<String, git::GitError> {
+    git::with_worktree_lock(repo, || git::run(repo, &["worktree", "list", "--porcelain"]))
+        .and_then(|r| r)
 }
 
 /// The top of the work tree `dir` is in, or why it is not in one.
@@ -104,8 +111,7 @@ pub fn request_for(
         if !exists(b) {
             return Err(format!("--worktree={b}: there is no branch {b:?} in {}", top.display()));
         }
-        let list =
-            git::run(&top, &["worktree", "list", "--porcelain"]).map_err(|e| e.to_string())?;
+        let list = porcelain(&top).map_err(|e| e.to_string())?;
         let mut at = None;
         for l in list.lines() {
             if let Some(p) = l.strip_prefix("worktree ") {
