@@ -6,10 +6,11 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio::time::{Instant, sleep_until};
 
 use super::{Exit, Launch, Report};
@@ -23,10 +24,48 @@ const REPORT_EVERY: Duration = Duration::from_millis(100);
 /// Starts the process and follows it, telling `report` what happens. Must be called inside a
 /// tokio runtime; returns at once.
 pub fn start(launch: Launch, report: impl Fn(Report) + Send + Sync + Clone + 'static) {
-    tokio::spawn(follow(launch, report));
+    let turn = Turn(TICKETS.fetch_add(1, Ordering::SeqCst));
+    tokio::spawn(follow(launch, report, turn));
 }
 
-async fn follow(launch: Launch, report: impl Fn(Report) + Send + Sync + Clone + 'static) {
+/// Processes are made side by side, but said to have started in the order they were asked
+/// for: tasks of a queue start in its order (their `started_at` too).
+static TICKETS: AtomicU64 = AtomicU64::new(0);
+/// How many have been said to have started (or to have failed to).
+static REPORTED: AtomicU64 = AtomicU64::new(0);
+static NEXT: Notify = Notify::const_new();
+
+/// A place in that order; given up (the next may report) when dropped, whatever happened.
+struct Turn(u64);
+
+impl Turn {
+    /// Until every earlier one has reported.
+    async fn come(&self) {
+        loop {
+            let next = NEXT.notified();
+            tokio::pin!(next);
+            next.as_mut().enable();
+            if REPORTED.load(Ordering::SeqCst) >= self.0 {
+                return;
+            }
+            next.await;
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        // Only once its turn has come (or it would let a later one by): wait in `come` first.
+        REPORTED.fetch_max(self.0 + 1, Ordering::SeqCst);
+        NEXT.notify_waiters();
+    }
+}
+
+async fn follow(
+    launch: Launch,
+    report: impl Fn(Report) + Send + Sync + Clone + 'static,
+    turn: Turn,
+) {
     // `posix_spawn` holds the calling thread until the child has replaced itself with the
     // program: a thread of the blocking pool, not the one the daemon's loop runs on.
     let l = launch.clone();
@@ -34,6 +73,7 @@ async fn follow(launch: Launch, report: impl Fn(Report) + Send + Sync + Clone + 
         Ok(s) => s,
         Err(e) => Err(format!("cannot start the process: {e}")),
     };
+    turn.come().await;
     let (mut child, reader) = match spawned {
         Ok(s) => s,
         Err(reason) => {
@@ -46,6 +86,7 @@ async fn follow(launch: Launch, report: impl Fn(Report) + Send + Sync + Clone + 
         return;
     };
     report(Report::Started { pid });
+    drop(turn);
     let (drained_tx, drained_rx) = oneshot::channel::<()>();
     let output = report.clone();
     let id = launch.task_id.clone();
