@@ -152,7 +152,10 @@ async fn agents_delegate_through_mcp() {
     // delegation_read: the persisted result of an ended task, at once.
     let t0 = Instant::now();
     let r = client
-        .call_tool(args(json!({"name": "delegation_read", "arguments": {"id": &id[..6]}})))
+        // Any unique prefix: all but its last letter (six letters might be another's too).
+        .call_tool(args(
+            json!({"name": "delegation_read", "arguments": {"id": &id[..id.len() - 1]}}),
+        ))
         .await
         .unwrap();
     assert!(text(&r).contains("fake agent line 2 of 3"));
