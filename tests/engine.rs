@@ -96,7 +96,7 @@ fn cancel_pending_and_running() {
 
     let pid = r["pid"].as_i64().unwrap();
     assert!(pid_alive(pid));
-    let out = env.ok(&["cancel", &running[..6], "--json"]);
+    let out = env.ok(&["cancel", &running[..running.len() - 1], "--json"]);
     let cancelled: Vec<Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(cancelled[0]["id"], running.as_str(), "prefix resolved");
     assert_eq!(cancelled[0]["status"], "cancelled");
