@@ -43,7 +43,7 @@ pub enum ClientError {
 
 impl ClientError {
     /// The connection was dropped (before the daemon said hello, or while a request waited).
-    pub fn is_dropped_handshake(&self) -> bool {
+    pub fn is_dropped(&self) -> bool {
         match self {
             ClientError::Io(e) => matches!(
                 e.kind(),
@@ -142,7 +142,7 @@ impl Client {
         let mut tries = 0;
         loop {
             match Client::connect_once(paths, autostart).await {
-                Err(e) if tries < 5 && e.is_dropped_handshake() => {
+                Err(e) if tries < 5 && e.is_dropped() => {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(20 * tries)).await;
                 }

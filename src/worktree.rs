@@ -75,11 +75,10 @@ pub fn list(repo: &Path) -> Result<Vec<PathBuf>, git::GitError> {
     Ok(list.lines().filter_map(|l| l.strip_prefix("worktree ")).map(PathBuf::from).collect())
 }
 
-/// `git worktree list --porcelain`, under the worktree lock: git reads every worktree's entry,
-/// and fails on one another process is writing ("failed to read …/commondir").
+/// `git worktree list --porcelain` (under the worktree lock, like every git that reads all
+/// worktrees' entries).
 fn porcelain(repo: &Path) -> Result<String, git::GitError> {
-    git::with_worktree_lock(repo, || git::run(repo, &["worktree", "list", "--porcelain"]))
-        .and_then(|r| r)
+    git::run_locked(repo, &["worktree", "list", "--porcelain"])
 }
 
 /// The top of the work tree `dir` is in, or why it is not in one.
@@ -205,11 +204,8 @@ pub fn prepare(p: &Prepare) -> Result<Prepared, String> {
         let branch = r.branch.clone().ok_or("no branch to attach")?;
         let tip = git::line(&repo, &["rev-parse", "--verify", &format!("refs/heads/{branch}")])
             .map_err(|_| format!("there is no branch {branch:?} to attach"))?;
-        git::with_worktree_lock(&repo, || {
-            git::run(&repo, &["worktree", "add", "--quiet", &path_s, &branch])
-        })
-        .and_then(|r| r)
-        .map_err(|e| e.to_string())?;
+        git::run_locked(&repo, &["worktree", "add", "--quiet", &path_s, &branch])
+            .map_err(|e| e.to_string())?;
         // Its base: where it left the checked-out branch.
         let base = git::line(&repo, &["merge-base", "HEAD", &tip]).unwrap_or(tip);
         (branch, base)
@@ -221,11 +217,8 @@ pub fn prepare(p: &Prepare) -> Result<Prepared, String> {
             .branch
             .clone()
             .unwrap_or_else(|| format!("{}{}", p.settings.branch_prefix, p.task_id));
-        git::with_worktree_lock(&repo, || {
-            git::run(&repo, &["worktree", "add", "--quiet", "-b", &branch, &path_s, &base])
-        })
-        .and_then(|r| r)
-        .map_err(|e| e.to_string())?;
+        git::run_locked(&repo, &["worktree", "add", "--quiet", "-b", &branch, &path_s, &base])
+            .map_err(|e| e.to_string())?;
         (branch, base)
     };
     let mut notes = vec![];

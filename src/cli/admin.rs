@@ -196,11 +196,16 @@ pub(super) fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
         }
         ConfigCmd::Check => {
             let checked = Config::load(&paths.config);
+            // `Ok(None)`: no daemon runs.
             let daemon = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map(|rt| rt.block_on(daemon_config_state(paths)))
-                .unwrap_or_default();
+                .map(|rt| rt.block_on(daemon_config_state(paths)));
+            let said = |no_daemon: &str| match &daemon {
+                Ok(Some(s)) => s.clone(),
+                Ok(None) => no_daemon.to_string(),
+                Err(_) => String::new(),
+            };
             match checked {
                 Ok(l) => {
                     let src = match &l.user_file {
@@ -221,17 +226,16 @@ pub(super) fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
                             );
                         }
                     }
-                    outln!("{daemon}");
+                    outln!("{}", said("No daemon is running; the next one will use this file."));
                     Ok(exit::OK)
                 }
                 Err(e) => {
                     errln!("paneherd: config error: {e}");
                     // With no daemon, the next one would not start on this file: say that.
-                    if daemon == NO_DAEMON {
-                        outln!("No daemon is running; none will start until this file is mended.");
-                    } else {
-                        outln!("{daemon}");
-                    }
+                    outln!(
+                        "{}",
+                        said("No daemon is running; none will start until this file is mended.")
+                    );
                     Ok(exit::USAGE)
                 }
             }
@@ -239,21 +243,22 @@ pub(super) fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
     }
 }
 
-const NO_DAEMON: &str = "No daemon is running; the next one will use this file.";
-
-/// Whether the running daemon uses the config file's current content, in a sentence.
-async fn daemon_config_state(paths: &Paths) -> String {
+/// Whether the running daemon uses the config file's current content, in a sentence; `None`
+/// when no daemon runs.
+async fn daemon_config_state(paths: &Paths) -> Option<String> {
     let now = crate::config::digest(&paths.config);
     let status = match Client::connect(paths, false).await {
         Ok(mut c) => c.request::<StatusData>(Request::Status).await,
-        Err(_) => return NO_DAEMON.into(),
+        Err(_) => return None,
     };
     let s = match status {
         Ok(s) => s,
-        Err(e) => return format!("The running daemon did not say which config it uses: {e}"),
+        Err(e) => {
+            return Some(format!("The running daemon did not say which config it uses: {e}"));
+        }
     };
     let pid = s.pid;
-    match (&s.config_error, s.config_digest) {
+    Some(match (&s.config_error, s.config_digest) {
         (Some(e), _) => format!(
             "The running daemon (pid {pid}) refused this content and runs on the last good \
              config:\n  {e}"
@@ -263,5 +268,5 @@ async fn daemon_config_state(paths: &Paths) -> String {
             "The running daemon (pid {pid}) has not read this content yet (it reloads within a \
              moment of a change; `paneherd daemon status` says when it has)."
         ),
-    }
+    })
 }

@@ -187,7 +187,7 @@ pub(super) fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
 
 /// A wait that the daemon's going cut short: what became of the tasks, and what to do.
 fn cut_short(e: ClientError) -> Fail {
-    if !e.is_dropped_handshake() {
+    if !e.is_dropped() {
         return e.into();
     }
     Fail {

@@ -34,7 +34,7 @@ impl Blocking {
         let mut tries = 0;
         loop {
             match Blocking::connect_once(paths, autostart) {
-                Err(e) if tries < 5 && e.is_dropped_handshake() => {
+                Err(e) if tries < 5 && e.is_dropped() => {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(20 * tries));
                 }
@@ -80,6 +80,11 @@ impl Blocking {
     /// which a one-shot command has not asked for, are passed over).
     pub fn request_raw(&mut self, request: Request) -> Result<Box<RawValue>, ClientError> {
         let id = self.send(request)?;
+        self.await_reply(id)
+    }
+
+    /// Reads lines until the reply to `id`; returns its data.
+    fn await_reply(&mut self, id: u64) -> Result<Box<RawValue>, ClientError> {
         let mut line = String::new();
         loop {
             line.clear();
@@ -124,19 +129,8 @@ impl Blocking {
         }
         // A first read too short to tell falls back to reading whole lines.
         if !buf.starts_with(prefix.as_bytes()) {
-            let mut line = String::new();
-            loop {
-                line.clear();
-                if self.reader.read_line(&mut line)? == 0 {
-                    return Err(ClientError::Unreachable(CLOSED.into()));
-                }
-                let msg: ServerLine = serde_json::from_str(&line)
-                    .map_err(|e| ClientError::Protocol(format!("{e}")))?;
-                if let Step::Reply(r) = reply_step(msg, id) {
-                    out.write_all(r?.get().as_bytes()).map_err(ClientError::Output)?;
-                    return Ok(());
-                }
-            }
+            let text = self.await_reply(id)?;
+            return out.write_all(text.get().as_bytes()).map_err(ClientError::Output);
         }
         self.reader.consume(prefix.len());
         // The reply's data runs to the line's end but for the reply object's closing brace:

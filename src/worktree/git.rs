@@ -66,11 +66,11 @@ pub fn line(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     Ok(run(dir, args)?.lines().next().unwrap_or("").trim().to_string())
 }
 
-/// Runs `f` holding the repository's worktree lock (a file lock in its common git dir, so that
-/// the daemon making worktrees and a client removing one take turns): git's `worktree add`
-/// lists the other worktrees while it writes its own entry, and two at once can read each
-/// other's half-written entries ("failed to read …/commondir").
-pub fn with_worktree_lock<T>(repo: &Path, f: impl FnOnce() -> T) -> Result<T, GitError> {
+/// Runs git in `repo` holding the repository's worktree lock (a file lock in its common git
+/// dir, so that the daemon making worktrees and a client removing one take turns): git's
+/// `worktree add` and `worktree list` read every worktree's entry, and fail on one another
+/// process is writing ("failed to read …/commondir").
+pub fn run_locked(repo: &Path, args: &[&str]) -> Result<String, GitError> {
     let fail = |message: String| GitError {
         args: "worktree lock".into(),
         dir: repo.display().to_string(),
@@ -86,5 +86,5 @@ pub fn with_worktree_lock<T>(repo: &Path, f: impl FnOnce() -> T) -> Result<T, Gi
         .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))?;
     let _held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| fail(format!("cannot lock {}: {e}", path.display())))?;
-    Ok(f())
+    run(repo, args)
 }

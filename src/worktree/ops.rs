@@ -188,10 +188,7 @@ pub fn merge(t: &Tree, how: How) -> Result<Merged, Refused> {
     let head = git::line(repo, &["rev-parse", "HEAD"]).map_err(g)?;
     debug_assert_ne!(head, before);
     if t.path.is_dir() {
-        let p = t.path.display().to_string();
-        git::with_worktree_lock(repo, || git::run(repo, &["worktree", "remove", &p]))
-            .and_then(|r| r)
-            .map_err(g)?;
+        git::run_locked(repo, &["worktree", "remove", &t.path.display().to_string()]).map_err(g)?;
     }
     Ok(Merged { into: target, head, committed_pending })
 }
@@ -261,7 +258,7 @@ pub fn discard(t: &Tree, opt: Discard) -> Result<String, Refused> {
             args.push("--force");
         }
         args.push(&p);
-        git::with_worktree_lock(t.repo, || git::run(t.repo, &args)).and_then(|r| r).map_err(g)?;
+        git::run_locked(t.repo, &args).map_err(g)?;
         done.push(format!("removed {p}"));
     }
     if opt.delete_branch && branch_exists {
