@@ -196,6 +196,9 @@ pub enum Command {
         /// The task to run.
         #[arg(long)]
         task: String,
+        /// The token the daemon gave this pane's wrapper.
+        #[arg(long)]
+        token: String,
     },
     /// From a tmux hook: a window was resized.
     #[command(hide = true)]

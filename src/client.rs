@@ -96,6 +96,46 @@ fn connect_failed(sock: &Path, e: &std::io::Error, autostart: bool) -> Option<Cl
     Some(ClientError::Unreachable(format!("cannot connect to {}: {e}", sock.display())))
 }
 
+/// Before connecting: the runtime dir and its socket must be the user's own and private, or
+/// what is sent (prompts, the environment) could reach another user's process.
+fn check_paths(paths: &Paths) -> Result<(), ClientError> {
+    paths.check_socket().map(|_| ()).map_err(|e| ClientError::Unreachable(format!("{e:#}")))
+}
+
+/// After connecting, before sending anything: the process listening is the user's own.
+fn check_peer(stream: &impl std::os::fd::AsFd, sock: &Path) -> Result<(), ClientError> {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    let cred = getsockopt(stream, PeerCredentials).map_err(|e| {
+        ClientError::Unreachable(format!("cannot tell who listens on {}: {e}", sock.display()))
+    })?;
+    let me = nix::unistd::getuid().as_raw();
+    if cred.uid() != me {
+        return Err(ClientError::Unreachable(format!(
+            "refusing the daemon on {}: it runs as uid {}, not as you (uid {me}), and would              receive what you send; remove the socket if you did not make it, or set              PANEHERD_RUNTIME_DIR to a private directory",
+            sock.display(),
+            cred.uid()
+        )));
+    }
+    Ok(())
+}
+
+/// The daemon serves the client's data dir: one data dir, one daemon, whichever way a client
+/// was started (a client that found another data dir's daemon says so rather than mix the two).
+fn check_data_dir(welcome: &Welcome, paths: &Paths) -> Result<(), ClientError> {
+    let Some(theirs) = &welcome.data_dir else { return Ok(()) };
+    let ours = std::fs::canonicalize(&paths.data).unwrap_or_else(|_| paths.data.clone());
+    if &ours == theirs {
+        return Ok(());
+    }
+    Err(ClientError::Unreachable(format!(
+        "the paneherd daemon on {} serves the data dir {}, not yours ({}): give each data dir \
+         its own PANEHERD_RUNTIME_DIR",
+        paths.socket().display(),
+        theirs.display(),
+        ours.display()
+    )))
+}
+
 /// The daemon's first line: its welcome, or why not.
 fn welcome_of(first: &str) -> Result<Welcome, ClientError> {
     let first = first.trim_end();
@@ -156,11 +196,13 @@ impl Client {
         let s = UnixStream::connect(socket).await.map_err(|e| {
             ClientError::Unreachable(format!("cannot connect to {}: {e}", socket.display()))
         })?;
+        check_peer(&s, socket)?;
         Client::handshake(s).await
     }
 
     async fn connect_once(paths: &Paths, autostart: bool) -> Result<Client, ClientError> {
         let sock = paths.socket();
+        check_paths(paths)?;
         let stream = match UnixStream::connect(&sock).await {
             Ok(s) => s,
             Err(e) => {
@@ -176,7 +218,10 @@ impl Client {
                 UnixStream::from_std(s)?
             }
         };
-        Client::handshake(stream).await
+        check_peer(&stream, &sock)?;
+        let client = Client::handshake(stream).await?;
+        check_data_dir(&client.welcome, paths)?;
+        Ok(client)
     }
 
     async fn handshake(stream: UnixStream) -> Result<Client, ClientError> {
@@ -338,21 +383,35 @@ impl Client {
 /// The pane wrapper's line to the daemon (`runner::pane::Link`).
 pub struct PaneLink(Client);
 
+/// A failed request as the pane wrapper tells it apart: refused by the daemon, or not through.
+fn link_error(e: ClientError) -> crate::runner::pane::LinkError {
+    use crate::runner::pane::LinkError;
+    match e {
+        ClientError::Daemon(b) => LinkError::Refused(b.message),
+        e => LinkError::Gone(e.to_string()),
+    }
+}
+
 impl crate::runner::pane::Link for PaneLink {
     async fn connect(socket: &Path) -> anyhow::Result<PaneLink> {
         Ok(PaneLink(Client::connect_socket(socket).await?))
     }
 
-    async fn attach(&mut self, task_id: &str) -> anyhow::Result<crate::proto::PaneLaunch> {
-        Ok(self.0.request(Request::PaneAttach { task_id: task_id.to_string() }).await?)
+    async fn attach(
+        &mut self,
+        task_id: &str,
+        token: &str,
+    ) -> Result<Option<crate::proto::PaneLaunch>, crate::runner::pane::LinkError> {
+        let request = Request::PaneAttach { task_id: task_id.to_string(), token: token.into() };
+        self.0.request(request).await.map_err(link_error)
     }
 
-    async fn report(&mut self, report: Request) -> anyhow::Result<()> {
+    async fn report(&mut self, report: Request) -> Result<(), crate::runner::pane::LinkError> {
         match report {
             // Sent as the agent prints: one-way, so the wrapper waits for nothing.
-            r @ Request::PaneOutput { .. } => self.0.notice(r).await?,
+            r @ Request::PaneOutput { .. } => self.0.notice(r).await.map_err(link_error)?,
             r => {
-                self.0.request_raw(r).await?;
+                self.0.request_raw(r).await.map_err(link_error)?;
             }
         }
         Ok(())

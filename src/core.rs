@@ -2,6 +2,7 @@
 
 pub mod ids;
 pub mod limits;
+pub mod screen;
 pub mod task;
 pub mod text;
 pub mod timefmt;

@@ -3,6 +3,7 @@
 //! the store writer, the process runner, the pane manager, the timers, the notifier and the
 //! config watcher. Shuts down in order on SIGTERM / SIGINT / `shutdown`.
 
+pub mod capacity;
 pub mod config_watch;
 pub mod connection;
 pub mod hub;
@@ -13,7 +14,7 @@ pub mod timers;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::time::Duration;
 
 use crate::engine::KILL_GRACE;
@@ -36,7 +37,7 @@ pub struct DaemonLock {
 
 impl DaemonLock {
     pub fn acquire(paths: &Paths) -> Result<DaemonLock> {
-        std::fs::create_dir_all(&paths.data)
+        crate::paths::private_dir(&paths.data)
             .with_context(|| format!("cannot create data dir {}", paths.data.display()))?;
         let path = paths.daemon_lock();
         let file = OpenOptions::new()
@@ -44,6 +45,7 @@ impl DaemonLock {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
         // A daemon killed a moment ago may still hold the lock while its threads go: wait
@@ -54,17 +56,22 @@ impl DaemonLock {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(l) => break l,
                 Err((mut f, _)) => {
-                    let mut pid = String::new();
+                    let mut text = String::new();
                     let _ = f.rewind();
-                    let _ = f.read_to_string(&mut pid);
-                    let pid = pid.trim().to_string();
+                    let _ = f.read_to_string(&mut text);
+                    let pid = text.trim().to_string();
+                    let listens = std::fs::read_to_string(paths.daemon_runtime())
+                        .map(|d| std::path::Path::new(d.trim()).join("daemon.sock"))
+                        .unwrap_or_else(|_| paths.socket());
                     if std::time::Instant::now() >= deadline || holder_alive(&pid) {
                         bail!(
-                            "another paneherd daemon (pid {pid}) already serves {}, and does not \
-                             listen on {} (its socket was removed, or it was started with \
-                             another PANEHERD_RUNTIME_DIR): stop it (`kill {pid}`) and try again",
+                            "another paneherd daemon (pid {pid}) already serves {}; it listens on \
+                             {}, not on {} (set PANEHERD_RUNTIME_DIR={} to use it, or stop it \
+                             with `kill {pid}` and try again)",
                             paths.data.display(),
-                            paths.socket().display()
+                            listens.display(),
+                            paths.socket().display(),
+                            listens.parent().unwrap_or(&paths.runtime).display()
                         );
                     }
                     std::thread::sleep(Duration::from_millis(20));
@@ -75,6 +82,19 @@ impl DaemonLock {
         lock.set_len(0)?;
         lock.rewind()?;
         writeln!(lock, "{}", std::process::id())?;
+        // Where clients find this daemon, whatever their environment (`Paths::from_env`).
+        let runtime = std::fs::canonicalize(&paths.runtime).unwrap_or(paths.runtime.clone());
+        let record = paths.daemon_runtime();
+        let tmp = record.with_extension("tmp");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| writeln!(f, "{}", runtime.display()))
+            .and_then(|()| std::fs::rename(&tmp, &record))
+            .with_context(|| format!("cannot write {}", record.display()))?;
         Ok(DaemonLock { _lock: lock })
     }
 }
@@ -90,7 +110,9 @@ fn holder_alive(pid: &str) -> bool {
 /// Starts logging to `<data>/logs/paneherd.log` (filter from `PANEHERD_LOG`, default info).
 pub fn init_logging(paths: &Paths) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = paths.log_dir();
-    std::fs::create_dir_all(&dir).ok()?;
+    crate::paths::private_dir(&dir).ok()?;
+    // Made private before the appender opens it (it would make it 0644).
+    crate::paths::append_private(&dir.join("paneherd.log")).ok()?;
     let appender = tracing_appender::rolling::never(&dir, "paneherd.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("PANEHERD_LOG")
@@ -112,6 +134,15 @@ pub fn run(paths: Paths, detach: bool) -> Result<()> {
     paths.secure_runtime_dir()?;
     let _lock = DaemonLock::acquire(&paths)?;
     let _guard = init_logging(&paths);
+    match crate::paths::tighten_data_dir(&paths.data) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            changed = n,
+            dir = %paths.data.display(),
+            "the data dir was readable by others: made it and its files private (0700/0600)"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot make the data dir private"),
+    }
     let loaded = Config::load(&paths.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     // One thread: the daemon's work is many small messages, which a single thread passes on
     // without waking another (blocking file work goes to tokio's blocking pool, the store's
@@ -148,6 +179,9 @@ impl World for RealWorld {
     }
     fn session_id(&mut self) -> String {
         uuid::Uuid::new_v4().to_string()
+    }
+    fn secret(&mut self) -> String {
+        uuid::Uuid::new_v4().simple().to_string()
     }
     fn is_dir(&self, path: &std::path::Path) -> bool {
         path.is_dir()
@@ -228,15 +262,32 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         .with_context(|| format!("cannot restrict {}", sock.display()))?;
     tracing::info!(pid = std::process::id(), socket = %sock.display(), "daemon started");
 
+    let open_files = capacity::raise_open_files();
+    let gate = capacity::Gate::new(capacity::connection_cap(open_files));
+    let welcome = std::sync::Arc::new(crate::proto::Welcome {
+        protocol: crate::proto::PROTOCOL_VERSION,
+        version: env!("CARGO_PKG_VERSION").into(),
+        pid: std::process::id(),
+        data_dir: Some(std::fs::canonicalize(&paths.data).unwrap_or(paths.data.clone())),
+    });
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    tokio::spawn(connection::serve(hub.clone(), stream));
-                }
+                Ok((stream, _)) => match gate.enter() {
+                    Some(ticket) => {
+                        let (hub, welcome) = (hub.clone(), welcome.clone());
+                        tokio::spawn(async move {
+                            connection::serve(hub, stream, &welcome).await;
+                            drop(ticket);
+                        });
+                    }
+                    None => {
+                        tokio::spawn(connection::refuse_busy(stream, gate.cap()));
+                    }
+                },
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;

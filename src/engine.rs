@@ -51,6 +51,8 @@ pub trait World: Send {
     fn task_id(&mut self, taken: &dyn Fn(&str) -> bool) -> String;
     /// A fresh session id, for agents that take one from paneherd (`{session_id}`).
     fn session_id(&mut self) -> String;
+    /// A fresh secret that nobody can guess (a pane wrapper's token).
+    fn secret(&mut self) -> String;
     fn is_dir(&self, path: &std::path::Path) -> bool;
     /// Finds `program` as a process with `PATH` = `path` in `cwd` would, or says why not.
     fn find_program(
@@ -140,6 +142,8 @@ struct Run {
     ended_at: Option<Timestamp>,
     /// Its worktree is being made: no process yet.
     preparing: bool,
+    /// The token its pane's wrapper attaches with (pane tasks only).
+    token: Option<String>,
 }
 
 /// A record being written, and what to do once it is.
@@ -147,8 +151,11 @@ enum AfterWrite {
     /// A new task: answer its submitter.
     Created { id: String, reply: ReplyTo },
     /// A task ended: apply and announce it; then have its result summarized (`summarize`, an
-    /// excerpt of it), so that the summary always lands on the recorded end.
-    Ended { task: Box<Task>, summarize: Option<String> },
+    /// excerpt of it), so that the summary always lands on the recorded end. `result` is kept
+    /// to write again should the record not be written.
+    Ended { task: Box<Task>, summarize: Option<String>, result: Option<String> },
+    /// An ended task's record written again after it could not be (`Rewrite`).
+    Rewritten { id: String },
 }
 
 /// The daemon's state. See the module's doc.
@@ -158,8 +165,14 @@ pub struct Engine {
     settings: Settings,
     table: Table,
     sched: Scheduler,
-    /// Client environments of tasks not yet started (memory only: they may hold secrets).
+    /// Client environments of tasks not yet started (on disk only in their private secret
+    /// file, while they wait).
     envs: HashMap<String, Vec<(String, String)>>,
+    /// Tokens of the pane wrappers of a previous daemon's tasks, until they are adopted.
+    tokens: HashMap<String, String>,
+    /// Ended tasks whose record could not be written (a full disk), with their result: written
+    /// again until it is.
+    unwritten: HashMap<String, Option<String>>,
     runs: HashMap<String, Run>,
     /// Tasks that never ran (cancelled while pending, or unable to start) whose end is being
     /// written: not to be ended twice meanwhile.
@@ -209,6 +222,8 @@ impl Engine {
             settings: Settings { config: Arc::new(config), file: user_file, digest, error: None },
             table: Table::default(),
             envs: HashMap::new(),
+            tokens: HashMap::new(),
+            unwritten: HashMap::new(),
             runs: HashMap::new(),
             ending: HashSet::new(),
             readers: HashMap::new(),
@@ -225,11 +240,17 @@ impl Engine {
         };
         let mut fx = vec![];
         let limits = e.settings.config.limits();
+        let mut secrets = history.secrets;
         for mut task in history.tasks {
+            let secret = secrets.remove(&task.id).unwrap_or_default();
             match task.status {
                 TaskStatus::Running => {
                     e.startup.insert(task.id.clone());
-                    // Still in its pane, perhaps: the pane manager looks. Else lost.
+                    if let Some(token) = secret.pane_token {
+                        e.tokens.insert(task.id.clone(), token);
+                    }
+                    // Still in its pane, perhaps, or ended there meanwhile: the pane manager
+                    // looks. Else lost.
                     match (&task.tmux, &task.pane_id, task.pid) {
                         (Some(origin), Some(pane), Some(pid)) => fx.push(Effect::CheckAdoption {
                             id: task.id.clone(),
@@ -247,6 +268,10 @@ impl Engine {
                         fx.push(e.write(&task, None, crate::store::Durability::Written, None));
                     }
                     e.sched.enqueue(&task.id, &group);
+                    // It runs in the environment of the client that submitted it.
+                    if let Some(env) = secret.env {
+                        e.envs.insert(task.id.clone(), env);
+                    }
                 }
                 _ => {}
             }
@@ -289,9 +314,9 @@ impl Engine {
             Input::StartFailed { id, reason } => self.start_failed(&id, reason, now),
             Input::PaneOpened { id, pane } => self.pane_opened(&id, pane, now),
             Input::Output { id, bytes } => self.output(&id, bytes, now),
-            Input::Exited { id, exit } => self.exited(&id, exit, now),
+            Input::Exited { id, exit, log_error } => self.exited(&id, exit, log_error, now),
             Input::Hangup { id, hangup } => self.hangup(&id, hangup, now),
-            Input::Adopted { id, visible } => self.adopted(&id, visible, now),
+            Input::Adopted { id, visible, exit } => self.adopted(&id, visible, exit, now),
             Input::Collected { id, result } => self.collected(&id, result, now),
             Input::Written { token, error } => self.written(token, error, now),
             Input::Timer { id, kind } => self.timer(&id, kind, now),

@@ -234,7 +234,8 @@ impl PaneherdMcp {
         };
         let mut c = self.client().await?;
         let t: Task = if let Some(earlier) = a.task_id {
-            c.request(Request::Continue { id: earlier, prompt: a.prompt, earlier: None })
+            let env = Some(crate::paths::client_env());
+            c.request(Request::Continue { id: earlier, prompt: a.prompt, earlier: None, env })
                 .await
                 .map_err(client_error)?
         } else {
@@ -245,6 +246,8 @@ impl PaneherdMcp {
                 title: a.description,
                 skills: a.load_skills,
                 client_cwd: Some(self.cwd.clone()),
+                // The task runs in this server's environment (its host's), not the daemon's.
+                env: Some(crate::paths::client_env()),
                 parent: std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty()),
                 delegator: self.delegator.clone(),
                 worktree,

@@ -34,6 +34,9 @@ pub struct Welcome {
     pub protocol: u32,
     pub version: String,
     pub pid: u32,
+    /// The data dir the daemon serves (canonical), so that a client knows it found its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Filters of `list`.
@@ -88,8 +91,11 @@ pub enum Request {
         #[serde(default)]
         all: bool,
     },
+    /// Runs a task again, in the environment of the client that asks (`env`).
     Retry {
         id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        env: Option<std::collections::BTreeMap<String, String>>,
     },
     List {
         #[serde(default)]
@@ -106,6 +112,9 @@ pub enum Request {
         /// resume its session (the daemon fills it in; clients leave it out).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         earlier: Option<String>,
+        /// The asking client's environment, the follow-up's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        env: Option<std::collections::BTreeMap<String, String>>,
     },
     /// From an agent's hook: waiting (with the question), working, done, session (with its id).
     Signal {
@@ -126,9 +135,12 @@ pub enum Request {
         id: String,
         note: String,
     },
-    /// From a task's pane wrapper: what to run (the reply is a `PaneLaunch`).
+    /// From a task's pane wrapper: what to run (the reply is a `PaneLaunch`). `token` is the
+    /// one the daemon gave the wrapper when it opened the pane (`PANEHERD_PANE_TOKEN`): only
+    /// the task's own wrapper reports for it.
     PaneAttach {
         task_id: String,
+        token: String,
     },
     /// From a task's pane wrapper: the agent started (its pid), or could not start (why).
     PaneStarted {
@@ -141,13 +153,16 @@ pub enum Request {
         #[serde(default)]
         pane: Option<String>,
     },
-    /// From a task's pane wrapper: the agent exited and all its output is in the log.
+    /// From a task's pane wrapper: the agent exited and all its output is in the log (or,
+    /// `log_error`, some of it could not be written there: a full disk).
     PaneExited {
         task_id: String,
         #[serde(default)]
         code: Option<i32>,
         #[serde(default)]
         signal: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log_error: Option<String>,
     },
     /// From a task's pane wrapper: the agent wrote output.
     PaneOutput {
@@ -238,6 +253,8 @@ pub enum ErrorKind {
     Invalid,
     /// The daemon is shutting down.
     ShuttingDown,
+    /// The daemon has as many connections open as it takes.
+    Busy,
     Internal,
 }
 

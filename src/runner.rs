@@ -67,9 +67,11 @@ pub enum Report {
     Output {
         bytes: u64,
     },
-    /// The process exited and its output is all in the log.
+    /// The process exited and its output is all in the log, or (`log_error`) what of it
+    /// could not be written there.
     Exited {
         exit: Exit,
+        log_error: Option<String>,
     },
 }
 
@@ -156,6 +158,23 @@ pub fn runs_task(pid: u32, id: &str) -> bool {
     let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
     let marker = format!("PANEHERD_TASK_ID={id}");
     environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes())
+}
+
+/// Whether process `pid` is task `id`'s pane wrapper (`paneherd-pane … --task ID`).
+pub fn is_wrapper_of(pid: u32, id: &str) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    args.windows(2).any(|w| w[0] == b"--task" && w[1] == id.as_bytes())
+}
+
+/// What a log that could not be written says of the output: how much was kept, and why not
+/// the rest.
+pub fn log_failure(kept: u64, e: &std::io::Error) -> String {
+    if e.raw_os_error() == Some(nix::libc::ENOSPC) || e.raw_os_error() == Some(nix::libc::EDQUOT) {
+        format!("disk full: output after {kept} bytes was not kept ({e})")
+    } else {
+        format!("the log could not be written: output after {kept} bytes was not kept ({e})")
+    }
 }
 
 /// A task's process may outlive a daemon killed with SIGKILL. Stops it if it is still there and

@@ -7,11 +7,21 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::core::task::Task;
+use crate::core::task::{ExitRecord, Task, TaskSecret};
 
 pub mod output;
 pub mod writer;
 pub use writer::{Durability, Writer};
+
+/// Writes how a pane task's agent ended to `path` (its `.exit` file), whole or not at all: the
+/// wrapper does, before it tells the daemon.
+pub fn write_exit(path: &Path, exit: &ExitRecord) -> std::io::Result<()> {
+    let tmp = path.with_extension("exit.tmp");
+    let mut f = private_file(&tmp)?;
+    f.write_all(&serde_json::to_vec(exit).map_err(std::io::Error::other)?)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)
+}
 
 /// Largest result kept in the task file; the full output is always in the log.
 pub const RESULT_MAX_BYTES: usize = 256 * 1024;
@@ -36,6 +46,20 @@ pub struct Store {
     /// Temp files of ended tasks, free to become the temp file of another task: reusing a file
     /// by renaming it costs far less than creating one.
     spares: std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>,
+    /// Tasks with a `.secret` file on disk (removed once they no longer need it).
+    secrets: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// What becomes of a task's secret file with an update of its record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SecretOp {
+    /// Left as it is.
+    #[default]
+    Keep,
+    /// Written (before the record).
+    Set(TaskSecret),
+    /// Removed (after the record).
+    Clear,
 }
 
 /// Everything read at start-up.
@@ -46,12 +70,69 @@ pub struct Loaded {
     pub problems: Vec<Problem>,
     /// Ids of files that could not be read: not to be reused.
     pub reserved_ids: Vec<String>,
+    /// The secrets of the tasks that had one (not ended ones: theirs are removed).
+    pub secrets: std::collections::HashMap<String, TaskSecret>,
 }
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Store { dir: dir.to_path_buf(), spares: Default::default() })
+        crate::paths::private_dir(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            spares: Default::default(),
+            secrets: Default::default(),
+        })
+    }
+
+    pub fn secret_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.secret"))
+    }
+
+    /// Where a pane task's wrapper writes how its agent ended.
+    pub fn exit_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.exit"))
+    }
+
+    /// Writes or removes a task's secret file (0600, written whole or not at all).
+    pub fn save_secret(&self, id: &str, op: &SecretOp) -> Result<()> {
+        let path = self.secret_path(id);
+        match op {
+            SecretOp::Keep => Ok(()),
+            SecretOp::Set(secret) => {
+                let text = serde_json::to_vec(secret).context("cannot serialize a secret")?;
+                let tmp = self.dir.join(format!(".{id}.secret.tmp"));
+                let write = || -> std::io::Result<()> {
+                    let mut f = private_file(&tmp)?;
+                    f.write_all(&text)?;
+                    fs::rename(&tmp, &path)
+                };
+                write().with_context(|| format!("cannot write {}", path.display()))?;
+                if let Ok(mut s) = self.secrets.lock() {
+                    s.insert(id.to_string());
+                }
+                Ok(())
+            }
+            SecretOp::Clear => {
+                let had = self.secrets.lock().map(|mut s| s.remove(id)).unwrap_or(true);
+                if had {
+                    match fs::remove_file(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(e)
+                                .with_context(|| format!("cannot remove {}", path.display()));
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// How a pane task's agent ended, if its wrapper wrote it down.
+    pub fn read_exit(&self, id: &str) -> Option<ExitRecord> {
+        let text = fs::read(self.exit_path(id)).ok()?;
+        serde_json::from_slice(&text).ok()
     }
 
     pub fn dir(&self) -> &Path {
@@ -100,7 +181,15 @@ impl Store {
             }
             // Overwrite, then cut to length: truncating to zero first would make ext4 flush the
             // file when it is closed (its auto_da_alloc guard), a disk write per update.
-            let mut f = OpenOptions::new().write(true).create(true).truncate(false).open(&tmp)?;
+            let mut f = {
+                use std::os::unix::fs::OpenOptionsExt;
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .open(&tmp)?
+            };
             let old_len = f.metadata()?.len();
             f.write_all(text.as_bytes())?;
             if old_len > text.len() as u64 {
@@ -120,7 +209,12 @@ impl Store {
             }
             Ok(())
         };
-        write().with_context(|| format!("cannot write task file {}", path.display()))
+        write().with_context(|| format!("cannot write task file {}", path.display()))?;
+        // Ended, and recorded: what its pane's wrapper wrote of its exit has served.
+        if task.status.is_terminal() && task.pane_id.is_some() {
+            let _ = fs::remove_file(self.exit_path(&task.id));
+        }
+        Ok(())
     }
 
     fn take_spare(&self) -> Option<PathBuf> {
@@ -154,6 +248,22 @@ impl Store {
             let path = entry.path();
             let name = entry.file_name();
             let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".secret")
+                && !stem.starts_with('.')
+            {
+                match fs::read(&path).map_err(anyhow::Error::from).and_then(|b| {
+                    serde_json::from_slice::<TaskSecret>(&b).map_err(anyhow::Error::from)
+                }) {
+                    Ok(secret) => {
+                        loaded.secrets.insert(stem.to_string(), secret);
+                    }
+                    Err(e) => loaded.problems.push(Problem {
+                        path: path.clone(),
+                        message: format!("unreadable secret: {e:#}"),
+                    }),
+                }
+                continue;
+            }
             let Some(stem) = name.strip_suffix(".md") else {
                 continue;
             };
@@ -202,8 +312,30 @@ impl Store {
             }
         }
         loaded.tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        // A secret is kept only for a task that still needs it: one that has not ended.
+        let open: std::collections::HashSet<&str> = loaded
+            .tasks
+            .iter()
+            .filter(|t| !t.status.is_terminal())
+            .map(|t| t.id.as_str())
+            .collect();
+        let stale: Vec<String> =
+            loaded.secrets.keys().filter(|id| !open.contains(id.as_str())).cloned().collect();
+        for id in stale {
+            loaded.secrets.remove(&id);
+            let _ = fs::remove_file(self.secret_path(&id));
+        }
+        if let Ok(mut s) = self.secrets.lock() {
+            s.extend(loaded.secrets.keys().cloned());
+        }
         Ok(loaded)
     }
+}
+
+/// Creates (or truncates) `path` 0600.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
 }
 
 /// Puts `tmp` in the place of `path` atomically; exchanges the two when `path` exists and the
@@ -293,13 +425,14 @@ fn result_of(task: &Task, body: &str) -> Option<String> {
     Some(r.strip_suffix('\n').unwrap_or(r).to_string())
 }
 
-/// The result text to keep for a task: its cleaned output, the tail when it is very long.
-pub fn result_from_output(cleaned: &str) -> String {
+/// The result text to keep for a task: its cleaned output (of which `skipped` earlier bytes
+/// were left out), the tail when it is very long, said to start later.
+pub fn result_from_output(cleaned: &str, skipped: u64) -> String {
     let t = cleaned.trim_end();
-    if t.len() <= RESULT_MAX_BYTES {
+    if t.len() <= RESULT_MAX_BYTES && skipped == 0 {
         return t.to_string();
     }
-    let mut cut = t.len() - RESULT_MAX_BYTES;
+    let mut cut = t.len().saturating_sub(RESULT_MAX_BYTES);
     while !t.is_char_boundary(cut) {
         cut += 1;
     }
@@ -310,7 +443,7 @@ pub fn result_from_output(cleaned: &str) -> String {
     {
         cut += nl + 1;
     }
-    format!("[… {cut} earlier bytes are in the log]\n{}", &t[cut..])
+    format!("[… {} earlier bytes are in the log]\n{}", skipped + cut as u64, &t[cut..])
 }
 
 #[cfg(test)]
@@ -449,12 +582,12 @@ mod tests {
     #[test]
     fn long_results_keep_the_tail() {
         let big = "x".repeat(RESULT_MAX_BYTES + 10) + "END";
-        let r = result_from_output(&big);
+        let r = result_from_output(&big, 0);
         assert!(r.starts_with("[… 13 earlier bytes are in the log]"));
         assert!(r.ends_with("END"));
         // Lines: the kept tail starts at a line's start.
         let lines: String = (0..40_000).map(|i| format!("line {i}\n")).collect();
-        let r = result_from_output(&lines);
+        let r = result_from_output(&lines, 0);
         let kept = r.lines().nth(1).unwrap();
         assert!(kept.starts_with("line ") && lines.contains(&format!("\n{kept}\n")), "{kept}");
         assert!(r.ends_with("line 39999"));

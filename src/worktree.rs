@@ -251,7 +251,8 @@ fn in_tree(path: &Path, sub: &Path) -> PathBuf {
 }
 
 /// Copies the files `.worktreeinclude` names (gitignore patterns; typically ignored files such
-/// as `.env`) from the submitter's work tree into the new one.
+/// as `.env`) from the submitter's work tree into the new one: regular files inside the work
+/// tree only — a symbolic link (to `~/.ssh/id_ed25519`, say) is not followed out of it.
 fn copy_included(from: &Path, to: &Path) -> Result<(), String> {
     let list = from.join(".worktreeinclude");
     if !list.is_file() {
@@ -262,8 +263,15 @@ fn copy_included(from: &Path, to: &Path) -> Result<(), String> {
     let files = git::run(from, &["ls-files", "--others", "--ignored", &arg])
         .map_err(|e| format!(".worktreeinclude: {e}"))?;
     let mut failed = vec![];
+    let top = std::fs::canonicalize(from).map_err(|e| format!(".worktreeinclude: {e}"))?;
     for rel in files.lines().filter(|l| !l.is_empty()) {
         let (src, dst) = (from.join(rel), to.join(rel));
+        let inside = std::fs::symlink_metadata(&src).is_ok_and(|m| m.file_type().is_file())
+            && std::fs::canonicalize(&src).is_ok_and(|real| real.starts_with(&top));
+        if !inside {
+            failed.push(format!("{rel}: not a regular file inside the repository"));
+            continue;
+        }
         let copied = dst
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)

@@ -299,7 +299,7 @@ fn a_runtime_dir_others_can_write_is_refused() {
     let out = env.run(&["list"]);
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("refusing runtime dir") && err.contains("777"), "{err}");
+    assert!(err.contains("refusing the runtime dir") && err.contains("777"), "{err}");
     assert!(!rt.join("daemon.sock").exists());
 }
 

@@ -1,4 +1,4 @@
-//! `paneherd-pane --socket SOCKET --task ID`: the small program that runs a task's agent inside
+//! `paneherd-pane --socket SOCKET --task ID --token TOKEN`: the small program that runs a task's agent inside
 //! its tmux pane (`paneherd::runner::pane`). The daemon starts one per pane, so it is a binary of
 //! its own that links only the wrapper and the socket client: each pane then costs a fraction of
 //! the memory the whole `paneherd` would (`paneherd pane-run` does the same, as a fallback).
@@ -8,24 +8,27 @@ use std::path::PathBuf;
 fn main() {
     let mut socket: Option<PathBuf> = None;
     let mut task: Option<String> = None;
+    let mut token: Option<String> = None;
     let mut args = std::env::args_os().skip(1);
     while let Some(a) = args.next() {
         match a.to_str() {
             Some("--socket") => socket = args.next().map(PathBuf::from),
             Some("--task") => task = args.next().and_then(|t| t.into_string().ok()),
+            Some("--token") => token = args.next().and_then(|t| t.into_string().ok()),
             _ => {
                 eprintln!("paneherd-pane: unexpected argument {a:?}");
                 std::process::exit(2);
             }
         }
     }
-    let (Some(socket), Some(task)) = (socket, task) else {
+    let (Some(socket), Some(task), Some(token)) = (socket, task, token) else {
         eprintln!(
-            "usage: paneherd-pane --socket SOCKET --task ID (started by the paneherd daemon)"
+            "usage: paneherd-pane --socket SOCKET --task ID --token TOKEN (started by the \
+             paneherd daemon)"
         );
         std::process::exit(2);
     };
     std::process::exit(paneherd::runner::pane::run_wrapper::<paneherd::client::PaneLink>(
-        &socket, &task,
+        &socket, &task, &token,
     ));
 }

@@ -73,8 +73,8 @@ pub fn dispatch(cli: Cli) -> i32 {
             clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut script);
             out::bytes(&script).map(|()| exit::OK).map_err(Fail::from)
         }
-        Command::PaneRun { socket, task } => {
-            Ok(crate::runner::pane::run_wrapper::<crate::client::PaneLink>(&socket, &task))
+        Command::PaneRun { socket, task, token } => {
+            Ok(crate::runner::pane::run_wrapper::<crate::client::PaneLink>(&socket, &task, &token))
         }
         // Run by tmux's hook: silent, and 0 whatever happens (tmux would cover the user's pane
         // with a failure), also when the daemon has gone.

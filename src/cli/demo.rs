@@ -117,7 +117,7 @@ async fn submit(
     let mut c = Client::connect(paths, true).await?;
     let mut ids = Vec::new();
     let fixed_secs = std::env::var("PANEHERD_DEMO_SECS").ok();
-    let base_env: Vec<(String, String)> = std::env::vars().collect();
+    let base_env: Vec<(String, String)> = crate::paths::client_env();
     for i in 0..count {
         let (prompt, secs, fails) = WORK[i % WORK.len()];
         let mut env: std::collections::BTreeMap<String, String> =

@@ -64,16 +64,40 @@ pub fn id_candidates(response: &Value) -> Vec<String> {
     out
 }
 
+/// Exit code of a hook that could not do its work: Claude Code shows the message and goes on
+/// (2 would block the tool call, and is this hook's wake-up code).
+const HOOK_FAILED: i32 = 1;
+
+/// Reads the hook's input: a JSON object with `hook_event_name`, or why not (exit 1: Claude
+/// Code's non-blocking error).
+fn hook_input(raw: &str) -> Result<Value, Fail> {
+    let fail = |message: String| Fail { code: HOOK_FAILED, message };
+    if raw.trim().is_empty() {
+        return Err(fail(
+            "hook claude: no hook input on stdin (Claude Code sends a JSON object; run \
+             from its hooks, see `paneherd install claude`)"
+                .into(),
+        ));
+    }
+    let input: Value = serde_json::from_str(raw)
+        .map_err(|e| fail(format!("hook claude: the input on stdin is not JSON: {e}")))?;
+    if !input.is_object() || !input.get("hook_event_name").is_some_and(Value::is_string) {
+        return Err(fail(
+            "hook claude: the input is not a Claude Code hook's (a JSON object with a \
+             string `hook_event_name`)"
+                .into(),
+        ));
+    }
+    Ok(input)
+}
+
 pub fn claude(paths: &Paths) -> CmdResult {
     let mut raw = String::new();
     std::io::stdin().read_to_string(&mut raw).map_err(|e| Fail {
-        code: exit::USAGE,
-        message: format!("cannot read the hook input: {e}"),
+        code: HOOK_FAILED,
+        message: format!("hook claude: cannot read the hook input: {e}"),
     })?;
-    let input: Value = serde_json::from_str(&raw).map_err(|e| Fail {
-        code: exit::USAGE,
-        message: format!("the hook input on stdin is not JSON: {e}"),
-    })?;
+    let input = hook_input(&raw)?;
     super::commands::block_on(handle(paths, &input))
 }
 
@@ -149,14 +173,43 @@ pub fn codex(paths: &Paths, payload: Option<&str>) -> i32 {
     exit::OK
 }
 
-/// Waits for the task the tool call submitted, then tells its end (exit 2) unless it was told.
-async fn wait_for(c: &mut Client, id: &str) -> Result<(), Fail> {
+/// How many times in a row a waiting hook may fail to reach a daemon before it gives up.
+const RECONNECTS: u32 = 40;
+
+/// Whether a failed request means the daemon went away (it crashed, or is restarting) rather
+/// than an answer.
+fn daemon_gone(e: &crate::client::ClientError) -> bool {
+    use crate::client::ClientError;
+    e.is_dropped() || matches!(e, ClientError::Io(_) | ClientError::Unreachable(_))
+}
+
+/// Waits for the task the tool call submitted to end. A daemon that goes away meanwhile (a
+/// crash) is reconnected to, or a new one started, which takes the task over: the end is still
+/// told. Returns the connection to the daemon that saw the end.
+async fn wait_for(paths: &Paths, mut c: Client, id: &str) -> Result<Client, Fail> {
+    let mut failures = 0;
     loop {
-        let w: WaitData = c
-            .request(Request::Wait { ids: vec![id.to_string()], all: false, timeout_ms: None })
-            .await?;
-        if !w.timed_out {
-            return Ok(());
+        let req = Request::Wait { ids: vec![id.to_string()], all: false, timeout_ms: None };
+        match c.request::<WaitData>(req).await {
+            Ok(w) if !w.timed_out => return Ok(c),
+            Ok(_) => {}
+            Err(e) if daemon_gone(&e) => loop {
+                failures += 1;
+                if failures > RECONNECTS {
+                    return Err(e.into());
+                }
+                let backoff = std::time::Duration::from_millis(50 * u64::from(failures.min(10)));
+                tokio::time::sleep(backoff).await;
+                match Client::connect(paths, true).await {
+                    Ok(next) => {
+                        c = next;
+                        break;
+                    }
+                    Err(e) if daemon_gone(&e) || e.is_dropped() => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            },
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -177,7 +230,7 @@ async fn wake_when_done(paths: &Paths, input: &Value) -> CmdResult {
         }
     }
     let Some(task) = task else { return Ok(exit::OK) };
-    wait_for(&mut c, &task.id).await?;
+    let mut c = wait_for(paths, c, &task.id).await?;
     let told: InboxData =
         c.request(Request::Deliver { ids: vec![task.id.clone()], notice: true }).await?;
     if told.tasks.is_empty() {
@@ -207,6 +260,18 @@ async fn add_context(paths: &Paths, event: &str) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_that_is_not_a_hooks_is_a_non_blocking_error() {
+        for bad in
+            ["", "  \n", "not json", "[1,2]", "{\"session_id\":\"x\"}", "{\"hook_event_name\":3}"]
+        {
+            let e = hook_input(bad).unwrap_err();
+            assert_eq!(e.code, HOOK_FAILED, "{bad:?}");
+            assert!(e.message.starts_with("hook claude: "), "{}", e.message);
+        }
+        assert!(hook_input("{\"hook_event_name\":\"Stop\"}").is_ok());
+    }
 
     #[test]
     fn which_tool_calls_submit_tasks_and_where_their_ids_are() {

@@ -14,7 +14,7 @@ use crate::paths::Paths;
 use crate::proto::{ListFilter, OutputData, Request, WaitData};
 
 pub(super) fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
-    let prompt = if a.prompt == "-" { read_stdin()? } else { a.prompt };
+    let prompt = if reads_stdin(&a.prompt) { read_stdin()? } else { a.prompt };
     let cwd = match a.cwd {
         Some(c) => Some(
             std::fs::canonicalize(&c).map_err(|e| usage(format!("--cwd {}: {e}", c.display())))?,
@@ -55,7 +55,7 @@ pub(super) fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
         skills: a.skills,
         cwd,
         client_cwd: here,
-        env: Some(std::env::vars().collect()),
+        env: Some(crate::paths::client_env()),
         // Run by a task's own agent: that task delegates it.
         parent: std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty()),
         tmux: tmux_origin(),
@@ -66,6 +66,25 @@ pub(super) fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
     let mut c = Blocking::connect(paths, true)?;
     let task: Task = c.request(Request::Submit { spec: Box::new(spec) })?;
     finish_submit(&mut c, task, a.wait, timeout, a.json)
+}
+
+/// Whether a prompt argument says "read it from standard input": `-`, unless it came after
+/// `--` (then it is the prompt `-` itself, as every other argument after `--` is taken as it
+/// is).
+fn reads_stdin(prompt: &str) -> bool {
+    prompt == "-" && !dash_after_separator(std::env::args_os().skip(1))
+}
+
+/// Whether a `-` argument follows a `--` argument.
+fn dash_after_separator(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let mut separated = false;
+    for a in args {
+        if separated && a == "-" {
+            return true;
+        }
+        separated |= a == "--";
+    }
+    false
 }
 
 /// A prompt given as `-`: standard input, whole.
@@ -341,7 +360,8 @@ pub(super) fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
 pub(super) fn retry(paths: &Paths, a: super::RetryArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
-    let task: Task = c.request(Request::Retry { id: a.id })?;
+    let task: Task =
+        c.request(Request::Retry { id: a.id, env: Some(crate::paths::client_env()) })?;
     finish_submit(&mut c, task, a.wait, timeout, a.json)
 }
 
@@ -356,8 +376,27 @@ pub(super) fn continue_task(
 ) -> CmdResult {
     let timeout = timeout_ms(timeout)?;
     // `-`: the follow-up from standard input, as `run -` reads its prompt.
-    let prompt = if prompt == "-" { read_stdin()? } else { prompt };
+    let prompt = if reads_stdin(&prompt) { read_stdin()? } else { prompt };
     let mut c = Blocking::connect(paths, true)?;
-    let task: Task = c.request(Request::Continue { id, prompt, earlier: None })?;
+    let task: Task = c.request(Request::Continue {
+        id,
+        prompt,
+        earlier: None,
+        env: Some(crate::paths::client_env()),
+    })?;
     finish_submit(&mut c, task, wait, timeout, json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dash_after_the_separator_is_the_prompt_itself() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(!dash_after_separator(args(&["run", "-"]).into_iter()));
+        assert!(!dash_after_separator(args(&["run", "--agent", "shell", "-"]).into_iter()));
+        assert!(dash_after_separator(args(&["run", "--agent", "shell", "--", "-"]).into_iter()));
+        assert!(dash_after_separator(args(&["continue", "abc-de", "--", "-"]).into_iter()));
+    }
 }

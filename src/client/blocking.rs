@@ -5,6 +5,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -13,8 +14,8 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::{
-    CLOSED, ClientError, HELLO_TIMEOUT, READ_BUFFER, START_TIMEOUT, Step, connect_failed,
-    hello_timed_out, reply_step, welcome_of,
+    CLOSED, ClientError, HELLO_TIMEOUT, READ_BUFFER, START_TIMEOUT, Step, check_data_dir,
+    check_paths, check_peer, connect_failed, hello_timed_out, reply_step, welcome_of,
 };
 use crate::paths::Paths;
 use crate::proto::{Request, ServerLine, Welcome, codec};
@@ -45,6 +46,7 @@ impl Blocking {
 
     fn connect_once(paths: &Paths, autostart: bool) -> Result<Blocking, ClientError> {
         let sock = paths.socket();
+        check_paths(paths)?;
         let stream = match UnixStream::connect(&sock) {
             Ok(s) => s,
             Err(e) => match connect_failed(&sock, &e, autostart) {
@@ -52,7 +54,10 @@ impl Blocking {
                 None => start_daemon(paths)?,
             },
         };
-        Blocking::handshake(stream)
+        check_peer(&stream, &sock)?;
+        let client = Blocking::handshake(stream)?;
+        check_data_dir(&client.welcome, paths)?;
+        Ok(client)
     }
 
     fn handshake(stream: UnixStream) -> Result<Blocking, ClientError> {
@@ -171,10 +176,15 @@ impl Blocking {
 pub(super) fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
     paths.secure_runtime_dir().map_err(|e| ClientError::Unreachable(format!("{e:#}")))?;
     let lock_path = paths.start_lock();
-    let file =
-        OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(
-            |e| ClientError::Unreachable(format!("cannot open {}: {e}", lock_path.display())),
-        )?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| {
+            ClientError::Unreachable(format!("cannot open {}: {e}", lock_path.display()))
+        })?;
     let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| {
         ClientError::Unreachable(format!("cannot lock {}: {e}", lock_path.display()))
     })?;
@@ -185,9 +195,15 @@ pub(super) fn start_daemon(paths: &Paths) -> Result<UnixStream, ClientError> {
         return Ok(s);
     }
     let err_path = paths.runtime.join("daemon-start.err");
-    let err_file = std::fs::File::create(&err_path).map_err(|e| {
-        ClientError::Unreachable(format!("cannot create {}: {e}", err_path.display()))
-    })?;
+    let err_file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&err_path)
+        .map_err(|e| {
+            ClientError::Unreachable(format!("cannot create {}: {e}", err_path.display()))
+        })?;
     let exe = std::env::current_exe()
         .map_err(|e| ClientError::Unreachable(format!("cannot find the paneherd binary: {e}")))?;
     let mut child = crate::runner::start_daemon(&exe, paths, err_file)

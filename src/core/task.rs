@@ -92,7 +92,8 @@ pub struct TaskSpec {
     /// The submitting client's directory: the task's when neither `cwd` nor the agent's is set.
     pub client_cwd: Option<PathBuf>,
     /// The submitting client's environment; the base environment of the task's process.
-    /// Kept in memory only, never written to disk (it may hold secrets).
+    /// Never in the task's record: kept in memory, and on disk only while the task waits to
+    /// start, in its private `.secret` file (`TaskSecret`).
     pub env: Option<BTreeMap<String, String>>,
     /// The task this one retries or continues, if any.
     pub parent: Option<String>,
@@ -104,6 +105,27 @@ pub struct TaskSpec {
     pub delegator: Option<Delegator>,
     /// Run it in a git worktree of its own (`run --worktree`, MCP `isolation: "worktree"`).
     pub worktree: Option<WorktreeRequest>,
+}
+
+/// What a task needs that must not be in its record (which `list` shows), kept in a private
+/// file beside it while needed: the submitter's environment until the task starts, the token
+/// of its pane's wrapper while it runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskSecret {
+    pub env: Option<Vec<(String, String)>>,
+    pub pane_token: Option<String>,
+}
+
+/// How a pane task's agent ended, as its wrapper wrote it down before telling the daemon: a
+/// daemon that was away when it ended learns it from this.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExitRecord {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// What of the output could not be written to the log, and why (a full disk), if any.
+    pub log_error: Option<String>,
 }
 
 /// A task's own git worktree, as asked for when it was submitted; made when it starts.

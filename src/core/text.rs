@@ -47,8 +47,7 @@ pub fn title(explicit: Option<&str>, prompt: &str) -> String {
     let visible = |t: &str| -> String {
         // Spaces first: the stripping drops tabs and line breaks rather than keep a gap.
         let spaced: String = t.chars().map(|c| if c.is_whitespace() { ' ' } else { c }).collect();
-        let plain = String::from_utf8_lossy(&strip_ansi_escapes::strip(spaced)).into_owned();
-        plain
+        super::screen::render(spaced.as_bytes())
             .split(|c: char| c.is_whitespace() || c.is_control())
             .filter(|w| !w.is_empty())
             .collect::<Vec<_>>()
@@ -129,20 +128,10 @@ pub fn last_line(output: &str, max: usize) -> Option<String> {
     output.lines().rev().map(str::trim).find(|l| meaningful(l)).map(|l| cut(l, max))
 }
 
-/// Output as text: ANSI escapes removed, carriage-return overwrites resolved, invalid UTF-8
-/// replaced.
+/// Output as text: escape sequences removed, lines a carriage return rewrote in their final
+/// state, invalid UTF-8 replaced; tabs and all other text exactly as printed.
 pub fn clean_output(raw: &[u8]) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for (i, line) in raw.split(|b| *b == b'\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        // A progress bar redraws with '\r': keep what was drawn last.
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let shown = line.rsplit(|b| *b == b'\r').next().unwrap_or(line);
-        out.push_str(&String::from_utf8_lossy(&strip_ansi_escapes::strip(shown)));
-    }
-    out
+    super::screen::render(raw)
 }
 
 #[cfg(test)]
@@ -204,6 +193,8 @@ mod tests {
     fn output_is_cleaned() {
         let raw = b"\x1b[32mok\x1b[0m test\nprogress 10%\rprogress 100%\n\xff\n";
         assert_eq!(clean_output(raw), "ok test\nprogress 100%\n\u{fffd}\n");
+        // Tabs are text (they were dropped with the escapes once).
+        assert_eq!(clean_output(b"col1\tcol2\n\tindented\n"), "col1\tcol2\n\tindented\n");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::net::UnixStream;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 use super::hub::HubHandle;
@@ -24,11 +24,26 @@ use crate::store;
 /// Most a `wait` or `output --wait` may block, whatever the client asks.
 const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Most requests of one connection answered or being answered at once and not yet written:
+/// a client that sends requests without reading the replies is read no further until it
+/// reads (its replies would otherwise pile up in the daemon).
+const IN_FLIGHT: usize = 16;
+
 /// What the connection's writer sends: a line, or a large reply in pieces (a JSON array whose
 /// elements are shared with the engine's cache), so that it is never built as one string.
 enum Out {
     Line(String),
     Array { re: u64, items: Vec<Arc<str>> },
+}
+
+/// A line for the writer, with the in-flight place of the request it answers (given back once
+/// it is written).
+struct Queued(Out, Option<OwnedSemaphorePermit>);
+
+impl From<Out> for Queued {
+    fn from(o: Out) -> Queued {
+        Queued(o, None)
+    }
 }
 
 async fn write_out<W: tokio::io::AsyncWrite + Unpin>(
@@ -84,18 +99,53 @@ fn answer_line(re: u64, reply: Reply) -> Out {
     Out::Line(encoded.unwrap_or_else(|e| codec::error(re, &e)))
 }
 
-pub async fn serve(hub: HubHandle, stream: UnixStream) {
+/// A connection beyond the cap: told why at once (as the answer to its hello), then closed.
+pub async fn refuse_busy(stream: UnixStream, cap: usize) {
+    use tokio::io::AsyncWriteExt;
+    let e = err(
+        ErrorKind::Busy,
+        format!(
+            "the daemon has {cap} connections open, its most (half its open-file limit): close \
+             some clients (dashboards, waiting commands) and try again"
+        ),
+    );
+    let mut stream = stream;
+    let line = codec::error(0, &e);
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(line.as_bytes())).await;
+    tracing::warn!(cap, "refused a connection: too many open");
+}
+
+/// Whether the peer is a process of the daemon's own user (the socket is private; this holds
+/// even where that was undone).
+fn peer_is_ours(stream: &UnixStream) -> bool {
+    match stream.peer_cred() {
+        Ok(cred) => cred.uid() == nix::unistd::getuid().as_raw(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot tell who connected");
+            false
+        }
+    }
+}
+
+pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
+    if !peer_is_ours(&stream) {
+        tracing::warn!("refused a connection from another user");
+        return;
+    }
     let (read, mut write) = stream.into_split();
     let mut lines = FramedRead::new(read, LinesCodec::new_with_max_length(MAX_LINE));
-    let (out_tx, mut out_rx) = mpsc::channel::<Out>(1024);
+    let (out_tx, mut out_rx) = mpsc::channel::<Queued>(256);
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let writer = tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         let mut buf = Vec::new();
         let mut lines = Vec::new();
+        let mut written = Vec::new();
         'outer: while let Some(out) = out_rx.recv().await {
             // Lines queued together (a burst of events) go out in one write.
             let mut next = Some(out);
-            while let Some(out) = next.take() {
+            while let Some(Queued(out, permit)) = next.take() {
+                written.extend(permit);
                 match out {
                     Out::Line(l) => lines.extend_from_slice(l.as_bytes()),
                     big => {
@@ -113,11 +163,16 @@ pub async fn serve(hub: HubHandle, stream: UnixStream) {
                 break;
             }
             lines.clear();
+            // Written: the requests' places are free for the next.
+            written.clear();
         }
         let _ = write.shutdown().await;
     });
     let conn = hub.conn_id();
     let mut greeted = false;
+    // The task this connection is the pane wrapper of, once it attached with the task's token:
+    // reports for any other task are refused.
+    let mut wrapper_of: Option<String> = None;
     while let Some(item) = lines.next().await {
         let line = match item {
             Ok(l) => l,
@@ -126,12 +181,12 @@ pub async fn serve(hub: HubHandle, stream: UnixStream) {
                     ErrorKind::LineTooLong,
                     format!("line longer than {MAX_LINE} bytes; closing the connection"),
                 );
-                let _ = out_tx.send(Out::Line(codec::error(0, &e))).await;
+                let _ = out_tx.send(Out::Line(codec::error(0, &e)).into()).await;
                 break;
             }
             Err(LinesCodecError::Io(e)) => {
                 let e = err(ErrorKind::BadRequest, format!("unreadable input: {e}"));
-                let _ = out_tx.send(Out::Line(codec::error(0, &e))).await;
+                let _ = out_tx.send(Out::Line(codec::error(0, &e)).into()).await;
                 break;
             }
         };
@@ -139,14 +194,14 @@ pub async fn serve(hub: HubHandle, stream: UnixStream) {
             continue;
         }
         if !greeted {
-            match greet(&line) {
+            match greet(&line, welcome) {
                 Ok(welcome) => {
                     greeted = true;
-                    let _ = out_tx.send(Out::Line(welcome)).await;
+                    let _ = out_tx.send(Out::Line(welcome).into()).await;
                     continue;
                 }
                 Err(e) => {
-                    let _ = out_tx.send(Out::Line(codec::error(0, &e))).await;
+                    let _ = out_tx.send(Out::Line(codec::error(0, &e)).into()).await;
                     break;
                 }
             }
@@ -155,7 +210,9 @@ pub async fn serve(hub: HubHandle, stream: UnixStream) {
             Ok(RequestLine { req: Some(re), request }) => (re, request),
             // A wrapper's one-way report of output: no answer, not even a wait for the engine.
             Ok(RequestLine { req: None, request: Request::PaneOutput { task_id, bytes } }) => {
-                hub.input(Input::Output { id: task_id, bytes });
+                if wrapper_of.as_deref() == Some(task_id.as_str()) {
+                    hub.input(Input::Output { id: task_id, bytes });
+                }
                 continue;
             }
             Ok(RequestLine { req: None, .. }) => {
@@ -163,7 +220,7 @@ pub async fn serve(hub: HubHandle, stream: UnixStream) {
                     ErrorKind::BadRequest,
                     "bad request: missing field `req` (only pane_output may go without)",
                 );
-                let _ = out_tx.send(Out::Line(codec::error(0, &e))).await;
+                let _ = out_tx.send(Out::Line(codec::error(0, &e)).into()).await;
                 continue;
             }
             Err(e) => {
@@ -172,40 +229,58 @@ pub async fn serve(hub: HubHandle, stream: UnixStream) {
                     Ok(v) => v,
                     Err(e) => {
                         let e = err(ErrorKind::BadRequest, format!("not JSON: {e}"));
-                        let _ = out_tx.send(Out::Line(codec::error(0, &e))).await;
+                        let _ = out_tx.send(Out::Line(codec::error(0, &e)).into()).await;
                         continue;
                     }
                 };
                 let re = value.get("req").and_then(|v| v.as_u64()).unwrap_or(0);
                 let e = err(ErrorKind::BadRequest, format!("bad request: {e}"));
-                let _ = out_tx.send(Out::Line(codec::error(re, &e))).await;
+                let _ = out_tx.send(Out::Line(codec::error(re, &e)).into()).await;
                 continue;
             }
         };
+        // A place among the requests in flight: none free, and this connection is read no
+        // further until its client has read some replies.
+        let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
         match request {
             Request::Subscribe => {
                 let rx = hub.subscribe();
-                let _ = out_tx.send(answer_line(re, Ok(Answer::Unit))).await;
+                let _ = out_tx.send(Queued(answer_line(re, Ok(Answer::Unit)), Some(permit))).await;
                 tokio::spawn(forward_events(rx, out_tx.clone()));
             }
             Request::Shutdown => {
-                let _ = out_tx.send(answer_line(re, Ok(Answer::Unit))).await;
+                let _ = out_tx.send(Queued(answer_line(re, Ok(Answer::Unit)), Some(permit))).await;
                 hub.input(Input::Shutdown);
             }
-            // A pane wrapper's reports are handled in the order they come.
-            r @ (Request::PaneAttach { .. }
-            | Request::PaneStarted { .. }
+            // A pane wrapper's reports are handled in the order they come, and only from the
+            // connection that attached as the task's wrapper (with its token).
+            Request::PaneAttach { task_id, token } => {
+                let reply = hub.ask(Request::PaneAttach { task_id: task_id.clone(), token }, conn);
+                let reply = reply.await;
+                if reply.is_ok() {
+                    wrapper_of = Some(task_id);
+                }
+                let _ = out_tx.send(Queued(answer_line(re, reply), Some(permit))).await;
+            }
+            r @ (Request::PaneStarted { .. }
             | Request::PaneExited { .. }
             | Request::PaneOutput { .. }) => {
-                let reply = hub.ask(r, conn).await;
-                let _ = out_tx.send(answer_line(re, reply)).await;
+                let reply = match pane_task(&r) {
+                    Some(id) if wrapper_of.as_deref() == Some(id) => hub.ask(r, conn).await,
+                    _ => Err(err(
+                        ErrorKind::Invalid,
+                        "pane reports come only from the task's own pane wrapper (attach with \
+                         its token first)",
+                    )),
+                };
+                let _ = out_tx.send(Queued(answer_line(re, reply), Some(permit))).await;
             }
             request => {
                 let hub = hub.clone();
                 let out = out_tx.clone();
                 tokio::spawn(async move {
                     let reply = handle(&hub, request, conn).await;
-                    let _ = out.send(answer_line(re, reply)).await;
+                    let _ = out.send(Queued(answer_line(re, reply), Some(permit))).await;
                 });
             }
         }
@@ -215,14 +290,20 @@ pub async fn serve(hub: HubHandle, stream: UnixStream) {
     hub.input(Input::Closed { conn });
 }
 
-/// The hello line: a welcome, or why not.
-fn greet(line: &str) -> Result<String, ErrorBody> {
+/// The task a pane wrapper's report is about.
+fn pane_task(r: &Request) -> Option<&str> {
+    match r {
+        Request::PaneStarted { task_id, .. }
+        | Request::PaneExited { task_id, .. }
+        | Request::PaneOutput { task_id, .. } => Some(task_id),
+        _ => None,
+    }
+}
+
+/// The hello line: the welcome, or why not.
+fn greet(line: &str, welcome: &Welcome) -> Result<String, ErrorBody> {
     match serde_json::from_str::<HelloLine>(line) {
-        Ok(h) if h.hello.protocol == PROTOCOL_VERSION => codec::welcome(&Welcome {
-            protocol: PROTOCOL_VERSION,
-            version: env!("CARGO_PKG_VERSION").into(),
-            pid: std::process::id(),
-        }),
+        Ok(h) if h.hello.protocol == PROTOCOL_VERSION => codec::welcome(welcome),
         Ok(h) => Err(err(
             ErrorKind::Protocol,
             format!(
@@ -238,7 +319,7 @@ fn greet(line: &str) -> Result<String, ErrorBody> {
     }
 }
 
-async fn forward_events(mut rx: broadcast::Receiver<Event>, out: mpsc::Sender<Out>) {
+async fn forward_events(mut rx: broadcast::Receiver<Event>, out: mpsc::Sender<Queued>) {
     loop {
         let line = match rx.recv().await {
             Ok(ev) => match codec::event(&ev) {
@@ -253,7 +334,7 @@ async fn forward_events(mut rx: broadcast::Receiver<Event>, out: mpsc::Sender<Ou
             }
             Err(broadcast::error::RecvError::Closed) => break,
         };
-        if out.send(Out::Line(line)).await.is_err() {
+        if out.send(Out::Line(line).into()).await.is_err() {
             break;
         }
     }
@@ -429,12 +510,12 @@ async fn handle(hub: &HubHandle, request: Request, conn: u64) -> Reply {
             }
             Ok(Answer::Tasks(now))
         }
-        Request::Continue { id, prompt, .. } => {
+        Request::Continue { id, prompt, env, .. } => {
             // The earlier result, for an agent that cannot resume its session.
             let task = get(hub, &id, conn).await?;
             let (result, tail) = read_output(&task, false).await?;
             let earlier = result.or(tail);
-            hub.ask(Request::Continue { id: task.id, prompt, earlier }, conn).await
+            hub.ask(Request::Continue { id: task.id, prompt, earlier, env }, conn).await
         }
         other => hub.ask(other, conn).await,
     }

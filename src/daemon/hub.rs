@@ -167,11 +167,11 @@ impl Hub {
             Effect::Announce(ev) => {
                 let _ = self.handle.events.send(ev);
             }
-            Effect::Write { token, task, result, durability } => {
-                if token == 0 {
+            Effect::Write { token, task, result, durability, secret } => {
+                if token == 0 && secret == store::SecretOp::Keep {
                     c.writer.save(*task, result, durability);
                 } else {
-                    let done = c.writer.save_then(*task, result, durability);
+                    let done = c.writer.save_secret_then(*task, result, secret, durability);
                     let report = self.report();
                     tokio::spawn(async move {
                         let error = match done.await {
@@ -251,6 +251,6 @@ fn from_runner(id: &str, r: Report) -> Input {
         Report::Started { pid } => Input::Started { id, pid },
         Report::StartFailed { reason } => Input::StartFailed { id, reason },
         Report::Output { bytes } => Input::Output { id, bytes },
-        Report::Exited { exit } => Input::Exited { id, exit },
+        Report::Exited { exit, log_error } => Input::Exited { id, exit, log_error },
     }
 }

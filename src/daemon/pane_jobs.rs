@@ -24,6 +24,7 @@ pub enum PaneJob {
         origin: TmuxOrigin,
         cwd: PathBuf,
         title: String,
+        token: String,
         tmux: TmuxSettings,
     },
     Ended {
@@ -81,8 +82,8 @@ impl PaneJob {
     /// The job of a pane effect (`None` for effects that are not the pane manager's).
     pub fn from_effect(e: Effect) -> Option<PaneJob> {
         Some(match e {
-            Effect::OpenPane { id, origin, cwd, title, tmux } => {
-                PaneJob::Open { id, origin, cwd, title, tmux }
+            Effect::OpenPane { id, origin, cwd, title, token, tmux } => {
+                PaneJob::Open { id, origin, cwd, title, token, tmux }
             }
             Effect::PaneEnded { id, status, took, tmux } => {
                 PaneJob::Ended { id, status, took, tmux }
@@ -136,18 +137,19 @@ async fn run(
     again: &mpsc::UnboundedSender<PaneJob>,
 ) -> bool {
     match job {
-        PaneJob::Open { id, origin, cwd, title, tmux } => {
+        PaneJob::Open { id, origin, cwd, title, token, tmux } => {
             let sock = shell_quote(&socket.to_string_lossy());
-            // The small wrapper binary beside this one, else this one's `pane-run`.
+            // The small wrapper binary beside this one, else this one's `pane-run`. Its token
+            // is what it attaches with: only it reports for the task.
             let small = exe.with_file_name("paneherd-pane");
             let run = if small.is_file() {
                 format!(
-                    "exec {} --socket {sock} --task {id}",
+                    "exec {} --socket {sock} --task {id} --token {token}",
                     shell_quote(&small.to_string_lossy())
                 )
             } else {
                 format!(
-                    "exec {} pane-run --socket {sock} --task {id}",
+                    "exec {} pane-run --socket {sock} --task {id} --token {token}",
                     shell_quote(&exe.to_string_lossy())
                 )
             };
@@ -246,15 +248,19 @@ async fn run(
             hub.input(Input::Hangup { id, hangup });
             false
         }
-        PaneJob::CheckAdoption { id, origin, pane, pid } => {
+        PaneJob::CheckAdoption { id, origin, pane, pid: _ } => {
+            // The pane is still there with this task's wrapper in it (a pane of that number
+            // may be anyone's after a tmux restart): adopted, whether the agent still runs or
+            // ended meanwhile (its wrapper then waits to report; its exit is on disk too).
             let t = Tmux::new(&origin.socket);
             let visible = match t.pane_info(&pane).await {
-                Ok(Some(info)) if crate::runner::runs_task(pid, &id) => {
+                Ok(Some(info)) if crate::runner::is_wrapper_of(info.pid, &id) => {
                     Some(!is_overflow_name(&info.window_name))
                 }
                 _ => None,
             };
-            hub.input(Input::Adopted { id, visible });
+            let exit = hub.store.read_exit(&id);
+            hub.input(Input::Adopted { id, visible, exit });
             false
         }
         PaneJob::Adopt { id, origin, pane, visible } => {

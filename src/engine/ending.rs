@@ -7,15 +7,50 @@ use crate::core::task::Outcome;
 use crate::core::text;
 use crate::proto::Event;
 use crate::runner::{Exit, argv};
-use crate::store::Durability;
+use crate::store::{Durability, SecretOp};
+
+/// How often a record that could not be written is tried again.
+const REWRITE_EVERY: Duration = Duration::from_secs(5);
+
+/// A write's error as a person reads it: a full disk said so.
+fn disk_reason(e: &str) -> String {
+    if e.contains("No space left") || e.contains("quota exceeded") {
+        format!("disk full ({e})")
+    } else {
+        e.to_string()
+    }
+}
 
 impl Engine {
     /// A task's process exited and all its output is in its log: its slot goes to the next
     /// task now; its result is read, then its end written, then announced.
-    pub(super) fn exited(&mut self, id: &str, exit: Exit, now: Timestamp) -> Vec<Effect> {
+    pub(super) fn exited(
+        &mut self,
+        id: &str,
+        exit: Exit,
+        log_error: Option<String>,
+        now: Timestamp,
+    ) -> Vec<Effect> {
         let Some(run) = self.runs.get_mut(id) else { return vec![] };
         if run.ended.is_some() {
             return vec![];
+        }
+        // Output that could not be kept (a full disk): the result is not what the agent
+        // printed, so the task did not complete, whatever its exit; stopped, it stays stopped.
+        if let Some(why) = log_error {
+            let outcome = match run.kill.take() {
+                Some(k @ (KillReason::Cancel(_) | KillReason::Ttl(_) | KillReason::Stale(_))) => {
+                    k.outcome(exit.as_code())
+                }
+                _ => Outcome::Error { exit_code: exit.as_code(), reason: why },
+            };
+            run.ended = Some(outcome);
+            let mut fx = vec![];
+            if let Some(pid) = run.pid {
+                fx.push(Effect::Signal { pid, signal: Signal::Kill });
+            }
+            fx.extend(self.collect(id, now));
+            return fx;
         }
         // A pane agent's hang-up: its pane was closed, or its tmux server went away. Say which
         // rather than "killed by signal 1".
@@ -129,12 +164,20 @@ impl Engine {
         let token = self.next_token();
         let summarize = (!result.trim().is_empty() && self.settings.config.summarizer.is_some())
             .then(|| result.chars().take(20_000).collect());
-        self.writes.insert(token, AfterWrite::Ended { task: Box::new(task.clone()), summarize });
+        self.writes.insert(
+            token,
+            AfterWrite::Ended {
+                task: Box::new(task.clone()),
+                summarize,
+                result: Some(result.clone()),
+            },
+        );
         vec![Effect::Write {
             token,
             task: Box::new(task),
             result: Some(result),
             durability: Durability::Now,
+            secret: SecretOp::Clear,
         }]
     }
 
@@ -175,23 +218,57 @@ impl Engine {
         let Some(after) = self.writes.remove(&token) else { return vec![] };
         let mut fx = vec![];
         match after {
-            AfterWrite::Created { id, reply } => {
-                let answer = match error {
-                    Some(e) => {
-                        Err(crate::proto::ErrorBody::new(crate::proto::ErrorKind::Internal, e))
+            AfterWrite::Created { id, reply } => match error {
+                // Not recorded: not started, and forgotten (nothing of it is on disk).
+                Some(e) => {
+                    tracing::error!(task = %id, error = %e, "a submission could not be recorded");
+                    self.envs.remove(&id);
+                    self.table.remove(&id);
+                    let e = format!("the task was not started: {}", disk_reason(&e));
+                    let answer =
+                        Err(crate::proto::ErrorBody::new(crate::proto::ErrorKind::Internal, e));
+                    fx.push(Effect::Reply { to: reply, answer });
+                }
+                None => {
+                    if let Some(t) = self.table.get(&id).filter(|t| !t.status.is_terminal()) {
+                        let group = self.settings.config.limits().group_for(t.model.as_deref());
+                        self.sched.enqueue(&id, &group);
                     }
-                    None => {
-                        Ok(Answer::Task(Box::new(self.table.get(&id).cloned().unwrap_or_else(
-                            || Task::pending(&id, "", "", PathBuf::new(), PathBuf::new(), now),
-                        ))))
-                    }
-                };
-                fx.push(Effect::Reply { to: reply, answer });
-            }
-            AfterWrite::Ended { task, summarize } => {
+                    let task = self.table.get(&id).cloned().unwrap_or_else(|| {
+                        Task::pending(&id, "", "", PathBuf::new(), PathBuf::new(), now)
+                    });
+                    fx.push(Effect::Announce(Event::TaskCreated { task: Box::new(task.clone()) }));
+                    fx.push(Effect::Reply { to: reply, answer: Ok(Answer::Task(Box::new(task))) });
+                    fx.extend(self.dispatch(now));
+                }
+            },
+            AfterWrite::Rewritten { id } => match error {
+                Some(e) => {
+                    tracing::warn!(task = %id, error = %e, "its record still cannot be written");
+                    fx.push(Effect::timer(&id, TimerKind::Rewrite, now, REWRITE_EVERY));
+                }
+                None => {
+                    tracing::info!(task = %id, "its record is written now");
+                    self.unwritten.remove(&id);
+                }
+            },
+            AfterWrite::Ended { task, summarize, result } => {
                 self.startup.remove(&task.id);
+                let mut task = task;
                 if let Some(e) = error {
-                    tracing::error!(task = %task.id, error = %e, "the end of a task may not be durable");
+                    // Not recorded (a full disk): not a completion anyone can rely on. Told as
+                    // an error that says so, and written again until it is.
+                    tracing::error!(task = %task.id, error = %e, "the end of a task could not be recorded");
+                    let why = format!("its end could not be recorded: {}", disk_reason(&e));
+                    let reason = match task.reason.take() {
+                        Some(r) => format!("{r}; {why}"),
+                        None => why,
+                    };
+                    task.status = TaskStatus::Error;
+                    task.reason = Some(reason.clone());
+                    task.summary = Some(reason);
+                    self.unwritten.insert(task.id.clone(), result);
+                    fx.push(Effect::timer(&task.id, TimerKind::Rewrite, now, REWRITE_EVERY));
                 }
                 self.ending.remove(&task.id);
                 tracing::info!(task = %task.id, status = %task.status, reason = ?task.reason, "ended");
@@ -288,8 +365,31 @@ impl Engine {
         self.ending.insert(id.to_string());
         let result = t.reason.clone();
         let token = self.next_token();
-        self.writes.insert(token, AfterWrite::Ended { task: Box::new(t.clone()), summarize: None });
-        vec![Effect::Write { token, task: Box::new(t), result, durability: Durability::Now }]
+        self.writes.insert(
+            token,
+            AfterWrite::Ended {
+                task: Box::new(t.clone()),
+                summarize: None,
+                result: result.clone(),
+            },
+        );
+        vec![Effect::Write {
+            token,
+            task: Box::new(t),
+            result,
+            durability: Durability::Now,
+            secret: SecretOp::Clear,
+        }]
+    }
+
+    /// The record of an ended task that could not be written, tried again.
+    pub(super) fn rewrite(&mut self, id: &str) -> Vec<Effect> {
+        let (Some(result), Some(task)) = (self.unwritten.get(id), self.table.get(id)) else {
+            return vec![];
+        };
+        let (result, task) = (result.clone(), task.clone());
+        let after = AfterWrite::Rewritten { id: id.to_string() };
+        vec![self.write_secret(&task, result, Durability::Now, SecretOp::Clear, Some(after))]
     }
 
     /// Tasks that ran when a daemon died without a trace of where: recorded as lost (after

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::task::{Task, TmuxOrigin};
+use crate::core::task::{ExitRecord, Task, TmuxOrigin};
 use crate::core::timefmt::Timestamp;
 use crate::proto::{ErrorBody, Event, PaneLaunch, Request, StatusData};
 use crate::runner::{Exit, Launch};
-use crate::store::Durability;
+use crate::store::{Durability, SecretOp};
 use crate::tmux::TmuxSettings;
 
 /// Which client request an answer is for (the daemon maps it to the connection).
@@ -61,6 +61,8 @@ pub enum TimerKind {
     WrapperStart,
     /// An output event is due (output came within `OUTPUT_EVENT_EVERY` of the last event).
     OutputEvent,
+    /// A record that could not be written (a full disk) is tried again.
+    Rewrite,
 }
 
 /// A signal for a task's process group.
@@ -109,20 +111,25 @@ pub enum Input {
         id: String,
         bytes: u64,
     },
-    /// A task's process exited, and all its output is in its log.
+    /// A task's process exited, and all its output is in its log — or, `log_error`, what
+    /// could not be written there and why (a full disk).
     Exited {
         id: String,
         exit: Exit,
+        log_error: Option<String>,
     },
     /// Why a pane task's agent hung up (asked with `Effect::CheckHangup`).
     Hangup {
         id: String,
         hangup: Hangup,
     },
-    /// A pane task of a previous daemon still runs in its pane (or, `None`, it does not).
+    /// A pane task of a previous daemon still has its pane, with its wrapper in it (shown or
+    /// not), or, `None`, it has not; `exit`: its agent ended meanwhile, as its wrapper wrote
+    /// down.
     Adopted {
         id: String,
         visible: Option<bool>,
+        exit: Option<ExitRecord>,
     },
     /// A task's result, read from its log (or why it could not be read).
     Collected {
@@ -175,14 +182,29 @@ pub enum Effect {
     Reply { to: ReplyTo, answer: Reply },
     /// Tell every subscriber.
     Announce(Event),
-    /// Write a task's record; report `Input::Written { token }`.
-    Write { token: u64, task: Box<Task>, result: Option<String>, durability: Durability },
+    /// Write a task's record (and its secret file, as `secret` says); report
+    /// `Input::Written { token }`.
+    Write {
+        token: u64,
+        task: Box<Task>,
+        result: Option<String>,
+        durability: Durability,
+        secret: SecretOp,
+    },
     /// Start a task's process headless; report `Started` (or `StartFailed`), then output and
     /// `Exited`.
     Launch { launch: Box<Launch> },
-    /// Open a pane for a task beside `origin` running its wrapper; report `PaneOpened` (or
-    /// `StartFailed`). The wrapper then reports `Started`, output and `Exited`.
-    OpenPane { id: String, origin: TmuxOrigin, cwd: PathBuf, title: String, tmux: TmuxSettings },
+    /// Open a pane for a task beside `origin` running its wrapper, which attaches with `token`;
+    /// report `PaneOpened` (or `StartFailed`). The wrapper then reports `Started`, output and
+    /// `Exited`.
+    OpenPane {
+        id: String,
+        origin: TmuxOrigin,
+        cwd: PathBuf,
+        title: String,
+        token: String,
+        tmux: TmuxSettings,
+    },
     /// Show on an ended task's pane border how it ended; close the pane after `close_after`
     /// (never, for `None`), and bring a waiting agent into view.
     PaneEnded { id: String, status: String, took: String, tmux: TmuxSettings },

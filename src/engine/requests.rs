@@ -16,14 +16,14 @@ impl Engine {
         let answer = |a: Reply| vec![Effect::Reply { to: reply, answer: a }];
         match request {
             Request::Submit { spec } => self.submit(*spec, reply, now),
-            Request::Retry { id } => {
-                match self.table.resolve(&id).and_then(|id| self.retry_spec(&id)) {
+            Request::Retry { id, env } => {
+                match self.table.resolve(&id).and_then(|id| self.retry_spec(&id, env)) {
                     Ok(spec) => self.submit(spec, reply, now),
                     Err(e) => answer(Err(e)),
                 }
             }
-            Request::Continue { id, prompt, earlier } => {
-                match self.continue_spec(&id, &prompt, earlier) {
+            Request::Continue { id, prompt, earlier, env } => {
+                match self.continue_spec(&id, &prompt, earlier, env) {
                     Ok(spec) => self.submit(spec, reply, now),
                     Err(e) => answer(Err(e)),
                 }
@@ -75,7 +75,14 @@ impl Engine {
                     Effect::Reply { to: reply, answer: Ok(Answer::Task(Box::new(t))) },
                 ]
             }
-            Request::PaneAttach { task_id } => {
+            Request::PaneAttach { task_id, token } => {
+                let ours = self.runs.get(&task_id).and_then(|r| r.token.as_deref());
+                if ours.is_none() || ours != Some(token.as_str()) {
+                    return answer(Err(invalid(format!(
+                        "no pane task {task_id:?} with that token is running: only the task's \
+                         own pane wrapper reports for it"
+                    ))));
+                }
                 self.wrappers.insert(conn, (task_id.clone(), false));
                 answer(self.pane_launch(&task_id))
             }
@@ -94,11 +101,12 @@ impl Engine {
                 fx.push(Effect::Reply { to: reply, answer: Ok(Answer::Unit) });
                 fx
             }
-            Request::PaneExited { task_id, code, signal } => {
+            Request::PaneExited { task_id, code, signal, log_error } => {
                 if let Some(w) = self.wrappers.get_mut(&conn).filter(|w| w.0 == task_id) {
                     w.1 = true;
                 }
-                let mut fx = self.exited(&task_id, crate::runner::Exit { code, signal }, now);
+                let exit = crate::runner::Exit { code, signal };
+                let mut fx = self.exited(&task_id, exit, log_error, now);
                 fx.push(Effect::Reply { to: reply, answer: Ok(Answer::Unit) });
                 fx
             }

@@ -102,6 +102,9 @@ impl Engine {
 
     /// A timer fired.
     pub(super) fn timer(&mut self, id: &str, kind: TimerKind, now: Timestamp) -> Vec<Effect> {
+        if kind == TimerKind::Rewrite {
+            return self.rewrite(id);
+        }
         let Some(run) = self.runs.get(id) else { return vec![] };
         let started = self.table.get(id).and_then(|t| t.started_at).unwrap_or(now);
         let stopping = run.kill.is_some() || run.ended.is_some();

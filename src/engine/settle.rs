@@ -2,20 +2,39 @@
 //! new config (limits regrouped), a shutdown; and the writes the engine asks of the store.
 
 use super::*;
+use crate::core::task::ExitRecord;
 use crate::proto::Event;
-use crate::store::Durability;
+use crate::runner::Exit;
+use crate::store::{Durability, SecretOp};
 
 impl Engine {
     /// A pane task of a previous daemon: still in its pane (adopted, its slot taken, its clocks
-    /// running from its start), or lost.
+    /// running from its start; its wrapper reports in with its token), ended there while no
+    /// daemon was watching (adopted and ended as its wrapper wrote down), or lost.
     pub(super) fn adopted(
         &mut self,
         id: &str,
         visible: Option<bool>,
+        exit: Option<ExitRecord>,
         now: Timestamp,
     ) -> Vec<Effect> {
         let Some(task) = self.table.get(id).cloned() else { return vec![] };
-        let Some(visible) = visible else { return self.lose(&task, now) };
+        let token = self.tokens.remove(id);
+        let visible = match (visible, exit.clone()) {
+            (Some(v), _) => v,
+            // Its pane is gone, but its wrapper wrote down how the agent ended: recorded so.
+            (None, Some(exit)) => {
+                self.runs.insert(id.to_string(), Run::default());
+                self.startup.remove(id);
+                return self.exited(
+                    id,
+                    Exit { code: exit.code, signal: exit.signal },
+                    exit.log_error,
+                    now,
+                );
+            }
+            (None, None) => return self.lose(&task, now),
+        };
         let (Some(origin), Some(pane), Some(pid)) =
             (task.tmux.clone(), task.pane_id.clone(), task.pid)
         else {
@@ -40,17 +59,26 @@ impl Engine {
                 stale: Duration::from_secs(stale),
                 ttl: Duration::from_secs(ttl),
                 idle,
+                token,
                 ..Default::default()
             },
         );
         self.sched.mark_running(id, &config.limits().group_for(task.model.as_deref()));
         self.startup.remove(id);
-        tracing::info!(task = %id, pane = %pane, "re-adopted a running pane task");
-        vec![
-            Effect::AdoptPane { id: id.to_string(), origin, pane, visible },
-            Effect::timer(id, TimerKind::Stale, now, Duration::from_secs(stale)),
-            Effect::timer(id, TimerKind::Ttl, now, ttl_left),
-        ]
+        let mut fx = vec![Effect::AdoptPane { id: id.to_string(), origin, pane, visible }];
+        match exit {
+            Some(exit) => {
+                tracing::info!(task = %id, "its agent ended while no daemon watched: recorded");
+                let e = Exit { code: exit.code, signal: exit.signal };
+                fx.extend(self.exited(id, e, exit.log_error, now));
+            }
+            None => {
+                tracing::info!(task = %id, "re-adopted a running pane task");
+                fx.push(Effect::timer(id, TimerKind::Stale, now, Duration::from_secs(stale)));
+                fx.push(Effect::timer(id, TimerKind::Ttl, now, ttl_left));
+            }
+        }
+        fx
     }
 
     /// The config file changed.
@@ -142,7 +170,7 @@ impl Engine {
         t
     }
 
-    /// A record to write with nothing to do after it.
+    /// A record to write (its secret file left as it is), and what to do once it is written.
     pub(super) fn write(
         &mut self,
         task: &Task,
@@ -150,10 +178,22 @@ impl Engine {
         durability: Durability,
         after: Option<AfterWrite>,
     ) -> Effect {
+        self.write_secret(task, result, durability, SecretOp::Keep, after)
+    }
+
+    /// A record to write with its secret file set or cleared.
+    pub(super) fn write_secret(
+        &mut self,
+        task: &Task,
+        result: Option<String>,
+        durability: Durability,
+        secret: SecretOp,
+        after: Option<AfterWrite>,
+    ) -> Effect {
         let token = self.next_token();
         if let Some(a) = after {
             self.writes.insert(token, a);
         }
-        Effect::Write { token, task: Box::new(task.clone()), result, durability }
+        Effect::Write { token, task: Box::new(task.clone()), result, durability, secret }
     }
 }

@@ -4,9 +4,10 @@
 use super::*;
 use crate::config::AgentConfig;
 use crate::core::task::Outcome;
+use crate::core::task::TaskSecret;
 use crate::proto::Event;
 use crate::runner::argv;
-use crate::store::Durability;
+use crate::store::{Durability, SecretOp};
 
 impl Engine {
     /// Starts every queued task that has a free slot.
@@ -205,11 +206,14 @@ impl Engine {
         let fx = match &task.tmux {
             Some(origin) => {
                 run.launch = Some(launch);
+                let token = self.world.secret();
+                run.token = Some(token.clone());
                 vec![Effect::OpenPane {
                     id: id.to_string(),
                     origin: origin.clone(),
                     cwd: task.cwd.clone(),
                     title: task.title.clone(),
+                    token,
                     tmux: self.tmux_settings(),
                 }]
             }
@@ -262,6 +266,11 @@ impl Engine {
         }
         run.pid = Some(pid);
         let (stale, ttl, pane, kill) = (run.stale, run.ttl, run.pane.clone(), run.kill.clone());
+        // Its environment has served; a pane's wrapper keeps its token through a restart.
+        let secret = match &run.token {
+            Some(t) => SecretOp::Set(TaskSecret { env: None, pane_token: Some(t.clone()) }),
+            None => SecretOp::Clear,
+        };
         let Some(t) = self.table.get_mut(id) else { return vec![] };
         t.pane_id = pane;
         if t.start(pid, now).is_err() {
@@ -271,7 +280,7 @@ impl Engine {
         let mut fx = vec![
             // Not flushed: after a power loss it shows as pending or as lost, both true
             // enough. Its creation and its end are durable.
-            self.write(&t, None, Durability::Written, None),
+            self.write_secret(&t, None, Durability::Written, secret, None),
             Effect::Announce(Event::TaskChanged { task: Box::new(t) }),
             Effect::timer(id, TimerKind::Stale, now, stale),
             Effect::timer(id, TimerKind::Ttl, now, ttl),

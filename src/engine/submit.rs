@@ -1,45 +1,43 @@
 //! New tasks: a submission validated (agent, directory, program installed) and queued, a retry,
 //! and a continue (through the agent's session, or carrying the earlier result).
 
+use std::collections::BTreeMap;
+
 use super::*;
+use crate::core::task::TaskSecret;
 use crate::core::task::TaskSpec;
 use crate::core::text;
-use crate::proto::{ErrorBody, ErrorKind, Event};
-use crate::store::Durability;
+use crate::proto::{ErrorBody, ErrorKind};
+use crate::store::{Durability, SecretOp};
+
+/// The longest argument a program can be started with on Linux (`MAX_ARG_STRLEN`, 32 pages,
+/// less its NUL): a longer prompt fails every agent at its start with "Argument list too long".
+pub const ARG_MAX_BYTES: usize = 32 * 4096 - 1;
 
 impl Engine {
-    /// Creates a pending task (answered once its file is written) and starts it if it can.
+    /// Creates a pending task and writes it (with the submitter's environment in its secret
+    /// file while it waits); once written, it is queued, announced, answered, and started if
+    /// it can be. A task that cannot be recorded (a full disk) is never started.
     pub(super) fn submit(&mut self, spec: TaskSpec, reply: ReplyTo, now: Timestamp) -> Vec<Effect> {
         match self.create(spec, now) {
-            Ok((id, mut fx)) => {
-                let task = self.table.get(&id).cloned();
-                if let Some(task) = task {
-                    let token = self.next_token();
-                    self.writes.insert(token, AfterWrite::Created { id: id.clone(), reply });
-                    fx.insert(
-                        0,
-                        Effect::Write {
-                            token,
-                            task: Box::new(task),
-                            result: None,
-                            durability: Durability::Soon,
-                        },
-                    );
-                }
-                fx.extend(self.dispatch(now));
-                fx
+            Ok(id) => {
+                let Some(task) = self.table.get(&id).cloned() else { return vec![] };
+                let secret = match self.envs.get(&id) {
+                    Some(env) => {
+                        SecretOp::Set(TaskSecret { env: Some(env.clone()), pane_token: None })
+                    }
+                    None => SecretOp::Keep,
+                };
+                let after = AfterWrite::Created { id, reply };
+                vec![self.write_secret(&task, None, Durability::Soon, secret, Some(after))]
             }
             Err(e) => vec![Effect::Reply { to: reply, answer: Err(e) }],
         }
     }
 
-    /// Validates a spec and adds its task to the table and its queue; returns its id and its
-    /// announcement.
-    fn create(
-        &mut self,
-        spec: TaskSpec,
-        now: Timestamp,
-    ) -> Result<(String, Vec<Effect>), ErrorBody> {
+    /// Validates a spec and adds its task to the table (queued once it is written); returns
+    /// its id.
+    fn create(&mut self, spec: TaskSpec, now: Timestamp) -> Result<String, ErrorBody> {
         if spec.prompt.trim().is_empty() {
             return Err(invalid("the prompt is empty"));
         }
@@ -48,6 +46,14 @@ impl Engine {
         }
         if self.shutting_down {
             return Err(ErrorBody::new(ErrorKind::ShuttingDown, "the daemon is shutting down"));
+        }
+        if spec.prompt.len() > ARG_MAX_BYTES {
+            return Err(invalid(format!(
+                "the prompt is {} bytes: a program's argument holds at most {ARG_MAX_BYTES} (the \
+                 kernel's limit), and agents take their prompt as an argument; put the long \
+                 part in a file and ask the agent to read that file",
+                spec.prompt.len()
+            )));
         }
         let config = self.settings.config.clone();
         let r = config
@@ -117,13 +123,17 @@ impl Engine {
         if let Some(env) = env {
             self.envs.insert(id.clone(), env);
         }
-        self.sched.enqueue(&id, &group);
-        self.table.put(task.clone());
-        Ok((id, vec![Effect::Announce(Event::TaskCreated { task: Box::new(task) })]))
+        self.table.put(task);
+        Ok(id)
     }
 
-    /// The spec to run a task again (a new task, linked to it).
-    pub(super) fn retry_spec(&self, id: &str) -> Result<TaskSpec, ErrorBody> {
+    /// The spec to run a task again (a new task, linked to it), in the environment `env` of
+    /// the client that asks.
+    pub(super) fn retry_spec(
+        &self,
+        id: &str,
+        env: Option<BTreeMap<String, String>>,
+    ) -> Result<TaskSpec, ErrorBody> {
         let t = self.table.get(id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id))?;
         let (category, agent) = match &t.category {
             Some(c) => (Some(c.clone()), None),
@@ -138,7 +148,7 @@ impl Engine {
             skills: t.skills.clone(),
             cwd: Some(t.cwd.clone()),
             client_cwd: None,
-            env: None,
+            env,
             parent: Some(t.id.clone()),
             tmux: t.tmux.clone(),
             resume: None,
@@ -165,6 +175,7 @@ impl Engine {
         id: &str,
         prompt: &str,
         earlier: Option<String>,
+        env: Option<BTreeMap<String, String>>,
     ) -> Result<TaskSpec, ErrorBody> {
         if prompt.trim().is_empty() {
             return Err(invalid("the follow-up prompt is empty"));
@@ -172,7 +183,7 @@ impl Engine {
         let id = self.table.resolve(id)?;
         let t =
             self.table.get(&id).ok_or_else(|| ErrorBody::new(ErrorKind::UnknownId, id.clone()))?;
-        let mut spec = self.retry_spec(&id)?;
+        let mut spec = self.retry_spec(&id, env)?;
         spec.title = Some(format!("{} (continued)", text::cut(&t.title, 48)));
         let agent = self.settings.config.agents.get(&t.agent);
         let resume = match (agent, &t.session) {

@@ -46,6 +46,21 @@ impl Table {
         self.tasks.insert(task.id.clone(), task);
     }
 
+    /// Forgets a task (one that was never recorded).
+    pub fn remove(&mut self, id: &str) {
+        if self.tasks.remove(id).is_none() {
+            return;
+        }
+        self.dirty.remove(id);
+        if let Some(at) = self.pos.remove(id) {
+            self.order.remove(at);
+            self.json.remove(at);
+            for (i, later) in self.order.iter().enumerate().skip(at) {
+                self.pos.insert(later.clone(), i);
+            }
+        }
+    }
+
     /// Every task, in no particular order.
     pub fn all(&self) -> impl Iterator<Item = &Task> + '_ {
         self.tasks.values()

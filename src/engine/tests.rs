@@ -29,6 +29,10 @@ impl World for FakeWorld {
         self.n += 1;
         format!("s{}", self.n)
     }
+    fn secret(&mut self) -> String {
+        self.n += 1;
+        format!("token{}", self.n)
+    }
     fn is_dir(&self, _: &Path) -> bool {
         true
     }
@@ -169,7 +173,11 @@ impl Rig {
     /// Runs the end of a process: exit, the result read, the record written.
     fn end(&mut self, id: &str, code: i32, now: Timestamp) -> Vec<Effect> {
         let mut fx = self.input(
-            Input::Exited { id: id.into(), exit: Exit { code: Some(code), signal: None } },
+            Input::Exited {
+                id: id.into(),
+                exit: Exit { code: Some(code), signal: None },
+                log_error: None,
+            },
             now,
         );
         fx.extend(self.input(Input::Collected { id: id.into(), result: Ok("done".into()) }, now));
@@ -227,7 +235,11 @@ fn limits_and_fifo_order() {
     assert_eq!(r.status("t1"), TaskStatus::Completed);
     // The end is announced only once written.
     let fx = r.input(
-        Input::Exited { id: "t2".into(), exit: Exit { code: Some(3), signal: None } },
+        Input::Exited {
+            id: "t2".into(),
+            exit: Exit { code: Some(3), signal: None },
+            log_error: None,
+        },
         at(6.0),
     );
     assert!(!fx.iter().any(|f| matches!(f, Effect::Announce(Event::TaskChanged { .. }))));
@@ -267,7 +279,7 @@ fn cancel_pending_and_running() {
     let fx = r.input(Input::Timer { id: a.clone(), kind: TimerKind::HardKill }, at(5.0));
     assert_eq!(signals(&fx), vec![Signal::Kill]);
     let exit = Exit { code: None, signal: Some(9) };
-    r.input(Input::Exited { id: a.clone(), exit }, at(5.1));
+    r.input(Input::Exited { id: a.clone(), exit, log_error: None }, at(5.1));
     r.input(Input::Collected { id: a.clone(), result: Ok(String::new()) }, at(5.1));
     r.flush(at(5.1));
     let t = r.e.table.get(&a).unwrap();
@@ -290,7 +302,14 @@ fn stale_and_ttl_timers() {
     // No output since: interrupted.
     let fx = r.input(Input::Timer { id: a.clone(), kind: TimerKind::Stale }, at(90.0));
     assert_eq!(signals(&fx), vec![Signal::Term]);
-    r.input(Input::Exited { id: a.clone(), exit: Exit { code: None, signal: Some(15) } }, at(90.1));
+    r.input(
+        Input::Exited {
+            id: a.clone(),
+            exit: Exit { code: None, signal: Some(15) },
+            log_error: None,
+        },
+        at(90.1),
+    );
     r.input(Input::Collected { id: a.clone(), result: Ok(String::new()) }, at(90.1));
     r.flush(at(90.1));
     let t = r.e.table.get(&a).unwrap();
@@ -394,7 +413,8 @@ fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
         (TaskStatus::Error, Some("lost: daemon restarted while it ran"))
     );
     // The pane task still runs: adopted, with its timers; its exit is recorded as usual.
-    let fx = r.input(Input::Adopted { id: "inpane".into(), visible: Some(true) }, at(10.0));
+    let fx =
+        r.input(Input::Adopted { id: "inpane".into(), visible: Some(true), exit: None }, at(10.0));
     assert!(fx.iter().any(|f| matches!(f, Effect::AdoptPane { id, .. } if id == "inpane")));
     assert!(timers(&fx).contains_key(&TimerKind::Stale));
     let fx = r.end("inpane", 0, at(20.0));
@@ -416,7 +436,11 @@ fn a_pane_agent_hanging_up_is_told_apart() {
     r.input(Input::PaneOpened { id: "t1".into(), pane: "%3".into() }, at(0.1));
     r.input(Input::Started { id: "t1".into(), pid: 9 }, at(0.2));
     let fx = r.input(
-        Input::Exited { id: "t1".into(), exit: Exit { code: None, signal: Some(1) } },
+        Input::Exited {
+            id: "t1".into(),
+            exit: Exit { code: None, signal: Some(1) },
+            log_error: None,
+        },
         at(3.0),
     );
     assert!(fx.iter().any(|f| matches!(f, Effect::CheckHangup { .. })), "asks why first: {fx:?}");
@@ -454,7 +478,14 @@ fn the_summarizer_runs_once_the_end_is_recorded_so_its_line_is_kept() {
     let mut r = Rig::configured(&config, crate::store::Loaded::default());
     let (a, _) = r.submit("a", None, at(0.0));
     r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.0));
-    r.input(Input::Exited { id: a.clone(), exit: Exit { code: Some(0), signal: None } }, at(1.0));
+    r.input(
+        Input::Exited {
+            id: a.clone(),
+            exit: Exit { code: Some(0), signal: None },
+            log_error: None,
+        },
+        at(1.0),
+    );
     let summarize = |fx: &[Effect]| fx.iter().any(|f| matches!(f, Effect::Summarize { .. }));
     let fx = r.input(Input::Collected { id: a.clone(), result: Ok("found it".into()) }, at(1.0));
     assert!(!summarize(&fx), "not before the end is written");

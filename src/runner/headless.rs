@@ -1,8 +1,9 @@
 //! The headless runner: the task is a child process in its own process group, stdin from
-//! /dev/null, stdout and stderr through one pipe into the task's log. It reports its start, its
-//! output (at most every `REPORT_EVERY`) and its exit, once the output is all in the log.
+//! /dev/null, stdout and stderr through one pipe into the task's log (opened before the process
+//! starts: a task whose log cannot be made does not start). It reports its start, its output (at
+//! most every `REPORT_EVERY`) and its exit, once the output is all in the log — or what of it
+//! could not be written there (a full disk).
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
@@ -74,7 +75,7 @@ async fn follow(
         Err(e) => Err(format!("cannot start the process: {e}")),
     };
     turn.come().await;
-    let (mut child, reader) = match spawned {
+    let (mut child, reader, log) = match spawned {
         Ok(s) => s,
         Err(reason) => {
             report(Report::StartFailed { reason });
@@ -87,17 +88,20 @@ async fn follow(
     };
     report(Report::Started { pid });
     drop(turn);
-    let (drained_tx, drained_rx) = oneshot::channel::<()>();
+    let (drained_tx, drained_rx) = oneshot::channel::<Option<String>>();
     let output = report.clone();
     let id = launch.task_id.clone();
-    let log_path = launch.log_path.clone();
     tokio::spawn(async move {
-        copy(reader, &id, &log_path, &output).await;
-        let _ = drained_tx.send(());
+        let failed = copy(reader, &id, log, &output).await;
+        let _ = drained_tx.send(failed);
     });
     tokio::spawn(async move {
         let status = child.wait().await;
-        let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, drained_rx).await;
+        let log_error = tokio::time::timeout(DRAIN_AFTER_EXIT, drained_rx)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
         let exit = match status {
             Ok(s) => {
                 use std::os::unix::process::ExitStatusExt;
@@ -108,14 +112,16 @@ async fn follow(
                 Exit { code: None, signal: None }
             }
         };
-        report(Report::Exited { exit });
+        report(Report::Exited { exit, log_error });
     });
 }
 
-fn spawn(
-    launch: &Launch,
-) -> Result<(tokio::process::Child, tokio::net::unix::pipe::Receiver), String> {
+type Spawned = (tokio::process::Child, tokio::net::unix::pipe::Receiver, std::fs::File);
+
+fn spawn(launch: &Launch) -> Result<Spawned, String> {
     let program = launch.argv.first().ok_or("empty command")?;
+    let log = crate::paths::append_private(&launch.log_path)
+        .map_err(|e| format!("cannot open the task's log {}: {e}", launch.log_path.display()))?;
     let (reader, writer) =
         std::io::pipe().map_err(|e| format!("cannot create output pipe: {e}"))?;
     let mut cmd = tokio::process::Command::new(&launch.program);
@@ -144,19 +150,22 @@ fn spawn(
     })?;
     let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
         .map_err(|e| format!("cannot watch output pipe: {e}"))?;
-    Ok((child, rx))
+    Ok((child, rx, log))
 }
 
-/// Copies the output pipe to the log (created with the first output: a silent task leaves no
-/// empty file) until it closes, reporting output as it goes.
+/// Copies the output pipe to the log until it closes, reporting output as it goes. Returns
+/// what of the output could not be written to the log, if anything (it is still read, so
+/// that the process is not held up, and counted).
 async fn copy(
     mut rx: tokio::net::unix::pipe::Receiver,
     id: &str,
-    log_path: &std::path::Path,
+    log: std::fs::File,
     report: &(impl Fn(Report) + Send + Sync),
-) {
+) -> Option<String> {
     let mut buf = vec![0u8; 32 * 1024];
-    let mut log: Option<std::fs::File> = None;
+    let mut log = Some(log);
+    let mut kept: u64 = 0;
+    let mut failed: Option<String> = None;
     let mut unreported: u64 = 0;
     let mut report_at = Instant::now();
     loop {
@@ -164,16 +173,15 @@ async fn copy(
             read = rx.read(&mut buf) => match read {
                 Ok(0) => break,
                 Ok(n) => {
-                    if log.is_none() {
-                        match OpenOptions::new().create(true).append(true).open(log_path) {
-                            Ok(f) => log = Some(f),
-                            Err(e) => tracing::warn!(task = %id, error = %e, "cannot open log"),
+                    if let Some(f) = log.as_mut() {
+                        match f.write_all(&buf[..n]) {
+                            Ok(()) => kept += n as u64,
+                            Err(e) => {
+                                tracing::warn!(task = %id, error = %e, "cannot append to log");
+                                failed = Some(super::log_failure(kept, &e));
+                                log = None;
+                            }
                         }
-                    }
-                    if let Some(f) = log.as_mut()
-                        && let Err(e) = f.write_all(&buf[..n])
-                    {
-                        tracing::warn!(task = %id, error = %e, "cannot append to log");
                     }
                     unreported += n as u64;
                     if Instant::now() >= report_at {
@@ -196,7 +204,10 @@ async fn copy(
     if unreported > 0 {
         report(Report::Output { bytes: unreported });
     }
-    if let Some(mut f) = log {
-        let _ = f.flush();
+    if let Some(mut f) = log
+        && let Err(e) = f.flush()
+    {
+        failed.get_or_insert_with(|| super::log_failure(kept, &e));
     }
+    failed
 }

@@ -3,7 +3,8 @@
 //! and the pane (like `script`): the agent gets a real terminal (interactive agents work), the
 //! pane shows everything, and every byte the agent writes is appended to the task's log by this
 //! one process. When the agent has exited *and* its terminal has no more output, the log is
-//! complete: only then is the exit reported, so a task's result is exactly what it printed. The
+//! complete: only then is the exit written down beside the log (a daemon away at that moment
+//! learns it from there) and reported, so a task's result is exactly what it printed. The
 //! closing banner goes to the pane only, never to the log.
 
 use std::io::Write;
@@ -16,16 +17,30 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::proto::{PaneLaunch, Request};
 
+/// Why a report did not get through.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The daemon answered no: it does not take this wrapper's reports for the task (it ended
+    /// it already, or never gave this wrapper the task).
+    #[error("the daemon refused: {0}")]
+    Refused(String),
+    /// The connection failed (the daemon went away).
+    #[error("{0}")]
+    Gone(String),
+}
+
 /// The wrapper's line to the daemon. It is implemented by the client (`client::PaneLink`), so
 /// the runner does not depend on the client that starts daemons through it.
 #[allow(async_fn_in_trait, reason = "used on one single-threaded runtime, never boxed")]
 pub trait Link: Sized {
     /// Connects to the daemon at `socket` (an error when none answers).
     async fn connect(socket: &Path) -> Result<Self>;
-    /// Takes on task `task_id`; the daemon answers with what to run.
-    async fn attach(&mut self, task_id: &str) -> Result<PaneLaunch>;
+    /// Takes on task `task_id` with the token the daemon gave this wrapper; the daemon answers
+    /// with what to run (nothing, to a wrapper reporting in again after a restart).
+    async fn attach(&mut self, task_id: &str, token: &str)
+    -> Result<Option<PaneLaunch>, LinkError>;
     /// Sends one report (`pane_started`, `pane_output`, `pane_exited`).
-    async fn report(&mut self, report: Request) -> Result<()>;
+    async fn report(&mut self, report: Request) -> Result<(), LinkError>;
     /// Returns when the daemon has gone away (it is restarting).
     async fn lost(&mut self);
 }
@@ -56,7 +71,7 @@ async fn connect<L: Link>(socket: &Path) -> L {
 }
 
 /// `paneherd pane-run`: runs task `task_id`'s agent in this pane. Returns the exit code.
-pub fn run_wrapper<L: Link>(socket: &Path, task_id: &str) -> i32 {
+pub fn run_wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> i32 {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -64,7 +79,7 @@ pub fn run_wrapper<L: Link>(socket: &Path, task_id: &str) -> i32 {
             return 1;
         }
     };
-    if let Err(e) = rt.block_on(wrapper::<L>(socket, task_id)) {
+    if let Err(e) = rt.block_on(wrapper::<L>(socket, task_id, token)) {
         eprintln!("paneherd: {e:#}");
     }
     // The daemon closes the pane when it is time; until then, keep it (and its output) on
@@ -97,46 +112,46 @@ fn pane_size() -> pty_process::Size {
     pty_process::Size::new(rows.max(1), cols.max(1))
 }
 
-/// Appends the agent's output to the task's log, which is created with the first output (a
-/// silent task leaves no empty file).
+/// Appends the agent's output to the task's log (opened before the agent starts); says what
+/// could not be written, once writing failed (a full disk).
 struct Log<'a> {
     path: &'a Path,
     file: Option<std::fs::File>,
-    failed: bool,
+    kept: u64,
+    failed: Option<String>,
 }
 
 impl Log<'_> {
     fn append(&mut self, bytes: &[u8]) {
-        if self.failed {
-            return;
-        }
-        if self.file.is_none() {
-            match std::fs::OpenOptions::new().create(true).append(true).open(self.path) {
-                Ok(f) => self.file = Some(f),
-                Err(e) => {
-                    self.failed = true;
-                    eprintln!(
-                        "\r\npaneherd: cannot open the task's log {}: {e}\r",
-                        self.path.display()
-                    );
-                    return;
-                }
+        let Some(f) = self.file.as_mut() else { return };
+        match f.write_all(bytes) {
+            Ok(()) => self.kept += bytes.len() as u64,
+            Err(e) => {
+                let why = super::log_failure(self.kept, &e);
+                eprintln!(
+                    "\r\npaneherd: cannot write the task's log {}: {why}\r",
+                    self.path.display()
+                );
+                self.failed = Some(why);
+                self.file = None;
             }
-        }
-        if let Some(f) = self.file.as_mut()
-            && let Err(e) = f.write_all(bytes)
-        {
-            self.failed = true;
-            eprintln!("\r\npaneherd: cannot write the task's log {}: {e}\r", self.path.display());
         }
     }
 }
 
-async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
+async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<()> {
     let mut client: L = connect(socket).await;
-    let launch = client.attach(task_id).await.context("the daemon did not hand over the task")?;
+    let launch = client
+        .attach(task_id, token)
+        .await
+        .context("the daemon did not hand over the task")?
+        .context("the daemon had nothing to run")?;
     let program = launch.argv.first().context("empty command")?.clone();
-    let started = pty_process::open().map_err(anyhow::Error::from).and_then(|(pty, pts)| {
+    // The log first: a task whose output could not be kept does not start.
+    let log_file = crate::paths::append_private(&launch.log_path)
+        .with_context(|| format!("cannot open the task's log {}", launch.log_path.display()));
+    let started = log_file.and_then(|log| {
+        let (pty, pts) = pty_process::open()?;
         pty.resize(pane_size())?;
         let mut cmd =
             pty_process::Command::new(&program).args(&launch.argv[1..]).current_dir(&launch.cwd);
@@ -145,9 +160,9 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
         }
         cmd = cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
         let child = cmd.spawn(pts)?;
-        Ok((pty, child))
+        Ok((pty, child, log))
     });
-    let (pty, mut child) = match started {
+    let (pty, mut child, log_file) = match started {
         Ok(s) => s,
         Err(e) => {
             let hint = match e.downcast_ref::<std::io::Error>() {
@@ -188,7 +203,7 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
     // thread): a write to the pane's terminal is at once, and if tmux is slow to read, the
     // agent waits too, as it would in a terminal of its own.
     let mut stdout = std::io::stdout().lock();
-    let mut log = Log { path: &launch.log_path, file: None, failed: false };
+    let mut log = Log { path: &launch.log_path, file: Some(log_file), kept: 0, failed: None };
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
         .context("cannot watch the pane's size")?;
     let mut out = vec![0u8; 64 * 1024];
@@ -233,14 +248,14 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
             _ = sleep_until(report_at), if unreported > 0 => {
                 let req = Request::PaneOutput { task_id: task_id.into(), bytes: unreported };
                 if client.report(req).await.is_err() {
-                    client = reattach(socket, task_id).await;
+                    client = reattach(socket, task_id, token).await.0;
                 }
                 unreported = 0;
             }
             _ = client.lost() => {
                 // The daemon went away (a restart): report in to the next one, which
                 // re-adopts this task.
-                client = reattach(socket, task_id).await;
+                client = reattach(socket, task_id, token).await.0;
             }
         }
     }
@@ -251,12 +266,36 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str) -> Result<()> {
     drop(raw);
     use std::os::unix::process::ExitStatusExt;
     let (code, signal) = (status.code(), status.signal());
-    // The log is complete: tell the daemon (through a restart if need be).
+    let log_error = log.failed.take();
+    // The log is complete: written down beside it (for a daemon away at this moment, which
+    // learns it from there), then told (through a restart if need be).
+    let record = crate::core::task::ExitRecord { code, signal, log_error: log_error.clone() };
+    let exit_path = launch.log_path.with_extension("exit");
+    if let Err(e) = crate::store::write_exit(&exit_path, &record) {
+        eprintln!("\r\npaneherd: cannot write {}: {e}\r", exit_path.display());
+    }
     loop {
-        let req = Request::PaneExited { task_id: task_id.to_string(), code, signal };
+        let req = Request::PaneExited {
+            task_id: task_id.to_string(),
+            code,
+            signal,
+            log_error: log_error.clone(),
+        };
         match client.report(req).await {
             Ok(()) => break,
-            Err(_) => client = reattach(socket, task_id).await,
+            // This daemon took the end from what was written down, or does not know the
+            // task: nothing more to tell.
+            Err(LinkError::Refused(e)) => {
+                tracing::debug!(error = %e, "the end was not taken");
+                break;
+            }
+            Err(LinkError::Gone(_)) => {
+                let (c, refused) = reattach(socket, task_id, token).await;
+                client = c;
+                if refused {
+                    break;
+                }
+            }
         }
     }
     let how = match (code, signal) {
@@ -287,14 +326,21 @@ fn own_pane() -> Option<String> {
     std::env::var("TMUX_PANE").ok().filter(|p| p.starts_with('%'))
 }
 
-/// Connects to the (next) daemon and reports in as this task's wrapper.
-async fn reattach<L: Link>(socket: &Path, task_id: &str) -> L {
+/// Connects to the (next) daemon and reports in as this task's wrapper; says whether that
+/// daemon refused (it does not run the task any more: it ended it from what was written down,
+/// or lost it).
+async fn reattach<L: Link>(socket: &Path, task_id: &str, token: &str) -> (L, bool) {
     tokio::time::sleep(RETRY).await;
-    let mut client: L = connect(socket).await;
-    // The answer (what to run) is known already; a daemon that does not know the task any more
-    // says so, and the reports that follow are refused alike.
-    if let Err(e) = client.attach(task_id).await {
-        tracing::debug!(error = %e, "re-attach refused");
+    loop {
+        let mut client: L = connect(socket).await;
+        // The answer (what to run) is known already.
+        match client.attach(task_id, token).await {
+            Ok(_) => return (client, false),
+            Err(LinkError::Refused(e)) => {
+                tracing::debug!(error = %e, "re-attach refused");
+                return (client, true);
+            }
+            Err(LinkError::Gone(_)) => tokio::time::sleep(RETRY).await,
+        }
     }
-    client
 }

@@ -7,39 +7,63 @@ use std::path::Path;
 
 use crate::core::text;
 
-/// The log's bytes (none, for a task that printed nothing).
-fn read(log: &Path) -> Result<Vec<u8>, String> {
-    match std::fs::read(log) {
-        Ok(b) => Ok(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
-        Err(e) => Err(format!("cannot read {}: {e}", log.display())),
+/// Most of a log's end read for a result: the result keeps at most `RESULT_MAX_BYTES` of text,
+/// and escapes and rewritten lines may take several bytes of output per byte of text.
+const RESULT_READ: u64 = 4 * super::RESULT_MAX_BYTES as u64;
+/// Most of a log's end read for a running task's whole output (the viewer).
+const WHOLE_READ: u64 = 4 * 1024 * 1024;
+
+/// The last `max` bytes of the log (none, for a task that printed nothing) and how many bytes
+/// came before them. Memory stays bounded however much the task printed.
+fn read_end(log: &Path, max: u64) -> Result<(Vec<u8>, u64), String> {
+    let mut f = match std::fs::File::open(log) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
+        Err(e) => return Err(format!("cannot read {}: {e}", log.display())),
+    };
+    let fail = |e: std::io::Error| format!("cannot read {}: {e}", log.display());
+    let len = f.metadata().map_err(fail)?.len();
+    let skipped = len.saturating_sub(max);
+    let mut buf = Vec::with_capacity((len - skipped) as usize);
+    f.seek(SeekFrom::Start(skipped)).map_err(fail)?;
+    f.take(max).read_to_end(&mut buf).map_err(fail)?;
+    Ok((buf, skipped))
+}
+
+/// Renders the end of a log that `skipped` bytes came before: the first line, perhaps cut in
+/// two (or in an escape sequence), is left out when something came before it.
+fn render_end(bytes: &[u8], skipped: u64) -> (String, u64) {
+    if skipped == 0 {
+        return (text::clean_output(bytes), 0);
+    }
+    match memchr::memchr(b'\n', bytes) {
+        Some(nl) => (text::clean_output(&bytes[nl + 1..]), skipped + nl as u64 + 1),
+        None => (text::clean_output(bytes), skipped),
     }
 }
 
-/// The task's whole output, cleaned, as the result to keep (the tail of a very long one).
+/// The task's output, cleaned, as the result to keep (the tail of a very long one, read from
+/// the log's end without reading the rest).
 pub fn result(log: &Path) -> Result<String, String> {
-    Ok(super::result_from_output(&text::clean_output(&read(log)?)))
+    let (bytes, skipped) = read_end(log, RESULT_READ)?;
+    let (text, skipped) = render_end(&bytes, skipped);
+    Ok(super::result_from_output(&text, skipped))
 }
 
-/// The task's whole output so far, cleaned (for the output viewer).
+/// The task's output so far, cleaned (for the output viewer): its last few MiB when longer.
 pub fn whole(log: &Path) -> Result<String, String> {
-    Ok(text::clean_output(&read(log)?))
+    let (bytes, skipped) = read_end(log, WHOLE_READ)?;
+    let (text, skipped) = render_end(&bytes, skipped);
+    if skipped == 0 {
+        return Ok(text);
+    }
+    Ok(format!("[… {skipped} earlier bytes of output are in the log]\n{text}"))
 }
 
 /// The last `n` lines of the output so far, cleaned.
 pub fn tail(log: &Path, n: usize) -> Result<String, String> {
-    let mut f = match std::fs::File::open(log) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
-        Err(e) => return Err(format!("cannot read {}: {e}", log.display())),
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(16 * 1024);
-    let mut buf = Vec::new();
-    f.seek(SeekFrom::Start(start))
-        .and_then(|_| f.read_to_end(&mut buf))
-        .map_err(|e| format!("cannot read {}: {e}", log.display()))?;
-    let text = text::clean_output(&buf);
+    let (bytes, skipped) = read_end(log, 16 * 1024)?;
+    let (text, _) = render_end(&bytes, skipped);
     let lines: Vec<&str> = text.trim_end().lines().collect();
     Ok(lines[lines.len().saturating_sub(n)..].join("\n"))
 }
@@ -59,5 +83,37 @@ mod tests {
         std::fs::write(&log, "a\n\x1b[31mb\x1b[0m\nc\n").unwrap();
         assert_eq!(result(&log).unwrap(), "a\nb\nc");
         assert_eq!(tail(&log, 2).unwrap(), "b\nc");
+    }
+
+    #[test]
+    fn a_long_log_is_read_from_its_end_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("big.log");
+        let line = "0123456789\tabcdefghijklmnopqrstuvwxyz\n";
+        let lines = 100_000; // 3.7 MB
+        let mut f = std::fs::File::create(&log).unwrap();
+        for i in 0..lines {
+            use std::io::Write;
+            write!(f, "{i:06} {line}").unwrap();
+        }
+        drop(f);
+        let r = result(&log).unwrap();
+        assert!(r.len() <= crate::store::RESULT_MAX_BYTES + 100, "{}", r.len());
+        let (head, kept) = r.split_once('\n').unwrap();
+        assert!(
+            head.starts_with("[… ") && head.ends_with(" earlier bytes are in the log]"),
+            "{head}"
+        );
+        // What is kept starts at a line's start and is exact, tabs included.
+        assert!(kept.starts_with(|c: char| c.is_ascii_digit()), "{}", &kept[..40]);
+        assert!(kept.ends_with(&format!("{:06} {}", lines - 1, line.trim_end())));
+        assert!(kept.lines().all(|l| l.len() == 7 + line.len() - 1 && l.contains('\t')));
+        // The number of bytes said to be in the log is what was left out.
+        let said: u64 = head["[… ".len()..].split(' ').next().unwrap().parse().unwrap();
+        let total = std::fs::metadata(&log).unwrap().len();
+        assert_eq!(said + kept.len() as u64 + 1, total);
+        let w = whole(&log).unwrap();
+        assert!(w.starts_with("[… ") && w.len() < 4 * 1024 * 1024 + 100);
+        assert!(w.ends_with(line));
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::Store;
+use super::{SecretOp, Store};
 use crate::core::task::Task;
 
 /// How durable an update must be before its waiter is answered.
@@ -37,6 +37,7 @@ struct Job {
     /// `None`: a barrier, answered once everything queued before it is written and flushed.
     task: Option<Task>,
     result: Option<String>,
+    secret: SecretOp,
     durability: Durability,
     done: Option<Done>,
 }
@@ -56,7 +57,13 @@ impl Writer {
 
     /// Queues an update; does not wait.
     pub fn save(&self, task: Task, result: Option<String>, durability: Durability) {
-        let _ = self.tx.send(Job { task: Some(task), result, durability, done: None });
+        let _ = self.tx.send(Job {
+            task: Some(task),
+            result,
+            secret: SecretOp::Keep,
+            durability,
+            done: None,
+        });
     }
 
     /// Queues an update and returns once it is as durable as asked.
@@ -73,16 +80,35 @@ impl Writer {
 
     /// Queues an update; the returned receiver answers once it is as durable as asked.
     pub fn save_then(&self, task: Task, result: Option<String>, durability: Durability) -> Pending {
+        self.save_secret_then(task, result, SecretOp::Keep, durability)
+    }
+
+    /// Queues an update of a task's record and of its secret file (written before the record,
+    /// removed after it); the receiver answers once both are done, or why not.
+    pub fn save_secret_then(
+        &self,
+        task: Task,
+        result: Option<String>,
+        secret: SecretOp,
+        durability: Durability,
+    ) -> Pending {
         let (done, rx) = oneshot::channel();
         // If the thread has stopped, `done` is dropped and the receiver reports it.
-        let _ = self.tx.send(Job { task: Some(task), result, durability, done: Some(done) });
+        let _ =
+            self.tx.send(Job { task: Some(task), result, secret, durability, done: Some(done) });
         rx
     }
 
     /// Returns once every update queued before has been written and flushed.
     pub async fn barrier(&self) -> Result<(), String> {
         let (done, rx) = oneshot::channel();
-        let job = Job { task: None, result: None, durability: Durability::Now, done: Some(done) };
+        let job = Job {
+            task: None,
+            result: None,
+            secret: SecretOp::Keep,
+            durability: Durability::Now,
+            done: Some(done),
+        };
         self.tx.send(job).map_err(|_| "the store writer has stopped".to_string())?;
         rx.await.map_err(|_| "the store writer has stopped".to_string())?
     }
@@ -92,6 +118,7 @@ impl Writer {
 struct Merged {
     task: Task,
     result: Option<String>,
+    secret: SecretOp,
     durability: Durability,
     waiters: Vec<Done>,
 }
@@ -125,20 +152,23 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
                     if job.result.is_some() {
                         m.result = job.result;
                     }
+                    if job.secret != SecretOp::Keep {
+                        m.secret = job.secret;
+                    }
                     m.durability = m.durability.max(job.durability);
                     m.waiters.extend(job.done);
                 }
                 None => merged.push(Merged {
                     task,
                     result: job.result,
+                    secret: job.secret,
                     durability: job.durability,
                     waiters: job.done.into_iter().collect(),
                 }),
             }
         }
         for m in merged {
-            let written =
-                store.save(&m.task, m.result.as_deref(), false).map_err(|e| format!("{e:#}"));
+            let written = write_merged(store, &m).map_err(|e| format!("{e:#}"));
             if let Err(e) = &written {
                 tracing::error!(task = %m.task.id, error = %e, "cannot write task file");
             }
@@ -150,6 +180,9 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
                 }
                 (Durability::Soon, Ok(())) => {
                     unflushed.insert(store.md_path(&m.task.id));
+                    if let SecretOp::Set(_) = m.secret {
+                        unflushed.insert(store.secret_path(&m.task.id));
+                    }
                     flush_by.get_or_insert_with(|| Instant::now() + SOON);
                     for w in m.waiters {
                         let _ = w.send(Ok(()));
@@ -157,6 +190,9 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
                 }
                 (Durability::Now, Ok(())) => {
                     unflushed.insert(store.md_path(&m.task.id));
+                    if let SecretOp::Set(_) = m.secret {
+                        unflushed.insert(store.secret_path(&m.task.id));
+                    }
                     flush_by = Some(Instant::now());
                     flush_waiters.extend(m.waiters);
                 }
@@ -178,15 +214,33 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// A secret to set goes first (a record never names a secret that is not there), one to clear
+/// after the record that no longer needs it.
+fn write_merged(store: &Store, m: &Merged) -> anyhow::Result<()> {
+    if let SecretOp::Set(_) = m.secret {
+        store.save_secret(&m.task.id, &m.secret)?;
+    }
+    store.save(&m.task, m.result.as_deref(), false)?;
+    if m.secret == SecretOp::Clear {
+        store.save_secret(&m.task.id, &m.secret)?;
+    }
+    Ok(())
+}
+
 fn flush(store: &Store, files: &BTreeSet<PathBuf>) -> Result<(), String> {
     if files.is_empty() {
         return Ok(());
     }
     let mut result = Ok(());
     for p in files {
-        if let Err(e) = File::open(p).and_then(|f| f.sync_all()) {
-            tracing::error!(path = %p.display(), error = %e, "cannot flush task file");
-            result = Err(format!("cannot flush {}: {e}", p.display()));
+        match File::open(p).and_then(|f| f.sync_all()) {
+            // Removed since (a secret no longer needed): nothing to flush.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::error!(path = %p.display(), error = %e, "cannot flush task file");
+                result = Err(format!("cannot flush {}: {e}", p.display()));
+            }
+            Ok(()) => {}
         }
     }
     if let Err(e) = File::open(store.dir()).and_then(|f| f.sync_all()) {

@@ -277,12 +277,13 @@ async fn run_effect(
             let _ = tx.send(Action::Message(format!("cancelled {} tasks", done.len())));
         }
         Effect::Retry(id) => {
-            let t: Task = c.request(Request::Retry { id }).await?;
+            let t: Task =
+                c.request(Request::Retry { id, env: Some(crate::paths::client_env()) }).await?;
             let _ = tx.send(Action::Message(format!("retrying as {}", t.id)));
         }
         Effect::Submit(mut spec) => {
             spec.client_cwd = std::env::current_dir().ok();
-            spec.env = Some(std::env::vars().collect());
+            spec.env = Some(crate::paths::client_env());
             let t: Task = c.request(Request::Submit { spec }).await?;
             let _ = tx.send(Action::Message(format!("submitted {}", t.id)));
         }

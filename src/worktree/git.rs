@@ -1,5 +1,8 @@
 //! Running git: always its CLI, always argv (never a shell), always `-C <dir>`, its messages in
-//! English (`LC_ALL=C`) and quoted in errors.
+//! English (`LC_ALL=C`) and quoted in errors — and never a command of the repository's own:
+//! its hooks (`.git/hooks/post-checkout`…) and its `core.fsmonitor` are off for paneherd's git
+//! calls, so that making a task's worktree runs nothing the repository says (the agent's own
+//! git use in its worktree is the agent's business).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -13,9 +16,15 @@ pub struct GitError {
     pub message: String,
 }
 
+/// Settings given to every git call: no hooks (a hooks path that is not a directory has none),
+/// no file-system monitor command.
+const NO_REPO_COMMANDS: [&str; 4] =
+    ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"];
+
 fn command(dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new("git");
-    c.arg("-C").arg(dir).args(args).env("LC_ALL", "C").env("GIT_TERMINAL_PROMPT", "0");
+    c.args(NO_REPO_COMMANDS).arg("-C").arg(dir).args(args);
+    c.env("LC_ALL", "C").env("GIT_TERMINAL_PROMPT", "0");
     // Never an editor or a pager: paneherd answers for the user.
     c.env("GIT_EDITOR", "true").env("GIT_PAGER", "cat").stdin(Stdio::null());
     c
