@@ -7,6 +7,11 @@
 //!    command (target ≤ 20 ms); daemon RSS with that history (target ≤ 60 MB).
 //! 3. From a child's exit to the persisted record and the event on a subscription, over 200
 //!    tasks (target p99 ≤ 20 ms).
+//! 4. Fairness: `paneherd list --json` (2,400 tasks in the history) while 32 clients submit 500
+//!    tasks at once, against the same command idle: p50 during ≤ 5× p50 idle; `paneherd
+//!    --version` measured alike, for the machine's own slowdown under that load.
+//!
+//! `PANEHERD_BENCH_ONLY=throughput` or `=fairness` runs only those.
 //!
 //! `cargo bench --bench engine` prints a table; the figures go into the README.
 
@@ -343,6 +348,106 @@ async fn list_10k() -> (f64, f64, f64) {
     (percentile(&times, 0.5), rss_mb(b.daemon_pid()), load)
 }
 
+/// Wall times in ms of `args` run back to back, `n` times or (with `until`) until it is set.
+fn timed_runs(
+    b: &Bench,
+    args: &[&str],
+    n: usize,
+    until: Option<&std::sync::atomic::AtomicBool>,
+) -> Vec<f64> {
+    let mut times = vec![];
+    while times.len() < n || until.is_some_and(|u| !u.load(std::sync::atomic::Ordering::SeqCst)) {
+        let t0 = Instant::now();
+        let ok = b.cmd(args).stdout(Stdio::null()).status().expect("run").success();
+        assert!(ok, "{args:?} failed");
+        times.push(t0.elapsed().as_secs_f64() * 1000.0);
+        if until.is_none() && times.len() >= n {
+            break;
+        }
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    times
+}
+
+/// One request answered on a connection of its own, in ms: `list` whole (its reply read to the
+/// end), without the cost of starting a process.
+fn list_request(b: &Bench) -> f64 {
+    let t0 = Instant::now();
+    let mut c = paneherd::client::Blocking::connect(&b.paths, false).expect("connect");
+    let mut sink = std::io::sink();
+    c.request_to(Request::List { filter: ListFilter::default() }, &mut sink).expect("list");
+    t0.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Medians (ms) of one fairness round.
+struct Fair {
+    list_idle: f64,
+    list_busy: f64,
+    request_idle: f64,
+    request_busy: f64,
+    version_idle: f64,
+    version_busy: f64,
+    samples: usize,
+}
+
+/// `list --json`, the `list` request alone and `--version`, idle and during a 500-task burst
+/// from 32 clients (p50 of each). The clients are 32 connections that each submit 16 tasks as
+/// fast as the daemon answers (a script's `xargs -P32 paneherd run` is gentler: it starts a
+/// process per task).
+fn fairness(history: usize) -> Fair {
+    let b = Bench::new("[concurrency]\ndefault = 8\n");
+    synth_history(&b.paths.data, history);
+    b.start_daemon();
+    let list = ["list", "--json"];
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        percentile(&v, 0.5)
+    };
+    let (mut li, mut ri, mut vi) = (vec![], vec![], vec![]);
+    for _ in 0..20 {
+        li.extend(timed_runs(&b, &list, 1, None));
+        ri.push(list_request(&b));
+        vi.extend(timed_runs(&b, &["--version"], 1, None));
+    }
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let clients: Vec<_> = (0..32)
+        .map(|_| {
+            let paths = b.paths.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut c = paneherd::client::Blocking::connect(&paths, false).expect("connect");
+                for _ in 0..16 {
+                    let _: Task = c
+                        .request(Request::Submit { spec: Box::new(spec("true")) })
+                        .expect("submit");
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+        })
+        .collect();
+    // Measured while the burst lasts, the three taking turns.
+    let (mut lb, mut rb, mut vb) = (vec![], vec![], vec![]);
+    while done.load(std::sync::atomic::Ordering::SeqCst) < 32 {
+        lb.extend(timed_runs(&b, &list, 1, None));
+        rb.push(list_request(&b));
+        vb.extend(timed_runs(&b, &["--version"], 1, None));
+    }
+    for c in clients {
+        c.join().expect("client");
+    }
+    let ok = b.cmd(&["wait", "--all"]).stdout(Stdio::null()).status().expect("wait").success();
+    assert!(ok);
+    Fair {
+        samples: lb.len(),
+        list_idle: median(li),
+        list_busy: median(lb),
+        request_idle: median(ri),
+        request_busy: median(rb),
+        version_idle: median(vi),
+        version_busy: median(vb),
+    }
+}
+
 async fn completion_latency() -> (f64, f64, f64) {
     let b = Bench::new("");
     let mut c = b.client().await;
@@ -379,10 +484,44 @@ async fn completion_latency() -> (f64, f64, f64) {
     (percentile(&lat, 0.5), percentile(&lat, 0.99), lat[lat.len() - 1])
 }
 
+fn report_fairness() {
+    let history: usize =
+        std::env::var("PANEHERD_BENCH_HISTORY").ok().and_then(|v| v.parse().ok()).unwrap_or(2_400);
+    // Nine rounds, each a new daemon with the same history: the median round of each figure.
+    let rounds: Vec<Fair> = (0..9).map(|_| fairness(history)).collect();
+    let mid = |f: &dyn Fn(&Fair) -> f64| {
+        let mut v: Vec<f64> = rounds.iter().map(f).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let list = mid(&|r| r.list_busy / r.list_idle);
+    let request = mid(&|r| r.request_busy / r.request_idle);
+    let version = mid(&|r| r.version_busy / r.version_idle);
+    let mut each: Vec<f64> = rounds.iter().map(|r| r.list_busy / r.list_idle).collect();
+    each.sort_by(|a, b| a.total_cmp(b));
+    let each: Vec<String> = each.iter().map(|r| format!("{r:.1}")).collect();
+    println!(
+        "fairness ({history} tasks in the history, a 500-task burst from 32 clients, median of 9 rounds): `list --json` p50 {:.1} → {:.1} ms, ratio {list:.1}× (target ≤ 5×) {}; the list request alone {:.2} → {:.2} ms ({request:.1}×); `--version` {:.1} → {:.1} ms ({version:.1}×: the machine's own slowdown); {} lists per burst; rounds {}",
+        mid(&|r| r.list_idle),
+        mid(&|r| r.list_busy),
+        verdict(list <= 5.0),
+        mid(&|r| r.request_idle),
+        mid(&|r| r.request_busy),
+        mid(&|r| r.version_idle),
+        mid(&|r| r.version_busy),
+        mid(&|r| r.samples as f64),
+        each.join(" ")
+    );
+}
+
 fn main() {
     // `cargo test --benches` runs this with --bench absent; do the work only under `cargo bench`.
     if !std::env::args().any(|a| a == "--bench") {
         println!("engine bench: run with `cargo bench --bench engine`");
+        return;
+    }
+    if std::env::var("PANEHERD_BENCH_ONLY").as_deref() == Ok("fairness") {
+        report_fairness();
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
@@ -443,6 +582,7 @@ fn main() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     });
+    report_fairness();
     if let Ok(mut p) = PROBES.lock() {
         p.clear();
     }

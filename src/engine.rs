@@ -144,6 +144,8 @@ struct Run {
     preparing: bool,
     /// The token its pane's wrapper attaches with (pane tasks only).
     token: Option<String>,
+    /// Some of its output could not be written to its log (a full disk).
+    log_failed: bool,
 }
 
 /// A record being written, and what to do once it is.

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use crate::core::task::{ExitRecord, Task, TaskSecret};
 
 pub mod output;
+pub mod secrets;
 pub mod writer;
 pub use writer::{Durability, Writer};
 
@@ -46,11 +47,11 @@ pub struct Store {
     /// Temp files of ended tasks, free to become the temp file of another task: reusing a file
     /// by renaming it costs far less than creating one.
     spares: std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>,
-    /// Tasks with a `.secret` file on disk (removed once they no longer need it).
-    secrets: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Tasks' secrets, in their journal.
+    secrets: std::sync::Arc<std::sync::Mutex<secrets::Secrets>>,
 }
 
-/// What becomes of a task's secret file with an update of its record.
+/// What becomes of a task's secret with an update of its record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum SecretOp {
     /// Left as it is.
@@ -78,15 +79,13 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         crate::paths::private_dir(dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Store {
-            dir: dir.to_path_buf(),
-            spares: Default::default(),
-            secrets: Default::default(),
-        })
+        let secrets = std::sync::Arc::new(std::sync::Mutex::new(secrets::Secrets::new(dir)));
+        Ok(Store { dir: dir.to_path_buf(), spares: Default::default(), secrets })
     }
 
-    pub fn secret_path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.secret"))
+    /// The journal of tasks' secrets.
+    pub fn secrets_path(&self) -> PathBuf {
+        self.dir.join(secrets::JOURNAL)
     }
 
     /// Where a pane task's wrapper writes how its agent ended.
@@ -94,38 +93,14 @@ impl Store {
         self.dir.join(format!("{id}.exit"))
     }
 
-    /// Writes or removes a task's secret file (0600, written whole or not at all).
+    /// Sets or clears a task's secret (in the private journal).
     pub fn save_secret(&self, id: &str, op: &SecretOp) -> Result<()> {
-        let path = self.secret_path(id);
+        let mut secrets =
+            self.secrets.lock().map_err(|_| anyhow::anyhow!("the secrets' lock is poisoned"))?;
         match op {
             SecretOp::Keep => Ok(()),
-            SecretOp::Set(secret) => {
-                let text = serde_json::to_vec(secret).context("cannot serialize a secret")?;
-                let tmp = self.dir.join(format!(".{id}.secret.tmp"));
-                let write = || -> std::io::Result<()> {
-                    let mut f = private_file(&tmp)?;
-                    f.write_all(&text)?;
-                    fs::rename(&tmp, &path)
-                };
-                write().with_context(|| format!("cannot write {}", path.display()))?;
-                if let Ok(mut s) = self.secrets.lock() {
-                    s.insert(id.to_string());
-                }
-                Ok(())
-            }
-            SecretOp::Clear => {
-                let had = self.secrets.lock().map(|mut s| s.remove(id)).unwrap_or(true);
-                if had {
-                    match fs::remove_file(&path) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                            return Err(e)
-                                .with_context(|| format!("cannot remove {}", path.display()));
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(())
-            }
+            SecretOp::Set(secret) => secrets.set(id, secret),
+            SecretOp::Clear => secrets.clear(id),
         }
     }
 
@@ -248,22 +223,6 @@ impl Store {
             let path = entry.path();
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if let Some(stem) = name.strip_suffix(".secret")
-                && !stem.starts_with('.')
-            {
-                match fs::read(&path).map_err(anyhow::Error::from).and_then(|b| {
-                    serde_json::from_slice::<TaskSecret>(&b).map_err(anyhow::Error::from)
-                }) {
-                    Ok(secret) => {
-                        loaded.secrets.insert(stem.to_string(), secret);
-                    }
-                    Err(e) => loaded.problems.push(Problem {
-                        path: path.clone(),
-                        message: format!("unreadable secret: {e:#}"),
-                    }),
-                }
-                continue;
-            }
             let Some(stem) = name.strip_suffix(".md") else {
                 continue;
             };
@@ -312,22 +271,24 @@ impl Store {
             }
         }
         loaded.tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        // A secret is kept only for a task that still needs it: one that has not ended.
-        let open: std::collections::HashSet<&str> = loaded
-            .tasks
-            .iter()
-            .filter(|t| !t.status.is_terminal())
-            .map(|t| t.id.as_str())
-            .collect();
-        let stale: Vec<String> =
-            loaded.secrets.keys().filter(|id| !open.contains(id.as_str())).cloned().collect();
-        for id in stale {
-            loaded.secrets.remove(&id);
-            let _ = fs::remove_file(self.secret_path(&id));
+        // A secret is kept only while its task needs it: the environment of one still waiting,
+        // the token of a running one's wrapper.
+        let status: std::collections::HashMap<&str, crate::core::task::TaskStatus> =
+            loaded.tasks.iter().map(|t| (t.id.as_str(), t.status)).collect();
+        let mut secrets =
+            self.secrets.lock().map_err(|_| anyhow::anyhow!("the secrets' lock is poisoned"))?;
+        let (mut kept, problems) =
+            secrets.load(|id| status.get(id).is_some_and(|s| !s.is_terminal()))?;
+        for p in problems {
+            loaded.problems.push(Problem { path: secrets.path().to_path_buf(), message: p });
         }
-        if let Ok(mut s) = self.secrets.lock() {
-            s.extend(loaded.secrets.keys().cloned());
+        for (id, secret) in kept.iter_mut() {
+            if status.get(id.as_str()) == Some(&crate::core::task::TaskStatus::Running) {
+                secret.env = None;
+            }
         }
+        drop(secrets);
+        loaded.secrets = kept;
         Ok(loaded)
     }
 }

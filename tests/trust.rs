@@ -617,14 +617,17 @@ fn every_task_runs_in_its_submitters_environment() {
         env.cmd(&["run", "--agent", "shell", "--", show]).env("WHO", "waiter").output().unwrap();
     let waiting = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert_eq!(env.task(&waiting)["status"], "pending");
-    let secret_file = env.data().join(format!("tasks/{waiting}.secret"));
-    assert_eq!(std::fs::metadata(&secret_file).unwrap().mode() & 0o777, 0o600);
+    let journal = env.data().join("tasks/secrets.jsonl");
+    assert_eq!(std::fs::metadata(&journal).unwrap().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&journal).unwrap().contains("waiter"));
     kill9(&env);
     let out = env.cmd(&["list"]).env("DAEMON_SECRET", "daemon-only").output().unwrap();
     assert!(out.status.success());
     env.wait_status(&waiting, "completed", Duration::from_secs(15));
     assert_eq!(result_of(&env, &waiting), "who=waiter secret=none");
-    assert!(!secret_file.exists(), "the secret is gone once it has served");
+    // Once it has served, it is not kept.
+    let kept = std::fs::read_to_string(&journal).unwrap_or_default();
+    assert!(!kept.contains("waiter"), "{kept}");
     // An MCP server's task: the server's environment (its host's).
     let python = ci_tools().join("py/bin/python");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/mcp_env.py");

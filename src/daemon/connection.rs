@@ -24,10 +24,12 @@ use crate::store;
 /// Most a `wait` or `output --wait` may block, whatever the client asks.
 const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Most requests of one connection answered or being answered at once and not yet written:
-/// a client that sends requests without reading the replies is read no further until it
-/// reads (its replies would otherwise pile up in the daemon).
-const IN_FLIGHT: usize = 16;
+/// Most replies of one connection answered and not yet written: a client that sends requests
+/// without reading the replies is read no further until it reads (its replies would otherwise
+/// pile up in the daemon).
+const UNSENT: usize = 16;
+/// Most requests of one connection being answered at once (waits among them).
+const IN_FLIGHT: usize = 256;
 
 /// What the connection's writer sends: a line, or a large reply in pieces (a JSON array whose
 /// elements are shared with the engine's cache), so that it is never built as one string.
@@ -46,7 +48,81 @@ impl From<Out> for Queued {
     }
 }
 
-async fn write_out<W: tokio::io::AsyncWrite + Unpin>(
+/// A reply this large is written from a thread of its own (`write_array_blocking`).
+const LARGE: usize = 256 * 1024;
+
+/// Writes `bytes` to the (non-blocking) socket `fd`, waiting for room with `poll`: from a
+/// blocking thread, so that a large reply goes out as fast as its client reads, not once per
+/// turn of the daemon's busy loop. A client that reads nothing for a minute is given up on.
+fn write_fully(fd: &std::os::fd::OwnedFd, mut bytes: &[u8]) -> std::io::Result<()> {
+    use nix::errno::Errno;
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, PollTimeout::from(60_000u16)) {
+                    Ok(0) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the client read nothing for 60 s",
+                        ));
+                    }
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// A `list` reply written whole from a blocking thread, in pieces of `LARGE` bytes.
+fn write_array_blocking(
+    fd: &std::os::fd::OwnedFd,
+    re: u64,
+    items: &[Arc<str>],
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(LARGE + 4096);
+    buf.extend_from_slice(codec::ok_head(re).as_bytes());
+    buf.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(item.as_bytes());
+        if buf.len() >= LARGE {
+            write_fully(fd, &buf)?;
+            buf.clear();
+        }
+    }
+    buf.push(b']');
+    buf.extend_from_slice(codec::END.as_bytes());
+    write_fully(fd, &buf)
+}
+
+async fn write_out(
+    w: &mut tokio::net::unix::OwnedWriteHalf,
+    out: Out,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    match out {
+        Out::Array { re, items } if items.iter().map(|i| i.len() + 1).sum::<usize>() > LARGE => {
+            use std::os::fd::AsFd;
+            let fd = w.as_ref().as_fd().try_clone_to_owned()?;
+            tokio::task::spawn_blocking(move || write_array_blocking(&fd, re, &items))
+                .await
+                .map_err(std::io::Error::other)?
+        }
+        out => write_out_async(w, out, buf).await,
+    }
+}
+
+async fn write_out_async<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,
     out: Out,
     buf: &mut Vec<u8>,
@@ -135,6 +211,7 @@ pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
     let (read, mut write) = stream.into_split();
     let mut lines = FramedRead::new(read, LinesCodec::new_with_max_length(MAX_LINE));
     let (out_tx, mut out_rx) = mpsc::channel::<Queued>(256);
+    let unsent = Arc::new(Semaphore::new(UNSENT));
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let writer = tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
@@ -239,17 +316,29 @@ pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
                 continue;
             }
         };
-        // A place among the requests in flight: none free, and this connection is read no
-        // further until its client has read some replies.
-        let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+        // Too many replies unread, or requests unanswered: this connection is read no further
+        // until its client has read some replies (or some waits have ended).
+        let Ok(answering) = in_flight.clone().acquire_owned().await else { break };
+        if unsent.acquire().await.is_err() {
+            break;
+        }
+        let unsent = unsent.clone();
+        let out = out_tx.clone();
+        // Queues the reply once a place among the unsent is free.
+        let reply_to = move |line: Out| async move {
+            drop(answering);
+            if let Ok(place) = unsent.acquire_owned().await {
+                let _ = out.send(Queued(line, Some(place))).await;
+            }
+        };
         match request {
             Request::Subscribe => {
                 let rx = hub.subscribe();
-                let _ = out_tx.send(Queued(answer_line(re, Ok(Answer::Unit)), Some(permit))).await;
+                reply_to(answer_line(re, Ok(Answer::Unit))).await;
                 tokio::spawn(forward_events(rx, out_tx.clone()));
             }
             Request::Shutdown => {
-                let _ = out_tx.send(Queued(answer_line(re, Ok(Answer::Unit)), Some(permit))).await;
+                reply_to(answer_line(re, Ok(Answer::Unit))).await;
                 hub.input(Input::Shutdown);
             }
             // A pane wrapper's reports are handled in the order they come, and only from the
@@ -260,7 +349,7 @@ pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
                 if reply.is_ok() {
                     wrapper_of = Some(task_id);
                 }
-                let _ = out_tx.send(Queued(answer_line(re, reply), Some(permit))).await;
+                reply_to(answer_line(re, reply)).await;
             }
             r @ (Request::PaneStarted { .. }
             | Request::PaneExited { .. }
@@ -273,14 +362,19 @@ pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
                          its token first)",
                     )),
                 };
-                let _ = out_tx.send(Queued(answer_line(re, reply), Some(permit))).await;
+                reply_to(answer_line(re, reply)).await;
+            }
+            // Reads are asked at once (the hub takes them before anything else waiting): no
+            // task of their own, one turn of the loop fewer behind a burst.
+            r @ (Request::List { .. } | Request::Get { .. }) => {
+                let reply = hub.ask(r, conn).await;
+                reply_to(answer_line(re, reply)).await;
             }
             request => {
                 let hub = hub.clone();
-                let out = out_tx.clone();
                 tokio::spawn(async move {
                     let reply = handle(&hub, request, conn).await;
-                    let _ = out.send(Queued(answer_line(re, reply), Some(permit))).await;
+                    reply_to(answer_line(re, reply)).await;
                 });
             }
         }

@@ -34,6 +34,9 @@ pub enum HubMsg {
 #[derive(Clone)]
 pub struct HubHandle {
     tx: mpsc::UnboundedSender<HubMsg>,
+    /// Questions that change nothing (`list`, `get`, `status`): the loop takes them before
+    /// anything else waiting, so that a burst of submissions does not hold up a read.
+    reads: mpsc::UnboundedSender<HubMsg>,
     events: broadcast::Sender<Event>,
     config: watch::Receiver<Arc<Config>>,
     next_conn: Arc<AtomicU64>,
@@ -51,7 +54,11 @@ impl HubHandle {
                 "the daemon is stopping",
             )
         };
-        if self.tx.send(HubMsg::Ask { request, conn, reply }).is_err() {
+        let lane = match request {
+            Request::List { .. } | Request::Get { .. } | Request::Status => &self.reads,
+            _ => &self.tx,
+        };
+        if lane.send(HubMsg::Ask { request, conn, reply }).is_err() {
             return Err(gone());
         }
         rx.await.unwrap_or_else(|_| Err(gone()))
@@ -87,18 +94,42 @@ pub struct Components {
     pub stopped: watch::Sender<bool>,
 }
 
+/// What the loop receives: everything, and (first) the questions that change nothing.
+pub struct Inbox {
+    all: mpsc::UnboundedReceiver<HubMsg>,
+    reads: mpsc::UnboundedReceiver<HubMsg>,
+}
+
+impl Inbox {
+    /// The next message, a waiting read before anything else; `None` once every sender is gone.
+    async fn recv(&mut self) -> Option<HubMsg> {
+        tokio::select! {
+            biased;
+            Some(m) = self.reads.recv() => Some(m),
+            m = self.all.recv() => m,
+        }
+    }
+}
+
 /// Starts the loop with `engine` and the effects of taking over its history; returns the
 /// handle, and the receiver the other components are built around.
 pub fn channel(
     store: store::Store,
     config: Arc<Config>,
-) -> (HubHandle, mpsc::UnboundedReceiver<HubMsg>, watch::Sender<Arc<Config>>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+) -> (HubHandle, Inbox, watch::Sender<Arc<Config>>) {
+    let (tx, all) = mpsc::unbounded_channel();
+    let (reads_tx, reads) = mpsc::unbounded_channel();
     let (events, _) = broadcast::channel(EVENT_BUFFER);
     let (config_tx, config_rx) = watch::channel(config);
-    let handle =
-        HubHandle { tx, events, config: config_rx, next_conn: Arc::new(AtomicU64::new(1)), store };
-    (handle, rx, config_tx)
+    let handle = HubHandle {
+        tx,
+        reads: reads_tx,
+        events,
+        config: config_rx,
+        next_conn: Arc::new(AtomicU64::new(1)),
+        store,
+    };
+    (handle, Inbox { all, reads }, config_tx)
 }
 
 /// Runs the loop until every sender is gone.
@@ -106,7 +137,7 @@ pub async fn run(
     mut engine: Engine,
     first: Vec<Effect>,
     handle: HubHandle,
-    mut inbox: mpsc::UnboundedReceiver<HubMsg>,
+    mut inbox: Inbox,
     config_tx: watch::Sender<Arc<Config>>,
     components: Components,
 ) {
@@ -171,15 +202,9 @@ impl Hub {
                 if token == 0 && secret == store::SecretOp::Keep {
                     c.writer.save(*task, result, durability);
                 } else {
-                    let done = c.writer.save_secret_then(*task, result, secret, durability);
                     let report = self.report();
-                    tokio::spawn(async move {
-                        let error = match done.await {
-                            Ok(Ok(())) => None,
-                            Ok(Err(e)) => Some(e),
-                            Err(_) => Some("the store writer has stopped".into()),
-                        };
-                        report(Input::Written { token, error });
+                    c.writer.save_and_call(*task, result, secret, durability, move |r| {
+                        report(Input::Written { token, error: r.err() });
                     });
                 }
             }

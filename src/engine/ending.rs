@@ -45,6 +45,7 @@ impl Engine {
                 _ => Outcome::Error { exit_code: exit.as_code(), reason: why },
             };
             run.ended = Some(outcome);
+            run.log_failed = true;
             let mut fx = vec![];
             if let Some(pid) = run.pid {
                 fx.push(Effect::Signal { pid, signal: Signal::Kill });
@@ -155,8 +156,14 @@ impl Engine {
         if task.finish(outcome, run.ended_at.unwrap_or(now)).is_err() {
             return vec![];
         }
-        task.summary =
-            text::task_summary(&result, &task.id, &task.prompt).or_else(|| task.reason.clone());
+        // What it printed says what it found, unless what it printed was not all kept: then
+        // that is the news.
+        task.summary = match run.log_failed {
+            true => task.reason.clone(),
+            false => {
+                text::task_summary(&result, &task.id, &task.prompt).or_else(|| task.reason.clone())
+            }
+        };
         if task.session.is_none() {
             task.session = agent.as_ref().and_then(|a| a.session_in(&result, &task.id));
         }

@@ -13,6 +13,9 @@ use crate::store::{Durability, SecretOp};
 /// The longest argument a program can be started with on Linux (`MAX_ARG_STRLEN`, 32 pages,
 /// less its NUL): a longer prompt fails every agent at its start with "Argument list too long".
 pub const ARG_MAX_BYTES: usize = 32 * 4096 - 1;
+/// What arguments and environment may take in all (`ARG_MAX`, 2 MiB on Linux), less room for
+/// the agent's own arguments.
+const ARGS_AND_ENV_MAX: usize = 2 * 1024 * 1024 - 16 * 1024;
 
 impl Engine {
     /// Creates a pending task and writes it (with the submitter's environment in its secret
@@ -54,6 +57,21 @@ impl Engine {
                  part in a file and ask the agent to read that file",
                 spec.prompt.len()
             )));
+        }
+        // The kernel's limit on a program's arguments and environment together.
+        if let Some(env) = &spec.env {
+            let bytes: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2 + 8).sum::<usize>()
+                + spec.prompt.len();
+            if bytes > ARGS_AND_ENV_MAX {
+                return Err(invalid(format!(
+                    "the prompt ({} bytes) and the environment it would run in ({} variables, {} \
+                     bytes) pass the kernel's limit for a program's arguments and environment \
+                     ({ARGS_AND_ENV_MAX} bytes): shorten the prompt or unset large variables",
+                    spec.prompt.len(),
+                    env.len(),
+                    bytes - spec.prompt.len()
+                )));
+            }
         }
         let config = self.settings.config.clone();
         let r = config

@@ -211,3 +211,65 @@ async fn copy(
     }
     failed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launch(dir: &std::path::Path, log: std::path::PathBuf, script: &str) -> Launch {
+        Launch {
+            task_id: "test-task".into(),
+            program: "/bin/sh".into(),
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            base_env: None,
+            env: vec![],
+            cwd: dir.to_path_buf(),
+            log_path: log,
+        }
+    }
+
+    async fn reports(l: Launch) -> Vec<Report> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        start(l, move |r| {
+            let _ = tx.send(r);
+        });
+        let mut got = vec![];
+        while let Some(r) = rx.recv().await {
+            let last = matches!(r, Report::Exited { .. } | Report::StartFailed { .. });
+            got.push(r);
+            if last {
+                break;
+            }
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn a_task_whose_log_cannot_be_made_does_not_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let log = dir.path().join("no-such-dir/task.log");
+        let got = reports(launch(dir.path(), log, &format!("touch {}", marker.display()))).await;
+        match got.as_slice() {
+            [Report::StartFailed { reason }] => {
+                assert!(reason.contains("cannot open the task's log"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!marker.exists(), "the process ran");
+    }
+
+    #[tokio::test]
+    async fn output_that_cannot_be_written_is_said_with_the_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        // /dev/full: every write fails with "No space left on device".
+        let got = reports(launch(dir.path(), "/dev/full".into(), "echo hello")).await;
+        match got.last() {
+            Some(Report::Exited { exit, log_error: Some(e) }) => {
+                assert_eq!(exit.code, Some(0));
+                assert!(e.starts_with("disk full: output after 0 bytes was not kept"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -29,7 +29,25 @@ pub enum Durability {
 /// flush for its creation and its end together.
 const SOON: Duration = Duration::from_millis(50);
 
-type Done = oneshot::Sender<Result<(), String>>;
+/// Who is told once an update is as durable as asked (or why it is not): a waiting task, or
+/// a callback run on the writer's thread (the daemon's hub takes it as an input at once, with
+/// no task of its own waiting per update).
+enum Done {
+    Waiter(oneshot::Sender<Result<(), String>>),
+    Call(Box<dyn FnOnce(Result<(), String>) + Send>),
+}
+
+impl Done {
+    fn send(self, r: Result<(), String>) {
+        match self {
+            Done::Waiter(tx) => {
+                let _ = tx.send(r);
+            }
+            Done::Call(f) => f(r),
+        }
+    }
+}
+
 /// The answer to a queued update.
 pub type Pending = oneshot::Receiver<Result<(), String>>;
 
@@ -94,9 +112,29 @@ impl Writer {
     ) -> Pending {
         let (done, rx) = oneshot::channel();
         // If the thread has stopped, `done` is dropped and the receiver reports it.
-        let _ =
-            self.tx.send(Job { task: Some(task), result, secret, durability, done: Some(done) });
+        let done = Some(Done::Waiter(done));
+        let _ = self.tx.send(Job { task: Some(task), result, secret, durability, done });
         rx
+    }
+
+    /// Queues an update of a task's record and its secret; `then` is called on the writer's
+    /// thread once it is as durable as asked (or with why not — also when the writer has
+    /// stopped).
+    pub fn save_and_call(
+        &self,
+        task: Task,
+        result: Option<String>,
+        secret: SecretOp,
+        durability: Durability,
+        then: impl FnOnce(Result<(), String>) + Send + 'static,
+    ) {
+        let done = Some(Done::Call(Box::new(then)));
+        if let Err(mpsc::SendError(job)) =
+            self.tx.send(Job { task: Some(task), result, secret, durability, done })
+            && let Some(done) = job.done
+        {
+            done.send(Err("the store writer has stopped".into()));
+        }
     }
 
     /// Returns once every update queued before has been written and flushed.
@@ -107,7 +145,7 @@ impl Writer {
             result: None,
             secret: SecretOp::Keep,
             durability: Durability::Now,
-            done: Some(done),
+            done: Some(Done::Waiter(done)),
         };
         self.tx.send(job).map_err(|_| "the store writer has stopped".to_string())?;
         rx.await.map_err(|_| "the store writer has stopped".to_string())?
@@ -175,23 +213,23 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
             match (m.durability, written) {
                 (Durability::Written, r) | (_, r @ Err(_)) => {
                     for w in m.waiters {
-                        let _ = w.send(r.clone());
+                        w.send(r.clone());
                     }
                 }
                 (Durability::Soon, Ok(())) => {
                     unflushed.insert(store.md_path(&m.task.id));
                     if let SecretOp::Set(_) = m.secret {
-                        unflushed.insert(store.secret_path(&m.task.id));
+                        unflushed.insert(store.secrets_path());
                     }
                     flush_by.get_or_insert_with(|| Instant::now() + SOON);
                     for w in m.waiters {
-                        let _ = w.send(Ok(()));
+                        w.send(Ok(()));
                     }
                 }
                 (Durability::Now, Ok(())) => {
                     unflushed.insert(store.md_path(&m.task.id));
                     if let SecretOp::Set(_) = m.secret {
-                        unflushed.insert(store.secret_path(&m.task.id));
+                        unflushed.insert(store.secrets_path());
                     }
                     flush_by = Some(Instant::now());
                     flush_waiters.extend(m.waiters);
@@ -203,14 +241,14 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
             unflushed.clear();
             flush_by = None;
             for w in flush_waiters.drain(..) {
-                let _ = w.send(r.clone());
+                w.send(r.clone());
             }
         }
     }
     // Whatever is left is flushed before the thread ends.
     let r = flush(store, &unflushed);
     for w in flush_waiters {
-        let _ = w.send(r.clone());
+        w.send(r.clone());
     }
 }
 
