@@ -275,17 +275,18 @@ impl Config {
         }
     }
 
-    /// The tmux settings in force: the chosen preset with `[tmux]` keys over it. The built-in
-    /// default adapts to windows too small for it; a layout the user chose does not.
+    /// The tmux settings in force: the chosen preset with `[tmux]` keys over it.
     pub fn tmux_settings(&self) -> TmuxSettings {
-        let mut s = self.tmux_settings_for(self.layout_name());
-        s.geometry.adapt = !self.tmux.chosen;
-        s
+        self.tmux_settings_for(self.layout_name())
     }
 
-    /// The settings of preset `name` with `[tmux]` keys over it.
+    /// The settings of preset `name` with `[tmux]` keys over it. Every preset adapts to
+    /// windows too small for it (`crate::tmux::planner`), narrowing the main pane only when
+    /// the user has not set its width.
     pub fn tmux_settings_for(&self, name: &str) -> TmuxSettings {
-        self.presets.settings(name, &self.tmux.knobs()).unwrap_or_default()
+        let mut s = self.presets.settings(name, &self.tmux.knobs()).unwrap_or_default();
+        s.geometry.adapt = !self.tmux.pinned_main_width;
+        s
     }
 
     /// The configured layout preset.

@@ -182,8 +182,9 @@ pub struct Engine {
     /// Connections reading a task's result for its delegator right now (a notice of its end
     /// would tell it twice).
     readers: HashMap<String, HashSet<u64>>,
-    /// The layout preset switched to at run time (the dashboard's `l`).
-    layout: Option<String>,
+    /// Layout presets switched to at run time (a dashboard's `l`), by the dashboard's
+    /// connection: each for that dashboard's window only, while it is open.
+    layouts: HashMap<u64, String>,
     /// Main panes registered by dashboards, newest last: (connection, pane).
     mains: Vec<(u64, TmuxOrigin)>,
     /// Pane wrappers by connection: the task, and whether it reported its agent's exit.
@@ -229,7 +230,7 @@ impl Engine {
             runs: HashMap::new(),
             ending: HashSet::new(),
             readers: HashMap::new(),
-            layout: None,
+            layouts: HashMap::new(),
             mains: vec![],
             wrappers: HashMap::new(),
             notifier: String::new(),

@@ -357,3 +357,59 @@ async fn the_on_finish_hook_runs_without_a_shell() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A git repository with one commit, for worktree tasks (the test's own HOME and git config).
+fn repo(env: &Env) -> std::path::PathBuf {
+    let repo = env.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .env("HOME", env.path().join("home"))
+            .env("GIT_CONFIG_GLOBAL", env.path().join("gitconfig"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["config", "user.email", "t@example.com"]);
+    git(&["config", "user.name", "T"]);
+    std::fs::write(repo.join("a.txt"), "a\n").unwrap();
+    git(&["add", "a.txt"]);
+    git(&["commit", "-q", "-m", "one"]);
+    repo
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_is_told_once_whatever_becomes_of_its_worktree() {
+    let env = Env::new(&config_with("[notify]\ncoalesce_ms = 100\n"));
+    let bus = Bus::start(&env);
+    let (_conn, rec) = bus.serve().await;
+    let repo = repo(&env);
+    let in_repo = |args: &[&str]| {
+        env.cmd(args)
+            .current_dir(&repo)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("GIT_CONFIG_GLOBAL", env.path().join("gitconfig"))
+            .output()
+            .unwrap()
+    };
+    let out = in_repo(&["run", "--agent", "shell", "--worktree", "--", "echo b > b.txt"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    env.wait_status(&id, "completed", Duration::from_secs(15));
+    calls_after(&rec, 1, Duration::from_secs(10)).await;
+    // A discard, then a merge of what is left (refused): each notes on the task what became of
+    // its worktree; neither is an end.
+    let out = in_repo(&["discard", "--force", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(env.task(&id)["worktree_note"].as_str().is_some_and(|n| n.starts_with("discarded")));
+    in_repo(&["merge", &id]);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let calls = rec.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "one notification for one end: {calls:#?}");
+    env.stop_daemon();
+}

@@ -168,6 +168,86 @@ fn each_layout_gives_the_planned_panes() {
     }
 }
 
+/// Whether the main window's panes are laid out as the planner says for a `w`×`h` window (the
+/// top row the pane border line) and `n` agents with the geometry of preset `g`.
+fn laid_out_as_planned(s: &Server, w: u16, h: u16, g: &Geometry, n: usize) -> bool {
+    let want = plan(w, h - 1, g, n);
+    let main = s.main_window();
+    let mut got: Vec<(u16, u16)> =
+        main.iter().filter(|p| p.id != "%0").map(|p| (p.w, p.h)).collect();
+    // tmux's pane sizes leave out the border line's row, as the plan does.
+    let mut planned: Vec<(u16, u16)> = want.agents.iter().map(|r| (r.w, r.h)).collect();
+    got.sort();
+    planned.sort();
+    main.len() == want.agents.len() + 1 && got == planned
+}
+
+#[test]
+fn any_sequence_of_resizes_ends_in_the_plan_for_the_last_size() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 80, 24);
+    srv.tmux(&["set-option", "-g", "window-size", "manual"]);
+    let ids: Vec<String> =
+        (0..4).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+    let g = Geometry { adapt: true, ..Geometry::default() };
+    srv.until("laid out at 80x24", Duration::from_secs(10), |s| {
+        laid_out_as_planned(s, 80, 24, &g, 4)
+    });
+    let sizes = [
+        (220, 55),
+        (120, 35),
+        (220, 55),
+        (80, 24),
+        (220, 55),
+        (160, 45),
+        (220, 55),
+        (120, 35),
+        (160, 45),
+        (80, 24),
+        (220, 55),
+    ];
+    for (w, h) in sizes {
+        srv.tmux(&["resize-window", "-t", "main", "-x", &w.to_string(), "-y", &h.to_string()]);
+        srv.until(&format!("the plan for {w}x{h}"), Duration::from_secs(10), |s| {
+            laid_out_as_planned(s, w, h, &g, 4)
+        });
+        for p in srv.main_window().iter().filter(|p| p.id != "%0") {
+            assert!(p.w >= 40 && p.h >= 8, "{w}x{h}: pane {p:?} below the minimums");
+        }
+        assert_eq!(srv.main_window().len() - 1 + srv.overflow().len(), 4, "every agent has a pane");
+    }
+    env.ok(&["cancel", "--all"]);
+    srv.until("all panes closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+    drop(ids);
+}
+
+#[test]
+fn every_preset_shows_two_agents_at_the_sizes_people_use() {
+    let presets = paneherd::config::tmux::Presets::builtin();
+    for name in presets.0.keys() {
+        for (w, h) in [(120, 35), (160, 45), (220, 55)] {
+            let env = Env::new(&tmux_config(&format!("layout = \"{name}\"\n")));
+            let srv = Server::start(&env, w, h);
+            let g = paneherd::config::Config::from_user_str(
+                &env.config(),
+                &std::fs::read_to_string(env.config()).unwrap(),
+            )
+            .unwrap()
+            .tmux_settings()
+            .geometry;
+            for _ in 0..3 {
+                run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+            }
+            srv.until(&format!("{name} at {w}x{h}"), Duration::from_secs(10), |s| {
+                laid_out_as_planned(s, w, h, &g, 3)
+            });
+            let shown = srv.main_window().len() - 1;
+            assert!(shown >= 2, "{name} at {w}x{h}: {shown} agents shown");
+            env.ok(&["cancel", "--all"]);
+        }
+    }
+}
+
 #[test]
 fn overflow_then_rotation_into_view() {
     let env = Env::new(&tmux_config(""));
@@ -232,9 +312,9 @@ fn agents_that_do_not_fit_wait_in_overflow_windows_within_the_minimums() {
 
 #[test]
 fn a_window_too_small_for_any_agent_keeps_them_all_running_in_the_background() {
-    // A layout the user chose is kept, even where it shows no agent.
+    // Too small for an agent beside the main pane or below it.
     let env = Env::new(&tmux_config("layout = \"main-vertical\"\n"));
-    let srv = Server::start(&env, 120, 40);
+    let srv = Server::start(&env, 80, 12);
     let ids: Vec<String> =
         (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
     srv.until("3 hidden agents", Duration::from_secs(10), |s| s.overflow().len() == 3);
@@ -429,8 +509,8 @@ fn a_resize_re_plans_and_focus_brings_a_hidden_agent_into_view() {
     let ids: Vec<String> =
         (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
     srv.until("3 agents shown", Duration::from_secs(10), |s| s.main_window().len() == 4);
-    // Too narrow for any agent beside a 120-column main pane: all move out of view.
-    srv.tmux(&["resize-window", "-t", "main", "-x", "150", "-y", "60"]);
+    // Too small for any agent, beside or below the main pane: all move out of view.
+    srv.tmux(&["resize-window", "-t", "main", "-x", "80", "-y", "12"]);
     srv.until("all hidden after shrinking", Duration::from_secs(10), |s| {
         s.main_window().len() == 1 && s.overflow().len() == 3
     });

@@ -158,17 +158,42 @@ pub(super) fn layouts(paths: &Paths) -> CmdResult {
     let c = &loaded.config;
     let active = c.tmux.layout.as_ref().map(|l| l.get_ref().as_str()).unwrap_or("main-vertical");
     let w = c.presets.0.keys().map(|k| k.len()).max().unwrap_or(0).max(6);
-    outln!("  {:w$}  {:<15}  DESCRIPTION", "PRESET", "LAYOUT");
+    // How many of four agents each shows beside a dashboard at the sizes people use (the top
+    // row of the window is the pane border line).
+    const SIZES: [(u16, u16); 3] = [(120, 35), (160, 45), (220, 55)];
+    let sizes: Vec<String> = SIZES.iter().map(|(x, y)| format!("{x}×{y}")).collect();
+    outln!("  {:w$}  {:<15}  SHOWN AT {}  DESCRIPTION", "PRESET", "LAYOUT", sizes.join(" "));
     for (name, p) in &c.presets.0 {
         let mark = if name == active { "*" } else { " " };
         let from = match &p.path {
             Some(path) => format!("  ({})", path.display()),
             None => String::new(),
         };
-        outln!("{mark} {name:w$}  {:<15}  {}{from}", p.file.layout.name(), p.file.description);
+        let g = c.tmux_settings_for(name).geometry;
+        let shown: Vec<String> = SIZES
+            .iter()
+            .zip(&sizes)
+            .map(|((x, y), label)| {
+                let n = crate::tmux::plan(*x, y - 1, &g, 4).agents.len();
+                format!("{n:>width$}", width = label.chars().count())
+            })
+            .collect();
+        outln!(
+            "{mark} {name:w$}  {:<15}  {:>8} {}  {}{from}",
+            p.file.layout.name(),
+            "",
+            shown.join(" "),
+            p.file.description
+        );
     }
     let s = c.tmux_settings();
     let g = s.geometry;
+    outln!(
+        "\nSHOWN AT: agents in view beside a dashboard, of four running (the rest wait in the\n\
+         paneherd-agents window). Every preset adapts to a window too small for it: a narrower\n\
+         or shorter main pane, or the agents on its other side. `l` in the dashboard switches\n\
+         its own window's layout while it is open."
+    );
     outln!(
         "\nin force: {} — main pane {} % (≥ {} cols), agent panes ≥ {}×{}, close after {}",
         g.kind.name(),

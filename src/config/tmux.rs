@@ -61,8 +61,9 @@ pub struct Geometry {
     pub main_pane_min_width: u16,
     pub agent_pane_min_width: u16,
     pub agent_pane_min_height: u16,
-    /// The layout is the default one, not the user's choice: when it cannot show a single agent,
-    /// the plan may narrow the main pane (down to `MAIN_FLOOR`) or put the agents below it.
+    /// The main pane may be narrowed below `main_pane_min_width` (down to the planner's
+    /// `MAIN_FLOOR`) when the window is too small to show agents beside it: true unless the
+    /// user set `main_pane_min_width` themselves. (Every layout adapts in its other ways.)
     pub adapt: bool,
 }
 
@@ -348,10 +349,10 @@ pub struct TmuxSection {
     pub agent_pane_min_width: Option<Spanned<u16>>,
     pub agent_pane_min_height: Option<Spanned<u16>>,
     pub close_after_secs: Option<Spanned<CloseAfter>>,
-    /// The user's file names the layout or the main pane's width: the plan keeps to them (else
-    /// the default layout adapts to small windows).
+    /// The user's file sets `main_pane_min_width`: the plan never narrows the main pane below
+    /// it.
     #[serde(skip)]
-    pub chosen: bool,
+    pub pinned_main_width: bool,
 }
 
 impl TmuxSection {
@@ -372,7 +373,7 @@ impl TmuxSection {
                 *mine = theirs;
             }
         }
-        self.chosen |= user.layout.is_some() || user.main_pane_min_width.is_some();
+        self.pinned_main_width |= user.main_pane_min_width.is_some();
         take(&mut self.layout, user.layout);
         take(&mut self.main_pane_size, user.main_pane_size);
         take(&mut self.main_pane_min_width, user.main_pane_min_width);

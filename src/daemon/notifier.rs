@@ -43,6 +43,34 @@ fn wants(cfg: &NotifyConfig, t: &Task) -> bool {
     cfg.on.iter().any(|o| o == name)
 }
 
+/// The tasks whose end was told already: a later change of an ended task (its summary, a
+/// worktree merged or discarded, a session learned) is not an end, and is not told again.
+#[derive(Default)]
+struct Told {
+    ids: std::collections::HashSet<String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl Told {
+    /// The most ends remembered (the oldest are forgotten first).
+    const KEEP: usize = 100_000;
+
+    /// Whether this is the first time the end of task `id` is seen (and remembers it).
+    fn first(&mut self, id: &str) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        self.ids.insert(id.to_string());
+        self.order.push_back(id.to_string());
+        if self.order.len() > Self::KEEP
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+        true
+    }
+}
+
 /// Whether the task's pane is in the active window of a session someone is attached to.
 async fn in_view(t: &Task) -> bool {
     let (Some(o), Some(pane)) = (&t.tmux, &t.pane_id) else { return false };
@@ -62,6 +90,7 @@ pub fn start(
         let mut rx = hub.subscribe();
         let config = hub.config();
         let mut co = Coalescer::default();
+        let mut told = Told::default();
         loop {
             let due = co.due();
             // The config in force (an `Arc`: nothing is copied per event).
@@ -70,6 +99,8 @@ pub fn start(
             let window = Duration::from_millis(cfg.coalesce_ms);
             tokio::select! {
                 ev = rx.recv() => match ev {
+                    // An ended task seen again (its summary, its worktree merged): no new end.
+                    Ok(Event::TaskChanged { task }) if task.status.is_terminal() && !told.first(&task.id) => {}
                     Ok(Event::TaskChanged { task }) => {
                         if task.status.is_terminal() && let Some(hook) = &cfg.on_finish {
                             tokio::spawn(on_finish(hook.clone(), (*task).clone(), cfg.on_finish_timeout_secs));
@@ -192,5 +223,18 @@ async fn on_finish(template: Vec<String>, t: Task, timeout_secs: u64) {
             crate::runner::hook(argv, Duration::from_secs(timeout_secs)).await
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_end_is_told_once() {
+        let mut told = Told::default();
+        assert!(told.first("a"));
+        assert!(!told.first("a"), "a worktree note or a summary later is no new end");
+        assert!(told.first("b"));
     }
 }

@@ -32,6 +32,13 @@ pub enum PaneJob {
         status: String,
         took: String,
         tmux: TmuxSettings,
+        pane: Option<(PathBuf, String)>,
+    },
+    /// Close a task's pane that is not in the book (its wrapper still in it).
+    CloseStray {
+        id: String,
+        socket: PathBuf,
+        pane: String,
     },
     Close {
         ids: Vec<String>,
@@ -46,6 +53,10 @@ pub enum PaneJob {
     Relayout {
         window: Option<(PathBuf, String)>,
         tmux: TmuxSettings,
+    },
+    WindowLayout {
+        origin: TmuxOrigin,
+        geometry: Option<crate::tmux::planner::Geometry>,
     },
     Hangup {
         id: String,
@@ -85,12 +96,13 @@ impl PaneJob {
             Effect::OpenPane { id, origin, cwd, title, token, tmux } => {
                 PaneJob::Open { id, origin, cwd, title, token, tmux }
             }
-            Effect::PaneEnded { id, status, took, tmux } => {
-                PaneJob::Ended { id, status, took, tmux }
+            Effect::PaneEnded { id, status, took, tmux, pane } => {
+                PaneJob::Ended { id, status, took, tmux, pane }
             }
             Effect::ClosePanes { ids, tmux, reply } => PaneJob::Close { ids, tmux, reply },
             Effect::Focus { task, reply, tmux } => PaneJob::Focus { task, reply, tmux },
             Effect::Relayout { window, tmux } => PaneJob::Relayout { window, tmux },
+            Effect::WindowLayout { origin, geometry } => PaneJob::WindowLayout { origin, geometry },
             Effect::CheckHangup { id, origin, pane } => PaneJob::Hangup { id, origin, pane },
             Effect::CheckAdoption { id, origin, pane, pid } => {
                 PaneJob::CheckAdoption { id, origin, pane, pid }
@@ -192,18 +204,34 @@ async fn run(
             }
             true
         }
-        PaneJob::Ended { id, status, took, tmux } => {
-            if let Some((socket, pane)) = panes.where_is(&id).await {
-                let t = Tmux::new(&socket);
-                let _ =
-                    t.mark(&pane, &[("status", status.as_str()), ("took", took.as_str())]).await;
+        PaneJob::Ended { id, status, took, tmux, pane } => {
+            let known = panes.where_is(&id).await;
+            if let Some((socket, pane)) = &known {
+                let t = Tmux::new(socket);
+                let _ = t.mark(pane, &[("status", status.as_str()), ("took", took.as_str())]).await;
             }
             if let CloseAfter::Secs(secs) = tmux.close_after {
                 let again = again.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_secs(secs)).await;
-                    let _ = again.send(PaneJob::Close { ids: vec![id], tmux, reply: None });
+                    // A pane the book lost track of is closed all the same: a pane whose task
+                    // ended never stays behind.
+                    let job = match (known, pane) {
+                        (None, Some((socket, pane))) => PaneJob::CloseStray { id, socket, pane },
+                        _ => PaneJob::Close { ids: vec![id], tmux, reply: None },
+                    };
+                    let _ = again.send(job);
                 });
+            }
+            false
+        }
+        PaneJob::CloseStray { id, socket, pane } => {
+            let t = Tmux::new(&socket);
+            if let Ok(Some(info)) = t.pane_info(&pane).await
+                && crate::runner::is_wrapper_of(info.pid, &id)
+            {
+                tracing::info!(task = %id, %pane, "closing a pane the book had lost");
+                log_err("cannot close the pane", t.kill_pane(&pane).await);
             }
             false
         }
@@ -234,6 +262,10 @@ async fn run(
                 panes.resized(&tmux.geometry, &socket, &window).await,
             );
             true
+        }
+        PaneJob::WindowLayout { origin, geometry } => {
+            panes.set_layout((origin.socket, origin.pane), geometry).await;
+            false
         }
         PaneJob::Relayout { window: None, tmux } => {
             panes.relayout_all(&tmux.geometry).await;

@@ -47,6 +47,16 @@ struct Book {
     mains: HashMap<(PathBuf, String), MainWindow>,
     /// Task id → (socket, main pane).
     owner: HashMap<String, (PathBuf, String)>,
+    /// Main panes whose dashboard switched the layout (`l`): their geometry, instead of the
+    /// configured one.
+    layouts: HashMap<(PathBuf, String), Geometry>,
+}
+
+impl Book {
+    /// The geometry of main pane `key`'s window: its own, else `configured`.
+    fn geometry(&self, key: &(PathBuf, String), configured: &Geometry) -> Geometry {
+        self.layouts.get(key).copied().unwrap_or(*configured)
+    }
 }
 
 /// The pane book of the daemon.
@@ -58,10 +68,11 @@ pub struct Panes {
 impl Panes {
     /// Opens a pane for a task beside `main_pane` (or in the overflow window when the main
     /// window is full) running `command`, and re-plans the window.
-    pub async fn open(&self, geometry: &Geometry, req: &Open<'_>) -> Result<Placed> {
+    pub async fn open(&self, configured: &Geometry, req: &Open<'_>) -> Result<Placed> {
         let Open { socket, main_pane, task_id, cwd, command, resize_hook, hook_mark } = *req;
         let mut book = self.book.lock().await;
         let tmux = Tmux::new(socket);
+        let geometry = &book.geometry(&(socket.to_path_buf(), main_pane.to_string()), configured);
         let info = tmux
             .pane_info(main_pane)
             .await?
@@ -131,17 +142,22 @@ impl Panes {
             Placed { pane: p.pane, pid: p.pid, visible: false }
         };
         book.owner.insert(task_id.to_string(), key.clone());
-        if let Some(mw) = book.mains.get_mut(&key) {
-            relayout(mw, geometry).await?;
+        // The pane is made and runs the task's wrapper: a re-plan that fails now leaves the
+        // layout for the next one to mend, never the task without its pane.
+        if let Some(mw) = book.mains.get_mut(&key)
+            && let Err(e) = relayout(mw, geometry).await
+        {
+            tracing::warn!(task = task_id, error = %format!("{e:#}"), "cannot re-plan the window");
         }
         Ok(placed)
     }
 
     /// Closes a task's pane (if it is still there) and re-plans its window: the longest-waiting
     /// hidden agent comes into view.
-    pub async fn close(&self, geometry: &Geometry, task_id: &str) -> Result<()> {
+    pub async fn close(&self, configured: &Geometry, task_id: &str) -> Result<()> {
         let mut book = self.book.lock().await;
         let Some(key) = book.owner.remove(task_id) else { return Ok(()) };
+        let geometry = &book.geometry(&key, configured);
         let Some(mw) = book.mains.get_mut(&key) else { return Ok(()) };
         let pane = mw
             .visible
@@ -201,9 +217,10 @@ impl Panes {
     }
 
     /// Forgets a task's pane without touching tmux (it closed by itself).
-    pub async fn forget(&self, geometry: &Geometry, task_id: &str) -> Result<()> {
+    pub async fn forget(&self, configured: &Geometry, task_id: &str) -> Result<()> {
         let mut book = self.book.lock().await;
         let Some(key) = book.owner.remove(task_id) else { return Ok(()) };
+        let geometry = &book.geometry(&key, configured);
         let Some(mw) = book.mains.get_mut(&key) else { return Ok(()) };
         mw.visible.retain(|(t, _)| t != task_id);
         mw.hidden.retain(|(t, _)| t != task_id);
@@ -228,9 +245,11 @@ impl Panes {
     }
 
     /// Re-plans every main window shown in `window` of the server at `socket` (after a resize).
-    pub async fn resized(&self, geometry: &Geometry, socket: &Path, window: &str) -> Result<()> {
-        let mut book = self.book.lock().await;
-        for ((s, _), mw) in book.mains.iter_mut() {
+    pub async fn resized(&self, configured: &Geometry, socket: &Path, window: &str) -> Result<()> {
+        let mut guard = self.book.lock().await;
+        let book = &mut *guard;
+        for (key, mw) in book.mains.iter_mut() {
+            let (s, geometry) = (&key.0, &book.layouts.get(key).copied().unwrap_or(*configured));
             if s != socket {
                 continue;
             }
@@ -244,9 +263,10 @@ impl Panes {
 
     /// Brings a task's pane into view (swapping out the most recently shown agent if the
     /// window is full) and selects it. Returns false if the task has no pane here.
-    pub async fn focus(&self, geometry: &Geometry, task_id: &str) -> Result<bool> {
+    pub async fn focus(&self, configured: &Geometry, task_id: &str) -> Result<bool> {
         let mut book = self.book.lock().await;
         let Some(key) = book.owner.get(task_id).cloned() else { return Ok(false) };
+        let geometry = &book.geometry(&key, configured);
         let Some(mw) = book.mains.get_mut(&key) else { return Ok(false) };
         let plan_one = match space(mw).await {
             Ok(Some(sp)) => Some(sp.plan(geometry, mw.visible.len().max(1))),
@@ -269,10 +289,22 @@ impl Panes {
         Ok(true)
     }
 
-    /// Re-plans every window with agents (after a layout switch).
-    pub async fn relayout_all(&self, geometry: &Geometry) {
+    /// Lays the agents beside main pane `key` out with `geometry` from now on (`None`: with the
+    /// configured one again).
+    pub async fn set_layout(&self, key: (PathBuf, String), geometry: Option<Geometry>) {
         let mut book = self.book.lock().await;
-        for mw in book.mains.values_mut() {
+        match geometry {
+            Some(g) => book.layouts.insert(key, g),
+            None => book.layouts.remove(&key),
+        };
+    }
+
+    /// Re-plans every window with agents (after a layout switch).
+    pub async fn relayout_all(&self, configured: &Geometry) {
+        let mut guard = self.book.lock().await;
+        let book = &mut *guard;
+        for (key, mw) in book.mains.iter_mut() {
+            let geometry = &book.layouts.get(key).copied().unwrap_or(*configured);
             if let Err(e) = relayout(mw, geometry).await {
                 tracing::warn!(error = %format!("{e:#}"), "cannot re-plan a window");
             }

@@ -293,6 +293,11 @@ impl Engine {
                         status,
                         took,
                         tmux: self.tmux_settings(),
+                        pane: task
+                            .tmux
+                            .as_ref()
+                            .zip(task.pane_id.as_ref())
+                            .map(|(o, p)| (o.socket.clone(), p.clone())),
                     });
                 }
                 if task.session.is_none()

@@ -207,13 +207,24 @@ pub enum Effect {
     },
     /// Show on an ended task's pane border how it ended; close the pane after `close_after`
     /// (never, for `None`), and bring a waiting agent into view.
-    PaneEnded { id: String, status: String, took: String, tmux: TmuxSettings },
+    /// `pane`: where the task's pane is (its tmux server and pane id), closed by that even if
+    /// the pane manager lost track of it.
+    PaneEnded {
+        id: String,
+        status: String,
+        took: String,
+        tmux: TmuxSettings,
+        pane: Option<(PathBuf, String)>,
+    },
     /// Close these tasks' panes now; answer `reply` (if any) once they are closed.
     ClosePanes { ids: Vec<String>, tmux: TmuxSettings, reply: Option<ReplyTo> },
     /// Bring a task's pane into view and select it; answer `reply` (with the task).
     Focus { task: Box<Task>, reply: ReplyTo, tmux: TmuxSettings },
     /// Re-plan the panes of `window` (resized), or of every window (`None`: the layout changed).
     Relayout { window: Option<(PathBuf, String)>, tmux: TmuxSettings },
+    /// Lay the agents beside main pane `origin` out with this geometry from now on (`None`:
+    /// with the configured one again).
+    WindowLayout { origin: TmuxOrigin, geometry: Option<crate::tmux::planner::Geometry> },
     /// Find out why a pane task's agent hung up: report `Hangup`.
     CheckHangup { id: String, origin: TmuxOrigin, pane: String },
     /// See whether a pane task of a previous daemon still runs in its pane: report `Adopted`.

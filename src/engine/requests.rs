@@ -35,7 +35,9 @@ impl Engine {
             ),
             Request::List { filter } => answer(self.table.list_json(&filter).map(Answer::List)),
             // The pane manager adds where the agent panes are, as it knows it now.
-            Request::Status => vec![Effect::Status { reply, status: Box::new(self.status(now)) }],
+            Request::Status => {
+                vec![Effect::Status { reply, status: Box::new(self.status(conn, now)) }]
+            }
             Request::Cancel { ids, all } => match self.resolve_many(&ids, all) {
                 Ok(ids) => {
                     let (_stopping, mut fx) = self.cancel(&ids, "cancelled by user", now);
@@ -120,12 +122,22 @@ impl Engine {
                 self.mains.push((conn, TmuxOrigin { socket, pane }));
                 answer(Ok(Answer::Unit))
             }
+            // For the asking dashboard's window alone, while it is open: other windows, and
+            // later dashboards, keep the configured layout.
             Request::SetLayout { name } => {
                 if !self.settings.config.presets.0.contains_key(&name) {
                     return answer(Err(invalid(format!("unknown layout preset {name:?}"))));
                 }
-                self.layout = Some(name);
+                let Some(origin) = self.mains.iter().find(|(c, _)| *c == conn).map(|m| m.1.clone())
+                else {
+                    return answer(Err(invalid(
+                        "this dashboard is not in tmux: it has no window to lay agents out in",
+                    )));
+                };
+                let settings = self.settings.config.tmux_settings_for(&name);
+                self.layouts.insert(conn, name);
                 vec![
+                    Effect::WindowLayout { origin, geometry: Some(settings.geometry) },
                     Effect::Relayout { window: None, tmux: self.tmux_settings() },
                     Effect::Reply { to: reply, answer: Ok(Answer::Unit) },
                 ]
@@ -293,7 +305,22 @@ impl Engine {
     /// A connection closed: a dashboard's main pane is released; a pane wrapper gone before it
     /// reported its agent's exit means its pane closed (or its tmux server went away).
     pub(super) fn closed(&mut self, conn: u64, now: Timestamp) -> Vec<Effect> {
+        let mut fx = vec![];
+        // A dashboard gone: its window goes back to the configured layout.
+        if self.layouts.remove(&conn).is_some()
+            && let Some((_, origin)) = self.mains.iter().find(|(c, _)| *c == conn)
+        {
+            fx.push(Effect::WindowLayout { origin: origin.clone(), geometry: None });
+            fx.push(Effect::Relayout { window: None, tmux: self.tmux_settings() });
+        }
         self.mains.retain(|(c, _)| *c != conn);
+        fx.extend(self.wrapper_gone(conn, now));
+        fx
+    }
+
+    /// A pane wrapper's connection closed before it reported its agent's exit: its pane closed
+    /// (or its tmux server went away), found out by the pane manager.
+    fn wrapper_gone(&mut self, conn: u64, now: Timestamp) -> Vec<Effect> {
         let Some((id, false)) = self.wrappers.remove(&conn) else { return vec![] };
         let Some(t) = self.table.get(&id).filter(|t| t.status == TaskStatus::Running) else {
             return vec![];
@@ -303,7 +330,8 @@ impl Engine {
         vec![Effect::CheckHangup { id, origin, pane }]
     }
 
-    pub(super) fn status(&self, now: Timestamp) -> StatusData {
+    /// The daemon's status as the client on connection `conn` sees it (its window's layout).
+    pub(super) fn status(&self, conn: u64, now: Timestamp) -> StatusData {
         let counts = TaskStatus::ALL
             .iter()
             .map(|s| (*s, self.table.all().filter(|t| t.status == *s).count()))
@@ -321,23 +349,25 @@ impl Engine {
             counts,
             groups: self.sched.usage(),
             store_problems: self.problems.clone(),
-            layout: self.layout_name(),
+            layout: self.layout_name(conn),
             panes: vec![],
             notifications: self.notifier.clone(),
         }
     }
 
-    /// The layout preset in force.
-    pub(super) fn layout_name(&self) -> String {
-        self.layout.clone().unwrap_or_else(|| self.settings.config.layout_name().to_string())
+    /// The layout preset of the window of the dashboard on connection `conn`: the one it
+    /// switched to, else the configured one.
+    pub(super) fn layout_name(&self, conn: u64) -> String {
+        match self.layouts.get(&conn) {
+            Some(n) => n.clone(),
+            None => self.settings.config.layout_name().to_string(),
+        }
     }
 
-    /// The tmux settings in force (the dashboard may have switched the layout).
+    /// The configured tmux settings (a window a dashboard switched has its own geometry in
+    /// the pane manager).
     pub(super) fn tmux_settings(&self) -> crate::tmux::TmuxSettings {
-        match &self.layout {
-            Some(n) => self.settings.config.tmux_settings_for(n),
-            None => self.settings.config.tmux_settings(),
-        }
+        self.settings.config.tmux_settings()
     }
 }
 

@@ -586,3 +586,178 @@ fn a_worktree_task_launches_in_its_worktree_once_made() {
         "the worktree made meanwhile is not lost track of"
     );
 }
+
+/// Reports every write asked so far as failed with `error`.
+fn fail_writes(r: &mut Rig, error: &str, now: Timestamp) -> Vec<Effect> {
+    let mut out = vec![];
+    for token in std::mem::take(&mut r.writes) {
+        out.extend(r.input(Input::Written { token, error: Some(error.into()) }, now));
+    }
+    out
+}
+
+#[test]
+fn a_submission_that_cannot_be_recorded_is_refused_and_never_started() {
+    let mut r = Rig::new();
+    let spec = TaskSpec {
+        prompt: "do it".into(),
+        agent: Some("a".into()),
+        client_cwd: Some("/work".into()),
+        env: Some([("WHO".to_string(), "me".to_string())].into_iter().collect()),
+        ..Default::default()
+    };
+    let fx = r.ask(Request::Submit { spec: Box::new(spec) }, at(0.0));
+    assert!(launched(&fx).is_empty(), "nothing starts before it is recorded");
+    let secret = fx.iter().find_map(|f| match f {
+        Effect::Write { secret: crate::store::SecretOp::Set(s), .. } => Some(s.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        secret.and_then(|s| s.env),
+        Some(vec![("WHO".to_string(), "me".to_string())]),
+        "its environment is kept with it while it waits"
+    );
+    let fx = fail_writes(&mut r, "cannot write task file: No space left on device", at(0.1));
+    assert!(launched(&fx).is_empty());
+    let err = fx.iter().find_map(|f| match f {
+        Effect::Reply { answer: Err(e), .. } => Some(e.message.clone()),
+        _ => None,
+    });
+    assert!(err.as_deref().is_some_and(|e| e.starts_with("the task was not started: disk full")));
+    assert!(r.e.table.all().next().is_none(), "and it is not in the history");
+    assert!(!fx.iter().any(|f| matches!(f, Effect::Announce(Event::TaskCreated { .. }))));
+}
+
+#[test]
+fn an_end_that_cannot_be_recorded_is_an_error_and_written_again() {
+    let mut r = Rig::new();
+    let (a, fx) = r.submit("a", None, at(0.0));
+    assert_eq!(launched(&fx), vec![a.clone()]);
+    r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.5));
+    r.flush(at(0.5));
+    r.input(
+        Input::Exited {
+            id: a.clone(),
+            exit: Exit { code: Some(0), signal: None },
+            log_error: None,
+        },
+        at(1.0),
+    );
+    r.input(Input::Collected { id: a.clone(), result: Ok("all good".into()) }, at(1.0));
+    let fx = fail_writes(&mut r, "cannot write task file: No space left on device", at(1.0));
+    let t = r.e.table.get(&a).unwrap();
+    assert_eq!(t.status, TaskStatus::Error, "never completed on a failed write");
+    assert!(t.reason.as_deref().unwrap().contains("its end could not be recorded: disk full"));
+    assert!(fx.iter().any(|f| matches!(f, Effect::Announce(Event::TaskChanged { task }) if task.status == TaskStatus::Error)));
+    assert!(timers(&fx).contains_key(&TimerKind::Rewrite));
+    // Space again: the next try writes the record, with its result.
+    let fx = r.input(Input::Timer { id: a.clone(), kind: TimerKind::Rewrite }, at(6.0));
+    let rewrite = fx.iter().find_map(|f| match f {
+        Effect::Write { task, result, .. } => Some((task.status, result.clone())),
+        _ => None,
+    });
+    assert_eq!(rewrite, Some((TaskStatus::Error, Some("all good".into()))));
+    let fx = r.flush(at(6.0));
+    assert!(!timers(&fx).contains_key(&TimerKind::Rewrite), "written: no more tries");
+    assert!(r.e.unwritten.is_empty());
+}
+
+#[test]
+fn output_that_could_not_be_kept_ends_in_an_error_that_says_so() {
+    let mut r = Rig::new();
+    let (a, _) = r.submit("a", None, at(0.0));
+    r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.5));
+    let why = "disk full: output after 4096 bytes was not kept (No space left on device)";
+    r.input(
+        Input::Exited {
+            id: a.clone(),
+            exit: Exit { code: Some(0), signal: None },
+            log_error: Some(why.into()),
+        },
+        at(1.0),
+    );
+    r.input(Input::Collected { id: a.clone(), result: Ok("partial".into()) }, at(1.0));
+    r.flush(at(1.0));
+    let t = r.e.table.get(&a).unwrap();
+    assert_eq!((t.status, t.reason.as_deref()), (TaskStatus::Error, Some(why)));
+    assert_eq!(t.summary.as_deref(), Some(why), "the notice says what happened");
+}
+
+#[test]
+fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_are_recorded() {
+    let queued = Task::pending("q1", "a", "p", "/w".into(), "/data/tasks/q1.log".into(), t0());
+    let mut secrets = std::collections::HashMap::new();
+    secrets.insert(
+        "q1".to_string(),
+        crate::core::task::TaskSecret {
+            env: Some(vec![("WHO".into(), "them".into())]),
+            pane_token: None,
+        },
+    );
+    secrets.insert(
+        "inpane".to_string(),
+        crate::core::task::TaskSecret { env: None, pane_token: Some("tok".into()) },
+    );
+    let history = crate::store::Loaded {
+        tasks: vec![running("inpane", Some("%5")), queued],
+        secrets,
+        ..Default::default()
+    };
+    let (e, fx) =
+        Engine::new(setup(), Box::new(FakeWorld { n: 0 }), loaded(CONFIG), history, at(10.0));
+    let mut r = Rig { e, next_reply: 1, writes: vec![] };
+    r.note(&fx);
+    let env = fx.iter().find_map(|f| match f {
+        Effect::Launch { launch } if launch.task_id == "q1" => launch.base_env.clone(),
+        _ => None,
+    });
+    assert_eq!(env, Some(vec![("WHO".to_string(), "them".to_string())]), "its submitter's");
+    // The pane agent ended while no daemon ran: its pane is there, its wrapper wrote the exit.
+    let exit = crate::core::task::ExitRecord { code: Some(0), signal: None, log_error: None };
+    let fx = r.input(
+        Input::Adopted { id: "inpane".into(), visible: Some(true), exit: Some(exit) },
+        at(11.0),
+    );
+    assert!(
+        fx.iter().any(|f| matches!(f, Effect::AdoptPane { id, .. } if id == "inpane")),
+        "its pane is taken back, to be closed"
+    );
+    assert!(fx.iter().any(|f| matches!(f, Effect::Collect { id, .. } if id == "inpane")));
+    // Its wrapper reports in with its token, and is taken; another token is not.
+    let bad =
+        r.ask(Request::PaneAttach { task_id: "inpane".into(), token: "guess".into() }, at(11.0));
+    assert!(bad.iter().any(|f| matches!(f, Effect::Reply { answer: Err(_), .. })));
+    let good =
+        r.ask(Request::PaneAttach { task_id: "inpane".into(), token: "tok".into() }, at(11.0));
+    assert!(good.iter().any(|f| matches!(f, Effect::Reply { answer: Ok(_), .. })));
+    r.input(Input::Collected { id: "inpane".into(), result: Ok("its result".into()) }, at(11.0));
+    r.flush(at(11.0));
+    assert_eq!(r.status("inpane"), TaskStatus::Completed);
+}
+
+#[test]
+fn a_layout_switched_by_a_dashboard_is_its_windows_alone_and_ends_with_it() {
+    let mut r = Rig::new();
+    // Not in tmux: no window to lay out.
+    let fx = r.ask(Request::SetLayout { name: "tiled".into() }, at(0.0));
+    assert!(fx.iter().any(
+        |f| matches!(f, Effect::Reply { answer: Err(e), .. } if e.message.contains("not in tmux"))
+    ));
+    r.ask(Request::RegisterMain { socket: "/tmux".into(), pane: "%0".into() }, at(0.0));
+    let fx = r.ask(Request::SetLayout { name: "tiled".into() }, at(0.0));
+    let set = fx.iter().find_map(|f| match f {
+        Effect::WindowLayout { origin, geometry } => Some((origin.pane.clone(), *geometry)),
+        _ => None,
+    });
+    let (pane, geometry) = set.expect("the window's own layout");
+    assert_eq!(pane, "%0");
+    assert_eq!(geometry.map(|g| g.kind), Some(crate::tmux::planner::LayoutKind::Tiled));
+    assert!(geometry.is_some_and(|g| g.adapt), "it adapts like the configured one");
+    // The configured layout is untouched for every other window and later dashboard.
+    assert_eq!(r.e.tmux_settings().geometry.kind, crate::tmux::planner::LayoutKind::MainVertical);
+    assert_eq!(r.e.layout_name(1), "tiled");
+    assert_eq!(r.e.layout_name(2), "main-vertical");
+    let fx = r.input(Input::Closed { conn: 1 }, at(1.0));
+    assert!(fx.iter().any(|f| matches!(f, Effect::WindowLayout { geometry: None, .. })));
+    assert_eq!(r.e.layout_name(1), "main-vertical");
+}

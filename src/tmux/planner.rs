@@ -15,20 +15,35 @@
 //! The main pane's share is `max(main_pane_size % of the window, main_pane_min_width)` across
 //! (for the left layouts; a share of the height for the top ones); no visible agent pane is
 //! narrower than `agent_pane_min_width` or shorter than `agent_pane_min_height`.
+//!
+//! Every layout adapts to a window too small for it: when its own geometry shows fewer than two
+//! of the running agents (one, when only one runs), the plan tries, in order, a narrower main
+//! pane (down to 80 columns, unless the user set `main_pane_min_width`), a shorter one (down to
+//! 10 rows), then the agents on the other side of it (below instead of beside, or beside instead
+//! of below) — and keeps the first that shows enough, else the one that shows the most.
 
 use super::layout::Cell;
 pub use crate::config::tmux::{Geometry, LayoutKind};
 
 /// The narrowest main pane an adapting layout makes: the dashboard works from 80 columns.
 pub const MAIN_FLOOR: u16 = 80;
+/// The shortest main pane an adapting layout makes, in rows (the dashboard's header, a few
+/// tasks, its footer).
+pub const MAIN_FLOOR_ROWS: u16 = 10;
 
 /// How an adapting plan departs from the configured layout, to show agents at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fallback {
-    /// The main pane was narrowed to this many columns.
+    /// The main pane (on the left) was narrowed to this many columns.
     NarrowMain(u16),
-    /// The agents go below the main pane (main-horizontal) instead.
-    Below,
+    /// The main pane (on top) was shortened to this many rows.
+    ShortMain(u16),
+    /// The agents go below the main pane instead (main-horizontal), the main pane this many
+    /// rows when it was shortened too.
+    Below(Option<u16>),
+    /// The agents go beside the main pane instead (main-vertical), the main pane this many
+    /// columns.
+    Beside(u16),
 }
 
 impl Fallback {
@@ -36,7 +51,10 @@ impl Fallback {
     pub fn describe(self) -> String {
         match self {
             Fallback::NarrowMain(w) => format!("main pane narrowed to {w} columns"),
-            Fallback::Below => "agents below the main pane".into(),
+            Fallback::ShortMain(h) => format!("main pane shortened to {h} rows"),
+            Fallback::Below(None) => "agents below the main pane".into(),
+            Fallback::Below(Some(h)) => format!("agents below the main pane of {h} rows"),
+            Fallback::Beside(w) => format!("agents beside the main pane of {w} columns"),
         }
     }
 }
@@ -115,33 +133,92 @@ fn fit(total: u16, min: u16) -> u16 {
     ((total as u32 + 1) / (min.max(1) as u32 + 1)) as u16
 }
 
-/// Plans the panes of a `w`×`h` window for `n` running agents. An adapting geometry that
-/// cannot show one agent tries a narrower main pane (main on the left), then agents below it,
-/// before it gives up (the agents then run out of view).
+/// Plans the panes of a `w`×`h` window for `n` running agents: with the layout's own geometry
+/// when it shows two agents there, else with the first of its adaptations that does (see the
+/// module's doc). The choice depends on the window alone, not on how many agents run, so the
+/// layout does not change as agents come and go.
 pub fn plan(w: u16, h: u16, g: &Geometry, n: usize) -> Plan {
-    let p = plan_fixed(w, h, g, n);
-    if !p.agents.is_empty() || !g.adapt || n == 0 || !g.kind.main_left() {
-        return p;
+    if n == 0 {
+        return plan_fixed(w, h, g, n, None);
     }
-    if g.main_pane_min_width > MAIN_FLOOR {
-        let narrow = Geometry { main_pane_min_width: MAIN_FLOOR, ..*g };
-        let mut q = plan_fixed(w, h, &narrow, n);
-        if !q.agents.is_empty() {
-            q.fallback = Some(Fallback::NarrowMain(q.main.w));
-            return q;
+    const ENOUGH: usize = 2;
+    let shown = |geometry: &Geometry, main| plan_fixed(w, h, geometry, ENOUGH, main).agents.len();
+    let mut best = (*g, None, None, shown(g, None));
+    if best.3 < ENOUGH {
+        for (geometry, main, how) in adaptations(w, h, g, ENOUGH) {
+            let k = shown(&geometry, main);
+            if k > best.3 {
+                best = (geometry, main, Some(how), k);
+                if k >= ENOUGH {
+                    break;
+                }
+            }
         }
     }
-    let below = Geometry { kind: LayoutKind::MainHorizontal, ..*g };
-    let mut q = plan_fixed(w, h, &below, n);
-    if !q.agents.is_empty() {
-        q.fallback = Some(Fallback::Below);
-        return q;
-    }
+    let (geometry, main, how, _) = best;
+    let mut p = plan_fixed(w, h, &geometry, n, main);
+    p.fallback = how.map(|how| match how {
+        How::Narrow => Fallback::NarrowMain(p.main.w),
+        How::Short => Fallback::ShortMain(p.main.h),
+        How::Below => Fallback::Below(main.map(|_| p.main.h)),
+        How::Beside => Fallback::Beside(p.main.w),
+    });
     p
 }
 
-/// The plan of exactly the given geometry.
-fn plan_fixed(w: u16, h: u16, g: &Geometry, n: usize) -> Plan {
+/// What an adaptation changes.
+#[derive(Clone, Copy)]
+enum How {
+    Narrow,
+    Short,
+    Below,
+    Beside,
+}
+
+/// The ways `g` may adapt to a `w`×`h` window to show `enough` agents, in the order tried: the
+/// geometry, the main pane's size across (columns for a main pane on the left, rows for one on
+/// top) when it is set, and what changed.
+fn adaptations(w: u16, h: u16, g: &Geometry, enough: usize) -> Vec<(Geometry, Option<u16>, How)> {
+    let (min_w, min_h) = (g.agent_pane_min_width.max(1), g.agent_pane_min_height.max(1));
+    let enough = enough.max(1) as u16;
+    let floor_w =
+        if g.adapt { MAIN_FLOOR.min(g.main_pane_min_width) } else { g.main_pane_min_width };
+    // A main pane on top short enough for the agents' rows below it (one row of agents side by
+    // side, or `enough` stacked), not shorter than the floor.
+    let short = |stacked: bool| {
+        let rows = if stacked { enough * min_h + (enough - 1) } else { min_h };
+        let main = h.checked_sub(1 + rows)?;
+        let share = ((h as u32 * g.main_pane_size as u32 / 100) as u16).max(1);
+        (main >= MAIN_FLOOR_ROWS && main < share).then_some(main)
+    };
+    let mut out = vec![];
+    if g.kind.main_left() {
+        if floor_w < g.main_pane_min_width {
+            out.push((Geometry { main_pane_min_width: floor_w, ..*g }, None, How::Narrow));
+        }
+        let below = Geometry { kind: LayoutKind::MainHorizontal, ..*g };
+        out.push((below, None, How::Below));
+        if let Some(main) = short(false) {
+            out.push((below, Some(main), How::Below));
+        }
+    } else {
+        let stacked = g.kind == LayoutKind::EvenVertical;
+        if let Some(main) = short(stacked) {
+            out.push((*g, Some(main), How::Short));
+        }
+        let beside =
+            Geometry { kind: LayoutKind::MainVertical, main_pane_min_width: floor_w, ..*g };
+        let share = ((w as u32 * g.main_pane_size as u32 / 100) as u16).max(floor_w);
+        if w > share && w - share > min_w {
+            out.push((beside, Some(share), How::Beside));
+        }
+    }
+    out
+}
+
+/// The plan of exactly the given geometry; `main`: the main pane's size across (columns, or
+/// rows for a main pane on top) instead of its share.
+fn plan_fixed(w: u16, h: u16, g: &Geometry, n: usize, main: Option<u16>) -> Plan {
     let whole = Rect { x: 0, y: 0, w, h };
     let none = || Plan {
         window: (w, h),
@@ -159,14 +236,14 @@ fn plan_fixed(w: u16, h: u16, g: &Geometry, n: usize) -> Plan {
     let pct = g.main_pane_size.clamp(1, 99) as u32;
     let (main, region) = if g.kind.main_left() {
         let share = (w as u32 * pct / 100) as u16;
-        let mw = share.max(g.main_pane_min_width);
+        let mw = main.unwrap_or(share.max(g.main_pane_min_width));
         // Room for the border and one agent column?
         if mw as u32 + 1 + min_w as u32 > w as u32 || h < min_h {
             return none();
         }
         (Rect { x: 0, y: 0, w: mw, h }, Rect { x: mw + 1, y: 0, w: w - mw - 1, h })
     } else {
-        let mh = ((h as u32 * pct / 100) as u16).max(1);
+        let mh = main.unwrap_or(((h as u32 * pct / 100) as u16).max(1));
         if mh as u32 + 1 + min_h as u32 > h as u32 || w < min_w {
             return none();
         }
@@ -370,23 +447,34 @@ mod tests {
     }
 
     fn check_invariants(p: &Plan, g: &Geometry, n: usize) -> Result<(), String> {
-        // What the plan actually followed, when an adapting layout fell back.
-        let g = &match p.fallback {
-            None => *g,
-            Some(Fallback::NarrowMain(_)) => Geometry { main_pane_min_width: MAIN_FLOOR, ..*g },
-            Some(Fallback::Below) => Geometry { kind: LayoutKind::MainHorizontal, ..*g },
-        };
+        // What the plan actually followed, when the layout adapted, and the smallest its main
+        // pane may then be across.
         let (w, h) = p.window;
+        let share_w = (w as u32 * g.main_pane_size as u32 / 100) as u16;
+        let share_h = ((h as u32 * g.main_pane_size as u32 / 100) as u16).max(1);
+        let floor_w =
+            if g.adapt { MAIN_FLOOR.min(g.main_pane_min_width) } else { g.main_pane_min_width };
+        let (g, want) = match p.fallback {
+            None if g.kind.main_left() => (*g, share_w.max(g.main_pane_min_width).min(w)),
+            None => (*g, share_h.min(h)),
+            Some(Fallback::NarrowMain(_)) => (*g, share_w.max(floor_w).min(w)),
+            Some(Fallback::ShortMain(_)) => (*g, MAIN_FLOOR_ROWS.min(share_h)),
+            Some(Fallback::Below(None)) => {
+                (Geometry { kind: LayoutKind::MainHorizontal, ..*g }, share_h.min(h))
+            }
+            Some(Fallback::Below(Some(_))) => {
+                (Geometry { kind: LayoutKind::MainHorizontal, ..*g }, MAIN_FLOOR_ROWS.min(share_h))
+            }
+            Some(Fallback::Beside(_)) => {
+                (Geometry { kind: LayoutKind::MainVertical, ..*g }, share_w.max(floor_w).min(w))
+            }
+        };
+        let g = &g;
         let win = Rect { x: 0, y: 0, w, h };
         if p.agents.len() > n {
             return Err("more panes than agents".into());
         }
         let main_across = if g.kind.main_left() { p.main.w } else { p.main.h };
-        let want = if g.kind.main_left() {
-            ((w as u32 * g.main_pane_size as u32 / 100) as u16).max(g.main_pane_min_width).min(w)
-        } else {
-            ((h as u32 * g.main_pane_size as u32 / 100) as u16).max(1).min(h)
-        };
         if main_across < want {
             return Err(format!("main pane {main_across} < {want}"));
         }
@@ -419,32 +507,32 @@ mod tests {
         let table: [(LayoutKind, (u16, u16), [usize; 12]); 25] = [
             (MainVertical, (240, 60), [1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6]),
             (MainVertical, (200, 50), [1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5]),
-            (MainVertical, (160, 50), [0; 12]),
-            (MainVertical, (120, 40), [0; 12]),
-            (MainVertical, (80, 24), [0; 12]),
+            (MainVertical, (160, 50), [1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5]),
+            (MainVertical, (120, 40), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
+            (MainVertical, (80, 24), [1; 12]),
             (MainHorizontal, (240, 60), [1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5]),
             (MainHorizontal, (200, 50), [1, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4]),
             (MainHorizontal, (160, 50), [1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3]),
             (MainHorizontal, (120, 40), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
-            (MainHorizontal, (80, 24), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]),
+            (MainHorizontal, (80, 24), [1; 12]),
             (Tiled, (240, 60), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
             (Tiled, (200, 50), [1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5]),
-            (Tiled, (160, 50), [0; 12]),
-            (Tiled, (120, 40), [0; 12]),
-            (Tiled, (80, 24), [0; 12]),
+            (Tiled, (160, 50), [1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5]),
+            (Tiled, (120, 40), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
+            (Tiled, (80, 24), [1; 12]),
             (EvenHorizontal, (240, 60), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
-            (EvenHorizontal, (200, 50), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]),
-            (EvenHorizontal, (160, 50), [0; 12]),
-            (EvenHorizontal, (120, 40), [0; 12]),
-            (EvenHorizontal, (80, 24), [0; 12]),
+            (EvenHorizontal, (200, 50), [1, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4]),
+            (EvenHorizontal, (160, 50), [1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3]),
+            (EvenHorizontal, (120, 40), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
+            (EvenHorizontal, (80, 24), [1; 12]),
             (EvenVertical, (240, 60), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
             (EvenVertical, (200, 50), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
             (EvenVertical, (160, 50), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
-            (EvenVertical, (120, 40), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]),
+            (EvenVertical, (120, 40), [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
             (EvenVertical, (80, 24), [1; 12]),
         ];
         for (kind, (w, h), want) in table {
-            let g = geo(kind);
+            let g = Geometry { adapt: true, ..geo(kind) };
             let got: Vec<usize> = (1..=12).map(|n| plan(w, h, &g, n).agents.len()).collect();
             assert_eq!(got, want, "{} at {w}x{h}", kind.name());
             for n in 1..=12 {
@@ -484,8 +572,9 @@ mod tests {
 
     #[test]
     fn layout_string_matches_tmux_format() {
-        // Main pane alone.
-        let p = plan(80, 24, &geo(LayoutKind::MainVertical), 2);
+        // Main pane alone (no agent fits: none is narrower than 100 columns).
+        let wide = Geometry { agent_pane_min_width: 100, ..geo(LayoutKind::MainVertical) };
+        let p = plan(80, 24, &wide, 2);
         assert_eq!(
             layout_string(&p, 0, &[]),
             format!("{:04x},80x24,0,0,0", checksum("80x24,0,0,0"))
@@ -522,10 +611,10 @@ mod tests {
     fn the_default_layout_shows_agents_at_common_sizes() {
         let g = Geometry { adapt: true, ..Geometry::default() };
         let table: [((u16, u16), usize, Option<Fallback>); 6] = [
-            ((120, 35), 2, Some(Fallback::Below)),
+            ((120, 35), 2, Some(Fallback::Below(None))),
             ((160, 45), 3, Some(Fallback::NarrowMain(96))),
             ((220, 55), 5, None),
-            ((80, 24), 1, Some(Fallback::Below)),
+            ((80, 24), 1, Some(Fallback::Below(None))),
             ((200, 50), 5, None),
             ((140, 40), 3, Some(Fallback::NarrowMain(84))),
         ];
@@ -546,9 +635,30 @@ mod tests {
                 );
             }
         }
-        // A layout the user chose is kept as it is, even when it shows nothing.
-        let chosen = Geometry { adapt: false, ..Geometry::default() };
-        assert!(plan(160, 44, &chosen, 3).agents.is_empty());
+        // A main pane's width the user set is kept: the agents go below it instead.
+        let pinned = Geometry { adapt: false, ..Geometry::default() };
+        let p = plan(160, 44, &pinned, 3);
+        assert_eq!((p.fallback, p.agents.len(), p.main.w), (Some(Fallback::Below(None)), 3, 160));
+    }
+
+    /// Every preset shipped in `layouts/` shows at least two agents at the sizes people use
+    /// (the top row is the pane border line), with its panes within the minimum sizes, and the
+    /// same geometry whatever the number of agents; at 80×24 at least one.
+    #[test]
+    fn every_preset_shows_agents_at_common_sizes() {
+        let presets = crate::config::tmux::Presets::builtin();
+        let knobs = crate::config::tmux::Knobs::default();
+        for name in presets.0.keys() {
+            let mut g = presets.settings(name, &knobs).unwrap().geometry;
+            g.adapt = true;
+            for (w, h, want) in [(120, 35, 2), (160, 45, 2), (220, 55, 2), (80, 24, 1)] {
+                let p = plan(w, h - 1, &g, 12);
+                assert!(p.agents.len() >= want, "{name} at {w}x{h}: {} agents", p.agents.len());
+                check_invariants(&p, &g, 12).unwrap_or_else(|e| panic!("{name} {w}x{h}: {e}"));
+                let one = plan(w, h - 1, &g, 1);
+                assert_eq!((one.kind, one.main), (p.kind, p.main), "{name} {w}x{h}");
+            }
+        }
     }
 
     proptest! {

@@ -75,6 +75,35 @@ pub(super) fn beside(mw: &MainWindow, plan: &planner::Plan) -> (String, bool, Op
     }
 }
 
+/// Where the next agent coming into view joins: off the main pane at its planned size when no
+/// agent is shown, else off the largest agent pane shown, split along its longer side (taking
+/// the minimum sizes into account) — never off the same pane again and again, which after a
+/// window grew from small would leave panes of a row or two. The layout set afterwards gives
+/// every pane its planned size.
+async fn join_target(
+    mw: &MainWindow,
+    wanted: &planner::Plan,
+    geometry: &Geometry,
+) -> Result<(String, bool, Option<u16>)> {
+    if mw.visible.is_empty() {
+        return Ok(beside(mw, wanted));
+    }
+    let Some(sp) = space(mw).await? else { return Ok(beside(mw, wanted)) };
+    let leaves = sp.tree.panes();
+    let largest = mw
+        .visible
+        .iter()
+        .filter_map(|(_, p)| {
+            let n = pane_number(p);
+            leaves.iter().find(|(id, _)| *id == n).map(|(_, r)| (p.clone(), *r))
+        })
+        .max_by_key(|(_, r)| u32::from(r.w) * u32::from(r.h));
+    let Some((pane, r)) = largest else { return Ok(beside(mw, wanted)) };
+    let across = f32::from(r.w) / f32::from(geometry.agent_pane_min_width.max(1));
+    let down = f32::from(r.h) / f32::from(geometry.agent_pane_min_height.max(1));
+    Ok((pane, down > across, None))
+}
+
 impl Space {
     /// The plan for `n` agents in paneherd's region, in the region's own coordinates, without the
     /// pane border line's row.
@@ -134,8 +163,13 @@ pub(super) async fn relayout(mw: &mut MainWindow, geometry: &Geometry) -> Result
     let wanted = sp.plan(geometry, fits.max(1));
     while mw.visible.len() < fits {
         let Some(entry) = mw.hidden.pop_front() else { break };
-        let (target, below, size) = beside(mw, &wanted);
-        mw.tmux.join(&entry.1, &target, below, size).await?;
+        let (target, below, size) = join_target(mw, &wanted, geometry).await?;
+        if let Err(e) = mw.tmux.join(&entry.1, &target, below, size).await {
+            // It waits out of view; the layout below is still made right for the others.
+            tracing::warn!(error = %format!("{e:#}"), "an agent could not come into view");
+            mw.hidden.push_front(entry);
+            break;
+        }
         mw.visible.push(entry);
     }
     // Panes moved in or out: read the layout again.
