@@ -196,9 +196,9 @@ pub enum Command {
         /// The task to run.
         #[arg(long)]
         task: String,
-        /// The token the daemon gave this pane's wrapper.
+        /// The file holding the token the daemon gave this pane's wrapper (read and removed).
         #[arg(long)]
-        token: String,
+        token_file: PathBuf,
     },
     /// From a tmux hook: a window was resized.
     #[command(hide = true)]

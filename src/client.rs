@@ -111,7 +111,9 @@ fn check_peer(stream: &impl std::os::fd::AsFd, sock: &Path) -> Result<(), Client
     let me = nix::unistd::getuid().as_raw();
     if cred.uid() != me {
         return Err(ClientError::Unreachable(format!(
-            "refusing the daemon on {}: it runs as uid {}, not as you (uid {me}), and would              receive what you send; remove the socket if you did not make it, or set              PANEHERD_RUNTIME_DIR to a private directory",
+            "refusing the daemon on {}: it runs as uid {}, not as you (uid {me}), and would \
+             receive what you send; remove the socket if you did not make it, or set \
+             PANEHERD_RUNTIME_DIR to a private directory",
             sock.display(),
             cred.uid()
         )));

@@ -79,22 +79,31 @@ impl DaemonLock {
                 }
             }
         };
-        lock.set_len(0)?;
-        lock.rewind()?;
-        writeln!(lock, "{}", std::process::id())?;
+        // The pid and the runtime dir are for people and clients; a full disk that keeps them
+        // from being written does not keep the daemon from starting.
+        if let Err(e) = lock
+            .set_len(0)
+            .and_then(|()| lock.rewind().map(|_| ()))
+            .and_then(|()| writeln!(lock, "{}", std::process::id()))
+        {
+            eprintln!("paneherd: cannot write the daemon's pid into {}: {e}", path.display());
+        }
         // Where clients find this daemon, whatever their environment (`Paths::from_env`).
         let runtime = std::fs::canonicalize(&paths.runtime).unwrap_or(paths.runtime.clone());
         let record = paths.daemon_runtime();
         let tmp = record.with_extension("tmp");
-        std::fs::OpenOptions::new()
+        let written = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
             .open(&tmp)
             .and_then(|mut f| writeln!(f, "{}", runtime.display()))
-            .and_then(|()| std::fs::rename(&tmp, &record))
-            .with_context(|| format!("cannot write {}", record.display()))?;
+            .and_then(|()| std::fs::rename(&tmp, &record));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            eprintln!("paneherd: cannot write {}: {e}", record.display());
+        }
         Ok(DaemonLock { _lock: lock })
     }
 }
@@ -220,7 +229,11 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         tracing::warn!(problem = %p, "skipping unreadable task file");
     }
     // What `{paneherd}` in agents' commands runs: the program users run.
+    // The open-file limit decides how many connections and tasks the daemon takes at once.
+    let open_files = capacity::raise_open_files();
+    let connections = capacity::connection_cap(open_files);
     let setup = Setup {
+        max_tasks: Some(capacity::task_cap(open_files, connections)),
         exe: crate::cli::front::front_exe(),
         tasks_dir: paths.tasks_dir(),
         socket: paths.socket(),
@@ -262,8 +275,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         .with_context(|| format!("cannot restrict {}", sock.display()))?;
     tracing::info!(pid = std::process::id(), socket = %sock.display(), "daemon started");
 
-    let open_files = capacity::raise_open_files();
-    let gate = capacity::Gate::new(capacity::connection_cap(open_files));
+    let gate = capacity::Gate::new(connections);
     let welcome = std::sync::Arc::new(crate::proto::Welcome {
         protocol: crate::proto::PROTOCOL_VERSION,
         version: env!("CARGO_PKG_VERSION").into(),

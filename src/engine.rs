@@ -77,6 +77,10 @@ pub struct Setup {
     pub started_at: Timestamp,
     /// The daemon's own `PATH`, for tasks submitted without an environment.
     pub path: Option<String>,
+    /// The most tasks that may run at once for the daemon's open-file limit (each holds a
+    /// few descriptors: its log, its output pipe, its process), whatever the config allows:
+    /// beyond it, tasks wait their turn rather than fail to start.
+    pub max_tasks: Option<u32>,
 }
 
 /// The config in force and what became of the last attempt to reload it.
@@ -202,6 +206,14 @@ pub struct Engine {
     problems: Vec<String>,
 }
 
+/// The cap on tasks running at once: the config's, within the daemon's own.
+fn cap(configured: Option<u32>, daemon: Option<u32>) -> Option<u32> {
+    match (configured.filter(|&m| m > 0), daemon) {
+        (Some(c), Some(d)) => Some(c.min(d)),
+        (c, d) => c.or(d),
+    }
+}
+
 fn invalid(msg: impl Into<String>) -> crate::proto::ErrorBody {
     crate::proto::ErrorBody::new(crate::proto::ErrorKind::Invalid, msg)
 }
@@ -218,10 +230,11 @@ impl Engine {
         now: Timestamp,
     ) -> (Engine, Vec<Effect>) {
         let crate::config::Loaded { config, user_file, digest } = loaded;
+        let max_tasks = setup.max_tasks;
         let mut e = Engine {
             setup,
             world,
-            sched: Scheduler::new(config.concurrency.max_running),
+            sched: Scheduler::new(cap(config.concurrency.max_running, max_tasks)),
             settings: Settings { config: Arc::new(config), file: user_file, digest, error: None },
             table: Table::default(),
             envs: HashMap::new(),
@@ -263,6 +276,23 @@ impl Engine {
                         }),
                         _ => fx.extend(e.lose(&task, now)),
                     }
+                }
+                // Its submitter's environment is gone (the secrets journal removed or torn): not
+                // run in the daemon's instead.
+                TaskStatus::Pending if task.env_kept && secret.env.is_none() => {
+                    let id = task.id.clone();
+                    e.table.put(task);
+                    let reason = format!(
+                        "its submitter's environment was not found after the restart (in the \
+                         data dir's tasks/secrets.jsonl), and it is never run in the daemon's \
+                         instead: `paneherd retry {id}` runs it again in yours"
+                    );
+                    fx.extend(e.end_unstarted(
+                        &id,
+                        Outcome::Error { exit_code: None, reason },
+                        now,
+                    ));
+                    continue;
                 }
                 TaskStatus::Pending => {
                     let group = limits.group_for(task.model.as_deref());

@@ -117,11 +117,15 @@ pub enum Request {
         env: Option<std::collections::BTreeMap<String, String>>,
     },
     /// From an agent's hook: waiting (with the question), working, done, session (with its id).
+    /// `token`: the task's own (`PANEHERD_TASK_TOKEN` in its environment): signals come from
+    /// inside the task.
     Signal {
         task_id: String,
         kind: String,
         #[serde(default)]
         text: Option<String>,
+        #[serde(default)]
+        token: Option<String>,
     },
     /// From a delegating agent's hook: its session id (Claude Code's `session_id`), recorded on
     /// the delegator of its tasks that have none yet. Reply: the number of tasks it was set on.

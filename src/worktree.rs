@@ -149,6 +149,35 @@ pub fn request_for(
     })
 }
 
+/// The directory a worktree is made in must be the user's, writable by nobody else: another
+/// user could otherwise move or replace the task's worktree under it.
+fn safe_parent(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| format!("cannot inspect {}: {e}", dir.display()))?;
+    let me = nix::unistd::getuid().as_raw();
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory: no worktree made in it", dir.display()));
+    }
+    if meta.uid() != me {
+        return Err(format!(
+            "{} belongs to uid {}, not to you: no worktree made in it (set [worktree] dir)",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    if meta.permissions().mode() & 0o022 != 0 {
+        return Err(format!(
+            "others may write to {} (mode {:03o}): no worktree made in it; `chmod go-w {}` or \
+             set [worktree] dir",
+            dir.display(),
+            meta.permissions().mode() & 0o777,
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Where a task's worktree goes.
 pub fn path_for(settings: &Settings, repo: &Path, task_id: &str) -> PathBuf {
     let parent = repo.parent().unwrap_or(Path::new("/")).display().to_string();
@@ -198,6 +227,7 @@ pub fn prepare(p: &Prepare) -> Result<Prepared, String> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        safe_parent(parent)?;
     }
     let path_s = path.display().to_string();
     let (branch, base) = if r.attach {

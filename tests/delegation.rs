@@ -159,8 +159,13 @@ fn a_tasks_own_codex_reports_its_finished_turn_through_notify() {
     let mut other = env.cmd(&["hook", "codex", r#"{"type":"approval-requested"}"#]);
     assert!(other.env("PANEHERD_TASK_ID", &id).status().unwrap().success());
     assert_eq!(env.task(&id)["status"], "running");
+    // As the task's own Codex runs it: with the task's id and token in its environment (a
+    // process that has only the id is not the task's).
+    let mut forged = env.cmd(&["hook", "codex", &payload]);
+    assert!(forged.env("PANEHERD_TASK_ID", &id).status().unwrap().success(), "silent");
+    assert_eq!(env.task(&id)["status"], "running", "no token, no signal");
     let mut hook = env.cmd(&["hook", "codex", &payload]);
-    hook.env("PANEHERD_TASK_ID", &id);
+    hook.env("PANEHERD_TASK_ID", &id).env("PANEHERD_TASK_TOKEN", env.task_token(&id));
     let out = hook.output().unwrap();
     assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
     let t = env.wait_status(&id, "completed", Duration::from_secs(10));

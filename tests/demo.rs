@@ -39,11 +39,18 @@ fn the_demo_shows_agents_beside_the_dashboard_and_q_leaves_nothing_behind() {
     assert!(beside >= 3, "agents in panes beside the dashboard: {:?}", tmux.panes());
     let s = tmux.until("every task ended, one failed", T, |s| s.contains("Finished (5)"));
     assert!(s.contains("✗ error"), "{s}");
+    // A task retried from the dashboard is the demo's too: q stops it like the others.
+    tmux.keys(&["r"]);
+    tmux.until("the retry running", T, |s| s.contains("Running (1)"));
     tmux.keys(&["q"]);
     let s = tmux.until("the summary", T, |s| {
-        s.contains("paneherd demo: 5 tasks — 4 completed, 1 error.") && common::tmux::prompt_back(s)
+        s.contains("paneherd demo: 6 tasks — ") && common::tmux::prompt_back(s)
     });
-    assert!(s.contains(&format!("{BIN} list")), "commands that work as written: {s}");
+    assert!(s.contains("1 cancelled"), "the retry was stopped: {s}");
+    // Commands that work as written from this shell (here, the binary by a path relative to
+    // the shell's directory, below which it is), each line within 80 columns.
+    assert!(s.contains("target/debug/paneherd list") || s.contains(&format!("{BIN} list")), "{s}");
+    assert!(s.lines().all(|l| l.chars().count() <= 80), "{s}");
     // Nothing of paneherd's is left in the window.
     assert_eq!(tmux.panes().len(), 1, "{:?}", tmux.panes());
     assert_eq!(tmux.run(&["show-hooks", "-w", "-t", "%0"]).trim(), "", "no hook left");
@@ -55,7 +62,7 @@ fn the_demo_shows_agents_beside_the_dashboard_and_q_leaves_nothing_behind() {
     // What the demo suggests works as written.
     let id = s
         .lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{BIN} output ")))
+        .find_map(|l| l.split_once("paneherd output ").map(|(_, rest)| rest))
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_string();

@@ -22,10 +22,11 @@ fn node(env: &Env, scenario: &str, task: Option<&str>) -> Value {
         .env("PANEHERD_BIN", BIN)
         .env_remove("PANEHERD_DELEGATOR")
         .env_remove("PANEHERD_TASK_ID");
-    if let Some(t) = task {
-        cmd.env("PANEHERD_TASK_ID", t);
-    }
     env.apply(&mut cmd);
+    // As inside the task: its id and token in the environment.
+    if let Some(t) = task {
+        cmd.env("PANEHERD_TASK_ID", t).env("PANEHERD_TASK_TOKEN", env.task_token(t));
+    }
     let out = cmd.output().expect("node (Node.js 20 or newer) runs the plugin");
     assert!(
         out.status.success(),
@@ -114,7 +115,10 @@ fn real_opencode_loads_the_installed_plugin() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut serve = Command::new(&opencode);
-    serve.args(["serve", "--port", &port.to_string()]).env("PANEHERD_TASK_ID", &id);
+    serve
+        .args(["serve", "--port", &port.to_string()])
+        .env("PANEHERD_TASK_ID", &id)
+        .env("PANEHERD_TASK_TOKEN", env.task_token(&id));
     env.apply(&mut serve);
     serve
         .env("HOME", &home)

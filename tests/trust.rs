@@ -196,6 +196,7 @@ fn a_socket_of_another_user_gets_nothing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("runs as uid 65534"), "{err}");
+    assert!(!err.contains("  "), "one sentence, no gaps: {err}");
     std::thread::sleep(Duration::from_millis(300));
     let got = std::fs::read(&record).unwrap_or_default();
     assert_eq!(String::from_utf8_lossy(&got), "<connection>", "connected, but sent nothing");
@@ -401,6 +402,31 @@ fn pane_agents_that_end_while_no_daemon_runs_keep_their_results() {
         assert!(Instant::now() < deadline, "panes left open: {:?}", tmux.panes());
         std::thread::sleep(Duration::from_millis(100));
     }
+    // While no daemon runs, an agent goes on printing (its wrapper does not hold it up), and
+    // one whose pane is closed meanwhile still has its end recorded from what was written.
+    let marker = env.path().join("agent-finished");
+    let busy = run_in(
+        &env,
+        &tmux,
+        &["--agent", "shell", "--", &format!("sleep 1; seq 1 200000; touch {}", marker.display())],
+    );
+    let quick = run_in(&env, &tmux, &["--agent", "shell", "--", "sleep 1; echo IMPORTANT RESULT"]);
+    env.wait_status(&busy, "running", Duration::from_secs(15));
+    env.wait_status(&quick, "running", Duration::from_secs(15));
+    kill9(&env);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the agent was held up while no daemon ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let pane = env.task(&quick)["pane_id"].as_str().unwrap().to_string();
+    tmux.run(&["kill-pane", "-t", &pane]);
+    env.ok(&["list"]);
+    env.wait_status(&busy, "completed", Duration::from_secs(15));
+    assert!(result_of(&env, &busy).ends_with("200000"));
+    let t = env.wait_status(&quick, "completed", Duration::from_secs(15));
+    assert_eq!(result_of(&env, &quick), "IMPORTANT RESULT", "{t:#}");
     // And a running one is re-adopted as before (its agent still runs across the restart).
     let long = run_in(&env, &tmux, &["--agent", "shell", "--", "sleep 3; echo survived"]);
     env.wait_status(&long, "running", Duration::from_secs(15));
@@ -678,6 +704,31 @@ fn pane_reports_from_anyone_but_the_tasks_wrapper_are_refused() {
     assert!(line.contains("\"ok\":false"), "{line}");
     let forged = format!("{{\"type\":\"pane_output\",\"task_id\":\"{pane}\",\"bytes\":5}}\n");
     w.write_all(forged.as_bytes()).unwrap();
+    // Its token is on no command line (`ps` shows those to every user): a file the wrapper
+    // read and removed.
+    let wrapper = tmux.run(&[
+        "display-message",
+        "-p",
+        "-t",
+        &env.task(&pane)["pane_id"].as_str().unwrap().to_string(),
+        "#{pane_pid}",
+    ]);
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", wrapper.trim())).unwrap();
+    let args: Vec<String> =
+        cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let file = args.iter().skip_while(|a| *a != "--token-file").nth(1).expect("a token file");
+    assert!(!Path::new(file).exists(), "read and removed");
+    assert!(!args.iter().any(|a| a == "--token"));
+    // Signals come from inside the task: from outside, even with its id, they are refused.
+    let out = env.run(&["signal", "done", "--task", &pane]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("come from inside it"));
+    let signal =
+        format!("{{\"req\":4,\"type\":\"signal\",\"task_id\":\"{pane}\",\"kind\":\"done\"}}\n");
+    w.write_all(signal.as_bytes()).unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("\"ok\":false"), "{line}");
     env.wait_status(&pane, "completed", Duration::from_secs(10));
     assert_eq!(result_of(&env, &pane), "from-the-pane");
     env.stop_daemon();
@@ -738,6 +789,76 @@ fn making_a_worktree_runs_no_hook_and_follows_no_link_out() {
     assert!(t["worktree_note"].as_str().unwrap_or("").contains("linked"), "{t:#}");
     assert!(!hook_marker.exists(), "post-checkout ran");
     assert!(!fsmonitor_marker.exists(), "core.fsmonitor ran");
+    // Nor does looking at what it did, or taking it back: no external diff, no signing.
+    let ext_marker = env.path().join("ext-diff-ran");
+    let ext = env.path().join("ext.sh");
+    std::fs::write(&ext, format!("#!/bin/sh\ntouch {}\n", ext_marker.display())).unwrap();
+    std::fs::set_permissions(&ext, std::fs::Permissions::from_mode(0o755)).unwrap();
+    git(&["config", "diff.external", ext.to_str().unwrap()]);
+    git(&["config", "commit.gpgSign", "true"]);
+    git(&["config", "gpg.program", ext.to_str().unwrap()]);
+    let id = t["id"].as_str().unwrap();
+    let in_repo = |args: &[&str]| {
+        env.cmd(args)
+            .current_dir(&repo)
+            .env("GIT_CONFIG_GLOBAL", env.path().join("gitconfig"))
+            .output()
+            .unwrap()
+    };
+    std::fs::write(tree.join("new.txt"), "new\n").unwrap();
+    let diff = in_repo(&["diff", id]);
+    assert!(String::from_utf8_lossy(&diff.stdout).contains("new.txt"), "{diff:?}");
+    let merged = in_repo(&["merge", id]);
+    assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+    assert!(!ext_marker.exists(), "the repository's diff.external or gpg.program ran");
+    env.stop_daemon();
+}
+
+#[test]
+fn no_worktree_is_made_where_others_may_write() {
+    let env = Env::new(&config_with(""));
+    let shared = env.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let repo = shared.join("proj");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", env.path().join("gitconfig"))
+            .env("HOME", env.path().join("home"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&[
+        "-c",
+        "user.email=t@e",
+        "-c",
+        "user.name=T",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "one",
+    ]);
+    // Where its worktrees go (`../proj.paneherd`), made by someone who lets everyone write.
+    let theirs = shared.join("proj.paneherd");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = env
+        .cmd(&["run", "--agent", "shell", "--worktree", "--wait", "--json", "--", "true"])
+        .current_dir(&repo)
+        .env("GIT_CONFIG_GLOBAL", env.path().join("gitconfig"))
+        .output()
+        .unwrap();
+    let t: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["status"], "error", "{t:#}");
+    assert!(t["reason"].as_str().unwrap().contains("others may write to"), "{t:#}");
+    assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 0, "nothing made in it");
     env.stop_daemon();
 }
 
@@ -745,7 +866,8 @@ fn making_a_worktree_runs_no_hook_and_follows_no_link_out() {
 
 #[test]
 fn prompts_too_long_for_an_argument_are_refused_and_a_dash_after_the_separator_is_a_prompt() {
-    let env = Env::new(&config_with(""));
+    let env =
+        Env::new(&config_with("[agents.flagged]\ncommand = [\"echo\", \"--prompt={prompt}\"]\n"));
     // Through standard input: no program, paneherd included, can take it as an argument.
     let big = "y".repeat(200 * 1024);
     let mut child = env
@@ -761,6 +883,19 @@ fn prompts_too_long_for_an_argument_are_refused_and_a_dash_after_the_separator_i
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("204800 bytes") && err.contains("131071"), "{err}");
     assert!(env.list().is_empty());
+    // What the agent's template puts around the prompt counts too.
+    let around = "y".repeat(131_071 - 4);
+    let mut child = env
+        .cmd(&["run", "--agent", "flagged", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(around.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("\"flagged\"'s argument 131076 bytes"), "{err}");
     // `--` then `-`: the prompt is "-", standard input is not read.
     let mut child = env
         .cmd(&["run", "--agent", "args", "--", "-"])

@@ -155,7 +155,7 @@ fn parallel_agents_edit_the_same_file_and_merge_one_after_the_other() {
     // A dirty checkout: merge refused before anything is done.
     std::fs::write(r.repo.join("src/lib.rs"), "pub fn g() {}\n").unwrap();
     let out = r.paneherd(&["merge", &b, "--squash"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "a refusal");
     assert!(text(&out).contains("uncommitted changes"), "{}", text(&out));
 }
 
@@ -171,7 +171,7 @@ fn discard_never_loses_work() {
     }
     let refused = |id: &str, why: &str| {
         let out = r.paneherd(&["discard", id]);
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(1), "a refusal: {}", text(&out));
         assert!(text(&out).contains(why), "{}", text(&out));
         assert!(Path::new(r.env.task(id)["worktree"].as_str().unwrap()).is_dir());
     };
@@ -353,7 +353,7 @@ fn the_main_worktree_and_foreign_directories_are_never_removed_even_with_force()
         assert_ne!(edited, record);
         std::fs::write(&file, edited).unwrap();
         let out = r.paneherd(&["discard", &id, "--force", "--delete-branch"]);
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(1), "a refusal: {}", text(&out));
         assert!(text(&out).contains(why), "{}", text(&out));
     }
     assert!(r.repo.join(".git").is_dir() && r.repo.join("shared.txt").is_file());
@@ -470,5 +470,32 @@ fn worktrees_of_one_repository_are_made_one_at_a_time() {
     for id in &ids {
         let t = r.ended(id);
         assert_eq!(t["status"], "completed", "{t}");
+    }
+}
+
+#[test]
+fn a_merge_git_will_not_start_says_gits_reason_and_the_file() {
+    let r = Repo::new("");
+    // A file in the task's branch is untracked in the repository: git refuses to overwrite it.
+    let id = r.run("echo theirs > notes.txt; git add -A; git commit -qm notes");
+    r.ended(&id);
+    std::fs::write(r.repo.join("notes.txt"), "mine, untracked\n").unwrap();
+    let before = r.snapshot();
+    for how in [&["--squash"][..], &[][..], &["--rebase"][..]] {
+        let mut args = vec!["merge", id.as_str()];
+        args.extend_from_slice(how);
+        let out = r.paneherd(&args);
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{how:?}: {said}");
+        if how != ["--rebase"] {
+            assert!(
+                said.contains("untracked working tree files would be overwritten")
+                    && said.contains("notes.txt"),
+                "{how:?}: git's reason and the file: {said}"
+            );
+        }
+        assert!(!said.contains("conflicts in :"), "{said}");
+        assert_eq!(r.snapshot(), before, "{how:?}: the repository as it was");
+        assert_eq!(std::fs::read_to_string(r.repo.join("notes.txt")).unwrap(), "mine, untracked\n");
     }
 }

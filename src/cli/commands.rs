@@ -42,7 +42,8 @@ pub fn dispatch(cli: Cli) -> i32 {
                     usage("no task: run inside a task (PANEHERD_TASK_ID) or give --task")
                 })?;
             let mut c = Client::connect(&paths, true).await?;
-            let t: Task = c.request(Request::Signal { task_id: task, kind, text }).await?;
+            let token = std::env::var("PANEHERD_TASK_TOKEN").ok();
+            let t: Task = c.request(Request::Signal { task_id: task, kind, text, token }).await?;
             outln!(
                 "{} {}",
                 t.id,
@@ -73,8 +74,16 @@ pub fn dispatch(cli: Cli) -> i32 {
             clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut script);
             out::bytes(&script).map(|()| exit::OK).map_err(Fail::from)
         }
-        Command::PaneRun { socket, task, token } => {
-            Ok(crate::runner::pane::run_wrapper::<crate::client::PaneLink>(&socket, &task, &token))
+        Command::PaneRun { socket, task, token_file } => {
+            match crate::runner::pane::take_token(&token_file) {
+                Some(token) => Ok(crate::runner::pane::run_wrapper::<crate::client::PaneLink>(
+                    &socket, &task, &token,
+                )),
+                None => Err(usage(format!(
+                    "no token in {} (pane-run is started by the paneherd daemon)",
+                    token_file.display()
+                ))),
+            }
         }
         // Run by tmux's hook: silent, and 0 whatever happens (tmux would cover the user's pane
         // with a failure), also when the daemon has gone.

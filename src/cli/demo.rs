@@ -58,7 +58,7 @@ pub fn run(paths: &Paths, a: super::DemoArgs) -> CmdResult {
             Ok(())
         })?;
     }
-    on_runtime(finish(paths, ids.clone()))?;
+    on_runtime(finish(paths, since, ids.clone()))?;
     if !a.in_session {
         // Inside a session of its own, the summary is printed by the process that made it,
         // on the user's terminal once the session is gone.
@@ -138,12 +138,40 @@ async fn submit(
     Ok(ids)
 }
 
-/// After the user quit: the demo's tasks still going are cancelled and its panes closed.
-async fn finish(paths: &Paths, ids: Vec<String>) -> Result<(), Fail> {
+/// After the user quit: the demo's tasks still going — and those made from them during the
+/// demo (a retry or a follow-up from the dashboard) — are cancelled and their panes closed.
+async fn finish(paths: &Paths, since: timefmt::Timestamp, ids: Vec<String>) -> Result<(), Fail> {
     let mut c = Client::connect(paths, true).await?;
-    let _: Vec<Task> = c.request(Request::Cancel { ids: ids.clone(), all: false }).await?;
-    c.request_raw(Request::ClosePanes { ids }).await?;
+    let filter = ListFilter { since: Some(since), ..Default::default() };
+    let made: Vec<Task> = c.request(Request::List { filter }).await?;
+    let ours = descendants(&ids, &made);
+    let open: Vec<String> = made
+        .iter()
+        .filter(|t| ours.contains(&t.id) && !t.status.is_terminal())
+        .map(|t| t.id.clone())
+        .collect();
+    if !open.is_empty() {
+        let _: Vec<Task> = c.request(Request::Cancel { ids: open, all: false }).await?;
+    }
+    c.request_raw(Request::ClosePanes { ids: ours.into_iter().collect() }).await?;
     Ok(())
+}
+
+/// The demo's tasks and every task made from one of them (its `parent`), however deep.
+fn descendants(ids: &[String], made: &[Task]) -> std::collections::BTreeSet<String> {
+    let mut ours: std::collections::BTreeSet<String> = ids.iter().cloned().collect();
+    loop {
+        let more: Vec<String> = made
+            .iter()
+            .filter(|t| !ours.contains(&t.id))
+            .filter(|t| t.parent.as_ref().is_some_and(|p| ours.contains(p)))
+            .map(|t| t.id.clone())
+            .collect();
+        if more.is_empty() {
+            return ours;
+        }
+        ours.extend(more);
+    }
 }
 
 /// What happened, and what to try next — with this binary's real path, so that every command
@@ -155,6 +183,7 @@ fn summary(paths: &Paths, since: timefmt::Timestamp, exe: &std::path::Path) -> C
         let tasks: Vec<Task> = c.request(Request::List { filter }).await?;
         Ok(tasks.into_iter().filter(|t| t.agent == "demo").collect())
     })?;
+    let exe = &shortest(exe);
     let count = |s: TaskStatus| tasks.iter().filter(|t| t.status == s).count();
     let mut parts = vec![];
     for s in TaskStatus::ALL.iter().filter(|s| s.is_terminal()) {
@@ -174,9 +203,60 @@ fn summary(paths: &Paths, since: timefmt::Timestamp, exe: &std::path::Path) -> C
     tries.push((format!("{exe} list"), "every task"));
     tries.push((format!("{exe} run --agent demo \"your idea\""), "one more"));
     tries.push((exe.clone(), "the dashboard"));
-    let w = tries.iter().map(|(c, _)| c.chars().count()).max().unwrap_or(0);
+    // What each is, then the command: the commands can be long (a path), and every line
+    // stays within 80 columns where it can.
+    let w = tries.iter().map(|(_, what)| what.chars().count()).max().unwrap_or(0);
     for (cmd, what) in tries {
-        outln!("  {cmd:w$}   ({what})");
+        outln!("  {what:w$}  {cmd}");
     }
     Ok(exit::OK)
+}
+
+/// The shortest way to name `exe` that runs it from here: `paneherd` when that is it on the
+/// `PATH`, a path relative to this directory when it is below it (`cargo run`), else as is.
+fn shortest(exe: &std::path::Path) -> std::path::PathBuf {
+    let same = |a: &std::path::Path| {
+        std::fs::canonicalize(a)
+            .ok()
+            .zip(std::fs::canonicalize(exe).ok())
+            .is_some_and(|(x, y)| x == y)
+    };
+    if let Some(name) = exe.file_name()
+        && let Ok(found) = which::which(name)
+        && same(&found)
+    {
+        return std::path::PathBuf::from(name);
+    }
+    match std::env::current_dir()
+        .ok()
+        .and_then(|d| exe.strip_prefix(d).ok().map(|p| p.to_path_buf()))
+    {
+        Some(rel) if rel.components().count() > 1 => rel,
+        _ => exe.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, parent: Option<&str>) -> Task {
+        let mut t = Task::pending(id, "demo", "p", "/".into(), "/x.log".into(), timefmt::now());
+        t.parent = parent.map(str::to_string);
+        t
+    }
+
+    #[test]
+    fn what_was_made_from_the_demos_tasks_is_the_demos_too() {
+        let made = vec![
+            task("d1", None),
+            task("d2", None),
+            task("r1", Some("d1")),
+            task("r2", Some("r1")),
+            task("other", None),
+            task("child-of-other", Some("other")),
+        ];
+        let ours = descendants(&["d1".into(), "d2".into()], &made);
+        assert_eq!(ours.into_iter().collect::<Vec<_>>(), ["d1", "d2", "r1", "r2"]);
+    }
 }

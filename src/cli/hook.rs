@@ -113,7 +113,8 @@ async fn handle(paths: &Paths, input: &Value) -> CmdResult {
         };
         if let Some((kind, text)) = signal {
             let mut c = Client::connect(paths, true).await?;
-            let req = Request::Signal { task_id: task.clone(), kind: kind.into(), text };
+            let token = std::env::var("PANEHERD_TASK_TOKEN").ok();
+            let req = Request::Signal { task_id: task.clone(), kind: kind.into(), text, token };
             c.request_raw(req).await?;
         }
     }
@@ -154,6 +155,7 @@ pub fn codex(paths: &Paths, payload: Option<&str>) -> i32 {
         return exit::OK;
     }
     let thread = field(&v, "thread-id").to_string();
+    let token = std::env::var("PANEHERD_TASK_TOKEN").ok();
     let sent = super::commands::block_on(async {
         let mut c = Client::connect(paths, true).await?;
         if !thread.is_empty() {
@@ -161,10 +163,12 @@ pub fn codex(paths: &Paths, payload: Option<&str>) -> i32 {
                 task_id: task.clone(),
                 kind: "session".into(),
                 text: Some(thread),
+                token: token.clone(),
             };
             c.request_raw(req).await?;
         }
-        c.request_raw(Request::Signal { task_id: task, kind: "done".into(), text: None }).await?;
+        let done = Request::Signal { task_id: task, kind: "done".into(), text: None, token };
+        c.request_raw(done).await?;
         Ok(exit::OK)
     });
     if let Err(e) = sent {

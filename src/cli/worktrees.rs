@@ -46,7 +46,8 @@ pub(super) async fn diff(paths: &Paths, id: &str, stat: bool) -> CmdResult {
         state::diff(&wt, &base, stat, color)
     } else {
         // Its worktree is gone (merged or discarded): what its branch holds.
-        let mut args = vec!["diff", if color { "--color=always" } else { "--no-color" }];
+        let mut args = vec!["diff", "--no-ext-diff", "--no-textconv"];
+        args.push(if color { "--color=always" } else { "--no-color" });
         if stat {
             args.push("--stat");
         }
@@ -101,7 +102,9 @@ pub(super) async fn merge(paths: &Paths, id: &str, how: ops::How) -> CmdResult {
             note_it(&mut c, &t.id, &e.to_string()).await;
             Err(failed(e.to_string()))
         }
-        Err(e) => Err(usage(e.to_string())),
+        // Refused (it would lose work, a dirty checkout, git would not start): exit 1, as a
+        // conflict does.
+        Err(e) => Err(failed(e.to_string())),
     }
 }
 
@@ -111,7 +114,7 @@ pub(super) async fn discard(paths: &Paths, id: &str, opt: ops::Discard) -> CmdRe
     let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
     refuse_running(&t, "discard")?;
     let tree = tree_of(&t, &wt, &repo, &branch);
-    let done = ops::discard(&tree, opt).map_err(|e| usage(e.to_string()))?;
+    let done = ops::discard(&tree, opt).map_err(|e| failed(e.to_string()))?;
     note_it(&mut c, &t.id, &format!("discarded: {done}")).await;
     outln!("{}: {done}", t.id);
     Ok(exit::OK)

@@ -126,6 +126,9 @@ pub struct ExitRecord {
     pub signal: Option<i32>,
     /// What of the output could not be written to the log, and why (a full disk), if any.
     pub log_error: Option<String>,
+    /// When the agent ended.
+    #[serde(with = "timefmt::ts_opt")]
+    pub at: Option<Timestamp>,
 }
 
 /// A task's own git worktree, as asked for when it was submitted; made when it starts.
@@ -235,6 +238,11 @@ pub struct Task {
     /// What befell the worktree: its set-up failed, it was merged or discarded.
     #[serde(default)]
     pub worktree_note: Option<String>,
+    /// The submitter sent its environment, kept (never in this record) in the private secrets
+    /// journal until the task starts: a task that finds it gone after a restart is not run in
+    /// the daemon's instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub env_kept: bool,
 }
 
 /// How a running (or pending) task ended.
@@ -314,6 +322,7 @@ impl Task {
             base: None,
             repo: None,
             worktree_note: None,
+            env_kept: false,
         }
     }
 

@@ -34,6 +34,13 @@ pub fn connection_cap(open_files: u64) -> usize {
     usize::try_from(open_files / 2).unwrap_or(usize::MAX).clamp(8, 16_384)
 }
 
+/// How many tasks may run at once with `open_files` descriptors, `connections` of them kept for
+/// clients: each running task holds about three (its log, its output pipe, its process).
+pub fn task_cap(open_files: u64, connections: usize) -> u32 {
+    let left = open_files.saturating_sub(connections as u64).saturating_sub(64);
+    u32::try_from(left / 3).unwrap_or(u32::MAX).max(1)
+}
+
 /// Counts open connections against the cap.
 #[derive(Clone)]
 pub struct Gate {
@@ -94,5 +101,8 @@ mod tests {
         assert_eq!(connection_cap(1024), 512);
         assert_eq!(connection_cap(4), 8);
         assert_eq!(connection_cap(u64::MAX), 16_384);
+        // 256 descriptors: 128 for connections, 64 for the daemon, the rest for tasks.
+        assert_eq!(task_cap(256, 128), 21);
+        assert_eq!(task_cap(10, 8), 1);
     }
 }

@@ -29,7 +29,11 @@ pub const ICON: &[u8] = include_bytes!("../../assets/icon.png");
 pub fn install_icon(data: &std::path::Path) -> Option<PathBuf> {
     let p = data.join("icon.png");
     if !p.exists() {
-        std::fs::write(&p, ICON).ok()?;
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&p).ok()?;
+        f.write_all(ICON).ok()?;
     }
     Some(p)
 }

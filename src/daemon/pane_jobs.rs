@@ -133,6 +133,23 @@ pub fn start(hub: HubHandle, exe: PathBuf, socket: PathBuf) -> mpsc::UnboundedSe
     tx
 }
 
+/// Writes a pane wrapper's token to a file of its own (0600) in the daemon's runtime dir (0700),
+/// beside the socket.
+fn write_token(socket: &std::path::Path, id: &str, token: &str) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = socket.parent().unwrap_or(std::path::Path::new("."));
+    let path = dir.join(format!("pane-{id}.token"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    f.write_all(token.as_bytes())?;
+    Ok(path)
+}
+
 fn log_err<T>(what: &str, r: anyhow::Result<T>) {
     if let Err(e) = r {
         tracing::warn!(error = %format!("{e:#}"), "{what}");
@@ -151,17 +168,30 @@ async fn run(
     match job {
         PaneJob::Open { id, origin, cwd, title, token, tmux } => {
             let sock = shell_quote(&socket.to_string_lossy());
-            // The small wrapper binary beside this one, else this one's `pane-run`. Its token
-            // is what it attaches with: only it reports for the task.
+            // The wrapper's token, what it attaches with (only it reports for the task): in a
+            // private file it reads and removes, never on a command line (`ps` shows those
+            // to every user).
+            let token_file = match write_token(socket, &id, &token) {
+                Ok(p) => p,
+                Err(e) => {
+                    hub.input(Input::StartFailed {
+                        id,
+                        reason: format!("cannot hand the pane its token: {e}"),
+                    });
+                    return false;
+                }
+            };
+            let tf = shell_quote(&token_file.to_string_lossy());
+            // The small wrapper binary beside this one, else this one's `pane-run`.
             let small = exe.with_file_name("paneherd-pane");
             let run = if small.is_file() {
                 format!(
-                    "exec {} --socket {sock} --task {id} --token {token}",
+                    "exec {} --socket {sock} --task {id} --token-file {tf}",
                     shell_quote(&small.to_string_lossy())
                 )
             } else {
                 format!(
-                    "exec {} pane-run --socket {sock} --task {id} --token {token}",
+                    "exec {} pane-run --socket {sock} --task {id} --token-file {tf}",
                     shell_quote(&exe.to_string_lossy())
                 )
             };
@@ -195,6 +225,7 @@ async fn run(
                     hub.input(Input::PaneOpened { id, pane: placed.pane });
                 }
                 Err(e) => {
+                    let _ = std::fs::remove_file(&token_file);
                     tracing::warn!(task = %id, error = %format!("{e:#}"), "no pane; running headless");
                     hub.input(Input::StartFailed {
                         id,

@@ -257,6 +257,23 @@ impl Engine {
                 None => {
                     tracing::info!(task = %id, "its record is written now");
                     self.unwritten.remove(&id);
+                    // Said as it is now: recorded, late. (Not a new end: nobody is told again.)
+                    const NOT_YET: &str = "its end could not be recorded: ";
+                    let late = |text: &mut String| {
+                        if let Some(at) = text.find(NOT_YET) {
+                            let why = text[at + NOT_YET.len()..].to_string();
+                            text.replace_range(at.., &format!("its end was recorded late ({why})"));
+                        }
+                    };
+                    if let Some(t) = self.table.get_mut(&id)
+                        && t.reason.as_deref().is_some_and(|r| r.contains(NOT_YET))
+                    {
+                        t.reason.as_mut().map(late);
+                        t.summary.as_mut().map(late);
+                        let t = t.clone();
+                        fx.push(self.write(&t, None, Durability::Soon, None));
+                        fx.push(Effect::Announce(Event::TaskChanged { task: Box::new(t) }));
+                    }
                 }
             },
             AfterWrite::Ended { task, summarize, result } => {

@@ -46,8 +46,8 @@ impl Engine {
                 }
                 Err(e) => answer(Err(e)),
             },
-            Request::Signal { task_id, kind, text } => {
-                self.signal(&task_id, &kind, text, reply, now)
+            Request::Signal { task_id, kind, text, token } => {
+                self.signal(&task_id, &kind, text, token.as_deref(), reply, now)
             }
             Request::DelegatorSession { delegator, session } => {
                 if session.trim().is_empty() || session.len() > 200 {
@@ -235,6 +235,7 @@ impl Engine {
         task_id: &str,
         kind: &str,
         text: Option<String>,
+        token: Option<&str>,
         reply: ReplyTo,
         now: Timestamp,
     ) -> Vec<Effect> {
@@ -245,6 +246,14 @@ impl Engine {
         };
         if self.table.get(&id).map(|t| t.status) != Some(TaskStatus::Running) {
             return answer(Err(invalid(format!("task {id} is not running"))));
+        }
+        // From inside the task only: its agent (and what it runs) has the task's token.
+        let ours = self.runs.get(&id).and_then(|r| r.token.as_deref());
+        if ours.is_none() || ours != token {
+            return answer(Err(invalid(format!(
+                "signals for task {id} come from inside it (PANEHERD_TASK_TOKEN in its \
+                 environment); to stop it from outside, `paneherd cancel {id}`"
+            ))));
         }
         let mut fx = vec![];
         match kind {

@@ -24,7 +24,7 @@ impl Engine {
             (Some(v), _) => v,
             // Its pane is gone, but its wrapper wrote down how the agent ended: recorded so.
             (None, Some(exit)) => {
-                self.runs.insert(id.to_string(), Run::default());
+                self.runs.insert(id.to_string(), Run { ended_at: exit.at, ..Default::default() });
                 self.startup.remove(id);
                 return self.exited(
                     id,
@@ -60,6 +60,8 @@ impl Engine {
                 ttl: Duration::from_secs(ttl),
                 idle,
                 token,
+                // Ended while no daemon watched: when it did.
+                ended_at: exit.as_ref().and_then(|e| e.at),
                 ..Default::default()
             },
         );
@@ -125,7 +127,7 @@ impl Engine {
             .filter(|t| !t.status.is_terminal())
             .map(|t| (t.id.clone(), t.model.clone()))
             .collect();
-        self.sched.regroup(config.concurrency.max_running, |id| {
+        self.sched.regroup(cap(config.concurrency.max_running, self.setup.max_tasks), |id| {
             limits.group_for(models.get(id).and_then(|m| m.as_deref()))
         });
         let mut fx = vec![];

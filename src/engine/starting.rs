@@ -143,6 +143,7 @@ impl Engine {
     fn launch(&mut self, id: &str, now: Timestamp) -> Vec<Effect> {
         let Some(task) = self.table.get(id).cloned() else { return vec![] };
         let env = self.envs.remove(id);
+        let token = self.world.secret();
         let config = self.settings.config.clone();
         let launch = (|| {
             let agent = config
@@ -174,6 +175,9 @@ impl Engine {
             let mut extra = vec![("PWD".to_string(), task.cwd.display().to_string())];
             extra.extend(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())));
             extra.push(("PANEHERD_TASK_ID".into(), task.id.clone()));
+            // The task's own token: its signals (`paneherd signal`, its hooks) carry it, and its
+            // pane's wrapper attaches with it.
+            extra.push(("PANEHERD_TASK_TOKEN".into(), token.clone()));
             Ok::<_, String>(Launch {
                 task_id: task.id.clone(),
                 program,
@@ -201,13 +205,12 @@ impl Engine {
             stale: Duration::from_secs(stale),
             ttl: Duration::from_secs(ttl),
             idle,
+            token: Some(token.clone()),
             ..Default::default()
         };
         let fx = match &task.tmux {
             Some(origin) => {
                 run.launch = Some(launch);
-                let token = self.world.secret();
-                run.token = Some(token.clone());
                 vec![Effect::OpenPane {
                     id: id.to_string(),
                     origin: origin.clone(),
@@ -266,10 +269,13 @@ impl Engine {
         }
         run.pid = Some(pid);
         let (stale, ttl, pane, kill) = (run.stale, run.ttl, run.pane.clone(), run.kill.clone());
-        // Its environment has served; a pane's wrapper keeps its token through a restart.
-        let secret = match &run.token {
-            Some(t) => SecretOp::Set(TaskSecret { env: None, pane_token: Some(t.clone()) }),
-            None => SecretOp::Clear,
+        // Its environment has served; a pane task keeps its token through a restart (its
+        // wrapper and agent report with it to the next daemon).
+        let secret = match (&run.token, &run.pane) {
+            (Some(t), Some(_)) => {
+                SecretOp::Set(TaskSecret { env: None, pane_token: Some(t.clone()) })
+            }
+            _ => SecretOp::Clear,
         };
         let Some(t) = self.table.get_mut(id) else { return vec![] };
         t.pane_id = pane;

@@ -78,6 +78,24 @@ impl Engine {
             .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
             .map_err(invalid)?;
         let agent = config.agents.get(&r.agent).ok_or_else(|| invalid("the agent vanished"))?;
+        // The agent's argument that holds the prompt, with what its template puts around it.
+        let longest = agent
+            .command
+            .get_ref()
+            .iter()
+            .filter(|a| a.contains("{prompt}"))
+            .map(|a| a.len() + a.matches("{prompt}").count() * spec.prompt.len().saturating_sub(8))
+            .max()
+            .unwrap_or(0);
+        if longest > ARG_MAX_BYTES {
+            return Err(invalid(format!(
+                "the prompt ({} bytes) makes agent {:?}'s argument {longest} bytes: a program's \
+                 argument holds at most {ARG_MAX_BYTES} (the kernel's limit); put the long part \
+                 in a file and ask the agent to read that file",
+                spec.prompt.len(),
+                r.agent
+            )));
+        }
         let cwd = match spec.cwd.clone().or(agent.cwd.clone()).or(spec.client_cwd.clone()) {
             Some(c) if c.is_absolute() => c,
             Some(c) => return Err(invalid(format!("cwd {:?} is not an absolute path", c))),
@@ -134,6 +152,7 @@ impl Engine {
         };
         task.resume = spec.resume;
         task.delegator = spec.delegator;
+        task.env_kept = env.is_some();
         task.limit_group = group.key.clone();
         // A worktree: asked for, or the category's or the agent's `worktree = true`.
         let wanted = config.worktree_for(task.category.as_deref(), &task.agent);

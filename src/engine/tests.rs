@@ -10,9 +10,10 @@ use crate::core::timefmt;
 use crate::proto::{ErrorKind, Event, Request};
 use crate::runner::Exit;
 
-/// Ids `t1`, `t2`, …; sessions `s1`, …; every directory and program exists.
+/// Ids `t1`, `t2`, …; sessions `s1`, …; tokens `token1`, …; every directory and program exists.
 struct FakeWorld {
     n: u32,
+    tokens: u32,
 }
 
 impl World for FakeWorld {
@@ -30,8 +31,8 @@ impl World for FakeWorld {
         format!("s{}", self.n)
     }
     fn secret(&mut self) -> String {
-        self.n += 1;
-        format!("token{}", self.n)
+        self.tokens += 1;
+        format!("token{}", self.tokens)
     }
     fn is_dir(&self, _: &Path) -> bool {
         true
@@ -76,6 +77,7 @@ fn setup() -> Setup {
         data_dir: "/data".into(),
         started_at: t0(),
         path: Some("/usr/bin".into()),
+        max_tasks: None,
     }
 }
 
@@ -102,8 +104,13 @@ impl Rig {
     }
 
     fn configured(config: &str, history: crate::store::Loaded) -> Rig {
-        let (e, fx) =
-            Engine::new(setup(), Box::new(FakeWorld { n: 0 }), loaded(config), history, t0());
+        let (e, fx) = Engine::new(
+            setup(),
+            Box::new(FakeWorld { n: 0, tokens: 0 }),
+            loaded(config),
+            history,
+            t0(),
+        );
         let mut r = Rig { e, next_reply: 1, writes: vec![] };
         r.note(&fx);
         r
@@ -392,7 +399,7 @@ fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
     queued.limit_group = "stale-group".into();
     let (e, fx) = Engine::new(
         setup(),
-        Box::new(FakeWorld { n: 0 }),
+        Box::new(FakeWorld { n: 0, tokens: 0 }),
         loaded(CONFIG),
         history(vec![running("lost1", None), running("inpane", Some("%5")), queued]),
         at(10.0),
@@ -660,6 +667,8 @@ fn an_end_that_cannot_be_recorded_is_an_error_and_written_again() {
     let fx = r.flush(at(6.0));
     assert!(!timers(&fx).contains_key(&TimerKind::Rewrite), "written: no more tries");
     assert!(r.e.unwritten.is_empty());
+    let t = r.e.table.get(&a).unwrap();
+    assert!(t.reason.as_deref().unwrap().contains("its end was recorded late (disk full"), "{t:?}");
 }
 
 #[test]
@@ -703,8 +712,13 @@ fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_ar
         secrets,
         ..Default::default()
     };
-    let (e, fx) =
-        Engine::new(setup(), Box::new(FakeWorld { n: 0 }), loaded(CONFIG), history, at(10.0));
+    let (e, fx) = Engine::new(
+        setup(),
+        Box::new(FakeWorld { n: 0, tokens: 0 }),
+        loaded(CONFIG),
+        history,
+        at(10.0),
+    );
     let mut r = Rig { e, next_reply: 1, writes: vec![] };
     r.note(&fx);
     let env = fx.iter().find_map(|f| match f {
@@ -713,7 +727,12 @@ fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_ar
     });
     assert_eq!(env, Some(vec![("WHO".to_string(), "them".to_string())]), "its submitter's");
     // The pane agent ended while no daemon ran: its pane is there, its wrapper wrote the exit.
-    let exit = crate::core::task::ExitRecord { code: Some(0), signal: None, log_error: None };
+    let exit = crate::core::task::ExitRecord {
+        code: Some(0),
+        signal: None,
+        log_error: None,
+        at: Some(at(10.5)),
+    };
     let fx = r.input(
         Input::Adopted { id: "inpane".into(), visible: Some(true), exit: Some(exit) },
         at(11.0),
@@ -733,6 +752,7 @@ fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_ar
     r.input(Input::Collected { id: "inpane".into(), result: Ok("its result".into()) }, at(11.0));
     r.flush(at(11.0));
     assert_eq!(r.status("inpane"), TaskStatus::Completed);
+    assert_eq!(r.e.table.get("inpane").unwrap().finished_at, Some(at(10.5)), "when it ended");
 }
 
 #[test]
@@ -760,4 +780,25 @@ fn a_layout_switched_by_a_dashboard_is_its_windows_alone_and_ends_with_it() {
     let fx = r.input(Input::Closed { conn: 1 }, at(1.0));
     assert!(fx.iter().any(|f| matches!(f, Effect::WindowLayout { geometry: None, .. })));
     assert_eq!(r.e.layout_name(1), "main-vertical");
+}
+
+#[test]
+fn a_waiting_task_whose_environment_is_gone_is_never_run_in_the_daemons() {
+    let mut lost = Task::pending("q1", "a", "p", "/w".into(), "/data/tasks/q1.log".into(), t0());
+    lost.env_kept = true;
+    let plain = Task::pending("q2", "a", "p", "/w".into(), "/data/tasks/q2.log".into(), t0());
+    let (e, fx) = Engine::new(
+        setup(),
+        Box::new(FakeWorld { n: 0, tokens: 0 }),
+        loaded(CONFIG),
+        history(vec![lost, plain]),
+        at(1.0),
+    );
+    let mut r = Rig { e, next_reply: 1, writes: vec![] };
+    r.note(&fx);
+    assert_eq!(launched(&fx), vec!["q2"], "one submitted without an environment runs as before");
+    r.flush(at(1.0));
+    let t = r.e.table.get("q1").unwrap();
+    assert_eq!(t.status, TaskStatus::Error);
+    assert!(t.reason.as_deref().unwrap().contains("paneherd retry q1"), "{:?}", t.reason);
 }

@@ -70,6 +70,14 @@ async fn connect<L: Link>(socket: &Path) -> L {
     }
 }
 
+/// The token the daemon left for a pane's wrapper in `path`, read and the file removed (it is
+/// needed once: the wrapper keeps it in memory).
+pub fn take_token(path: &Path) -> Option<String> {
+    let token = std::fs::read_to_string(path).ok()?;
+    let _ = std::fs::remove_file(path);
+    Some(token.trim().to_string()).filter(|t| !t.is_empty())
+}
+
 /// `paneherd pane-run`: runs task `task_id`'s agent in this pane. Returns the exit code.
 pub fn run_wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> i32 {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -210,11 +218,16 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
     let mut input = vec![0u8; 4096];
     let mut input_open = true;
     let mut exit: Option<std::process::ExitStatus> = None;
+    let mut exited_at = None;
     let mut drain_until = Instant::now();
     let mut drain_end = Instant::now();
     let mut unreported: u64 = 0;
     let mut report_at = Instant::now();
     let mut last_output = Instant::now() - QUIET;
+    // The line to the daemon, or (while it is away) the reconnection under way.
+    let mut link: Option<L> = Some(client);
+    type Reattach<'a, L> = std::pin::Pin<Box<dyn std::future::Future<Output = (L, bool)> + 'a>>;
+    let mut again: Option<Reattach<'_, L>> = None;
     loop {
         tokio::select! {
             read = from_agent.read(&mut out) => match read {
@@ -241,21 +254,41 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
             _ = winch.recv() => { let _ = to_agent.resize(pane_size()); }
             status = child.wait(), if exit.is_none() => {
                 exit = Some(status.context("cannot wait for the agent")?);
+                exited_at = Some(crate::core::timefmt::now());
                 drain_end = Instant::now() + DRAIN_MAX;
                 drain_until = Instant::now() + DRAIN_QUIET;
             }
             _ = sleep_until(drain_until), if exit.is_some() => break,
-            _ = sleep_until(report_at), if unreported > 0 => {
+            _ = sleep_until(report_at), if unreported > 0 && link.is_some() => {
                 let req = Request::PaneOutput { task_id: task_id.into(), bytes: unreported };
-                if client.report(req).await.is_err() {
-                    client = reattach(socket, task_id, token).await.0;
+                if let Some(c) = link.as_mut()
+                    && c.report(req).await.is_err()
+                {
+                    link = None;
+                    again = Some(Box::pin(reattach::<L>(socket, task_id, token)));
                 }
                 unreported = 0;
             }
-            _ = client.lost() => {
-                // The daemon went away (a restart): report in to the next one, which
-                // re-adopts this task.
-                client = reattach(socket, task_id, token).await.0;
+            // The daemon went away (a restart): the agent goes on, its output is kept, and
+            // this wrapper reports in to the next daemon (which re-adopts the task) once one
+            // answers — in the background, never holding up the agent's terminal.
+            _ = async {
+                match link.as_mut() {
+                    Some(c) => c.lost().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                link = None;
+                again = Some(Box::pin(reattach::<L>(socket, task_id, token)));
+            }
+            (next, _refused) = async {
+                match again.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                again = None;
+                link = Some(next);
             }
         }
     }
@@ -263,18 +296,31 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
         Some(s) => s,
         None => child.wait().await.context("cannot wait for the agent")?,
     };
+    let ended_at = exited_at.unwrap_or_else(crate::core::timefmt::now);
     drop(raw);
     use std::os::unix::process::ExitStatusExt;
     let (code, signal) = (status.code(), status.signal());
     let log_error = log.failed.take();
     // The log is complete: written down beside it (for a daemon away at this moment, which
     // learns it from there), then told (through a restart if need be).
-    let record = crate::core::task::ExitRecord { code, signal, log_error: log_error.clone() };
+    let record = crate::core::task::ExitRecord {
+        code,
+        signal,
+        log_error: log_error.clone(),
+        at: Some(ended_at),
+    };
     let exit_path = launch.log_path.with_extension("exit");
     if let Err(e) = crate::store::write_exit(&exit_path, &record) {
         eprintln!("\r\npaneherd: cannot write {}: {e}\r", exit_path.display());
     }
-    loop {
+    let (mut client, refused) = match (link, again) {
+        (Some(c), _) => (c, false),
+        (None, Some(f)) => f.await,
+        (None, None) => reattach::<L>(socket, task_id, token).await,
+    };
+    // A daemon that refused this wrapper took the end from what was written down.
+    let mut done = refused;
+    while !done {
         let req = Request::PaneExited {
             task_id: task_id.to_string(),
             code,
@@ -292,9 +338,7 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
             Err(LinkError::Gone(_)) => {
                 let (c, refused) = reattach(socket, task_id, token).await;
                 client = c;
-                if refused {
-                    break;
-                }
+                done = refused;
             }
         }
     }

@@ -17,9 +17,22 @@ pub struct GitError {
 }
 
 /// Settings given to every git call: no hooks (a hooks path that is not a directory has none),
-/// no file-system monitor command.
-const NO_REPO_COMMANDS: [&str; 4] =
-    ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"];
+/// no file-system monitor command, no signing program (and every `diff` of paneherd's runs with
+/// `--no-ext-diff --no-textconv`) —
+/// commands a repository's own config could name (and an agent in one of its worktrees could
+/// write there).
+const NO_REPO_COMMANDS: [&str; 10] = [
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "commit.gpgSign=false",
+    "-c",
+    "tag.gpgSign=false",
+    "-c",
+    "core.sshCommand=false",
+];
 
 fn command(dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new("git");

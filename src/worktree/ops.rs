@@ -138,6 +138,27 @@ pub fn merge(t: &Tree, how: How) -> Result<Merged, Refused> {
             .map(|s| s.lines().map(String::from).collect())
             .unwrap_or_default()
     };
+    // git would not even start (untracked files in the way, …): its own words, one line.
+    let git_refused = |e: git::GitError| {
+        let said: Vec<&str> = e.message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        no(format!(
+            "git would not {} {} {} {target}: {}; {} is as it was{}",
+            match how {
+                How::Rebase => "rebase",
+                How::Squash => "squash-merge",
+                How::Merge => "merge",
+            },
+            t.branch,
+            if how == How::Rebase { "onto" } else { "into" },
+            said.join(" "),
+            repo.display(),
+            if committed_pending {
+                " (the task's uncommitted work was committed on its branch first)"
+            } else {
+                ""
+            }
+        ))
+    };
     let refused = |files: Vec<String>| Refused::Conflict {
         branch: t.branch.to_string(),
         target: target.clone(),
@@ -149,16 +170,24 @@ pub fn merge(t: &Tree, how: How) -> Result<Merged, Refused> {
     match how {
         How::Merge => {
             let msg = format!("Merge paneherd task {}: {}", t.task_id, t.title);
-            if git::run(repo, &["merge", "--no-ff", "--no-edit", "-m", &msg, t.branch]).is_err() {
+            if let Err(e) = git::run(repo, &["merge", "--no-ff", "--no-edit", "-m", &msg, t.branch])
+            {
                 let files = conflict(repo);
+                if files.is_empty() {
+                    let _ = git::run(repo, &["merge", "--abort"]);
+                    return Err(git_refused(e));
+                }
                 git::run(repo, &["merge", "--abort"]).map_err(g)?;
                 return Err(refused(files));
             }
         }
         How::Squash => {
-            if git::run(repo, &["merge", "--squash", t.branch]).is_err() {
+            if let Err(e) = git::run(repo, &["merge", "--squash", t.branch]) {
                 let files = conflict(repo);
                 git::run(repo, &["reset", "--merge"]).map_err(g)?;
+                if files.is_empty() {
+                    return Err(git_refused(e));
+                }
                 return Err(refused(files));
             }
             let msg = format!(
@@ -177,12 +206,16 @@ pub fn merge(t: &Tree, how: How) -> Result<Merged, Refused> {
                     t.path.display()
                 )));
             }
-            if git::run(t.path, &["rebase", &target]).is_err() {
+            if let Err(e) = git::run(t.path, &["rebase", &target]) {
                 let files = conflict(t.path);
+                if files.is_empty() {
+                    let _ = git::run(t.path, &["rebase", "--abort"]);
+                    return Err(git_refused(e));
+                }
                 git::run(t.path, &["rebase", "--abort"]).map_err(g)?;
                 return Err(refused(files));
             }
-            git::run(repo, &["merge", "--ff-only", t.branch]).map_err(g)?;
+            git::run(repo, &["merge", "--ff-only", t.branch]).map_err(git_refused)?;
         }
     }
     let head = git::line(repo, &["rev-parse", "HEAD"]).map_err(g)?;

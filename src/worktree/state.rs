@@ -47,7 +47,7 @@ fn with_everything<T>(
 /// `stat` git's `--stat`; coloured when `color`.
 pub fn diff(wt: &Path, base: &str, stat: bool, color: bool) -> Result<String, GitError> {
     with_everything(wt, |index| {
-        let mut args = vec!["diff", "--cached", "--find-renames"];
+        let mut args = vec!["diff", "--no-ext-diff", "--no-textconv", "--cached", "--find-renames"];
         args.push(if color { "--color=always" } else { "--no-color" });
         if stat {
             args.push("--stat");
@@ -62,7 +62,15 @@ pub fn stat(wt: &Path, base: &str) -> Result<Stat, GitError> {
     let out = with_everything(wt, |index| {
         git::run_env(
             wt,
-            &["diff", "--cached", "--find-renames", "--numstat", base],
+            &[
+                "diff",
+                "--no-ext-diff",
+                "--no-textconv",
+                "--cached",
+                "--find-renames",
+                "--numstat",
+                base,
+            ],
             &[("GIT_INDEX_FILE", index)],
         )
     })?;

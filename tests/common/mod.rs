@@ -124,6 +124,18 @@ impl Env {
         }
     }
 
+    /// The token of a running task, as its agent has it (`PANEHERD_TASK_TOKEN` in its
+    /// environment): what a test standing in for the agent's own hooks needs.
+    pub fn task_token(&self, id: &str) -> String {
+        let pid = self.task(id)["pid"].as_u64().expect("a running task's pid");
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        environ
+            .split(|b| *b == 0)
+            .find_map(|kv| kv.strip_prefix(b"PANEHERD_TASK_TOKEN="))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .expect("the task's token in its environment")
+    }
+
     pub fn daemon_pid(&self) -> Option<i32> {
         let s = std::fs::read_to_string(self.data().join("daemon.lock")).ok()?;
         let pid: i32 = s.trim().parse().ok()?;
