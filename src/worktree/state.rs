@@ -33,7 +33,11 @@ fn with_everything<T>(
         wt,
         &["rev-parse", "--path-format=absolute", "--git-path", "index"],
     )?);
-    let private = PathBuf::from(format!("{}.paneherd-{}", index.display(), std::process::id()));
+    // One of its own per call: two tasks share a worktree (a retry), and the dashboard reads
+    // both at once — a shared file, removed by one under the other, read as "+0 −0".
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let private = PathBuf::from(format!("{}.paneherd-{}-{n}", index.display(), std::process::id()));
     if index.exists() {
         let _ = std::fs::copy(&index, &private);
     }
@@ -157,5 +161,57 @@ mod tests {
         assert_eq!(s, Stat { files: 3, added: 13, removed: 1 });
         assert_eq!(s.words(), "+13 −1 in 3 files");
         assert_eq!(Stat { files: 1, added: 0, removed: 2 }.words(), "+0 −2 in 1 file");
+    }
+}
+
+#[cfg(test)]
+mod race_tests {
+    use super::*;
+
+    /// Two reads of one worktree at once (an original and its retry): both see its changes.
+    #[test]
+    fn reads_of_a_shared_worktree_at_once_see_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let wt = dir.path();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(wt)
+                .args(args)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        git(&[
+            "-c",
+            "user.email=t@e",
+            "-c",
+            "user.name=T",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "base",
+        ]);
+        let base = git::line(wt, &["rev-parse", "HEAD"]).unwrap();
+        std::fs::write(wt.join("a.txt"), "a\n").unwrap();
+        std::fs::write(wt.join("b.txt"), "b\nc\n").unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (wt, base) = (wt.to_path_buf(), base.clone());
+                std::thread::spawn(move || {
+                    (0..10).map(|_| stat(&wt, &base).unwrap()).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for t in threads {
+            for s in t.join().unwrap() {
+                assert_eq!((s.added, s.removed, s.files), (3, 0, 2));
+            }
+        }
     }
 }
