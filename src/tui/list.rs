@@ -92,19 +92,31 @@ impl App {
         if self.filtered() { self.group_all(g).count() } else { self.order[App::index(g)].len() }
     }
 
+    /// The rows the list would like: its column line, the group headers, every pending and
+    /// running task, and a few finished ones (the list takes them from the detail panel below
+    /// it when it can).
+    pub fn list_wants(&self) -> usize {
+        let finished = self.group_len(Group::Finished).min(3);
+        1 + 3 + self.group_len(Group::Pending) + self.group_len(Group::Running) + finished
+    }
+
+    /// The list's rows on this screen.
+    pub fn list_rows(&self) -> usize {
+        super::view::list_inner(self.size.0, self.size.1, self.list_wants()).height as usize
+    }
+
     /// How many finished tasks are listed: all of them when they fit (or when the user asked
-    /// for all), else as many as fit below the pending and running ones — at least 3 — with a
-    /// line saying how many more there are.
+    /// for all), else as many as fit below the pending and running ones, with a line saying
+    /// how many more there are — the pending and running ones are never pushed out of view.
     pub fn finished_room(&self) -> usize {
         let total = self.group_len(Group::Finished);
         if self.all_finished {
             return total;
         }
         // The list's rows, less its column line, the three group headers and the others.
-        let rows = super::view::list_inner(self.size.0, self.size.1).height as usize;
         let used = 1 + 3 + self.group_len(Group::Pending) + self.group_len(Group::Running);
-        let room = rows.saturating_sub(used);
-        if total <= room { total } else { room.saturating_sub(1).max(3).min(total) }
+        let room = self.list_rows().saturating_sub(used);
+        if total <= room { total } else { room.saturating_sub(1).min(total) }
     }
 
     /// The rows from `start`, at most `n` of them (for drawing a window of the list).

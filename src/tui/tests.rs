@@ -263,6 +263,22 @@ fn the_viewer_and_confirmation_keys_come_from_the_keymap_and_help_lists_them() {
 }
 
 #[test]
+fn at_80x24_every_pending_and_running_task_is_in_view() {
+    let mut app = mixed();
+    let mut tasks: Vec<Task> =
+        (0..20).map(|i| task(&format!("finished-{i:02}"), TaskStatus::Completed, i)).collect();
+    tasks.extend((0..3).map(|i| task(&format!("running-{i}"), TaskStatus::Running, 100 + i)));
+    tasks.extend((0..5).map(|i| task(&format!("pending-{i}"), TaskStatus::Pending, 200 + i)));
+    app.update(Action::Loaded(tasks));
+    app.update(Action::Resize(80, 24));
+    let screen = render(&app, 80, 24);
+    for id in (0..3).map(|i| format!("running-{i}")).chain((0..5).map(|i| format!("pending-{i}"))) {
+        assert!(screen.contains(&id), "{id} out of view:\n{screen}");
+    }
+    assert!(screen.contains("more finished"), "{screen}");
+}
+
+#[test]
 fn older_finished_tasks_collapse_so_running_ones_stay_in_view() {
     let mut app = mixed();
     let mut tasks: Vec<Task> =
@@ -272,7 +288,7 @@ fn older_finished_tasks_collapse_so_running_ones_stay_in_view() {
     app.update(Action::Loaded(tasks));
     app.update(Action::Resize(80, 24));
     let rows = app.rows();
-    let list_rows = super::view::list_inner(80, 24).height as usize - 1;
+    let list_rows = app.list_rows() - 1;
     assert!(rows.len() <= list_rows, "everything fits: {} rows in {list_rows}", rows.len());
     assert!(rows.contains(&Row::Task("running-one".into())));
     assert!(rows.contains(&Row::Task("pending-one".into())));

@@ -21,7 +21,10 @@ fn wide(area: Rect) -> bool {
 }
 
 /// The screen's parts: header, list, detail, footer.
-fn parts(area: Rect) -> [Rect; 4] {
+/// Header, list, detail, footer. `want`: the rows the list would show (its column line, group
+/// headers, the pending and running tasks): above the detail panel, the list takes them if it
+/// can, leaving the detail at least 6 rows.
+fn parts(area: Rect, want: usize) -> [Rect; 4] {
     let outer = Layout::default()
         .direction(Direction::Vertical)
         .constraints([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)])
@@ -32,18 +35,22 @@ fn parts(area: Rect) -> [Rect; 4] {
             .constraints([Constraint::Percentage(62), Constraint::Percentage(38)])
             .split(outer[1])
     } else {
+        let h = outer[1].height;
+        let share = h * 55 / 100;
+        let wanted = u16::try_from(want + 2).unwrap_or(u16::MAX);
+        let list = wanted.clamp(share, h.saturating_sub(6).max(share));
         Layout::default()
             .direction(Direction::Vertical)
-            .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
+            .constraints([Constraint::Length(list), Constraint::Min(0)])
             .split(outer[1])
     };
     [outer[0], body[0], body[1], outer[2]]
 }
 
 /// Where the task list is drawn on a `w`×`h` screen (inside its border; its first row is the
-/// column line).
-pub fn list_inner(w: u16, h: u16) -> Rect {
-    Block::default().borders(Borders::ALL).inner(parts(Rect::new(0, 0, w, h))[1])
+/// column line), for a list that would show `want` rows.
+pub fn list_inner(w: u16, h: u16, want: usize) -> Rect {
+    Block::default().borders(Borders::ALL).inner(parts(Rect::new(0, 0, w, h), want)[1])
 }
 
 /// Where the output viewer's lines are drawn on a `w`×`h` screen.
@@ -534,7 +541,7 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) {
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let [head, list_area, detail_area, foot] = parts(area);
+        let [head, list_area, detail_area, foot] = parts(area, self.list_wants());
         header(self, head, buf);
         list(self, list_area, buf);
         detail(self, detail_area, buf);
