@@ -4,6 +4,7 @@
 mod out;
 mod admin;
 mod commands;
+mod complete;
 mod demo;
 pub mod front;
 mod hook;
@@ -15,6 +16,7 @@ mod worktrees;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::core::task::TaskStatus;
 
@@ -77,6 +79,7 @@ pub enum Command {
     /// What a worktree task changed against its base (commits, uncommitted work, new files).
     Diff {
         /// The task (any unique prefix of its id).
+        #[arg(add = ArgValueCandidates::new(complete::task_ids))]
         id: String,
         /// Files and lines changed (git's --stat) instead of the patch.
         #[arg(long)]
@@ -87,6 +90,7 @@ pub enum Command {
     /// changes; a conflict is aborted, the repository left as it was (exit 1).
     Merge {
         /// The task (any unique prefix of its id).
+        #[arg(add = ArgValueCandidates::new(complete::task_ids))]
         id: String,
         /// One commit with all its changes.
         #[arg(long, conflicts_with = "rebase")]
@@ -100,6 +104,7 @@ pub enum Command {
     /// branch stays unless --delete-branch.
     Discard {
         /// The task (any unique prefix of its id).
+        #[arg(add = ArgValueCandidates::new(complete::task_ids))]
         id: String,
         /// Even with uncommitted work or unmerged commits (the branch still stays).
         #[arg(long)]
@@ -154,6 +159,7 @@ pub enum Command {
     /// that carries the earlier prompt and result.
     Continue {
         /// The earlier task (any unique prefix of its id).
+        #[arg(add = ArgValueCandidates::new(complete::task_ids))]
         id: String,
         /// The follow-up (one argument; `-` reads it from standard input).
         prompt: String,
@@ -182,9 +188,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print paneherd's manual page (roff): `paneherd man | man -l -`; with --dir, write it and a
+    /// page per command (`paneherd-run.1`, …) there, e.g. `--dir ~/.local/share/man/man1`.
+    Man {
+        /// Write every page into this directory instead of printing the main one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Select a task's tmux pane, bringing it into view from the overflow window.
     Focus {
         /// The task (any unique prefix of its id).
+        #[arg(add = ArgValueCandidates::new(complete::task_ids))]
         id: String,
     },
     /// Inside a task's tmux pane: runs the agent and reports its exit.
@@ -226,10 +240,10 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Category to run under (picks agent and model; see the config).
-    #[arg(short, long, conflicts_with = "agent")]
+    #[arg(short, long, conflicts_with = "agent", add = ArgValueCandidates::new(complete::categories))]
     pub category: Option<String>,
     /// Agent to run (an [agents.NAME] of the config, e.g. shell, claude, demo).
-    #[arg(short, long)]
+    #[arg(short, long, add = ArgValueCandidates::new(complete::agents))]
     pub agent: Option<String>,
     /// Model, as provider/model (e.g. anthropic/claude-opus-4-6).
     #[arg(short, long)]
@@ -275,14 +289,48 @@ pub struct ListArgs {
     /// At most this many tasks (newest first).
     #[arg(short = 'n', long)]
     pub limit: Option<usize>,
+    /// Only tasks of this agent (repeatable).
+    #[arg(long, add = ArgValueCandidates::new(complete::agents))]
+    pub agent: Vec<String>,
+    /// Only tasks of this category (repeatable).
+    #[arg(long, add = ArgValueCandidates::new(complete::categories))]
+    pub category: Vec<String>,
+    /// Only tasks whose id, title or prompt contains this text (case ignored).
+    #[arg(long, value_name = "TEXT")]
+    pub grep: Option<String>,
+    /// Only tasks created since: a time ago (`30m`, `2h`, `3d`) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<crate::core::timefmt::Timestamp>,
     /// Print a JSON array of task objects.
     #[arg(long)]
     pub json: bool,
 }
 
+/// `--since`: `90s`, `30m`, `2h`, `3d` ago, or an RFC 3339 time.
+fn parse_since(s: &str) -> Result<crate::core::timefmt::Timestamp, String> {
+    use crate::core::timefmt;
+    if let Ok(t) = timefmt::parse(s) {
+        return Ok(t);
+    }
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is neither a time ago (30m, 2h, 3d) nor an RFC 3339 time"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" | "" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        "w" => n * 7 * 86_400,
+        _ => return Err(format!("{s:?}: the unit is s, m, h, d or w")),
+    };
+    Ok(timefmt::now() - chrono::Duration::seconds(secs))
+}
+
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// The task (any unique prefix of its id).
+    #[arg(add = ArgValueCandidates::new(complete::task_ids))]
     pub id: String,
     /// Wait until the task has ended.
     #[arg(short, long)]
@@ -293,11 +341,16 @@ pub struct OutputArgs {
     /// Print the task (with its result) as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print the task's output as it comes (what it printed so far first), until it ends;
+    /// then exit with its status (0 completed, 1 otherwise).
+    #[arg(short, long, conflicts_with_all = ["wait", "json"])]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
     /// Tasks to wait for (any unique prefix of each id).
+    #[arg(add = ArgValueCandidates::new(complete::open_task_ids))]
     pub ids: Vec<String>,
     /// Wait for every task not yet ended.
     #[arg(long)]
@@ -330,6 +383,7 @@ pub struct InstallArgs {
 pub struct InboxArgs {
     /// Only these tasks (whoever delegated them). With --ack, each is told only if it has ended
     /// and its agent is not reading its result itself at that moment.
+    #[arg(add = ArgValueCandidates::new(complete::task_ids))]
     pub ids: Vec<String>,
     /// Mark what is shown as told: it is not shown (nor notified) again.
     #[arg(long)]
@@ -345,6 +399,7 @@ pub struct InboxArgs {
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// Tasks to cancel (any unique prefix of each id).
+    #[arg(add = ArgValueCandidates::new(complete::open_task_ids))]
     pub ids: Vec<String>,
     /// Cancel every pending and running task.
     #[arg(long)]
@@ -357,6 +412,7 @@ pub struct CancelArgs {
 #[derive(Debug, Args)]
 pub struct RetryArgs {
     /// The task to run again (any unique prefix of its id).
+    #[arg(add = ArgValueCandidates::new(complete::task_ids))]
     pub id: String,
     /// Wait for the new task to end and print its result.
     #[arg(short, long)]
@@ -440,6 +496,14 @@ fn parse_status(s: &str) -> Result<TaskStatus, String> {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    // Asked by a shell what to complete (`COMPLETE=bash paneherd …`): answered, then exit.
+    clap_complete::CompleteEnv::with_factory(|| {
+        use clap::CommandFactory;
+        Cli::command().name("paneherd")
+    })
+    .bin("paneherd")
+    .completer(front::front_exe().display().to_string())
+    .complete();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

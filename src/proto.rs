@@ -49,6 +49,34 @@ pub struct ListFilter {
     pub since: Option<Timestamp>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
+    /// Only tasks of these agents, of these categories (any of each, when given).
+    pub agent: Vec<String>,
+    pub category: Vec<String>,
+    /// Only tasks whose id, title or prompt holds this text (case ignored).
+    pub text: Option<String>,
+}
+
+impl ListFilter {
+    /// Whether it filters anything out.
+    pub fn is_empty(&self) -> bool {
+        self.status.is_empty()
+            && self.since.is_none()
+            && self.agent.is_empty()
+            && self.category.is_empty()
+            && self.text.as_deref().is_none_or(str::is_empty)
+    }
+
+    /// Whether task `t` passes.
+    pub fn keeps(&self, t: &Task) -> bool {
+        let text = self.text.as_deref().map(str::to_lowercase).unwrap_or_default();
+        (self.status.is_empty() || self.status.contains(&t.status))
+            && self.since.is_none_or(|s| t.created_at >= s)
+            && (self.agent.is_empty() || self.agent.contains(&t.agent))
+            && (self.category.is_empty()
+                || t.category.as_ref().is_some_and(|c| self.category.contains(c)))
+            && (text.is_empty()
+                || [&t.id, &t.title, &t.prompt].iter().any(|s| s.to_lowercase().contains(&text)))
+    }
 }
 
 /// What a client can ask.

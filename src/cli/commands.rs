@@ -23,7 +23,15 @@ pub fn dispatch(cli: Cli) -> i32 {
     let command = match cli.command {
         Some(c) => c,
         None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => Command::Ui,
-        None => Command::List(super::ListArgs { status: vec![], limit: None, json: false }),
+        None => Command::List(super::ListArgs {
+            status: vec![],
+            limit: None,
+            agent: vec![],
+            category: vec![],
+            grep: None,
+            since: None,
+            json: false,
+        }),
     };
     let result = match command {
         Command::Daemon(d) => match d.command.unwrap_or(DaemonCmd::Run { detach: false }) {
@@ -69,11 +77,26 @@ pub fn dispatch(cli: Cli) -> i32 {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
         },
+        // The shell's registration of paneherd's own completer, which completes task ids,
+        // agents and categories as they are now (not a script fixed at install time).
         Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "paneherd", &mut script);
-            out::bytes(&script).map(|()| exit::OK).map_err(Fail::from)
+            let me = super::front::full_exe();
+            let me = if me.exists() { me } else { std::env::current_exe().unwrap_or(me) };
+            match std::process::Command::new(&me).env("COMPLETE", shell.to_string()).output() {
+                Ok(o) if o.status.success() => {
+                    out::bytes(&o.stdout).map(|()| exit::OK).map_err(Fail::from)
+                }
+                Ok(o) => Err(Fail {
+                    code: exit::USAGE,
+                    message: String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                }),
+                Err(e) => Err(Fail {
+                    code: exit::DAEMON,
+                    message: format!("cannot run {}: {e}", me.display()),
+                }),
+            }
         }
+        Command::Man { dir } => man_pages(dir.as_deref()),
         Command::PaneRun { socket, task, token_file } => {
             match crate::runner::pane::take_token(&token_file) {
                 Some(token) => Ok(crate::runner::pane::run_wrapper::<crate::client::PaneLink>(
@@ -136,6 +159,40 @@ pub fn dispatch(cli: Cli) -> i32 {
 }
 
 /// A command's exit code, its failure said on stderr.
+/// `paneherd man`: the main page on standard output, or every page into `dir`.
+fn man_pages(dir: Option<&std::path::Path>) -> CmdResult {
+    let failed = |e: std::io::Error| Fail { code: exit::USAGE, message: e.to_string() };
+    let cmd = Cli::command().name("paneherd");
+    let Some(dir) = dir else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut page).map_err(failed)?;
+        return out::bytes(&page).map(|()| exit::OK).map_err(Fail::from);
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| usage(format!("cannot create {}: {e}", dir.display())))?;
+    let mut written = 0;
+    let mut pages = vec![cmd.clone()];
+    pages.extend(
+        cmd.get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            // A name of its own for each page (a one-shot command: kept for its life).
+            .map(|c| {
+                let name: &'static str = format!("paneherd-{}", c.get_name()).leak();
+                c.clone().name(name)
+            }),
+    );
+    for page in pages {
+        let path = dir.join(format!("{}.1", page.get_name()));
+        let mut text = Vec::new();
+        clap_mangen::Man::new(page).render(&mut text).map_err(failed)?;
+        std::fs::write(&path, text)
+            .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+        written += 1;
+    }
+    outln!("{written} pages in {}", dir.display());
+    Ok(exit::OK)
+}
+
 pub(super) fn finish(result: CmdResult) -> i32 {
     match result {
         Ok(code) => code,

@@ -163,7 +163,14 @@ fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
 pub(super) fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
     let mut c = Blocking::connect(paths, true)?;
     let statuses: Vec<String> = a.status.iter().map(|s| s.to_string()).collect();
-    let filter = ListFilter { status: a.status, since: None, limit: a.limit };
+    let filter = ListFilter {
+        status: a.status,
+        since: a.since,
+        limit: a.limit,
+        agent: a.agent,
+        category: a.category,
+        text: a.grep,
+    };
     if a.json {
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
         match c.request_to(Request::List { filter }, &mut out) {
@@ -173,8 +180,11 @@ pub(super) fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
         out.write_all(b"\n").and_then(|()| out.flush()).map_err(out::Closed)?;
         return Ok(exit::OK);
     }
+    let narrowed = !filter.is_empty();
     let tasks: Vec<Task> = c.request(Request::List { filter })?;
-    if tasks.is_empty() && !statuses.is_empty() {
+    if tasks.is_empty() && narrowed && statuses.is_empty() {
+        outln!("No task matches.");
+    } else if tasks.is_empty() && !statuses.is_empty() {
         // There may be others: say which were asked for.
         outln!("No {} tasks.", statuses.join(" or "));
     } else if tasks.is_empty() && a.limit == Some(0) {
@@ -186,6 +196,9 @@ pub(super) fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
 }
 
 pub(super) fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
+    if a.follow {
+        return follow(paths, &a.id);
+    }
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
     let out: OutputData = c
@@ -202,6 +215,60 @@ pub(super) fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
         return Ok(exit::TIMEOUT);
     }
     Ok(if a.wait { code_for(std::slice::from_ref(&out.task), false) } else { exit::OK })
+}
+
+/// `output --follow`: the task's output as it comes — what is in its log, then more each time
+/// the daemon says it printed (no polling) — until it ends; its exit code then says how.
+fn follow(paths: &Paths, id: &str) -> CmdResult {
+    use crate::proto::Event;
+    let mut c = Blocking::connect(paths, true)?;
+    // Subscribed before the first look: nothing printed in between is missed.
+    c.subscribe()?;
+    let task: Option<Task> = c.request(Request::Get { id: id.to_string() })?;
+    let Some(task) = task else { return Err(usage(format!("no task {id}"))) };
+    let mut log = Tail { path: task.log_path.clone(), at: 0 };
+    log.copy()?;
+    if task.status.is_terminal() {
+        return Ok(code_for(std::slice::from_ref(&task), false));
+    }
+    loop {
+        match c.next_event().map_err(cut_short)? {
+            Some(Event::Output { id: ref which, .. }) if *which == task.id => log.copy()?,
+            Some(Event::Lagged { .. }) => log.copy()?,
+            Some(Event::TaskChanged { task: t }) if t.id == task.id && t.status.is_terminal() => {
+                log.copy()?;
+                return Ok(code_for(std::slice::from_ref(&*t), false));
+            }
+            Some(_) => {}
+            None => return Err(cut_short(ClientError::Unreachable("closed".into()))),
+        }
+    }
+}
+
+/// Where `output --follow` is in a task's log.
+struct Tail {
+    path: std::path::PathBuf,
+    at: u64,
+}
+
+impl Tail {
+    /// Copies what the log holds past `at` to standard output, as it is (a terminal shows it
+    /// as the agent's own would).
+    fn copy(&mut self) -> Result<(), Fail> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(usage(format!("cannot read {}: {e}", self.path.display()))),
+        };
+        f.seek(SeekFrom::Start(self.at))
+            .map_err(|e| usage(format!("cannot read {}: {e}", self.path.display())))?;
+        let mut out = std::io::stdout().lock();
+        let n = std::io::copy(&mut f, &mut out).map_err(out::Closed)?;
+        out.flush().map_err(out::Closed)?;
+        self.at += n;
+        Ok(())
+    }
 }
 
 /// A wait that the daemon's going cut short: what became of the tasks, and what to do.

@@ -104,6 +104,27 @@ impl Blocking {
         }
     }
 
+    /// Subscribes to the daemon's events; then `next_event`.
+    pub fn subscribe(&mut self) -> Result<(), ClientError> {
+        self.request_raw(Request::Subscribe).map(|_| ())
+    }
+
+    /// The next event (after `subscribe`); `None` when the daemon closed the connection.
+    pub fn next_event(&mut self) -> Result<Option<crate::proto::Event>, ClientError> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Ok(None);
+            }
+            let msg: ServerLine =
+                serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))?;
+            if let Some(ev) = msg.event {
+                return Ok(Some(ev));
+            }
+        }
+    }
+
     /// Sends a request and decodes its reply data.
     pub fn request<T: DeserializeOwned>(&mut self, request: Request) -> Result<T, ClientError> {
         let raw = self.request_raw(request)?;

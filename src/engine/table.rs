@@ -92,7 +92,7 @@ impl Table {
                 .map_err(|e| ErrorBody::new(ErrorKind::Internal, e.to_string()))?;
             self.json[i] = Arc::from(j);
         }
-        let unfiltered = filter.status.is_empty() && filter.since.is_none();
+        let unfiltered = filter.is_empty();
         let limit = filter.limit.unwrap_or(usize::MAX);
         let mut out = Vec::with_capacity(self.order.len().min(limit));
         for (i, id) in self.order.iter().enumerate().rev() {
@@ -101,9 +101,7 @@ impl Table {
             }
             if !unfiltered {
                 let Some(t) = self.tasks.get(id) else { continue };
-                let keep = (filter.status.is_empty() || filter.status.contains(&t.status))
-                    && filter.since.is_none_or(|s| t.created_at >= s);
-                if !keep {
+                if !filter.keeps(t) {
                     continue;
                 }
             }
