@@ -496,6 +496,10 @@ fn parse_status(s: &str) -> Result<TaskStatus, String> {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    // The program users run is `paneherd`: so tmux names windows (automatic-rename) and `ps`
+    // shows it, also when this binary was started as `paneherd-full` (`cargo run`).
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_name(c"paneherd");
     // Asked by a shell what to complete (`COMPLETE=bash paneherd …`): answered, then exit.
     clap_complete::CompleteEnv::with_factory(|| {
         use clap::CommandFactory;

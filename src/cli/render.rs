@@ -89,7 +89,7 @@ pub fn task_header(t: &Task, now: Timestamp) -> String {
         ("agent", agent_model(t)),
         ("category", t.category.clone().unwrap_or_else(|| "-".into())),
         ("status", status_col(t)),
-        ("created", timefmt::format(&t.created_at)),
+        ("created", timefmt::local(&t.created_at)),
         ("time", time_col(t, now)),
         (
             "last output",

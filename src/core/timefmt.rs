@@ -17,6 +17,11 @@ pub fn format(t: &Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A time as people read it where they are: `2026-12-02 14:03:22 +01:00`.
+pub fn local(t: &Timestamp) -> String {
+    t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S %:z").to_string()
+}
+
 /// Parses an RFC 3339 timestamp in any offset and returns it in UTC.
 pub fn parse(s: &str) -> Result<Timestamp, chrono::ParseError> {
     DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc))
@@ -26,10 +31,11 @@ pub fn parse(s: &str) -> Result<Timestamp, chrono::ParseError> {
 /// pane borders and notifications.
 pub fn human_duration(ms: i64) -> String {
     let ms = ms.max(0);
-    if ms < 1000 {
+    if ms < 500 {
         return "<1s".into();
     }
-    let s = ms / 1000;
+    // To the nearest second (2.999 s is 3s), the larger units cut from that.
+    let s = (ms + 500) / 1000;
     match s {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
@@ -84,7 +90,10 @@ mod tests {
 
     #[test]
     fn durations_read_well() {
-        assert_eq!(human_duration(850), "<1s");
+        assert_eq!(human_duration(499), "<1s");
+        assert_eq!(human_duration(850), "1s");
+        assert_eq!(human_duration(2_999), "3s", "to the nearest second");
+        assert_eq!(human_duration(59_600), "1m 00s");
         assert_eq!(human_duration(5_000), "5s");
         assert_eq!(human_duration(133_000), "2m 13s");
         assert_eq!(human_duration(7_380_000), "2h 03m");

@@ -400,7 +400,7 @@ fn the_header_says_when_agents_wait_out_of_view() {
     app.config_error = Some("bad".into());
     app.filter = "needle".into();
     let top = render(&app, 60, 24).lines().next().unwrap_or_default().to_string();
-    assert!(top.contains("paneherd │ config error │ filter: needle▏"), "{top}");
+    assert!(top.contains("paneherd │ config error │ filter: needle │"), "{top}");
 }
 
 #[test]

@@ -47,6 +47,21 @@ fn parts(area: Rect, want: usize) -> [Rect; 4] {
     [outer[0], body[0], body[1], outer[2]]
 }
 
+/// The mark of a worktree task: `⎇`, or `wt` where the terminal may not have it — a locale
+/// that is not UTF-8, or `PANEHERD_ASCII=1` for a font without it.
+fn branch_mark() -> &'static str {
+    static MARK: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    MARK.get_or_init(|| {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let locale = var("LC_ALL").or_else(|| var("LC_CTYPE")).or_else(|| var("LANG"));
+        let utf8 = locale.is_none_or(|l| {
+            let l = l.to_lowercase();
+            l.contains("utf-8") || l.contains("utf8")
+        });
+        if !utf8 || var("PANEHERD_ASCII").is_some_and(|v| v != "0") { "wt" } else { "⎇" }
+    })
+}
+
 /// Where the task list is drawn on a `w`×`h` screen (inside its border; its first row is the
 /// column line), for a list that would show `want` rows.
 pub fn list_inner(w: u16, h: u16, want: usize) -> Rect {
@@ -79,7 +94,7 @@ fn worktree_spans(app: &App, t: &Task, long: bool) -> (Vec<Span<'static>>, usize
     if t.worktree.is_none() && t.worktree_request.is_none() {
         return (vec![], 0);
     }
-    let mut spans = vec![Span::raw("⎇ ")];
+    let mut spans = vec![Span::raw(format!("{} ", branch_mark()))];
     let mut width = 2;
     if let Some(s) = app.worktrees.get(&t.id).filter(|i| i.exists).map(|i| i.stat) {
         let (plus, minus) = (format!("+{}", s.added), format!(" −{}", s.removed));
@@ -265,7 +280,9 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
         });
     }
     if !app.filter.is_empty() || matches!(app.mode, Mode::Filter) {
-        parts.push(Part { keep: true, ..part(format!("│ filter: {}▏ ", app.filter), None) });
+        // The cursor only while typing; after Enter the filter is just shown.
+        let cursor = if matches!(app.mode, Mode::Filter) { "▏" } else { "" };
+        parts.push(Part { keep: true, ..part(format!("│ filter: {}{cursor} ", app.filter), None) });
     }
     if app.groups.is_empty() {
         parts.push(part("│ no task running ".into(), None));
@@ -480,7 +497,7 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) {
         lines.push(Line::from(Span::styled(format!("needs input: {q}"), bold)));
     }
     if let (Some(path), Some(branch)) = (&t.worktree, &t.branch) {
-        let mut spans = vec![Span::raw(format!("⎇ {branch} "))];
+        let mut spans = vec![Span::raw(format!("{} {branch} ", branch_mark()))];
         match app.worktrees.get(&t.id) {
             Some(i) if i.exists => {
                 spans.extend(worktree_spans(app, t, true).0.into_iter().skip(1));
@@ -503,7 +520,7 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) {
             lines.push(Line::from(format!("  {n}")));
         }
     } else if t.worktree_request.is_some() && !t.status.is_terminal() {
-        lines.push(Line::from("⎇ its worktree is made when it starts"));
+        lines.push(Line::from(format!("{} its worktree is made when it starts", branch_mark())));
     }
     if let Some(s) = &t.summary {
         lines.push(Line::from(format!("summary: {s}")));
