@@ -245,32 +245,55 @@ pub(super) async fn list(paths: &Paths, json: bool) -> CmdResult {
         outln!("No worktrees: `paneherd run --worktree …` gives a task one.");
         return Ok(exit::OK);
     }
-    outln!(
-        "{:<16} {:<22} {:<24} {:>9} {:<22} PATH",
-        "TASK",
-        "BRANCH",
-        "STATE",
-        "AHEAD/BEH",
-        "CHANGES"
-    );
-    for r in &rows {
-        let ab = match (r.ahead, r.behind) {
-            (Some(a), Some(b)) => format!("{a}/{b}"),
-            _ => "-".into(),
-        };
-        let changes = match (r.added, r.removed, r.files) {
-            (Some(a), Some(rm), Some(f)) => state::Stat { files: f, added: a, removed: rm }.words(),
-            _ => "-".into(),
-        };
-        outln!(
-            "{:<16} {:<22} {:<25} {:>12} {:<22} {}",
-            r.task.as_deref().unwrap_or("-"),
-            r.branch.as_deref().unwrap_or("-"),
-            r.state,
-            ab,
-            changes,
-            r.path.display()
-        );
+    // Each column as wide as its widest cell (ids, branches and states vary in length).
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            let ab = match (r.ahead, r.behind) {
+                (Some(a), Some(b)) => format!("{a}/{b}"),
+                _ => "-".into(),
+            };
+            let changes = match (r.added, r.removed, r.files) {
+                (Some(a), Some(rm), Some(f)) => {
+                    state::Stat { files: f, added: a, removed: rm }.words()
+                }
+                _ => "-".into(),
+            };
+            [
+                r.task.clone().unwrap_or_else(|| "-".into()),
+                r.branch.clone().unwrap_or_else(|| "-".into()),
+                r.state.clone(),
+                ab,
+                changes,
+                r.path.display().to_string(),
+            ]
+        })
+        .collect();
+    let head = ["TASK", "BRANCH", "STATE", "AHEAD/BEHIND", "CHANGES", "PATH"];
+    let width = |i: usize| {
+        cells
+            .iter()
+            .map(|c| crate::core::text::width(&c[i]))
+            .chain([head[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w: Vec<usize> = (0..5).map(width).collect();
+    let line = |c: [&str; 6]| {
+        let pad = |s: &str, n: usize| crate::core::text::fit(s, n);
+        format!(
+            "{}  {}  {}  {}  {}  {}",
+            pad(c[0], w[0]),
+            pad(c[1], w[1]),
+            pad(c[2], w[2]),
+            pad(c[3], w[3]),
+            pad(c[4], w[4]),
+            c[5]
+        )
+    };
+    outln!("{}", line(head));
+    for c in &cells {
+        outln!("{}", line([&c[0], &c[1], &c[2], &c[3], &c[4], &c[5]]));
     }
     Ok(exit::OK)
 }

@@ -48,8 +48,8 @@ pub trait Link: Sized {
 /// How often a wrapper tries the daemon again when it is away (restarting).
 const RETRY: Duration = Duration::from_millis(250);
 /// Output after this long a silence is reported to the daemon at once; output that goes on is
-/// reported once a second, on the second of the wall clock, so that the reports of every busy
-/// pane reach the daemon together (one wake-up for all, not one per pane).
+/// reported every two seconds, on the even second of the wall clock, so that the reports of
+/// every busy pane reach the daemon together (one wake-up for all, not one per pane).
 const QUIET: Duration = Duration::from_secs(2);
 /// After the agent exits, output still in its terminal is read until the terminal is closed by
 /// every process, or until it has been quiet this long (a background process the agent left
@@ -127,12 +127,35 @@ struct Log<'a> {
     file: Option<std::fs::File>,
     kept: u64,
     failed: Option<String>,
+    /// Output not yet written: gathered until the next report to the daemon (at most
+    /// `LOG_EVERY`, or `LOG_BATCH` bytes), so that an agent printing line by line costs one
+    /// write every two seconds, not one a line. Written before the exit is recorded.
+    pending: Vec<u8>,
 }
+
+/// How long output may wait before it is written to the log, and how much.
+const LOG_EVERY: Duration = Duration::from_secs(2);
+const LOG_BATCH: usize = 64 * 1024;
 
 impl Log<'_> {
     fn append(&mut self, bytes: &[u8]) {
+        if self.file.is_none() {
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= LOG_BATCH {
+            self.flush();
+        }
+    }
+
+    /// Writes what waits.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let bytes = std::mem::take(&mut self.pending);
         let Some(f) = self.file.as_mut() else { return };
-        match f.write_all(bytes) {
+        match f.write_all(&bytes) {
             Ok(()) => self.kept += bytes.len() as u64,
             Err(e) => {
                 let why = super::log_failure(self.kept, &e);
@@ -211,7 +234,14 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
     // thread): a write to the pane's terminal is at once, and if tmux is slow to read, the
     // agent waits too, as it would in a terminal of its own.
     let mut stdout = std::io::stdout().lock();
-    let mut log = Log { path: &launch.log_path, file: Some(log_file), kept: 0, failed: None };
+    let mut log = Log {
+        path: &launch.log_path,
+        file: Some(log_file),
+        kept: 0,
+        failed: None,
+        pending: Vec::new(),
+    };
+    let mut log_at = Instant::now();
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
         .context("cannot watch the pane's size")?;
     let mut out = vec![0u8; 64 * 1024];
@@ -236,6 +266,9 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
                 Ok(n) => {
                     let _ = stdout.write_all(&out[..n]);
                     let _ = stdout.flush();
+                    if log.pending.is_empty() {
+                        log_at = Instant::now() + LOG_EVERY;
+                    }
                     log.append(&out[..n]);
                     if unreported == 0 {
                         report_at = next_report(last_output.elapsed());
@@ -259,7 +292,12 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
                 drain_until = Instant::now() + DRAIN_QUIET;
             }
             _ = sleep_until(drain_until), if exit.is_some() => break,
+            // Written with the next report (one wake-up for both), or on its own while no
+            // report is due (no daemon to tell, or nothing to report).
+            _ = sleep_until(log_at), if !log.pending.is_empty() && (link.is_none() || unreported == 0) => log.flush(),
             _ = sleep_until(report_at), if unreported > 0 && link.is_some() => {
+                // What is reported is in the log first (`output --follow` reads it then).
+                log.flush();
                 let req = Request::PaneOutput { task_id: task_id.into(), bytes: unreported };
                 if let Some(c) = link.as_mut()
                     && c.report(req).await.is_err()
@@ -297,6 +335,7 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
         None => child.wait().await.context("cannot wait for the agent")?,
     };
     let ended_at = exited_at.unwrap_or_else(crate::core::timefmt::now);
+    log.flush();
     drop(raw);
     use std::os::unix::process::ExitStatusExt;
     let (code, signal) = (status.code(), status.signal());
@@ -353,16 +392,17 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
     Ok(())
 }
 
-/// When to report output that came `since_last` after the previous output.
+/// When to report output that came `since_last` after the previous output: at once after a
+/// silence, else on the next even second of the wall clock — every busy pane's report then
+/// reaches the daemon together, once every two seconds.
 fn next_report(since_last: Duration) -> Instant {
     if since_last >= QUIET {
         return Instant::now();
     }
-    let into_second = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    Instant::now() + Duration::from_nanos(1_000_000_000 - u64::from(into_second))
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let into = (now.as_secs() % 2) * 1_000_000_000 + u64::from(now.subsec_nanos());
+    Instant::now() + Duration::from_nanos(2_000_000_000 - into)
 }
 
 /// This pane's id, as tmux gives it to the processes it starts.

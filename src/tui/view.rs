@@ -282,7 +282,9 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     if !app.filter.is_empty() || matches!(app.mode, Mode::Filter) {
         // The cursor only while typing; after Enter the filter is just shown.
         let cursor = if matches!(app.mode, Mode::Filter) { "▏" } else { "" };
-        parts.push(Part { keep: true, ..part(format!("│ filter: {}{cursor} ", app.filter), None) });
+        parts.push(Part {
+            keep: true, ..part(format!("│ filter: {}{cursor} ", app.filter), None)
+        });
     }
     if app.groups.is_empty() {
         parts.push(part("│ no task running ".into(), None));
