@@ -35,23 +35,26 @@
 //!   CLI: `paneherd events --json`, `paneherd inbox --ack ID`).
 //!
 //! # One task's path
-//! `paneherd run` ([`cli`]) sends `submit` through [`client::Blocking`] to a connection
-//! ([`daemon::connection`]), which asks the hub. The engine (`engine::submit`) resolves agent,
-//! model and limit group from the [`config`], queues the task and returns `Effect::Write`; the
-//! hub hands it to the [`store::Writer`], whose `Input::Written` makes the engine answer the
-//! client. When a slot is free (and, for a `--worktree` task, once [`worktree::prepare`] has
-//! made its worktree and the task's directory is in it) the engine builds the argv ([`runner::argv`]) and returns
-//! `Effect::Launch` (headless: [`runner::headless`] reports `Started`, `Output`, `Exited` as
-//! inputs) or `Effect::OpenPane` (the pane manager splits a pane that runs the wrapper,
-//! [`runner::pane`] in the small `paneherd-pane` binary, which reports the same over the socket
-//! as `pane_*` requests). On `Exited`
-//! the engine frees the slot (the next task starts), asks the store for the result
-//! (`Effect::Collect` → `Input::Collected`), writes the record durably, and only on its
-//! `Written` returns `Effect::Announce`: the event reaches `output --wait`, `wait`, the
-//! dashboard, the MCP server and the notifier ([`daemon::notifier`]), which sends the desktop
-//! notification. The end is kept for the task's delegator (the `delivered` mark,
-//! `engine::inbox`) until something tells it: the waiting `paneherd hook claude` (exit 2 wakes
-//! the session), the OpenCode plugin, a channel event, or a tool that returned the result. Timers (stale, TTL, kill grace) are `Effect::Timer`s that
+//! `paneherd run` ([`cli`]) checks that the runtime dir, the socket and the peer are the user's
+//! own ([`paths`], [`client`]), then sends `submit` through [`client::Blocking`] to a
+//! connection ([`daemon::connection`]), which asks the hub. The engine (`engine::submit`)
+//! resolves agent, model and limit group from the [`config`] and returns `Effect::Write` (the
+//! submitter's environment into the private secrets journal, [`store::secrets`]); only once the
+//! [`store::Writer`] reports `Input::Written` is the task queued, announced and answered — one
+//! that cannot be recorded is never started. When a slot is free (and, for a `--worktree` task,
+//! once [`worktree::prepare`] has made its worktree) the engine builds the argv
+//! ([`runner::argv`]), gives the task a token, and returns `Effect::Launch` (headless:
+//! [`runner::headless`] reports `Started`, `Output`, `Exited`) or `Effect::OpenPane` (the pane
+//! manager splits a pane running the wrapper, [`runner::pane`] in `paneherd-pane`, which
+//! attaches with the token and reports the same as `pane_*` requests, writing the exit beside
+//! the log first). On `Exited` the engine frees the slot, asks for the result (`Effect::Collect`
+//! → `Input::Collected`, read from the log's end, rendered by [`core::screen`]), writes the
+//! record durably, and only on its `Written` returns `Effect::Announce`: the event reaches
+//! `output --wait`, `wait`, the dashboard, the MCP server and the notifier
+//! ([`daemon::notifier`]), which sends the desktop notification once per end. The end is kept
+//! for the task's delegator (`engine::inbox`) until something tells it: the waiting `paneherd
+//! hook claude` (exit 2 wakes the session), the OpenCode plugin, a channel event, or a tool
+//! that returned the result. Timers (stale, TTL, kill grace, rewrite) are `Effect::Timer`s that
 //! [`daemon::timers`] reports back as `Input::Timer` when due.
 //!
 //! # Arrows against the flow, and why
