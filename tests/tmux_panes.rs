@@ -682,3 +682,33 @@ fn a_pane_of_the_users_own_keeps_its_size_and_place() {
     srv.until("agent panes closed", Duration::from_secs(10), |s| s.main_window().len() == 2);
     assert_eq!(geometry(&srv, &theirs.id), theirs_at, "and still not after they closed");
 }
+
+#[test]
+fn a_task_waiting_on_its_terminal_shows_as_needing_input_until_it_is_answered() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 200, 50);
+    let id = run_in(
+        &env,
+        &srv,
+        &["--agent", "shell", "--", "echo asking; read answer; echo got $answer"],
+    );
+    // No output and a read pending on its terminal: it needs input, well before the stale
+    // timeout.
+    let t = env.wait_status(&id, "running", Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut t = t;
+    while t["needs_input"].is_null() {
+        assert!(Instant::now() < deadline, "not seen waiting: {t:#}");
+        std::thread::sleep(Duration::from_millis(200));
+        t = env.task(&id);
+    }
+    assert_eq!(t["needs_input"], "waiting for input on its terminal");
+    // Answered in its pane: it works again, and ends.
+    let pane = t["pane_id"].as_str().unwrap().to_string();
+    srv.tmux(&["send-keys", "-t", &pane, "-l", "yes"]);
+    srv.tmux(&["send-keys", "-t", &pane, "Enter"]);
+    let t = env.wait_status(&id, "completed", Duration::from_secs(10));
+    assert!(t["needs_input"].is_null(), "{t:#}");
+    // The terminal echoed what was typed, as it shows in the pane.
+    assert_eq!(t["result"], "asking\nyes\ngot yes");
+}

@@ -710,7 +710,7 @@ fn pane_reports_from_anyone_but_the_tasks_wrapper_are_refused() {
         "display-message",
         "-p",
         "-t",
-        &env.task(&pane)["pane_id"].as_str().unwrap().to_string(),
+        env.task(&pane)["pane_id"].as_str().unwrap(),
         "#{pane_pid}",
     ]);
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", wrapper.trim())).unwrap();

@@ -248,6 +248,9 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
     let mut input = vec![0u8; 4096];
     let mut input_open = true;
     let mut exit: Option<std::process::ExitStatus> = None;
+    // Whether the daemon was told the agent waits for input, and when to look next.
+    let mut waiting = false;
+    let mut check_at = Instant::now() + WAITING_AFTER;
     let mut exited_at = None;
     let mut drain_until = Instant::now();
     let mut drain_end = Instant::now();
@@ -266,6 +269,12 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
                 Ok(n) => {
                     let _ = stdout.write_all(&out[..n]);
                     let _ = stdout.flush();
+                    // Printing again: not waiting for input (any more).
+                    check_at = Instant::now() + WAITING_AFTER;
+                    if waiting {
+                        waiting = false;
+                        tell(&mut link, task_id, token, "working", None).await;
+                    }
                     if log.pending.is_empty() {
                         log_at = Instant::now() + LOG_EVERY;
                     }
@@ -282,7 +291,24 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
             },
             read = stdin.read(&mut input), if input_open && exit.is_none() => match read {
                 Ok(0) | Err(_) => input_open = false,
-                Ok(n) => { let _ = to_agent.write_all(&input[..n]).await; }
+                Ok(n) => {
+                    let _ = to_agent.write_all(&input[..n]).await;
+                    check_at = Instant::now() + WAITING_AFTER;
+                    if waiting {
+                        waiting = false;
+                        tell(&mut link, task_id, token, "working", None).await;
+                    }
+                }
+            },
+            // Quiet for a while: is it waiting for someone to type (a `read`, a prompt)?
+            _ = sleep_until(check_at), if exit.is_none() && !waiting && link.is_some() => {
+                if reads_its_terminal(pid) {
+                    waiting = true;
+                    let why = "waiting for input on its terminal".to_string();
+                    tell(&mut link, task_id, token, "waiting", Some(why)).await;
+                } else {
+                    check_at = Instant::now() + WAITING_AGAIN;
+                }
             },
             _ = winch.recv() => { let _ = to_agent.resize(pane_size()); }
             status = child.wait(), if exit.is_none() => {
@@ -390,6 +416,57 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
     let _ = writeln!(stdout, "\n\x1b[2m── paneherd: task {task_id} {how} ──\x1b[0m");
     let _ = stdout.flush();
     Ok(())
+}
+
+/// After this long without output, whether the agent waits for input is looked at (and again
+/// every `WAITING_AGAIN` while it stays quiet).
+const WAITING_AFTER: Duration = Duration::from_secs(5);
+const WAITING_AGAIN: Duration = Duration::from_secs(15);
+
+/// Whether the agent's terminal's foreground process (the agent, or what it runs in the
+/// foreground) is blocked reading a terminal: waiting for someone to type.
+fn reads_its_terminal(agent: u32) -> bool {
+    // The terminal's foreground process group (`tpgid`, the 8th field after the name).
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{agent}/stat")) else { return false };
+    let Some(tpgid) = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().nth(5).and_then(|f| f.parse::<i32>().ok()))
+    else {
+        return false;
+    };
+    if tpgid <= 0 {
+        return false;
+    }
+    // Its leader in the `read` system call, on a terminal.
+    let Ok(call) = std::fs::read_to_string(format!("/proc/{tpgid}/syscall")) else { return false };
+    let mut f = call.split_whitespace();
+    let is_read = f.next().and_then(|n| n.parse::<i64>().ok()) == Some(nix::libc::SYS_read);
+    let fd = f.next().and_then(|a| i64::from_str_radix(a.trim_start_matches("0x"), 16).ok());
+    let (true, Some(fd)) = (is_read, fd) else { return false };
+    std::fs::read_link(format!("/proc/{tpgid}/fd/{fd}"))
+        .is_ok_and(|t| t.starts_with("/dev/pts/") || t.starts_with("/dev/tty"))
+}
+
+/// Tells the daemon, when it is there, that the agent waits for input or works again.
+async fn tell<L: Link>(
+    link: &mut Option<L>,
+    task_id: &str,
+    token: &str,
+    kind: &str,
+    text: Option<String>,
+) {
+    if let Some(c) = link.as_mut() {
+        let req = Request::Signal {
+            task_id: task_id.into(),
+            kind: kind.into(),
+            text,
+            token: Some(token.into()),
+        };
+        if let Err(e) = c.report(req).await {
+            tracing::debug!(error = %e, "cannot tell the daemon");
+        }
+    }
 }
 
 /// When to report output that came `since_last` after the previous output: at once after a

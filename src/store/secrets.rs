@@ -1,7 +1,8 @@
 //! Tasks' secrets (the submitter's environment until a task starts, a pane wrapper's token while
 //! it runs) in one private journal, `<tasks>/secrets.jsonl` (0600): a line is appended when a
 //! task's secret is set — no file is made or removed per task — and the journal is rewritten
-//! with only the live secrets once it holds mostly dead ones, and emptied when none is live.
+//! with only the live secrets once it holds mostly dead ones, and emptied (kept, 0 bytes) when
+//! none is live.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -122,19 +123,20 @@ impl Secrets {
 
     /// Replaces the journal with the live secrets alone (whole or not at all).
     fn rewrite(&mut self) -> Result<()> {
-        self.file = None;
         if self.live.is_empty() {
-            return match fs::remove_file(&self.path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(e).with_context(|| format!("cannot remove {}", self.path.display()))
-                }
-                _ => {
-                    self.size = 0;
-                    self.live_size = 0;
-                    Ok(())
-                }
-            };
+            // Emptied, not removed: the next task's secret is appended to the same file (no
+            // file made and removed per task).
+            if let Some(f) = self.file.as_mut() {
+                f.set_len(0).with_context(|| format!("cannot empty {}", self.path.display()))?;
+            } else if self.path.exists() {
+                fs::write(&self.path, b"")
+                    .with_context(|| format!("cannot empty {}", self.path.display()))?;
+            }
+            self.size = 0;
+            self.live_size = 0;
+            return Ok(());
         }
+        self.file = None;
         let tmp = self.path.with_extension("jsonl.tmp");
         let mut text = vec![];
         for (id, secret) in &self.live {
@@ -203,6 +205,6 @@ mod tests {
         let size = fs::metadata(s.path()).unwrap().len();
         assert!(size < 100 * 1024, "compacted as it goes: {size} bytes");
         s.clear("long-lived").unwrap();
-        assert!(!s.path().exists(), "nothing live: no journal");
+        assert_eq!(fs::metadata(s.path()).unwrap().len(), 0, "nothing live: nothing kept");
     }
 }
