@@ -2,7 +2,9 @@
 //! it runs) in one private journal, `<tasks>/secrets.jsonl` (0600): a line is appended when a
 //! task's secret is set — no file is made or removed per task — and the journal is rewritten
 //! with only the live secrets once it holds mostly dead ones, and emptied (kept, 0 bytes) when
-//! none is live.
+//! none is live. It is not flushed to the device with the records: a power loss may take the
+//! newest lines, and a waiting task whose environment is gone then ends in an error that says
+//! so (`Task::env_kept`) rather than run in the daemon's.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};

@@ -218,9 +218,6 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
                 }
                 (Durability::Soon, Ok(())) => {
                     unflushed.insert(store.md_path(&m.task.id));
-                    if let SecretOp::Set(_) = m.secret {
-                        unflushed.insert(store.secrets_path());
-                    }
                     flush_by.get_or_insert_with(|| Instant::now() + SOON);
                     for w in m.waiters {
                         w.send(Ok(()));
@@ -228,9 +225,6 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
                 }
                 (Durability::Now, Ok(())) => {
                     unflushed.insert(store.md_path(&m.task.id));
-                    if let SecretOp::Set(_) = m.secret {
-                        unflushed.insert(store.secrets_path());
-                    }
                     flush_by = Some(Instant::now());
                     flush_waiters.extend(m.waiters);
                 }
