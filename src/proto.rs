@@ -130,7 +130,11 @@ pub enum Request {
         filter: ListFilter,
     },
     Subscribe,
-    Status,
+    /// `main`: the asking dashboard's pane, for its window's layout.
+    Status {
+        #[serde(default)]
+        main: Option<crate::core::task::TmuxOrigin>,
+    },
     Shutdown,
     /// A follow-up to an earlier task (a new task linked to it).
     Continue {
@@ -206,9 +210,12 @@ pub enum Request {
         socket: PathBuf,
         pane: String,
     },
-    /// Switch the tmux layout preset for this daemon's life (the dashboard's `l`).
+    /// Switch the tmux layout preset of the window of the dashboard in pane `main` (which
+    /// registered it), while that dashboard is open (the dashboard's `l`).
     SetLayout {
         name: String,
+        #[serde(default)]
+        main: Option<crate::core::task::TmuxOrigin>,
     },
     /// Close the panes of these tasks now (those that have ended), not after `close_after_secs`.
     ClosePanes {

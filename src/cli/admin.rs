@@ -15,7 +15,7 @@ use crate::proto::{Request, StatusData};
 
 pub(super) async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
     let mut c = Client::connect(paths, false).await?;
-    let s: StatusData = c.request(Request::Status).await?;
+    let s: StatusData = c.request(Request::Status { main: None }).await?;
     if json {
         print_json(&s)?;
         return Ok(exit::OK);
@@ -273,7 +273,7 @@ pub(super) fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
 async fn daemon_config_state(paths: &Paths) -> Option<String> {
     let now = crate::config::digest(&paths.config);
     let status = match Client::connect(paths, false).await {
-        Ok(mut c) => c.request::<StatusData>(Request::Status).await,
+        Ok(mut c) => c.request::<StatusData>(Request::Status { main: None }).await,
         Err(_) => return None,
     };
     let s = match status {

@@ -55,7 +55,7 @@ impl HubHandle {
             )
         };
         let lane = match request {
-            Request::List { .. } | Request::Get { .. } | Request::Status => &self.reads,
+            Request::List { .. } | Request::Get { .. } | Request::Status { .. } => &self.reads,
             _ => &self.tx,
         };
         if lane.send(HubMsg::Ask { request, conn, reply }).is_err() {

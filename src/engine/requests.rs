@@ -35,7 +35,8 @@ impl Engine {
             ),
             Request::List { filter } => answer(self.table.list_json(&filter).map(Answer::List)),
             // The pane manager adds where the agent panes are, as it knows it now.
-            Request::Status => {
+            Request::Status { main } => {
+                let conn = self.dashboard_of(conn, main.as_ref());
                 vec![Effect::Status { reply, status: Box::new(self.status(conn, now)) }]
             }
             Request::Cancel { ids, all } => match self.resolve_many(&ids, all) {
@@ -124,10 +125,11 @@ impl Engine {
             }
             // For the asking dashboard's window alone, while it is open: other windows, and
             // later dashboards, keep the configured layout.
-            Request::SetLayout { name } => {
+            Request::SetLayout { name, main } => {
                 if !self.settings.config.presets.0.contains_key(&name) {
                     return answer(Err(invalid(format!("unknown layout preset {name:?}"))));
                 }
+                let conn = self.dashboard_of(conn, main.as_ref());
                 let Some(origin) = self.mains.iter().find(|(c, _)| *c == conn).map(|m| m.1.clone())
                 else {
                     return answer(Err(invalid(
@@ -337,6 +339,12 @@ impl Engine {
         let (Some(origin), Some(pane)) = (t.tmux.clone(), t.pane_id.clone()) else { return vec![] };
         let _ = now;
         vec![Effect::CheckHangup { id, origin, pane }]
+    }
+
+    /// The connection of the dashboard that registered main pane `main` (a dashboard asks on
+    /// connections of its own besides the one it registered with), else `conn`.
+    fn dashboard_of(&self, conn: u64, main: Option<&TmuxOrigin>) -> u64 {
+        main.and_then(|m| self.mains.iter().find(|(_, o)| o == m)).map(|(c, _)| *c).unwrap_or(conn)
     }
 
     /// The daemon's status as the client on connection `conn` sees it (its window's layout).

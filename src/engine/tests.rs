@@ -759,12 +759,15 @@ fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_ar
 fn a_layout_switched_by_a_dashboard_is_its_windows_alone_and_ends_with_it() {
     let mut r = Rig::new();
     // Not in tmux: no window to lay out.
-    let fx = r.ask(Request::SetLayout { name: "tiled".into() }, at(0.0));
+    let fx = r.ask(Request::SetLayout { name: "tiled".into(), main: None }, at(0.0));
     assert!(fx.iter().any(
         |f| matches!(f, Effect::Reply { answer: Err(e), .. } if e.message.contains("not in tmux"))
     ));
     r.ask(Request::RegisterMain { socket: "/tmux".into(), pane: "%0".into() }, at(0.0));
-    let fx = r.ask(Request::SetLayout { name: "tiled".into() }, at(0.0));
+    // Asked on another of the dashboard's connections, naming its pane.
+    let main = Some(TmuxOrigin { socket: "/tmux".into(), pane: "%0".into() });
+    let request = Request::SetLayout { name: "tiled".into(), main };
+    let fx = r.input(Input::Request { request, reply: 99, conn: 2 }, at(0.0));
     let set = fx.iter().find_map(|f| match f {
         Effect::WindowLayout { origin, geometry } => Some((origin.pane.clone(), *geometry)),
         _ => None,

@@ -247,6 +247,13 @@ async fn output_text(c: &mut Client, id: &str, full: bool) -> Result<String> {
     Ok(o.result.or(o.tail).unwrap_or_default())
 }
 
+/// This dashboard's tmux pane (the one it registered), as tmux tells its processes.
+fn own_pane() -> Option<TmuxOrigin> {
+    let socket = crate::tmux::adapter::socket_from_env(&std::env::var("TMUX").ok()?)?;
+    let pane = std::env::var("TMUX_PANE").ok().filter(|p| p.starts_with('%'))?;
+    Some(TmuxOrigin { socket, pane })
+}
+
 async fn run_effect(
     c: &mut Client,
     effect: Effect,
@@ -263,7 +270,7 @@ async fn run_effect(
             let _ = tx.send(Action::FullOutput(id, text));
         }
         Effect::FetchGroups => {
-            let s: StatusData = c.request(Request::Status).await?;
+            let s: StatusData = c.request(Request::Status { main: own_pane() }).await?;
             let _ = tx.send(Action::Status(Box::new(s)));
         }
         Effect::Cancel(ids) => {
@@ -296,7 +303,7 @@ async fn run_effect(
             )));
         }
         Effect::SetLayout(name) => {
-            c.request_raw(Request::SetLayout { name: name.clone() }).await?;
+            c.request_raw(Request::SetLayout { name: name.clone(), main: own_pane() }).await?;
             let _ = tx.send(Action::Message(format!("layout {name}")));
         }
         Effect::Reload => {
