@@ -535,6 +535,33 @@ fn a_resize_re_plans_and_focus_brings_a_hidden_agent_into_view() {
 }
 
 #[test]
+fn with_window_size_manual_agents_start_in_an_overflow_window_and_tmux_lives() {
+    // tmux 3.3a's server dies on `new-window` under `window-size manual`; a window too small
+    // for any agent sends each one straight to an overflow window, which must be made another
+    // way, leaving the user's window as it was.
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 80, 12);
+    srv.tmux(&["set-option", "-g", "window-size", "manual"]);
+    let before = srv.tmux(&["display-message", "-p", "-t", "main", "#{window_layout}"]);
+    let ids: Vec<String> =
+        (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+    for id in &ids {
+        env.wait_status(id, "running", Duration::from_secs(10));
+    }
+    srv.until("3 agents in overflow", Duration::from_secs(10), |s| s.overflow().len() == 3);
+    let alive = srv.tmux(&["display-message", "-p", "#{pid}"]);
+    assert!(!alive.trim().is_empty(), "the tmux server is alive");
+    assert_eq!(srv.main_window().len(), 1, "{:#?}", srv.panes());
+    let after = srv.tmux(&["display-message", "-p", "-t", "main", "#{window_layout}"]);
+    assert_eq!(before, after, "the user's window keeps its layout");
+    for id in &ids {
+        let pane = env.task(id)["pane_id"].as_str().unwrap().to_string();
+        assert!(srv.overflow().iter().any(|p| p.id == pane), "{id} in {pane}");
+    }
+    env.ok(&["cancel", "--all"]);
+}
+
+#[test]
 fn pane_results_are_exact_however_fast_the_agent_exits() {
     // Tasks that print one line and exit at once: each result is exactly that line, with
     // nothing lost to the exit and nothing of paneherd's own (no banner) added.

@@ -234,6 +234,9 @@ impl Tmux {
                 self.select_layout(&w, "tiled").await?;
                 out
             }
+            Room::New(name) if self.manual_window_size().await? => {
+                return self.split_and_break(session, &dir, command, &name).await;
+            }
             Room::New(name) => {
                 let cmd = NewWindow::new()
                     .detached()
@@ -247,6 +250,59 @@ impl Tmux {
             }
         };
         parse_info(&out).context("tmux did not say which pane it made")
+    }
+
+    /// Whether new windows get `window-size manual`, under which tmux 3.3a's server dies on
+    /// `new-window` ("server exited unexpectedly"); `break-pane` is not affected.
+    async fn manual_window_size(&self) -> Result<bool> {
+        let show = ShowOptions::new().global().window().quiet().value().option("window-size");
+        Ok(self.run(show).await?.trim() == "manual")
+    }
+
+    /// Makes a new window holding `command` without `new-window`: splits the session's largest
+    /// pane, breaks the new pane out to a window of its own, and gives the split window back
+    /// the layout it had.
+    async fn split_and_break(
+        &self,
+        session: &str,
+        dir: &str,
+        command: &str,
+        name: &str,
+    ) -> Result<PaneInfo> {
+        let cmd = ListPanes::new()
+            .session()
+            .target(session.to_string())
+            .format("#{pane_id}\t#{window_id}\t#{pane_width}\t#{pane_height}");
+        let listing = self.run(cmd).await?;
+        let (host, window) = listing
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                let area = f.get(2)?.parse::<u32>().ok()? * f.get(3)?.parse::<u32>().ok()?;
+                Some((area, f[0].to_string(), f[1].to_string()))
+            })
+            .max_by_key(|(area, _, _)| *area)
+            .map(|(_, pane, window)| (pane, window))
+            .with_context(|| format!("tmux session {session} has no pane to split"))?;
+        let (layout, _) = self.window_layout(&window).await?;
+        let cmd = SplitWindow::new()
+            .detached()
+            .print()
+            .format("#{pane_id}")
+            .start_directory(dir.to_string())
+            .target_pane(host)
+            .shell_command(command.to_string());
+        let pane = self.run(cmd).await?.trim().to_string();
+        let cmd = BreakPane::new()
+            .detached()
+            .src_pane(pane.clone())
+            .window_name(name.to_string())
+            .dst_window(format!("{session}:"));
+        self.run(cmd).await?;
+        if let Err(e) = self.select_layout(&window, &layout).await {
+            tracing::warn!("cannot give window {window} its layout back: {e:#}");
+        }
+        self.pane_info(&pane).await?.with_context(|| format!("pane {pane} went away at once"))
     }
 
     /// The session's overflow windows (`paneherd-agents`, `paneherd-agents-2`, …), in order.
