@@ -602,7 +602,8 @@ fn a_gigabyte_of_output_costs_the_daemon_little_memory() {
     let mut peak: f64 = 0.0;
     loop {
         peak = peak.max(rss_mb(pid));
-        if env.task(&id)["status"] != "running" && env.task(&id)["status"] != "pending" {
+        let st = env.task(&id);
+        if st["status"] != "running" && st["status"] != "pending" {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -27,7 +27,13 @@ impl Tmux {
         }
         let ok = cmd.arg(program).env("TERM", "xterm-256color").status().unwrap().success();
         assert!(ok, "tmux did not start");
-        Tmux { sock }
+        let tmux = Tmux { sock };
+        // Keys typed before the shell's first prompt are echoed by the tty first and the prompt
+        // printed after them, so the command's line ends in a stray prompt ("# #" on return).
+        if matches!(program, "sh" | "bash" | "dash") {
+            tmux.until("the shell's first prompt", Duration::from_secs(10), prompt_back);
+        }
+        tmux
     }
 
     pub fn run(&self, args: &[&str]) -> String {
