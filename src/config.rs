@@ -25,7 +25,7 @@ use tmux::{Presets, TmuxSettings};
 pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
 
 /// Placeholders an agent's argv template may use.
-pub const PLACEHOLDERS: [&str; 10] = [
+pub const PLACEHOLDERS: [&str; 11] = [
     "prompt",
     "model",
     "model_id",
@@ -36,6 +36,7 @@ pub const PLACEHOLDERS: [&str; 10] = [
     "paneherd",
     "session",
     "session_id",
+    "answer_file",
 ];
 
 /// Environment variable that lowers the 60 s timeout minimums to 1 s. For paneherd's own

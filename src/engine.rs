@@ -350,7 +350,7 @@ impl Engine {
             Input::Exited { id, exit, log_error } => self.exited(&id, exit, log_error, now),
             Input::Hangup { id, hangup } => self.hangup(&id, hangup, now),
             Input::Adopted { id, visible, exit } => self.adopted(&id, visible, exit, now),
-            Input::Collected { id, result } => self.collected(&id, result, now),
+            Input::Collected { id, result, answer } => self.collected(&id, result, answer, now),
             Input::Written { token, error } => self.written(token, error, now),
             Input::Timer { id, kind } => self.timer(&id, kind, now),
             Input::Summarized { id, summary } => self.summarized(&id, summary),

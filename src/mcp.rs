@@ -289,6 +289,14 @@ impl PaneherdMcp {
     }
 
     #[tool(
+        title = "Delegate a task",
+        annotations(
+            title = "Delegate a task",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        ),
         description = "Hand off a task to a background agent. Give `category` or `subagent_type` (an agent name). In the background (the default) it returns the task id at once: do not poll, you will be told when it ends; read the result with background_output or delegation_read."
     )]
     async fn task(&self, Parameters(a): Parameters<TaskArgs>) -> Result<CallToolResult, McpError> {
@@ -314,6 +322,8 @@ impl PaneherdMcp {
     }
 
     #[tool(
+        title = "A task's result",
+        annotations(title = "A task's result", read_only_hint = true, open_world_hint = false),
         description = "The result of a background task when it has ended, else its status. With block=true, waits up to `timeout` ms (default 60000, max 600000) for it to end."
     )]
     async fn background_output(
@@ -348,6 +358,14 @@ impl PaneherdMcp {
     }
 
     #[tool(
+        title = "Cancel tasks",
+        annotations(
+            title = "Cancel tasks",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        ),
         description = "Cancel a task (`task_id`) or every pending and running task (`all: true`)."
     )]
     async fn background_cancel(
@@ -377,6 +395,12 @@ impl PaneherdMcp {
     }
 
     #[tool(
+        title = "This project's tasks",
+        annotations(
+            title = "This project's tasks",
+            read_only_hint = true,
+            open_world_hint = false
+        ),
         description = "Every task of this project (newest first) with title, status and a one-line summary, to find earlier work instead of redoing it."
     )]
     async fn delegation_list(
@@ -409,6 +433,12 @@ impl PaneherdMcp {
     }
 
     #[tool(
+        title = "A task's persisted result",
+        annotations(
+            title = "A task's persisted result",
+            read_only_hint = true,
+            open_world_hint = false
+        ),
         description = "The persisted result of a task: at once for an ended task (however long ago), else waits for it to end (bounded by its own time limit)."
     )]
     async fn delegation_read(

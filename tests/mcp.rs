@@ -68,13 +68,27 @@ async fn agents_delegate_through_mcp() {
         .set_level(rmcp::model::SetLevelRequestParams::new(rmcp::model::LoggingLevel::Info))
         .await
         .expect("logging/setLevel is answered");
-    let tools: Vec<String> =
-        client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    let listed = client.list_all_tools().await.unwrap();
+    let tools: Vec<String> = listed.iter().map(|t| t.name.to_string()).collect();
     for t in
         ["task", "background_output", "background_cancel", "delegation_list", "delegation_read"]
     {
         assert!(tools.contains(&t.to_string()), "{t} missing from {tools:?}");
     }
+    // Hosts decide what to ask before a call by the annotations (as the host sees them: JSON).
+    let hints = |name: &str| {
+        let t = listed.iter().find(|t| t.name == name).unwrap();
+        let v = serde_json::to_value(t).unwrap();
+        assert!(v["title"].as_str().is_some_and(|s| !s.is_empty()), "{name} has a title: {v}");
+        v["annotations"].clone()
+    };
+    for read in ["background_output", "delegation_list", "delegation_read"] {
+        assert_eq!(hints(read)["readOnlyHint"], true, "{read}");
+    }
+    assert_eq!(hints("background_cancel")["destructiveHint"], true);
+    assert_eq!(hints("background_cancel")["readOnlyHint"], false);
+    assert_eq!(hints("task")["readOnlyHint"], false);
+    assert_eq!(hints("task")["destructiveHint"], false, "starting a task only adds");
 
     // task in the background → an id at once, and the advice not to poll.
     let r = client

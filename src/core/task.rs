@@ -278,7 +278,17 @@ pub struct TransitionError {
     pub action: &'static str,
 }
 
+/// The answer file that goes with a log (`Task::answer_path`).
+pub fn answer_path(log: &std::path::Path) -> PathBuf {
+    log.with_extension("answer")
+}
+
 impl Task {
+    /// Where its agent writes its final answer when the agent's command names
+    /// `{answer_file}` (Codex's `--output-last-message`): beside the log, as private as it.
+    pub fn answer_path(&self) -> PathBuf {
+        answer_path(&self.log_path)
+    }
     /// A new pending task: everything else starts empty.
     pub fn pending(
         id: &str,

@@ -221,10 +221,12 @@ impl Hub {
                 },
             ),
             Effect::StopOrphan { id, pid } => runner::stop_orphan(pid, &id),
-            Effect::Collect { id, log } => {
+            Effect::Collect { id, log, since } => {
                 let report = self.report();
                 tokio::task::spawn_blocking(move || {
-                    report(Input::Collected { id, result: store::output::result(&log) });
+                    let result = store::output::result(&log);
+                    let answer = since.and_then(|s| store::output::answer(&log, s.into()));
+                    report(Input::Collected { id, result, answer });
                 });
             }
             Effect::Timer { id, kind, at } => c.timers.set(id, kind, at),

@@ -123,7 +123,11 @@ impl Engine {
         self.sched.release(id);
         let mut fx = vec![];
         if let Some(t) = self.table.get(id) {
-            fx.push(Effect::Collect { id: id.to_string(), log: t.log_path.clone() });
+            fx.push(Effect::Collect {
+                id: id.to_string(),
+                log: t.log_path.clone(),
+                since: t.started_at,
+            });
         }
         fx.extend(self.dispatch(now));
         fx
@@ -134,6 +138,7 @@ impl Engine {
         &mut self,
         id: &str,
         result: Result<String, String>,
+        answer: Option<String>,
         now: Timestamp,
     ) -> Vec<Effect> {
         let Some(run) = self.runs.remove(id) else { return vec![] };
@@ -156,6 +161,15 @@ impl Engine {
         if task.finish(outcome, run.ended_at.unwrap_or(now)).is_err() {
             return vec![];
         }
+        if task.session.is_none() {
+            task.session = agent.as_ref().and_then(|a| a.session_in(&result, &task.id));
+        }
+        // A completed agent's answer is what it wrote as its answer, when it wrote one (the
+        // transcript stays in the log); a failed run's output says why.
+        let result = match answer {
+            Some(a) if task.status == TaskStatus::Completed => a,
+            _ => result,
+        };
         // What it printed says what it found, unless what it printed was not all kept: then
         // that is the news.
         task.summary = match run.log_failed {
@@ -164,9 +178,6 @@ impl Engine {
                 text::task_summary(&result, &task.id, &task.prompt).or_else(|| task.reason.clone())
             }
         };
-        if task.session.is_none() {
-            task.session = agent.as_ref().and_then(|a| a.session_in(&result, &task.id));
-        }
         self.ending.insert(id.to_string());
         let token = self.next_token();
         let summarize = (!result.trim().is_empty() && self.settings.config.summarizer.is_some())
@@ -437,7 +448,11 @@ impl Engine {
         };
         self.runs.insert(task.id.clone(), run);
         let _ = now;
-        fx.push(Effect::Collect { id: task.id.clone(), log: task.log_path.clone() });
+        fx.push(Effect::Collect {
+            id: task.id.clone(),
+            log: task.log_path.clone(),
+            since: task.started_at,
+        });
         fx
     }
 }

@@ -135,6 +135,8 @@ pub enum Input {
     Collected {
         id: String,
         result: Result<String, String>,
+        /// What the agent wrote as its answer (`{answer_file}`), when it did.
+        answer: Option<String>,
     },
     /// A record asked with `Effect::Write` is written (or could not be).
     Written {
@@ -237,8 +239,9 @@ pub enum Effect {
     Signal { pid: u32, signal: Signal },
     /// Stop a process a previous daemon left running, if it still runs task `id`.
     StopOrphan { id: String, pid: u32 },
-    /// Read a task's result from its log: report `Collected`.
-    Collect { id: String, log: PathBuf },
+    /// Read a task's result from its log, and the answer it wrote (`{answer_file}`) in the run
+    /// that started at `since`: report `Collected`.
+    Collect { id: String, log: PathBuf, since: Option<Timestamp> },
     /// Fire `Input::Timer` at `at`.
     Timer { id: String, kind: TimerKind, at: Timestamp },
     /// Make (or find again) a task's git worktree: report `WorktreeReady`.

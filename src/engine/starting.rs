@@ -65,6 +65,7 @@ impl Engine {
         values.insert("title", task.title.clone());
         values.insert("cwd", task.cwd.display().to_string());
         values.insert("paneherd", self.setup.exe.display().to_string());
+        values.insert("answer_file", task.answer_path().display().to_string());
         if let Some(s) = &task.session {
             values.insert("session_id", s.clone());
         }

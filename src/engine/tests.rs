@@ -187,7 +187,10 @@ impl Rig {
             },
             now,
         );
-        fx.extend(self.input(Input::Collected { id: id.into(), result: Ok("done".into()) }, now));
+        fx.extend(self.input(
+            Input::Collected { id: id.into(), result: Ok("done".into()), answer: None },
+            now,
+        ));
         fx.extend(self.flush(now));
         fx
     }
@@ -250,7 +253,10 @@ fn limits_and_fifo_order() {
         at(6.0),
     );
     assert!(!fx.iter().any(|f| matches!(f, Effect::Announce(Event::TaskChanged { .. }))));
-    let fx = r.input(Input::Collected { id: "t2".into(), result: Ok("oops".into()) }, at(6.0));
+    let fx = r.input(
+        Input::Collected { id: "t2".into(), result: Ok("oops".into()), answer: None },
+        at(6.0),
+    );
     assert!(
         !fx.iter().any(|f| matches!(f, Effect::Announce(Event::TaskChanged { .. }))),
         "not before written"
@@ -287,7 +293,7 @@ fn cancel_pending_and_running() {
     assert_eq!(signals(&fx), vec![Signal::Kill]);
     let exit = Exit { code: None, signal: Some(9) };
     r.input(Input::Exited { id: a.clone(), exit, log_error: None }, at(5.1));
-    r.input(Input::Collected { id: a.clone(), result: Ok(String::new()) }, at(5.1));
+    r.input(Input::Collected { id: a.clone(), result: Ok(String::new()), answer: None }, at(5.1));
     r.flush(at(5.1));
     let t = r.e.table.get(&a).unwrap();
     assert_eq!((t.status, t.reason.as_deref()), (TaskStatus::Cancelled, Some("cancelled by user")));
@@ -317,7 +323,7 @@ fn stale_and_ttl_timers() {
         },
         at(90.1),
     );
-    r.input(Input::Collected { id: a.clone(), result: Ok(String::new()) }, at(90.1));
+    r.input(Input::Collected { id: a.clone(), result: Ok(String::new()), answer: None }, at(90.1));
     r.flush(at(90.1));
     let t = r.e.table.get(&a).unwrap();
     assert_eq!(
@@ -412,7 +418,10 @@ fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
         |f| matches!(f, Effect::CheckAdoption { id, pane, .. } if id == "inpane" && pane == "%5")
     ));
     assert_eq!(launched(&fx), vec!["q1"], "the queued task starts, regrouped");
-    r.input(Input::Collected { id: "lost1".into(), result: Ok("partial".into()) }, at(10.0));
+    r.input(
+        Input::Collected { id: "lost1".into(), result: Ok("partial".into()), answer: None },
+        at(10.0),
+    );
     r.flush(at(10.0));
     let t = r.e.table.get("lost1").unwrap();
     assert_eq!(
@@ -452,7 +461,7 @@ fn a_pane_agent_hanging_up_is_told_apart() {
     );
     assert!(fx.iter().any(|f| matches!(f, Effect::CheckHangup { .. })), "asks why first: {fx:?}");
     r.input(Input::Hangup { id: "t1".into(), hangup: Hangup::PaneClosed }, at(3.0));
-    r.input(Input::Collected { id: "t1".into(), result: Ok(String::new()) }, at(3.0));
+    r.input(Input::Collected { id: "t1".into(), result: Ok(String::new()), answer: None }, at(3.0));
     r.flush(at(3.0));
     let t = r.e.table.get("t1").unwrap();
     assert_eq!((t.status, t.reason.as_deref()), (TaskStatus::Cancelled, Some("pane closed")));
@@ -494,13 +503,58 @@ fn the_summarizer_runs_once_the_end_is_recorded_so_its_line_is_kept() {
         at(1.0),
     );
     let summarize = |fx: &[Effect]| fx.iter().any(|f| matches!(f, Effect::Summarize { .. }));
-    let fx = r.input(Input::Collected { id: a.clone(), result: Ok("found it".into()) }, at(1.0));
+    let fx = r.input(
+        Input::Collected { id: a.clone(), result: Ok("found it".into()), answer: None },
+        at(1.0),
+    );
     assert!(!summarize(&fx), "not before the end is written");
     let fx = r.flush(at(1.1));
     assert!(summarize(&fx), "once it is");
     r.input(Input::Summarized { id: a.clone(), summary: Some("one line".into()) }, at(2.0));
     let t = r.e.table.get(&a).unwrap();
     assert_eq!((t.status, t.summary.as_deref()), (TaskStatus::Completed, Some("one line")));
+}
+
+/// An agent that writes its answer (`{answer_file}`): a completed run's result and summary are
+/// that answer, not the transcript; a failed run's result is its output (which says why), and
+/// its session id is still found in the transcript.
+#[test]
+fn a_written_answer_is_the_result_of_a_completed_run() {
+    let config = "[agents.a]\ncommand = [\"agent\", \"--out={answer_file}\", \"{prompt}\"]\nsession_pattern = 'session ([a-z0-9]+)'\n";
+    let mut r = Rig::configured(config, crate::store::Loaded::default());
+    let end = |r: &mut Rig, id: &str, code: i32, answer: Option<&str>| {
+        r.input(Input::Started { id: id.into(), pid: 7 }, at(0.0));
+        let fx = r.input(
+            Input::Exited {
+                id: id.into(),
+                exit: Exit { code: Some(code), signal: None },
+                log_error: None,
+            },
+            at(1.0),
+        );
+        assert!(fx.iter().any(|f| matches!(f, Effect::Collect { since: Some(_), .. })), "{fx:?}");
+        let transcript =
+            "banner v1\nsession ab12\nthinking…\nthe answer\ntokens used 45\n".to_string();
+        r.input(
+            Input::Collected {
+                id: id.into(),
+                result: Ok(transcript),
+                answer: answer.map(String::from),
+            },
+            at(1.0),
+        );
+        r.flush(at(1.1));
+        r.e.table.get(id).unwrap().clone()
+    };
+    let (a, _) = r.submit("a", None, at(0.0));
+    let t = end(&mut r, &a, 0, Some("the answer"));
+    assert_eq!(t.status, TaskStatus::Completed);
+    assert_eq!(t.summary.as_deref(), Some("the answer"));
+    assert_eq!(t.session.as_deref(), Some("ab12"), "the session is read from the transcript");
+    let (b, _) = r.submit("a", None, at(0.0));
+    let t = end(&mut r, &b, 1, Some("half an answer"));
+    assert_eq!(t.status, TaskStatus::Error);
+    assert_ne!(t.summary.as_deref(), Some("half an answer"), "{t:?}");
 }
 
 /// A worktree task: its worktree is made first (a job), then it launches there; a worktree that
@@ -650,7 +704,10 @@ fn an_end_that_cannot_be_recorded_is_an_error_and_written_again() {
         },
         at(1.0),
     );
-    r.input(Input::Collected { id: a.clone(), result: Ok("all good".into()) }, at(1.0));
+    r.input(
+        Input::Collected { id: a.clone(), result: Ok("all good".into()), answer: None },
+        at(1.0),
+    );
     let fx = fail_writes(&mut r, "cannot write task file: No space left on device", at(1.0));
     let t = r.e.table.get(&a).unwrap();
     assert_eq!(t.status, TaskStatus::Error, "never completed on a failed write");
@@ -685,7 +742,10 @@ fn output_that_could_not_be_kept_ends_in_an_error_that_says_so() {
         },
         at(1.0),
     );
-    r.input(Input::Collected { id: a.clone(), result: Ok("partial".into()) }, at(1.0));
+    r.input(
+        Input::Collected { id: a.clone(), result: Ok("partial".into()), answer: None },
+        at(1.0),
+    );
     r.flush(at(1.0));
     let t = r.e.table.get(&a).unwrap();
     assert_eq!((t.status, t.reason.as_deref()), (TaskStatus::Error, Some(why)));
@@ -749,7 +809,10 @@ fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_ar
     let good =
         r.ask(Request::PaneAttach { task_id: "inpane".into(), token: "tok".into() }, at(11.0));
     assert!(good.iter().any(|f| matches!(f, Effect::Reply { answer: Ok(_), .. })));
-    r.input(Input::Collected { id: "inpane".into(), result: Ok("its result".into()) }, at(11.0));
+    r.input(
+        Input::Collected { id: "inpane".into(), result: Ok("its result".into()), answer: None },
+        at(11.0),
+    );
     r.flush(at(11.0));
     assert_eq!(r.status("inpane"), TaskStatus::Completed);
     assert_eq!(r.e.table.get("inpane").unwrap().finished_at, Some(at(10.5)), "when it ended");

@@ -1,6 +1,7 @@
 //! Codex: the MCP server as `[mcp_servers.paneherd]` in `config.toml` (`$CODEX_HOME`, else
 //! `~/.codex`, for the user; the project's `.codex/` otherwise), and `notify` running
-//! `paneherd hook codex` (a task's own Codex reports each finished turn). Codex has no way for a
+//! `paneherd hook codex` (a task's own Codex reports each finished turn); paneherd's tools are
+//! approved for Codex (`default_tools_approval_mode`), so `codex exec` can call them. Codex has no way for a
 //! program to start a turn: a delegating Codex is not woken when a task ends; it reads results
 //! with `background_output` (or the user runs `paneherd inbox`). Edited with toml_edit, so the
 //! file's comments and layout stay.
@@ -9,6 +10,13 @@ use anyhow::{Context, Result};
 use toml_edit::{Array, DocumentMut, Item, Table, value};
 
 use super::{Places, Removal, Scope, Setup, Target};
+
+/// `[mcp_servers.<id>].default_tools_approval_mode`, as Codex 0.171.0 reads it (one of `auto`,
+/// `prompt`, `writes`, `approve`; the config reference at developers.openai.com/codex): paneherd's
+/// tools run without asking. What a delegated agent does is governed by its own preset.
+const APPROVAL: &str = "approve";
+/// Longer than `background_output`'s longest block (600 s).
+const TOOL_TIMEOUT_SEC: i64 = 660;
 
 fn doc(text: &str) -> Result<DocumentMut> {
     text.parse::<DocumentMut>().context("it is not valid TOML")
@@ -67,11 +75,18 @@ pub fn setup(scope: Scope, p: &Places) -> Result<Setup> {
         let mut entry = Table::new();
         entry.insert("command", value(b.as_str()));
         entry.insert("args", value(args));
+        // Codex asks before every MCP tool call unless the server's tools are approved, and
+        // `codex exec` (approval policy "never") refuses them outright.
+        entry.insert("default_tools_approval_mode", value(APPROVAL));
+        // background_output may block up to 600 s; Codex's own default is far shorter.
+        entry.insert("tool_timeout_sec", value(TOOL_TIMEOUT_SEC));
         let same = servers.get("paneherd").and_then(|i| i.as_table()).is_some_and(|t| {
             t.get("command").and_then(|c| c.as_str()) == Some(b.as_str())
                 && t.get("args").and_then(|a| a.as_array()).is_some_and(|a| {
                     a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>() == ["mcp"]
                 })
+                && t.get("default_tools_approval_mode").and_then(|m| m.as_str()) == Some(APPROVAL)
+                && t.get("tool_timeout_sec").and_then(|m| m.as_integer()) == Some(TOOL_TIMEOUT_SEC)
         });
         if !same {
             servers.insert("paneherd", Item::Table(entry));

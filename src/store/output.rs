@@ -50,6 +50,22 @@ pub fn result(log: &Path) -> Result<String, String> {
     Ok(super::result_from_output(&text, skipped))
 }
 
+/// The answer the agent wrote for the run that started at `since` (a file left by an earlier
+/// run, or an empty one, is no answer), cleaned like a result.
+pub fn answer(log: &Path, since: std::time::SystemTime) -> Option<String> {
+    let path = crate::core::task::answer_path(log);
+    let meta = std::fs::metadata(&path).ok()?;
+    // File times have coarser clocks than ours: a second's slack.
+    let fresh = meta.modified().ok()? + std::time::Duration::from_secs(1) >= since;
+    if !fresh || meta.len() == 0 {
+        return None;
+    }
+    let (bytes, skipped) = read_end(&path, RESULT_READ).ok()?;
+    let (text, skipped) = render_end(&bytes, skipped);
+    let text = super::result_from_output(&text, skipped);
+    (!text.trim().is_empty()).then_some(text)
+}
+
 /// The task's output so far, cleaned (for the output viewer): its last few MiB when longer.
 pub fn whole(log: &Path) -> Result<String, String> {
     let (bytes, skipped) = read_end(log, WHOLE_READ)?;
