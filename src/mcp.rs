@@ -35,7 +35,29 @@ use crate::proto::{Event, ListFilter, OutputData, Request};
 /// Most a `background_output` block may wait (ms).
 const MAX_BLOCK_MS: u64 = 600_000;
 
+/// An optional argument is written the portable way: its own type, left out of `required`
+/// (not `"type": ["string", "null"]` with `"default": null`, which strict validators and some
+/// hosts refuse); leaving it out means the default.
+fn portable_optionals(schema: &mut schemars::Schema) {
+    let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for prop in props.values_mut().filter_map(|p| p.as_object_mut()) {
+        if let Some(serde_json::Value::Array(types)) = prop.get("type") {
+            let kept: Vec<serde_json::Value> =
+                types.iter().filter(|t| t.as_str() != Some("null")).cloned().collect();
+            if kept.len() == 1 {
+                prop.insert("type".into(), kept[0].clone());
+            }
+        }
+        if prop.get("default") == Some(&serde_json::Value::Null) {
+            prop.remove("default");
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = portable_optionals)]
 pub struct TaskArgs {
     /// What the agent should do.
     pub prompt: String,
@@ -70,6 +92,7 @@ pub struct TaskArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = portable_optionals)]
 pub struct OutputArgs {
     pub task_id: String,
     /// Wait for the task to end (up to `timeout` ms).
@@ -81,6 +104,7 @@ pub struct OutputArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = portable_optionals)]
 pub struct CancelArgs {
     #[serde(default)]
     pub task_id: Option<String>,
@@ -90,6 +114,7 @@ pub struct CancelArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = portable_optionals)]
 pub struct ListArgs {
     /// Every project's tasks, not only this project's.
     #[serde(default)]
@@ -97,6 +122,7 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = portable_optionals)]
 pub struct ReadArgs {
     pub id: String,
 }
@@ -126,6 +152,30 @@ fn client_error(e: ClientError) -> McpError {
         ClientError::Daemon(b) => tool_error(b.message),
         e => McpError::internal_error(e.to_string(), None),
     }
+}
+
+/// Why a call's arguments are refused when it names arguments the tool does not take: each
+/// unknown name, and the accepted ones.
+fn unknown_arguments(
+    tool: &rmcp::model::Tool,
+    args: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Option<String> {
+    let props = tool.input_schema.get("properties").and_then(|p| p.as_object());
+    let accepted: Vec<&str> =
+        props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+    let unknown: Vec<&str> =
+        args?.keys().map(String::as_str).filter(|k| !accepted.contains(k)).collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    let list = |v: &[&str]| v.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    Some(format!(
+        "{} does not take {} {}; it takes {}",
+        tool.name,
+        if unknown.len() == 1 { "the argument" } else { "the arguments" },
+        list(&unknown),
+        list(&accepted)
+    ))
 }
 
 fn text(s: String) -> Result<CallToolResult, McpError> {
@@ -497,8 +547,13 @@ impl ServerHandler for PaneherdMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let router = Self::tool_router();
-        if !router.has_route(&request.name) {
+        let Some(tool) = router.get(&request.name) else {
             return Err(McpError::invalid_params(format!("no tool {:?}", request.name), None));
+        };
+        // An argument the tool does not take (a misspelled `subagentType`) is said, not
+        // ignored: ignored, the task would start with the defaults.
+        if let Some(msg) = unknown_arguments(tool, request.arguments.as_ref()) {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(msg)]).into());
         }
         // A client that declares the tasks extension gets a background `task` as an MCP task.
         if request.name == "task"
@@ -522,6 +577,27 @@ impl ServerHandler for PaneherdMcp {
                 Ok(CallToolResult::error(vec![ContentBlock::text(e.message.to_string())]).into())
             }
         }
+    }
+
+    /// A `tasks/*` request whose params do not decode (a missing or null `taskId`) reaches here
+    /// as an unknown method: it is known, its params are wrong (-32602).
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, McpError> {
+        let method = request.method.as_str();
+        if matches!(method, "tasks/get" | "tasks/cancel" | "tasks/result" | "tasks/update") {
+            return Err(McpError::invalid_params(
+                format!("{method} needs `taskId`: a task id (a string) from the task's handle"),
+                None,
+            ));
+        }
+        Err(McpError::new(
+            rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+            format!("no method {method:?}"),
+            None,
+        ))
     }
 
     /// `tasks/get`: the paneherd task's state; once ended, its result (which tells it).

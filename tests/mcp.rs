@@ -217,3 +217,99 @@ async fn agents_delegate_through_mcp() {
     assert!(text(&r).contains(&id), "still serving");
     client.cancel().await.unwrap();
 }
+
+/// JSON-RPC lines to `paneherd mcp` as a client that declares the tasks extension; the
+/// replies by id.
+fn raw_session(
+    env: &Env,
+    lines: &[serde_json::Value],
+) -> std::collections::HashMap<u64, serde_json::Value> {
+    use std::io::{BufRead, Write};
+    let mut child = env
+        .cmd(&["mcp"])
+        .current_dir(env.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {"tasks": {}}, "clientInfo": {"name": "raw", "version": "1"}}});
+    writeln!(stdin, "{init}").unwrap();
+    writeln!(stdin, "{}", json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .unwrap();
+    for l in lines {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    let want = lines.len() + 1;
+    let mut replies = std::collections::HashMap::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while replies.len() < want {
+        line.clear();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if let Some(id) = v["id"].as_u64() {
+            replies.insert(id, v);
+        }
+    }
+    drop(stdin);
+    let _ = child.wait();
+    replies
+}
+
+#[test]
+fn unknown_arguments_and_missing_task_ids_are_refused_by_name() {
+    let env = Env::new(&config_with(""));
+    let call = |id: u64, name: &str, arguments: serde_json::Value| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": arguments}});
+    let r = raw_session(
+        &env,
+        &[
+            call(1, "task", json!({"prompt": "echo hi", "subagentType": "shell", "bogus": 1})),
+            call(2, "background_output", json!({"task_id": "x", "blocking": true})),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/get", "params": {}}),
+            json!({"jsonrpc": "2.0", "id": 4, "method": "tasks/get", "params": {"taskId": null}}),
+            json!({"jsonrpc": "2.0", "id": 5, "method": "tasks/cancel", "params": {}}),
+            json!({"jsonrpc": "2.0", "id": 6, "method": "no/such", "params": {}}),
+        ],
+    );
+    let refused = &r[&1]["result"];
+    assert_eq!(refused["isError"], true, "{refused}");
+    let msg = refused["content"][0]["text"].as_str().unwrap();
+    assert!(msg.contains("`subagentType`") && msg.contains("`bogus`"), "{msg}");
+    assert!(
+        msg.contains("`subagent_type`") && msg.contains("`prompt`"),
+        "names the accepted: {msg}"
+    );
+    assert!(env.list().is_empty(), "no task started: {:?}", env.list());
+    let msg = r[&2]["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(msg.contains("`blocking`") && msg.contains("`block`"), "{msg}");
+    for id in [3, 4, 5] {
+        assert_eq!(r[&id]["error"]["code"], -32602, "{}", r[&id]);
+        assert!(r[&id]["error"]["message"].as_str().unwrap().contains("taskId"), "{}", r[&id]);
+    }
+    assert_eq!(r[&6]["error"]["code"], -32601, "{}", r[&6]);
+}
+
+#[test]
+fn the_inspectors_strict_check_finds_nothing_to_report() {
+    let env = Env::new(&config_with(""));
+    let inspector = common::ci_tools().join("agents/bin/mcp-inspector");
+    let mut cmd = std::process::Command::new(inspector);
+    cmd.args(["--cli", "--strict", "--method", "tools/list"]);
+    for (k, v) in [
+        ("PANEHERD_DATA_DIR", env.data()),
+        ("PANEHERD_RUNTIME_DIR", env.runtime()),
+        ("PANEHERD_CONFIG", env.config()),
+    ] {
+        cmd.arg("-e").arg(format!("{k}={}", v.display()));
+    }
+    let out = cmd.args([common::BIN, "mcp"]).current_dir(env.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("Warning") && !stderr.contains("Error"), "{stderr}");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed["tools"].as_array().unwrap().len(), 5, "{listed}");
+}
