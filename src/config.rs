@@ -460,6 +460,8 @@ command = ["mine", "--", "{prompt}"]
             session_pattern: None,
             session_command: None,
             error_patterns: vec![],
+            stdin: None,
+            banner_patterns: vec![],
             worktree: None,
         };
         assert!(agent(&["sh", "-c", "{prompt}"]).prompt_goes_to_shell());

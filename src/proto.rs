@@ -264,6 +264,10 @@ pub struct PaneLaunch {
     pub cwd: PathBuf,
     /// Where the wrapper appends the agent's output.
     pub log_path: PathBuf,
+    /// Written to the agent's standard input (a pipe, then), which then ends; `None`: its
+    /// input is the pane's terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
 }
 
 /// A request with the client's correlation number. Without one it is a one-way notice,

@@ -28,6 +28,8 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
     pub log_path: PathBuf,
+    /// Written to the process's standard input, which then ends (`None`: no input at all).
+    pub stdin: Option<String>,
 }
 
 /// How a process ended.
@@ -77,6 +79,22 @@ pub enum Report {
 
 /// Finds `program` as `execvp` would for a process with `PATH` = `path` in `cwd`: a name with a
 /// `/` is a file (relative to `cwd`), any other is looked up on the `PATH`.
+/// Writes `text` to a child's standard input from a task of its own (a long prompt must not
+/// hold up the runner while the agent has not read it yet), then closes it: end of input.
+pub fn feed_stdin(mut input: tokio::process::ChildStdin, text: String, task_id: String) {
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let wrote = input.write_all(text.as_bytes()).await;
+        // An agent that exits without reading all of it closes the pipe: not an error of ours.
+        if let Err(e) = wrote
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            tracing::warn!(task = %task_id, "cannot write the prompt to the agent's input: {e}");
+        }
+        drop(input);
+    });
+}
+
 pub fn locate(program: &str, path: Option<&str>, cwd: &std::path::Path) -> Result<PathBuf, String> {
     if program.is_empty() {
         return Err("the agent's command names no program".into());

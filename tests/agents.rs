@@ -185,3 +185,41 @@ fn an_agent_that_continues_by_directory_needs_no_session() {
     let got = std::fs::read(&args_out).unwrap();
     assert_eq!(got, b"--restore-chat-history\0--message=second\0");
 }
+
+/// An agent that reads its prompt on standard input (`stdin = "{prompt}"`) gets it byte for
+/// byte — quotes, tabs, a leading `-`, no trailing newline added — and may get one longer than
+/// an argument can hold; its input then ends.
+#[test]
+fn a_prompt_on_standard_input_arrives_byte_for_byte() {
+    let out = "stdin.bin";
+    let env = Env::new(&config_with(&format!(
+        "[agents.reader]\ncommand = [\"sh\", \"-c\", \"cat > {out}; echo read it\"]\nstdin = \"{{prompt}}\"\n"
+    )));
+    let prompt = "-v Fix the \"parse\" fn\tnow\n  and 'this' $(too) \\\\ ünï";
+    let t = ran(&env, prompt);
+    assert_eq!(t["status"], "completed", "{t:#}");
+    assert_eq!(t["result"], "read it");
+    assert_eq!(std::fs::read(env.path().join(out)).unwrap(), prompt.as_bytes());
+    // 200 KiB: more than an argument may hold (128 KiB), fine on standard input.
+    let long = "word ".repeat(40 * 1024);
+    let t = ran(&env, &long);
+    assert_eq!(t["status"], "completed", "{t:#}");
+    assert_eq!(std::fs::read(env.path().join(out)).unwrap(), long.as_bytes());
+}
+
+/// `paneherd run --agent reader -` with the prompt on paneherd's own standard input.
+fn ran(env: &Env, prompt: &str) -> Value {
+    use std::io::Write;
+    let mut child = env
+        .cmd(&["run", "--agent", "reader", "--wait", "--json", "-"])
+        .current_dir(env.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(prompt.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}

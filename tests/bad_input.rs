@@ -345,7 +345,7 @@ fn a_user_layout_preset_is_listed_and_can_be_chosen() {
     assert!(err.contains("broken.toml:1:"), "{err}");
 }
 
-const BAD_CONFIGS: [(&str, usize, &str, &str); 16] = [
+const BAD_CONFIGS: [(&str, usize, &str, &str); 18] = [
     ("ui_keys_bad.toml", 3, "ui.keys.cancel", "unknown key \"Hyper\""),
     (
         "tmux_unknown_layout.toml",
@@ -397,6 +397,8 @@ const BAD_CONFIGS: [(&str, usize, &str, &str); 16] = [
     ("not_toml.toml", 1, "agents.mine", "unclosed table, expected `]`"),
     ("ttl_too_big_in_agent.toml", 3, "agents.mine.ttl_secs", "out of range"),
     ("empty_command.toml", 2, "agents.mine.command", "must name a program"),
+    ("stdin_unknown_placeholder.toml", 3, "agents.mine.stdin", "unknown placeholder {promt}"),
+    ("banner_pattern_bad.toml", 3, "agents.mine.banner_patterns", "not a valid regex"),
 ];
 
 #[test]

@@ -198,3 +198,129 @@ fn a_codex_tasks_result_is_its_answer_not_its_transcript() {
     assert!(t["session"].as_str().is_some_and(|s| s.len() == 36), "{t:#}");
     assert_eq!(model.requests().len(), 1);
 }
+
+/// The user's OpenCode settings: a provider that is the scripted model.
+fn opencode_provider(desk: &Desk, model: &Model) {
+    let dir = desk.home().join(".config/opencode");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = json!({
+        "$schema": "https://opencode.ai/config.json",
+        "provider": {"scripted": {
+            "npm": "@ai-sdk/openai-compatible",
+            "name": "Scripted",
+            "options": {"baseURL": format!("http://127.0.0.1:{}/v1", model.port), "apiKey": "none"},
+            "models": {"m": {"name": "m"}}
+        }},
+        "model": "scripted/m"
+    });
+    std::fs::write(dir.join("opencode.json"), config.to_string()).unwrap();
+}
+
+/// The user messages of the requests that offered tools (the session's own turns).
+fn user_messages(requests: &[Value]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r["body"]["tools"].as_array().is_some_and(|t| !t.is_empty()))
+        .flat_map(|r| r["body"]["messages"].as_array().cloned().unwrap_or_default())
+        .filter(|m| m["role"] == "user")
+        .map(|m| match &m["content"] {
+            Value::String(s) => s.clone(),
+            Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+            v => v.to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn an_opencode_task_gets_its_prompt_as_written_and_its_result_is_the_answer() {
+    let desk = Desk::new();
+    let model =
+        Model::start(desk.path(), "chat", json!([{"say": "The parse fn drops the last token."}]));
+    opencode_provider(&desk, &model);
+    let prompt = "Fix the \"parse\" fn\n-v and 'quotes' \\ too";
+    let out = desk.paneherd(&[
+        "run",
+        "--agent",
+        "opencode",
+        "--model",
+        "scripted/m",
+        "--wait",
+        "--json",
+        "--",
+        prompt,
+    ]);
+    let t: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(t["status"], "completed", "{t:#}");
+    let asked = user_messages(&model.requests());
+    assert!(!asked.is_empty(), "{:#?}", model.requests());
+    assert!(
+        asked.iter().all(|m| m == prompt),
+        "the prompt reached the model as written: {asked:#?}"
+    );
+    assert_eq!(t["result"], "The parse fn drops the last token.", "{t:#}");
+    assert_eq!(t["summary"], "The parse fn drops the last token.");
+    // Its session is looked up after the end (`opencode session list`, by the task's title).
+    let id = t["id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let t: Value = serde_json::from_str(&desk.paneherd(&["output", id, "--json"])).unwrap();
+        if t["session"].as_str().is_some_and(|s| s.starts_with("ses_")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no session found: {t:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn opencode_delegates_after_install_and_gets_the_exact_result() {
+    let desk = Desk::new();
+    let model = Model::start(
+        desk.path(),
+        "chat",
+        json!([
+            {"tool": "task", "args": {"prompt": "printf 'from\\topencode\\n'", "subagent_type": "shell", "description": "opencode's errand"}},
+            {"tool": "background_output", "args": {"task_id": "{task_id}", "block": true}},
+            {"say": "ANSWER: {last_output}"}
+        ]),
+    );
+    opencode_provider(&desk, &model);
+    desk.paneherd(&["install", "opencode"]);
+    desk.paneherd(&["list"]);
+    let opencode = ci_tools().join("agents/bin/opencode");
+    let mut child = desk
+        .cmd(&opencode, &["run", "--model", "scripted/m"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"hand this off to paneherd").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert!(out.status.success(), "opencode run: {said}");
+    let requests = model.requests();
+    let results: Vec<String> = requests
+        .iter()
+        .rev()
+        .find_map(|r| r["body"]["messages"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| match &m["content"] {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        })
+        .collect();
+    assert_eq!(results.len(), 2, "task, then background_output: {results:#?}\n{said}");
+    assert!(results[0].contains("started in the background"), "{}", results[0]);
+    assert!(results[1].contains("from\topencode"), "the exact result: {}", results[1]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ANSWER:"), "{said}");
+    let tasks = desk.list();
+    assert_eq!(tasks.len(), 1, "{tasks:#?}");
+    assert_eq!(tasks[0]["title"], "opencode's errand");
+    assert_eq!(tasks[0]["status"], "completed");
+}

@@ -739,3 +739,29 @@ fn a_task_waiting_on_its_terminal_shows_as_needing_input_until_it_is_answered() 
     // The terminal echoed what was typed, as it shows in the pane.
     assert_eq!(t["result"], "asking\nyes\ngot yes");
 }
+
+#[test]
+fn a_prompt_on_standard_input_arrives_byte_for_byte_in_a_pane_too() {
+    let env = Env::new(&tmux_config(
+        "[agents.reader]\ncommand = [\"sh\", \"-c\", \"cat > stdin.bin; echo read it; test -t 1\"]\nstdin = \"{prompt}\"\n",
+    ));
+    let srv = Server::start(&env, 160, 45);
+    let prompt = "-v Fix the \"parse\" fn\tnow\n  and 'this' $(too)";
+    let mut a = vec!["run", "--agent", "reader", "--", prompt];
+    let id = {
+        let out = env
+            .cmd(&a)
+            .current_dir(env.path())
+            .env("TMUX", format!("{},1,0", srv.sock.display()))
+            .env("TMUX_PANE", "%0")
+            .output()
+            .unwrap();
+        a.clear();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // Completed: its output is still the pane's terminal (`test -t 1`), its input the prompt.
+    let t = env.wait_status(&id, "completed", Duration::from_secs(10));
+    assert!(t["pane_id"].as_str().is_some(), "{t:#}");
+    assert_eq!(t["result"], "read it");
+    assert_eq!(std::fs::read(env.path().join("stdin.bin")).unwrap(), prompt.as_bytes());
+}

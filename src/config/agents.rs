@@ -47,9 +47,23 @@ pub struct AgentConfig {
     /// Its tasks run in a git worktree of their own.
     #[serde(default)]
     pub worktree: Option<bool>,
+    /// What the agent reads on its standard input, then end of input: a template like an
+    /// argument's (`"{prompt}"`), for CLIs that alter a prompt given as an argument (OpenCode
+    /// quotes one with spaces) or whose prompts pass the kernel's limit for an argument.
+    #[serde(default)]
+    pub stdin: Option<Spanned<String>>,
+    /// Regexes for lines the agent prints about itself (banners, mode lines such as
+    /// OpenCode's `> build · model`): left out of a task's result and summary, kept in its log.
+    #[serde(default)]
+    pub banner_patterns: Vec<Spanned<String>>,
 }
 
 impl AgentConfig {
+    /// Whether it reads its prompt on standard input (`stdin` names `{prompt}`).
+    pub fn prompt_on_stdin(&self) -> bool {
+        self.stdin.as_ref().is_some_and(|s| s.get_ref().contains("{prompt}"))
+    }
+
     /// Whether its command asks paneherd for a fresh session id (`{session_id}`).
     pub fn makes_session_id(&self) -> bool {
         self.command.get_ref().iter().any(|a| a.contains("{session_id}"))
@@ -72,6 +86,21 @@ impl AgentConfig {
             let end = output[m.end()..].find('\n').map(|i| m.end() + i).unwrap_or(output.len());
             Some(crate::core::text::cut(output[start..end].trim(), 200))
         })
+    }
+
+    /// `output` without the lines `banner_patterns` match.
+    pub fn without_banners(&self, output: &str) -> String {
+        let res: Vec<regex::Regex> = self
+            .banner_patterns
+            .iter()
+            .filter_map(|p| regex::Regex::new(p.get_ref()).ok())
+            .collect();
+        if res.is_empty() {
+            return output.to_string();
+        }
+        let kept: Vec<&str> =
+            output.lines().filter(|l| !res.iter().any(|re| re.is_match(l))).collect();
+        kept.join("\n").trim().to_string()
     }
 
     /// The agent's session id in `output` (its own, or `session_command`'s), by

@@ -80,11 +80,29 @@ pub fn check(
                 has_prompt |= p == "prompt";
             }
         }
+        if let Some(s) = &a.stdin {
+            let parts = argv::parse(s.get_ref()).map_err(|m| err(s.span(), key("stdin"), m))?;
+            for p in parts.iter().filter_map(argv::Part::placeholder) {
+                if !PLACEHOLDERS.contains(&p) {
+                    return Err(err(
+                        s.span(),
+                        key("stdin"),
+                        format!(
+                            "unknown placeholder {{{p}}} (allowed: {})",
+                            PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
+                        ),
+                    ));
+                }
+                has_prompt |= p == "prompt";
+            }
+        }
         if !has_prompt && name != "shell" {
             return Err(err(
                 a.command.span(),
                 key("command"),
-                "has no {prompt} placeholder: the prompt must be passed as an argument".into(),
+                "has no {prompt} placeholder: the prompt must be passed as an argument (or on \
+                 standard input: stdin = \"{prompt}\")"
+                    .into(),
             ));
         }
         if let Some(v) = &a.idle_secs {
@@ -102,19 +120,19 @@ pub fn check(
         {
             return Err(err(p.span(), key("session_pattern"), format!("not a valid regex: {e}")));
         }
-        for p in &a.error_patterns {
-            if let Err(e) = regex::Regex::new(p.get_ref()) {
-                return Err(err(
-                    p.span(),
-                    key("error_patterns"),
-                    format!("not a valid regex: {e}"),
-                ));
+        for (field, patterns) in
+            [("error_patterns", &a.error_patterns), ("banner_patterns", &a.banner_patterns)]
+        {
+            for p in patterns {
+                if let Err(e) = regex::Regex::new(p.get_ref()) {
+                    return Err(err(p.span(), key(field), format!("not a valid regex: {e}")));
+                }
             }
         }
         if let Some(c) = &a.continue_command {
             let has =
                 |name: &str| c.get_ref().iter().any(|arg| arg.contains(&format!("{{{name}}}")));
-            if c.get_ref().is_empty() || !has("prompt") {
+            if c.get_ref().is_empty() || !(has("prompt") || a.prompt_on_stdin()) {
                 return Err(err(
                     c.span(),
                     key("continue_command"),

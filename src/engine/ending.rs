@@ -166,9 +166,10 @@ impl Engine {
         }
         // A completed agent's answer is what it wrote as its answer, when it wrote one (the
         // transcript stays in the log); a failed run's output says why.
-        let result = match answer {
-            Some(a) if task.status == TaskStatus::Completed => a,
-            _ => result,
+        let result = match (answer, &agent) {
+            (Some(a), _) if task.status == TaskStatus::Completed => a,
+            (_, Some(a)) => a.without_banners(&result),
+            (_, None) => result,
         };
         // What it printed says what it found, unless what it printed was not all kept: then
         // that is the news.

@@ -310,6 +310,7 @@ impl Engine {
             clear_env,
             cwd: l.cwd.clone(),
             log_path: l.log_path.clone(),
+            stdin: l.stdin.clone(),
         })))
     }
 

@@ -165,6 +165,10 @@ impl Engine {
                 _ => agent.command.get_ref(),
             };
             let argv = argv::expand(template, &values)?;
+            let stdin = match &agent.stdin {
+                Some(s) => Some(argv::expand(std::slice::from_ref(s.get_ref()), &values)?.concat()),
+                None => None,
+            };
             // Installed when the task was submitted; still there now?
             let program = self.locate(
                 argv.first().map(String::as_str).unwrap_or_default(),
@@ -187,6 +191,7 @@ impl Engine {
                 env: extra,
                 cwd: task.cwd.clone(),
                 log_path: task.log_path.clone(),
+                stdin,
             })
         })();
         let launch = match launch {

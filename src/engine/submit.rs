@@ -50,18 +50,28 @@ impl Engine {
         if self.shutting_down {
             return Err(ErrorBody::new(ErrorKind::ShuttingDown, "the daemon is shutting down"));
         }
-        if spec.prompt.len() > ARG_MAX_BYTES {
+        let config = self.settings.config.clone();
+        let r = config
+            .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
+            .map_err(invalid)?;
+        let agent = config.agents.get(&r.agent).ok_or_else(|| invalid("the agent vanished"))?;
+        // An agent that reads its prompt on standard input takes any length; others take it
+        // as an argument, which the kernel limits.
+        let in_argv = !agent.prompt_on_stdin();
+        if in_argv && spec.prompt.len() > ARG_MAX_BYTES {
             return Err(invalid(format!(
                 "the prompt is {} bytes: a program's argument holds at most {ARG_MAX_BYTES} (the \
-                 kernel's limit), and agents take their prompt as an argument; put the long \
-                 part in a file and ask the agent to read that file",
-                spec.prompt.len()
+                 kernel's limit), and agent {:?} takes its prompt as an argument; put the long \
+                 part in a file and ask the agent to read that file (or give the agent \
+                 `stdin = \"{{prompt}}\"` if it reads its prompt there, as opencode does)",
+                spec.prompt.len(),
+                r.agent
             )));
         }
         // The kernel's limit on a program's arguments and environment together.
         if let Some(env) = &spec.env {
             let bytes: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2 + 8).sum::<usize>()
-                + spec.prompt.len();
+                + if in_argv { spec.prompt.len() } else { 0 };
             if bytes > ARGS_AND_ENV_MAX {
                 return Err(invalid(format!(
                     "the prompt ({} bytes) and the environment it would run in ({} variables, {} \
@@ -73,11 +83,6 @@ impl Engine {
                 )));
             }
         }
-        let config = self.settings.config.clone();
-        let r = config
-            .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
-            .map_err(invalid)?;
-        let agent = config.agents.get(&r.agent).ok_or_else(|| invalid("the agent vanished"))?;
         // The agent's argument that holds the prompt, with what its template puts around it.
         let longest = agent
             .command

@@ -128,7 +128,7 @@ fn spawn(launch: &Launch) -> Result<Spawned, String> {
     cmd.arg0(program)
         .args(&launch.argv[1..])
         .current_dir(&launch.cwd)
-        .stdin(Stdio::null())
+        .stdin(if launch.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(writer.try_clone().map_err(|e| format!("cannot duplicate output pipe: {e}"))?)
         .stderr(writer)
         .process_group(0)
@@ -140,7 +140,7 @@ fn spawn(launch: &Launch) -> Result<Spawned, String> {
     let spawned = cmd.spawn();
     // The parent's copies of the pipe's write end must close, or the reader never sees EOF.
     drop(cmd);
-    let child = spawned.map_err(|e| {
+    let mut child = spawned.map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound {
             " (is it installed and on PATH?)"
         } else {
@@ -150,6 +150,9 @@ fn spawn(launch: &Launch) -> Result<Spawned, String> {
     })?;
     let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
         .map_err(|e| format!("cannot watch output pipe: {e}"))?;
+    if let (Some(text), Some(input)) = (launch.stdin.clone(), child.stdin.take()) {
+        super::feed_stdin(input, text, launch.task_id.clone());
+    }
     Ok((child, rx, log))
 }
 
@@ -225,6 +228,7 @@ mod tests {
             env: vec![],
             cwd: dir.to_path_buf(),
             log_path: log,
+            stdin: None,
         }
     }
 

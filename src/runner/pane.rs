@@ -190,7 +190,13 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
             cmd = cmd.env_clear();
         }
         cmd = cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
-        let child = cmd.spawn(pts)?;
+        if launch.stdin.is_some() {
+            cmd = cmd.stdin(std::process::Stdio::piped());
+        }
+        let mut child = cmd.spawn(pts)?;
+        if let (Some(text), Some(input)) = (launch.stdin.clone(), child.stdin.take()) {
+            super::feed_stdin(input, text, task_id.to_string());
+        }
         Ok((pty, child, log))
     });
     let (pty, mut child, log_file) = match started {

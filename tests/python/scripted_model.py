@@ -10,7 +10,8 @@ taken is the number of tool results already in the request, so each tool result 
 script on. In args and text, {task_id} is the id from the last "Task ID started" tool result
 and {last_output} that result's text. Every request is appended to LOG as one JSON line
 ({"t": unix time, "path", "body"}) before it is answered: the test sees what reached the model
-and when. The port goes to PORTFILE once the server listens.
+and when. A request that offers no tools (a CLI asking for a session title) is answered
+"Scripted title". The port goes to PORTFILE once the server listens.
 """
 
 import json
@@ -169,6 +170,10 @@ class Handler(BaseHTTPRequestHandler):
             if m:
                 ctx["task_id"] = m.group(1)
         step = STEPS[len(results)] if len(results) < len(STEPS) else {"say": "done"}
+        # A request that offers no tools is the CLI's own errand (OpenCode's session title):
+        # answered in words, it does not move the script.
+        if not body.get("tools"):
+            step = {"say": "Scripted title"}
         with LOCK:
             Handler.count += 1
             n = Handler.count
