@@ -131,6 +131,25 @@ fn above(root: &Path, pid: u32) -> Option<Delegator> {
     None
 }
 
+/// The pid in a delegator's id (`claude@PID.START`), while that process still runs (its start
+/// time matches).
+pub fn live_pid(root: &Path, id: &str) -> Option<u32> {
+    let (pid, start) = id.split_once('@')?.1.split_once('.')?;
+    let pid: u32 = pid.parse().ok()?;
+    let start: u64 = start.parse().ok()?;
+    (read_proc(root, pid)?.start == start).then_some(pid)
+}
+
+/// Whether the delegator is a Claude Code in print mode (`claude -p`, `--print`): it exits at
+/// the end of its turn, and nothing it runs may hold it up.
+pub fn in_print_mode(root: &Path, id: &str) -> bool {
+    let Some(pid) = live_pid(root, id) else { return false };
+    let cmdline = std::fs::read(root.join(pid.to_string()).join("cmdline")).unwrap_or_default();
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    // Its own options only: up to a `--` (a prompt may say "-p").
+    args.iter().skip(1).take_while(|a| *a != b"--").any(|a| *a == b"-p" || *a == b"--print")
+}
+
 /// This process's delegator: `PANEHERD_DELEGATOR` when set, else the agent above it.
 pub fn current() -> Option<Delegator> {
     if let Some(id) = std::env::var("PANEHERD_DELEGATOR").ok().filter(|v| !v.trim().is_empty()) {

@@ -186,6 +186,10 @@ pub struct Engine {
     /// Connections reading a task's result for its delegator right now (a notice of its end
     /// would tell it twice).
     readers: HashMap<String, HashSet<u64>>,
+    /// Each delegator process's session id, as its hooks last said: a session resumed by a new
+    /// process (`claude --continue`) is told the ends of the tasks its earlier process
+    /// delegated.
+    sessions: HashMap<String, String>,
     /// Layout presets switched to at run time (a dashboard's `l`), by the dashboard's
     /// connection: each for that dashboard's window only, while it is open.
     layouts: HashMap<u64, String>,
@@ -243,6 +247,7 @@ impl Engine {
             runs: HashMap::new(),
             ending: HashSet::new(),
             readers: HashMap::new(),
+            sessions: HashMap::new(),
             layouts: HashMap::new(),
             mains: vec![],
             wrappers: HashMap::new(),

@@ -24,12 +24,18 @@ fn fake_claude(env: &Env) -> std::path::PathBuf {
 }
 
 fn run_agent(env: &Env, scenario: &str) -> Value {
+    run_agent_with(env, scenario, &[])
+}
+
+/// The stand-in run with `args` of Claude Code's own after the scenario (`-p`).
+fn run_agent_with(env: &Env, scenario: &str, args: &[&str]) -> Value {
     // Run by the interpreter (as `node …/claude` runs Claude Code): a file just written is not
     // exec'd while another test's fork may still hold it open for writing.
     let mut cmd = Command::new("python3");
     cmd.arg(fake_claude(env))
         .arg(BIN)
         .arg(scenario)
+        .args(args)
         .current_dir(env.path())
         .env_remove("PANEHERD_DELEGATOR");
     env.apply(&mut cmd);
@@ -220,4 +226,74 @@ fn a_person_reading_the_inbox_is_told_of_every_task_still_at_work() {
     let notice = v["notice"].as_str().unwrap_or_default();
     assert!(!notice.contains("ALL BACKGROUND TASKS COMPLETE"), "{notice}");
     env.ok(&["cancel", &slow]);
+}
+
+#[test]
+fn in_print_mode_the_hook_lets_claude_exit_and_the_end_waits_in_the_inbox() {
+    let env = Env::new(&config_with(""));
+    let seen = run_agent_with(&env, "print", &["-p"]);
+    assert_eq!(seen["hook"]["code"], 0, "{}", seen["hook"]);
+    assert!(seen["hook_secs"].as_f64().unwrap() < 2.0, "the hook waited: {seen}");
+    let id = seen["task"].as_str().unwrap();
+    let t = env.wait_status(id, "completed", Duration::from_secs(10));
+    assert_eq!(t["delivered"], false, "nobody was told");
+    // Still there for the agent (resumed: see the session test), or a person.
+    let v: Value = serde_json::from_str(&env.ok(&["inbox", "--all", "--json"])).unwrap();
+    assert_eq!(ids(&v), vec![id.to_string()]);
+}
+
+#[test]
+fn results_the_agent_waited_for_itself_are_not_told_again() {
+    let env = Env::new(&config_with(""));
+    let seen = run_agent(&env, "foreground");
+    assert!(seen["waited_out"].as_str().unwrap().contains("waited"), "{seen}");
+    assert!(seen["read_out"].as_str().unwrap().contains("read"), "{seen}");
+    assert_eq!(ids(&seen["mine"]), Vec::<String>::new(), "{seen}");
+    assert_eq!(env.task(seen["read"].as_str().unwrap())["delivered"], true);
+    // A person reading a result does not tell the agent.
+    let mut run = env.cmd(&["run", "--agent", "shell", "echo theirs"]);
+    let out = run.env("PANEHERD_DELEGATOR", "claude@4242.1").output().unwrap();
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    env.ok(&["output", &id, "--wait"]);
+    assert_eq!(env.task(&id)["delivered"], false);
+}
+
+/// `claude --continue` is a new process in the same session: the ends its earlier process
+/// delegated are told to it (matched by the session id the hooks pass), and to no other session.
+#[test]
+fn a_resumed_session_is_told_the_ends_of_its_earlier_process() {
+    use std::io::Write;
+    let env = Env::new(&config_with(""));
+    let hook = |delegator: &str, session: &str, event: &str| -> std::process::Output {
+        let input = serde_json::json!({
+            "session_id": session,
+            "transcript_path": format!("/tmp/{session}.jsonl"),
+            "cwd": env.path(),
+            "hook_event_name": event,
+            "source": "resume",
+        });
+        let mut c = env.cmd(&["hook", "claude"]);
+        c.env("PANEHERD_DELEGATOR", delegator)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let session = "9a1f6b3e-0c2d-4e5f-8a7b-6c5d4e3f2a1b";
+    let mut run = env.cmd(&["run", "--agent", "shell", "sleep 1; echo for the session"]);
+    let out = run.env("PANEHERD_DELEGATOR", "claude@1111.1").output().unwrap();
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(hook("claude@1111.1", session, "SessionStart").status.success());
+    env.wait_status(&id, "completed", Duration::from_secs(10));
+    // The first process quit; another session starts: not its end.
+    let other = hook("claude@3333.1", "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", "SessionStart");
+    assert!(other.stdout.is_empty(), "{}", String::from_utf8_lossy(&other.stdout));
+    // The same session resumed by a new process: told, once.
+    let resumed = hook("claude@2222.1", session, "SessionStart");
+    let text = String::from_utf8_lossy(&resumed.stdout);
+    assert!(text.contains(&format!("[BACKGROUND TASK RESULT READY] {id}")), "{text}");
+    assert_eq!(env.task(&id)["delivered"], true);
+    let again = hook("claude@2222.1", session, "UserPromptSubmit");
+    assert!(again.stdout.is_empty(), "told once");
 }

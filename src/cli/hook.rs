@@ -13,6 +13,7 @@
 //! `UserPromptSubmit` → `signal working`, `Stop` → `signal done`.
 
 use std::io::Read;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -220,6 +221,12 @@ async fn wait_for(paths: &Paths, mut c: Client, id: &str) -> Result<Client, Fail
 
 async fn wake_when_done(paths: &Paths, input: &Value) -> CmdResult {
     let me = crate::delegator::current().map(|d| d.id);
+    // `claude -p` waits for its async hooks before it exits: a hook that waited for the task
+    // would hold a script's `out=$(claude -p …)` until the task ends, then tell a session that
+    // is gone. It returns at once; the end stays in the inbox, told to whoever resumes.
+    if me.as_deref().is_some_and(|d| crate::delegator::in_print_mode(Path::new("/proc"), d)) {
+        return Ok(exit::OK);
+    }
     let mut c = Client::connect(paths, true).await?;
     // The task the call made: an id in its response that names a task of this agent's.
     let response = input.get("tool_response").cloned().unwrap_or(Value::Null);

@@ -130,11 +130,20 @@ pub(super) fn finish_submit(
             wait: true,
             timeout_ms: timeout,
             full: false,
-            deliver: false,
+            deliver: read_by_its_delegator(&task),
         })
         .map_err(cut_short)?;
     print_output(&out, json)?;
     Ok(code_for(std::slice::from_ref(&out.task), out.timed_out))
+}
+
+/// Whether this command runs under the agent that delegated `task` (its Bash tool): the result
+/// it prints is then told, and not told again as a notice.
+fn read_by_its_delegator(task: &Task) -> bool {
+    match (&task.delegator, crate::delegator::current()) {
+        (Some(d), Some(me)) => d.id == me.id,
+        _ => false,
+    }
 }
 
 fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
@@ -201,13 +210,18 @@ pub(super) fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
     }
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
+    // Read by the agent that delegated it, the result is told (only an agent's command asks).
+    let deliver = crate::delegator::current().is_some() && {
+        let task: Option<Task> = c.request(Request::Get { id: a.id.clone() })?;
+        task.as_ref().is_some_and(read_by_its_delegator)
+    };
     let out: OutputData = c
         .request(Request::Output {
             id: a.id,
             wait: a.wait,
             timeout_ms: timeout,
             full: false,
-            deliver: false,
+            deliver,
         })
         .map_err(cut_short)?;
     print_output(&out, a.json)?;

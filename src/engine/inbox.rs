@@ -15,7 +15,7 @@ impl Engine {
             .all()
             .filter(|t| t.status.is_terminal() && !t.delivered && !self.ending.contains(&t.id))
             .filter(|t| match (&t.delegator, delegator) {
-                (Some(d), Some(want)) => d.id == want,
+                (Some(d), Some(want)) => self.is_of(d, want),
                 (Some(_), None) => true,
                 (None, _) => false,
             })
@@ -54,6 +54,12 @@ impl Engine {
         (told, fx)
     }
 
+    /// Whether a task delegated by `d` is delegator `who`'s: the same process, or the same
+    /// session (the one `who`'s hooks said it is in), resumed by another process.
+    fn is_of(&self, d: &crate::core::task::Delegator, who: &str) -> bool {
+        d.id == who || d.session.as_ref().is_some_and(|s| self.sessions.get(who) == Some(s))
+    }
+
     /// Records a delegator's session id on its tasks that have none yet (a session id learnt
     /// from a hook; a new session of the same process is recorded on the tasks from then on).
     pub(super) fn delegator_session(
@@ -61,6 +67,7 @@ impl Engine {
         delegator: &str,
         session: &str,
     ) -> (usize, Vec<Effect>) {
+        self.sessions.insert(delegator.to_string(), session.to_string());
         let ids: Vec<String> = self
             .table
             .all()
@@ -88,7 +95,7 @@ impl Engine {
             .all()
             .filter(|t| !t.status.is_terminal())
             .filter(|t| {
-                delegator.is_none_or(|who| t.delegator.as_ref().is_some_and(|d| d.id == who))
+                delegator.is_none_or(|who| t.delegator.as_ref().is_some_and(|d| self.is_of(d, who)))
             })
             .count()
     }

@@ -135,6 +135,33 @@ if SCENARIO == "delegate":
     # The next prompt: the ends not yet told come as context, once.
     seen["context"] = finish(start_hook(hook_input("UserPromptSubmit", prompt="go on")))
     seen["again"] = finish(start_hook(hook_input("UserPromptSubmit", prompt="and?")))
+elif SCENARIO == "print":
+    # `claude -p` (this process's own arguments carry -p): the hook must not hold it up.
+    import time
+    mcp = Mcp()
+    args = {"prompt": "sleep 3; echo later", "subagent_type": "shell", "description": "later"}
+    r = mcp.tool("task", args)
+    seen["task"] = task_id(r)
+    t0 = time.monotonic()
+    seen["hook"] = finish(start_hook(post_tool_use("mcp__paneherd__task", args, r["content"])))
+    seen["hook_secs"] = time.monotonic() - t0
+    mcp.close()
+elif SCENARIO == "foreground":
+    # The Bash tool waits for results itself: they are told by what it printed.
+    out = subprocess.run(
+        ["bash", "-c", f"{BIN} run --agent shell --wait 'echo waited'"], capture_output=True, text=True
+    )
+    seen["waited_out"] = out.stdout.strip()
+    out = subprocess.run(
+        ["bash", "-c", f"{BIN} run --agent shell 'sleep 0.3; echo read'"], capture_output=True, text=True
+    )
+    seen["read"] = out.stdout.strip()
+    out = subprocess.run(
+        ["bash", "-c", f"{BIN} output {seen['read']} --wait"], capture_output=True, text=True
+    )
+    seen["read_out"] = out.stdout.strip()
+    mine = subprocess.run([BIN, "inbox", "--json"], capture_output=True, text=True)
+    seen["mine"] = json.loads(mine.stdout)
 elif SCENARIO == "inbox":
     out = subprocess.run([BIN, "inbox", "--json"], capture_output=True, text=True)
     seen["inbox"] = json.loads(out.stdout)
