@@ -154,6 +154,28 @@ fn client_error(e: ClientError) -> McpError {
     }
 }
 
+/// Whether paneherd's Claude Code hooks are installed where a Claude Code in `cwd` reads them
+/// (the user's `~/.claude/settings.json`, or the project's `.claude/settings.json` or
+/// `settings.local.json` in `cwd` or a directory above it): they wake the session at a task's
+/// end.
+fn claude_hooks_wake(cwd: &std::path::Path) -> bool {
+    let mut files = vec![];
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        files.push(PathBuf::from(home).join(".claude/settings.json"));
+    }
+    if let Some(dir) = std::env::var_os("CLAUDE_CONFIG_DIR").filter(|h| !h.is_empty()) {
+        files.push(PathBuf::from(dir).join("settings.json"));
+    }
+    for dir in cwd.ancestors() {
+        files.push(dir.join(".claude/settings.json"));
+        files.push(dir.join(".claude/settings.local.json"));
+    }
+    files.iter().any(|f| {
+        std::fs::read_to_string(f)
+            .is_ok_and(|t| t.contains("hook claude") && t.contains("asyncRewake"))
+    })
+}
+
 /// Why a call's arguments are refused when it names arguments the tool does not take: each
 /// unknown name, and the accepted ones.
 fn unknown_arguments(
@@ -188,10 +210,7 @@ fn duration(t: &Task) -> String {
 
 /// The "Task Result" block of a finished task.
 fn result_block(t: &Task, result: &str) -> String {
-    let how = match &t.reason {
-        Some(r) => format!("{} ({r})", t.status),
-        None => t.status.to_string(),
-    };
+    let how = t.how_it_ended();
     format!(
         "Task Result\n\nTask ID: {}\nDescription: {}\nStatus: {how}\nDuration: {}\n\n---\n\n{}",
         t.id,
@@ -301,12 +320,28 @@ impl PaneherdMcp {
                 parent: std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty()),
                 delegator: self.delegator.clone(),
                 worktree,
+                // In its host's tmux pane, the task gets a pane beside it, as from the CLI.
+                tmux: self.tmux_origin(),
                 ..Default::default()
             };
             c.request(Request::Submit { spec: Box::new(spec) }).await.map_err(client_error)?
         };
         self.mine.lock().map_err(|_| McpError::internal_error("lock", None))?.insert(t.id.clone());
         Ok((c, t))
+    }
+
+    /// The tmux pane of this server's host: from this process's environment, else from the
+    /// delegating agent's (a host may start its MCP servers without `$TMUX`).
+    fn tmux_origin(&self) -> Option<crate::core::task::TmuxOrigin> {
+        crate::tmux::adapter::origin_from(
+            std::env::var("TMUX").ok().as_deref(),
+            std::env::var("TMUX_PANE").ok().as_deref(),
+        )
+        .or_else(|| {
+            let d = self.delegator.as_ref()?;
+            let pid = crate::delegator::live_pid(std::path::Path::new("/proc"), &d.id)?;
+            crate::tmux::adapter::origin_of_process(pid)
+        })
     }
 
     /// The task and, once it has ended, its result block (reading it tells it: delivered).
@@ -555,9 +590,14 @@ impl ServerHandler for PaneherdMcp {
         if let Some(msg) = unknown_arguments(tool, request.arguments.as_ref()) {
             return Ok(CallToolResult::error(vec![ContentBlock::text(msg)]).into());
         }
-        // A client that declares the tasks extension gets a background `task` as an MCP task.
+        // A client that declares the tasks extension gets a background `task` as an MCP task
+        // — but not a Claude Code whose paneherd hooks wake it at the end: it would be woken
+        // twice (by the hook, then by its own notice when `tasks/get` says completed).
+        let claude = self.delegator.as_ref().is_some_and(|d| d.agent == "claude")
+            || context.peer.peer_info().is_some_and(|i| i.client_info.name == "claude-code");
         if request.name == "task"
             && context.client_capabilities().is_some_and(|c| c.supports_tasks())
+            && !(claude && claude_hooks_wake(&self.cwd))
         {
             let args = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
             match serde_json::from_value::<TaskArgs>(args) {

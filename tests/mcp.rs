@@ -224,6 +224,15 @@ fn raw_session(
     env: &Env,
     lines: &[serde_json::Value],
 ) -> std::collections::HashMap<u64, serde_json::Value> {
+    raw_session_as(env, "raw", lines)
+}
+
+/// The same as client `client` (its `clientInfo.name`).
+fn raw_session_as(
+    env: &Env,
+    client: &str,
+    lines: &[serde_json::Value],
+) -> std::collections::HashMap<u64, serde_json::Value> {
     use std::io::{BufRead, Write};
     let mut child = env
         .cmd(&["mcp"])
@@ -234,7 +243,7 @@ fn raw_session(
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {"tasks": {}}, "clientInfo": {"name": "raw", "version": "1"}}});
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}, "clientInfo": {"name": client, "version": "1"}}});
     writeln!(stdin, "{init}").unwrap();
     writeln!(stdin, "{}", json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
         .unwrap();
@@ -312,4 +321,24 @@ fn the_inspectors_strict_check_finds_nothing_to_report() {
     assert!(!stderr.contains("Warning") && !stderr.contains("Error"), "{stderr}");
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed["tools"].as_array().unwrap().len(), 5, "{listed}");
+}
+
+/// Claude Code declares the tasks extension too; with paneherd's hooks installed it is woken by
+/// the hook at a task's end, so it gets the plain result (no task handle: its own notice would
+/// wake it a second time). Without the hooks, the task handle is its only wake.
+#[test]
+fn claude_code_with_the_hooks_gets_no_task_handle_to_be_woken_twice_by() {
+    let env = Env::new(&config_with(""));
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "task", "arguments": {"prompt": "echo hi", "subagent_type": "shell"}}});
+    let before = raw_session_as(&env, "claude-code", std::slice::from_ref(&call));
+    assert_eq!(before[&1]["result"]["resultType"], "task", "no hooks: a handle: {}", before[&1]);
+    env.ok(&["install", "claude"]);
+    let after = raw_session_as(&env, "claude-code", std::slice::from_ref(&call));
+    let r = &after[&1]["result"];
+    assert!(r.get("resultType").is_none() && r.get("taskId").is_none(), "{r}");
+    let text = r["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("started in the background") && text.contains("Do not poll"), "{text}");
+    // Another host that declares tasks keeps its handles.
+    let other = raw_session_as(&env, "some-host", std::slice::from_ref(&call));
+    assert_eq!(other[&1]["result"]["resultType"], "task", "{}", other[&1]);
 }

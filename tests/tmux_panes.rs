@@ -765,3 +765,29 @@ fn a_prompt_on_standard_input_arrives_byte_for_byte_in_a_pane_too() {
     assert_eq!(t["result"], "read it");
     assert_eq!(std::fs::read(env.path().join("stdin.bin")).unwrap(), prompt.as_bytes());
 }
+
+/// A task delegated through MCP by an agent in a tmux pane gets a pane of its own, as from the
+/// CLI — also when the host starts its MCP server without `$TMUX` (found in the agent's own
+/// environment).
+#[test]
+fn an_mcp_task_from_an_agent_in_tmux_runs_in_a_pane() {
+    let env = Env::new(&tmux_config(""));
+    let srv = Server::start(&env, 160, 45);
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/fake_claude.py");
+    let dir = env.path().join("agent-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&src, dir.join("claude")).unwrap();
+    let mut cmd = Command::new("python3");
+    cmd.arg(dir.join("claude")).arg(common::BIN).arg("tmux");
+    env.apply(&mut cmd);
+    cmd.env("TMUX", format!("{},1,0", srv.sock.display()))
+        .env("TMUX_PANE", "%0")
+        .env_remove("PANEHERD_DELEGATOR");
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = seen["task"].as_str().unwrap();
+    let t = env.wait_status(id, "completed", Duration::from_secs(10));
+    assert!(t["pane_id"].as_str().is_some_and(|p| p.starts_with('%')), "ran headless: {t:#}");
+    assert!(t["result"].as_str().unwrap().contains("in a pane"), "{t:#}");
+}

@@ -222,9 +222,10 @@ pub(super) fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdR
 
 /// The submitter's tmux pane, when it runs inside tmux.
 pub(super) fn tmux_origin() -> Option<crate::core::task::TmuxOrigin> {
-    let socket = crate::tmux::adapter::socket_from_env(&std::env::var("TMUX").ok()?)?;
-    let pane = std::env::var("TMUX_PANE").ok().filter(|p| p.starts_with('%'))?;
-    Some(crate::core::task::TmuxOrigin { socket, pane })
+    crate::tmux::adapter::origin_from(
+        std::env::var("TMUX").ok().as_deref(),
+        std::env::var("TMUX_PANE").ok().as_deref(),
+    )
 }
 
 pub(super) fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Fail> {

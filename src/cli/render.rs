@@ -78,10 +78,7 @@ pub fn task_header(t: &Task, now: Timestamp) -> String {
     let what = match t.status {
         TaskStatus::Pending => "is queued".to_string(),
         TaskStatus::Running => "is running".to_string(),
-        s => match &t.reason {
-            Some(r) => format!("ended: {s} ({r})"),
-            None => format!("ended: {s}"),
-        },
+        _ => format!("ended: {}", t.how_it_ended()),
     };
     let _ = writeln!(out, "Task {} {}", t.id, what);
     let rows: Vec<(&str, String)> = vec![

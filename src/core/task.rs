@@ -284,6 +284,17 @@ pub fn answer_path(log: &std::path::Path) -> PathBuf {
 }
 
 impl Task {
+    /// How it ended, in words: `error (exit code 3)`, `completed`, and `cancelled by user`
+    /// (a reason that says the status already is not preceded by it again).
+    pub fn how_it_ended(&self) -> String {
+        let status = self.status.to_string();
+        match &self.reason {
+            Some(r) if r.starts_with(&status) => r.clone(),
+            Some(r) => format!("{status} ({r})"),
+            None => status,
+        }
+    }
+
     /// Where its agent writes its final answer when the agent's command names
     /// `{answer_file}` (Codex's `--output-last-message`): beside the log, as private as it.
     pub fn answer_path(&self) -> PathBuf {

@@ -309,10 +309,7 @@ impl Engine {
                 self.ending.remove(&task.id);
                 tracing::info!(task = %task.id, status = %task.status, reason = ?task.reason, "ended");
                 if task.pane_id.is_some() {
-                    let status = match &task.reason {
-                        Some(r) => format!("{} {} ({r})", task.status.symbol(), task.status),
-                        None => format!("{} {}", task.status.symbol(), task.status),
-                    };
+                    let status = format!("{} {}", task.status.symbol(), task.how_it_ended());
                     let took = task
                         .run_ms(now)
                         .map(crate::core::timefmt::human_duration)

@@ -129,10 +129,7 @@ pub fn for_agent(tasks: &[Task], in_progress: usize, now: Timestamp) -> String {
             _ => "BACKGROUND TASK INTERRUPTED",
         };
         let took = t.run_ms(now).map(timefmt::human_duration).unwrap_or_else(|| "-".into());
-        let how = match &t.reason {
-            Some(r) => format!("{} ({r})", t.status),
-            None => t.status.to_string(),
-        };
+        let how = t.how_it_ended();
         out.push_str(&format!("[{tag}] {} — {} ({how}, {took})\n", t.id, t.title));
         if let Some(s) = t.summary.as_deref().filter(|s| !s.trim().is_empty()) {
             out.push_str(&format!("Summary: {}\n", text::cut(s, 300)));
@@ -177,6 +174,24 @@ mod tests {
         let lines: Vec<&str> = n.body.lines().collect();
         assert!(lines[0].contains("bad1") && lines[1].contains("bad2"), "{}", n.body);
         assert_eq!(lines[8], "… and 2 more");
+    }
+
+    #[test]
+    fn a_cancel_says_cancelled_once() {
+        let t = ended(
+            "calm-heron",
+            Outcome::Cancelled { exit_code: None, reason: "cancelled by user".into() },
+            10,
+        );
+        let text = for_agent(std::slice::from_ref(&t), 0, timefmt::now());
+        assert!(text.contains("(cancelled by user, "), "{text}");
+        assert!(!text.contains("cancelled (cancelled"), "{text}");
+        let t = ended(
+            "bad-heron",
+            Outcome::Error { exit_code: Some(3), reason: "exit code 3".into() },
+            10,
+        );
+        assert!(for_agent(&[t], 0, timefmt::now()).contains("(error (exit code 3), "));
     }
 
     #[test]

@@ -122,6 +122,29 @@ pub fn socket_from_env(tmux_var: &str) -> Option<PathBuf> {
     (!path.is_empty()).then(|| PathBuf::from(path))
 }
 
+/// The pane a client runs in, from the values of its `$TMUX` and `$TMUX_PANE`.
+pub fn origin_from(
+    tmux_var: Option<&str>,
+    pane: Option<&str>,
+) -> Option<crate::core::task::TmuxOrigin> {
+    let socket = socket_from_env(tmux_var?)?;
+    let pane = pane.filter(|p| p.starts_with('%'))?.to_string();
+    Some(crate::core::task::TmuxOrigin { socket, pane })
+}
+
+/// The pane process `pid` runs in, from its environment (`/proc/PID/environ`, readable for the
+/// user's own processes): for a client whose host trimmed `$TMUX` from its environment.
+pub fn origin_of_process(pid: u32) -> Option<crate::core::task::TmuxOrigin> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let var = |name: &str| {
+        environ.split(|b| *b == 0).find_map(|kv| {
+            let kv = std::str::from_utf8(kv).ok()?;
+            kv.strip_prefix(name)?.strip_prefix('=').map(str::to_string)
+        })
+    };
+    origin_from(var("TMUX").as_deref(), var("TMUX_PANE").as_deref())
+}
+
 /// Opens a tmux session `name` on the user's own (default) server running `argv` (no shell) with
 /// `env` set in it, and attaches this terminal to it until it ends — the one command that uses
 /// the default server, because the user asked for a session there (`paneherd demo` outside tmux).

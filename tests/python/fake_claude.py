@@ -19,9 +19,9 @@ SESSION = "4f0c9a52-8c59-4a4e-9b8a-3c2d1e0f9a77"
 
 
 class Mcp:
-    def __init__(self):
+    def __init__(self, env=None):
         self.p = subprocess.Popen(
-            [BIN, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [BIN, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )
         self.n = 0
         self.call("initialize", {
@@ -162,6 +162,13 @@ elif SCENARIO == "foreground":
     seen["read_out"] = out.stdout.strip()
     mine = subprocess.run([BIN, "inbox", "--json"], capture_output=True, text=True)
     seen["mine"] = json.loads(mine.stdout)
+elif SCENARIO == "tmux":
+    # Inside tmux, with an MCP server started without $TMUX (as a host may trim it).
+    trimmed = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+    mcp = Mcp(trimmed)
+    r = mcp.tool("task", {"prompt": "sleep 1; echo in a pane", "subagent_type": "shell"})
+    seen["task"] = task_id(r)
+    mcp.close()
 elif SCENARIO == "inbox":
     out = subprocess.run([BIN, "inbox", "--json"], capture_output=True, text=True)
     seen["inbox"] = json.loads(out.stdout)
