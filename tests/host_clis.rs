@@ -324,3 +324,148 @@ fn opencode_delegates_after_install_and_gets_the_exact_result() {
     assert_eq!(tasks[0]["title"], "opencode's errand");
     assert_eq!(tasks[0]["status"], "completed");
 }
+
+const CLAUDE_KEY: &str = "sk-ant-test-0000000000000000";
+
+/// Claude Code set up by `paneherd install claude`, as a user who has been through its first
+/// run (onboarding done, this API key approved, the project trusted).
+fn claude_ready(desk: &Desk) {
+    desk.paneherd(&["install", "claude"]);
+    let path = desk.home().join(".claude.json");
+    let mut d: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    d["hasCompletedOnboarding"] = json!(true);
+    d["theme"] = json!("dark");
+    d["customApiKeyResponses"] =
+        json!({"approved": [&CLAUDE_KEY[CLAUDE_KEY.len() - 20..]], "rejected": []});
+    let project = desk.path().join("project").display().to_string();
+    d["projects"] = json!({ project: {"hasTrustDialogAccepted": true} });
+    std::fs::write(&path, serde_json::to_string_pretty(&d).unwrap()).unwrap();
+}
+
+/// Requests that carry paneherd's notice of an end.
+fn notices(requests: &[Value]) -> Vec<f64> {
+    requests
+        .iter()
+        .filter(|r| r["body"]["messages"].to_string().contains("[BACKGROUND TASK RESULT READY]"))
+        .map(|r| r["t"].as_f64().unwrap())
+        .collect()
+}
+
+fn finished_at(t: &Value) -> f64 {
+    let s = t["finished_at"].as_str().unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339(s).unwrap();
+    at.timestamp_millis() as f64 / 1000.0
+}
+
+/// The headline, for real: Claude Code 2.1.332 in a tmux pane delegates through MCP, goes idle,
+/// and is woken once when the task ends — by paneherd's hook, not a second time by its own
+/// tasks-extension notice.
+#[test]
+fn claude_code_is_woken_once_when_its_task_ends() {
+    let desk = Desk::new();
+    let model = Model::start(
+        desk.path(),
+        "anthropic",
+        json!([
+            {"tool": "task", "args": {"prompt": "sleep 2; echo done-it", "subagent_type": "shell", "description": "wake me"}},
+            {"say": "Delegated; I will wait."}
+        ]),
+    );
+    claude_ready(&desk);
+    desk.paneherd(&["list"]);
+    let sock = desk.path().join("tmux.sock");
+    let tmux = |args: &[&str]| {
+        let out = Command::new("tmux").arg("-S").arg(&sock).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    tmux(&["-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "45", "-s", "main", "sh"]);
+    let until = |what: &str, secs: u64, f: &dyn Fn(&str) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let s = tmux(&["capture-pane", "-p", "-t", "%0"]);
+            if f(&s) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "no {what}:\n{s}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    until("shell", 10, &|s| common::tmux::prompt_back(s));
+    let tools = ci_tools().join("agents/bin");
+    let start = format!(
+        "cd {} && exec env -i HOME={} XDG_RUNTIME_DIR={} PATH={}:/usr/bin:/bin TERM=xterm-256color GIT_CONFIG_GLOBAL=/dev/null ANTHROPIC_BASE_URL=http://127.0.0.1:{} ANTHROPIC_API_KEY={CLAUDE_KEY} claude --allowedTools mcp__paneherd__task,mcp__paneherd__background_output",
+        desk.path().join("project").display(),
+        desk.home().display(),
+        desk.path().join("xdg").display(),
+        tools.display(),
+        model.port
+    );
+    tmux(&["send-keys", "-t", "%0", "-l", &start]);
+    tmux(&["send-keys", "-t", "%0", "Enter"]);
+    until("Claude Code's prompt", 60, &|s| s.contains("Claude Code v2.1.332") && s.contains('❯'));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    tmux(&["send-keys", "-t", "%0", "-l", "delegate it please"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    tmux(&["send-keys", "-t", "%0", "Enter"]);
+    // The task ends some 2 s later; the session was idle by then.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while notices(&model.requests()).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never woken: {:#?}", model.requests().len());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Claude Code's own notice would come a second or more after the hook's.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let requests = model.requests();
+    let woken = notices(&requests);
+    assert_eq!(woken.len(), 1, "one wake per end");
+    // Nor any turn after it: Claude Code's own notice of the MCP task would be one.
+    let after: Vec<&Value> =
+        requests.iter().filter(|r| r["t"].as_f64().unwrap() > woken[0]).collect();
+    assert!(after.is_empty(), "turns after the wake: {after:#?}");
+    let tasks = desk.list();
+    assert_eq!(tasks.len(), 1, "{tasks:#?}");
+    assert_eq!(tasks[0]["status"], "completed");
+    assert_eq!(tasks[0]["delivered"], true);
+    let latency = woken[0] - finished_at(&tasks[0]);
+    eprintln!("end → model request with the notice: {:.0} ms", latency * 1000.0);
+    assert!(latency > 0.0 && latency < 5.0, "{latency}");
+    tmux(&["kill-server"]);
+}
+
+/// `claude -p` is not held up by the hook waiting for a task it delegated: it exits when its
+/// turn ends, and the end waits in the inbox.
+#[test]
+fn claude_p_exits_at_once_and_the_end_waits_in_the_inbox() {
+    let desk = Desk::new();
+    let model = Model::start(
+        desk.path(),
+        "anthropic",
+        json!([
+            {"tool": "task", "args": {"prompt": "sleep 4; echo later", "subagent_type": "shell", "description": "later"}},
+            {"say": "Delegated."}
+        ]),
+    );
+    claude_ready(&desk);
+    desk.paneherd(&["list"]);
+    let claude = ci_tools().join("agents/bin/claude");
+    let t0 = std::time::Instant::now();
+    let out = desk
+        .cmd(&claude, &["-p", "--allowedTools", "mcp__paneherd__task", "--", "delegate it"])
+        .env("ANTHROPIC_BASE_URL", format!("http://127.0.0.1:{}", model.port))
+        .env("ANTHROPIC_API_KEY", CLAUDE_KEY)
+        .output()
+        .unwrap();
+    let took = t0.elapsed();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Delegated."), "{}", text(&out));
+    let tasks = desk.list();
+    assert_eq!(tasks.len(), 1, "{tasks:#?}");
+    assert!(took < std::time::Duration::from_secs(4), "claude -p waited for the task: {took:?}");
+    let id = tasks[0]["id"].as_str().unwrap();
+    let wait = desk.cmd(Path::new(BIN), &["wait", id]).output().unwrap();
+    assert!(wait.status.success(), "{}", text(&wait));
+    let v: Value = serde_json::from_str(&desk.paneherd(&["inbox", "--all", "--json"])).unwrap();
+    let left: Vec<&str> =
+        v["tasks"].as_array().unwrap().iter().filter_map(|t| t["id"].as_str()).collect();
+    assert_eq!(left, vec![id], "the end waits, untold");
+}

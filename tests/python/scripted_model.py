@@ -2,8 +2,9 @@
 
     python3 scripted_model.py WIRE PLAN.json LOG.jsonl PORTFILE
 
-WIRE is the API the CLI speaks: `responses` (OpenAI Responses API, Codex) or `chat` (OpenAI
-chat completions, OpenCode's openai-compatible provider). The plan is a list of steps, one per
+WIRE is the API the CLI speaks: `responses` (OpenAI Responses API, Codex), `chat` (OpenAI
+chat completions, OpenCode's openai-compatible provider) or `anthropic` (the Messages API with
+its SSE stream, Claude Code via ANTHROPIC_BASE_URL). The plan is a list of steps, one per
 model turn: {"tool": NAME, "args": {...}} calls the CLI's tool whose name is NAME or ends in
 `_NAME` (an MCP tool the CLI namespaced), {"say": TEXT} answers and ends the turn. The step
 taken is the number of tool results already in the request, so each tool result moves the
@@ -44,6 +45,13 @@ def tool_results(body):
         return [text_of(i.get("output")) for i in items
                 if isinstance(i, dict) and i.get("type") == "function_call_output"]
     msgs = body.get("messages") or []
+    if WIRE == "anthropic":
+        out = []
+        for m in msgs:
+            if m.get("role") == "user" and isinstance(m.get("content"), list):
+                out += [text_of(b.get("content")) for b in m["content"]
+                        if isinstance(b, dict) and b.get("type") == "tool_result"]
+        return out
     return [text_of(m.get("content")) for m in msgs if m.get("role") == "tool"]
 
 
@@ -53,6 +61,10 @@ def find_tool(body, want):
         return name == want or name.endswith("_" + want)
 
     for t in body.get("tools") or []:
+        if WIRE == "anthropic":
+            if matches(t.get("name", "")):
+                return None, t["name"]
+            continue
         if WIRE == "chat":
             name = (t.get("function") or {}).get("name", "")
             if matches(name):
@@ -124,6 +136,41 @@ def chat_events(step, body, ctx, n):
     return "".join(out)
 
 
+def anthropic_events(step, body, ctx, n):
+    def ev(kind, data):
+        data = dict(data, type=kind)
+        return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
+
+    usage = {"input_tokens": 10, "output_tokens": 1}
+    msg = {"id": f"msg_{n}", "type": "message", "role": "assistant", "model": body.get("model", "scripted"),
+           "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage}
+    out = [ev("message_start", {"message": msg})]
+    if "tool" in step:
+        _, name = find_tool(body, step["tool"])
+        block = {"type": "tool_use", "id": f"toolu_{n:04d}", "name": name, "input": {}}
+        out.append(ev("content_block_start", {"index": 0, "content_block": block}))
+        args = json.dumps(fill(step.get("args", {}), ctx))
+        out.append(ev("content_block_delta", {"index": 0, "delta": {"type": "input_json_delta", "partial_json": args}}))
+        stop = "tool_use"
+    else:
+        out.append(ev("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+        out.append(ev("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": fill(step["say"], ctx)}}))
+        stop = "end_turn"
+    out.append(ev("content_block_stop", {"index": 0}))
+    out.append(ev("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": 5}}))
+    out.append(ev("message_stop", {}))
+    return "".join(out)
+
+
+def anthropic_message(step, body, ctx, n):
+    """A whole (not streamed) Messages API reply, for requests with `stream` false."""
+    text = fill(step.get("say", "ok"), ctx)
+    return json.dumps({"id": f"msg_{n}", "type": "message", "role": "assistant",
+                       "model": body.get("model", "scripted"), "content": [{"type": "text", "text": text}],
+                       "stop_reason": "end_turn", "stop_sequence": None,
+                       "usage": {"input_tokens": 10, "output_tokens": 5}})
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     count = 0
@@ -160,7 +207,12 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = {"unparsed": raw.decode("utf-8", "replace")}
         self.record(body)
-        if not (self.path.endswith("/responses") or self.path.endswith("/chat/completions")):
+        path = self.path.split("?")[0]
+        if path.endswith("/count_tokens"):
+            self.reply(200, "application/json", json.dumps({"input_tokens": 10}))
+            return
+        if not (path.endswith("/responses") or path.endswith("/chat/completions")
+                or path.endswith("/messages")):
             self.reply(404, "application/json", "{}")
             return
         results = tool_results(body)
@@ -177,8 +229,12 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             Handler.count += 1
             n = Handler.count
+        if WIRE == "anthropic" and not body.get("stream"):
+            self.reply(200, "application/json", anthropic_message(step, body, ctx, n))
+            return
+        events = {"responses": responses_events, "chat": chat_events, "anthropic": anthropic_events}
         try:
-            data = (responses_events if WIRE == "responses" else chat_events)(step, body, ctx, n)
+            data = events[WIRE](step, body, ctx, n)
         except LookupError as e:
             self.reply(400, "application/json", json.dumps({"error": {"message": str(e)}}))
             return
