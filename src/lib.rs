@@ -43,12 +43,14 @@
 //! [`store::Writer`] reports `Input::Written` is the task queued, announced and answered — one
 //! that cannot be recorded is never started. When a slot is free (and, for a `--worktree` task,
 //! once [`worktree::prepare`] has made its worktree) the engine builds the argv
-//! ([`runner::argv`]), gives the task a token, and returns `Effect::Launch` (headless:
+//! ([`runner::argv`]; an agent with `stdin = "{prompt}"` gets the prompt on its input instead),
+//! gives the task a token, and returns `Effect::Launch` (headless:
 //! [`runner::headless`] reports `Started`, `Output`, `Exited`) or `Effect::OpenPane` (the pane
 //! manager splits a pane running the wrapper, [`runner::pane`] in `paneherd-pane`, which
 //! attaches with the token and reports the same as `pane_*` requests, writing the exit beside
 //! the log first). On `Exited` the engine frees the slot, asks for the result (`Effect::Collect`
-//! → `Input::Collected`, read from the log's end, rendered by [`core::screen`]), writes the
+//! → `Input::Collected`, read from the log's end, rendered by [`core::screen`] — or, for an
+//! agent that wrote its answer to `{answer_file}` (Codex), that answer), writes the
 //! record durably, and only on its `Written` returns `Effect::Announce`: the event reaches
 //! `output --wait`, `wait`, the dashboard, the MCP server and the notifier
 //! ([`daemon::notifier`]), which sends the desktop notification once per end. The end is kept
