@@ -17,10 +17,16 @@ pub struct Model {
 }
 
 impl Model {
-    /// Starts the server speaking `wire` (`responses` or `chat`) with the plan's `steps`.
+    /// Starts the server speaking `wire` (`responses`, `chat` or `anthropic`) with the plan's
+    /// `steps`.
     pub fn start(dir: &Path, wire: &str, steps: Value) -> Model {
+        Model::start_plan(dir, wire, serde_json::json!({ "steps": steps }))
+    }
+
+    /// Starts it with a whole plan (`{"steps": …}` or `{"cycle": …}`).
+    pub fn start_plan(dir: &Path, wire: &str, plan_json: Value) -> Model {
         let plan = dir.join(format!("plan-{wire}.json"));
-        std::fs::write(&plan, serde_json::json!({ "steps": steps }).to_string()).unwrap();
+        std::fs::write(&plan, plan_json.to_string()).unwrap();
         let log = dir.join(format!("model-{wire}.jsonl"));
         let portfile = dir.join(format!("model-{wire}.port"));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/scripted_model.py");

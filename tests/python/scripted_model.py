@@ -25,7 +25,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 WIRE, PLAN, LOG, PORTFILE = sys.argv[1:5]
 with open(PLAN, encoding="utf-8") as f:
-    STEPS = json.load(f)["steps"]
+    _plan = json.load(f)
+STEPS = _plan.get("steps", [])
+# {"cycle": {"tool": …, "args": …, "say": …}}: every prompt of the user's calls the tool, every
+# tool result and every notice of paneherd's is answered with `say` (for many rounds in one
+# session). Anthropic wire only.
+CYCLE = _plan.get("cycle")
+
+
+def cycle_step(body):
+    last = (body.get("messages") or [{}])[-1]
+    content = last.get("content")
+    blocks = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
+    answered = any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
+    told = "[BACKGROUND TASK" in json.dumps(content)
+    if answered or told:
+        return {"say": CYCLE["say"]}
+    return {"tool": CYCLE["tool"], "args": CYCLE.get("args", {})}
 LOCK = threading.Lock()
 
 
@@ -222,6 +238,8 @@ class Handler(BaseHTTPRequestHandler):
             if m:
                 ctx["task_id"] = m.group(1)
         step = STEPS[len(results)] if len(results) < len(STEPS) else {"say": "done"}
+        if CYCLE:
+            step = cycle_step(body)
         # A request that offers no tools is the CLI's own errand (OpenCode's session title):
         # answered in words, it does not move the script.
         if not body.get("tools"):
