@@ -1,8 +1,9 @@
 //! From a delegated task's end to the model request that carries its notice, for the real
-//! Claude Code (pinned, from `.ci/tools`) run interactively in a private tmux against a
-//! scripted Anthropic Messages server on 127.0.0.1 (target p50 ≤ 500 ms). One session, rounds
-//! of: the user asks, the model calls paneherd's `task` (a 1 s shell task) and ends its turn,
-//! the session idles, the task ends, paneherd's hook wakes it. `cargo bench --bench wake`
+//! Claude Code and OpenCode (pinned, from `.ci/tools`), each run interactively in a private
+//! tmux against a scripted model on 127.0.0.1 (Anthropic Messages / chat completions; target
+//! p50 ≤ 500 ms). One session each, rounds of: the user asks, the model calls paneherd's `task`
+//! (a 1 s shell task) and ends its turn, the session idles, the task ends, paneherd's hook
+//! (Claude Code) or plugin (OpenCode) wakes it. `cargo bench --bench wake`
 //! (`PANEHERD_BENCH_ROUNDS`, default 10).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -35,6 +36,12 @@ fn main() {
     let rounds: usize =
         std::env::var("PANEHERD_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let bin = tools();
+    for host in ["claude", "opencode"] {
+        bench(host, rounds, &bin);
+    }
+}
+
+fn bench(host: &str, rounds: usize, bin: &Path) {
     let dir = tempfile::Builder::new().prefix("paneherd-wake").tempdir().unwrap();
     let d = dir.path();
     for sub in ["home", "xdg", "project"] {
@@ -44,7 +51,7 @@ fn main() {
     std::fs::set_permissions(d.join("xdg"), std::fs::Permissions::from_mode(0o700)).unwrap();
     let m = model::Model::start_plan(
         d,
-        "anthropic",
+        if host == "claude" { "anthropic" } else { "chat" },
         json!({"cycle": {"tool": "task", "args": {"prompt": "sleep 1; echo done", "subagent_type": "shell"}, "say": "ok"}}),
     );
     let paneherd = |args: &[&str]| {
@@ -60,7 +67,28 @@ fn main() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    paneherd(&["install", "claude"]);
+    paneherd(&["install", host]);
+    if host == "opencode" {
+        let dir = d.join("home/.config/opencode");
+        let path = dir.join("opencode.json");
+        let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        c["provider"] = json!({"scripted": {
+            "npm": "@ai-sdk/openai-compatible",
+            "name": "Scripted",
+            "options": {"baseURL": format!("http://127.0.0.1:{}/v1", m.port), "apiKey": "none"},
+            "models": {"m": {"name": "m"}}
+        }});
+        c["model"] = json!("scripted/m");
+        std::fs::write(&path, c.to_string()).unwrap();
+    } else {
+        claude_ready(d);
+    }
+    paneherd(&["list"]);
+    run_rounds(host, rounds, bin, d, &m, &paneherd);
+}
+
+/// Claude Code as a user who has been through its first run.
+fn claude_ready(d: &Path) {
     let path = d.join("home/.claude.json");
     let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     c["hasCompletedOnboarding"] = json!(true);
@@ -69,8 +97,16 @@ fn main() {
     c["projects"] =
         json!({ d.join("project").display().to_string(): {"hasTrustDialogAccepted": true} });
     std::fs::write(&path, c.to_string()).unwrap();
-    paneherd(&["list"]);
+}
 
+fn run_rounds(
+    host: &str,
+    rounds: usize,
+    bin: &Path,
+    d: &Path,
+    m: &model::Model,
+    paneherd: &dyn Fn(&[&str]) -> String,
+) {
     let sock = d.join("tmux.sock");
     let tmux = |args: &[&str]| {
         let out = Command::new("tmux").arg("-S").arg(&sock).args(args).output().unwrap();
@@ -78,19 +114,27 @@ fn main() {
     };
     tmux(&["-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "45", "-s", "b", "sh"]);
     std::thread::sleep(Duration::from_millis(500));
+    let program = if host == "claude" {
+        format!(
+            "ANTHROPIC_BASE_URL=http://127.0.0.1:{} ANTHROPIC_API_KEY={KEY} claude --allowedTools mcp__paneherd__task",
+            m.port
+        )
+    } else {
+        "opencode --model scripted/m".to_string()
+    };
     let start = format!(
-        "cd {} && exec env -i HOME={} XDG_RUNTIME_DIR={} PATH={}:/usr/bin:/bin TERM=xterm-256color ANTHROPIC_BASE_URL=http://127.0.0.1:{} ANTHROPIC_API_KEY={KEY} claude --allowedTools mcp__paneherd__task",
+        "cd {} && exec env -i HOME={} XDG_RUNTIME_DIR={} PATH={}:/usr/bin:/bin TERM=xterm-256color {program}",
         d.join("project").display(),
         d.join("home").display(),
         d.join("xdg").display(),
         bin.display(),
-        m.port
     );
     tmux(&["send-keys", "-t", "%0", "-l", &start]);
     tmux(&["send-keys", "-t", "%0", "Enter"]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !tmux(&["capture-pane", "-p", "-t", "%0"]).contains('❯') {
-        assert!(Instant::now() < deadline, "Claude Code did not start");
+    let ready = if host == "claude" { "❯" } else { "Ask anything" };
+    while !tmux(&["capture-pane", "-p", "-t", "%0"]).contains(ready) {
+        assert!(Instant::now() < deadline, "{host} did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(1));
@@ -130,7 +174,7 @@ fn main() {
     lat.sort_by(|a, b| a.total_cmp(b));
     let p50 = lat[lat.len() / 2];
     println!(
-        "claude code wake ({rounds} rounds, one session): end → model request with the notice p50 {p50:.0} ms, max {:.0} ms (target p50 ≤ 500 ms) {}; {wakes} wakes for {rounds} ends",
+        "{host} wake ({rounds} rounds, one session): end → model request with the notice p50 {p50:.0} ms, max {:.0} ms (target p50 ≤ 500 ms) {}; {wakes} wakes for {rounds} ends",
         lat[lat.len() - 1],
         if p50 <= 500.0 && wakes == rounds { "MET" } else { "MISSED" }
     );

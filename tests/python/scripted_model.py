@@ -29,12 +29,14 @@ with open(PLAN, encoding="utf-8") as f:
 STEPS = _plan.get("steps", [])
 # {"cycle": {"tool": …, "args": …, "say": …}}: every prompt of the user's calls the tool, every
 # tool result and every notice of paneherd's is answered with `say` (for many rounds in one
-# session). Anthropic wire only.
+# session).
 CYCLE = _plan.get("cycle")
 
 
 def cycle_step(body):
     last = (body.get("messages") or [{}])[-1]
+    if last.get("role") == "tool":
+        return {"say": CYCLE["say"]}
     content = last.get("content")
     blocks = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
     answered = any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
