@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/common/hosts.rs"]
+mod hosts;
 #[path = "../tests/common/model.rs"]
 mod model;
 
@@ -18,7 +20,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paneherd");
-const KEY: &str = "sk-ant-test-0000000000000000";
 
 fn tools() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -69,34 +70,12 @@ fn bench(host: &str, rounds: usize, bin: &Path) {
     };
     paneherd(&["install", host]);
     if host == "opencode" {
-        let dir = d.join("home/.config/opencode");
-        let path = dir.join("opencode.json");
-        let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        c["provider"] = json!({"scripted": {
-            "npm": "@ai-sdk/openai-compatible",
-            "name": "Scripted",
-            "options": {"baseURL": format!("http://127.0.0.1:{}/v1", m.port), "apiKey": "none"},
-            "models": {"m": {"name": "m"}}
-        }});
-        c["model"] = json!("scripted/m");
-        std::fs::write(&path, c.to_string()).unwrap();
+        hosts::opencode_provider(&d.join("home"), m.port);
     } else {
-        claude_ready(d);
+        hosts::claude_first_run_done(&d.join("home"), &d.join("project"));
     }
     paneherd(&["list"]);
     run_rounds(host, rounds, bin, d, &m, &paneherd);
-}
-
-/// Claude Code as a user who has been through its first run.
-fn claude_ready(d: &Path) {
-    let path = d.join("home/.claude.json");
-    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    c["hasCompletedOnboarding"] = json!(true);
-    c["theme"] = json!("dark");
-    c["customApiKeyResponses"] = json!({"approved": [&KEY[KEY.len() - 20..]], "rejected": []});
-    c["projects"] =
-        json!({ d.join("project").display().to_string(): {"hasTrustDialogAccepted": true} });
-    std::fs::write(&path, c.to_string()).unwrap();
 }
 
 fn run_rounds(
@@ -116,8 +95,9 @@ fn run_rounds(
     std::thread::sleep(Duration::from_millis(500));
     let program = if host == "claude" {
         format!(
-            "ANTHROPIC_BASE_URL=http://127.0.0.1:{} ANTHROPIC_API_KEY={KEY} claude --allowedTools mcp__paneherd__task",
-            m.port
+            "ANTHROPIC_BASE_URL=http://127.0.0.1:{} ANTHROPIC_API_KEY={} claude --allowedTools mcp__paneherd__task",
+            m.port,
+            hosts::CLAUDE_KEY
         )
     } else {
         "opencode --model scripted/m".to_string()

@@ -333,11 +333,7 @@ impl PaneherdMcp {
     /// The tmux pane of this server's host: from this process's environment, else from the
     /// delegating agent's (a host may start its MCP servers without `$TMUX`).
     fn tmux_origin(&self) -> Option<crate::core::task::TmuxOrigin> {
-        crate::tmux::adapter::origin_from(
-            std::env::var("TMUX").ok().as_deref(),
-            std::env::var("TMUX_PANE").ok().as_deref(),
-        )
-        .or_else(|| {
+        crate::tmux::adapter::origin_from_env().or_else(|| {
             let d = self.delegator.as_ref()?;
             let pid = crate::delegator::live_pid(std::path::Path::new("/proc"), &d.id)?;
             crate::tmux::adapter::origin_of_process(pid)

@@ -10,6 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::hosts::{CLAUDE_KEY, claude_first_run_done, codex_provider, opencode_provider};
 use common::model::Model;
 use common::{BIN, ci_tools};
 use serde_json::{Value, json};
@@ -117,16 +118,7 @@ fn codex_delegates_out_of_the_box_after_install() {
         ]),
     );
     // The user's Codex settings: their model provider (here the scripted one).
-    let codex_home = desk.home().join(".codex");
-    std::fs::create_dir_all(&codex_home).unwrap();
-    std::fs::write(
-        codex_home.join("config.toml"),
-        format!(
-            "model = \"scripted\"\nmodel_provider = \"scripted\"\n\n[model_providers.scripted]\nname = \"scripted\"\nbase_url = \"http://127.0.0.1:{}/v1\"\nwire_api = \"responses\"\n",
-            model.port
-        ),
-    )
-    .unwrap();
+    codex_provider(&desk.home(), model.port);
     desk.paneherd(&["install", "codex"]);
     // The user's daemon, started from their shell.
     desk.paneherd(&["list"]);
@@ -168,16 +160,7 @@ fn a_codex_tasks_result_is_its_answer_not_its_transcript() {
         "responses",
         json!([{"say": "The parser fails on empty input.\nFix: check the length first."}]),
     );
-    let codex_home = desk.home().join(".codex");
-    std::fs::create_dir_all(&codex_home).unwrap();
-    std::fs::write(
-        codex_home.join("config.toml"),
-        format!(
-            "model = \"scripted\"\nmodel_provider = \"scripted\"\n\n[model_providers.scripted]\nname = \"scripted\"\nbase_url = \"http://127.0.0.1:{}/v1\"\nwire_api = \"responses\"\n",
-            model.port
-        ),
-    )
-    .unwrap();
+    codex_provider(&desk.home(), model.port);
     let out = desk.paneherd(&[
         "run",
         "--agent",
@@ -197,23 +180,6 @@ fn a_codex_tasks_result_is_its_answer_not_its_transcript() {
     assert!(log.contains("OpenAI Codex") && log.contains("session id:"), "{log}");
     assert!(t["session"].as_str().is_some_and(|s| s.len() == 36), "{t:#}");
     assert_eq!(model.requests().len(), 1);
-}
-
-/// The user's OpenCode settings: a provider that is the scripted model.
-fn opencode_provider(desk: &Desk, model: &Model) {
-    let dir = desk.home().join(".config/opencode");
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = json!({
-        "$schema": "https://opencode.ai/config.json",
-        "provider": {"scripted": {
-            "npm": "@ai-sdk/openai-compatible",
-            "name": "Scripted",
-            "options": {"baseURL": format!("http://127.0.0.1:{}/v1", model.port), "apiKey": "none"},
-            "models": {"m": {"name": "m"}}
-        }},
-        "model": "scripted/m"
-    });
-    std::fs::write(dir.join("opencode.json"), config.to_string()).unwrap();
 }
 
 /// The user messages of the requests that offered tools (the session's own turns).
@@ -236,7 +202,7 @@ fn an_opencode_task_gets_its_prompt_as_written_and_its_result_is_the_answer() {
     let desk = Desk::new();
     let model =
         Model::start(desk.path(), "chat", json!([{"say": "The parse fn drops the last token."}]));
-    opencode_provider(&desk, &model);
+    opencode_provider(&desk.home(), model.port);
     let prompt = "Fix the \"parse\" fn\n-v and 'quotes' \\ too";
     let out = desk.paneherd(&[
         "run",
@@ -284,7 +250,7 @@ fn opencode_delegates_after_install_and_gets_the_exact_result() {
             {"say": "ANSWER: {last_output}"}
         ]),
     );
-    opencode_provider(&desk, &model);
+    opencode_provider(&desk.home(), model.port);
     desk.paneherd(&["install", "opencode"]);
     desk.paneherd(&["list"]);
     let opencode = ci_tools().join("agents/bin/opencode");
@@ -325,21 +291,11 @@ fn opencode_delegates_after_install_and_gets_the_exact_result() {
     assert_eq!(tasks[0]["status"], "completed");
 }
 
-const CLAUDE_KEY: &str = "sk-ant-test-0000000000000000";
-
 /// Claude Code set up by `paneherd install claude`, as a user who has been through its first
-/// run (onboarding done, this API key approved, the project trusted).
+/// run.
 fn claude_ready(desk: &Desk) {
     desk.paneherd(&["install", "claude"]);
-    let path = desk.home().join(".claude.json");
-    let mut d: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    d["hasCompletedOnboarding"] = json!(true);
-    d["theme"] = json!("dark");
-    d["customApiKeyResponses"] =
-        json!({"approved": [&CLAUDE_KEY[CLAUDE_KEY.len() - 20..]], "rejected": []});
-    let project = desk.path().join("project").display().to_string();
-    d["projects"] = json!({ project: {"hasTrustDialogAccepted": true} });
-    std::fs::write(&path, serde_json::to_string_pretty(&d).unwrap()).unwrap();
+    claude_first_run_done(&desk.home(), &desk.path().join("project"));
 }
 
 /// Requests that carry paneherd's notice of an end.

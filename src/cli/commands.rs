@@ -222,10 +222,7 @@ pub(super) fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdR
 
 /// The submitter's tmux pane, when it runs inside tmux.
 pub(super) fn tmux_origin() -> Option<crate::core::task::TmuxOrigin> {
-    crate::tmux::adapter::origin_from(
-        std::env::var("TMUX").ok().as_deref(),
-        std::env::var("TMUX_PANE").ok().as_deref(),
-    )
+    crate::tmux::adapter::origin_from_env()
 }
 
 pub(super) fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Fail> {

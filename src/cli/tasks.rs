@@ -130,17 +130,17 @@ pub(super) fn finish_submit(
             wait: true,
             timeout_ms: timeout,
             full: false,
-            deliver: read_by_its_delegator(&task),
+            deliver: read_by_its_delegator(&task, crate::delegator::current().as_ref()),
         })
         .map_err(cut_short)?;
     print_output(&out, json)?;
     Ok(code_for(std::slice::from_ref(&out.task), out.timed_out))
 }
 
-/// Whether this command runs under the agent that delegated `task` (its Bash tool): the result
-/// it prints is then told, and not told again as a notice.
-fn read_by_its_delegator(task: &Task) -> bool {
-    match (&task.delegator, crate::delegator::current()) {
+/// Whether this command runs under the agent that delegated `task` (`me`, its Bash tool): the
+/// result it prints is then told, and not told again as a notice.
+fn read_by_its_delegator(task: &Task, me: Option<&crate::core::task::Delegator>) -> bool {
+    match (&task.delegator, me) {
         (Some(d), Some(me)) => d.id == me.id,
         _ => false,
     }
@@ -211,9 +211,12 @@ pub(super) fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
     // Read by the agent that delegated it, the result is told (only an agent's command asks).
-    let deliver = crate::delegator::current().is_some() && {
-        let task: Option<Task> = c.request(Request::Get { id: a.id.clone() })?;
-        task.as_ref().is_some_and(read_by_its_delegator)
+    let deliver = match crate::delegator::current() {
+        Some(me) => {
+            let task: Option<Task> = c.request(Request::Get { id: a.id.clone() })?;
+            task.is_some_and(|t| read_by_its_delegator(&t, Some(&me)))
+        }
+        None => false,
     };
     let out: OutputData = c
         .request(Request::Output {

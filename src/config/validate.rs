@@ -63,38 +63,31 @@ pub fn check(
                 "must name a program: [\"program\", \"arg\", …, \"{prompt}\"]".into(),
             ));
         }
-        let mut has_prompt = false;
-        for arg in cmd {
-            let parts = argv::parse(arg).map_err(|m| err(a.command.span(), key("command"), m))?;
-            for p in parts.iter().filter_map(argv::Part::placeholder) {
-                if !PLACEHOLDERS.contains(&p) {
-                    return Err(err(
-                        a.command.span(),
-                        key("command"),
-                        format!(
-                            "unknown placeholder {{{p}}} (allowed: {})",
-                            PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
-                        ),
-                    ));
+        // Every placeholder of an argv template argument or of `stdin` is one paneherd fills;
+        // whether one of them is the prompt.
+        let placeholders = |texts: &[String], span: std::ops::Range<usize>, field: &str| {
+            let mut prompt = false;
+            for text in texts {
+                let parts = argv::parse(text).map_err(|m| err(span.clone(), key(field), m))?;
+                for p in parts.iter().filter_map(argv::Part::placeholder) {
+                    if !PLACEHOLDERS.contains(&p) {
+                        return Err(err(
+                            span.clone(),
+                            key(field),
+                            format!(
+                                "unknown placeholder {{{p}}} (allowed: {})",
+                                PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
+                            ),
+                        ));
+                    }
+                    prompt |= p == "prompt";
                 }
-                has_prompt |= p == "prompt";
             }
-        }
+            Ok(prompt)
+        };
+        let mut has_prompt = placeholders(cmd, a.command.span(), "command")?;
         if let Some(s) = &a.stdin {
-            let parts = argv::parse(s.get_ref()).map_err(|m| err(s.span(), key("stdin"), m))?;
-            for p in parts.iter().filter_map(argv::Part::placeholder) {
-                if !PLACEHOLDERS.contains(&p) {
-                    return Err(err(
-                        s.span(),
-                        key("stdin"),
-                        format!(
-                            "unknown placeholder {{{p}}} (allowed: {})",
-                            PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
-                        ),
-                    ));
-                }
-                has_prompt |= p == "prompt";
-            }
+            has_prompt |= placeholders(std::slice::from_ref(s.get_ref()), s.span(), "stdin")?;
         }
         if !has_prompt && name != "shell" {
             return Err(err(

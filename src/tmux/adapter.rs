@@ -122,6 +122,11 @@ pub fn socket_from_env(tmux_var: &str) -> Option<PathBuf> {
     (!path.is_empty()).then(|| PathBuf::from(path))
 }
 
+/// The pane this process runs in, from its `$TMUX` and `$TMUX_PANE`.
+pub fn origin_from_env() -> Option<crate::core::task::TmuxOrigin> {
+    origin_from(std::env::var("TMUX").ok().as_deref(), std::env::var("TMUX_PANE").ok().as_deref())
+}
+
 /// The pane a client runs in, from the values of its `$TMUX` and `$TMUX_PANE`.
 pub fn origin_from(
     tmux_var: Option<&str>,
@@ -316,12 +321,7 @@ impl Tmux {
             .target_pane(host)
             .shell_command(command.to_string());
         let pane = self.run(cmd).await?.trim().to_string();
-        let cmd = BreakPane::new()
-            .detached()
-            .src_pane(pane.clone())
-            .window_name(name.to_string())
-            .dst_window(format!("{session}:"));
-        self.run(cmd).await?;
+        self.break_out(&pane, name, session).await?;
         if let Err(e) = self.select_layout(&window, &layout).await {
             tracing::warn!("cannot give window {window} its layout back: {e:#}");
         }
@@ -383,6 +383,19 @@ impl Tmux {
         self.run(cmd.build()).await.map(|_| ())
     }
 
+    /// Breaks `pane` out to a new window `name` of `session` (in the background); returns the
+    /// window's id.
+    async fn break_out(&self, pane: &str, name: &str, session: &str) -> Result<String> {
+        let cmd = BreakPane::new()
+            .detached()
+            .print()
+            .format("#{window_id}")
+            .src_pane(pane.to_string())
+            .window_name(name.to_string())
+            .dst_window(format!("{session}:"));
+        Ok(self.run(cmd).await?.trim().to_string())
+    }
+
     /// Moves a pane out to an overflow window with room for it (`min` the smallest a pane
     /// may be), made if there is none. Returns the window.
     pub async fn hide(&self, pane: &str, session: &str, min: (u16, u16)) -> Result<String> {
@@ -393,16 +406,7 @@ impl Tmux {
                 self.select_layout(&w, "tiled").await?;
                 Ok(w)
             }
-            Room::New(name) => {
-                let cmd = BreakPane::new()
-                    .detached()
-                    .print()
-                    .format("#{window_id}")
-                    .src_pane(pane.to_string())
-                    .window_name(name)
-                    .dst_window(format!("{session}:"));
-                Ok(self.run(cmd).await?.trim().to_string())
-            }
+            Room::New(name) => self.break_out(pane, &name, session).await,
         }
     }
 
