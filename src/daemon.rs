@@ -158,10 +158,16 @@ pub fn run(paths: Paths, detach: bool) -> Result<()> {
     // writes to its own thread).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .event_interval(EVENT_INTERVAL)
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(serve(paths, loaded))
 }
+
+/// How many tasks the loop's thread runs before it looks for new I/O (tokio's default is 61):
+/// during a burst of submissions the run queue is never empty, and a read that arrives (a
+/// `list`) is noticed only at the next look.
+const EVENT_INTERVAL: u32 = 8;
 
 /// The real world the engine lives in: random ids, the file system, `PATH`.
 #[derive(Default)]

@@ -588,12 +588,16 @@ fn a_stopped_daemon_leaves_nothing_of_its_own_in_the_users_tmux() {
     // The user's own settings in that window, which paneherd must give back.
     srv.tmux(&["set-option", "-w", "-t", "%0", "pane-border-status", "bottom"]);
     srv.tmux(&["set-hook", "-w", "-t", "%0", "window-resized", "display-message mine"]);
+    srv.tmux(&["set-option", "-t", "%0", "status-interval", "7"]);
+    let interval = |s: &Server| s.tmux(&["show-options", "-qv", "-t", "%0", "status-interval"]);
     let hooks = |s: &Server| s.tmux(&["show-hooks", "-w", "-t", "%0"]);
     let id = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
     env.wait_status(&id, "running", Duration::from_secs(10));
     srv.until("the agent's pane", Duration::from_secs(10), |s| s.main_window().len() == 2);
     assert!(hooks(&srv).contains("tmux-resized"), "{}", hooks(&srv));
     assert_eq!(srv.tmux(&["show-options", "-wv", "-t", "%0", "pane-border-status"]).trim(), "top");
+    // The borders' elapsed times are tmux's, redrawn every second while agents are shown.
+    assert_eq!(interval(&srv).trim(), "1");
     // A finished task's pane is kept ("keep"), and the daemon stops: everything goes.
     env.ok(&["daemon", "stop"]);
     assert_eq!(srv.main_window().len(), 1, "agent panes closed: {:?}", srv.panes());
@@ -605,6 +609,7 @@ fn a_stopped_daemon_leaves_nothing_of_its_own_in_the_users_tmux() {
         "bottom",
         "the user's value is back"
     );
+    assert_eq!(interval(&srv).trim(), "7", "the user's status-interval is back");
     assert_eq!(srv.tmux(&["show-options", "-wqv", "-t", "%0", "pane-border-format"]).trim(), "");
     // A hook left by a daemon that is gone says nothing and succeeds.
     let out = env
@@ -619,13 +624,18 @@ fn a_stopped_daemon_leaves_nothing_of_its_own_in_the_users_tmux() {
 fn the_window_is_given_back_once_its_last_agent_pane_closes() {
     let env = Env::new(&tmux_config(""));
     let srv = Server::start(&env, 200, 50);
+    let interval = |s: &Server| s.tmux(&["show-options", "-qv", "-t", "%0", "status-interval"]);
     let id = run_in(&env, &srv, &["--agent", "fake", "2 0.1 0"]);
+    env.wait_status(&id, "running", Duration::from_secs(10));
+    srv.until("redrawn every second", Duration::from_secs(10), |s| interval(s).trim() == "1");
     env.wait_status(&id, "completed", Duration::from_secs(10));
     srv.until("the pane closed", Duration::from_secs(10), |s| s.panes().len() == 1);
-    // Both given back (the hook and the border line are two tmux commands).
-    srv.until("hook removed, border line off", Duration::from_secs(5), |s| {
+    // All given back (the hook, the border line and the redraws are tmux commands of their
+    // own); the session had no status-interval of its own, and has none again.
+    srv.until("hook removed, border line off, interval unset", Duration::from_secs(5), |s| {
         !s.tmux(&["show-hooks", "-w", "-t", "%0"]).contains("tmux-resized")
             && s.tmux(&["show-options", "-wqv", "-t", "%0", "pane-border-status"]).trim().is_empty()
+            && interval(s).trim().is_empty()
     });
 }
 

@@ -13,7 +13,7 @@ mod window;
 
 use window::{MainWindow, beside, relayout, release, space};
 
-use crate::tmux::adapter::Tmux;
+use crate::tmux::adapter::{Ticking, Tmux};
 use crate::tmux::planner::{Fallback, Geometry};
 
 /// A pane to open for a task.
@@ -50,6 +50,9 @@ struct Book {
     /// Main panes whose dashboard switched the layout (`l`): their geometry, instead of the
     /// configured one.
     layouts: HashMap<(PathBuf, String), Geometry>,
+    /// Sessions told to redraw every second while they show agents (so that the borders'
+    /// elapsed times run), by (socket, session): what to give back when the last goes.
+    ticking: HashMap<(PathBuf, String), Ticking>,
 }
 
 impl Book {
@@ -102,12 +105,25 @@ impl Panes {
                     }
                 }
             };
+            let session = (socket.to_path_buf(), info.session.clone());
+            if let std::collections::hash_map::Entry::Vacant(slot) = book.ticking.entry(session) {
+                match tmux.tick_each_second(&info.session).await {
+                    Ok(Some(t)) => {
+                        slot.insert(t);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "the borders' times will lag");
+                    }
+                }
+            }
             book.mains.insert(
                 key.clone(),
                 MainWindow {
                     tmux: tmux.clone(),
                     main_pane: main_pane.to_string(),
                     window: info.window.clone(),
+                    session: info.session.clone(),
                     decoration,
                     hook,
                     fallback: None,
@@ -201,6 +217,7 @@ impl Panes {
             tmux: Tmux::new(socket),
             main_pane: main_pane.to_string(),
             window: String::new(),
+            session: String::new(),
             decoration: None,
             hook: None,
             fallback: None,
@@ -241,6 +258,11 @@ impl Panes {
                 }
             }
             release(&mw).await;
+        }
+        for ((socket, _), t) in book.ticking.drain() {
+            if let Err(e) = Tmux::new(&socket).untick(&t).await {
+                tracing::debug!(error = %format!("{e:#}"), "cannot restore status-interval");
+            }
         }
     }
 
@@ -337,5 +359,13 @@ async fn release_if_empty(book: &mut Book, key: &(PathBuf, String)) {
         && let Some(mw) = book.mains.remove(key)
     {
         release(&mw).await;
+        let session = (key.0.clone(), mw.session.clone());
+        let shown = book.mains.iter().any(|((s, _), m)| *s == session.0 && m.session == session.1);
+        if !shown
+            && let Some(t) = book.ticking.remove(&session)
+            && let Err(e) = mw.tmux.untick(&t).await
+        {
+            tracing::debug!(error = %format!("{e:#}"), "cannot restore status-interval");
+        }
     }
 }

@@ -483,6 +483,43 @@ impl Tmux {
         Ok(())
     }
 
+    /// Has tmux redraw `session`'s status line and pane borders every second while agents are
+    /// shown there: an agent border's elapsed time is computed by tmux at each redraw, and at
+    /// tmux's default `status-interval` (15 s) it would stand still that long. Returns what to
+    /// give back with `untick`, or `None` when the session redraws that often already.
+    pub async fn tick_each_second(&self, session: &str) -> Result<Option<Ticking>> {
+        let shown = DisplayMessage::new()
+            .print()
+            .target_pane(session.to_string())
+            .message("#{status-interval}");
+        if self.run(shown).await?.trim() == "1" {
+            return Ok(None);
+        }
+        let own = ShowOptions::new()
+            .quiet()
+            .value()
+            .target_pane(session.to_string())
+            .option("status-interval");
+        let before = self.run(own).await?.trim_end_matches('\n').to_string();
+        let set =
+            SetOption::new().target_pane(session.to_string()).option("status-interval").value("1");
+        self.run(set).await?;
+        Ok(Some(Ticking {
+            session: session.to_string(),
+            previous: (!before.is_empty()).then_some(before),
+        }))
+    }
+
+    /// Gives a session back the `status-interval` it had before `tick_each_second`.
+    pub async fn untick(&self, t: &Ticking) -> Result<()> {
+        let cmd = SetOption::new().target_pane(t.session.clone()).option("status-interval");
+        let cmd = match &t.previous {
+            Some(v) => cmd.value(v.clone()),
+            None => cmd.unset(),
+        };
+        self.run(cmd).await.map(|_| ())
+    }
+
     /// Sets the border fields of an agent pane: its task id, status, and start (Unix seconds)
     /// or, once it has ended, how long it took.
     pub async fn mark(&self, pane: &str, fields: &[(&str, &str)]) -> Result<()> {
@@ -570,6 +607,14 @@ impl Tmux {
         }
         Ok(())
     }
+}
+
+/// A session's `status-interval` before `tick_each_second` changed it (`None`: it had none of
+/// its own and inherited the global one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticking {
+    pub session: String,
+    previous: Option<String>,
 }
 
 /// The window options `decorate` replaced: each with the window's own value before (`None`:

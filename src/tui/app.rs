@@ -381,7 +381,12 @@ impl App {
             MouseEventKind::ScrollUp => self.move_by(-1),
             MouseEventKind::Down(_) => {
                 // The list's first row is its column line.
-                let inner = super::view::list_inner(self.size.0, self.size.1, self.list_wants());
+                let inner = super::view::list_inner(
+                    self.size.0,
+                    self.size.1,
+                    self.list_wants(),
+                    self.footer_rows(self.size.0),
+                );
                 let height = inner.height.saturating_sub(1);
                 let row =
                     m.row.checked_sub(inner.y + 1).filter(|r| *r < height).map(|r| r as usize);

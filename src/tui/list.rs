@@ -102,7 +102,13 @@ impl App {
 
     /// The list's rows on this screen.
     pub fn list_rows(&self) -> usize {
-        super::view::list_inner(self.size.0, self.size.1, self.list_wants()).height as usize
+        super::view::list_inner(
+            self.size.0,
+            self.size.1,
+            self.list_wants(),
+            self.footer_rows(self.size.0),
+        )
+        .height as usize
     }
 
     /// How many finished tasks are listed: all of them when they fit (or when the user asked

@@ -304,6 +304,27 @@ fn older_finished_tasks_collapse_so_running_ones_stay_in_view() {
 }
 
 #[test]
+fn a_long_message_is_shown_whole_on_as_many_footer_rows_as_it_needs() {
+    let mut app = mixed();
+    app.update(Action::Resize(80, 24));
+    let msg = "cannot merge: git says \"error: The following untracked working tree files would \
+               be overwritten by merge: src/generated/very_long_file_name.rs\" — move or remove \
+               it, then merge again (end)";
+    app.message = Some(msg.to_string());
+    let screen = render(&app, 80, 24);
+    let rows: Vec<&str> = screen.lines().collect();
+    // Every word of it is on the screen, the last one too, in the bottom rows.
+    let bottom = rows[rows.len().saturating_sub(4)..].join(" ");
+    for word in msg.split_whitespace() {
+        assert!(bottom.contains(word), "{word:?} missing from the footer:\n{screen}");
+    }
+    assert_eq!(app.footer_rows(80), 3, "{screen}");
+    // The list's top is where it was; a short message takes one row.
+    app.message = Some("not cancelled".into());
+    assert_eq!(app.footer_rows(80), 1);
+}
+
+#[test]
 fn the_footer_keeps_help_and_quit_at_80_columns() {
     let mut app = mixed();
     for (w, h) in [(80, 24), (60, 20)] {

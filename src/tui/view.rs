@@ -24,10 +24,10 @@ fn wide(area: Rect) -> bool {
 /// Header, list, detail, footer. `want`: the rows the list would show (its column line, group
 /// headers, the pending and running tasks): above the detail panel, the list takes them if it
 /// can, leaving the detail at least 6 rows.
-fn parts(area: Rect, want: usize) -> [Rect; 4] {
+fn parts(area: Rect, want: usize, footer: u16) -> [Rect; 4] {
     let outer = Layout::default()
         .direction(Direction::Vertical)
-        .constraints([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)])
+        .constraints([Constraint::Length(1), Constraint::Min(3), Constraint::Length(footer)])
         .split(area);
     let body = if wide(area) {
         Layout::default()
@@ -64,8 +64,43 @@ fn branch_mark() -> &'static str {
 
 /// Where the task list is drawn on a `w`×`h` screen (inside its border; its first row is the
 /// column line), for a list that would show `want` rows.
-pub fn list_inner(w: u16, h: u16, want: usize) -> Rect {
-    Block::default().borders(Borders::ALL).inner(parts(Rect::new(0, 0, w, h), want)[1])
+pub fn list_inner(w: u16, h: u16, want: usize, footer: u16) -> Rect {
+    Block::default().borders(Borders::ALL).inner(parts(Rect::new(0, 0, w, h), want, footer)[1])
+}
+
+/// The most rows a message in the footer takes (a longer one is cut there, and is in the
+/// daemon's log or the command's own output in full).
+const FOOTER_MAX_ROWS: usize = 4;
+
+/// The rows `text` takes when its words are wrapped at `width` columns (a word wider than
+/// the row is broken, as `Wrap` does).
+fn wrapped_rows(text: &str, width: usize) -> usize {
+    let width = width.max(1);
+    let (mut rows, mut used) = (1, 0);
+    for word in text.split(' ') {
+        let w = crate::core::text::width(word);
+        let need = if used == 0 { w } else { used + 1 + w };
+        if need <= width {
+            used = need;
+        } else {
+            rows += usize::from(used > 0);
+            rows += w.saturating_sub(1) / width;
+            used = if w == 0 { 0 } else { (w - 1) % width + 1 };
+        }
+    }
+    rows
+}
+
+impl App {
+    /// The footer's height on a screen `width` columns wide: one row, or as many as a long
+    /// message needs (up to `FOOTER_MAX_ROWS`), so that it is read whole, not cut at the edge.
+    pub fn footer_rows(&self, width: u16) -> u16 {
+        let rows = match &self.message {
+            Some(m) => wrapped_rows(&format!(" {m}"), usize::from(width)),
+            None => 1,
+        };
+        u16::try_from(rows.min(FOOTER_MAX_ROWS)).unwrap_or(1)
+    }
 }
 
 /// Where the output viewer's lines are drawn on a `w`×`h` screen.
@@ -350,6 +385,11 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
 /// The footer: the hints of the mode, as many as fit, and always `? help · q quit` (the way
 /// out and the way to learn the rest).
 fn footer(app: &App, area: Rect, buf: &mut Buffer) {
+    // A message (the answer to a key) is read whole: the footer has the rows it needs.
+    if let Some(m) = &app.message {
+        Paragraph::new(format!(" {m}")).wrap(Wrap { trim: false }).render(area, buf);
+        return;
+    }
     let k = |c| app.keymap.label(c);
     let essentials = match app.mode {
         // `q` closes the viewer; ctrl-c quits anywhere.
@@ -391,24 +431,19 @@ fn footer(app: &App, area: Rect, buf: &mut Buffer) {
             h
         }
     };
-    let text = match &app.message {
-        Some(m) => format!(" {m}"),
-        None => {
-            let room = (area.width as usize).saturating_sub(essentials.chars().count() + 4);
-            let mut shown = String::new();
-            for h in hints {
-                let add = if shown.is_empty() { h } else { format!(" · {h}") };
-                if shown.chars().count() + add.chars().count() > room {
-                    break;
-                }
-                shown.push_str(&add);
-            }
-            if shown.is_empty() {
-                format!(" {essentials}")
-            } else {
-                format!(" {shown} · {essentials}")
-            }
+    let room = (area.width as usize).saturating_sub(essentials.chars().count() + 4);
+    let mut shown = String::new();
+    for h in hints {
+        let add = if shown.is_empty() { h } else { format!(" · {h}") };
+        if shown.chars().count() + add.chars().count() > room {
+            break;
         }
+        shown.push_str(&add);
+    }
+    let text = if shown.is_empty() {
+        format!(" {essentials}")
+    } else {
+        format!(" {shown} · {essentials}")
     };
     Paragraph::new(Span::raw(text)).render(area, buf);
 }
@@ -560,7 +595,8 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) {
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let [head, list_area, detail_area, foot] = parts(area, self.list_wants());
+        let [head, list_area, detail_area, foot] =
+            parts(area, self.list_wants(), self.footer_rows(area.width));
         header(self, head, buf);
         list(self, list_area, buf);
         detail(self, detail_area, buf);
@@ -578,5 +614,22 @@ impl Widget for &App {
             Mode::NewTask(f) => form(self, f, area, buf),
             Mode::Normal | Mode::Filter => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::wrapped_rows;
+
+    #[test]
+    fn rows_are_counted_as_the_words_wrap() {
+        assert_eq!(wrapped_rows("", 10), 1);
+        assert_eq!(wrapped_rows("abc def", 7), 1);
+        assert_eq!(wrapped_rows("abc defg", 7), 2);
+        // A word wider than the row is broken over rows.
+        assert_eq!(wrapped_rows("abcdefghijklmnop", 5), 4);
+        assert_eq!(wrapped_rows("ab abcdefghij", 5), 3);
+        // Wide characters take two columns each.
+        assert_eq!(wrapped_rows("日本語 日本語", 6), 2);
     }
 }

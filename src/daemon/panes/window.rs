@@ -18,6 +18,8 @@ pub(super) struct MainWindow {
     /// The main pane's window, and what paneherd set in it (to take back when its agents are
     /// gone or the daemon stops).
     pub window: String,
+    /// Its session (empty for panes taken back from a previous daemon).
+    pub session: String,
     pub decoration: Option<Decoration>,
     pub hook: Option<String>,
     /// How the last plan departed from the layout to show agents at all.
