@@ -382,19 +382,19 @@ impl Client {
     }
 }
 
-/// The pane wrapper's line to the daemon (`runner::pane::Link`).
+/// The pane wrapper's line to the daemon (`runner::pane::DaemonLine`).
 pub struct PaneLink(Client);
 
 /// A failed request as the pane wrapper tells it apart: refused by the daemon, or not through.
-fn link_error(e: ClientError) -> crate::runner::pane::LinkError {
-    use crate::runner::pane::LinkError;
+fn link_error(e: ClientError) -> crate::runner::pane::LineError {
+    use crate::runner::pane::LineError;
     match e {
-        ClientError::Daemon(b) => LinkError::Refused(b.message),
-        e => LinkError::Gone(e.to_string()),
+        ClientError::Daemon(b) => LineError::Refused(b.message),
+        e => LineError::Gone(e.to_string()),
     }
 }
 
-impl crate::runner::pane::Link for PaneLink {
+impl crate::runner::pane::DaemonLine for PaneLink {
     async fn connect(socket: &Path) -> anyhow::Result<PaneLink> {
         Ok(PaneLink(Client::connect_socket(socket).await?))
     }
@@ -403,12 +403,12 @@ impl crate::runner::pane::Link for PaneLink {
         &mut self,
         task_id: &str,
         token: &str,
-    ) -> Result<Option<crate::proto::PaneLaunch>, crate::runner::pane::LinkError> {
+    ) -> Result<Option<crate::proto::PaneLaunch>, crate::runner::pane::LineError> {
         let request = Request::PaneAttach { task_id: task_id.to_string(), token: token.into() };
         self.0.request(request).await.map_err(link_error)
     }
 
-    async fn report(&mut self, report: Request) -> Result<(), crate::runner::pane::LinkError> {
+    async fn report(&mut self, report: Request) -> Result<(), crate::runner::pane::LineError> {
         match report {
             // Sent as the agent prints: one-way, so the wrapper waits for nothing.
             r @ Request::PaneOutput { .. } => self.0.notice(r).await.map_err(link_error)?,

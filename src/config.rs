@@ -39,10 +39,6 @@ pub const PLACEHOLDERS: [&str; 11] = [
     "answer_file",
 ];
 
-/// Environment variable that lowers the 60 s timeout minimums to 1 s. For paneherd's own
-/// tests only: users keep the minimums.
-pub const SHORT_TIMEOUTS_ENV: &str = "PANEHERD_TEST_SHORT_TIMEOUTS";
-
 /// The whole config after merging.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -141,11 +137,18 @@ impl Default for WorktreeSection {
 pub struct Timeouts {
     pub stale_secs: Spanned<u64>,
     pub ttl_secs: Spanned<u64>,
+    /// The least any `stale_secs` or `ttl_secs` may be (60 s; 1 to 60): shorter ones end
+    /// agents that only think quietly, so lowering it is for scripted demos and tests.
+    pub min_secs: Spanned<u64>,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { stale_secs: Spanned::new(0..0, 180), ttl_secs: Spanned::new(0..0, 1800) }
+        Timeouts {
+            stale_secs: Spanned::new(0..0, 180),
+            ttl_secs: Spanned::new(0..0, 1800),
+            min_secs: Spanned::new(0..0, 60),
+        }
     }
 }
 
@@ -222,10 +225,9 @@ impl Config {
     ) -> Result<Config, Box<ConfigError>> {
         let mut user = parse(file, src)?;
         user.presets = presets;
-        let short = std::env::var_os(SHORT_TIMEOUTS_ENV).is_some_and(|v| v == "1");
         let mut merged = Config::builtin();
         merged.merge(user.clone());
-        validate::check(file, src, &user, &merged, short)?;
+        validate::check(file, src, &user, &merged)?;
         Ok(merged)
     }
 

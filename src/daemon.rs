@@ -240,7 +240,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
     let connections = capacity::connection_cap(open_files);
     let setup = Setup {
         max_tasks: Some(capacity::task_cap(open_files, connections)),
-        exe: crate::cli::front::front_exe(),
+        exe: crate::paths::front_exe(),
         tasks_dir: paths.tasks_dir(),
         socket: paths.socket(),
         pid: std::process::id(),
@@ -255,11 +255,16 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
     let (stopped_tx, mut stopped) = tokio::sync::watch::channel(false);
     // tmux's hooks and the pane fallback run internal commands: the whole program, directly
     // (the small `paneherd` would only exec it).
-    let internal = std::env::current_exe().unwrap_or_else(|_| crate::cli::front::full_exe());
-    let panes = pane_jobs::start(hub.clone(), internal, paths.socket());
+    let internal = crate::paths::internal_exe();
+    let to_loop = {
+        let (hub, store) = (hub.clone(), hub.store.clone());
+        pane_jobs::Reporter { send: std::sync::Arc::new(move |i| hub.input(i)), store }
+    };
+    let panes = pane_jobs::start(to_loop, internal, paths.socket());
     let fire = hub.clone();
     let components = hub::Components {
         writer: Writer::start(store)?,
+        headless: crate::runner::headless::Starter::default(),
         panes: panes.clone(),
         timers: timers::Timers::start(move |i| fire.input(i)),
         notify_test: notifier::start(hub.clone(), paths.data.clone()),

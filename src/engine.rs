@@ -194,7 +194,7 @@ pub struct Engine {
     /// connection: each for that dashboard's window only, while it is open.
     layouts: HashMap<u64, String>,
     /// Main panes registered by dashboards, newest last: (connection, pane).
-    mains: Vec<(u64, TmuxOrigin)>,
+    dashboards: Vec<(u64, TmuxOrigin)>,
     /// Pane wrappers by connection: the task, and whether it reported its agent's exit.
     wrappers: HashMap<u64, (String, bool)>,
     /// How desktop notifications go, as the notifier last said.
@@ -249,7 +249,7 @@ impl Engine {
             readers: HashMap::new(),
             sessions: HashMap::new(),
             layouts: HashMap::new(),
-            mains: vec![],
+            dashboards: vec![],
             wrappers: HashMap::new(),
             notifier: String::new(),
             writes: HashMap::new(),

@@ -57,7 +57,7 @@ impl Places {
             .map(PathBuf::from)
             .unwrap_or_else(|| home.join(".codex"));
         let cwd = std::env::current_dir().context("the current directory")?;
-        let bin = crate::cli::front::front_exe()
+        let bin = crate::paths::front_exe()
             .canonicalize()
             .context("finding the paneherd binary's own path")?;
         Ok(Places { home, config_home, codex_home, project: project_root(&cwd), bin })

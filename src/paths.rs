@@ -13,6 +13,37 @@ pub struct Paths {
     pub runtime: PathBuf,
 }
 
+/// The whole program's name (`paneherd-full`), beside the small `paneherd` that becomes it for
+/// the commands it does not answer itself.
+pub const FULL_PROGRAM: &str = "paneherd-full";
+/// The pane wrapper's small program, beside the others.
+pub const PANE_PROGRAM: &str = "paneherd-pane";
+
+/// `paneherd-full` beside the running program.
+pub fn full_exe() -> PathBuf {
+    let me = std::env::current_exe().unwrap_or_else(|_| "paneherd".into());
+    me.with_file_name(FULL_PROGRAM)
+}
+
+/// The program users run (`paneherd`), beside the running one: what printed commands and
+/// installed entries name.
+pub fn front_exe() -> PathBuf {
+    let me = std::env::current_exe().unwrap_or_else(|_| "paneherd".into());
+    let front = me.with_file_name("paneherd");
+    if front.exists() { front } else { me }
+}
+
+/// The program the daemon's internal commands run (tmux's hooks, the pane fallback): the whole
+/// program, directly (the small `paneherd` would only exec it).
+pub fn internal_exe() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| full_exe())
+}
+
+/// The pane wrapper beside `exe`, when it is installed there.
+pub fn pane_exe(exe: &Path) -> Option<PathBuf> {
+    Some(exe.with_file_name(PANE_PROGRAM)).filter(|p| p.is_file())
+}
+
 fn env_path(name: &str) -> Option<PathBuf> {
     std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }

@@ -4,14 +4,16 @@
 
 pub mod app;
 pub mod form;
+pub mod geometry;
 pub mod link;
 pub mod list;
+pub mod rows;
 pub mod runtime;
 pub mod theme;
 pub mod view;
 pub mod viewer;
 
-pub use app::{Action, App, Effect};
+pub use app::{Action, App, UiEffect};
 pub use runtime::run;
 
 #[cfg(test)]

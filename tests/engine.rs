@@ -120,7 +120,7 @@ fn cancel_all_takes_pending_and_running() {
 
 #[test]
 fn no_output_for_stale_secs_interrupts() {
-    let env = Env::new(&config_with("[timeouts]\nstale_secs = 1\n")).short_timeouts();
+    let env = Env::new(&config_with("[timeouts]\nmin_secs = 1\nstale_secs = 1\n"));
     // Prints once, then goes quiet.
     let quiet = env.submit(&["--agent", "shell", "echo started; sleep 30"]);
     // Keeps printing: must not be interrupted.
@@ -134,19 +134,27 @@ fn no_output_for_stale_secs_interrupts() {
 
 #[test]
 fn ttl_cancels() {
-    let env = Env::new(&config_with("[timeouts]\nttl_secs = 1\n")).short_timeouts();
+    let env = Env::new(&config_with("[timeouts]\nmin_secs = 1\nttl_secs = 1\n"));
     let id = env.submit(&["--agent", "fake", "100 0.1 0"]);
     let t = env.wait_status(&id, "cancelled", Duration::from_secs(10));
     assert_eq!(t["reason"], "ttl 1s exceeded");
 }
 
 #[test]
-fn short_timeouts_need_the_test_override() {
+fn short_timeouts_need_a_lower_minimum_said_in_the_config() {
     let env = Env::new(&config_with("[timeouts]\nstale_secs = 1\n"));
     let out = env.run(&["config", "check"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("timeouts.stale_secs") && err.contains("allowed: 60"), "{err}");
+    // The minimum itself has bounds.
+    for bad in ["0", "61"] {
+        let env = Env::new(&config_with(&format!("[timeouts]\nmin_secs = {bad}\n")));
+        let out = env.run(&["config", "check"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("timeouts.min_secs") && err.contains("allowed: 1 to 60"), "{err}");
+    }
 }
 
 #[test]

@@ -6,113 +6,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::tmux::Tmux;
 use common::{Env, config_with};
 use paneherd::tmux::{Geometry, LayoutKind, plan};
 use serde_json::Value;
-
-/// A private tmux server; killed on drop. Refuses to touch any socket outside the test's dir.
-struct Server {
-    sock: PathBuf,
-}
-
-#[derive(Debug, Clone)]
-struct Pane {
-    window: String,
-    id: String,
-    w: u16,
-    h: u16,
-}
-
-impl Server {
-    fn start(env: &Env, w: u16, h: u16) -> Server {
-        let sock = env.path().join("tmux.sock");
-        assert!(sock.starts_with(env.path()), "refusing a socket outside the test dir");
-        let uid = nix::unistd::getuid();
-        assert_ne!(
-            sock,
-            PathBuf::from(format!("/tmp/tmux-{uid}/default")),
-            "never the default server"
-        );
-        let ok = Command::new("tmux")
-            .args(["-S", sock.to_str().unwrap(), "-f", "/dev/null", "new-session", "-d"])
-            .args(["-x", &w.to_string(), "-y", &h.to_string(), "-s", "main", "sh"])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux did not start");
-        Server { sock }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").arg("-S").arg(&self.sock).args(args).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn panes(&self) -> Vec<Pane> {
-        self.tmux(&[
-            "list-panes",
-            "-a",
-            "-F",
-            "#{window_name}\t#{pane_id}\t#{pane_width}\t#{pane_height}",
-        ])
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            Pane {
-                window: f[0].into(),
-                id: f[1].into(),
-                w: f[2].parse().unwrap(),
-                h: f[3].parse().unwrap(),
-            }
-        })
-        .collect()
-    }
-
-    fn main_window(&self) -> Vec<Pane> {
-        self.panes().into_iter().filter(|p| !p.window.starts_with("paneherd-agents")).collect()
-    }
-
-    fn overflow(&self) -> Vec<Pane> {
-        self.panes().into_iter().filter(|p| p.window.starts_with("paneherd-agents")).collect()
-    }
-
-    /// Waits (polling tmux, in the test only) until `f` holds.
-    fn until(&self, what: &str, within: Duration, f: impl Fn(&Server) -> bool) {
-        let deadline = Instant::now() + within;
-        while !f(self) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for: {what}\npanes: {:#?}",
-                self.panes()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").arg("-S").arg(&self.sock).arg("kill-server").status();
-    }
-}
-
-/// `paneherd run` from inside pane %0 of the server.
-fn run_in(env: &Env, srv: &Server, args: &[&str]) -> String {
-    let mut a = vec!["run"];
-    a.extend_from_slice(args);
-    let out = env
-        .cmd(&a)
-        .env("TMUX", format!("{},1,0", srv.sock.display()))
-        .env("TMUX_PANE", "%0")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn tmux_config(extra: &str) -> String {
     config_with(&format!("[concurrency]\ndefault = 0\n[tmux]\nclose_after_secs = 0\n{extra}"))
@@ -130,12 +31,12 @@ fn layout_name(kind: LayoutKind) -> &'static str {
 fn each_layout_gives_the_planned_panes() {
     for kind in LayoutKind::ALL {
         let env = Env::new(&tmux_config(&format!("layout = \"{}\"\n", layout_name(kind))));
-        let srv = Server::start(&env, 240, 60);
+        let srv = Tmux::start(&env, 240, 60, "sh", &[]);
         let ids: Vec<String> =
-            (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+            (0..3).map(|_| srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"])).collect();
         // The top row of the window is the pane border line paneherd turns on.
         let want = plan(240, 59, &geometry(kind), 3);
-        srv.until(
+        srv.until_panes(
             &format!("{} panes for {}", want.agents.len() + 1, kind.name()),
             Duration::from_secs(10),
             |s| {
@@ -170,7 +71,7 @@ fn each_layout_gives_the_planned_panes() {
 
 /// Whether the main window's panes are laid out as the planner says for a `w`×`h` window (the
 /// top row the pane border line) and `n` agents with the geometry of preset `g`.
-fn laid_out_as_planned(s: &Server, w: u16, h: u16, g: &Geometry, n: usize) -> bool {
+fn laid_out_as_planned(s: &Tmux, w: u16, h: u16, g: &Geometry, n: usize) -> bool {
     let want = plan(w, h - 1, g, n);
     let main = s.main_window();
     let mut got: Vec<(u16, u16)> =
@@ -185,12 +86,12 @@ fn laid_out_as_planned(s: &Server, w: u16, h: u16, g: &Geometry, n: usize) -> bo
 #[test]
 fn any_sequence_of_resizes_ends_in_the_plan_for_the_last_size() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 80, 24);
-    srv.tmux(&["set-option", "-g", "window-size", "manual"]);
+    let srv = Tmux::start(&env, 80, 24, "sh", &[]);
+    srv.run(&["set-option", "-g", "window-size", "manual"]);
     let ids: Vec<String> =
-        (0..4).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+        (0..4).map(|_| srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"])).collect();
     let g = Geometry { adapt: true, ..Geometry::default() };
-    srv.until("laid out at 80x24", Duration::from_secs(10), |s| {
+    srv.until_panes("laid out at 80x24", Duration::from_secs(10), |s| {
         laid_out_as_planned(s, 80, 24, &g, 4)
     });
     let sizes = [
@@ -207,8 +108,8 @@ fn any_sequence_of_resizes_ends_in_the_plan_for_the_last_size() {
         (220, 55),
     ];
     for (w, h) in sizes {
-        srv.tmux(&["resize-window", "-t", "main", "-x", &w.to_string(), "-y", &h.to_string()]);
-        srv.until(&format!("the plan for {w}x{h}"), Duration::from_secs(10), |s| {
+        srv.run(&["resize-window", "-t", "main", "-x", &w.to_string(), "-y", &h.to_string()]);
+        srv.until_panes(&format!("the plan for {w}x{h}"), Duration::from_secs(10), |s| {
             laid_out_as_planned(s, w, h, &g, 4)
         });
         for p in srv.main_window().iter().filter(|p| p.id != "%0") {
@@ -217,7 +118,7 @@ fn any_sequence_of_resizes_ends_in_the_plan_for_the_last_size() {
         assert_eq!(srv.main_window().len() - 1 + srv.overflow().len(), 4, "every agent has a pane");
     }
     env.ok(&["cancel", "--all"]);
-    srv.until("all panes closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+    srv.until_panes("all panes closed", Duration::from_secs(10), |s| s.pane_list().len() == 1);
     drop(ids);
 }
 
@@ -227,7 +128,7 @@ fn every_preset_shows_two_agents_at_the_sizes_people_use() {
     for name in presets.0.keys() {
         for (w, h) in [(120, 35), (160, 45), (220, 55)] {
             let env = Env::new(&tmux_config(&format!("layout = \"{name}\"\n")));
-            let srv = Server::start(&env, w, h);
+            let srv = Tmux::start(&env, w, h, "sh", &[]);
             let g = paneherd::config::Config::from_user_str(
                 &env.config(),
                 &std::fs::read_to_string(env.config()).unwrap(),
@@ -236,9 +137,9 @@ fn every_preset_shows_two_agents_at_the_sizes_people_use() {
             .tmux_settings()
             .geometry;
             for _ in 0..3 {
-                run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+                srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"]);
             }
-            srv.until(&format!("{name} at {w}x{h}"), Duration::from_secs(10), |s| {
+            srv.until_panes(&format!("{name} at {w}x{h}"), Duration::from_secs(10), |s| {
                 laid_out_as_planned(s, w, h, &g, 3)
             });
             let shown = srv.main_window().len() - 1;
@@ -251,20 +152,20 @@ fn every_preset_shows_two_agents_at_the_sizes_people_use() {
 #[test]
 fn overflow_then_rotation_into_view() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 240, 60);
+    let srv = Tmux::start(&env, 240, 60, "sh", &[]);
     // main-vertical at 240x60 shows 6 agents; two more wait in the overflow window.
-    let first = run_in(&env, &srv, &["--agent", "fake", "20 0.1 0"]);
+    let first = srv.run_from(&env, &["--agent", "fake", "20 0.1 0"]);
     let mut rest = vec![];
     for _ in 0..7 {
-        rest.push(run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]));
+        rest.push(srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"]));
     }
-    srv.until("6 visible + 2 hidden", Duration::from_secs(10), |s| {
+    srv.until_panes("6 visible + 2 hidden", Duration::from_secs(10), |s| {
         s.main_window().len() == 7 && s.overflow().len() == 2
     });
     // The first (short) task ends; its pane closes; the longest-waiting hidden agent comes in.
     let t = env.wait_status(&first, "completed", Duration::from_secs(20));
     assert_eq!(t["exit_code"], 0);
-    srv.until("rotation", Duration::from_secs(10), |s| {
+    srv.until_panes("rotation", Duration::from_secs(10), |s| {
         s.main_window().len() == 7 && s.overflow().len() == 1
     });
     let hidden_pane = srv.overflow()[0].id.clone();
@@ -277,18 +178,18 @@ fn overflow_then_rotation_into_view() {
     let eighth = env.task(&rest[6]);
     assert_eq!(eighth["pane_id"].as_str().unwrap(), hidden_pane, "the newest still waits");
     env.ok(&["cancel", "--all"]);
-    srv.until("all panes closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+    srv.until_panes("all panes closed", Duration::from_secs(10), |s| s.pane_list().len() == 1);
 }
 
 #[test]
 fn agents_that_do_not_fit_wait_in_overflow_windows_within_the_minimums() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 120, 35);
+    let srv = Tmux::start(&env, 120, 35, "sh", &[]);
     let ids: Vec<String> =
-        (0..20).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+        (0..20).map(|_| srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"])).collect();
     // All there and laid out (a pane just moved to an overflow window is placed a moment later).
-    srv.until("20 agent panes, laid out", Duration::from_secs(20), |s| {
-        s.panes().len() == 21 && s.overflow().iter().all(|p| p.w >= 40 && p.h >= 8)
+    srv.until_panes("20 agent panes, laid out", Duration::from_secs(20), |s| {
+        s.pane_list().len() == 21 && s.overflow().iter().all(|p| p.w >= 40 && p.h >= 8)
     });
     let hidden = srv.overflow();
     // 120×35 holds six panes of at least 40×8 (tiled: 3 rows, 2 columns): the rest of the
@@ -307,17 +208,17 @@ fn agents_that_do_not_fit_wait_in_overflow_windows_within_the_minimums() {
         env.wait_status(id, "running", Duration::from_secs(10));
     }
     env.ok(&["cancel", "--all"]);
-    srv.until("all panes closed", Duration::from_secs(20), |s| s.panes().len() == 1);
+    srv.until_panes("all panes closed", Duration::from_secs(20), |s| s.pane_list().len() == 1);
 }
 
 #[test]
 fn a_window_too_small_for_any_agent_keeps_them_all_running_in_the_background() {
     // Too small for an agent beside the main pane or below it.
     let env = Env::new(&tmux_config("layout = \"main-vertical\"\n"));
-    let srv = Server::start(&env, 80, 12);
+    let srv = Tmux::start(&env, 80, 12, "sh", &[]);
     let ids: Vec<String> =
-        (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
-    srv.until("3 hidden agents", Duration::from_secs(10), |s| s.overflow().len() == 3);
+        (0..3).map(|_| srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"])).collect();
+    srv.until_panes("3 hidden agents", Duration::from_secs(10), |s| s.overflow().len() == 3);
     assert_eq!(srv.main_window().len(), 1, "the main pane is alone");
     let status = env.ok(&["daemon", "status"]);
     assert!(
@@ -335,9 +236,9 @@ fn a_window_too_small_for_any_agent_keeps_them_all_running_in_the_background() {
 #[test]
 fn exit_status_output_and_hostile_prompt_in_panes() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 240, 60);
-    let ok = run_in(&env, &srv, &["--agent", "fake", "3 0.05 0"]);
-    let bad = run_in(&env, &srv, &["--agent", "fake", "2 0.05 3"]);
+    let srv = Tmux::start(&env, 240, 60, "sh", &[]);
+    let ok = srv.run_from(&env, &["--agent", "fake", "3 0.05 0"]);
+    let bad = srv.run_from(&env, &["--agent", "fake", "2 0.05 3"]);
     let t = env.wait_status(&ok, "completed", Duration::from_secs(10));
     assert_eq!(t["exit_code"], 0);
     assert!(t["pane_id"].as_str().unwrap().starts_with('%'));
@@ -364,26 +265,26 @@ fn exit_status_output_and_hostile_prompt_in_panes() {
     let got = std::fs::read(&args_out).unwrap();
     assert_eq!(got.split(|b| *b == 0).next().unwrap(), prompt.as_bytes(), "verbatim, one argument");
     assert!(!pwned.exists());
-    srv.until("panes closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+    srv.until_panes("panes closed", Duration::from_secs(10), |s| s.pane_list().len() == 1);
 }
 
 #[test]
 fn cancel_closes_the_pane_and_a_pane_closed_by_hand_cancels_its_task() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 240, 60);
-    let a = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
-    let b = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    let srv = Tmux::start(&env, 240, 60, "sh", &[]);
+    let a = srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"]);
+    let b = srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"]);
     let ta = env.wait_status(&a, "running", Duration::from_secs(10));
     let tb = env.wait_status(&b, "running", Duration::from_secs(10));
-    srv.until("two agent panes", Duration::from_secs(10), |s| s.main_window().len() == 3);
+    srv.until_panes("two agent panes", Duration::from_secs(10), |s| s.main_window().len() == 3);
     env.ok(&["cancel", &a]);
     assert_eq!(env.task(&a)["status"], "cancelled");
     let pane_a = ta["pane_id"].as_str().unwrap().to_string();
-    srv.until("cancelled pane closed", Duration::from_secs(10), |s| {
-        s.panes().iter().all(|p| p.id != pane_a)
+    srv.until_panes("cancelled pane closed", Duration::from_secs(10), |s| {
+        s.pane_list().iter().all(|p| p.id != pane_a)
     });
     // Closing b's pane by hand cancels b.
-    srv.tmux(&["kill-pane", "-t", tb["pane_id"].as_str().unwrap()]);
+    srv.run(&["kill-pane", "-t", tb["pane_id"].as_str().unwrap()]);
     let t = env.wait_status(&b, "cancelled", Duration::from_secs(10));
     assert_eq!(t["reason"], "pane closed");
     assert!(!common::pid_alive(tb["pid"].as_i64().unwrap()));
@@ -392,7 +293,7 @@ fn cancel_closes_the_pane_and_a_pane_closed_by_hand_cancels_its_task() {
 #[test]
 fn submitted_by_typing_in_a_real_pane() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 200, 50);
+    let srv = Tmux::start(&env, 200, 50, "sh", &[]);
     let bin = Path::new(common::BIN).parent().unwrap().display().to_string();
     let line = format!(
         "PATH={bin}:$PATH PANEHERD_DATA_DIR={} PANEHERD_RUNTIME_DIR={} PANEHERD_CONFIG={} paneherd run --agent fake '2 0.2 0'",
@@ -400,21 +301,21 @@ fn submitted_by_typing_in_a_real_pane() {
         env.runtime().display(),
         env.config().display()
     );
-    srv.tmux(&["send-keys", "-t", "%0", &line, "Enter"]);
-    srv.until("an agent pane", Duration::from_secs(10), |s| s.main_window().len() == 2);
+    srv.run(&["send-keys", "-t", "%0", &line, "Enter"]);
+    srv.until_panes("an agent pane", Duration::from_secs(10), |s| s.main_window().len() == 2);
     let list = env.list();
     assert_eq!(list.len(), 1);
     let id = list[0]["id"].as_str().unwrap().to_string();
     let t: Value = env.wait_status(&id, "completed", Duration::from_secs(10));
     assert!(t["pane_id"].as_str().unwrap().starts_with('%'));
-    srv.until("pane closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+    srv.until_panes("pane closed", Duration::from_secs(10), |s| s.pane_list().len() == 1);
 }
 
 #[test]
 fn a_new_daemon_re_adopts_panes_still_running() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 240, 60);
-    let id = run_in(&env, &srv, &["--agent", "fake", "30 0.1 0"]);
+    let srv = Tmux::start(&env, 240, 60, "sh", &[]);
+    let id = srv.run_from(&env, &["--agent", "fake", "30 0.1 0"]);
     let t = env.wait_status(&id, "running", Duration::from_secs(10));
     let (pane, pid) = (t["pane_id"].as_str().unwrap().to_string(), t["pid"].as_i64().unwrap());
     let daemon = env.daemon_pid().unwrap();
@@ -430,16 +331,16 @@ fn a_new_daemon_re_adopts_panes_still_running() {
     // Its wrapper reports the exit to the new daemon.
     let t = env.wait_status(&id, "completed", Duration::from_secs(20));
     assert_eq!(t["exit_code"], 0);
-    srv.until("pane closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+    srv.until_panes("pane closed", Duration::from_secs(10), |s| s.pane_list().len() == 1);
     // A pane task whose pane is gone is recorded as lost.
-    let id2 = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    let id2 = srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"]);
     let t2 = env.wait_status(&id2, "running", Duration::from_secs(10));
     let daemon = env.daemon_pid().unwrap();
     Command::new("kill").args(["-9", &daemon.to_string()]).status().unwrap();
     while common::pid_alive(daemon as i64) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    srv.tmux(&["kill-pane", "-t", t2["pane_id"].as_str().unwrap()]);
+    srv.run(&["kill-pane", "-t", t2["pane_id"].as_str().unwrap()]);
     let t2 = env.task(&id2);
     assert_eq!(t2["status"], "error");
     assert_eq!(t2["reason"], "lost: daemon restarted while it ran");
@@ -449,9 +350,9 @@ fn a_new_daemon_re_adopts_panes_still_running() {
 fn a_registered_dashboard_pane_hosts_the_agents() {
     use std::io::{BufRead, BufReader, Write};
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 240, 60);
-    srv.tmux(&["new-window", "-d", "-n", "dash", "sh"]);
-    let dash = srv.panes().into_iter().find(|p| p.window == "dash").unwrap().id;
+    let srv = Tmux::start(&env, 240, 60, "sh", &[]);
+    srv.run(&["new-window", "-d", "-n", "dash", "sh"]);
+    let dash = srv.pane_list().into_iter().find(|p| p.window == "dash").unwrap().id;
     env.list(); // starts the daemon
     let mut conn =
         std::os::unix::net::UnixStream::connect(env.runtime().join("daemon.sock")).unwrap();
@@ -468,10 +369,10 @@ fn a_registered_dashboard_pane_hosts_the_agents() {
     r.read_line(&mut line).unwrap();
     assert!(line.contains("\"ok\":true"), "{line}");
     // From inside tmux (pane %0) and from outside tmux: both beside the dashboard.
-    let inside = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    let inside = srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"]);
     let outside = env.submit(&["--agent", "fake", "1000 0.1 0"]);
-    srv.until("two agents beside the dashboard", Duration::from_secs(10), |s| {
-        s.panes().iter().filter(|p| p.window == "dash").count() == 3
+    srv.until_panes("two agents beside the dashboard", Duration::from_secs(10), |s| {
+        s.pane_list().iter().filter(|p| p.window == "dash").count() == 3
     });
     for id in [&inside, &outside] {
         let t = env.wait_status(id, "running", Duration::from_secs(5));
@@ -490,11 +391,11 @@ fn a_registered_dashboard_pane_hosts_the_agents() {
 #[test]
 fn the_tmux_server_going_away_ends_its_tasks_in_error_and_the_daemon_lives_on() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 240, 60);
-    let id = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    let srv = Tmux::start(&env, 240, 60, "sh", &[]);
+    let id = srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"]);
     env.wait_status(&id, "running", Duration::from_secs(10));
     let daemon = env.daemon_pid();
-    srv.tmux(&["kill-server"]);
+    srv.run(&["kill-server"]);
     let t = env.wait_status(&id, "error", Duration::from_secs(10));
     assert_eq!(t["reason"], "the tmux server went away");
     assert_eq!(env.daemon_pid(), daemon, "the same daemon serves on");
@@ -504,32 +405,34 @@ fn the_tmux_server_going_away_ends_its_tasks_in_error_and_the_daemon_lives_on() 
 #[test]
 fn a_resize_re_plans_and_focus_brings_a_hidden_agent_into_view() {
     let env = Env::new(&tmux_config("layout = \"main-vertical\"\n"));
-    let srv = Server::start(&env, 240, 60);
-    srv.tmux(&["set-option", "-g", "window-size", "manual"]);
+    let srv = Tmux::start(&env, 240, 60, "sh", &[]);
+    srv.run(&["set-option", "-g", "window-size", "manual"]);
     let ids: Vec<String> =
-        (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
-    srv.until("3 agents shown", Duration::from_secs(10), |s| s.main_window().len() == 4);
+        (0..3).map(|_| srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"])).collect();
+    srv.until_panes("3 agents shown", Duration::from_secs(10), |s| s.main_window().len() == 4);
     // Too small for any agent, beside or below the main pane: all move out of view.
-    srv.tmux(&["resize-window", "-t", "main", "-x", "80", "-y", "12"]);
-    srv.until("all hidden after shrinking", Duration::from_secs(10), |s| {
+    srv.run(&["resize-window", "-t", "main", "-x", "80", "-y", "12"]);
+    srv.until_panes("all hidden after shrinking", Duration::from_secs(10), |s| {
         s.main_window().len() == 1 && s.overflow().len() == 3
     });
     // Wide again: they come back.
-    srv.tmux(&["resize-window", "-t", "main", "-x", "240", "-y", "60"]);
-    srv.until("shown again after growing", Duration::from_secs(10), |s| s.main_window().len() == 4);
+    srv.run(&["resize-window", "-t", "main", "-x", "240", "-y", "60"]);
+    srv.until_panes("shown again after growing", Duration::from_secs(10), |s| {
+        s.main_window().len() == 4
+    });
     // A window that fits two: focus brings the third into view (in place of another).
-    srv.tmux(&["resize-window", "-t", "main", "-x", "240", "-y", "18"]);
-    srv.until("two shown", Duration::from_secs(10), |s| {
+    srv.run(&["resize-window", "-t", "main", "-x", "240", "-y", "18"]);
+    srv.until_panes("two shown", Duration::from_secs(10), |s| {
         s.main_window().len() == 3 && s.overflow().len() == 1
     });
     let hidden = srv.overflow()[0].id.clone();
     let who = ids.iter().find(|id| env.task(id)["pane_id"] == hidden.as_str()).unwrap().clone();
     let out = env.ok(&["focus", &who[..who.len() - 1]]);
     assert!(out.contains(&hidden), "{out}");
-    srv.until("focused agent shown", Duration::from_secs(10), |s| {
+    srv.until_panes("focused agent shown", Duration::from_secs(10), |s| {
         s.main_window().iter().any(|p| p.id == hidden)
     });
-    let active = srv.tmux(&["display-message", "-p", "-t", "main", "#{pane_id}"]);
+    let active = srv.run(&["display-message", "-p", "-t", "main", "#{pane_id}"]);
     assert_eq!(active.trim(), hidden, "the focused pane is selected");
     env.ok(&["cancel", "--all"]);
 }
@@ -540,19 +443,19 @@ fn with_window_size_manual_agents_start_in_an_overflow_window_and_tmux_lives() {
     // for any agent sends each one straight to an overflow window, which must be made another
     // way, leaving the user's window as it was.
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 80, 12);
-    srv.tmux(&["set-option", "-g", "window-size", "manual"]);
-    let before = srv.tmux(&["display-message", "-p", "-t", "main", "#{window_layout}"]);
+    let srv = Tmux::start(&env, 80, 12, "sh", &[]);
+    srv.run(&["set-option", "-g", "window-size", "manual"]);
+    let before = srv.run(&["display-message", "-p", "-t", "main", "#{window_layout}"]);
     let ids: Vec<String> =
-        (0..3).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+        (0..3).map(|_| srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"])).collect();
     for id in &ids {
         env.wait_status(id, "running", Duration::from_secs(10));
     }
-    srv.until("3 agents in overflow", Duration::from_secs(10), |s| s.overflow().len() == 3);
-    let alive = srv.tmux(&["display-message", "-p", "#{pid}"]);
+    srv.until_panes("3 agents in overflow", Duration::from_secs(10), |s| s.overflow().len() == 3);
+    let alive = srv.run(&["display-message", "-p", "#{pid}"]);
     assert!(!alive.trim().is_empty(), "the tmux server is alive");
-    assert_eq!(srv.main_window().len(), 1, "{:#?}", srv.panes());
-    let after = srv.tmux(&["display-message", "-p", "-t", "main", "#{window_layout}"]);
+    assert_eq!(srv.main_window().len(), 1, "{:#?}", srv.pane_list());
+    let after = srv.run(&["display-message", "-p", "-t", "main", "#{window_layout}"]);
     assert_eq!(before, after, "the user's window keeps its layout");
     for id in &ids {
         let pane = env.task(id)["pane_id"].as_str().unwrap().to_string();
@@ -566,9 +469,9 @@ fn pane_results_are_exact_however_fast_the_agent_exits() {
     // Tasks that print one line and exit at once: each result is exactly that line, with
     // nothing lost to the exit and nothing of paneherd's own (no banner) added.
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 200, 50);
+    let srv = Tmux::start(&env, 200, 50, "sh", &[]);
     let ids: Vec<String> = (0..50)
-        .map(|i| run_in(&env, &srv, &["--agent", "shell", &format!("echo 'RESULT: done pr{i}'")]))
+        .map(|i| srv.run_from(&env, &["--agent", "shell", &format!("echo 'RESULT: done pr{i}'")]))
         .collect();
     let out = env.run(&["wait", "--all", "--timeout", "120"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
@@ -584,33 +487,33 @@ fn pane_results_are_exact_however_fast_the_agent_exits() {
 fn a_stopped_daemon_leaves_nothing_of_its_own_in_the_users_tmux() {
     let env =
         Env::new(&config_with("[concurrency]\ndefault = 0\n[tmux]\nclose_after_secs = \"keep\"\n"));
-    let srv = Server::start(&env, 200, 50);
+    let srv = Tmux::start(&env, 200, 50, "sh", &[]);
     // The user's own settings in that window, which paneherd must give back.
-    srv.tmux(&["set-option", "-w", "-t", "%0", "pane-border-status", "bottom"]);
-    srv.tmux(&["set-hook", "-w", "-t", "%0", "window-resized", "display-message mine"]);
-    srv.tmux(&["set-option", "-t", "%0", "status-interval", "7"]);
-    let interval = |s: &Server| s.tmux(&["show-options", "-qv", "-t", "%0", "status-interval"]);
-    let hooks = |s: &Server| s.tmux(&["show-hooks", "-w", "-t", "%0"]);
-    let id = run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+    srv.run(&["set-option", "-w", "-t", "%0", "pane-border-status", "bottom"]);
+    srv.run(&["set-hook", "-w", "-t", "%0", "window-resized", "display-message mine"]);
+    srv.run(&["set-option", "-t", "%0", "status-interval", "7"]);
+    let interval = |s: &Tmux| s.run(&["show-options", "-qv", "-t", "%0", "status-interval"]);
+    let hooks = |s: &Tmux| s.run(&["show-hooks", "-w", "-t", "%0"]);
+    let id = srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"]);
     env.wait_status(&id, "running", Duration::from_secs(10));
-    srv.until("the agent's pane", Duration::from_secs(10), |s| s.main_window().len() == 2);
+    srv.until_panes("the agent's pane", Duration::from_secs(10), |s| s.main_window().len() == 2);
     assert!(hooks(&srv).contains("tmux-resized"), "{}", hooks(&srv));
-    assert_eq!(srv.tmux(&["show-options", "-wv", "-t", "%0", "pane-border-status"]).trim(), "top");
+    assert_eq!(srv.run(&["show-options", "-wv", "-t", "%0", "pane-border-status"]).trim(), "top");
     // The borders' elapsed times are tmux's, redrawn every second while agents are shown.
     assert_eq!(interval(&srv).trim(), "1");
     // A finished task's pane is kept ("keep"), and the daemon stops: everything goes.
     env.ok(&["daemon", "stop"]);
-    assert_eq!(srv.main_window().len(), 1, "agent panes closed: {:?}", srv.panes());
+    assert_eq!(srv.main_window().len(), 1, "agent panes closed: {:?}", srv.pane_list());
     let h = hooks(&srv);
     assert!(!h.contains("tmux-resized"), "paneherd's hook removed: {h}");
     assert!(h.contains("display-message mine"), "the user's hook kept: {h}");
     assert_eq!(
-        srv.tmux(&["show-options", "-wv", "-t", "%0", "pane-border-status"]).trim(),
+        srv.run(&["show-options", "-wv", "-t", "%0", "pane-border-status"]).trim(),
         "bottom",
         "the user's value is back"
     );
     assert_eq!(interval(&srv).trim(), "7", "the user's status-interval is back");
-    assert_eq!(srv.tmux(&["show-options", "-wqv", "-t", "%0", "pane-border-format"]).trim(), "");
+    assert_eq!(srv.run(&["show-options", "-wqv", "-t", "%0", "pane-border-format"]).trim(), "");
     // A hook left by a daemon that is gone says nothing and succeeds.
     let out = env
         .cmd(&["tmux-resized", "--socket", "/nonexistent/sock", "--tmux", "/nonexistent", "@1"])
@@ -623,18 +526,18 @@ fn a_stopped_daemon_leaves_nothing_of_its_own_in_the_users_tmux() {
 #[test]
 fn the_window_is_given_back_once_its_last_agent_pane_closes() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 200, 50);
-    let interval = |s: &Server| s.tmux(&["show-options", "-qv", "-t", "%0", "status-interval"]);
-    let id = run_in(&env, &srv, &["--agent", "fake", "2 0.1 0"]);
+    let srv = Tmux::start(&env, 200, 50, "sh", &[]);
+    let interval = |s: &Tmux| s.run(&["show-options", "-qv", "-t", "%0", "status-interval"]);
+    let id = srv.run_from(&env, &["--agent", "fake", "2 0.1 0"]);
     env.wait_status(&id, "running", Duration::from_secs(10));
-    srv.until("redrawn every second", Duration::from_secs(10), |s| interval(s).trim() == "1");
+    srv.until_panes("redrawn every second", Duration::from_secs(10), |s| interval(s).trim() == "1");
     env.wait_status(&id, "completed", Duration::from_secs(10));
-    srv.until("the pane closed", Duration::from_secs(10), |s| s.panes().len() == 1);
+    srv.until_panes("the pane closed", Duration::from_secs(10), |s| s.pane_list().len() == 1);
     // All given back (the hook, the border line and the redraws are tmux commands of their
     // own); the session had no status-interval of its own, and has none again.
-    srv.until("hook removed, border line off, interval unset", Duration::from_secs(5), |s| {
-        !s.tmux(&["show-hooks", "-w", "-t", "%0"]).contains("tmux-resized")
-            && s.tmux(&["show-options", "-wqv", "-t", "%0", "pane-border-status"]).trim().is_empty()
+    srv.until_panes("hook removed, border line off, interval unset", Duration::from_secs(5), |s| {
+        !s.run(&["show-hooks", "-w", "-t", "%0"]).contains("tmux-resized")
+            && s.run(&["show-options", "-wqv", "-t", "%0", "pane-border-status"]).trim().is_empty()
             && interval(s).trim().is_empty()
     });
 }
@@ -647,11 +550,11 @@ fn the_default_layout_shows_agents_at_the_sizes_people_use() {
         ((220, 55), 5, None),
     ] {
         let env = Env::new(&tmux_config(""));
-        let srv = Server::start(&env, w, h);
+        let srv = Tmux::start(&env, w, h, "sh", &[]);
         let _ids: Vec<String> =
-            (0..6).map(|_| run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"])).collect();
+            (0..6).map(|_| srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"])).collect();
         // Settled: a pane just split is laid out a moment later (the split, then the layout).
-        srv.until(
+        srv.until_panes(
             &format!("{at_least} agents beside the main pane at {w}x{h}, laid out"),
             Duration::from_secs(10),
             |s| {
@@ -679,13 +582,13 @@ fn the_default_layout_shows_agents_at_the_sizes_people_use() {
 #[test]
 fn a_pane_of_the_users_own_keeps_its_size_and_place() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 240, 50);
+    let srv = Tmux::start(&env, 240, 50, "sh", &[]);
     // The user splits their window: a shell of their own on the right, 80 columns.
-    srv.tmux(&["split-window", "-h", "-l", "80", "-t", "%0", "sh"]);
+    srv.run(&["split-window", "-h", "-l", "80", "-t", "%0", "sh"]);
     let before = srv.main_window();
     let theirs = before.iter().find(|p| p.id != "%0").unwrap().clone();
-    let geometry = |s: &Server, id: &str| {
-        s.tmux(&[
+    let geometry = |s: &Tmux, id: &str| {
+        s.run(&[
             "display-message",
             "-p",
             "-t",
@@ -695,9 +598,9 @@ fn a_pane_of_the_users_own_keeps_its_size_and_place() {
     };
     let theirs_at = geometry(&srv, &theirs.id);
     for _ in 0..3 {
-        run_in(&env, &srv, &["--agent", "fake", "1000 0.1 0"]);
+        srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"]);
     }
-    srv.until("agents beside the main pane, laid out", Duration::from_secs(10), |s| {
+    srv.until_panes("agents beside the main pane, laid out", Duration::from_secs(10), |s| {
         let main = s.main_window();
         main.len() >= 3
             && main
@@ -716,19 +619,16 @@ fn a_pane_of_the_users_own_keeps_its_size_and_place() {
         assert!(p.w >= 40 && p.h >= 8, "{p:?}");
     }
     env.ok(&["cancel", "--all"]);
-    srv.until("agent panes closed", Duration::from_secs(10), |s| s.main_window().len() == 2);
+    srv.until_panes("agent panes closed", Duration::from_secs(10), |s| s.main_window().len() == 2);
     assert_eq!(geometry(&srv, &theirs.id), theirs_at, "and still not after they closed");
 }
 
 #[test]
 fn a_task_waiting_on_its_terminal_shows_as_needing_input_until_it_is_answered() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 200, 50);
-    let id = run_in(
-        &env,
-        &srv,
-        &["--agent", "shell", "--", "echo asking; read answer; echo got $answer"],
-    );
+    let srv = Tmux::start(&env, 200, 50, "sh", &[]);
+    let id = srv
+        .run_from(&env, &["--agent", "shell", "--", "echo asking; read answer; echo got $answer"]);
     // No output and a read pending on its terminal: it needs input, well before the stale
     // timeout.
     let t = env.wait_status(&id, "running", Duration::from_secs(10));
@@ -742,8 +642,8 @@ fn a_task_waiting_on_its_terminal_shows_as_needing_input_until_it_is_answered() 
     assert_eq!(t["needs_input"], "waiting for input on its terminal");
     // Answered in its pane: it works again, and ends.
     let pane = t["pane_id"].as_str().unwrap().to_string();
-    srv.tmux(&["send-keys", "-t", &pane, "-l", "yes"]);
-    srv.tmux(&["send-keys", "-t", &pane, "Enter"]);
+    srv.run(&["send-keys", "-t", &pane, "-l", "yes"]);
+    srv.run(&["send-keys", "-t", &pane, "Enter"]);
     let t = env.wait_status(&id, "completed", Duration::from_secs(10));
     assert!(t["needs_input"].is_null(), "{t:#}");
     // The terminal echoed what was typed, as it shows in the pane.
@@ -755,7 +655,7 @@ fn a_prompt_on_standard_input_arrives_byte_for_byte_in_a_pane_too() {
     let env = Env::new(&tmux_config(
         "[agents.reader]\ncommand = [\"sh\", \"-c\", \"cat > stdin.bin; echo read it; test -t 1\"]\nstdin = \"{prompt}\"\n",
     ));
-    let srv = Server::start(&env, 160, 45);
+    let srv = Tmux::start(&env, 160, 45, "sh", &[]);
     let prompt = "-v Fix the \"parse\" fn\tnow\n  and 'this' $(too)";
     let mut a = vec!["run", "--agent", "reader", "--", prompt];
     let id = {
@@ -782,7 +682,7 @@ fn a_prompt_on_standard_input_arrives_byte_for_byte_in_a_pane_too() {
 #[test]
 fn an_mcp_task_from_an_agent_in_tmux_runs_in_a_pane() {
     let env = Env::new(&tmux_config(""));
-    let srv = Server::start(&env, 160, 45);
+    let srv = Tmux::start(&env, 160, 45, "sh", &[]);
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/fake_claude.py");
     let dir = env.path().join("agent-bin");
     std::fs::create_dir_all(&dir).unwrap();

@@ -350,19 +350,6 @@ fn the_data_dir_and_every_file_in_it_are_private() {
 
 // ---- Part 5: an end while the daemon is down ---------------------------------------------
 
-fn run_in(env: &Env, tmux: &Tmux, args: &[&str]) -> String {
-    let mut a = vec!["run"];
-    a.extend_from_slice(args);
-    let out = env
-        .cmd(&a)
-        .env("TMUX", format!("{},1,0", tmux.sock.display()))
-        .env("TMUX_PANE", "%0")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn kill9(env: &Env) {
     let pid = env.daemon_pid().expect("a daemon");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
@@ -381,7 +368,7 @@ fn pane_agents_that_end_while_no_daemon_runs_keep_their_results() {
     let n = 8;
     let ids: Vec<String> = (0..n)
         .map(|i| {
-            run_in(&env, &tmux, &["--agent", "shell", "--", &format!("sleep 1; echo result {i}")])
+            tmux.run_from(&env, &["--agent", "shell", "--", &format!("sleep 1; echo result {i}")])
         })
         .collect();
     for id in &ids {
@@ -405,12 +392,11 @@ fn pane_agents_that_end_while_no_daemon_runs_keep_their_results() {
     // While no daemon runs, an agent goes on printing (its wrapper does not hold it up), and
     // one whose pane is closed meanwhile still has its end recorded from what was written.
     let marker = env.path().join("agent-finished");
-    let busy = run_in(
+    let busy = tmux.run_from(
         &env,
-        &tmux,
         &["--agent", "shell", "--", &format!("sleep 1; seq 1 200000; touch {}", marker.display())],
     );
-    let quick = run_in(&env, &tmux, &["--agent", "shell", "--", "sleep 1; echo IMPORTANT RESULT"]);
+    let quick = tmux.run_from(&env, &["--agent", "shell", "--", "sleep 1; echo IMPORTANT RESULT"]);
     env.wait_status(&busy, "running", Duration::from_secs(15));
     env.wait_status(&quick, "running", Duration::from_secs(15));
     kill9(&env);
@@ -428,7 +414,7 @@ fn pane_agents_that_end_while_no_daemon_runs_keep_their_results() {
     let t = env.wait_status(&quick, "completed", Duration::from_secs(15));
     assert_eq!(result_of(&env, &quick), "IMPORTANT RESULT", "{t:#}");
     // And a running one is re-adopted as before (its agent still runs across the restart).
-    let long = run_in(&env, &tmux, &["--agent", "shell", "--", "sleep 3; echo survived"]);
+    let long = tmux.run_from(&env, &["--agent", "shell", "--", "sleep 3; echo survived"]);
     env.wait_status(&long, "running", Duration::from_secs(15));
     kill9(&env);
     env.ok(&["list"]);
@@ -694,7 +680,7 @@ fn pane_reports_from_anyone_but_the_tasks_wrapper_are_refused() {
 
     // A pane task: a wrong token is refused too; its own wrapper still reports.
     let tmux = Tmux::start(&env, 160, 45, "sh", &[]);
-    let pane = run_in(&env, &tmux, &["--agent", "shell", "--", "sleep 2; echo from-the-pane"]);
+    let pane = tmux.run_from(&env, &["--agent", "shell", "--", "sleep 2; echo from-the-pane"]);
     env.wait_status(&pane, "running", Duration::from_secs(10));
     let attach = format!(
         "{{\"req\":3,\"type\":\"pane_attach\",\"task_id\":\"{pane}\",\"token\":\"guess\"}}\n"
@@ -944,7 +930,7 @@ fn the_claude_hook_fails_softly_on_bad_input_and_outlives_a_daemon_crash() {
     // A hook waiting on a pane task whose daemon is killed: the next daemon re-adopts the
     // task, and the hook still tells its end.
     let tmux = Tmux::start(&env, 160, 45, "sh", &[]);
-    let id = run_in(&env, &tmux, &["--agent", "shell", "--", "sleep 2; echo told"]);
+    let id = tmux.run_from(&env, &["--agent", "shell", "--", "sleep 2; echo told"]);
     env.wait_status(&id, "running", Duration::from_secs(10));
     let input = serde_json::json!({
         "hook_event_name": "PostToolUse",

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use super::commands::{print_json, tmux_origin};
+use super::args::ConfigCmd;
+use super::exit;
 use super::out::Fail;
 use super::out::{CmdResult, usage};
-use super::{ConfigCmd, exit};
+use super::out::{print_json, tmux_origin};
 use crate::client::{Client, ClientError};
 use crate::config::{Config, DEFAULT_TOML};
 use crate::core::timefmt;

@@ -1,14 +1,15 @@
 //! The command line's dispatch: which command runs where (the task commands in `tasks`, the
-//! daemon's and the config's in `admin`, the demo in `demo`), and what they share.
+//! daemon's and the config's in `admin`, the demo in `demo`); what they share is in `out`.
 
 use std::io::IsTerminal;
 
 use clap::CommandFactory;
 
-use super::out::{self, CmdResult, Fail, usage};
-use super::{Cli, Command, DaemonCmd, admin, exit, tasks};
+use super::args::{Cli, Command, DaemonCmd};
+use super::out::{self, CmdResult, Fail, block_on, finish, tmux_origin, usage};
+use super::{admin, exit, tasks};
 use crate::client::Client;
-use crate::core::task::{Task, TaskStatus};
+use crate::core::task::Task;
 use crate::paths::Paths;
 use crate::proto::Request;
 
@@ -23,7 +24,7 @@ pub fn dispatch(cli: Cli) -> i32 {
     let command = match cli.command {
         Some(c) => c,
         None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => Command::Ui,
-        None => Command::List(super::ListArgs {
+        None => Command::List(super::args::ListArgs {
             status: vec![],
             limit: None,
             agent: vec![],
@@ -66,7 +67,9 @@ pub fn dispatch(cli: Cli) -> i32 {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail { code: exit::DAEMON, message: format!("{e:#}") }),
         },
-        Command::Notify(super::NotifyCmd::Test) => block_on(admin::notify_test(paths.clone())),
+        Command::Notify(super::args::NotifyCmd::Test) => {
+            block_on(admin::notify_test(paths.clone()))
+        }
         Command::Ui if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) => {
             Err(usage(
                 "paneherd ui needs a terminal: its standard input and output are not one \
@@ -80,7 +83,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         // The shell's registration of paneherd's own completer, which completes task ids,
         // agents and categories as they are now (not a script fixed at install time).
         Command::Completions { shell } => {
-            let me = super::front::full_exe();
+            let me = crate::paths::full_exe();
             let me = if me.exists() { me } else { std::env::current_exe().unwrap_or(me) };
             match std::process::Command::new(&me).env("COMPLETE", shell.to_string()).output() {
                 Ok(o) if o.status.success() => {
@@ -132,8 +135,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Cancel(a) => tasks::cancel(&paths, a),
         Command::Inbox(a) => tasks::inbox(&paths, a),
         Command::Events { json, no_output } => block_on(tasks::events(&paths, json, no_output)),
-        Command::Hook(super::HookCmd::Claude) => super::hook::claude(&paths),
-        Command::Hook(super::HookCmd::Codex { payload }) => {
+        Command::Hook(super::args::HookCmd::Claude) => super::hook::claude(&paths),
+        Command::Hook(super::args::HookCmd::Codex { payload }) => {
             Ok(super::hook::codex(&paths, payload.as_deref()))
         }
         Command::Install(a) => super::setup::run(a, false),
@@ -193,60 +196,10 @@ fn man_pages(dir: Option<&std::path::Path>) -> CmdResult {
     Ok(exit::OK)
 }
 
-pub(super) fn finish(result: CmdResult) -> i32 {
-    match result {
-        Ok(code) => code,
-        Err(f) => {
-            if !f.message.is_empty() {
-                errln!("paneherd: {}", f.message);
-            }
-            f.code
-        }
-    }
-}
-
 fn version(paths: &Paths) -> CmdResult {
     outln!("paneherd {}", env!("CARGO_PKG_VERSION"));
     outln!("config:  {}", paths.config.display());
     outln!("data:    {}", paths.data.display());
     outln!("runtime: {}", paths.runtime.display());
     Ok(exit::OK)
-}
-
-pub(super) fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdResult {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-        Fail { code: exit::DAEMON, message: format!("cannot start async runtime: {e}") }
-    })?;
-    rt.block_on(f)
-}
-
-/// The submitter's tmux pane, when it runs inside tmux.
-pub(super) fn tmux_origin() -> Option<crate::core::task::TmuxOrigin> {
-    crate::tmux::adapter::origin_from_env()
-}
-
-pub(super) fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Fail> {
-    let s =
-        serde_json::to_string_pretty(v).map_err(|e| Fail { code: 1, message: e.to_string() })?;
-    outln!("{s}");
-    Ok(())
-}
-
-pub(super) fn timeout_ms(secs: Option<f64>) -> Result<Option<u64>, Fail> {
-    match secs {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some((s * 1000.0) as u64)),
-        Some(s) => Err(usage(format!("--timeout {s}: give a number of seconds, 0 or more"))),
-    }
-}
-
-/// Exit code for tasks that were waited for.
-pub(super) fn code_for(tasks: &[Task], timed_out: bool) -> i32 {
-    if timed_out {
-        exit::TIMEOUT
-    } else if tasks.iter().all(|t| t.status == TaskStatus::Completed) {
-        exit::OK
-    } else {
-        exit::TASK_FAILED
-    }
 }

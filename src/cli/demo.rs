@@ -7,8 +7,8 @@
 
 use std::io::IsTerminal;
 
-use super::commands::tmux_origin;
 use super::exit;
+use super::out::tmux_origin;
 use super::out::{CmdResult, Fail};
 use crate::client::Client;
 use crate::core::task::{Task, TaskSpec, TaskStatus, TmuxOrigin};
@@ -32,8 +32,8 @@ const WORK: [(&str, u32, bool); 8] = [
 ];
 
 /// Runs the demo; see the module's doc.
-pub fn run(paths: &Paths, a: super::DemoArgs) -> CmdResult {
-    let exe = super::front::front_exe();
+pub fn run(paths: &Paths, a: super::args::DemoArgs) -> CmdResult {
+    let exe = crate::paths::front_exe();
     let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if !a.headless
         && !a.in_session
@@ -79,7 +79,7 @@ fn on_runtime<T>(f: impl std::future::Future<Output = Result<T, Fail>>) -> Resul
 /// quits, the session is gone and the summary is printed here. `None` when there is no tmux.
 fn in_new_session(
     paths: &Paths,
-    a: &super::DemoArgs,
+    a: &super::args::DemoArgs,
     exe: &std::path::Path,
 ) -> Result<Option<i32>, Fail> {
     let since = timefmt::now();

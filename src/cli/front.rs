@@ -9,25 +9,23 @@ use std::os::unix::process::CommandExt;
 
 use clap::{Parser, Subcommand};
 
-use super::commands::finish;
-use super::{CancelArgs, InboxArgs, ListArgs, OutputArgs, RunArgs, WaitArgs, exit, tasks};
-use crate::paths::Paths;
+use super::args::{CancelArgs, InboxArgs, ListArgs, OutputArgs, RunArgs, WaitArgs};
+use super::out::finish;
+use super::{exit, tasks};
+use crate::paths::{Paths, full_exe};
 
-/// The whole program's name, beside this one.
-pub const FULL: &str = "paneherd-full";
-
-const HOT: [&str; 6] = ["run", "list", "output", "wait", "cancel", "inbox"];
+const FAST: [&str; 6] = ["run", "list", "output", "wait", "cancel", "inbox"];
 
 /// The same arguments as the whole program's commands of these names (the same structs).
 #[derive(Debug, Parser)]
 #[command(name = "paneherd", disable_help_subcommand = true, disable_version_flag = true)]
-struct Hot {
+struct FastCommands {
     #[command(subcommand)]
-    command: HotCommand,
+    command: FastCommand,
 }
 
 #[derive(Debug, Subcommand)]
-enum HotCommand {
+enum FastCommand {
     Run(Box<RunArgs>),
     List(ListArgs),
     Output(OutputArgs),
@@ -38,16 +36,16 @@ enum HotCommand {
 
 pub fn main() -> i32 {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let hot = args.get(1).and_then(|a| a.to_str()).is_some_and(|a| HOT.contains(&a));
-    if hot && let Ok(h) = Hot::try_parse_from(&args) {
+    let fast = args.get(1).and_then(|a| a.to_str()).is_some_and(|a| FAST.contains(&a));
+    if fast && let Ok(h) = FastCommands::try_parse_from(&args) {
         let paths = Paths::from_env();
         return finish(match h.command {
-            HotCommand::Run(a) => tasks::run(&paths, *a),
-            HotCommand::List(a) => tasks::list(&paths, a),
-            HotCommand::Output(a) => tasks::output(&paths, a),
-            HotCommand::Wait(a) => tasks::wait(&paths, a),
-            HotCommand::Cancel(a) => tasks::cancel(&paths, a),
-            HotCommand::Inbox(a) => tasks::inbox(&paths, a),
+            FastCommand::Run(a) => tasks::run(&paths, *a),
+            FastCommand::List(a) => tasks::list(&paths, a),
+            FastCommand::Output(a) => tasks::output(&paths, a),
+            FastCommand::Wait(a) => tasks::wait(&paths, a),
+            FastCommand::Cancel(a) => tasks::cancel(&paths, a),
+            FastCommand::Inbox(a) => tasks::inbox(&paths, a),
         });
     }
     become_full(&args)
@@ -62,18 +60,4 @@ fn become_full(args: &[OsString]) -> i32 {
         full.display()
     );
     exit::DAEMON
-}
-
-/// `paneherd-full` beside this program.
-pub fn full_exe() -> std::path::PathBuf {
-    let me = std::env::current_exe().unwrap_or_else(|_| "paneherd".into());
-    me.with_file_name(FULL)
-}
-
-/// The program users run (`paneherd`), beside the running one: what printed commands and
-/// installed entries name.
-pub fn front_exe() -> std::path::PathBuf {
-    let me = std::env::current_exe().unwrap_or_else(|_| "paneherd".into());
-    let front = me.with_file_name("paneherd");
-    if front.exists() { front } else { me }
 }

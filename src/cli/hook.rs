@@ -99,7 +99,7 @@ pub fn claude(paths: &Paths) -> CmdResult {
         message: format!("hook claude: cannot read the hook input: {e}"),
     })?;
     let input = hook_input(&raw)?;
-    super::commands::block_on(handle(paths, &input))
+    super::out::block_on(handle(paths, &input))
 }
 
 async fn handle(paths: &Paths, input: &Value) -> CmdResult {
@@ -157,7 +157,7 @@ pub fn codex(paths: &Paths, payload: Option<&str>) -> i32 {
     }
     let thread = field(&v, "thread-id").to_string();
     let token = std::env::var("PANEHERD_TASK_TOKEN").ok();
-    let sent = super::commands::block_on(async {
+    let sent = super::out::block_on(async {
         let mut c = Client::connect(paths, true).await?;
         if !thread.is_empty() {
             let req = Request::Signal {

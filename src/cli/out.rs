@@ -5,7 +5,9 @@
 use std::fmt::Arguments;
 use std::io::Write;
 
+use super::exit;
 use crate::client::ClientError;
+use crate::core::task::{Task, TaskStatus};
 
 /// Exit code of a command whose output was closed: 128 + SIGPIPE, as a shell reports it.
 pub const CLOSED: i32 = 141;
@@ -86,5 +88,55 @@ impl From<ClientError> for Fail {
             _ => super::exit::DAEMON,
         };
         Fail { code, message: e.to_string() }
+    }
+}
+
+pub(super) fn finish(result: CmdResult) -> i32 {
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            if !f.message.is_empty() {
+                errln!("paneherd: {}", f.message);
+            }
+            f.code
+        }
+    }
+}
+
+pub(super) fn block_on<F: std::future::Future<Output = CmdResult>>(f: F) -> CmdResult {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        Fail { code: exit::DAEMON, message: format!("cannot start async runtime: {e}") }
+    })?;
+    rt.block_on(f)
+}
+
+/// The submitter's tmux pane, when it runs inside tmux.
+pub(super) fn tmux_origin() -> Option<crate::core::task::TmuxOrigin> {
+    crate::tmux::adapter::origin_from_env()
+}
+
+pub(super) fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Fail> {
+    let s =
+        serde_json::to_string_pretty(v).map_err(|e| Fail { code: 1, message: e.to_string() })?;
+    outln!("{s}");
+    Ok(())
+}
+
+pub(super) fn timeout_ms(secs: Option<f64>) -> Result<Option<u64>, Fail> {
+    match secs {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some((s * 1000.0) as u64)),
+        Some(s) => Err(usage(format!("--timeout {s}: give a number of seconds, 0 or more"))),
+    }
+}
+
+/// Exit code for tasks that were waited for.
+pub(super) fn code_for(tasks: &[Task], timed_out: bool) -> i32 {
+    if timed_out {
+        exit::TIMEOUT
+    } else if tasks.iter().all(|t| t.status == TaskStatus::Completed) {
+        exit::OK
+    } else {
+        exit::TASK_FAILED
     }
 }

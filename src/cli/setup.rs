@@ -1,7 +1,7 @@
 //! `paneherd install|uninstall AGENT [--project|--user] [--dry-run]`: the command's words around
 //! `crate::install` (which files, which entries).
 
-use super::InstallArgs;
+use super::args::InstallArgs;
 use super::exit;
 use super::out::{CmdResult, Fail};
 use crate::install::{self, Agent, Backup, Change, Scope};

@@ -3,9 +3,9 @@
 
 use std::io::{IsTerminal, Read, Write};
 
-use super::commands::{code_for, print_json, timeout_ms, tmux_origin};
 use super::exit;
 use super::out::{self, CmdResult, Fail, usage};
+use super::out::{code_for, print_json, timeout_ms, tmux_origin};
 use super::render;
 use crate::client::{Blocking, Client, ClientError};
 use crate::core::task::{Task, TaskSpec, TaskStatus};
@@ -13,7 +13,7 @@ use crate::core::timefmt;
 use crate::paths::Paths;
 use crate::proto::{ListFilter, OutputData, Request, WaitData};
 
-pub(super) fn run(paths: &Paths, a: super::RunArgs) -> CmdResult {
+pub(super) fn run(paths: &Paths, a: super::args::RunArgs) -> CmdResult {
     let prompt = if reads_stdin(&a.prompt) { read_stdin()? } else { a.prompt };
     let cwd = match a.cwd {
         Some(c) => Some(
@@ -169,7 +169,7 @@ fn print_output(out: &OutputData, json: bool) -> Result<(), Fail> {
     Ok(())
 }
 
-pub(super) fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
+pub(super) fn list(paths: &Paths, a: super::args::ListArgs) -> CmdResult {
     let mut c = Blocking::connect(paths, true)?;
     let statuses: Vec<String> = a.status.iter().map(|s| s.to_string()).collect();
     let filter = ListFilter {
@@ -204,7 +204,7 @@ pub(super) fn list(paths: &Paths, a: super::ListArgs) -> CmdResult {
     Ok(exit::OK)
 }
 
-pub(super) fn output(paths: &Paths, a: super::OutputArgs) -> CmdResult {
+pub(super) fn output(paths: &Paths, a: super::args::OutputArgs) -> CmdResult {
     if a.follow {
         return follow(paths, &a.id);
     }
@@ -311,7 +311,7 @@ fn ids_or_all(ids: &[String], all: bool) -> Result<(), Fail> {
     }
 }
 
-pub(super) fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
+pub(super) fn wait(paths: &Paths, a: super::args::WaitArgs) -> CmdResult {
     ids_or_all(&a.ids, a.all)?;
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
@@ -331,7 +331,7 @@ pub(super) fn wait(paths: &Paths, a: super::WaitArgs) -> CmdResult {
     Ok(code_for(&w.tasks, w.timed_out))
 }
 
-pub(super) fn inbox(paths: &Paths, a: super::InboxArgs) -> CmdResult {
+pub(super) fn inbox(paths: &Paths, a: super::args::InboxArgs) -> CmdResult {
     let delegator =
         if a.all || !a.ids.is_empty() { None } else { crate::delegator::current().map(|d| d.id) };
     let mut c = Blocking::connect(paths, true)?;
@@ -407,7 +407,7 @@ pub(super) async fn events(paths: &Paths, json: bool, no_output: bool) -> CmdRes
     })
 }
 
-pub(super) fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
+pub(super) fn cancel(paths: &Paths, a: super::args::CancelArgs) -> CmdResult {
     ids_or_all(&a.ids, a.all)?;
     let mut c = Blocking::connect(paths, true)?;
     // Which had ended already, to say so rather than list them as if just cancelled.
@@ -441,7 +441,7 @@ pub(super) fn cancel(paths: &Paths, a: super::CancelArgs) -> CmdResult {
     Ok(exit::OK)
 }
 
-pub(super) fn retry(paths: &Paths, a: super::RetryArgs) -> CmdResult {
+pub(super) fn retry(paths: &Paths, a: super::args::RetryArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
     let task: Task =

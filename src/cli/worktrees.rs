@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::commands::print_json;
 use super::exit;
+use super::out::print_json;
 use super::out::{CmdResult, Fail, usage};
 use crate::client::Client;
 use crate::core::task::Task;

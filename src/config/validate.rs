@@ -7,6 +7,7 @@ use toml::Spanned;
 use super::{Config, ConfigError, PLACEHOLDERS};
 use crate::runner::argv;
 
+/// The highest `timeouts.min_secs` may be (and its default).
 const MIN_SECS: u64 = 60;
 const MAX_SECS: u64 = 7 * 24 * 3600;
 
@@ -16,12 +17,18 @@ pub fn check(
     src: &str,
     user: &Config,
     merged: &Config,
-    short_timeouts: bool,
 ) -> Result<(), Box<ConfigError>> {
-    let min = if short_timeouts { 1 } else { MIN_SECS };
     let err = |span: std::ops::Range<usize>, key: String, msg: String| {
         Box::new(ConfigError::at(file, src, Some(span), msg).with_key(key))
     };
+    let min = *merged.timeouts.min_secs.get_ref();
+    if !(1..=MIN_SECS).contains(&min) {
+        return Err(err(
+            merged.timeouts.min_secs.span(),
+            "timeouts.min_secs".into(),
+            format!("{min} is out of range (allowed: 1 to {MIN_SECS} seconds)"),
+        ));
+    }
     let secs = |v: &Spanned<u64>, key: String| -> Result<(), Box<ConfigError>> {
         let n = *v.get_ref();
         if n < min || n > MAX_SECS {

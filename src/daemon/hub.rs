@@ -87,6 +87,8 @@ impl HubHandle {
 /// The components the loop hands effects to.
 pub struct Components {
     pub writer: Writer,
+    /// Starts headless processes, in the order asked.
+    pub headless: runner::headless::Starter,
     pub panes: mpsc::UnboundedSender<PaneJob>,
     pub timers: Timers,
     pub notify_test: mpsc::UnboundedSender<(ReplyTo, Option<crate::core::task::TmuxOrigin>)>,
@@ -211,7 +213,7 @@ impl Hub {
             Effect::Launch { launch } => {
                 let id = launch.task_id.clone();
                 let report = self.report();
-                runner::headless::start(*launch, move |r| report(from_runner(&id, r)));
+                c.headless.start(*launch, move |r| report(from_runner(&id, r)));
             }
             Effect::Signal { pid, signal } => runner::signal_group(
                 pid,

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::hub::HubHandle;
 use super::panes::{Open, Panes};
 use crate::config::tmux::CloseAfter;
 use crate::core::task::TmuxOrigin;
@@ -117,16 +116,30 @@ impl PaneJob {
     }
 }
 
+/// How the pane manager tells the loop what happened (by message, never by calling into it),
+/// and reads what a pane wrapper left on disk.
+#[derive(Clone)]
+pub struct Reporter {
+    pub send: std::sync::Arc<dyn Fn(Input) + Send + Sync>,
+    pub store: crate::store::Store,
+}
+
+impl Reporter {
+    fn input(&self, input: Input) {
+        (self.send)(input)
+    }
+}
+
 /// Runs the pane manager until its job channel closes.
-pub fn start(hub: HubHandle, exe: PathBuf, socket: PathBuf) -> mpsc::UnboundedSender<PaneJob> {
+pub fn start(to_loop: Reporter, exe: PathBuf, socket: PathBuf) -> mpsc::UnboundedSender<PaneJob> {
     let (tx, mut rx) = mpsc::unbounded_channel::<PaneJob>();
     let again = tx.clone();
     tokio::spawn(async move {
         let panes = Panes::default();
         while let Some(job) = rx.recv().await {
-            let changed = run(&panes, job, &hub, &exe, &socket, &again).await;
+            let changed = run(&panes, job, &to_loop, &exe, &socket, &again).await;
             if changed {
-                hub.input(Input::PanesChanged);
+                to_loop.input(Input::PanesChanged);
             }
         }
     });
@@ -160,7 +173,7 @@ fn log_err<T>(what: &str, r: anyhow::Result<T>) {
 async fn run(
     panes: &Panes,
     job: PaneJob,
-    hub: &HubHandle,
+    to_loop: &Reporter,
     exe: &std::path::Path,
     socket: &std::path::Path,
     again: &mpsc::UnboundedSender<PaneJob>,
@@ -174,7 +187,7 @@ async fn run(
             let token_file = match write_token(socket, &id, &token) {
                 Ok(p) => p,
                 Err(e) => {
-                    hub.input(Input::StartFailed {
+                    to_loop.input(Input::StartFailed {
                         id,
                         reason: format!("cannot hand the pane its token: {e}"),
                     });
@@ -183,8 +196,7 @@ async fn run(
             };
             let tf = shell_quote(&token_file.to_string_lossy());
             // The small wrapper binary beside this one, else this one's `pane-run`.
-            let small = exe.with_file_name("paneherd-pane");
-            let run = if small.is_file() {
+            let run = if let Some(small) = crate::paths::pane_exe(exe) {
                 format!(
                     "exec {} --socket {sock} --task {id} --token-file {tf}",
                     shell_quote(&small.to_string_lossy())
@@ -222,12 +234,12 @@ async fn run(
                     ];
                     let _ = t.mark(&placed.pane, &fields).await;
                     tracing::info!(task = %id, pane = %placed.pane, visible = placed.visible, "pane opened");
-                    hub.input(Input::PaneOpened { id, pane: placed.pane });
+                    to_loop.input(Input::PaneOpened { id, pane: placed.pane });
                 }
                 Err(e) => {
                     let _ = std::fs::remove_file(&token_file);
                     tracing::warn!(task = %id, error = %format!("{e:#}"), "no pane; running headless");
-                    hub.input(Input::StartFailed {
+                    to_loop.input(Input::StartFailed {
                         id,
                         reason: format!("cannot open a tmux pane: {e:#}"),
                     });
@@ -271,7 +283,7 @@ async fn run(
                 log_err("cannot close the pane", panes.close(&tmux.geometry, &id).await);
             }
             if let Some(reply) = reply {
-                hub.input(Input::Answered { reply, answer: Ok(Answer::Unit) });
+                to_loop.input(Input::Answered { reply, answer: Ok(Answer::Unit) });
             }
             true
         }
@@ -284,7 +296,7 @@ async fn run(
                 )),
                 Err(e) => Err(ErrorBody::new(ErrorKind::Internal, format!("{e:#}"))),
             };
-            hub.input(Input::Answered { reply, answer });
+            to_loop.input(Input::Answered { reply, answer });
             true
         }
         PaneJob::Relayout { window: Some((socket, window)), tmux } => {
@@ -308,7 +320,7 @@ async fn run(
                 Ok(None) => Hangup::PaneClosed,
                 Ok(Some(_)) => Hangup::PaneThere,
             };
-            hub.input(Input::Hangup { id, hangup });
+            to_loop.input(Input::Hangup { id, hangup });
             false
         }
         PaneJob::CheckAdoption { id, origin, pane, pid: _ } => {
@@ -322,8 +334,8 @@ async fn run(
                 }
                 _ => None,
             };
-            let exit = hub.store.read_exit(&id);
-            hub.input(Input::Adopted { id, visible, exit });
+            let exit = to_loop.store.read_exit(&id);
+            to_loop.input(Input::Adopted { id, visible, exit });
             false
         }
         PaneJob::Adopt { id, origin, pane, visible } => {
@@ -336,7 +348,7 @@ async fn run(
         }
         PaneJob::Status { reply, mut status } => {
             status.panes = panes.usage().await;
-            hub.input(Input::Answered { reply, answer: Ok(Answer::Status(status)) });
+            to_loop.input(Input::Answered { reply, answer: Ok(Answer::Status(status)) });
             false
         }
         PaneJob::Shutdown { done } => {

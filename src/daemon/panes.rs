@@ -42,9 +42,9 @@ pub struct Placed {
 }
 
 #[derive(Debug, Default)]
-struct Book {
+struct PaneBook {
     /// By (socket, main pane).
-    mains: HashMap<(PathBuf, String), MainWindow>,
+    windows: HashMap<(PathBuf, String), MainWindow>,
     /// Task id → (socket, main pane).
     owner: HashMap<String, (PathBuf, String)>,
     /// Main panes whose dashboard switched the layout (`l`): their geometry, instead of the
@@ -55,7 +55,7 @@ struct Book {
     ticking: HashMap<(PathBuf, String), Ticking>,
 }
 
-impl Book {
+impl PaneBook {
     /// The geometry of main pane `key`'s window: its own, else `configured`.
     fn geometry(&self, key: &(PathBuf, String), configured: &Geometry) -> Geometry {
         self.layouts.get(key).copied().unwrap_or(*configured)
@@ -65,7 +65,7 @@ impl Book {
 /// The pane book of the daemon.
 #[derive(Debug, Default)]
 pub struct Panes {
-    book: Mutex<Book>,
+    book: Mutex<PaneBook>,
 }
 
 impl Panes {
@@ -81,7 +81,7 @@ impl Panes {
             .await?
             .with_context(|| format!("tmux pane {main_pane} is gone"))?;
         let key = (socket.to_path_buf(), main_pane.to_string());
-        if !book.mains.contains_key(&key) {
+        if !book.windows.contains_key(&key) {
             // Re-plan whenever the user resizes the window.
             let hook = format!("{resize_hook} {}", info.window);
             let hook = match tmux.on_resize(&info.window, &hook, hook_mark).await {
@@ -117,7 +117,7 @@ impl Panes {
                     }
                 }
             }
-            book.mains.insert(
+            book.windows.insert(
                 key.clone(),
                 MainWindow {
                     tmux: tmux.clone(),
@@ -132,7 +132,7 @@ impl Panes {
                 },
             );
         }
-        let mw = book.mains.get_mut(&key).context("the main pane's entry vanished")?;
+        let mw = book.windows.get_mut(&key).context("the main pane's entry vanished")?;
         let n = mw.visible.len() + mw.hidden.len() + 1;
         let plan = match space(mw).await {
             Ok(Some(sp)) => Some(sp.plan(geometry, n)),
@@ -160,7 +160,7 @@ impl Panes {
         book.owner.insert(task_id.to_string(), key.clone());
         // The pane is made and runs the task's wrapper: a re-plan that fails now leaves the
         // layout for the next one to mend, never the task without its pane.
-        if let Some(mw) = book.mains.get_mut(&key)
+        if let Some(mw) = book.windows.get_mut(&key)
             && let Err(e) = relayout(mw, geometry).await
         {
             tracing::warn!(task = task_id, error = %format!("{e:#}"), "cannot re-plan the window");
@@ -174,7 +174,7 @@ impl Panes {
         let mut book = self.book.lock().await;
         let Some(key) = book.owner.remove(task_id) else { return Ok(()) };
         let geometry = &book.geometry(&key, configured);
-        let Some(mw) = book.mains.get_mut(&key) else { return Ok(()) };
+        let Some(mw) = book.windows.get_mut(&key) else { return Ok(()) };
         let pane = mw
             .visible
             .iter()
@@ -197,7 +197,7 @@ impl Panes {
     pub async fn where_is(&self, task_id: &str) -> Option<(PathBuf, String)> {
         let book = self.book.lock().await;
         let key = book.owner.get(task_id)?;
-        let mw = book.mains.get(key)?;
+        let mw = book.windows.get(key)?;
         let (_, pane) = mw.visible.iter().chain(mw.hidden.iter()).find(|(t, _)| t == task_id)?;
         Some((key.0.clone(), pane.clone()))
     }
@@ -213,7 +213,7 @@ impl Panes {
     ) {
         let mut book = self.book.lock().await;
         let key = (socket.to_path_buf(), main_pane.to_string());
-        let mw = book.mains.entry(key.clone()).or_insert_with(|| MainWindow {
+        let mw = book.windows.entry(key.clone()).or_insert_with(|| MainWindow {
             tmux: Tmux::new(socket),
             main_pane: main_pane.to_string(),
             window: String::new(),
@@ -238,7 +238,7 @@ impl Panes {
         let mut book = self.book.lock().await;
         let Some(key) = book.owner.remove(task_id) else { return Ok(()) };
         let geometry = &book.geometry(&key, configured);
-        let Some(mw) = book.mains.get_mut(&key) else { return Ok(()) };
+        let Some(mw) = book.windows.get_mut(&key) else { return Ok(()) };
         mw.visible.retain(|(t, _)| t != task_id);
         mw.hidden.retain(|(t, _)| t != task_id);
         let r = relayout(mw, geometry).await;
@@ -251,7 +251,7 @@ impl Panes {
     pub async fn shutdown(&self) {
         let mut book = self.book.lock().await;
         book.owner.clear();
-        for (_, mut mw) in book.mains.drain() {
+        for (_, mut mw) in book.windows.drain() {
             for (task, pane) in mw.visible.drain(..).chain(mw.hidden.drain(..)) {
                 if let Err(e) = mw.tmux.kill_pane(&pane).await {
                     tracing::debug!(%task, error = %format!("{e:#}"), "pane already gone");
@@ -270,7 +270,7 @@ impl Panes {
     pub async fn resized(&self, configured: &Geometry, socket: &Path, window: &str) -> Result<()> {
         let mut guard = self.book.lock().await;
         let book = &mut *guard;
-        for (key, mw) in book.mains.iter_mut() {
+        for (key, mw) in book.windows.iter_mut() {
             let (s, geometry) = (&key.0, &book.layouts.get(key).copied().unwrap_or(*configured));
             if s != socket {
                 continue;
@@ -289,7 +289,7 @@ impl Panes {
         let mut book = self.book.lock().await;
         let Some(key) = book.owner.get(task_id).cloned() else { return Ok(false) };
         let geometry = &book.geometry(&key, configured);
-        let Some(mw) = book.mains.get_mut(&key) else { return Ok(false) };
+        let Some(mw) = book.windows.get_mut(&key) else { return Ok(false) };
         let plan_one = match space(mw).await {
             Ok(Some(sp)) => Some(sp.plan(geometry, mw.visible.len().max(1))),
             _ => None,
@@ -325,7 +325,7 @@ impl Panes {
     pub async fn relayout_all(&self, configured: &Geometry) {
         let mut guard = self.book.lock().await;
         let book = &mut *guard;
-        for (key, mw) in book.mains.iter_mut() {
+        for (key, mw) in book.windows.iter_mut() {
             let geometry = &book.layouts.get(key).copied().unwrap_or(*configured);
             if let Err(e) = relayout(mw, geometry).await {
                 tracing::warn!(error = %format!("{e:#}"), "cannot re-plan a window");
@@ -337,7 +337,7 @@ impl Panes {
     pub async fn usage(&self) -> Vec<crate::proto::PaneUsage> {
         let book = self.book.lock().await;
         let mut out: Vec<_> = book
-            .mains
+            .windows
             .iter()
             .filter(|(_, m)| !m.visible.is_empty() || !m.hidden.is_empty())
             .map(|((socket, main), m)| crate::proto::PaneUsage {
@@ -354,13 +354,14 @@ impl Panes {
 }
 
 /// Forgets a main pane with no agents left, giving its window back what paneherd set in it.
-async fn release_if_empty(book: &mut Book, key: &(PathBuf, String)) {
-    if book.mains.get(key).is_some_and(|m| m.visible.is_empty() && m.hidden.is_empty())
-        && let Some(mw) = book.mains.remove(key)
+async fn release_if_empty(book: &mut PaneBook, key: &(PathBuf, String)) {
+    if book.windows.get(key).is_some_and(|m| m.visible.is_empty() && m.hidden.is_empty())
+        && let Some(mw) = book.windows.remove(key)
     {
         release(&mw).await;
         let session = (key.0.clone(), mw.session.clone());
-        let shown = book.mains.iter().any(|((s, _), m)| *s == session.0 && m.session == session.1);
+        let shown =
+            book.windows.iter().any(|((s, _), m)| *s == session.0 && m.session == session.1);
         if !shown
             && let Some(t) = book.ticking.remove(&session)
             && let Err(e) = mw.tmux.untick(&t).await

@@ -119,8 +119,8 @@ impl Engine {
                 fx
             }
             Request::RegisterMain { socket, pane } => {
-                self.mains.retain(|(c, _)| *c != conn);
-                self.mains.push((conn, TmuxOrigin { socket, pane }));
+                self.dashboards.retain(|(c, _)| *c != conn);
+                self.dashboards.push((conn, TmuxOrigin { socket, pane }));
                 answer(Ok(Answer::Unit))
             }
             // For the asking dashboard's window alone, while it is open: other windows, and
@@ -130,7 +130,8 @@ impl Engine {
                     return answer(Err(invalid(format!("unknown layout preset {name:?}"))));
                 }
                 let conn = self.dashboard_of(conn, main.as_ref());
-                let Some(origin) = self.mains.iter().find(|(c, _)| *c == conn).map(|m| m.1.clone())
+                let Some(origin) =
+                    self.dashboards.iter().find(|(c, _)| *c == conn).map(|m| m.1.clone())
                 else {
                     return answer(Err(invalid(
                         "this dashboard is not in tmux: it has no window to lay agents out in",
@@ -320,12 +321,12 @@ impl Engine {
         let mut fx = vec![];
         // A dashboard gone: its window goes back to the configured layout.
         if self.layouts.remove(&conn).is_some()
-            && let Some((_, origin)) = self.mains.iter().find(|(c, _)| *c == conn)
+            && let Some((_, origin)) = self.dashboards.iter().find(|(c, _)| *c == conn)
         {
             fx.push(Effect::WindowLayout { origin: origin.clone(), geometry: None });
             fx.push(Effect::Relayout { window: None, tmux: self.tmux_settings() });
         }
-        self.mains.retain(|(c, _)| *c != conn);
+        self.dashboards.retain(|(c, _)| *c != conn);
         fx.extend(self.wrapper_gone(conn, now));
         fx
     }
@@ -345,7 +346,9 @@ impl Engine {
     /// The connection of the dashboard that registered main pane `main` (a dashboard asks on
     /// connections of its own besides the one it registered with), else `conn`.
     fn dashboard_of(&self, conn: u64, main: Option<&TmuxOrigin>) -> u64 {
-        main.and_then(|m| self.mains.iter().find(|(_, o)| o == m)).map(|(c, _)| *c).unwrap_or(conn)
+        main.and_then(|m| self.dashboards.iter().find(|(_, o)| o == m))
+            .map(|(c, _)| *c)
+            .unwrap_or(conn)
     }
 
     /// The daemon's status as the client on connection `conn` sees it (its window's layout).

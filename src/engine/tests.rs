@@ -87,23 +87,23 @@ fn loaded(src: &str) -> crate::config::Loaded {
 }
 
 /// An engine, and a log of every effect it returned.
-struct Rig {
+struct Harness {
     e: Engine,
     next_reply: ReplyTo,
     /// Write tokens not yet reported.
     writes: Vec<u64>,
 }
 
-impl Rig {
-    fn new() -> Rig {
-        Rig::with(crate::store::Loaded::default())
+impl Harness {
+    fn new() -> Harness {
+        Harness::with(crate::store::Loaded::default())
     }
 
-    fn with(history: crate::store::Loaded) -> Rig {
-        Rig::configured(CONFIG, history)
+    fn with(history: crate::store::Loaded) -> Harness {
+        Harness::configured(CONFIG, history)
     }
 
-    fn configured(config: &str, history: crate::store::Loaded) -> Rig {
+    fn configured(config: &str, history: crate::store::Loaded) -> Harness {
         let (e, fx) = Engine::new(
             setup(),
             Box::new(FakeWorld { n: 0, tokens: 0 }),
@@ -111,7 +111,7 @@ impl Rig {
             history,
             t0(),
         );
-        let mut r = Rig { e, next_reply: 1, writes: vec![] };
+        let mut r = Harness { e, next_reply: 1, writes: vec![] };
         r.note(&fx);
         r
     }
@@ -225,7 +225,7 @@ fn signals(fx: &[Effect]) -> Vec<Signal> {
 
 #[test]
 fn limits_and_fifo_order() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     let mut started = vec![];
     let mut ids = vec![];
     for _ in 0..4 {
@@ -275,7 +275,7 @@ fn limits_and_fifo_order() {
 
 #[test]
 fn cancel_pending_and_running() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     let (a, _) = r.submit("a", None, at(0.0));
     let (_b, _) = r.submit("a", None, at(0.0));
     let (c, _) = r.submit("a", None, at(0.0));
@@ -301,7 +301,7 @@ fn cancel_pending_and_running() {
 
 #[test]
 fn stale_and_ttl_timers() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     let (a, _) = r.submit("a", None, at(0.0));
     let fx = r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.0));
     let t = timers(&fx);
@@ -342,7 +342,7 @@ fn stale_and_ttl_timers() {
 
 #[test]
 fn output_events_are_at_most_one_per_interval() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     let (a, _) = r.submit("a", None, at(0.0));
     r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.0));
     let outputs = |fx: &[Effect]| {
@@ -365,7 +365,7 @@ fn output_events_are_at_most_one_per_interval() {
 
 #[test]
 fn a_task_that_cannot_start_ends_in_error_and_frees_its_slot() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     // Refused at submission: not installed.
     let spec = TaskSpec { prompt: "x".into(), agent: Some("gone".into()), ..Default::default() };
     let fx = r.ask(Request::Submit { spec: Box::new(spec) }, at(0.0));
@@ -410,7 +410,7 @@ fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
         history(vec![running("lost1", None), running("inpane", Some("%5")), queued]),
         at(10.0),
     );
-    let mut r = Rig { e, next_reply: 1, writes: vec![] };
+    let mut r = Harness { e, next_reply: 1, writes: vec![] };
     r.note(&fx);
     assert!(fx.contains(&Effect::StopOrphan { id: "lost1".into(), pid: 42 }));
     assert!(fx.iter().any(|f| matches!(f, Effect::Collect { id, .. } if id == "lost1")));
@@ -440,7 +440,7 @@ fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
 
 #[test]
 fn a_pane_agent_hanging_up_is_told_apart() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     let spec = TaskSpec {
         prompt: "x".into(),
         agent: Some("a".into()),
@@ -469,7 +469,7 @@ fn a_pane_agent_hanging_up_is_told_apart() {
 
 #[test]
 fn shutdown_stops_what_runs_and_says_when_nothing_does() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     let (a, _) = r.submit("a", None, at(0.0));
     r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.0));
     let fx = r.input(Input::Shutdown, at(1.0));
@@ -491,7 +491,7 @@ fn shutdown_stops_what_runs_and_says_when_nothing_does() {
 #[test]
 fn the_summarizer_runs_once_the_end_is_recorded_so_its_line_is_kept() {
     let config = format!("summarizer = \"a\"\n{CONFIG}");
-    let mut r = Rig::configured(&config, crate::store::Loaded::default());
+    let mut r = Harness::configured(&config, crate::store::Loaded::default());
     let (a, _) = r.submit("a", None, at(0.0));
     r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.0));
     r.input(
@@ -521,8 +521,8 @@ fn the_summarizer_runs_once_the_end_is_recorded_so_its_line_is_kept() {
 #[test]
 fn a_written_answer_is_the_result_of_a_completed_run() {
     let config = "[agents.a]\ncommand = [\"agent\", \"--out={answer_file}\", \"{prompt}\"]\nsession_pattern = 'session ([a-z0-9]+)'\n";
-    let mut r = Rig::configured(config, crate::store::Loaded::default());
-    let end = |r: &mut Rig, id: &str, code: i32, answer: Option<&str>| {
+    let mut r = Harness::configured(config, crate::store::Loaded::default());
+    let end = |r: &mut Harness, id: &str, code: i32, answer: Option<&str>| {
         r.input(Input::Started { id: id.into(), pid: 7 }, at(0.0));
         let fx = r.input(
             Input::Exited {
@@ -562,11 +562,11 @@ fn a_written_answer_is_the_result_of_a_completed_run() {
 /// worktree is being made never launches, and the worktree made meanwhile is on its record.
 #[test]
 fn a_worktree_task_launches_in_its_worktree_once_made() {
-    let mut r = Rig::configured(
+    let mut r = Harness::configured(
         "[concurrency]\ndefault = 1\n[agents.a]\ncommand = [\"agent\", \"{prompt}\"]\n",
         Default::default(),
     );
-    let submit = |r: &mut Rig| {
+    let submit = |r: &mut Harness| {
         let spec = TaskSpec {
             prompt: "edit".into(),
             agent: Some("a".into()),
@@ -649,7 +649,7 @@ fn a_worktree_task_launches_in_its_worktree_once_made() {
 }
 
 /// Reports every write asked so far as failed with `error`.
-fn fail_writes(r: &mut Rig, error: &str, now: Timestamp) -> Vec<Effect> {
+fn fail_writes(r: &mut Harness, error: &str, now: Timestamp) -> Vec<Effect> {
     let mut out = vec![];
     for token in std::mem::take(&mut r.writes) {
         out.extend(r.input(Input::Written { token, error: Some(error.into()) }, now));
@@ -659,7 +659,7 @@ fn fail_writes(r: &mut Rig, error: &str, now: Timestamp) -> Vec<Effect> {
 
 #[test]
 fn a_submission_that_cannot_be_recorded_is_refused_and_never_started() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     let spec = TaskSpec {
         prompt: "do it".into(),
         agent: Some("a".into()),
@@ -691,7 +691,7 @@ fn a_submission_that_cannot_be_recorded_is_refused_and_never_started() {
 
 #[test]
 fn an_end_that_cannot_be_recorded_is_an_error_and_written_again() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     let (a, fx) = r.submit("a", None, at(0.0));
     assert_eq!(launched(&fx), vec![a.clone()]);
     r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.5));
@@ -730,7 +730,7 @@ fn an_end_that_cannot_be_recorded_is_an_error_and_written_again() {
 
 #[test]
 fn output_that_could_not_be_kept_ends_in_an_error_that_says_so() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     let (a, _) = r.submit("a", None, at(0.0));
     r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.5));
     let why = "disk full: output after 4096 bytes was not kept (No space left on device)";
@@ -779,7 +779,7 @@ fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_ar
         history,
         at(10.0),
     );
-    let mut r = Rig { e, next_reply: 1, writes: vec![] };
+    let mut r = Harness { e, next_reply: 1, writes: vec![] };
     r.note(&fx);
     let env = fx.iter().find_map(|f| match f {
         Effect::Launch { launch } if launch.task_id == "q1" => launch.base_env.clone(),
@@ -820,7 +820,7 @@ fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_ar
 
 #[test]
 fn a_layout_switched_by_a_dashboard_is_its_windows_alone_and_ends_with_it() {
-    let mut r = Rig::new();
+    let mut r = Harness::new();
     // Not in tmux: no window to lay out.
     let fx = r.ask(Request::SetLayout { name: "tiled".into(), main: None }, at(0.0));
     assert!(fx.iter().any(
@@ -860,7 +860,7 @@ fn a_waiting_task_whose_environment_is_gone_is_never_run_in_the_daemons() {
         history(vec![lost, plain]),
         at(1.0),
     );
-    let mut r = Rig { e, next_reply: 1, writes: vec![] };
+    let mut r = Harness { e, next_reply: 1, writes: vec![] };
     r.note(&fx);
     assert_eq!(launched(&fx), vec!["q2"], "one submitted without an environment runs as before");
     r.flush(at(1.0));

@@ -22,31 +22,48 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
 /// At most one output report per this interval (the engine needs no finer clock).
 const REPORT_EVERY: Duration = Duration::from_millis(100);
 
-/// Starts the process and follows it, telling `report` what happens. Must be called inside a
-/// tokio runtime; returns at once.
-pub fn start(launch: Launch, report: impl Fn(Report) + Send + Sync + Clone + 'static) {
-    let turn = Turn(TICKETS.fetch_add(1, Ordering::SeqCst));
-    tokio::spawn(follow(launch, report, turn));
+/// Starts headless processes. They are made side by side, but said to have started in the
+/// order they were asked for, so that the tasks of a queue start in its order (their
+/// `started_at` too): each start takes a ticket, and reports once every earlier one has. One
+/// `Starter` per daemon (its runner component); clones share the order.
+#[derive(Clone, Default)]
+pub struct Starter {
+    order: std::sync::Arc<Order>,
 }
 
-/// Processes are made side by side, but said to have started in the order they were asked
-/// for: tasks of a queue start in its order (their `started_at` too).
-static TICKETS: AtomicU64 = AtomicU64::new(0);
-/// How many have been said to have started (or to have failed to).
-static REPORTED: AtomicU64 = AtomicU64::new(0);
-static NEXT: Notify = Notify::const_new();
+#[derive(Default)]
+struct Order {
+    /// Tickets given out.
+    tickets: AtomicU64,
+    /// How many have been said to have started (or to have failed to).
+    reported: AtomicU64,
+    next: Notify,
+}
+
+impl Starter {
+    /// Starts the process and follows it, telling `report` what happens. Must be called inside
+    /// a tokio runtime; returns at once.
+    pub fn start(&self, launch: Launch, report: impl Fn(Report) + Send + Sync + Clone + 'static) {
+        let n = self.order.tickets.fetch_add(1, Ordering::SeqCst);
+        let turn = Turn { n, order: self.order.clone() };
+        tokio::spawn(follow(launch, report, turn));
+    }
+}
 
 /// A place in that order; given up (the next may report) when dropped, whatever happened.
-struct Turn(u64);
+struct Turn {
+    n: u64,
+    order: std::sync::Arc<Order>,
+}
 
 impl Turn {
     /// Until every earlier one has reported.
-    async fn come(&self) {
+    async fn wait_for_earlier(&self) {
         loop {
-            let next = NEXT.notified();
+            let next = self.order.next.notified();
             tokio::pin!(next);
             next.as_mut().enable();
-            if REPORTED.load(Ordering::SeqCst) >= self.0 {
+            if self.order.reported.load(Ordering::SeqCst) >= self.n {
                 return;
             }
             next.await;
@@ -56,9 +73,9 @@ impl Turn {
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        // Only once its turn has come (or it would let a later one by): wait in `come` first.
-        REPORTED.fetch_max(self.0 + 1, Ordering::SeqCst);
-        NEXT.notify_waiters();
+        // Only once its turn has come (or it would let a later one by): wait first.
+        self.order.reported.fetch_max(self.n + 1, Ordering::SeqCst);
+        self.order.next.notify_waiters();
     }
 }
 
@@ -74,7 +91,7 @@ async fn follow(
         Ok(s) => s,
         Err(e) => Err(format!("cannot start the process: {e}")),
     };
-    turn.come().await;
+    turn.wait_for_earlier().await;
     let (mut child, reader, log) = match spawned {
         Ok(s) => s,
         Err(reason) => {
@@ -234,7 +251,7 @@ mod tests {
 
     async fn reports(l: Launch) -> Vec<Report> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        start(l, move |r| {
+        Starter::default().start(l, move |r| {
             let _ = tx.send(r);
         });
         let mut got = vec![];

@@ -19,7 +19,7 @@ use crate::proto::{PaneLaunch, Request};
 
 /// Why a report did not get through.
 #[derive(Debug, thiserror::Error)]
-pub enum LinkError {
+pub enum LineError {
     /// The daemon answered no: it does not take this wrapper's reports for the task (it ended
     /// it already, or never gave this wrapper the task).
     #[error("the daemon refused: {0}")]
@@ -32,15 +32,15 @@ pub enum LinkError {
 /// The wrapper's line to the daemon. It is implemented by the client (`client::PaneLink`), so
 /// the runner does not depend on the client that starts daemons through it.
 #[allow(async_fn_in_trait, reason = "used on one single-threaded runtime, never boxed")]
-pub trait Link: Sized {
+pub trait DaemonLine: Sized {
     /// Connects to the daemon at `socket` (an error when none answers).
     async fn connect(socket: &Path) -> Result<Self>;
     /// Takes on task `task_id` with the token the daemon gave this wrapper; the daemon answers
     /// with what to run (nothing, to a wrapper reporting in again after a restart).
     async fn attach(&mut self, task_id: &str, token: &str)
-    -> Result<Option<PaneLaunch>, LinkError>;
+    -> Result<Option<PaneLaunch>, LineError>;
     /// Sends one report (`pane_started`, `pane_output`, `pane_exited`).
-    async fn report(&mut self, report: Request) -> Result<(), LinkError>;
+    async fn report(&mut self, report: Request) -> Result<(), LineError>;
     /// Returns when the daemon has gone away (it is restarting).
     async fn lost(&mut self);
 }
@@ -58,7 +58,7 @@ const DRAIN_QUIET: Duration = Duration::from_millis(150);
 /// And never longer than this in all.
 const DRAIN_MAX: Duration = Duration::from_secs(2);
 
-async fn connect<L: Link>(socket: &Path) -> L {
+async fn connect<L: DaemonLine>(socket: &Path) -> L {
     loop {
         match L::connect(socket).await {
             Ok(c) => return c,
@@ -79,7 +79,7 @@ pub fn take_token(path: &Path) -> Option<String> {
 }
 
 /// `paneherd pane-run`: runs task `task_id`'s agent in this pane. Returns the exit code.
-pub fn run_wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> i32 {
+pub fn run_wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> i32 {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -170,7 +170,7 @@ impl Log<'_> {
     }
 }
 
-async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<()> {
+async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Result<()> {
     let mut client: L = connect(socket).await;
     let launch = client
         .attach(task_id, token)
@@ -402,11 +402,11 @@ async fn wrapper<L: Link>(socket: &Path, task_id: &str, token: &str) -> Result<(
             Ok(()) => break,
             // This daemon took the end from what was written down, or does not know the
             // task: nothing more to tell.
-            Err(LinkError::Refused(e)) => {
+            Err(LineError::Refused(e)) => {
                 tracing::debug!(error = %e, "the end was not taken");
                 break;
             }
-            Err(LinkError::Gone(_)) => {
+            Err(LineError::Gone(_)) => {
                 let (c, refused) = reattach(socket, task_id, token).await;
                 client = c;
                 done = refused;
@@ -455,7 +455,7 @@ fn reads_its_terminal(agent: u32) -> bool {
 }
 
 /// Tells the daemon, when it is there, that the agent waits for input or works again.
-async fn tell<L: Link>(
+async fn tell<L: DaemonLine>(
     link: &mut Option<L>,
     task_id: &str,
     token: &str,
@@ -496,18 +496,18 @@ fn own_pane() -> Option<String> {
 /// Connects to the (next) daemon and reports in as this task's wrapper; says whether that
 /// daemon refused (it does not run the task any more: it ended it from what was written down,
 /// or lost it).
-async fn reattach<L: Link>(socket: &Path, task_id: &str, token: &str) -> (L, bool) {
+async fn reattach<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> (L, bool) {
     tokio::time::sleep(RETRY).await;
     loop {
         let mut client: L = connect(socket).await;
         // The answer (what to run) is known already.
         match client.attach(task_id, token).await {
             Ok(_) => return (client, false),
-            Err(LinkError::Refused(e)) => {
+            Err(LineError::Refused(e)) => {
                 tracing::debug!(error = %e, "re-attach refused");
                 return (client, true);
             }
-            Err(LinkError::Gone(_)) => tokio::time::sleep(RETRY).await,
+            Err(LineError::Gone(_)) => tokio::time::sleep(RETRY).await,
         }
     }
 }

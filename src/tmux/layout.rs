@@ -3,7 +3,29 @@
 //! a column of cells one above the other (`[…]`), with a one-cell border between neighbours.
 //! Pure: tested without tmux.
 
-use super::planner::Rect;
+/// A pane's cell rectangle in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    pub x: u16,
+    pub y: u16,
+    pub w: u16,
+    pub h: u16,
+}
+
+impl Rect {
+    pub fn right(self) -> u32 {
+        self.x as u32 + self.w as u32
+    }
+    pub fn bottom(self) -> u32 {
+        self.y as u32 + self.h as u32
+    }
+    pub fn overlaps(self, o: Rect) -> bool {
+        (self.x as u32) < o.right()
+            && (o.x as u32) < self.right()
+            && (self.y as u32) < o.bottom()
+            && (o.y as u32) < self.bottom()
+    }
+}
 
 /// A cell of a window's layout.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,7 @@
 //! 10 rows), then the agents on the other side of it (below instead of beside, or beside instead
 //! of below) — and keeps the first that shows enough, else the one that shows the most.
 
-use super::layout::Cell;
+use super::layout::{Cell, Rect};
 pub use crate::config::tmux::{Geometry, LayoutKind};
 
 /// The narrowest main pane an adapting layout makes: the dashboard works from 80 columns.
@@ -56,30 +56,6 @@ impl Fallback {
             Fallback::Below(Some(h)) => format!("agents below the main pane of {h} rows"),
             Fallback::Beside(w) => format!("agents beside the main pane of {w} columns"),
         }
-    }
-}
-
-/// A pane's cell rectangle in the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rect {
-    pub x: u16,
-    pub y: u16,
-    pub w: u16,
-    pub h: u16,
-}
-
-impl Rect {
-    fn right(self) -> u32 {
-        self.x as u32 + self.w as u32
-    }
-    fn bottom(self) -> u32 {
-        self.y as u32 + self.h as u32
-    }
-    pub fn overlaps(self, o: Rect) -> bool {
-        (self.x as u32) < o.right()
-            && (o.x as u32) < self.right()
-            && (self.y as u32) < o.bottom()
-            && (o.y as u32) < self.bottom()
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::Offset;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::form::{Form, FormOutcome};
-pub use super::list::{Group, Row};
+pub use super::rows::{Group, Row};
 use super::viewer::Outcome;
 pub use super::viewer::OutputView;
 use crate::config::keys::{Command, Keymap, Place};
@@ -118,7 +118,7 @@ pub enum Daemon {
 
 /// What `update` asks the runtime to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
+pub enum UiEffect {
     Cancel(Vec<String>),
     CancelAll,
     Retry(String),
@@ -212,7 +212,7 @@ impl App {
         }
     }
 
-    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+    pub fn update(&mut self, action: Action) -> Vec<UiEffect> {
         match action {
             Action::Key(k) => self.key(k),
             Action::Mouse(m) => self.mouse(m),
@@ -223,15 +223,15 @@ impl App {
             Action::Loaded(tasks) => {
                 self.tasks.clear();
                 self.order = Default::default();
-                let mut fx: Vec<Effect> = tasks
+                let mut fx: Vec<UiEffect> = tasks
                     .iter()
-                    .filter_map(|t| WorktreeRef::of(t).map(Effect::FetchWorktree))
+                    .filter_map(|t| WorktreeRef::of(t).map(UiEffect::FetchWorktree))
                     .collect();
                 for t in tasks {
                     self.put(t);
                 }
                 fx.extend(self.keep_selection_valid());
-                fx.push(Effect::FetchGroups);
+                fx.push(UiEffect::FetchGroups);
                 fx
             }
             Action::Event(ev) => self.event(ev),
@@ -290,16 +290,16 @@ impl App {
     }
 
     /// Reads a worktree task's worktree again (its output showed it at work, or it changed).
-    fn refresh_worktree(&self, id: &str) -> Vec<Effect> {
+    fn refresh_worktree(&self, id: &str) -> Vec<UiEffect> {
         let t = self.tasks.get(id);
         match t.filter(|t| t.worktree.is_some()).and_then(WorktreeRef::of) {
             Some(w) => {
-                let mut fx = vec![Effect::FetchWorktree(w.clone())];
+                let mut fx = vec![UiEffect::FetchWorktree(w.clone())];
                 if let Mode::Output(v) = &self.mode
                     && v.diff
                     && v.id == id
                 {
-                    fx.push(Effect::FetchDiff(w));
+                    fx.push(UiEffect::FetchDiff(w));
                 }
                 fx
             }
@@ -307,7 +307,7 @@ impl App {
         }
     }
 
-    fn event(&mut self, ev: Event) -> Vec<Effect> {
+    fn event(&mut self, ev: Event) -> Vec<UiEffect> {
         match ev {
             Event::TaskCreated { task } | Event::TaskChanged { task } => {
                 let id = task.id.clone();
@@ -321,22 +321,22 @@ impl App {
                     fx.extend(self.refresh_worktree(&id));
                 }
                 if status_changed {
-                    fx.push(Effect::FetchGroups);
+                    fx.push(UiEffect::FetchGroups);
                     if self.selected.as_ref() == Some(&id) {
-                        fx.push(Effect::FetchDetail(id));
+                        fx.push(UiEffect::FetchDetail(id));
                     }
                 }
                 fx
             }
-            Event::Lagged { .. } => vec![Effect::Reload],
+            Event::Lagged { .. } => vec![UiEffect::Reload],
             Event::DaemonStopping => {
                 self.daemon = Daemon::Stopped;
                 vec![]
             }
-            Event::PanesChanged => vec![Effect::FetchGroups],
+            Event::PanesChanged => vec![UiEffect::FetchGroups],
             Event::ConfigReloaded { error } => {
                 self.config_error = error;
-                vec![Effect::FetchGroups]
+                vec![UiEffect::FetchGroups]
             }
             Event::Output { id, at, .. } => {
                 if let Some(t) = self.tasks.get_mut(&id) {
@@ -353,20 +353,20 @@ impl App {
                 if let Mode::Output(v) = &self.mode
                     && v.id == id
                 {
-                    fx.push(Effect::FetchOutput(id));
+                    fx.push(UiEffect::FetchOutput(id));
                     return fx;
                 }
                 if self.selected.as_ref() == Some(&id) {
-                    fx.push(Effect::FetchDetail(id));
+                    fx.push(UiEffect::FetchDetail(id));
                 }
                 fx
             }
         }
     }
 
-    fn mouse(&mut self, m: MouseEvent) -> Vec<Effect> {
+    fn mouse(&mut self, m: MouseEvent) -> Vec<UiEffect> {
         if !matches!(self.mode, Mode::Normal) {
-            let height = super::view::output_inner(self.size.0, self.size.1).height as usize;
+            let height = super::geometry::output_inner(self.size.0, self.size.1).height as usize;
             if let Mode::Output(v) = &mut self.mode {
                 match m.kind {
                     MouseEventKind::ScrollDown => v.scroll_by(3, height),
@@ -381,11 +381,11 @@ impl App {
             MouseEventKind::ScrollUp => self.move_by(-1),
             MouseEventKind::Down(_) => {
                 // The list's first row is its column line.
-                let inner = super::view::list_inner(
+                let inner = super::geometry::list_inner(
                     self.size.0,
                     self.size.1,
                     self.list_wants(),
-                    self.footer_rows(self.size.0),
+                    super::geometry::footer_rows(self.message.as_deref(), self.size.0),
                 );
                 let height = inner.height.saturating_sub(1);
                 let row =
@@ -403,7 +403,7 @@ impl App {
         }
     }
 
-    fn key(&mut self, k: KeyEvent) -> Vec<Effect> {
+    fn key(&mut self, k: KeyEvent) -> Vec<UiEffect> {
         if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
             self.quit = true;
             return vec![];
@@ -430,13 +430,13 @@ impl App {
             }
             Mode::Confirm(c) => match self.keymap.command(Place::Confirm, &k) {
                 Some(Command::Yes) => match c {
-                    Confirm::Cancel(id) => vec![Effect::Cancel(vec![id])],
-                    Confirm::CancelAll(_) => vec![Effect::CancelAll],
+                    Confirm::Cancel(id) => vec![UiEffect::Cancel(vec![id])],
+                    Confirm::CancelAll(_) => vec![UiEffect::CancelAll],
                     Confirm::Merge(id) => {
-                        self.worktree_of(&id).map(Effect::Merge).into_iter().collect()
+                        self.worktree_of(&id).map(UiEffect::Merge).into_iter().collect()
                     }
                     Confirm::Discard(id) => {
-                        self.worktree_of(&id).map(Effect::Discard).into_iter().collect()
+                        self.worktree_of(&id).map(UiEffect::Discard).into_iter().collect()
                     }
                 },
                 _ => {
@@ -449,7 +449,7 @@ impl App {
                 }
             },
             Mode::Output(mut v) => {
-                let page = super::view::output_inner(self.size.0, self.size.1).height as usize;
+                let page = super::geometry::output_inner(self.size.0, self.size.1).height as usize;
                 if v.key(&self.keymap, k, page) == Outcome::Open {
                     self.mode = Mode::Output(v);
                 }
@@ -466,7 +466,7 @@ impl App {
                     self.mode = Mode::NewTask(form);
                     vec![]
                 }
-                FormOutcome::Submit(spec) => vec![Effect::Submit(spec)],
+                FormOutcome::Submit(spec) => vec![UiEffect::Submit(spec)],
             },
         }
     }
@@ -486,7 +486,7 @@ impl App {
         })
     }
 
-    fn normal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+    fn normal_key(&mut self, k: KeyEvent) -> Vec<UiEffect> {
         // PageUp / PageDown scroll the detail's output; Esc clears a kept filter.
         let page = (self.size.1 as usize / 3).max(1);
         match k.code {
@@ -513,11 +513,11 @@ impl App {
             Command::First => self.move_by(isize::MIN / 2),
             Command::Last => self.move_by(isize::MAX / 2),
             Command::NextGroup => self.next_group(),
-            Command::Focus => sel.map(|id| vec![Effect::Focus(id)]).unwrap_or_default(),
+            Command::Focus => sel.map(|id| vec![UiEffect::Focus(id)]).unwrap_or_default(),
             Command::Output => match sel {
                 Some(id) => {
                     self.mode = Mode::Output(OutputView::new(id.clone()));
-                    vec![Effect::FetchOutput(id)]
+                    vec![UiEffect::FetchOutput(id)]
                 }
                 None => vec![],
             },
@@ -540,7 +540,7 @@ impl App {
                 }
                 vec![]
             }
-            Command::Retry => sel.map(|id| vec![Effect::Retry(id)]).unwrap_or_default(),
+            Command::Retry => sel.map(|id| vec![UiEffect::Retry(id)]).unwrap_or_default(),
             Command::New => {
                 self.mode = Mode::NewTask(Box::new(Form::new(self.targets.clone())));
                 vec![]
@@ -553,13 +553,13 @@ impl App {
                     self.layouts.iter().position(|l| *l == self.layout).map(|i| i + 1).unwrap_or(0);
                 let next = self.layouts[i % self.layouts.len()].clone();
                 self.layout = next.clone();
-                vec![Effect::SetLayout(next)]
+                vec![UiEffect::SetLayout(next)]
             }
             Command::Filter => {
                 self.mode = Mode::Filter;
                 vec![]
             }
-            Command::CopyId => sel.map(|id| vec![Effect::Copy(id)]).unwrap_or_default(),
+            Command::CopyId => sel.map(|id| vec![UiEffect::Copy(id)]).unwrap_or_default(),
             Command::HideOld => {
                 self.hide_old = !self.hide_old;
                 self.keep_selection_valid()
@@ -574,7 +574,7 @@ impl App {
                     v.diff = true;
                     v.follow = false;
                     self.mode = Mode::Output(v);
-                    vec![Effect::FetchDiff(w)]
+                    vec![UiEffect::FetchDiff(w)]
                 }
                 Err(why) => {
                     self.message = Some(why);
@@ -610,7 +610,7 @@ impl App {
             }
             Command::StartDaemon if self.daemon == Daemon::Stopped => {
                 self.message = Some("starting the daemon…".into());
-                vec![Effect::StartDaemon]
+                vec![UiEffect::StartDaemon]
             }
             // The output viewer's and the confirmation's (`Place::List` never gives them).
             _ => vec![],

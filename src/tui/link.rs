@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
-use super::app::{Action, Detail, Effect, WorktreeInfo, WorktreeRef};
+use super::app::{Action, Detail, UiEffect, WorktreeInfo, WorktreeRef};
 use crate::client::Client;
 use crate::core::task::{Task, TmuxOrigin};
 use crate::paths::Paths;
@@ -67,7 +67,7 @@ impl Link {
 pub struct Effects {
     paths: Paths,
     tx: mpsc::UnboundedSender<Action>,
-    fetches: mpsc::UnboundedSender<Effect>,
+    fetches: mpsc::UnboundedSender<UiEffect>,
     /// Worktrees being read, and whether to read one again when done.
     reading: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, bool>>>,
 }
@@ -83,11 +83,11 @@ impl Effects {
     /// status) one after another on one kept connection; anything else as a request on a
     /// connection of its own, so that a slow one (a cancel waits for the process to stop) holds up
     /// nothing. Results come back as actions. No effect starts a daemon: a stopped daemon is
-    /// started again only when the user asks (`Effect::StartDaemon`, run by the loop).
-    pub fn run_effects(&self, fx: Vec<Effect>) {
+    /// started again only when the user asks (`UiEffect::StartDaemon`, run by the loop).
+    pub fn run_effects(&self, fx: Vec<UiEffect>) {
         let (paths, tx) = (&self.paths, &self.tx);
         for effect in fx {
-            if let Effect::Copy(text) = &effect {
+            if let UiEffect::Copy(text) = &effect {
                 use base64::Engine as _;
                 let b64 = base64::engine::general_purpose::STANDARD.encode(text);
                 let mut out = std::io::stdout();
@@ -109,11 +109,11 @@ impl Effects {
             }
             // git's work: on blocking threads, one read of a worktree at a time (asked again
             // while one runs: once more after it).
-            if let Effect::FetchWorktree(w) = effect {
+            if let UiEffect::FetchWorktree(w) = effect {
                 self.read_worktree(w);
                 continue;
             }
-            if let Effect::FetchDiff(w) = &effect {
+            if let UiEffect::FetchDiff(w) = &effect {
                 let (w, tx) = (w.clone(), tx.clone());
                 tokio::task::spawn_blocking(move || {
                     let text = crate::worktree::state::diff(&w.path, &w.base, false, false)
@@ -124,7 +124,7 @@ impl Effects {
             }
             if matches!(
                 effect,
-                Effect::FetchDetail(_) | Effect::FetchOutput(_) | Effect::FetchGroups
+                UiEffect::FetchDetail(_) | UiEffect::FetchOutput(_) | UiEffect::FetchGroups
             ) {
                 let _ = self.fetches.send(effect);
                 continue;
@@ -217,7 +217,7 @@ async fn change_worktree(c: &mut Client, w: WorktreeRef, merge: bool) -> Result<
 /// Runs fetches in order on one connection, made again when it breaks (no daemon is started).
 async fn fetcher(
     paths: Paths,
-    mut rx: mpsc::UnboundedReceiver<Effect>,
+    mut rx: mpsc::UnboundedReceiver<UiEffect>,
     tx: mpsc::UnboundedSender<Action>,
 ) {
     let mut conn: Option<Client> = None;
@@ -256,45 +256,45 @@ fn own_pane() -> Option<TmuxOrigin> {
 
 async fn run_effect(
     c: &mut Client,
-    effect: Effect,
+    effect: UiEffect,
     tx: &mpsc::UnboundedSender<Action>,
 ) -> Result<()> {
     match effect {
-        Effect::FetchDetail(id) => {
+        UiEffect::FetchDetail(id) => {
             let text = output_text(c, &id, false).await?;
             let _ = tx.send(Action::Detail(Detail { id, text }));
         }
-        Effect::FetchOutput(id) => {
+        UiEffect::FetchOutput(id) => {
             // All of it: the result of an ended task, everything so far of a running one.
             let text = output_text(c, &id, true).await?;
             let _ = tx.send(Action::FullOutput(id, text));
         }
-        Effect::FetchGroups => {
+        UiEffect::FetchGroups => {
             let s: StatusData = c.request(Request::Status { main: own_pane() }).await?;
             let _ = tx.send(Action::Status(Box::new(s)));
         }
-        Effect::Cancel(ids) => {
+        UiEffect::Cancel(ids) => {
             let done: Vec<Task> = c.request(Request::Cancel { ids, all: false }).await?;
             let names: Vec<String> =
                 done.iter().map(|t| format!("{} {}", t.id, t.status)).collect();
             let _ = tx.send(Action::Message(names.join(", ")));
         }
-        Effect::CancelAll => {
+        UiEffect::CancelAll => {
             let done: Vec<Task> = c.request(Request::Cancel { ids: vec![], all: true }).await?;
             let _ = tx.send(Action::Message(format!("cancelled {} tasks", done.len())));
         }
-        Effect::Retry(id) => {
+        UiEffect::Retry(id) => {
             let t: Task =
                 c.request(Request::Retry { id, env: Some(crate::paths::client_env()) }).await?;
             let _ = tx.send(Action::Message(format!("retrying as {}", t.id)));
         }
-        Effect::Submit(mut spec) => {
+        UiEffect::Submit(mut spec) => {
             spec.client_cwd = std::env::current_dir().ok();
             spec.env = Some(crate::paths::client_env());
             let t: Task = c.request(Request::Submit { spec }).await?;
             let _ = tx.send(Action::Message(format!("submitted {}", t.id)));
         }
-        Effect::Focus(id) => {
+        UiEffect::Focus(id) => {
             let t: Task = c.request(Request::Focus { id }).await?;
             let _ = tx.send(Action::Message(format!(
                 "{} is in pane {}",
@@ -302,25 +302,27 @@ async fn run_effect(
                 t.pane_id.unwrap_or_default()
             )));
         }
-        Effect::SetLayout(name) => {
+        UiEffect::SetLayout(name) => {
             c.request_raw(Request::SetLayout { name: name.clone(), main: own_pane() }).await?;
             let _ = tx.send(Action::Message(format!("layout {name}")));
         }
-        Effect::Reload => {
+        UiEffect::Reload => {
             let tasks: Vec<Task> =
                 c.request(Request::List { filter: ListFilter::default() }).await?;
             let _ = tx.send(Action::Loaded(tasks));
         }
-        Effect::Merge(w) => {
+        UiEffect::Merge(w) => {
             let said = change_worktree(c, w, true).await?;
             let _ = tx.send(Action::Message(said));
         }
-        Effect::Discard(w) => {
+        UiEffect::Discard(w) => {
             let said = change_worktree(c, w, false).await?;
             let _ = tx.send(Action::Message(said));
         }
-        Effect::Copy(_) | Effect::StartDaemon | Effect::FetchWorktree(_) | Effect::FetchDiff(_) => {
-        }
+        UiEffect::Copy(_)
+        | UiEffect::StartDaemon
+        | UiEffect::FetchWorktree(_)
+        | UiEffect::FetchDiff(_) => {}
     }
     Ok(())
 }

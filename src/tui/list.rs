@@ -1,43 +1,10 @@
 //! The task list: three groups (pending, running, finished) each kept in display order as
 //! tasks change, the filters, which finished tasks fit, and moving the selection.
 
-use super::app::{App, Effect};
-use crate::core::task::{Task, TaskStatus};
+use super::app::{App, UiEffect};
+use super::rows::{Group, Row};
+use crate::core::task::Task;
 use crate::core::timefmt::Timestamp;
-
-/// The three groups of the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    Pending,
-    Running,
-    Finished,
-}
-
-impl Group {
-    pub fn of(s: TaskStatus) -> Group {
-        match s {
-            TaskStatus::Pending => Group::Pending,
-            TaskStatus::Running => Group::Running,
-            _ => Group::Finished,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Group::Pending => "Pending",
-            Group::Running => "Running",
-            Group::Finished => "Finished",
-        }
-    }
-}
-
-/// A line of the task list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Row {
-    Header(Group, usize),
-    Task(String),
-    /// Older finished tasks not shown (the list keeps running and pending ones in view).
-    More(usize),
-}
 
 impl App {
     /// A task's place in its group: pending by age, running by start, finished newest first.
@@ -102,11 +69,11 @@ impl App {
 
     /// The list's rows on this screen.
     pub fn list_rows(&self) -> usize {
-        super::view::list_inner(
+        super::geometry::list_inner(
             self.size.0,
             self.size.1,
             self.list_wants(),
-            self.footer_rows(self.size.0),
+            super::geometry::footer_rows(self.message.as_deref(), self.size.0),
         )
         .height as usize
     }
@@ -194,17 +161,17 @@ impl App {
     }
 
     /// Selects `id` and asks for its output.
-    pub(super) fn select(&mut self, id: Option<String>) -> Vec<Effect> {
+    pub(super) fn select(&mut self, id: Option<String>) -> Vec<UiEffect> {
         if id == self.selected {
             return vec![];
         }
         self.selected = id.clone();
         self.detail = None;
         self.detail_scroll = 0;
-        id.map(|i| vec![Effect::FetchDetail(i)]).unwrap_or_default()
+        id.map(|i| vec![UiEffect::FetchDetail(i)]).unwrap_or_default()
     }
 
-    pub(super) fn keep_selection_valid(&mut self) -> Vec<Effect> {
+    pub(super) fn keep_selection_valid(&mut self) -> Vec<UiEffect> {
         let valid =
             self.selected.as_ref().and_then(|s| self.tasks.get(s)).is_some_and(|t| self.shown(t));
         if valid {
@@ -214,7 +181,7 @@ impl App {
         self.select(first)
     }
 
-    pub(super) fn move_by(&mut self, delta: isize) -> Vec<Effect> {
+    pub(super) fn move_by(&mut self, delta: isize) -> Vec<UiEffect> {
         let cur = match &self.selected {
             Some(s) => self.ids_iter().position(|i| i == s).unwrap_or(0),
             None => 0,
@@ -240,7 +207,7 @@ impl App {
         }
     }
 
-    pub(super) fn next_group(&mut self) -> Vec<Effect> {
+    pub(super) fn next_group(&mut self) -> Vec<UiEffect> {
         let current = self.selected_task().map(|t| Group::of(t.status));
         let order = [Group::Pending, Group::Running, Group::Finished];
         let start = current.and_then(|g| order.iter().position(|x| *x == g)).unwrap_or(2);

@@ -1,5 +1,5 @@
 //! The dashboard's event loop: terminal input, the daemon's event stream and the results of
-//! requests all become `Action`s; `update` returns `Effect`s, run as requests (`link`). A frame
+//! requests all become `Action`s; `update` returns `UiEffect`s, run as requests (`link`). A frame
 //! is drawn only when something changed (at most one per 16 ms), plus once a second while tasks
 //! run (elapsed times, output ages), never on a fixed frame loop. When the daemon goes away
 //! unasked the loop connects again by itself; after `daemon stop` it waits to be asked.
@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::app::{Action, App, Daemon, Effect};
+use super::app::{Action, App, Daemon, UiEffect};
 use super::link::{Effects, Link};
 use super::theme::light_terminal;
 use crate::config::Config;
@@ -127,7 +127,7 @@ async fn main_loop(paths: Paths, origin: Option<TmuxOrigin>) -> Result<()> {
             let urgent = !matches!(a, Action::Event(Event::Output { .. }));
             let fx = app.update(a);
             for f in &fx {
-                if *f == Effect::StartDaemon && link.is_none() {
+                if *f == UiEffect::StartDaemon && link.is_none() {
                     let (paths, origin, back, tx) =
                         (paths.clone(), origin.clone(), relinked_tx.clone(), tx.clone());
                     tokio::spawn(async move {

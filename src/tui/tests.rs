@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::app::{Action, App, Confirm, Detail, Effect, Mode, Row};
+use super::app::{Action, App, Confirm, Detail, Mode, Row, UiEffect};
 use crate::config::keys::Keymap;
 use crate::core::limits::GroupUsage;
 use crate::core::task::{Task, TaskStatus};
@@ -85,7 +85,7 @@ fn navigation_across_groups() {
         let fx = app.update(action);
         assert_eq!(app.selected.as_deref(), Some(want), "step {i}");
         if !fx.is_empty() {
-            assert_eq!(fx, vec![Effect::FetchDetail(want.to_string())], "step {i}");
+            assert_eq!(fx, vec![UiEffect::FetchDetail(want.to_string())], "step {i}");
         }
     }
 }
@@ -101,7 +101,7 @@ fn cancel_asks_first_and_only_yes_cancels() {
     assert!(matches!(app.mode, Mode::Normal));
     assert_eq!(app.message.as_deref(), Some("not cancelled"));
     app.update(key('c'));
-    assert_eq!(app.update(key('y')), vec![Effect::Cancel(vec!["running-one".into()])]);
+    assert_eq!(app.update(key('y')), vec![UiEffect::Cancel(vec!["running-one".into()])]);
     // An ended task cannot be cancelled.
     app.update(key('G'));
     app.update(key('c'));
@@ -110,7 +110,7 @@ fn cancel_asks_first_and_only_yes_cancels() {
     // Cancel all says how many.
     app.update(key('C'));
     assert!(matches!(app.mode, Mode::Confirm(Confirm::CancelAll(3))));
-    assert_eq!(app.update(key('y')), vec![Effect::CancelAll]);
+    assert_eq!(app.update(key('y')), vec![UiEffect::CancelAll]);
 }
 
 #[test]
@@ -140,8 +140,8 @@ fn events_move_tasks_between_groups() {
     let mut t = task("pending-one", TaskStatus::Running, 200);
     t.started_at = Some(t0() + Duration::seconds(250));
     let fx = app.update(Action::Event(Event::TaskChanged { task: Box::new(t) }));
-    assert!(fx.contains(&Effect::FetchGroups));
-    assert!(fx.contains(&Effect::FetchDetail("pending-one".into())), "the selected one changed");
+    assert!(fx.contains(&UiEffect::FetchGroups));
+    assert!(fx.contains(&UiEffect::FetchDetail("pending-one".into())), "the selected one changed");
     assert_eq!(app.group(super::app::Group::Running).len(), 2);
     let created = task("brand-new", TaskStatus::Pending, 299);
     app.update(Action::Event(Event::TaskCreated { task: Box::new(created) }));
@@ -171,7 +171,7 @@ fn new_task_form_submits_a_spec() {
         app.update(key(c));
     }
     let fx = app.update(ctrl_s);
-    let [Effect::Submit(spec)] = fx.as_slice() else { panic!("{fx:?}") };
+    let [UiEffect::Submit(spec)] = fx.as_slice() else { panic!("{fx:?}") };
     assert_eq!(spec.prompt, "line one\nline two");
     assert_eq!(spec.title.as_deref(), Some("my title"));
     assert_eq!(spec.category.as_deref(), Some("quick"));
@@ -182,10 +182,10 @@ fn new_task_form_submits_a_spec() {
 fn output_viewer_follows_the_output_until_scrolled_and_every_key_moves() {
     let mut app = mixed();
     app.update(Action::Resize(80, 24));
-    let page = super::view::output_inner(80, 24).height as usize;
+    let page = super::geometry::output_inner(80, 24).height as usize;
     app.update(key('j'));
     app.update(key('j')); // running-one
-    assert_eq!(app.update(key('o')), vec![Effect::FetchOutput("running-one".into())]);
+    assert_eq!(app.update(key('o')), vec![UiEffect::FetchOutput("running-one".into())]);
     let text = |n: usize| -> String { (0..n).map(|i| format!("line {i}\n")).collect() };
     app.update(Action::FullOutput("running-one".into(), text(100)));
     let first = |app: &App| match &app.mode {
@@ -196,7 +196,7 @@ fn output_viewer_follows_the_output_until_scrolled_and_every_key_moves() {
     // New output while following: still at the end; the viewer asks for it as it comes.
     let at = t0() + Duration::seconds(299);
     let fx = app.update(Action::Event(Event::Output { id: "running-one".into(), at, bytes: 9 }));
-    assert_eq!(fx, vec![Effect::FetchOutput("running-one".into())]);
+    assert_eq!(fx, vec![UiEffect::FetchOutput("running-one".into())]);
     app.update(Action::FullOutput("running-one".into(), text(120)));
     assert_eq!(first(&app), 120 - page);
     // Scrolled up: it stays where the user put it while output comes.
@@ -259,7 +259,7 @@ fn the_viewer_and_confirmation_keys_come_from_the_keymap_and_help_lists_them() {
     assert!(render(&app, 80, 24).contains("Cancel running-one? (Y/n)"));
     assert_eq!(app.update(key('y')), vec![], "y is not the binding any more");
     app.update(key('c'));
-    assert_eq!(app.update(key('Y')), vec![Effect::Cancel(vec!["running-one".into()])]);
+    assert_eq!(app.update(key('Y')), vec![UiEffect::Cancel(vec!["running-one".into()])]);
 }
 
 #[test]
@@ -318,10 +318,10 @@ fn a_long_message_is_shown_whole_on_as_many_footer_rows_as_it_needs() {
     for word in msg.split_whitespace() {
         assert!(bottom.contains(word), "{word:?} missing from the footer:\n{screen}");
     }
-    assert_eq!(app.footer_rows(80), 3, "{screen}");
+    assert_eq!(super::geometry::footer_rows(app.message.as_deref(), 80), 3, "{screen}");
     // The list's top is where it was; a short message takes one row.
     app.message = Some("not cancelled".into());
-    assert_eq!(app.footer_rows(80), 1);
+    assert_eq!(super::geometry::footer_rows(app.message.as_deref(), 80), 1);
 }
 
 #[test]
@@ -351,7 +351,7 @@ fn esc_clears_a_kept_filter() {
 #[test]
 fn pane_changes_refresh_the_header() {
     let mut app = mixed();
-    assert_eq!(app.update(Action::Event(Event::PanesChanged)), vec![Effect::FetchGroups]);
+    assert_eq!(app.update(Action::Event(Event::PanesChanged)), vec![UiEffect::FetchGroups]);
     let usage = |visible, hidden| crate::proto::PaneUsage {
         socket: "/s".into(),
         main_pane: "%0".into(),
@@ -476,7 +476,7 @@ fn a_daemon_stopped_on_purpose_is_started_again_only_when_asked() {
     app.update(Action::Daemon(Daemon::Lost));
     assert_eq!(app.daemon, Daemon::Stopped);
     assert!(render(&app, 160, 48).contains("the daemon was stopped: S starts it"));
-    assert_eq!(app.update(key('S')), vec![Effect::StartDaemon]);
+    assert_eq!(app.update(key('S')), vec![UiEffect::StartDaemon]);
     assert!(render(&app, 160, 48).contains("starting the daemon…"));
     // A fetch tried while it was down said so; once it is up again, that is no longer true.
     app.update(Action::Message("no paneherd daemon is running (socket /x)".into()));
@@ -533,14 +533,14 @@ fn worktree_tasks_show_their_changes_and_d_m_x_act_on_them() {
         Action::Event(Event::Output { id: "wt-busy".into(), at: t0(), bytes: 10 }),
     );
     assert!(
-        fx.iter().any(|f| matches!(f, Effect::FetchWorktree(w) if w.id == "wt-busy")),
+        fx.iter().any(|f| matches!(f, UiEffect::FetchWorktree(w) if w.id == "wt-busy")),
         "{fx:?}"
     );
     let fx = effects_of(
         &mut app,
         Action::Event(Event::Output { id: "running-one".into(), at: t0(), bytes: 10 }),
     );
-    assert!(!fx.iter().any(|f| matches!(f, Effect::FetchWorktree(_))), "not for other tasks");
+    assert!(!fx.iter().any(|f| matches!(f, UiEffect::FetchWorktree(_))), "not for other tasks");
 
     // d on a task without a worktree says so; on a worktree task opens its diff.
     app.selected = Some("running-one".into());
@@ -549,7 +549,7 @@ fn worktree_tasks_show_their_changes_and_d_m_x_act_on_them() {
     app.selected = Some("wt-done".into());
     let fx = app.update(key('d'));
     assert!(matches!(&app.mode, Mode::Output(v) if v.diff && v.id == "wt-done"));
-    assert!(matches!(fx.as_slice(), [Effect::FetchDiff(w)] if w.path.ends_with("wt-done")));
+    assert!(matches!(fx.as_slice(), [UiEffect::FetchDiff(w)] if w.path.ends_with("wt-done")));
     app.update(Action::Diff(
         "wt-done".into(),
         "diff --git a/f b/f\n@@ -1 +1 @@\n-old\n+new\n".into(),
@@ -563,7 +563,7 @@ fn worktree_tasks_show_their_changes_and_d_m_x_act_on_them() {
     assert!(matches!(&app.mode, Mode::Confirm(Confirm::Merge(id)) if id == "wt-done"));
     snapshot_both("worktree_merge_confirm", &mut app);
     let fx = app.update(key('y'));
-    assert!(matches!(fx.as_slice(), [Effect::Merge(w)] if w.branch == "wt-done"));
+    assert!(matches!(fx.as_slice(), [UiEffect::Merge(w)] if w.branch == "wt-done"));
     app.update(key('x'));
     assert!(matches!(&app.mode, Mode::Confirm(Confirm::Discard(id)) if id == "wt-done"));
     let fx = app.update(key('n'));

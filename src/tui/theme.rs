@@ -33,6 +33,22 @@ pub fn light_terminal(theme: crate::config::Theme) -> bool {
     }
 }
 
+/// Added and removed lines' colours (diff stats, the diff viewer): the terminal's own green and
+/// red on a dark background, darker shades of the 256-colour palette on a light one; none
+/// without colour.
+pub fn diff_style(color: bool, light: bool, added: bool) -> ratatui::style::Style {
+    use ratatui::style::{Color, Style};
+    if !color {
+        return Style::default();
+    }
+    Style::default().fg(match (added, light) {
+        (true, false) => Color::Green,
+        (true, true) => Color::Indexed(28),
+        (false, false) => Color::Red,
+        (false, true) => Color::Indexed(160),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1,12 +1,13 @@
 //! Drawing the dashboard: a pure function of the `App` (`impl Widget for &App`).
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
 use super::app::{App, Daemon, Mode, Row};
+use super::geometry::{footer_rows, parts};
 use crate::config::keys::{Command, Place};
 use crate::core::task::{Task, TaskStatus};
 use crate::core::text::fit;
@@ -14,38 +15,6 @@ use crate::core::timefmt::human_duration;
 
 mod overlays;
 use overlays::{confirm, form, help, output};
-
-/// Whether the detail panel goes beside the list (else below it).
-fn wide(area: Rect) -> bool {
-    area.width >= 110
-}
-
-/// The screen's parts: header, list, detail, footer.
-/// Header, list, detail, footer. `want`: the rows the list would show (its column line, group
-/// headers, the pending and running tasks): above the detail panel, the list takes them if it
-/// can, leaving the detail at least 6 rows.
-fn parts(area: Rect, want: usize, footer: u16) -> [Rect; 4] {
-    let outer = Layout::default()
-        .direction(Direction::Vertical)
-        .constraints([Constraint::Length(1), Constraint::Min(3), Constraint::Length(footer)])
-        .split(area);
-    let body = if wide(area) {
-        Layout::default()
-            .direction(Direction::Horizontal)
-            .constraints([Constraint::Percentage(62), Constraint::Percentage(38)])
-            .split(outer[1])
-    } else {
-        let h = outer[1].height;
-        let share = h * 55 / 100;
-        let wanted = u16::try_from(want + 2).unwrap_or(u16::MAX);
-        let list = wanted.clamp(share, h.saturating_sub(6).max(share));
-        Layout::default()
-            .direction(Direction::Vertical)
-            .constraints([Constraint::Length(list), Constraint::Min(0)])
-            .split(outer[1])
-    };
-    [outer[0], body[0], body[1], outer[2]]
-}
 
 /// The mark of a worktree task: `⎇`, or `wt` where the terminal may not have it — a locale
 /// that is not UTF-8, or `PANEHERD_ASCII=1` for a font without it.
@@ -62,66 +31,9 @@ fn branch_mark() -> &'static str {
     })
 }
 
-/// Where the task list is drawn on a `w`×`h` screen (inside its border; its first row is the
-/// column line), for a list that would show `want` rows.
-pub fn list_inner(w: u16, h: u16, want: usize, footer: u16) -> Rect {
-    Block::default().borders(Borders::ALL).inner(parts(Rect::new(0, 0, w, h), want, footer)[1])
-}
-
-/// The most rows a message in the footer takes (a longer one is cut there, and is in the
-/// daemon's log or the command's own output in full).
-const FOOTER_MAX_ROWS: usize = 4;
-
-/// The rows `text` takes when its words are wrapped at `width` columns (a word wider than
-/// the row is broken, as `Wrap` does).
-fn wrapped_rows(text: &str, width: usize) -> usize {
-    let width = width.max(1);
-    let (mut rows, mut used) = (1, 0);
-    for word in text.split(' ') {
-        let w = crate::core::text::width(word);
-        let need = if used == 0 { w } else { used + 1 + w };
-        if need <= width {
-            used = need;
-        } else {
-            rows += usize::from(used > 0);
-            rows += w.saturating_sub(1) / width;
-            used = if w == 0 { 0 } else { (w - 1) % width + 1 };
-        }
-    }
-    rows
-}
-
-impl App {
-    /// The footer's height on a screen `width` columns wide: one row, or as many as a long
-    /// message needs (up to `FOOTER_MAX_ROWS`), so that it is read whole, not cut at the edge.
-    pub fn footer_rows(&self, width: u16) -> u16 {
-        let rows = match &self.message {
-            Some(m) => wrapped_rows(&format!(" {m}"), usize::from(width)),
-            None => 1,
-        };
-        u16::try_from(rows.min(FOOTER_MAX_ROWS)).unwrap_or(1)
-    }
-}
-
-/// Where the output viewer's lines are drawn on a `w`×`h` screen.
-pub fn output_inner(w: u16, h: u16) -> Rect {
-    let body = Rect { x: 0, y: 1, width: w, height: h.saturating_sub(2) };
-    Block::default().borders(Borders::ALL).inner(body)
-}
-
-/// Status colours: the terminal's own bright ones on a dark background, darker shades of the
-/// 256-colour palette on a light one (where cyan and yellow fade into white).
-/// Added and removed lines' colours (diff stats, the diff viewer).
+/// Added and removed lines' colours (diff stats, the diff viewer), as the app draws.
 pub(super) fn diff_style(app: &App, added: bool) -> Style {
-    if !app.color {
-        return Style::default();
-    }
-    Style::default().fg(match (added, app.light) {
-        (true, false) => Color::Green,
-        (true, true) => Color::Indexed(28),
-        (false, false) => Color::Red,
-        (false, true) => Color::Indexed(160),
-    })
+    super::theme::diff_style(app.color, app.light, added)
 }
 
 /// A worktree task's marker and `+12 −3 in 4 files` (once read), as spans, and their width.
@@ -596,7 +508,7 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) {
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let [head, list_area, detail_area, foot] =
-            parts(area, self.list_wants(), self.footer_rows(area.width));
+            parts(area, self.list_wants(), footer_rows(self.message.as_deref(), area.width));
         header(self, head, buf);
         list(self, list_area, buf);
         detail(self, detail_area, buf);
@@ -614,22 +526,5 @@ impl Widget for &App {
             Mode::NewTask(f) => form(self, f, area, buf),
             Mode::Normal | Mode::Filter => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod wrap_tests {
-    use super::wrapped_rows;
-
-    #[test]
-    fn rows_are_counted_as_the_words_wrap() {
-        assert_eq!(wrapped_rows("", 10), 1);
-        assert_eq!(wrapped_rows("abc def", 7), 1);
-        assert_eq!(wrapped_rows("abc defg", 7), 2);
-        // A word wider than the row is broken over rows.
-        assert_eq!(wrapped_rows("abcdefghijklmnop", 5), 4);
-        assert_eq!(wrapped_rows("ab abcdefghij", 5), 3);
-        // Wide characters take two columns each.
-        assert_eq!(wrapped_rows("日本語 日本語", 6), 2);
     }
 }

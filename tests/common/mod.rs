@@ -33,12 +33,6 @@ impl Env {
         Env { dir, extra: vec![] }
     }
 
-    /// With short timeouts allowed (the test-only override).
-    pub fn short_timeouts(mut self) -> Env {
-        self.extra.push(("PANEHERD_TEST_SHORT_TIMEOUTS".into(), "1".into()));
-        self
-    }
-
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

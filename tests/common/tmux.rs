@@ -13,6 +13,15 @@ pub struct Tmux {
     pub sock: PathBuf,
 }
 
+/// A pane, as `list-panes` says.
+#[derive(Debug, Clone)]
+pub struct Pane {
+    pub window: String,
+    pub id: String,
+    pub w: u16,
+    pub h: u16,
+}
+
 impl Tmux {
     /// A server with one `w`×`h` session running `program` (a shell) with the environment
     /// `vars` set in it.
@@ -41,6 +50,21 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `paneherd run ARGS` as if typed in pane %0 of this server (with its `TMUX` and
+    /// `TMUX_PANE`); the id it printed.
+    pub fn run_from(&self, env: &Env, args: &[&str]) -> String {
+        let mut a = vec!["run"];
+        a.extend_from_slice(args);
+        let out = env
+            .cmd(&a)
+            .env("TMUX", format!("{},1,0", self.sock.display()))
+            .env("TMUX_PANE", "%0")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     pub fn keys(&self, keys: &[&str]) {
         let mut a = vec!["send-keys", "-t", "%0"];
         a.extend_from_slice(keys);
@@ -62,6 +86,50 @@ impl Tmux {
         .lines()
         .map(str::to_string)
         .collect()
+    }
+
+    /// Every pane of the server.
+    pub fn pane_list(&self) -> Vec<Pane> {
+        self.run(&[
+            "list-panes",
+            "-a",
+            "-F",
+            "#{window_name}\t#{pane_id}\t#{pane_width}\t#{pane_height}",
+        ])
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Pane {
+                window: f[0].into(),
+                id: f[1].into(),
+                w: f[2].parse().unwrap(),
+                h: f[3].parse().unwrap(),
+            }
+        })
+        .collect()
+    }
+
+    /// The panes outside paneherd's overflow windows.
+    pub fn main_window(&self) -> Vec<Pane> {
+        self.pane_list().into_iter().filter(|p| !p.window.starts_with("paneherd-agents")).collect()
+    }
+
+    /// The panes in paneherd's overflow windows.
+    pub fn overflow(&self) -> Vec<Pane> {
+        self.pane_list().into_iter().filter(|p| p.window.starts_with("paneherd-agents")).collect()
+    }
+
+    /// Waits (polling tmux, in the test only) until `f` holds of the server.
+    pub fn until_panes(&self, what: &str, within: Duration, f: impl Fn(&Tmux) -> bool) {
+        let deadline = Instant::now() + within;
+        while !f(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for: {what}\npanes: {:#?}",
+                self.pane_list()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Waits (polling the screen, in the test only) until `f` holds; returns the screen.

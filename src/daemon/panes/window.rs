@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use anyhow::{Context, Result};
 
 use crate::tmux::adapter::{Decoration, PaneInfo, Tmux};
-use crate::tmux::layout::{self, Cell};
-use crate::tmux::planner::{self, BorderRow, Fallback, Geometry, Rect};
+use crate::tmux::layout::{self, Cell, Rect};
+use crate::tmux::planner::{self, BorderRow, Fallback, Geometry};
 
 /// The agents laid out beside one main pane.
 #[derive(Debug)]

@@ -172,9 +172,9 @@ pub(super) fn output(app: &App, v: &crate::tui::viewer::OutputView, area: Rect, 
                     if l.starts_with("+++") || l.starts_with("---") || l.starts_with("diff ") {
                         Style::default().add_modifier(Modifier::BOLD)
                     } else if l.starts_with('+') {
-                        super::diff_style(app, true)
+                        crate::tui::theme::diff_style(app.color, app.light, true)
                     } else if l.starts_with('-') {
-                        super::diff_style(app, false)
+                        crate::tui::theme::diff_style(app.color, app.light, false)
                     } else if l.starts_with("@@") && app.color {
                         Style::default().fg(ratatui::style::Color::Cyan)
                     } else {
