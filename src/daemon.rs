@@ -201,6 +201,9 @@ impl World for RealWorld {
     fn is_dir(&self, path: &std::path::Path) -> bool {
         path.is_dir()
     }
+    fn exists(&self, path: &std::path::Path) -> bool {
+        path.exists()
+    }
     fn find_program(
         &self,
         program: &str,

@@ -54,6 +54,8 @@ pub trait World: Send {
     /// A fresh secret that nobody can guess (a pane wrapper's token).
     fn secret(&mut self) -> String;
     fn is_dir(&self, path: &std::path::Path) -> bool;
+    /// Whether a file is there (a task's log: made when its process is started).
+    fn exists(&self, path: &std::path::Path) -> bool;
     /// Finds `program` as a process with `PATH` = `path` in `cwd` would, or says why not.
     fn find_program(
         &self,
@@ -298,6 +300,14 @@ impl Engine {
                         now,
                     ));
                     continue;
+                }
+                // Started by the last daemon, which stopped before it had recorded the start
+                // (a crash within moments of it): its log was made, so it ran and may still run.
+                // Never run a second time: recorded as lost, with what it printed, and whatever
+                // of it still runs is stopped (found by its environment).
+                TaskStatus::Pending if e.world.exists(&task.log_path) => {
+                    e.startup.insert(task.id.clone());
+                    fx.extend(e.lose_launched(&task));
                 }
                 TaskStatus::Pending => {
                     let group = limits.group_for(task.model.as_deref());

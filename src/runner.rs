@@ -204,6 +204,31 @@ pub fn stop_orphan(pid: u32, id: &str) {
     }
 }
 
+/// Stops every process of task `id` that a previous daemon left running without recording it:
+/// the process groups of those whose environment names the task, and its pane wrapper (so that
+/// its pane closes). Only this user's processes are readable, so only theirs are touched.
+pub fn stop_every_process_of(id: &str) {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return };
+    let me = std::process::id();
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        if runs_task(pid, id) {
+            tracing::warn!(task = %id, pid, "stopping a process of a task lost in a restart");
+            let group = nix::unistd::getpgid(Some(Pid::from_raw(pid as i32)))
+                .map(|g| g.as_raw() as u32)
+                .unwrap_or(pid);
+            signal_group(group, Signal::SIGTERM);
+        } else if is_wrapper_of(pid, id) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+        }
+    }
+}
+
 /// Runs an `on_finish` hook (argv, no shell), time-limited; failures are logged.
 pub async fn hook(argv: Vec<String>, timeout: std::time::Duration) {
     let empty = std::collections::BTreeMap::new();

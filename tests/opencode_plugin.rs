@@ -126,16 +126,16 @@ fn real_opencode_loads_the_installed_plugin() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut server = serve.spawn().unwrap();
+    // Ready once it lists its sessions (a request that makes nothing); then one session is
+    // made, with one request: a `POST /session` given up on while OpenCode was still starting
+    // would make a session all the same, and a second one would then not be the first.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let session: Value = loop {
-        if let Some(v) = post_session(port)
-            && v["id"].is_string()
-        {
-            break v;
-        }
+    while !http(port, "GET", "/session", 5).is_some_and(|v| v.is_array()) {
         assert!(std::time::Instant::now() < deadline, "opencode serve did not answer");
         std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    }
+    let session = http(port, "POST", "/session", 60).expect("POST /session");
+    assert!(session["id"].is_string(), "{session}");
     let sid = session["id"].as_str().unwrap().to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while env.task(&id)["session"] != sid.as_str() && std::time::Instant::now() < deadline {
@@ -146,19 +146,25 @@ fn real_opencode_loads_the_installed_plugin() {
     assert_eq!(env.task(&id)["session"], sid.as_str(), "the plugin reported the session");
 }
 
-/// `POST /session` to OpenCode's server (HTTP/1.1 by hand: no client needed on the machine).
-fn post_session(port: u16) -> Option<Value> {
+/// `METHOD PATH` to OpenCode's server, with an empty JSON body for a POST (HTTP/1.1 by hand:
+/// no client needed on the machine); the JSON it answered within `wait` seconds.
+fn http(port: u16, method: &str, path: &str, wait: u64) -> Option<Value> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
-    let req = "POST /session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-               Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+    s.set_read_timeout(Some(std::time::Duration::from_secs(wait))).ok()?;
+    let body = if method == "POST" { "{}" } else { "" };
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     s.write_all(req.as_bytes()).ok()?;
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw);
     let body = text.split_once("\r\n\r\n")?.1;
-    // The body may come chunked: the JSON object is between its first `{` and last `}`.
-    let json = &body[body.find('{')?..=body.rfind('}')?];
-    serde_json::from_str(json).ok()
+    // The body may come chunked: the JSON is between its first `{`/`[` and last `}`/`]`.
+    let start = body.find(['{', '['])?;
+    let end = body.rfind(['}', ']'])?;
+    serde_json::from_str(&body[start..=end]).ok()
 }

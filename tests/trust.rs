@@ -350,6 +350,17 @@ fn the_data_dir_and_every_file_in_it_are_private() {
 
 // ---- Part 5: an end while the daemon is down ---------------------------------------------
 
+/// Waits until task `id`'s record on disk says `status` (what a daemon killed now leaves).
+fn recorded(env: &Env, id: &str, status: &str) {
+    let file = env.data().join("tasks").join(format!("{id}.md"));
+    let line = format!("status = \"{status}\"");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !std::fs::read_to_string(&file).is_ok_and(|t| t.contains(&line)) {
+        assert!(Instant::now() < deadline, "{id} never recorded {status}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn kill9(env: &Env) {
     let pid = env.daemon_pid().expect("a daemon");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
@@ -373,6 +384,7 @@ fn pane_agents_that_end_while_no_daemon_runs_keep_their_results() {
         .collect();
     for id in &ids {
         env.wait_status(id, "running", Duration::from_secs(15));
+        recorded(&env, id, "running");
     }
     kill9(&env);
     // The agents end while no daemon runs; the next one comes 4 s later.
@@ -399,6 +411,8 @@ fn pane_agents_that_end_while_no_daemon_runs_keep_their_results() {
     let quick = tmux.run_from(&env, &["--agent", "shell", "--", "sleep 1; echo IMPORTANT RESULT"]);
     env.wait_status(&busy, "running", Duration::from_secs(15));
     env.wait_status(&quick, "running", Duration::from_secs(15));
+    recorded(&env, &busy, "running");
+    recorded(&env, &quick, "running");
     kill9(&env);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !marker.exists() {
@@ -416,10 +430,48 @@ fn pane_agents_that_end_while_no_daemon_runs_keep_their_results() {
     // And a running one is re-adopted as before (its agent still runs across the restart).
     let long = tmux.run_from(&env, &["--agent", "shell", "--", "sleep 3; echo survived"]);
     env.wait_status(&long, "running", Duration::from_secs(15));
+    recorded(&env, &long, "running");
     kill9(&env);
     env.ok(&["list"]);
     env.wait_status(&long, "completed", Duration::from_secs(15));
     assert_eq!(result_of(&env, &long), "survived");
+    env.stop_daemon();
+}
+
+/// A task the daemon started but had not yet recorded as started when it was killed (its
+/// record still says pending; its log was made) is never run a second time: the next daemon
+/// records it as lost with what it printed, and stops what of it still runs.
+#[test]
+fn a_task_started_moments_before_a_crash_is_not_run_twice() {
+    // One at a time: the task waits behind another, and stays pending when the daemon stops.
+    let env = Env::new(&config_with("[concurrency]\ndefault = 1\n"));
+    let first = env.submit(&["--agent", "shell", "--", "sleep 30"]);
+    env.wait_status(&first, "running", Duration::from_secs(10));
+    let id = env.submit(&["--agent", "shell", "--", "echo RAN-AGAIN"]);
+    assert_eq!(env.task(&id)["status"], "pending");
+    let log = PathBuf::from(env.task(&id)["log_path"].as_str().unwrap());
+    env.stop_daemon();
+    assert!(!log.exists(), "a pending task has no log yet");
+    // What the killed daemon left: a pending record, the log its process began, and the
+    // process itself (its environment names the task), in a group of its own.
+    std::fs::write(&log, "half of the work\n").unwrap();
+    let mut orphan = Command::new("setsid");
+    orphan.args(["sleep", "300"]).env("PANEHERD_TASK_ID", &id);
+    let mut orphan = orphan.spawn().unwrap();
+    env.ok(&["list"]);
+    let t = env.wait_status(&id, "error", Duration::from_secs(15));
+    let reason = t["reason"].as_str().unwrap_or("");
+    assert!(reason.starts_with("lost: the daemon stopped while it was starting it"), "{t:#}");
+    assert!(reason.contains(&format!("paneherd retry {id}")), "{reason}");
+    assert_eq!(result_of(&env, &id), "half of the work");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while orphan.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the process left running was not stopped");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("RAN-AGAIN"), "it ran a second time: {text}");
     env.stop_daemon();
 }
 
@@ -626,6 +678,7 @@ fn every_task_runs_in_its_submitters_environment() {
     // A pending task started by the next daemon still has its submitter's.
     let busy = env.submit(&["--agent", "shell", "--", "sleep 30"]);
     env.wait_status(&busy, "running", Duration::from_secs(10));
+    recorded(&env, &busy, "running");
     let out =
         env.cmd(&["run", "--agent", "shell", "--", show]).env("WHO", "waiter").output().unwrap();
     let waiting = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -941,6 +994,7 @@ fn the_claude_hook_fails_softly_on_bad_input_and_outlives_a_daemon_crash() {
     });
     let waiting = hook(&env, &input.to_string());
     std::thread::sleep(Duration::from_millis(500));
+    recorded(&env, &id, "running");
     kill9(&env);
     let out = waiting.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -222,7 +222,10 @@ impl Hub {
                     crate::engine::Signal::Kill => nix::sys::signal::Signal::SIGKILL,
                 },
             ),
-            Effect::StopOrphan { id, pid } => runner::stop_orphan(pid, &id),
+            Effect::StopOrphan { id, pid: Some(pid) } => runner::stop_orphan(pid, &id),
+            Effect::StopOrphan { id, pid: None } => {
+                tokio::task::spawn_blocking(move || runner::stop_every_process_of(&id));
+            }
             Effect::Collect { id, log, since } => {
                 let report = self.report();
                 tokio::task::spawn_blocking(move || {

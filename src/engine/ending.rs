@@ -435,7 +435,7 @@ impl Engine {
     pub(super) fn lose(&mut self, task: &Task, now: Timestamp) -> Vec<Effect> {
         let mut fx = vec![];
         if let Some(pid) = task.pid {
-            fx.push(Effect::StopOrphan { id: task.id.clone(), pid });
+            fx.push(Effect::StopOrphan { id: task.id.clone(), pid: Some(pid) });
         }
         let run = Run {
             ended: Some(Outcome::Error {
@@ -452,5 +452,21 @@ impl Engine {
             since: task.started_at,
         });
         fx
+    }
+
+    /// A task the last daemon started but had not recorded as started when it stopped: lost
+    /// (its output so far collected as its result), its processes stopped wherever they are.
+    pub(super) fn lose_launched(&mut self, task: &Task) -> Vec<Effect> {
+        let reason = format!(
+            "lost: the daemon stopped while it was starting it (it is not run twice: `paneherd \
+             retry {}` runs it again)",
+            task.id
+        );
+        let ended = Some(Outcome::Error { exit_code: None, reason });
+        self.runs.insert(task.id.clone(), Run { ended, ..Default::default() });
+        vec![
+            Effect::StopOrphan { id: task.id.clone(), pid: None },
+            Effect::Collect { id: task.id.clone(), log: task.log_path.clone(), since: None },
+        ]
     }
 }

@@ -237,8 +237,9 @@ pub enum Effect {
     ForgetPane { id: String, tmux: TmuxSettings },
     /// Signal a task's process group.
     Signal { pid: u32, signal: Signal },
-    /// Stop a process a previous daemon left running, if it still runs task `id`.
-    StopOrphan { id: String, pid: u32 },
+    /// Stop a process a previous daemon left running, if it still runs task `id`; with no pid,
+    /// every process that runs it (its environment names it) and its pane wrapper.
+    StopOrphan { id: String, pid: Option<u32> },
     /// Read a task's result from its log, and the answer it wrote (`{answer_file}`) in the run
     /// that started at `since`: report `Collected`.
     Collect { id: String, log: PathBuf, since: Option<Timestamp> },

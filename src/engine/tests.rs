@@ -37,6 +37,10 @@ impl World for FakeWorld {
     fn is_dir(&self, _: &Path) -> bool {
         true
     }
+    fn exists(&self, path: &Path) -> bool {
+        // The logs of tasks named `launched…` were made (a previous daemon started them).
+        path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("launched"))
+    }
     fn find_program(&self, program: &str, _: Option<&str>, _: &Path) -> Result<PathBuf, String> {
         if program == "missing" {
             Err(format!("cannot start {program:?}: not found on PATH (is it installed?)"))
@@ -412,7 +416,7 @@ fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
     );
     let mut r = Harness { e, next_reply: 1, writes: vec![] };
     r.note(&fx);
-    assert!(fx.contains(&Effect::StopOrphan { id: "lost1".into(), pid: 42 }));
+    assert!(fx.contains(&Effect::StopOrphan { id: "lost1".into(), pid: Some(42) }));
     assert!(fx.iter().any(|f| matches!(f, Effect::Collect { id, .. } if id == "lost1")));
     assert!(fx.iter().any(
         |f| matches!(f, Effect::CheckAdoption { id, pane, .. } if id == "inpane" && pane == "%5")
@@ -867,4 +871,33 @@ fn a_waiting_task_whose_environment_is_gone_is_never_run_in_the_daemons() {
     let t = r.e.table.get("q1").unwrap();
     assert_eq!(t.status, TaskStatus::Error);
     assert!(t.reason.as_deref().unwrap().contains("paneherd retry q1"), "{:?}", t.reason);
+}
+
+#[test]
+fn a_task_started_just_before_a_crash_is_never_run_twice() {
+    // On disk it is still pending (the start was not recorded), but its log was made: it ran.
+    let ran =
+        Task::pending("launched1", "a", "p", "/w".into(), "/data/tasks/launched1.log".into(), t0());
+    let queued = Task::pending("q2", "a", "p", "/w".into(), "/data/tasks/q2.log".into(), t0());
+    let (e, fx) = Engine::new(
+        setup(),
+        Box::new(FakeWorld { n: 0, tokens: 0 }),
+        loaded(CONFIG),
+        history(vec![ran, queued]),
+        at(10.0),
+    );
+    let mut r = Harness { e, next_reply: 1, writes: vec![] };
+    r.note(&fx);
+    assert_eq!(launched(&fx), vec!["q2"], "only the task that never ran starts");
+    assert!(fx.contains(&Effect::StopOrphan { id: "launched1".into(), pid: None }));
+    assert!(!r.e.ready(), "clients wait until it is recorded");
+    r.input(
+        Input::Collected { id: "launched1".into(), result: Ok("half".into()), answer: None },
+        at(10.0),
+    );
+    r.flush(at(10.0));
+    assert!(r.e.ready());
+    let t = r.e.table.get("launched1").unwrap();
+    assert_eq!(t.status, TaskStatus::Error);
+    assert!(t.reason.as_deref().unwrap_or("").starts_with("lost: the daemon stopped while"));
 }

@@ -150,6 +150,13 @@ impl Drop for Env {
         if let Some(pid) = self.daemon_pid() {
             let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
         }
+        // A failed test's files (task records, logs, the daemon's log) kept to look at, when
+        // `PANEHERD_TEST_KEEP=1`.
+        if std::thread::panicking() && std::env::var_os("PANEHERD_TEST_KEEP").is_some() {
+            let Ok(spare) = tempfile::tempdir() else { return };
+            let failed = std::mem::replace(&mut self.dir, spare);
+            eprintln!("kept the failed test's files in {}", failed.keep().display());
+        }
     }
 }
 
