@@ -108,16 +108,25 @@ impl Harness {
     }
 
     fn configured(config: &str, history: crate::store::Loaded) -> Harness {
+        Harness::started(config, history, t0()).0
+    }
+
+    /// An engine that takes over `history` at `now`, and the effects of taking it over.
+    fn started(
+        config: &str,
+        history: crate::store::Loaded,
+        now: Timestamp,
+    ) -> (Harness, Vec<Effect>) {
         let (e, fx) = Engine::new(
             setup(),
             Box::new(FakeWorld { n: 0, tokens: 0 }),
             loaded(config),
             history,
-            t0(),
+            now,
         );
         let mut r = Harness { e, next_reply: 1, writes: vec![] };
         r.note(&fx);
-        r
+        (r, fx)
     }
 
     fn note(&mut self, fx: &[Effect]) {
@@ -407,15 +416,8 @@ fn running(id: &str, pane: Option<&str>) -> Task {
 fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
     let mut queued = Task::pending("q1", "a", "p", "/w".into(), "/data/tasks/q1.log".into(), t0());
     queued.limit_group = "stale-group".into();
-    let (e, fx) = Engine::new(
-        setup(),
-        Box::new(FakeWorld { n: 0, tokens: 0 }),
-        loaded(CONFIG),
-        history(vec![running("lost1", None), running("inpane", Some("%5")), queued]),
-        at(10.0),
-    );
-    let mut r = Harness { e, next_reply: 1, writes: vec![] };
-    r.note(&fx);
+    let history = history(vec![running("lost1", None), running("inpane", Some("%5")), queued]);
+    let (mut r, fx) = Harness::started(CONFIG, history, at(10.0));
     assert!(fx.contains(&Effect::StopOrphan { id: "lost1".into(), pid: Some(42) }));
     assert!(fx.iter().any(|f| matches!(f, Effect::Collect { id, .. } if id == "lost1")));
     assert!(fx.iter().any(
@@ -776,15 +778,7 @@ fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_ar
         secrets,
         ..Default::default()
     };
-    let (e, fx) = Engine::new(
-        setup(),
-        Box::new(FakeWorld { n: 0, tokens: 0 }),
-        loaded(CONFIG),
-        history,
-        at(10.0),
-    );
-    let mut r = Harness { e, next_reply: 1, writes: vec![] };
-    r.note(&fx);
+    let (mut r, fx) = Harness::started(CONFIG, history, at(10.0));
     let env = fx.iter().find_map(|f| match f {
         Effect::Launch { launch } if launch.task_id == "q1" => launch.base_env.clone(),
         _ => None,
@@ -857,15 +851,7 @@ fn a_waiting_task_whose_environment_is_gone_is_never_run_in_the_daemons() {
     let mut lost = Task::pending("q1", "a", "p", "/w".into(), "/data/tasks/q1.log".into(), t0());
     lost.env_kept = true;
     let plain = Task::pending("q2", "a", "p", "/w".into(), "/data/tasks/q2.log".into(), t0());
-    let (e, fx) = Engine::new(
-        setup(),
-        Box::new(FakeWorld { n: 0, tokens: 0 }),
-        loaded(CONFIG),
-        history(vec![lost, plain]),
-        at(1.0),
-    );
-    let mut r = Harness { e, next_reply: 1, writes: vec![] };
-    r.note(&fx);
+    let (mut r, fx) = Harness::started(CONFIG, history(vec![lost, plain]), at(1.0));
     assert_eq!(launched(&fx), vec!["q2"], "one submitted without an environment runs as before");
     r.flush(at(1.0));
     let t = r.e.table.get("q1").unwrap();
@@ -879,15 +865,7 @@ fn a_task_started_just_before_a_crash_is_never_run_twice() {
     let ran =
         Task::pending("launched1", "a", "p", "/w".into(), "/data/tasks/launched1.log".into(), t0());
     let queued = Task::pending("q2", "a", "p", "/w".into(), "/data/tasks/q2.log".into(), t0());
-    let (e, fx) = Engine::new(
-        setup(),
-        Box::new(FakeWorld { n: 0, tokens: 0 }),
-        loaded(CONFIG),
-        history(vec![ran, queued]),
-        at(10.0),
-    );
-    let mut r = Harness { e, next_reply: 1, writes: vec![] };
-    r.note(&fx);
+    let (mut r, fx) = Harness::started(CONFIG, history(vec![ran, queued]), at(10.0));
     assert_eq!(launched(&fx), vec!["q2"], "only the task that never ran starts");
     assert!(fx.contains(&Effect::StopOrphan { id: "launched1".into(), pid: None }));
     assert!(!r.e.ready(), "clients wait until it is recorded");
