@@ -109,6 +109,7 @@ while True:
                 f.write(b)
         except Exception:
             pass
+        f.write(b"<closed>")
     c.close()
 "#;
     let mut cmd = if as_nobody {
@@ -197,9 +198,21 @@ fn a_socket_of_another_user_gets_nothing() {
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("runs as uid 65534"), "{err}");
     assert!(!err.contains("  "), "one sentence, no gaps: {err}");
-    std::thread::sleep(Duration::from_millis(300));
-    let got = std::fs::read(&record).unwrap_or_default();
-    assert_eq!(String::from_utf8_lossy(&got), "<connection>", "connected, but sent nothing");
+    // The fake notes the end of each connection: wait for it rather than for a time, which a
+    // loaded machine can outlast.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let got = loop {
+        let got = std::fs::read(&record).unwrap_or_default();
+        if got.ends_with(b"<closed>") || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "<connection><closed>",
+        "connected, but sent nothing"
+    );
     assert!(!String::from_utf8_lossy(&got).contains(secret));
     drop(fake);
 
