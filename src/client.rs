@@ -138,11 +138,29 @@ fn check_data_dir(welcome: &Welcome, paths: &Paths) -> Result<(), ClientError> {
     )))
 }
 
+/// One line the daemon sent, for both clients (the one decoder of what the daemon sends, with
+/// `decode_data`). An event this client does not know (from a newer daemon) is a line with
+/// nothing in it, skipped, not an error.
+fn decode_line(line: &str) -> Result<ServerLine, ClientError> {
+    let line = line.trim_end();
+    serde_json::from_str(line).or_else(|e| {
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line) {
+            Ok(m) if m.contains_key("event") => Ok(ServerLine::default()),
+            _ => Err(ClientError::Protocol(format!("{e}: {line}"))),
+        }
+    })
+}
+
+/// A reply's data, as the type the request is answered with.
+fn decode_data<T: DeserializeOwned>(raw: &RawValue) -> Result<T, ClientError> {
+    serde_json::from_str(raw.get())
+        .map_err(|e| ClientError::Protocol(format!("unexpected reply data: {e}")))
+}
+
 /// The daemon's first line: its welcome, or why not.
 fn welcome_of(first: &str) -> Result<Welcome, ClientError> {
     let first = first.trim_end();
-    let parsed: ServerLine =
-        serde_json::from_str(first).map_err(|e| ClientError::Protocol(format!("{e}: {first}")))?;
+    let parsed = decode_line(first)?;
     if let Some(err) = parsed.error {
         return Err(ClientError::Daemon(err));
     }
@@ -245,7 +263,7 @@ impl Client {
             .next_line()
             .await?
             .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
-        serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))
+        decode_line(&line)
     }
 
     /// Sends a request and returns the raw JSON of its reply data.
@@ -309,8 +327,7 @@ impl Client {
             while got < n {
                 let line =
                     r.next_line().await?.ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
-                let msg: ServerLine = serde_json::from_str(&line)
-                    .map_err(|e| ClientError::Protocol(e.to_string()))?;
+                let msg = decode_line(&line)?;
                 if let Some(ev) = msg.event {
                     events.push(ev);
                     continue;
@@ -351,7 +368,7 @@ impl Client {
         request: Request,
     ) -> Result<T, ClientError> {
         let raw = self.request_raw(request).await?;
-        serde_json::from_str(raw.get()).map_err(|e| ClientError::Protocol(e.to_string()))
+        decode_data(&raw)
     }
 
     /// Subscribes to events; then call `next_event`.
@@ -369,13 +386,7 @@ impl Client {
             let Some(line) = self.reader.next_line().await? else {
                 return Ok(None);
             };
-            let v: serde_json::Value = match serde_json::from_str(&line) {
-                Ok(v) => v,
-                Err(e) => return Err(ClientError::Protocol(e.to_string())),
-            };
-            if let Some(ev) = v.get("event")
-                && let Ok(ev) = serde_json::from_value::<Event>(ev.clone())
-            {
+            if let Some(ev) = decode_line(&line)?.event {
                 return Ok(Some(ev));
             }
         }
@@ -422,5 +433,33 @@ impl crate::runner::pane::DaemonLine for PaneLink {
     async fn lost(&mut self) {
         // Events are not asked for, so anything but an error or the end is skipped.
         while let Ok(Some(_)) = self.0.next_event().await {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_line_the_daemon_sends_has_one_decoder() {
+        // A reply, typed by what the request is answered with.
+        let l = decode_line(
+            r#"{"re":4,"ok":true,"data":{"route":"tmux","why":"","server":null,"took_ms":3}}"#,
+        )
+        .unwrap();
+        assert_eq!(l.re, Some(4));
+        let t: crate::proto::NotifyTestData = decode_data(&l.data.unwrap()).unwrap();
+        assert_eq!((t.route.as_str(), t.took_ms), ("tmux", 3));
+        // Data of another shape is a protocol error that says so, not a default.
+        let raw = RawValue::from_string("[1,2]".into()).unwrap();
+        let e = decode_data::<crate::proto::NotifyTestData>(&raw).unwrap_err();
+        assert!(e.to_string().contains("unexpected reply data"), "{e}");
+        // An event a newer daemon knows and this client does not: skipped, not fatal.
+        let l = decode_line(r#"{"event":{"type":"from_the_future","x":1}}"#).unwrap();
+        assert!(l.event.is_none() && l.re.is_none() && l.error.is_none());
+        // A line that is not the protocol: an error quoting it.
+        let e = decode_line("hello there").unwrap_err();
+        assert!(e.to_string().contains("hello there"), "{e}");
     }
 }

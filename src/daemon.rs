@@ -10,6 +10,7 @@ pub mod hub;
 pub mod notifier;
 pub mod pane_jobs;
 pub mod panes;
+pub mod requests;
 pub mod timers;
 
 use std::fs::{File, OpenOptions};

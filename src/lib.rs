@@ -18,7 +18,8 @@
 //!
 //! # One task's path, from `run` to notification
 //! 1. `paneherd run` ([`cli`]) checks that the socket is the user's own and sends `submit`
-//!    ([`client::Blocking`]) to a connection ([`daemon::connection`]), which asks the hub.
+//!    ([`client::Blocking`]); a connection ([`daemon::connection`]) forwards it to
+//!    [`daemon::requests`], which answers every request, asking the hub.
 //! 2. The engine resolves agent, model and limit group from the [`config`] and has the
 //!    [`store::Writer`] record the task; only once it is written is it queued and answered.
 //! 3. With a slot free (and its worktree made, [`worktree`]) the engine builds the argv
@@ -35,8 +36,8 @@
 //! Components report to the hub by message, never by calling the engine. The pane wrapper is
 //! a process in the agent's pane: it reports through the socket, by a
 //! [`runner::pane::DaemonLine`] that [`client`] implements. A notification's click asks `focus`
-//! as a client would. Connections read a task's whole output from the [`store`] (a large log
-//! does not pass the loop).
+//! as a client would. [`daemon::requests`] reads a task's whole output from the [`store`] (a
+//! large log does not pass the loop).
 
 pub mod cli;
 pub mod client;

@@ -456,7 +456,7 @@ pub mod codec {
 }
 
 /// Any line from the daemon, as a client reads it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct ServerLine {
     pub welcome: Option<Welcome>,
     pub re: Option<u64>,
@@ -467,7 +467,7 @@ pub struct ServerLine {
 }
 
 /// Reply data of `output`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputData {
     pub task: Task,
     /// The persisted result, once the task has ended.
@@ -479,7 +479,7 @@ pub struct OutputData {
 }
 
 /// Reply data of `inbox` and `deliver`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InboxData {
     /// The ended tasks.
     pub tasks: Vec<Task>,
@@ -489,7 +489,7 @@ pub struct InboxData {
 }
 
 /// Reply data of `wait`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WaitData {
     pub tasks: Vec<Task>,
     pub timed_out: bool,
@@ -528,7 +528,7 @@ pub struct StatusData {
 }
 
 /// Reply data of `notify_test`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotifyTestData {
     /// `desktop`, `tmux` or `none`.
     pub route: String,

@@ -258,6 +258,9 @@ fn kill_9_daemon_marks_running_tasks_lost_and_keeps_every_file() {
         .iter()
         .map(|id| env.wait_status(id, "running", Duration::from_secs(5))["pid"].as_i64().unwrap())
         .collect();
+    for id in &ids {
+        env.wait_recorded(id, "running");
+    }
     let daemon = env.daemon_pid().unwrap();
     std::process::Command::new("kill").args(["-9", &daemon.to_string()]).status().unwrap();
     while pid_alive(daemon as i64) {

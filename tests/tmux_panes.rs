@@ -318,6 +318,7 @@ fn a_new_daemon_re_adopts_panes_still_running() {
     let id = srv.run_from(&env, &["--agent", "fake", "30 0.1 0"]);
     let t = env.wait_status(&id, "running", Duration::from_secs(10));
     let (pane, pid) = (t["pane_id"].as_str().unwrap().to_string(), t["pid"].as_i64().unwrap());
+    env.wait_recorded(&id, "running");
     let daemon = env.daemon_pid().unwrap();
     Command::new("kill").args(["-9", &daemon.to_string()]).status().unwrap();
     while common::pid_alive(daemon as i64) {
@@ -335,6 +336,7 @@ fn a_new_daemon_re_adopts_panes_still_running() {
     // A pane task whose pane is gone is recorded as lost.
     let id2 = srv.run_from(&env, &["--agent", "fake", "1000 0.1 0"]);
     let t2 = env.wait_status(&id2, "running", Duration::from_secs(10));
+    env.wait_recorded(&id2, "running");
     let daemon = env.daemon_pid().unwrap();
     Command::new("kill").args(["-9", &daemon.to_string()]).status().unwrap();
     while common::pid_alive(daemon as i64) {

@@ -363,17 +363,6 @@ fn the_data_dir_and_every_file_in_it_are_private() {
 
 // ---- Part 5: an end while the daemon is down ---------------------------------------------
 
-/// Waits until task `id`'s record on disk says `status` (what a daemon killed now leaves).
-fn recorded(env: &Env, id: &str, status: &str) {
-    let file = env.data().join("tasks").join(format!("{id}.md"));
-    let line = format!("status = \"{status}\"");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !std::fs::read_to_string(&file).is_ok_and(|t| t.contains(&line)) {
-        assert!(Instant::now() < deadline, "{id} never recorded {status}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn kill9(env: &Env) {
     let pid = env.daemon_pid().expect("a daemon");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
@@ -397,7 +386,7 @@ fn pane_agents_that_end_while_no_daemon_runs_keep_their_results() {
         .collect();
     for id in &ids {
         env.wait_status(id, "running", Duration::from_secs(15));
-        recorded(&env, id, "running");
+        env.wait_recorded(id, "running");
     }
     kill9(&env);
     // The agents end while no daemon runs; the next one comes 4 s later.
@@ -424,8 +413,8 @@ fn pane_agents_that_end_while_no_daemon_runs_keep_their_results() {
     let quick = tmux.run_from(&env, &["--agent", "shell", "--", "sleep 1; echo IMPORTANT RESULT"]);
     env.wait_status(&busy, "running", Duration::from_secs(15));
     env.wait_status(&quick, "running", Duration::from_secs(15));
-    recorded(&env, &busy, "running");
-    recorded(&env, &quick, "running");
+    env.wait_recorded(&busy, "running");
+    env.wait_recorded(&quick, "running");
     kill9(&env);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !marker.exists() {
@@ -443,7 +432,7 @@ fn pane_agents_that_end_while_no_daemon_runs_keep_their_results() {
     // And a running one is re-adopted as before (its agent still runs across the restart).
     let long = tmux.run_from(&env, &["--agent", "shell", "--", "sleep 3; echo survived"]);
     env.wait_status(&long, "running", Duration::from_secs(15));
-    recorded(&env, &long, "running");
+    env.wait_recorded(&long, "running");
     kill9(&env);
     env.ok(&["list"]);
     env.wait_status(&long, "completed", Duration::from_secs(15));
@@ -691,7 +680,7 @@ fn every_task_runs_in_its_submitters_environment() {
     // A pending task started by the next daemon still has its submitter's.
     let busy = env.submit(&["--agent", "shell", "--", "sleep 30"]);
     env.wait_status(&busy, "running", Duration::from_secs(10));
-    recorded(&env, &busy, "running");
+    env.wait_recorded(&busy, "running");
     let out =
         env.cmd(&["run", "--agent", "shell", "--", show]).env("WHO", "waiter").output().unwrap();
     let waiting = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -1007,7 +996,7 @@ fn the_claude_hook_fails_softly_on_bad_input_and_outlives_a_daemon_crash() {
     });
     let waiting = hook(&env, &input.to_string());
     std::thread::sleep(Duration::from_millis(500));
-    recorded(&env, &id, "running");
+    env.wait_recorded(&id, "running");
     kill9(&env);
     let out = waiting.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

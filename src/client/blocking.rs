@@ -15,10 +15,11 @@ use serde_json::value::RawValue;
 
 use super::{
     CLOSED, ClientError, HELLO_TIMEOUT, READ_BUFFER, START_TIMEOUT, Step, check_data_dir,
-    check_paths, check_peer, connect_failed, hello_timed_out, reply_step, welcome_of,
+    check_paths, check_peer, connect_failed, decode_data, decode_line, hello_timed_out, reply_step,
+    welcome_of,
 };
 use crate::paths::Paths;
-use crate::proto::{Request, ServerLine, Welcome, codec};
+use crate::proto::{Request, Welcome, codec};
 
 pub struct Blocking {
     reader: BufReader<UnixStream>,
@@ -96,8 +97,7 @@ impl Blocking {
             if self.reader.read_line(&mut line)? == 0 {
                 return Err(ClientError::Unreachable(CLOSED.into()));
             }
-            let msg: ServerLine =
-                serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))?;
+            let msg = decode_line(&line)?;
             if let Step::Reply(r) = reply_step(msg, id) {
                 return r;
             }
@@ -117,8 +117,7 @@ impl Blocking {
             if self.reader.read_line(&mut line)? == 0 {
                 return Ok(None);
             }
-            let msg: ServerLine =
-                serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}")))?;
+            let msg = decode_line(&line)?;
             if let Some(ev) = msg.event {
                 return Ok(Some(ev));
             }
@@ -128,7 +127,7 @@ impl Blocking {
     /// Sends a request and decodes its reply data.
     pub fn request<T: DeserializeOwned>(&mut self, request: Request) -> Result<T, ClientError> {
         let raw = self.request_raw(request)?;
-        serde_json::from_str(raw.get()).map_err(|e| ClientError::Protocol(e.to_string()))
+        decode_data(&raw)
     }
 
     fn send(&mut self, request: Request) -> Result<u64, ClientError> {

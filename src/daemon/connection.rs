@@ -1,9 +1,8 @@
-//! One client connection: the hello handshake, then requests answered concurrently (each asked
-//! of the engine through the hub), and the event stream after `subscribe`. What only reads
-//! (a task's output, waiting for ends) is done here, from the store and the event stream. Bad
-//! input gets an error reply; it never takes the daemon down.
+//! One client connection: frames lines, checks who speaks (the peer's uid, the hello, a pane
+//! wrapper's token), and forwards each request to `requests`, which answers every one; replies
+//! are written in order of their ends, and events after `subscribe`. Bad input gets an error
+//! reply; it never takes the daemon down.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,16 +12,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 use super::hub::HubHandle;
-use crate::core::task::{Task, TaskStatus};
-use crate::engine::{Answer, Input, KILL_GRACE, Reply};
+use super::requests;
+use crate::engine::{Answer, Input, Reply};
 use crate::proto::{
-    ErrorBody, ErrorKind, Event, HelloLine, ListFilter, MAX_LINE, OutputData, PROTOCOL_VERSION,
-    Request, RequestLine, WaitData, Welcome, codec,
+    ErrorBody, ErrorKind, Event, HelloLine, MAX_LINE, PROTOCOL_VERSION, Request, RequestLine,
+    Welcome, codec,
 };
-use crate::store;
-
-/// Most a `wait` or `output --wait` may block, whatever the client asks.
-const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Most replies of one connection answered and not yet written: a client that sends requests
 /// without reading the replies is read no further until it reads (its replies would otherwise
@@ -167,10 +162,14 @@ fn answer_line(re: u64, reply: Reply) -> Out {
         Ok(Answer::Task(t)) => codec::ok(re, &t),
         Ok(Answer::MaybeTask(t)) => codec::ok(re, &t),
         Ok(Answer::Tasks(t)) => codec::ok(re, &t),
-        Ok(Answer::Ids(ids)) => codec::ok(re, &ids),
+        Ok(Answer::Stopping(ids)) => codec::ok(re, &ids),
         Ok(Answer::Status(s)) => codec::ok(re, &s),
         Ok(Answer::PaneLaunch(l)) => codec::ok(re, &l),
-        Ok(Answer::Json(v)) => codec::ok(re, &v),
+        Ok(Answer::Output(o)) => codec::ok(re, &o),
+        Ok(Answer::Waited(w)) => codec::ok(re, &w),
+        Ok(Answer::Inbox(i)) => codec::ok(re, &i),
+        Ok(Answer::Count(n)) => codec::ok(re, &n),
+        Ok(Answer::NotifyTest(t)) => codec::ok(re, &t),
     };
     Out::Line(encoded.unwrap_or_else(|e| codec::error(re, &e)))
 }
@@ -337,10 +336,6 @@ pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
                 reply_to(answer_line(re, Ok(Answer::Unit))).await;
                 tokio::spawn(forward_events(rx, out_tx.clone()));
             }
-            Request::Shutdown => {
-                reply_to(answer_line(re, Ok(Answer::Unit))).await;
-                hub.input(Input::Shutdown);
-            }
             // A pane wrapper's reports are handled in the order they come, and only from the
             // connection that attached as the task's wrapper (with its token).
             Request::PaneAttach { task_id, token } => {
@@ -364,16 +359,16 @@ pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
                 };
                 reply_to(answer_line(re, reply)).await;
             }
-            // Reads are asked at once (the hub takes them before anything else waiting): no
-            // task of their own, one turn of the loop fewer behind a burst.
-            r @ (Request::List { .. } | Request::Get { .. }) => {
-                let reply = hub.ask(r, conn).await;
+            // Reads are answered at once (the hub takes them before anything else waiting):
+            // no task of their own, one turn of the loop fewer behind a burst.
+            r if requests::is_quick(&r) => {
+                let reply = requests::answer(&hub, r, conn).await;
                 reply_to(answer_line(re, reply)).await;
             }
             request => {
                 let hub = hub.clone();
                 tokio::spawn(async move {
-                    let reply = handle(&hub, request, conn).await;
+                    let reply = requests::answer(&hub, request, conn).await;
                     reply_to(answer_line(re, reply)).await;
                 });
             }
@@ -431,186 +426,5 @@ async fn forward_events(mut rx: broadcast::Receiver<Event>, out: mpsc::Sender<Qu
         if out.send(Out::Line(line).into()).await.is_err() {
             break;
         }
-    }
-}
-
-/// A task, by id or prefix.
-async fn get(hub: &HubHandle, id: &str, conn: u64) -> Result<Task, ErrorBody> {
-    match hub.ask(Request::Get { id: id.to_string() }, conn).await? {
-        Answer::MaybeTask(Some(t)) | Answer::Task(t) => Ok(*t),
-        _ => Err(err(ErrorKind::UnknownId, format!("no task {id}"))),
-    }
-}
-
-/// The tasks named, resolved (every one not yet ended, for `all`).
-async fn tasks(
-    hub: &HubHandle,
-    ids: &[String],
-    all: bool,
-    conn: u64,
-) -> Result<Vec<Task>, ErrorBody> {
-    match (all, ids.is_empty()) {
-        (true, false) => Err(err(ErrorKind::Invalid, "give ids or all, not both")),
-        (false, true) => Err(err(ErrorKind::Invalid, "no task ids given (or use all)")),
-        (true, true) => {
-            let filter = ListFilter {
-                status: vec![TaskStatus::Pending, TaskStatus::Running],
-                ..Default::default()
-            };
-            let Answer::List(items) = hub.ask(Request::List { filter }, conn).await? else {
-                return Ok(vec![]);
-            };
-            let mut out: Vec<Task> =
-                items.iter().filter_map(|j| serde_json::from_str(j).ok()).collect();
-            out.reverse();
-            Ok(out)
-        }
-        (false, false) => {
-            let mut out: Vec<Task> = vec![];
-            for id in ids {
-                let t = get(hub, id, conn).await?;
-                if !out.iter().any(|o| o.id == t.id) {
-                    out.push(t);
-                }
-            }
-            Ok(out)
-        }
-    }
-}
-
-/// Waits until every id has ended or the timeout passes; returns whether it timed out.
-async fn wait_ended(hub: &HubHandle, ids: &[String], timeout: Duration, conn: u64) -> bool {
-    // Subscribe before looking, so that no end between the look and the wait is missed.
-    let mut rx = hub.subscribe();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut open: HashSet<String> = HashSet::new();
-    for id in ids {
-        if get(hub, id, conn).await.is_ok_and(|t| !t.status.is_terminal()) {
-            open.insert(id.clone());
-        }
-    }
-    while !open.is_empty() {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Err(_) | Ok(Err(broadcast::error::RecvError::Closed)) => return true,
-            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
-                let mut still = HashSet::new();
-                for id in &open {
-                    if get(hub, id, conn).await.is_ok_and(|t| !t.status.is_terminal()) {
-                        still.insert(id.clone());
-                    }
-                }
-                open = still;
-            }
-            Ok(Ok(ev)) => {
-                if let Some(t) = ev.task()
-                    && t.status.is_terminal()
-                {
-                    open.remove(&t.id);
-                }
-            }
-        }
-    }
-    false
-}
-
-fn timeout_of(ms: Option<u64>) -> Duration {
-    ms.map(Duration::from_millis).unwrap_or(MAX_WAIT).min(MAX_WAIT)
-}
-
-/// Reads the output of a task from the store, in a blocking thread.
-async fn read_output(
-    task: &Task,
-    full: bool,
-) -> Result<(Option<String>, Option<String>), ErrorBody> {
-    let (id, log, ended, store_dir) = (
-        task.id.clone(),
-        task.log_path.clone(),
-        task.status.is_terminal(),
-        task.log_path.parent().map(|p| p.to_path_buf()),
-    );
-    let read =
-        tokio::task::spawn_blocking(move || -> Result<(Option<String>, Option<String>), String> {
-            if ended {
-                let dir = store_dir.ok_or("the task's directory is unknown")?;
-                let store = store::Store::open(&dir).map_err(|e| format!("{e:#}"))?;
-                let result = store.read_result(&id).map_err(|e| format!("{e:#}"))?;
-                Ok((result, None))
-            } else if full {
-                Ok((None, Some(store::output::whole(&log)?)))
-            } else {
-                Ok((None, Some(store::output::tail(&log, 20)?)))
-            }
-        });
-    match read.await {
-        Ok(r) => r.map_err(|e| {
-            err(ErrorKind::Internal, format!("the task's output cannot be read: {e}"))
-        }),
-        Err(e) => Err(err(ErrorKind::Internal, e.to_string())),
-    }
-}
-
-/// The requests that are more than one question to the engine.
-async fn handle(hub: &HubHandle, request: Request, conn: u64) -> Reply {
-    let json = |v: serde_json::Value| Ok(Answer::Json(v));
-    let to_json = |v: Result<serde_json::Value, serde_json::Error>| {
-        v.map_err(|e| err(ErrorKind::Internal, e.to_string())).map(Answer::Json)
-    };
-    match request {
-        Request::Output { id, wait, timeout_ms, full, deliver } => {
-            let task = get(hub, &id, conn).await?;
-            let id = task.id;
-            // The delegating agent reads the result itself: no notice of the end meanwhile,
-            // and its end is told by this answer.
-            if deliver {
-                hub.input(Input::Reading { id: id.clone(), conn, on: true });
-            }
-            let answer = async {
-                let timed_out = wait
-                    && wait_ended(hub, std::slice::from_ref(&id), timeout_of(timeout_ms), conn)
-                        .await;
-                let task = get(hub, &id, conn).await?;
-                let (result, tail) = read_output(&task, full).await?;
-                if deliver && task.status.is_terminal() {
-                    hub.ask(Request::Deliver { ids: vec![id.clone()], notice: false }, conn)
-                        .await?;
-                }
-                to_json(serde_json::to_value(OutputData { task, result, tail, timed_out }))
-            }
-            .await;
-            if deliver {
-                hub.input(Input::Reading { id, conn, on: false });
-            }
-            answer
-        }
-        Request::Wait { ids, all, timeout_ms } => {
-            let asked = tasks(hub, &ids, all, conn).await?;
-            let ids: Vec<String> = asked.iter().map(|t| t.id.clone()).collect();
-            let timed_out = wait_ended(hub, &ids, timeout_of(timeout_ms), conn).await;
-            let mut now = vec![];
-            for id in &ids {
-                now.push(get(hub, id, conn).await?);
-            }
-            to_json(serde_json::to_value(WaitData { tasks: now, timed_out }))
-        }
-        Request::Cancel { ids, all } => {
-            let Answer::Ids(ids) = hub.ask(Request::Cancel { ids, all }, conn).await? else {
-                return json(serde_json::Value::Array(vec![]));
-            };
-            // Answer once the stopped processes are gone, so the reply says how they ended.
-            wait_ended(hub, &ids, KILL_GRACE + Duration::from_secs(2), conn).await;
-            let mut now = vec![];
-            for id in &ids {
-                now.push(get(hub, id, conn).await?);
-            }
-            Ok(Answer::Tasks(now))
-        }
-        Request::Continue { id, prompt, env, .. } => {
-            // The earlier result, for an agent that cannot resume its session.
-            let task = get(hub, &id, conn).await?;
-            let (result, tail) = read_output(&task, false).await?;
-            let earlier = result.or(tail);
-            hub.ask(Request::Continue { id: task.id, prompt, earlier, env }, conn).await
-        }
-        other => hub.ask(other, conn).await,
     }
 }

@@ -126,9 +126,7 @@ pub fn start(
                     tokio::spawn(async move {
                         let answer = test(&cfg, &data, &server, tmux).await;
                         hub.input(Input::NotifierStatus(server.describe()));
-                        let answer = serde_json::to_value(answer).map(Answer::Json).map_err(|e| {
-                            crate::proto::ErrorBody::new(crate::proto::ErrorKind::Internal, e.to_string())
-                        });
+                        let answer = Ok(Answer::NotifyTest(Box::new(answer)));
                         hub.input(Input::Answered { reply, answer });
                     });
                 }

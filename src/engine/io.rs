@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use crate::core::task::{ExitRecord, Task, TmuxOrigin};
 use crate::core::timefmt::Timestamp;
-use crate::proto::{ErrorBody, Event, PaneLaunch, Request, StatusData};
+use crate::proto::{
+    ErrorBody, Event, InboxData, NotifyTestData, OutputData, PaneLaunch, Request, StatusData,
+    WaitData,
+};
 use crate::runner::{Exit, Launch};
 use crate::store::{Durability, SecretOp};
 use crate::tmux::TmuxSettings;
@@ -25,14 +28,23 @@ pub enum Answer {
     Task(Box<Task>),
     MaybeTask(Option<Box<Task>>),
     Tasks(Vec<Task>),
-    /// Task ids (of a cancel: those asked to stop, whose ends the client waits for).
-    Ids(Vec<String>),
+    /// The tasks a cancel asked to stop: `daemon::requests` waits for their ends and answers
+    /// with them (`Tasks`).
+    Stopping(Vec<String>),
     /// Each task's JSON as cached (the elements of `list`'s array), newest first.
     List(Vec<Arc<str>>),
     Status(Box<StatusData>),
     PaneLaunch(Box<PaneLaunch>),
-    /// Any other JSON (from a component: a focus, a notification test).
-    Json(serde_json::Value),
+    /// A task's output (`output`).
+    Output(Box<OutputData>),
+    /// The tasks waited for, as they are now (`wait`).
+    Waited(WaitData),
+    /// The ends not yet told to a delegating agent (`inbox`).
+    Inbox(InboxData),
+    /// How many (of the ends a resumed session took over).
+    Count(usize),
+    /// What a test notification found (`notify test`).
+    NotifyTest(Box<NotifyTestData>),
 }
 
 /// Why a pane task's agent lost its terminal (a hang-up), as the pane manager found it.

@@ -42,7 +42,7 @@ impl Engine {
             Request::Cancel { ids, all } => match self.resolve_many(&ids, all) {
                 Ok(ids) => {
                     let (_stopping, mut fx) = self.cancel(&ids, "cancelled by user", now);
-                    fx.push(Effect::Reply { to: reply, answer: Ok(Answer::Ids(ids)) });
+                    fx.push(Effect::Reply { to: reply, answer: Ok(Answer::Stopping(ids)) });
                     fx
                 }
                 Err(e) => answer(Err(e)),
@@ -55,10 +55,7 @@ impl Engine {
                     return answer(Err(invalid("a session id is 1 to 200 characters")));
                 }
                 let (n, mut fx) = self.delegator_session(&delegator, &session);
-                fx.push(Effect::Reply {
-                    to: reply,
-                    answer: Ok(Answer::Json(serde_json::json!(n))),
-                });
+                fx.push(Effect::Reply { to: reply, answer: Ok(Answer::Count(n)) });
                 fx
             }
             Request::WorktreeNote { id, note } => {
@@ -394,8 +391,5 @@ impl Engine {
 
 fn inbox_answer(reply: ReplyTo, tasks: Vec<Task>, in_progress: usize) -> Effect {
     let data = crate::proto::InboxData { tasks, in_progress };
-    let answer = serde_json::to_value(data)
-        .map(Answer::Json)
-        .map_err(|e| ErrorBody::new(ErrorKind::Internal, format!("cannot encode: {e}")));
-    Effect::Reply { to: reply, answer }
+    Effect::Reply { to: reply, answer: Ok(Answer::Inbox(data)) }
 }

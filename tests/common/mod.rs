@@ -120,6 +120,18 @@ impl Env {
         }
     }
 
+    /// Waits until task `id`'s record on disk says `status`: what a daemon killed now leaves
+    /// (the daemon answers from memory before its write of the record lands).
+    pub fn wait_recorded(&self, id: &str, status: &str) {
+        let file = self.data().join("tasks").join(format!("{id}.md"));
+        let line = format!("status = \"{status}\"");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !std::fs::read_to_string(&file).is_ok_and(|t| t.contains(&line)) {
+            assert!(Instant::now() < deadline, "{id} never recorded {status}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The token of a running task, as its agent has it (`PANEHERD_TASK_TOKEN` in its
     /// environment): what a test standing in for the agent's own hooks needs.
     pub fn task_token(&self, id: &str) -> String {
