@@ -251,6 +251,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         data_dir: paths.data.clone(),
         started_at: timefmt::now(),
         path: std::env::var("PATH").ok(),
+        confinement: std::sync::Arc::new(crate::runner::confine::Unconfined),
     };
     let config = std::sync::Arc::new(loaded.config.clone());
     let (engine, first) =
@@ -268,7 +269,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
     let fire = hub.clone();
     let components = hub::Components {
         writer: Writer::start(store)?,
-        headless: crate::runner::headless::Starter::default(),
+        place: Box::new(crate::runner::place::Local::default()),
         panes: panes.clone(),
         timers: timers::Timers::start(move |i| fire.input(i)),
         notify_test: notifier::start(hub.clone(), paths.data.clone()),

@@ -83,6 +83,8 @@ pub struct Setup {
     /// few descriptors: its log, its output pipe, its process), whatever the config allows:
     /// beyond it, tasks wait their turn rather than fail to start.
     pub max_tasks: Option<u32>,
+    /// How tasks' processes are confined (applied to every launch the engine makes).
+    pub confinement: std::sync::Arc<dyn crate::runner::confine::Confinement>,
 }
 
 /// The config in force and what became of the last attempt to reload it.

@@ -23,8 +23,10 @@
 //! 2. The engine resolves agent, model and limit group from the [`config`] and has the
 //!    [`store::Writer`] record the task; only once it is written is it queued and answered.
 //! 3. With a slot free (and its worktree made, [`worktree`]) the engine builds the argv
-//!    ([`runner::argv`]) and returns `Launch` ([`runner::headless`]) or `OpenPane` (the pane
-//!    manager, [`daemon::panes`], splits a pane that runs [`runner::pane`]).
+//!    ([`runner::argv`]), confined by the daemon's [`runner::confine::Confinement`], and
+//!    returns `Launch` (run by its [`runner::place::Place`]) or `OpenPane` (the pane manager,
+//!    [`daemon::panes`], splits a pane that runs [`runner::pane`]). Those two traits are the
+//!    seams for how (a sandbox) and where (another host) a task runs.
 //! 4. The process's reports (`Started`, `Output`, `Exited`) come back as inputs; at the exit
 //!    the engine frees the slot, collects the result from the log ([`core::screen`]), has the
 //!    record written durably, and only then returns `Announce`.
@@ -33,11 +35,9 @@
 //!    delegator's inbox until a hook, the OpenCode plugin or a tool has told the agent.
 //!
 //! # Against the flow, by design
-//! Components report to the hub by message, never by calling the engine. The pane wrapper is
-//! a process in the agent's pane: it reports through the socket, by a
-//! [`runner::pane::DaemonLine`] that [`client`] implements. A notification's click asks `focus`
-//! as a client would. [`daemon::requests`] reads a task's whole output from the [`store`] (a
-//! large log does not pass the loop).
+//! Components report to the hub by message, never by calling the engine. The pane wrapper
+//! reports through the socket ([`runner::pane::DaemonLine`], implemented by [`client`]); a
+//! notification's click asks `focus` as a client would. [`daemon::requests`] reads whole logs.
 
 pub mod cli;
 pub mod client;

@@ -6,8 +6,10 @@
 //! polled).
 
 pub mod argv;
+pub mod confine;
 pub mod headless;
 pub mod pane;
+pub mod place;
 
 use std::path::PathBuf;
 

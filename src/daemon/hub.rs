@@ -87,8 +87,8 @@ impl HubHandle {
 /// The components the loop hands effects to.
 pub struct Components {
     pub writer: Writer,
-    /// Starts headless processes, in the order asked.
-    pub headless: runner::headless::Starter,
+    /// Where headless processes run (started in the order asked).
+    pub place: Box<dyn runner::place::Place>,
     pub panes: mpsc::UnboundedSender<PaneJob>,
     pub timers: Timers,
     pub notify_test: mpsc::UnboundedSender<(ReplyTo, Option<crate::core::task::TmuxOrigin>)>,
@@ -213,19 +213,16 @@ impl Hub {
             Effect::Launch { launch } => {
                 let id = launch.task_id.clone();
                 let report = self.report();
-                c.headless.start(*launch, move |r| report(from_runner(&id, r)));
+                c.place.start(*launch, std::sync::Arc::new(move |r| report(from_runner(&id, r))));
             }
-            Effect::Signal { pid, signal } => runner::signal_group(
+            Effect::Signal { pid, signal } => c.place.signal(
                 pid,
                 match signal {
                     crate::engine::Signal::Term => nix::sys::signal::Signal::SIGTERM,
                     crate::engine::Signal::Kill => nix::sys::signal::Signal::SIGKILL,
                 },
             ),
-            Effect::StopOrphan { id, pid: Some(pid) } => runner::stop_orphan(pid, &id),
-            Effect::StopOrphan { id, pid: None } => {
-                tokio::task::spawn_blocking(move || runner::stop_every_process_of(&id));
-            }
+            Effect::StopOrphan { id, pid } => c.place.stop_orphan(&id, pid),
             Effect::Collect { id, log, since } => {
                 let report = self.report();
                 tokio::task::spawn_blocking(move || {

@@ -194,7 +194,7 @@ impl Engine {
                 stdin,
             })
         })();
-        let launch = match launch {
+        let launch = match launch.and_then(|l| self.setup.confinement.confine(l)) {
             Ok(l) => l,
             Err(reason) => {
                 self.sched.release(id);

@@ -82,6 +82,7 @@ fn setup() -> Setup {
         started_at: t0(),
         path: Some("/usr/bin".into()),
         max_tasks: None,
+        confinement: std::sync::Arc::new(crate::runner::confine::Unconfined),
     }
 }
 
@@ -878,4 +879,80 @@ fn a_task_started_just_before_a_crash_is_never_run_twice() {
     let t = r.e.table.get("launched1").unwrap();
     assert_eq!(t.status, TaskStatus::Error);
     assert!(t.reason.as_deref().unwrap_or("").starts_with("lost: the daemon stopped while"));
+}
+
+/// A confinement for the tests: every agent runs under `jail --`, and the prompt `escape`
+/// cannot be confined.
+#[derive(Debug)]
+struct Jail;
+
+impl crate::runner::confine::Confinement for Jail {
+    fn confine(&self, mut launch: Launch) -> Result<Launch, String> {
+        if launch.argv.iter().any(|a| a == "escape") {
+            return Err("cannot confine it: the sandbox is missing".into());
+        }
+        launch.argv.splice(0..0, ["jail".to_string(), "--".to_string()]);
+        launch.program = "/usr/bin/jail".into();
+        Ok(launch)
+    }
+}
+
+#[test]
+fn every_launch_is_confined_headless_or_in_a_pane_and_an_unconfinable_one_never_runs() {
+    let setup = Setup { confinement: std::sync::Arc::new(Jail), ..setup() };
+    let (e, _) = Engine::new(
+        setup,
+        Box::new(FakeWorld { n: 0, tokens: 0 }),
+        loaded(CONFIG),
+        crate::store::Loaded::default(),
+        t0(),
+    );
+    let mut r = Harness { e, next_reply: 1, writes: vec![] };
+    // Headless.
+    let (first, fx) = r.submit("a", None, at(0.0));
+    let launch = fx.iter().find_map(|f| match f {
+        Effect::Launch { launch } => Some(launch.clone()),
+        _ => None,
+    });
+    let launch = launch.expect("launched");
+    assert_eq!(launch.argv, ["jail", "--", "agent", "--", "do it"]);
+    assert_eq!(launch.program, Path::new("/usr/bin/jail"));
+    // In a pane: what its wrapper is handed is confined too.
+    let spec = TaskSpec {
+        prompt: "x".into(),
+        agent: Some("a".into()),
+        tmux: Some(TmuxOrigin { socket: "/tmux".into(), pane: "%0".into() }),
+        ..Default::default()
+    };
+    r.ask(Request::Submit { spec: Box::new(spec) }, at(1.0));
+    let fx = r.flush(at(1.0));
+    let (id, token) = fx
+        .iter()
+        .find_map(|f| match f {
+            Effect::OpenPane { id, token, .. } => Some((id.clone(), token.clone())),
+            _ => None,
+        })
+        .expect("a pane is opened");
+    r.input(Input::PaneOpened { id: id.clone(), pane: "%3".into() }, at(1.1));
+    let fx = r.ask(Request::PaneAttach { task_id: id, token }, at(1.2));
+    let handed = fx.iter().find_map(|f| match f {
+        Effect::Reply { answer: Ok(Answer::PaneLaunch(l)), .. } => Some(l.argv.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        handed.expect("the wrapper is handed its launch"),
+        ["jail", "--", "agent", "--", "x"]
+    );
+    // One that cannot be confined ends in error, unstarted, with the reason (a slot free).
+    r.input(Input::Started { id: first.clone(), pid: 10 }, at(1.5));
+    r.end(&first, 0, at(1.6));
+    r.flush(at(1.6));
+    let spec = TaskSpec { prompt: "escape".into(), agent: Some("a".into()), ..Default::default() };
+    let mut fx = r.ask(Request::Submit { spec: Box::new(spec) }, at(2.0));
+    fx.extend(r.flush(at(2.0)));
+    fx.extend(r.flush(at(2.0)));
+    assert!(!fx.iter().any(|f| matches!(f, Effect::Launch { .. })), "{fx:?}");
+    let t = r.e.table.all().find(|t| t.prompt == "escape").expect("recorded").clone();
+    assert_eq!(t.status, TaskStatus::Error);
+    assert_eq!(t.reason.as_deref(), Some("cannot confine it: the sandbox is missing"));
 }

@@ -170,43 +170,6 @@ impl Log<'_> {
     }
 }
 
-/// The agent's side of its terminal, read as output comes. A read that returns less than the
-/// buffer holds took all there was, so the wrapper waits for the next output at once instead of
-/// reading again to be told there is none: one read per line an agent prints, not two (tokio
-/// does the same for sockets; the tick it keeps means output that came meanwhile is not missed).
-struct AgentOutput(tokio::io::unix::AsyncFd<std::fs::File>);
-
-impl AgentOutput {
-    fn of(pty: &pty_process::Pty) -> std::io::Result<AgentOutput> {
-        use std::os::fd::AsFd;
-        // A second descriptor of the same (non-blocking) terminal, registered on its own.
-        let fd = pty.as_fd().try_clone_to_owned()?;
-        // `AsyncFd::new` is deprecated for types that may close or swap their descriptor while
-        // registered; a `File` owns its descriptor until dropped with the `AsyncFd`, as tokio's
-        // own example for `register` requires (the crate forbids `unsafe`, so not `register`).
-        #[allow(deprecated)]
-        let fd = tokio::io::unix::AsyncFd::new(std::fs::File::from(fd))?;
-        Ok(AgentOutput(fd))
-    }
-
-    async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use std::io::Read;
-        loop {
-            let mut guard = self.0.readable().await?;
-            match guard.try_io(|f| Read::read(&mut f.get_ref(), buf)) {
-                Ok(Ok(n)) => {
-                    if n > 0 && n < buf.len() {
-                        guard.clear_ready();
-                    }
-                    return Ok(n);
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
-            }
-        }
-    }
-}
-
 async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Result<()> {
     let mut client: L = connect(socket).await;
     let launch = client
@@ -271,8 +234,7 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
         .context("cannot report the start to the daemon")?;
 
     let raw = RawMode::enable();
-    let from_agent = AgentOutput::of(&pty).context("cannot watch the agent's terminal")?;
-    let (_, mut to_agent) = pty.into_split();
+    let (mut from_agent, mut to_agent) = pty.into_split();
     let mut stdin = tokio::io::stdin();
     // Written directly, not through tokio's stdout (which hands every write to another
     // thread): a write to the pane's terminal is at once, and if tmux is slow to read, the
