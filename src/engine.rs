@@ -10,6 +10,7 @@
 //! TTL, idle) → `Input::Exited` (its output complete) → `Effect::Collect` → `Input::Collected`
 //! (the result) → `Effect::Write` (durable) → `Input::Written` → `Effect::Announce`.
 
+mod dashboards;
 mod ending;
 mod inbox;
 mod io;
@@ -194,11 +195,8 @@ pub struct Engine {
     /// process (`claude --continue`) is told the ends of the tasks its earlier process
     /// delegated.
     sessions: HashMap<String, String>,
-    /// Layout presets switched to at run time (a dashboard's `l`), by the dashboard's
-    /// connection: each for that dashboard's window only, while it is open.
-    layouts: HashMap<u64, String>,
-    /// Main panes registered by dashboards, newest last: (connection, pane).
-    dashboards: Vec<(u64, TmuxOrigin)>,
+    /// The dashboards open in tmux: their main panes and the layouts they switched to.
+    dashboards: dashboards::Dashboards,
     /// Pane wrappers by connection: the task, and whether it reported its agent's exit.
     wrappers: HashMap<u64, (String, bool)>,
     /// How desktop notifications go, as the notifier last said.
@@ -252,8 +250,7 @@ impl Engine {
             ending: HashSet::new(),
             readers: HashMap::new(),
             sessions: HashMap::new(),
-            layouts: HashMap::new(),
-            dashboards: vec![],
+            dashboards: dashboards::Dashboards::default(),
             wrappers: HashMap::new(),
             notifier: String::new(),
             writes: HashMap::new(),

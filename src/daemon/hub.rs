@@ -206,7 +206,7 @@ impl Hub {
                 } else {
                     let report = self.report();
                     c.writer.save_and_call(*task, result, secret, durability, move |r| {
-                        report(Input::Written { token, error: r.err() });
+                        report(Input::Written { token, error: r.err().map(|e| e.to_string()) });
                     });
                 }
             }

@@ -36,7 +36,7 @@ impl Engine {
             Request::List { filter } => answer(self.table.list_json(&filter).map(Answer::List)),
             // The pane manager adds where the agent panes are, as it knows it now.
             Request::Status { main } => {
-                let conn = self.dashboard_of(conn, main.as_ref());
+                let conn = self.dashboards.of(conn, main.as_ref());
                 vec![Effect::Status { reply, status: Box::new(self.status(conn, now)) }]
             }
             Request::Cancel { ids, all } => match self.resolve_many(&ids, all) {
@@ -116,8 +116,7 @@ impl Engine {
                 fx
             }
             Request::RegisterMain { socket, pane } => {
-                self.dashboards.retain(|(c, _)| *c != conn);
-                self.dashboards.push((conn, TmuxOrigin { socket, pane }));
+                self.dashboards.register(conn, TmuxOrigin { socket, pane });
                 answer(Ok(Answer::Unit))
             }
             // For the asking dashboard's window alone, while it is open: other windows, and
@@ -126,16 +125,14 @@ impl Engine {
                 if !self.settings.config.presets.0.contains_key(&name) {
                     return answer(Err(invalid(format!("unknown layout preset {name:?}"))));
                 }
-                let conn = self.dashboard_of(conn, main.as_ref());
-                let Some(origin) =
-                    self.dashboards.iter().find(|(c, _)| *c == conn).map(|m| m.1.clone())
-                else {
+                let conn = self.dashboards.of(conn, main.as_ref());
+                let Some(origin) = self.dashboards.main_of(conn).cloned() else {
                     return answer(Err(invalid(
                         "this dashboard is not in tmux: it has no window to lay agents out in",
                     )));
                 };
                 let settings = self.settings.config.tmux_settings_for(&name);
-                self.layouts.insert(conn, name);
+                self.dashboards.switch(conn, name);
                 vec![
                     Effect::WindowLayout { origin, geometry: Some(settings.geometry) },
                     Effect::Relayout { window: None, tmux: self.tmux_settings() },
@@ -317,13 +314,10 @@ impl Engine {
     pub(super) fn closed(&mut self, conn: u64, now: Timestamp) -> Vec<Effect> {
         let mut fx = vec![];
         // A dashboard gone: its window goes back to the configured layout.
-        if self.layouts.remove(&conn).is_some()
-            && let Some((_, origin)) = self.dashboards.iter().find(|(c, _)| *c == conn)
-        {
-            fx.push(Effect::WindowLayout { origin: origin.clone(), geometry: None });
+        if let Some(origin) = self.dashboards.close(conn) {
+            fx.push(Effect::WindowLayout { origin, geometry: None });
             fx.push(Effect::Relayout { window: None, tmux: self.tmux_settings() });
         }
-        self.dashboards.retain(|(c, _)| *c != conn);
         fx.extend(self.wrapper_gone(conn, now));
         fx
     }
@@ -338,14 +332,6 @@ impl Engine {
         let (Some(origin), Some(pane)) = (t.tmux.clone(), t.pane_id.clone()) else { return vec![] };
         let _ = now;
         vec![Effect::CheckHangup { id, origin, pane }]
-    }
-
-    /// The connection of the dashboard that registered main pane `main` (a dashboard asks on
-    /// connections of its own besides the one it registered with), else `conn`.
-    fn dashboard_of(&self, conn: u64, main: Option<&TmuxOrigin>) -> u64 {
-        main.and_then(|m| self.dashboards.iter().find(|(_, o)| o == m))
-            .map(|(c, _)| *c)
-            .unwrap_or(conn)
     }
 
     /// The daemon's status as the client on connection `conn` sees it (its window's layout).
@@ -376,8 +362,8 @@ impl Engine {
     /// The layout preset of the window of the dashboard on connection `conn`: the one it
     /// switched to, else the configured one.
     pub(super) fn layout_name(&self, conn: u64) -> String {
-        match self.layouts.get(&conn) {
-            Some(n) => n.clone(),
+        match self.dashboards.layout(conn) {
+            Some(n) => n.to_string(),
             None => self.settings.config.layout_name().to_string(),
         }
     }

@@ -194,7 +194,9 @@ impl Engine {
                 stdin,
             })
         })();
-        let launch = match launch.and_then(|l| self.setup.confinement.confine(l)) {
+        let confined =
+            launch.and_then(|l| self.setup.confinement.confine(l).map_err(|e| e.to_string()));
+        let launch = match confined {
             Ok(l) => l,
             Err(reason) => {
                 self.sched.release(id);

@@ -124,11 +124,7 @@ impl Engine {
         let group = config.limits().group_for(r.model.as_deref());
         // A dashboard open in tmux hosts the panes: of tasks from its server, and of tasks
         // from outside tmux.
-        let tmux = match (spec.tmux, self.dashboards.last()) {
-            (Some(o), Some((_, m))) if o.socket == m.socket => Some(m.clone()),
-            (None, Some((_, m))) => Some(m.clone()),
-            (o, _) => o,
-        };
+        let tmux = self.dashboards.host(spec.tmux);
         let (table, reserved) = (&self.table, &self.reserved);
         let tasks_dir = self.setup.tasks_dir.clone();
         let id = self.world.task_id(&|c| {

@@ -887,9 +887,10 @@ fn a_task_started_just_before_a_crash_is_never_run_twice() {
 struct Jail;
 
 impl crate::runner::confine::Confinement for Jail {
-    fn confine(&self, mut launch: Launch) -> Result<Launch, String> {
+    fn confine(&self, mut launch: Launch) -> Result<Launch, crate::runner::confine::ConfineError> {
         if launch.argv.iter().any(|a| a == "escape") {
-            return Err("cannot confine it: the sandbox is missing".into());
+            let why = "the sandbox is missing".to_string();
+            return Err(crate::runner::confine::ConfineError { kind: "jail", why });
         }
         launch.argv.splice(0..0, ["jail".to_string(), "--".to_string()]);
         launch.program = "/usr/bin/jail".into();
@@ -954,5 +955,5 @@ fn every_launch_is_confined_headless_or_in_a_pane_and_an_unconfinable_one_never_
     assert!(!fx.iter().any(|f| matches!(f, Effect::Launch { .. })), "{fx:?}");
     let t = r.e.table.all().find(|t| t.prompt == "escape").expect("recorded").clone();
     assert_eq!(t.status, TaskStatus::Error);
-    assert_eq!(t.reason.as_deref(), Some("cannot confine it: the sandbox is missing"));
+    assert_eq!(t.reason.as_deref(), Some("cannot confine the task (jail): the sandbox is missing"));
 }

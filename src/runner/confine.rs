@@ -8,11 +8,20 @@ use std::fmt::Debug;
 
 use super::Launch;
 
+/// Why a launch cannot be confined.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot confine the task ({kind}): {why}")]
+pub struct ConfineError {
+    /// The kind of confinement (`bwrap`, …).
+    pub kind: &'static str,
+    pub why: String,
+}
+
 /// A way of confining tasks' processes.
 pub trait Confinement: Send + Sync + Debug {
     /// The launch as it must run. An error (the task ends in error, unstarted) when it cannot
     /// be confined: a task meant to be confined never runs unconfined instead.
-    fn confine(&self, launch: Launch) -> Result<Launch, String>;
+    fn confine(&self, launch: Launch) -> Result<Launch, ConfineError>;
 }
 
 /// No confinement: the agent runs as the user, as its command says.
@@ -20,7 +29,7 @@ pub trait Confinement: Send + Sync + Debug {
 pub struct Unconfined;
 
 impl Confinement for Unconfined {
-    fn confine(&self, launch: Launch) -> Result<Launch, String> {
+    fn confine(&self, launch: Launch) -> Result<Launch, ConfineError> {
         Ok(launch)
     }
 }

@@ -29,16 +29,34 @@ pub enum Durability {
 /// flush for its creation and its end together.
 const SOON: Duration = Duration::from_millis(50);
 
+/// Why an update is not as durable as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// The writer's thread has stopped (the daemon is ending).
+    #[error("the store writer has stopped")]
+    Stopped,
+    /// The task's files could not be written: the cause says which file and why (a full
+    /// disk in the system's words, which the engine tells apart).
+    #[error("{cause}")]
+    Write { task: String, cause: String },
+    /// Written, but not flushed to the disk.
+    #[error("cannot flush {path}: {cause}")]
+    Flush { path: PathBuf, cause: String },
+}
+
+/// What a queued update came to.
+pub type Written = Result<(), WriteError>;
+
 /// Who is told once an update is as durable as asked (or why it is not): a waiting task, or
 /// a callback run on the writer's thread (the daemon's hub takes it as an input at once, with
 /// no task of its own waiting per update).
 enum Done {
-    Waiter(oneshot::Sender<Result<(), String>>),
-    Call(Box<dyn FnOnce(Result<(), String>) + Send>),
+    Waiter(oneshot::Sender<Written>),
+    Call(Box<dyn FnOnce(Written) + Send>),
 }
 
 impl Done {
-    fn send(self, r: Result<(), String>) {
+    fn send(self, r: Written) {
         match self {
             Done::Waiter(tx) => {
                 let _ = tx.send(r);
@@ -49,7 +67,7 @@ impl Done {
 }
 
 /// The answer to a queued update.
-pub type Pending = oneshot::Receiver<Result<(), String>>;
+pub type Pending = oneshot::Receiver<Written>;
 
 struct Job {
     /// `None`: a barrier, answered once everything queued before it is written and flushed.
@@ -90,10 +108,8 @@ impl Writer {
         task: Task,
         result: Option<String>,
         durability: Durability,
-    ) -> Result<(), String> {
-        self.save_then(task, result, durability)
-            .await
-            .map_err(|_| "the store writer has stopped".to_string())?
+    ) -> Written {
+        self.save_then(task, result, durability).await.map_err(|_| WriteError::Stopped)?
     }
 
     /// Queues an update; the returned receiver answers once it is as durable as asked.
@@ -126,19 +142,19 @@ impl Writer {
         result: Option<String>,
         secret: SecretOp,
         durability: Durability,
-        then: impl FnOnce(Result<(), String>) + Send + 'static,
+        then: impl FnOnce(Written) + Send + 'static,
     ) {
         let done = Some(Done::Call(Box::new(then)));
         if let Err(mpsc::SendError(job)) =
             self.tx.send(Job { task: Some(task), result, secret, durability, done })
             && let Some(done) = job.done
         {
-            done.send(Err("the store writer has stopped".into()));
+            done.send(Err(WriteError::Stopped));
         }
     }
 
     /// Returns once every update queued before has been written and flushed.
-    pub async fn barrier(&self) -> Result<(), String> {
+    pub async fn barrier(&self) -> Written {
         let (done, rx) = oneshot::channel();
         let job = Job {
             task: None,
@@ -147,8 +163,8 @@ impl Writer {
             durability: Durability::Now,
             done: Some(Done::Waiter(done)),
         };
-        self.tx.send(job).map_err(|_| "the store writer has stopped".to_string())?;
-        rx.await.map_err(|_| "the store writer has stopped".to_string())?
+        self.tx.send(job).map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)?
     }
 }
 
@@ -206,7 +222,10 @@ fn run(store: &Store, rx: mpsc::Receiver<Job>) {
             }
         }
         for m in merged {
-            let written = write_merged(store, &m).map_err(|e| format!("{e:#}"));
+            let written = write_merged(store, &m).map_err(|e| WriteError::Write {
+                task: m.task.id.clone(),
+                cause: format!("{e:#}"),
+            });
             if let Err(e) = &written {
                 tracing::error!(task = %m.task.id, error = %e, "cannot write task file");
             }
@@ -259,7 +278,7 @@ fn write_merged(store: &Store, m: &Merged) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn flush(store: &Store, files: &BTreeSet<PathBuf>) -> Result<(), String> {
+fn flush(store: &Store, files: &BTreeSet<PathBuf>) -> Written {
     if files.is_empty() {
         return Ok(());
     }
@@ -270,14 +289,14 @@ fn flush(store: &Store, files: &BTreeSet<PathBuf>) -> Result<(), String> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 tracing::error!(path = %p.display(), error = %e, "cannot flush task file");
-                result = Err(format!("cannot flush {}: {e}", p.display()));
+                result = Err(WriteError::Flush { path: p.clone(), cause: e.to_string() });
             }
             Ok(()) => {}
         }
     }
     if let Err(e) = File::open(store.dir()).and_then(|f| f.sync_all()) {
         tracing::error!(dir = %store.dir().display(), error = %e, "cannot flush task directory");
-        result = Err(format!("cannot flush {}: {e}", store.dir().display()));
+        result = Err(WriteError::Flush { path: store.dir().to_path_buf(), cause: e.to_string() });
     }
     result
 }
