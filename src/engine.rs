@@ -11,6 +11,7 @@
 //! (the result) → `Effect::Write` (durable) → `Input::Written` → `Effect::Announce`.
 
 mod dashboards;
+mod delegators;
 mod ending;
 mod inbox;
 mod io;
@@ -188,13 +189,8 @@ pub struct Engine {
     /// Tasks that never ran (cancelled while pending, or unable to start) whose end is being
     /// written: not to be ended twice meanwhile.
     ending: HashSet<String>,
-    /// Connections reading a task's result for its delegator right now (a notice of its end
-    /// would tell it twice).
-    readers: HashMap<String, HashSet<u64>>,
-    /// Each delegator process's session id, as its hooks last said: a session resumed by a new
-    /// process (`claude --continue`) is told the ends of the tasks its earlier process
-    /// delegated.
-    sessions: HashMap<String, String>,
+    /// Delegators' sessions, and the results they are reading right now.
+    delegators: delegators::Delegators,
     /// The dashboards open in tmux: their main panes and the layouts they switched to.
     dashboards: dashboards::Dashboards,
     /// Pane wrappers by connection: the task, and whether it reported its agent's exit.
@@ -248,8 +244,7 @@ impl Engine {
             unwritten: HashMap::new(),
             runs: HashMap::new(),
             ending: HashSet::new(),
-            readers: HashMap::new(),
-            sessions: HashMap::new(),
+            delegators: delegators::Delegators::default(),
             dashboards: dashboards::Dashboards::default(),
             wrappers: HashMap::new(),
             notifier: String::new(),
@@ -350,10 +345,7 @@ impl Engine {
         match input {
             Input::Request { request, reply, conn } => self.request(request, reply, conn, now),
             Input::Closed { conn } => {
-                self.readers.retain(|_, r| {
-                    r.remove(&conn);
-                    !r.is_empty()
-                });
+                self.delegators.closed(conn);
                 self.closed(conn, now)
             }
             Input::Reading { id, conn, on } => self.reading(id, conn, on),

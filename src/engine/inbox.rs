@@ -15,7 +15,7 @@ impl Engine {
             .all()
             .filter(|t| t.status.is_terminal() && !t.delivered && !self.ending.contains(&t.id))
             .filter(|t| match (&t.delegator, delegator) {
-                (Some(d), Some(want)) => self.is_of(d, want),
+                (Some(d), Some(want)) => self.delegators.is_of(d, want),
                 (Some(_), None) => true,
                 (None, _) => false,
             })
@@ -39,7 +39,7 @@ impl Engine {
             if self.ending.contains(id) || self.runs.contains_key(id) {
                 continue;
             }
-            if notice && self.readers.get(id).is_some_and(|r| !r.is_empty()) {
+            if notice && self.delegators.is_read(id) {
                 continue;
             }
             let Some(t) = self.table.get_mut(id) else { continue };
@@ -54,12 +54,6 @@ impl Engine {
         (told, fx)
     }
 
-    /// Whether a task delegated by `d` is delegator `who`'s: the same process, or the same
-    /// session (the one `who`'s hooks said it is in), resumed by another process.
-    fn is_of(&self, d: &crate::core::task::Delegator, who: &str) -> bool {
-        d.id == who || d.session.as_ref().is_some_and(|s| self.sessions.get(who) == Some(s))
-    }
-
     /// Records a delegator's session id on its tasks that have none yet (a session id learnt
     /// from a hook; a new session of the same process is recorded on the tasks from then on).
     pub(super) fn delegator_session(
@@ -67,7 +61,7 @@ impl Engine {
         delegator: &str,
         session: &str,
     ) -> (usize, Vec<Effect>) {
-        self.sessions.insert(delegator.to_string(), session.to_string());
+        self.delegators.learn_session(delegator, session);
         let ids: Vec<String> = self
             .table
             .all()
@@ -95,7 +89,9 @@ impl Engine {
             .all()
             .filter(|t| !t.status.is_terminal())
             .filter(|t| {
-                delegator.is_none_or(|who| t.delegator.as_ref().is_some_and(|d| self.is_of(d, who)))
+                delegator.is_none_or(|who| {
+                    t.delegator.as_ref().is_some_and(|d| self.delegators.is_of(d, who))
+                })
             })
             .count()
     }
@@ -104,14 +100,7 @@ impl Engine {
 impl Engine {
     /// Connection `conn` starts (`on`) or stops reading task `id`'s result for its delegator.
     pub(super) fn reading(&mut self, id: String, conn: u64, on: bool) -> Vec<Effect> {
-        if on {
-            self.readers.entry(id).or_default().insert(conn);
-        } else if let Some(r) = self.readers.get_mut(&id) {
-            r.remove(&conn);
-            if r.is_empty() {
-                self.readers.remove(&id);
-            }
-        }
+        self.delegators.reading(id, conn, on);
         vec![]
     }
 }
