@@ -10,26 +10,29 @@
 //! TTL, idle) → `Input::Exited` (its output complete) → `Effect::Collect` → `Input::Collected`
 //! (the result) → `Effect::Write` (durable) → `Input::Written` → `Effect::Announce`.
 
+mod adoption;
 mod dashboards;
 mod delegators;
 mod ending;
 mod inbox;
-mod io;
+mod messages;
+mod reload;
 mod requests;
 mod running;
-mod settle;
+mod shutdown;
 mod starting;
 mod submit;
 mod table;
 #[cfg(test)]
 mod tests;
+mod writes;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use io::{Answer, Effect, Hangup, Input, Reply, ReplyTo, Signal, TimerKind};
+pub use messages::{Answer, Effect, Hangup, Input, Reply, ReplyTo, Signal, TimerKind};
 
 use crate::config::Config;
 use crate::core::limits::Scheduler;

@@ -45,18 +45,18 @@ impl Starter {
     /// a tokio runtime; returns at once.
     pub fn start(&self, launch: Launch, report: impl Fn(Report) + Send + Sync + Clone + 'static) {
         let n = self.order.tickets.fetch_add(1, Ordering::SeqCst);
-        let turn = Turn { n, order: self.order.clone() };
-        tokio::spawn(follow(launch, report, turn));
+        let ticket = StartTicket { n, order: self.order.clone() };
+        tokio::spawn(follow(launch, report, ticket));
     }
 }
 
 /// A place in that order; given up (the next may report) when dropped, whatever happened.
-struct Turn {
+struct StartTicket {
     n: u64,
     order: std::sync::Arc<Order>,
 }
 
-impl Turn {
+impl StartTicket {
     /// Until every earlier one has reported.
     async fn wait_for_earlier(&self) {
         loop {
@@ -71,7 +71,7 @@ impl Turn {
     }
 }
 
-impl Drop for Turn {
+impl Drop for StartTicket {
     fn drop(&mut self) {
         // Only once its turn has come (or it would let a later one by): wait first.
         self.order.reported.fetch_max(self.n + 1, Ordering::SeqCst);
@@ -82,7 +82,7 @@ impl Drop for Turn {
 async fn follow(
     launch: Launch,
     report: impl Fn(Report) + Send + Sync + Clone + 'static,
-    turn: Turn,
+    ticket: StartTicket,
 ) {
     // `posix_spawn` holds the calling thread until the child has replaced itself with the
     // program: a thread of the blocking pool, not the one the daemon's loop runs on.
@@ -91,7 +91,7 @@ async fn follow(
         Ok(s) => s,
         Err(e) => Err(format!("cannot start the process: {e}")),
     };
-    turn.wait_for_earlier().await;
+    ticket.wait_for_earlier().await;
     let (mut child, reader, log) = match spawned {
         Ok(s) => s,
         Err(reason) => {
@@ -104,7 +104,7 @@ async fn follow(
         return;
     };
     report(Report::Started { pid });
-    drop(turn);
+    drop(ticket);
     let (drained_tx, drained_rx) = oneshot::channel::<Option<String>>();
     let output = report.clone();
     let id = launch.task_id.clone();
