@@ -49,8 +49,7 @@ fn is_change(event: &notify::Event, config: &Path) -> bool {
         return true;
     }
     let layouts = dir.join("layouts");
-    event.paths.is_empty()
-        || event.paths.iter().any(|p| p == config || p == &layouts || p.starts_with(&layouts))
+    event.paths.is_empty() || event.paths.iter().any(|p| p == config || p.starts_with(&layouts))
 }
 
 /// Starts watching; failures are logged (the daemon works on without reloads).

@@ -58,6 +58,16 @@ fn at(secs: f64) -> Timestamp {
     t0() + chrono::Duration::milliseconds((secs * 1000.0) as i64)
 }
 
+/// A task of agent `a` submitted from pane %0 of the tmux server at /tmux.
+fn in_pane(prompt: &str) -> TaskSpec {
+    TaskSpec {
+        prompt: prompt.into(),
+        agent: Some("a".into()),
+        tmux: Some(TmuxOrigin { socket: "/tmux".into(), pane: "%0".into() }),
+        ..Default::default()
+    }
+}
+
 const CONFIG: &str = r#"
 [concurrency]
 default = 2
@@ -118,8 +128,18 @@ impl Harness {
         history: crate::store::Loaded,
         now: Timestamp,
     ) -> (Harness, Vec<Effect>) {
+        Harness::set_up(setup(), config, history, now)
+    }
+
+    /// `started`, in a daemon set up as `setup` says.
+    fn set_up(
+        setup: Setup,
+        config: &str,
+        history: crate::store::Loaded,
+        now: Timestamp,
+    ) -> (Harness, Vec<Effect>) {
         let (e, fx) = Engine::new(
-            setup(),
+            setup,
             Box::new(FakeWorld { n: 0, tokens: 0 }),
             loaded(config),
             history,
@@ -448,12 +468,7 @@ fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
 #[test]
 fn a_pane_agent_hanging_up_is_told_apart() {
     let mut r = Harness::new();
-    let spec = TaskSpec {
-        prompt: "x".into(),
-        agent: Some("a".into()),
-        tmux: Some(TmuxOrigin { socket: "/tmux".into(), pane: "%0".into() }),
-        ..Default::default()
-    };
+    let spec = in_pane("x");
     r.ask(Request::Submit { spec: Box::new(spec) }, at(0.0));
     r.flush(at(0.0));
     r.input(Input::PaneOpened { id: "t1".into(), pane: "%3".into() }, at(0.1));
@@ -901,14 +916,7 @@ impl crate::runner::confine::Confinement for Jail {
 #[test]
 fn every_launch_is_confined_headless_or_in_a_pane_and_an_unconfinable_one_never_runs() {
     let setup = Setup { confinement: std::sync::Arc::new(Jail), ..setup() };
-    let (e, _) = Engine::new(
-        setup,
-        Box::new(FakeWorld { n: 0, tokens: 0 }),
-        loaded(CONFIG),
-        crate::store::Loaded::default(),
-        t0(),
-    );
-    let mut r = Harness { e, next_reply: 1, writes: vec![] };
+    let (mut r, _) = Harness::set_up(setup, CONFIG, crate::store::Loaded::default(), t0());
     // Headless.
     let (first, fx) = r.submit("a", None, at(0.0));
     let launch = fx.iter().find_map(|f| match f {
@@ -919,12 +927,7 @@ fn every_launch_is_confined_headless_or_in_a_pane_and_an_unconfinable_one_never_
     assert_eq!(launch.argv, ["jail", "--", "agent", "--", "do it"]);
     assert_eq!(launch.program, Path::new("/usr/bin/jail"));
     // In a pane: what its wrapper is handed is confined too.
-    let spec = TaskSpec {
-        prompt: "x".into(),
-        agent: Some("a".into()),
-        tmux: Some(TmuxOrigin { socket: "/tmux".into(), pane: "%0".into() }),
-        ..Default::default()
-    };
+    let spec = in_pane("x");
     r.ask(Request::Submit { spec: Box::new(spec) }, at(1.0));
     let fx = r.flush(at(1.0));
     let (id, token) = fx
