@@ -248,6 +248,8 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
         pending: Vec::new(),
     };
     let mut log_at = Instant::now();
+    let mut screen = Screen::default();
+    let far = Instant::now() + Duration::from_secs(86400 * 365);
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
         .context("cannot watch the pane's size")?;
     let mut out = vec![0u8; 64 * 1024];
@@ -273,8 +275,7 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
                 // End of the terminal's output: every process holding it has gone.
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let _ = stdout.write_all(&out[..n]);
-                    let _ = stdout.flush();
+                    screen.show(&mut stdout, &out[..n]);
                     // Printing again: not waiting for input (any more).
                     check_at = Instant::now() + WAITING_AFTER;
                     if waiting {
@@ -298,6 +299,7 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
             read = stdin.read(&mut input), if input_open && exit.is_none() => match read {
                 Ok(0) | Err(_) => input_open = false,
                 Ok(n) => {
+                    screen.typed(&mut stdout);
                     let _ = to_agent.write_all(&input[..n]).await;
                     check_at = Instant::now() + WAITING_AFTER;
                     if waiting {
@@ -316,6 +318,7 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
                     check_at = Instant::now() + WAITING_AGAIN;
                 }
             },
+            _ = sleep_until(screen.due.unwrap_or(far)), if screen.due.is_some() => screen.flush(&mut stdout),
             _ = winch.recv() => { let _ = to_agent.resize(pane_size()); }
             status = child.wait(), if exit.is_none() => {
                 exit = Some(status.context("cannot wait for the agent")?);
@@ -367,6 +370,7 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
         None => child.wait().await.context("cannot wait for the agent")?,
     };
     let ended_at = exited_at.unwrap_or_else(crate::core::timefmt::now);
+    screen.flush(&mut stdout);
     log.flush();
     drop(raw);
     use std::os::unix::process::ExitStatusExt;
@@ -422,6 +426,62 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
     let _ = writeln!(stdout, "\n\x1b[2m── paneherd: task {task_id} {how} ──\x1b[0m");
     let _ = stdout.flush();
     Ok(())
+}
+
+/// What goes to the pane, shown at once while someone types, else on the next tick of a clock
+/// that every pane wrapper shares (`SCREEN_TICK` of the wall clock): tmux then reads the
+/// output of many busy panes in one wake-up instead of one wake-up each, which is most of what
+/// a pane printing now and then costs it. An agent's own screen never waits longer than a tick.
+#[derive(Default)]
+struct Screen {
+    pending: Vec<u8>,
+    /// When `pending` is shown.
+    due: Option<Instant>,
+    /// The last key typed into the pane.
+    typed_at: Option<Instant>,
+}
+
+/// The shared clock's tick, and how long after a key the pane echoes at once.
+const SCREEN_TICK: Duration = Duration::from_millis(100);
+const TYPING: Duration = Duration::from_secs(2);
+/// Output that does not wait for the tick (a screenful and more).
+const SCREEN_BATCH: usize = 16 * 1024;
+
+impl Screen {
+    fn show(&mut self, out: &mut impl Write, bytes: &[u8]) {
+        let typing = self.typed_at.is_some_and(|t| t.elapsed() < TYPING);
+        self.pending.extend_from_slice(bytes);
+        if typing || self.pending.len() >= SCREEN_BATCH {
+            self.flush(out);
+        } else if self.due.is_none() {
+            self.due = Some(next_tick(SCREEN_TICK));
+        }
+    }
+
+    /// A key was typed: what waits is shown now, and what comes next at once.
+    fn typed(&mut self, out: &mut impl Write) {
+        self.typed_at = Some(Instant::now());
+        self.flush(out);
+    }
+
+    fn flush(&mut self, out: &mut impl Write) {
+        self.due = None;
+        if self.pending.is_empty() {
+            return;
+        }
+        let _ = out.write_all(&self.pending);
+        let _ = out.flush();
+        self.pending.clear();
+    }
+}
+
+/// The next multiple of `tick` on the wall clock, as an `Instant`.
+fn next_tick(tick: Duration) -> Instant {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let tick_ns = tick.as_nanos().max(1);
+    let into = now.as_nanos() % tick_ns;
+    Instant::now() + Duration::from_nanos((tick_ns - into) as u64)
 }
 
 /// After this long without output, whether the agent waits for input is looked at (and again
@@ -482,11 +542,11 @@ fn next_report(since_last: Duration) -> Instant {
     if since_last >= QUIET {
         return Instant::now();
     }
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let into = (now.as_secs() % 2) * 1_000_000_000 + u64::from(now.subsec_nanos());
-    Instant::now() + Duration::from_nanos(2_000_000_000 - into)
+    next_tick(REPORT_TICK)
 }
+
+/// The shared clock of the reports (see `next_report`).
+const REPORT_TICK: Duration = Duration::from_secs(2);
 
 /// This pane's id, as tmux gives it to the processes it starts.
 fn own_pane() -> Option<String> {
@@ -508,6 +568,54 @@ async fn reattach<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> (
                 return (client, true);
             }
             Err(LineError::Gone(_)) => tokio::time::sleep(RETRY).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_waits_for_the_shared_tick_unless_someone_types_or_it_is_a_screenful() {
+        let mut screen = Screen::default();
+        let mut pane: Vec<u8> = vec![];
+        screen.show(&mut pane, b"line 1\r\n");
+        screen.show(&mut pane, b"line 2\r\n");
+        assert!(pane.is_empty(), "shown before the tick");
+        let due = screen.due.expect("a tick to show it at");
+        assert!(due <= Instant::now() + SCREEN_TICK);
+        screen.flush(&mut pane);
+        assert_eq!(pane, b"line 1\r\nline 2\r\n");
+        assert!(screen.due.is_none());
+
+        // A screenful does not wait.
+        pane.clear();
+        screen.show(&mut pane, &vec![b'x'; SCREEN_BATCH]);
+        assert_eq!(pane.len(), SCREEN_BATCH);
+
+        // A key shows what waits, and the echo that follows comes at once.
+        pane.clear();
+        screen.show(&mut pane, b"prompt> ");
+        assert!(pane.is_empty());
+        screen.typed(&mut pane);
+        assert_eq!(pane, b"prompt> ");
+        screen.show(&mut pane, b"y");
+        assert_eq!(pane, b"prompt> y");
+        assert!(screen.due.is_none());
+    }
+
+    #[test]
+    fn every_wrapper_ticks_on_the_same_multiples_of_the_wall_clock() {
+        for tick in [SCREEN_TICK, REPORT_TICK] {
+            let at = next_tick(tick);
+            let wall = std::time::SystemTime::now() + at.saturating_duration_since(Instant::now());
+            let ns = wall.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+            let off = ns % tick.as_nanos();
+            // Within 5 ms of a multiple (the two clocks are read a moment apart).
+            let near = off.min(tick.as_nanos() - off);
+            assert!(near < 5_000_000, "{tick:?}: {off} ns past a multiple");
+            assert!(at <= Instant::now() + tick);
         }
     }
 }
