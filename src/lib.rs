@@ -23,10 +23,10 @@
 //! 2. The engine resolves agent, model and limit group from the [`config`] and has the
 //!    [`store::Writer`] record the task; only once it is written is it queued and answered.
 //! 3. With a slot free (and its worktree made, [`worktree`]) the engine builds the argv
-//!    ([`runner::argv`]), confined by the daemon's [`runner::confine::Confinement`], and
-//!    returns `Launch` (run by its [`runner::place::Place`]) or `OpenPane` (the pane manager,
-//!    [`daemon::panes`], splits a pane that runs [`runner::pane`]). Those two traits are the
-//!    seams for how (a sandbox) and where (another host) a task runs.
+//!    ([`runner::argv`]), confined by a [`runner::confine::Confinement`], and returns `Launch`
+//!    (run by a [`runner::place::Place`]) or `OpenPane` ([`daemon::panes`] splits a pane on a
+//!    [`tmux::server::PaneServer`] to run [`runner::pane`]). These traits are the seams for
+//!    how (a sandbox), where (another host) and beside what (tmux; in tests a recording) it runs.
 //! 4. The process's reports (`Started`, `Output`, `Exited`) come back as inputs; at the exit
 //!    the engine frees the slot, collects the result from the log ([`core::screen`]), has the
 //!    record written durably, and only then returns `Announce`.

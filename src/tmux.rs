@@ -4,6 +4,9 @@
 pub mod adapter;
 pub mod layout;
 pub mod planner;
+#[cfg(test)]
+pub mod recording;
+pub mod server;
 
 pub use crate::config::tmux::{Preset, Presets, TmuxSettings};
 pub use adapter::Tmux;

@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use tokio::sync::Mutex;
 
+#[cfg(test)]
+mod tests;
 mod window;
 
 use window::{MainWindow, beside, relayout, release, space};
 
-use crate::tmux::adapter::{Ticking, Tmux};
+use crate::tmux::adapter::Ticking;
 use crate::tmux::planner::{Fallback, Geometry};
+use crate::tmux::server::{PaneServer, RealServers, Servers};
 
 /// A pane to open for a task.
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +44,10 @@ pub struct Placed {
     pub visible: bool,
 }
 
-#[derive(Debug, Default)]
-struct PaneBook {
+#[derive(Debug)]
+struct PaneBook<S> {
     /// By (socket, main pane).
-    windows: HashMap<(PathBuf, String), MainWindow>,
+    windows: HashMap<(PathBuf, String), MainWindow<S>>,
     /// Task id → (socket, main pane).
     owner: HashMap<String, (PathBuf, String)>,
     /// Main panes whose dashboard switched the layout (`l`): their geometry, instead of the
@@ -55,26 +58,50 @@ struct PaneBook {
     ticking: HashMap<(PathBuf, String), Ticking>,
 }
 
-impl PaneBook {
+impl<S> Default for PaneBook<S> {
+    fn default() -> Self {
+        PaneBook {
+            windows: HashMap::new(),
+            owner: HashMap::new(),
+            layouts: HashMap::new(),
+            ticking: HashMap::new(),
+        }
+    }
+}
+
+impl<S> PaneBook<S> {
     /// The geometry of main pane `key`'s window: its own, else `configured`.
     fn geometry(&self, key: &(PathBuf, String), configured: &Geometry) -> Geometry {
         self.layouts.get(key).copied().unwrap_or(*configured)
     }
 }
 
-/// The pane book of the daemon.
-#[derive(Debug, Default)]
-pub struct Panes {
-    book: Mutex<PaneBook>,
+/// The pane book of the daemon, over the tmux servers of `C` (the real ones, or in unit tests
+/// the recording one).
+#[derive(Debug)]
+pub struct Panes<C: Servers = RealServers> {
+    servers: C,
+    book: Mutex<PaneBook<C::Server>>,
 }
 
-impl Panes {
+impl Default for Panes {
+    fn default() -> Self {
+        Panes::new(RealServers)
+    }
+}
+
+impl<C: Servers> Panes<C> {
+    /// A pane book over `servers`.
+    pub fn new(servers: C) -> Self {
+        Panes { servers, book: Mutex::new(PaneBook::default()) }
+    }
+
     /// Opens a pane for a task beside `main_pane` (or in the overflow window when the main
     /// window is full) running `command`, and re-plans the window.
     pub async fn open(&self, configured: &Geometry, req: &Open<'_>) -> Result<Placed> {
         let Open { socket, main_pane, task_id, cwd, command, resize_hook, hook_mark } = *req;
         let mut book = self.book.lock().await;
-        let tmux = Tmux::new(socket);
+        let tmux = self.servers.at(socket);
         let geometry = &book.geometry(&(socket.to_path_buf(), main_pane.to_string()), configured);
         let info = tmux
             .pane_info(main_pane)
@@ -214,7 +241,7 @@ impl Panes {
         let mut book = self.book.lock().await;
         let key = (socket.to_path_buf(), main_pane.to_string());
         let mw = book.windows.entry(key.clone()).or_insert_with(|| MainWindow {
-            tmux: Tmux::new(socket),
+            tmux: self.servers.at(socket),
             main_pane: main_pane.to_string(),
             window: String::new(),
             session: String::new(),
@@ -260,7 +287,7 @@ impl Panes {
             release(&mw).await;
         }
         for ((socket, _), t) in book.ticking.drain() {
-            if let Err(e) = Tmux::new(&socket).untick(&t).await {
+            if let Err(e) = self.servers.at(&socket).untick(&t).await {
                 tracing::debug!(error = %format!("{e:#}"), "cannot restore status-interval");
             }
         }
@@ -354,7 +381,7 @@ impl Panes {
 }
 
 /// Forgets a main pane with no agents left, giving its window back what paneherd set in it.
-async fn release_if_empty(book: &mut PaneBook, key: &(PathBuf, String)) {
+async fn release_if_empty<S: PaneServer>(book: &mut PaneBook<S>, key: &(PathBuf, String)) {
     if book.windows.get(key).is_some_and(|m| m.visible.is_empty() && m.hidden.is_empty())
         && let Some(mw) = book.windows.remove(key)
     {

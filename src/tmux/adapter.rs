@@ -617,6 +617,14 @@ pub struct Ticking {
     previous: Option<String>,
 }
 
+impl Ticking {
+    /// A session that had no `status-interval` of its own (for the recording server).
+    #[cfg(test)]
+    pub(crate) fn of(session: &str) -> Ticking {
+        Ticking { session: session.to_string(), previous: None }
+    }
+}
+
 /// The window options `decorate` replaced: each with the window's own value before (`None`:
 /// it had none and inherited its session's).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -6,14 +6,15 @@ use std::collections::VecDeque;
 
 use anyhow::{Context, Result};
 
-use crate::tmux::adapter::{Decoration, PaneInfo, Tmux};
+use crate::tmux::adapter::{Decoration, PaneInfo};
 use crate::tmux::layout::{self, Cell, Rect};
 use crate::tmux::planner::{self, BorderRow, Fallback, Geometry};
+use crate::tmux::server::PaneServer;
 
 /// The agents laid out beside one main pane.
 #[derive(Debug)]
-pub(super) struct MainWindow {
-    pub tmux: Tmux,
+pub(super) struct MainWindow<S> {
+    pub tmux: S,
     pub main_pane: String,
     /// The main pane's window, and what paneherd set in it (to take back when its agents are
     /// gone or the daemon stops).
@@ -42,7 +43,7 @@ pub(super) struct Space {
 }
 
 /// Reads the window's layout and finds paneherd's part of it; `None` when the main pane is gone.
-pub(super) async fn space(mw: &MainWindow) -> Result<Option<Space>> {
+pub(super) async fn space<S: PaneServer>(mw: &MainWindow<S>) -> Result<Option<Space>> {
     let Some(info) = mw.tmux.pane_info(&mw.main_pane).await? else { return Ok(None) };
     let (layout, border) = mw.tmux.window_layout(&info.window).await?;
     let tree = layout::parse(&layout).map_err(anyhow::Error::msg)?;
@@ -66,7 +67,7 @@ pub(super) async fn space(mw: &MainWindow) -> Result<Option<Space>> {
 
 /// Where a new agent pane goes so that the main pane never shrinks on the way: split off the
 /// last shown agent when there is one, else off the main pane at the agents' planned size.
-pub(super) fn beside(mw: &MainWindow, plan: &planner::Plan) -> (String, bool, Option<u16>) {
+pub(super) fn beside<S>(mw: &MainWindow<S>, plan: &planner::Plan) -> (String, bool, Option<u16>) {
     let below_main = !plan.kind.main_left();
     match mw.visible.last() {
         Some((_, last)) => (last.clone(), plan.arrangement == planner::Arrangement::Column, None),
@@ -82,8 +83,8 @@ pub(super) fn beside(mw: &MainWindow, plan: &planner::Plan) -> (String, bool, Op
 /// the minimum sizes into account) — never off the same pane again and again, which after a
 /// window grew from small would leave panes of a row or two. The layout set afterwards gives
 /// every pane its planned size.
-async fn join_target(
-    mw: &MainWindow,
+async fn join_target<S: PaneServer>(
+    mw: &MainWindow<S>,
     wanted: &planner::Plan,
     geometry: &Geometry,
 ) -> Result<(String, bool, Option<u16>)> {
@@ -120,7 +121,7 @@ pub(super) fn pane_number(id: &str) -> u32 {
 }
 
 /// Gives the window back what paneherd set in it.
-pub(super) async fn release(mw: &MainWindow) {
+pub(super) async fn release<S: PaneServer>(mw: &MainWindow<S>) {
     if mw.window.is_empty() {
         return;
     }
@@ -139,7 +140,10 @@ pub(super) async fn release(mw: &MainWindow) {
 /// Makes the window match the plan: as many agents visible as fit in paneherd's part of it (the
 /// visible ones stay, the longest-waiting hidden ones come in), the rest in the overflow
 /// window, then one layout that leaves every other pane of the window exactly where it is.
-pub(super) async fn relayout(mw: &mut MainWindow, geometry: &Geometry) -> Result<()> {
+pub(super) async fn relayout<S: PaneServer>(
+    mw: &mut MainWindow<S>,
+    geometry: &Geometry,
+) -> Result<()> {
     let sp = match space(mw).await {
         Ok(Some(sp)) => sp,
         // The main pane is gone: the agents stay where they are.
