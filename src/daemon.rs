@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod config_watch;
 pub mod connection;
 pub mod hub;
+pub mod listing;
 pub mod notifier;
 pub mod pane_jobs;
 pub mod panes;

@@ -12,6 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 use super::hub::HubHandle;
+use super::listing::ListingCache;
 use super::requests;
 use crate::engine::{Answer, Input, Reply};
 use crate::proto::{
@@ -154,10 +155,13 @@ fn err(kind: ErrorKind, msg: impl Into<String>) -> ErrorBody {
 }
 
 /// The line answering request `re`.
-fn answer_line(re: u64, reply: Reply) -> Out {
+fn answer_line(re: u64, reply: Reply, listing: &ListingCache) -> Out {
     let encoded = match reply {
         Err(e) => Err(e),
-        Ok(Answer::List(items)) => return Out::Array { re, items },
+        Ok(Answer::List { tasks, whole }) => match listing.json(&tasks, whole) {
+            Ok(items) => return Out::Array { re, items },
+            Err(e) => Err(e),
+        },
         Ok(Answer::Unit) => codec::ok(re, &()),
         Ok(Answer::Task(t)) => codec::ok(re, &t),
         Ok(Answer::MaybeTask(t)) => codec::ok(re, &t),
@@ -333,7 +337,7 @@ pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
         match request {
             Request::Subscribe => {
                 let rx = hub.subscribe();
-                reply_to(answer_line(re, Ok(Answer::Unit))).await;
+                reply_to(answer_line(re, Ok(Answer::Unit), &hub.listing)).await;
                 tokio::spawn(forward_events(rx, out_tx.clone()));
             }
             // A pane wrapper's reports are handled in the order they come, and only from the
@@ -344,7 +348,7 @@ pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
                 if reply.is_ok() {
                     wrapper_of = Some(task_id);
                 }
-                reply_to(answer_line(re, reply)).await;
+                reply_to(answer_line(re, reply, &hub.listing)).await;
             }
             r @ (Request::PaneStarted { .. }
             | Request::PaneExited { .. }
@@ -357,19 +361,21 @@ pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
                          its token first)",
                     )),
                 };
-                reply_to(answer_line(re, reply)).await;
+                reply_to(answer_line(re, reply, &hub.listing)).await;
             }
             // Reads are answered at once (the hub takes them before anything else waiting):
             // no task of their own, one turn of the loop fewer behind a burst.
             r if requests::is_quick(&r) => {
+                let shutdown = matches!(r, Request::Shutdown);
                 let reply = requests::answer(&hub, r, conn).await;
-                reply_to(answer_line(re, reply)).await;
+                reply_to(answer_line(re, reply, &hub.listing)).await;
+                requests::stop_after_reply(&hub, shutdown);
             }
             request => {
                 let hub = hub.clone();
                 tokio::spawn(async move {
                     let reply = requests::answer(&hub, request, conn).await;
-                    reply_to(answer_line(re, reply)).await;
+                    reply_to(answer_line(re, reply, &hub.listing)).await;
                 });
             }
         }

@@ -41,6 +41,8 @@ pub struct HubHandle {
     config: watch::Receiver<Arc<Config>>,
     next_conn: Arc<AtomicU64>,
     pub store: store::Store,
+    /// The tasks' JSON for `list` replies.
+    pub listing: Arc<super::listing::ListingCache>,
 }
 
 impl HubHandle {
@@ -129,6 +131,7 @@ pub fn channel(
         events,
         config: config_rx,
         next_conn: Arc::new(AtomicU64::new(1)),
+        listing: Arc::default(),
         store,
     };
     (handle, Inbox { all, reads }, config_tx)

@@ -27,6 +27,14 @@ pub fn is_quick(request: &Request) -> bool {
     matches!(request, Request::List { .. } | Request::Get { .. } | Request::Shutdown)
 }
 
+/// What a request sets going once its reply is queued: a shutdown stops the daemon only
+/// then, so that the client that asked is answered first.
+pub fn stop_after_reply(hub: &HubHandle, request_was_shutdown: bool) {
+    if request_was_shutdown {
+        hub.input(Input::Shutdown);
+    }
+}
+
 /// A task, by id or prefix.
 async fn get(hub: &HubHandle, id: &str, conn: u64) -> Result<Task, ErrorBody> {
     match hub.ask(Request::Get { id: id.to_string() }, conn).await? {
@@ -50,11 +58,11 @@ async fn tasks(
                 status: vec![TaskStatus::Pending, TaskStatus::Running],
                 ..Default::default()
             };
-            let Answer::List(items) = hub.ask(Request::List { filter }, conn).await? else {
+            let Answer::List { tasks: items, .. } = hub.ask(Request::List { filter }, conn).await?
+            else {
                 return Ok(vec![]);
             };
-            let mut out: Vec<Task> =
-                items.iter().filter_map(|j| serde_json::from_str(j).ok()).collect();
+            let mut out: Vec<Task> = items.iter().map(|t| Task::clone(t)).collect();
             out.reverse();
             Ok(out)
         }
@@ -200,10 +208,8 @@ pub async fn answer(hub: &HubHandle, request: Request, conn: u64) -> Reply {
             let earlier = result.or(tail);
             hub.ask(Request::Continue { id: task.id, prompt, earlier, env }, conn).await
         }
-        Request::Shutdown => {
-            hub.input(Input::Shutdown);
-            Ok(Answer::Unit)
-        }
+        // The daemon stops once the reply is queued (`stop_after_reply`).
+        Request::Shutdown => Ok(Answer::Unit),
         other => hub.ask(other, conn).await,
     }
 }

@@ -31,8 +31,12 @@ pub enum Answer {
     /// The tasks a cancel asked to stop: `daemon::requests` waits for their ends and answers
     /// with them (`Tasks`).
     Stopping(Vec<String>),
-    /// Each task's JSON as cached (the elements of `list`'s array), newest first.
-    List(Vec<Arc<str>>),
+    /// The tasks of a `list`, newest first, shared with the engine's table (not copied);
+    /// `whole`: every task (an unfiltered listing).
+    List {
+        tasks: Vec<Arc<Task>>,
+        whole: bool,
+    },
     Status(Box<StatusData>),
     PaneLaunch(Box<PaneLaunch>),
     /// A task's output (`output`).

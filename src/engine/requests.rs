@@ -33,7 +33,10 @@ impl Engine {
                     .resolve(&id)
                     .map(|id| Answer::MaybeTask(self.table.get(&id).map(|t| Box::new(t.clone())))),
             ),
-            Request::List { filter } => answer(self.table.list_json(&filter).map(Answer::List)),
+            Request::List { filter } => {
+                let whole = filter.is_empty();
+                answer(Ok(Answer::List { tasks: self.table.list(&filter), whole }))
+            }
             // The pane manager adds where the agent panes are, as it knows it now.
             Request::Status { main } => {
                 let conn = self.dashboards.of(conn, main.as_ref());

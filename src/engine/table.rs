@@ -1,7 +1,8 @@
-//! The engine's tasks: by id, in creation order, each with its JSON kept for `list` (remade only
-//! for the tasks changed since), so that listing 10,000 tasks copies no task.
+//! The engine's tasks: by id, in creation order, each shared (`Arc`) so that `list` hands out
+//! the tasks without copying one; a task being changed while a listing still holds it is copied
+//! then (copy on write), so a listing never sees a change.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::core::ids;
@@ -10,60 +11,43 @@ use crate::proto::{ErrorBody, ErrorKind, ListFilter};
 
 #[derive(Debug, Default)]
 pub struct Table {
-    tasks: HashMap<String, Task>,
+    tasks: HashMap<String, Arc<Task>>,
     /// Ids in creation order.
     order: Vec<String>,
-    /// Each task's JSON, by position in `order`; `pos` finds a task's position and `dirty`
-    /// names the tasks changed since their JSON was made.
-    json: Vec<Arc<str>>,
-    pos: HashMap<String, usize>,
-    dirty: HashSet<String>,
 }
 
 impl Table {
     pub fn get(&self, id: &str) -> Option<&Task> {
-        self.tasks.get(id)
+        self.tasks.get(id).map(|t| &**t)
     }
 
     pub fn contains(&self, id: &str) -> bool {
         self.tasks.contains_key(id)
     }
 
-    /// A task to change; its JSON is remade on the next `list`.
+    /// A task to change (copied first if a listing still holds it).
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Task> {
-        self.dirty.insert(id.to_string());
-        self.tasks.get_mut(id)
+        self.tasks.get_mut(id).map(Arc::make_mut)
     }
 
     /// Adds a new task (at the end of the creation order) or replaces one.
     pub fn put(&mut self, task: Task) {
-        if !self.pos.contains_key(&task.id) {
-            self.pos.insert(task.id.clone(), self.order.len());
+        if !self.tasks.contains_key(&task.id) {
             self.order.push(task.id.clone());
-            self.json.push(Arc::from("null"));
         }
-        self.dirty.insert(task.id.clone());
-        self.tasks.insert(task.id.clone(), task);
+        self.tasks.insert(task.id.clone(), Arc::new(task));
     }
 
     /// Forgets a task (one that was never recorded).
     pub fn remove(&mut self, id: &str) {
-        if self.tasks.remove(id).is_none() {
-            return;
-        }
-        self.dirty.remove(id);
-        if let Some(at) = self.pos.remove(id) {
-            self.order.remove(at);
-            self.json.remove(at);
-            for (i, later) in self.order.iter().enumerate().skip(at) {
-                self.pos.insert(later.clone(), i);
-            }
+        if self.tasks.remove(id).is_some() {
+            self.order.retain(|o| o != id);
         }
     }
 
     /// Every task, in no particular order.
     pub fn all(&self) -> impl Iterator<Item = &Task> + '_ {
-        self.tasks.values()
+        self.tasks.values().map(|t| &**t)
     }
 
     /// Ids in creation order.
@@ -82,31 +66,55 @@ impl Table {
         })
     }
 
-    /// The tasks, newest first, each as its cached JSON object (shared, not copied).
-    pub fn list_json(&mut self, filter: &ListFilter) -> Result<Vec<Arc<str>>, ErrorBody> {
-        for id in std::mem::take(&mut self.dirty) {
-            let (Some(t), Some(&i)) = (self.tasks.get(&id), self.pos.get(&id)) else {
-                continue;
-            };
-            let j = serde_json::to_string(t)
-                .map_err(|e| ErrorBody::new(ErrorKind::Internal, e.to_string()))?;
-            self.json[i] = Arc::from(j);
-        }
-        let unfiltered = filter.is_empty();
+    /// The tasks `filter` keeps, newest first (shared, not copied).
+    pub fn list(&self, filter: &ListFilter) -> Vec<Arc<Task>> {
         let limit = filter.limit.unwrap_or(usize::MAX);
-        let mut out = Vec::with_capacity(self.order.len().min(limit));
-        for (i, id) in self.order.iter().enumerate().rev() {
-            if out.len() >= limit {
-                break;
-            }
-            if !unfiltered {
-                let Some(t) = self.tasks.get(id) else { continue };
-                if !filter.keeps(t) {
-                    continue;
-                }
-            }
-            out.push(self.json[i].clone());
+        let unfiltered = filter.is_empty();
+        self.order
+            .iter()
+            .rev()
+            .filter_map(|id| self.tasks.get(id))
+            .filter(|t| unfiltered || filter.keeps(t))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::task::TaskStatus;
+    use crate::core::timefmt;
+
+    fn task(id: &str, status: TaskStatus) -> Task {
+        let log = format!("/data/tasks/{id}.log");
+        let mut t = Task::pending(id, "shell", "p", "/".into(), log.into(), timefmt::now());
+        t.status = status;
+        t
+    }
+
+    #[test]
+    fn a_listing_is_newest_first_filtered_limited_and_never_sees_a_later_change() {
+        let mut table = Table::default();
+        table.put(task("a", TaskStatus::Running));
+        table.put(task("b", TaskStatus::Pending));
+        table.put(task("c", TaskStatus::Running));
+        let ids = |l: &[Arc<Task>]| l.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+        let all = table.list(&ListFilter::default());
+        assert_eq!(ids(&all), ["c", "b", "a"]);
+        let running = ListFilter { status: vec![TaskStatus::Running], ..Default::default() };
+        assert_eq!(ids(&table.list(&running)), ["c", "a"]);
+        let one = ListFilter { limit: Some(1), ..Default::default() };
+        assert_eq!(ids(&table.list(&one)), ["c"]);
+        // Changed after the listing: the listing keeps what it was given.
+        if let Some(t) = table.get_mut("a") {
+            t.status = TaskStatus::Completed;
         }
-        Ok(out)
+        assert_eq!(all[2].status, TaskStatus::Running);
+        assert_eq!(table.get("a").map(|t| t.status), Some(TaskStatus::Completed));
+        table.remove("b");
+        assert_eq!(ids(&table.list(&ListFilter::default())), ["c", "a"]);
+        assert_eq!(table.ids().cloned().collect::<Vec<_>>(), ["a", "c"]);
     }
 }
