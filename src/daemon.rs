@@ -346,7 +346,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         tracing::warn!("tasks still running at shutdown");
     }
     let (done, gone) = tokio::sync::oneshot::channel();
-    let _ = panes.send(pane_jobs::PaneJob::Shutdown { done });
+    let _ = panes.send(pane_jobs::Job::Shutdown { done });
     let _ = tokio::time::timeout(Duration::from_secs(5), gone).await;
     if let Err(e) = writer.barrier().await {
         tracing::error!(error = %e, "cannot flush the task files");

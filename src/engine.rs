@@ -6,7 +6,7 @@
 //! with each input, so the tests drive it with a fake clock, without processes, tmux or sleeps.
 //!
 //! A task's life here: `Request::Submit` → `Effect::Write` (its creation) and, when a slot is
-//! free, `Effect::Launch` (headless) or `Effect::OpenPane` → `Input::Started` → timers (stale,
+//! free, `Effect::Launch` (headless) or `Effect::Pane(PaneJob::Open)` → `Input::Started` → timers (stale,
 //! TTL, idle) → `Input::Exited` (its output complete) → `Effect::Collect` → `Input::Collected`
 //! (the result) → `Effect::Write` (durable) → `Input::Written` → `Effect::Announce`.
 
@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use messages::{Answer, Effect, Hangup, Input, Reply, ReplyTo, Signal, TimerKind};
+pub use messages::{Answer, Effect, Hangup, Input, PaneJob, Reply, ReplyTo, Signal, TimerKind};
 
 use crate::config::Config;
 use crate::core::limits::Scheduler;
@@ -272,12 +272,14 @@ impl Engine {
                     // Still in its pane, perhaps, or ended there meanwhile: the pane manager
                     // looks. Else lost.
                     match (&task.tmux, &task.pane_id, task.pid) {
-                        (Some(origin), Some(pane), Some(pid)) => fx.push(Effect::CheckAdoption {
-                            id: task.id.clone(),
-                            origin: origin.clone(),
-                            pane: pane.clone(),
-                            pid,
-                        }),
+                        (Some(origin), Some(pane), Some(pid)) => {
+                            fx.push(Effect::Pane(PaneJob::CheckAdoption {
+                                id: task.id.clone(),
+                                origin: origin.clone(),
+                                pane: pane.clone(),
+                                pid,
+                            }))
+                        }
                         _ => fx.extend(e.lose(&task, now)),
                     }
                 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::pane_jobs::PaneJob;
+use super::pane_jobs::Job as PaneManagerJob;
 use super::timers::Timers;
 use crate::config::Config;
 use crate::core::timefmt;
@@ -91,7 +91,7 @@ pub struct Components {
     pub writer: Writer,
     /// Where headless processes run (started in the order asked).
     pub place: Box<dyn runner::place::Place>,
-    pub panes: mpsc::UnboundedSender<PaneJob>,
+    pub panes: mpsc::UnboundedSender<PaneManagerJob>,
     pub timers: Timers,
     pub notify_test: mpsc::UnboundedSender<(ReplyTo, Option<crate::core::task::TmuxOrigin>)>,
     /// Told once nothing runs after a shutdown.
@@ -267,10 +267,8 @@ impl Hub {
             Effect::Stopped => {
                 let _ = c.stopped.send(true);
             }
-            pane => {
-                if let Some(job) = PaneJob::from_effect(pane) {
-                    let _ = c.panes.send(job);
-                }
+            Effect::Pane(job) => {
+                let _ = c.panes.send(PaneManagerJob::Engine(job));
             }
         }
     }

@@ -9,111 +9,24 @@ use tokio::sync::mpsc;
 
 use super::panes::{Open, Panes};
 use crate::config::tmux::CloseAfter;
-use crate::core::task::TmuxOrigin;
-use crate::engine::{Answer, Effect, Hangup, Input, ReplyTo};
+use crate::engine::{Answer, Hangup, Input, PaneJob};
 use crate::proto::{ErrorBody, ErrorKind};
-use crate::tmux::TmuxSettings;
 use crate::tmux::adapter::{Tmux, is_overflow_name, shell_quote};
 
-/// What the pane manager is asked to do.
+/// What the pane manager is asked to do: the engine's jobs, and its own two.
 #[derive(Debug)]
-pub enum PaneJob {
-    Open {
-        id: String,
-        origin: TmuxOrigin,
-        cwd: PathBuf,
-        title: String,
-        token: String,
-        tmux: TmuxSettings,
-    },
-    Ended {
-        id: String,
-        status: String,
-        took: String,
-        tmux: TmuxSettings,
-        pane: Option<(PathBuf, String)>,
-    },
+pub enum Job {
+    Engine(PaneJob),
     /// Close a task's pane that is not in the book (its wrapper still in it).
     CloseStray {
         id: String,
         socket: PathBuf,
         pane: String,
     },
-    Close {
-        ids: Vec<String>,
-        tmux: TmuxSettings,
-        reply: Option<ReplyTo>,
-    },
-    Focus {
-        task: Box<crate::core::task::Task>,
-        reply: ReplyTo,
-        tmux: TmuxSettings,
-    },
-    Relayout {
-        window: Option<(PathBuf, String)>,
-        tmux: TmuxSettings,
-    },
-    WindowLayout {
-        origin: TmuxOrigin,
-        geometry: Option<crate::tmux::planner::Geometry>,
-    },
-    Hangup {
-        id: String,
-        origin: TmuxOrigin,
-        pane: String,
-    },
-    CheckAdoption {
-        id: String,
-        origin: TmuxOrigin,
-        pane: String,
-        pid: u32,
-    },
-    Adopt {
-        id: String,
-        origin: TmuxOrigin,
-        pane: String,
-        visible: bool,
-    },
-    Forget {
-        id: String,
-        tmux: TmuxSettings,
-    },
-    Status {
-        reply: ReplyTo,
-        status: Box<crate::proto::StatusData>,
-    },
     /// The daemon is stopping: close every agent pane and give the windows back.
     Shutdown {
         done: tokio::sync::oneshot::Sender<()>,
     },
-}
-
-impl PaneJob {
-    /// The job of a pane effect (`None` for effects that are not the pane manager's).
-    pub fn from_effect(e: Effect) -> Option<PaneJob> {
-        Some(match e {
-            Effect::OpenPane { id, origin, cwd, title, token, tmux } => {
-                PaneJob::Open { id, origin, cwd, title, token, tmux }
-            }
-            Effect::PaneEnded { id, status, took, tmux, pane } => {
-                PaneJob::Ended { id, status, took, tmux, pane }
-            }
-            Effect::ClosePanes { ids, tmux, reply } => PaneJob::Close { ids, tmux, reply },
-            Effect::Focus { task, reply, tmux } => PaneJob::Focus { task, reply, tmux },
-            Effect::Relayout { window, tmux } => PaneJob::Relayout { window, tmux },
-            Effect::WindowLayout { origin, geometry } => PaneJob::WindowLayout { origin, geometry },
-            Effect::CheckHangup { id, origin, pane } => PaneJob::Hangup { id, origin, pane },
-            Effect::CheckAdoption { id, origin, pane, pid } => {
-                PaneJob::CheckAdoption { id, origin, pane, pid }
-            }
-            Effect::AdoptPane { id, origin, pane, visible } => {
-                PaneJob::Adopt { id, origin, pane, visible }
-            }
-            Effect::ForgetPane { id, tmux } => PaneJob::Forget { id, tmux },
-            Effect::Status { reply, status } => PaneJob::Status { reply, status },
-            _ => return None,
-        })
-    }
 }
 
 /// How the pane manager tells the loop what happened (by message, never by calling into it),
@@ -131,8 +44,8 @@ impl Reporter {
 }
 
 /// Runs the pane manager until its job channel closes.
-pub fn start(to_loop: Reporter, exe: PathBuf, socket: PathBuf) -> mpsc::UnboundedSender<PaneJob> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<PaneJob>();
+pub fn start(to_loop: Reporter, exe: PathBuf, socket: PathBuf) -> mpsc::UnboundedSender<Job> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     let again = tx.clone();
     tokio::spawn(async move {
         let panes = Panes::default();
@@ -172,14 +85,14 @@ fn log_err<T>(what: &str, r: anyhow::Result<T>) {
 /// Does one job; returns whether the panes changed.
 async fn run(
     panes: &Panes,
-    job: PaneJob,
+    job: Job,
     to_loop: &Reporter,
     exe: &std::path::Path,
     socket: &std::path::Path,
-    again: &mpsc::UnboundedSender<PaneJob>,
+    again: &mpsc::UnboundedSender<Job>,
 ) -> bool {
     match job {
-        PaneJob::Open { id, origin, cwd, title, token, tmux } => {
+        Job::Engine(PaneJob::Open { id, origin, cwd, title, token, tmux }) => {
             let sock = shell_quote(&socket.to_string_lossy());
             // The wrapper's token, what it attaches with (only it reports for the task): in a
             // private file it reads and removes, never on a command line (`ps` shows those
@@ -247,7 +160,7 @@ async fn run(
             }
             true
         }
-        PaneJob::Ended { id, status, took, tmux, pane } => {
+        Job::Engine(PaneJob::Ended { id, status, took, tmux, pane }) => {
             let known = panes.where_is(&id).await;
             if let Some((socket, pane)) = &known {
                 let t = Tmux::new(socket);
@@ -260,15 +173,15 @@ async fn run(
                     // A pane the book lost track of is closed all the same: a pane whose task
                     // ended never stays behind.
                     let job = match (known, pane) {
-                        (None, Some((socket, pane))) => PaneJob::CloseStray { id, socket, pane },
-                        _ => PaneJob::Close { ids: vec![id], tmux, reply: None },
+                        (None, Some((socket, pane))) => Job::CloseStray { id, socket, pane },
+                        _ => Job::Engine(PaneJob::Close { ids: vec![id], tmux, reply: None }),
                     };
                     let _ = again.send(job);
                 });
             }
             false
         }
-        PaneJob::CloseStray { id, socket, pane } => {
+        Job::CloseStray { id, socket, pane } => {
             let t = Tmux::new(&socket);
             if let Ok(Some(info)) = t.pane_info(&pane).await
                 && crate::runner::is_wrapper_of(info.pid, &id)
@@ -278,7 +191,7 @@ async fn run(
             }
             false
         }
-        PaneJob::Close { ids, tmux, reply } => {
+        Job::Engine(PaneJob::Close { ids, tmux, reply }) => {
             for id in ids {
                 log_err("cannot close the pane", panes.close(&tmux.geometry, &id).await);
             }
@@ -287,7 +200,7 @@ async fn run(
             }
             true
         }
-        PaneJob::Focus { task, reply, tmux } => {
+        Job::Engine(PaneJob::Focus { task, reply, tmux }) => {
             let answer = match panes.focus(&tmux.geometry, &task.id).await {
                 Ok(true) => Ok(Answer::Task(task)),
                 Ok(false) => Err(ErrorBody::new(
@@ -299,22 +212,22 @@ async fn run(
             to_loop.input(Input::Answered { reply, answer });
             true
         }
-        PaneJob::Relayout { window: Some((socket, window)), tmux } => {
+        Job::Engine(PaneJob::Relayout { window: Some((socket, window)), tmux }) => {
             log_err(
                 "cannot re-plan after a resize",
                 panes.resized(&tmux.geometry, &socket, &window).await,
             );
             true
         }
-        PaneJob::WindowLayout { origin, geometry } => {
+        Job::Engine(PaneJob::WindowLayout { origin, geometry }) => {
             panes.set_layout((origin.socket, origin.pane), geometry).await;
             false
         }
-        PaneJob::Relayout { window: None, tmux } => {
+        Job::Engine(PaneJob::Relayout { window: None, tmux }) => {
             panes.relayout_all(&tmux.geometry).await;
             true
         }
-        PaneJob::Hangup { id, origin, pane } => {
+        Job::Engine(PaneJob::Hangup { id, origin, pane }) => {
             let hangup = match Tmux::new(&origin.socket).pane_info(&pane).await {
                 Err(_) => Hangup::ServerGone,
                 Ok(None) => Hangup::PaneClosed,
@@ -323,7 +236,7 @@ async fn run(
             to_loop.input(Input::Hangup { id, hangup });
             false
         }
-        PaneJob::CheckAdoption { id, origin, pane, pid: _ } => {
+        Job::Engine(PaneJob::CheckAdoption { id, origin, pane, pid: _ }) => {
             // The pane is still there with this task's wrapper in it (a pane of that number
             // may be anyone's after a tmux restart): adopted, whether the agent still runs or
             // ended meanwhile (its wrapper then waits to report; its exit is on disk too).
@@ -338,20 +251,20 @@ async fn run(
             to_loop.input(Input::Adopted { id, visible, exit });
             false
         }
-        PaneJob::Adopt { id, origin, pane, visible } => {
+        Job::Engine(PaneJob::Adopt { id, origin, pane, visible }) => {
             panes.adopt(&origin.socket, &origin.pane, &id, &pane, visible).await;
             true
         }
-        PaneJob::Forget { id, tmux } => {
+        Job::Engine(PaneJob::Forget { id, tmux }) => {
             log_err("cannot re-plan", panes.forget(&tmux.geometry, &id).await);
             true
         }
-        PaneJob::Status { reply, mut status } => {
+        Job::Engine(PaneJob::Status { reply, mut status }) => {
             status.panes = panes.usage().await;
             to_loop.input(Input::Answered { reply, answer: Ok(Answer::Status(status)) });
             false
         }
-        PaneJob::Shutdown { done } => {
+        Job::Shutdown { done } => {
             panes.shutdown().await;
             let _ = done.send(());
             true

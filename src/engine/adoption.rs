@@ -66,7 +66,8 @@ impl Engine {
         );
         self.sched.mark_running(id, &config.limits().group_for(task.model.as_deref()));
         self.startup.remove(id);
-        let mut fx = vec![Effect::AdoptPane { id: id.to_string(), origin, pane, visible }];
+        let mut fx =
+            vec![Effect::Pane(PaneJob::Adopt { id: id.to_string(), origin, pane, visible })];
         match exit {
             Some(exit) => {
                 tracing::info!(task = %id, "its agent ended while no daemon watched: recorded");

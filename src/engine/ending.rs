@@ -61,7 +61,7 @@ impl Engine {
             if let Some((origin, pane)) =
                 t.and_then(|t| Some((t.tmux.clone()?, t.pane_id.clone()?)))
             {
-                return vec![Effect::CheckHangup { id: id.to_string(), origin, pane }];
+                return vec![Effect::Pane(PaneJob::Hangup { id: id.to_string(), origin, pane })];
             }
         }
         let killed = run.kill.take();
@@ -108,7 +108,10 @@ impl Engine {
             fx.push(Effect::Signal { pid, signal: Signal::Kill });
         }
         if hangup != Hangup::PaneThere {
-            fx.push(Effect::ForgetPane { id: id.to_string(), tmux: self.tmux_settings() });
+            fx.push(Effect::Pane(PaneJob::Forget {
+                id: id.to_string(),
+                tmux: self.tmux_settings(),
+            }));
         }
         fx.extend(self.collect(id, now));
         fx
@@ -314,7 +317,7 @@ impl Engine {
                         .run_ms(now)
                         .map(crate::core::timefmt::human_duration)
                         .unwrap_or_default();
-                    fx.push(Effect::PaneEnded {
+                    fx.push(Effect::Pane(PaneJob::Ended {
                         id: task.id.clone(),
                         status,
                         took,
@@ -324,7 +327,7 @@ impl Engine {
                             .as_ref()
                             .zip(task.pane_id.as_ref())
                             .map(|(o, p)| (o.socket.clone(), p.clone())),
-                    });
+                    }));
                 }
                 if task.session.is_none()
                     && let Some(a) = self.settings.config.agents.get(&task.agent)

@@ -134,7 +134,7 @@ pub enum Input {
         exit: Exit,
         log_error: Option<String>,
     },
-    /// Why a pane task's agent hung up (asked with `Effect::CheckHangup`).
+    /// Why a pane task's agent hung up (asked with `PaneJob::Hangup`).
     Hangup {
         id: String,
         hangup: Hangup,
@@ -212,45 +212,8 @@ pub enum Effect {
     /// Start a task's process headless; report `Started` (or `StartFailed`), then output and
     /// `Exited`.
     Launch { launch: Box<Launch> },
-    /// Open a pane for a task beside `origin` running its wrapper, which attaches with `token`;
-    /// report `PaneOpened` (or `StartFailed`). The wrapper then reports `Started`, output and
-    /// `Exited`.
-    OpenPane {
-        id: String,
-        origin: TmuxOrigin,
-        cwd: PathBuf,
-        title: String,
-        token: String,
-        tmux: TmuxSettings,
-    },
-    /// Show on an ended task's pane border how it ended; close the pane after `close_after`
-    /// (never, for `None`), and bring a waiting agent into view.
-    /// `pane`: where the task's pane is (its tmux server and pane id), closed by that even if
-    /// the pane manager lost track of it.
-    PaneEnded {
-        id: String,
-        status: String,
-        took: String,
-        tmux: TmuxSettings,
-        pane: Option<(PathBuf, String)>,
-    },
-    /// Close these tasks' panes now; answer `reply` (if any) once they are closed.
-    ClosePanes { ids: Vec<String>, tmux: TmuxSettings, reply: Option<ReplyTo> },
-    /// Bring a task's pane into view and select it; answer `reply` (with the task).
-    Focus { task: Box<Task>, reply: ReplyTo, tmux: TmuxSettings },
-    /// Re-plan the panes of `window` (resized), or of every window (`None`: the layout changed).
-    Relayout { window: Option<(PathBuf, String)>, tmux: TmuxSettings },
-    /// Lay the agents beside main pane `origin` out with this geometry from now on (`None`:
-    /// with the configured one again).
-    WindowLayout { origin: TmuxOrigin, geometry: Option<crate::tmux::planner::Geometry> },
-    /// Find out why a pane task's agent hung up: report `Hangup`.
-    CheckHangup { id: String, origin: TmuxOrigin, pane: String },
-    /// See whether a pane task of a previous daemon still runs in its pane: report `Adopted`.
-    CheckAdoption { id: String, origin: TmuxOrigin, pane: String, pid: u32 },
-    /// Take a still-running pane task back into the pane book.
-    AdoptPane { id: String, origin: TmuxOrigin, pane: String, visible: bool },
-    /// Forget a task's pane (it closed by itself).
-    ForgetPane { id: String, tmux: TmuxSettings },
+    /// Ask the pane manager.
+    Pane(PaneJob),
     /// Signal a task's process group.
     Signal { pid: u32, signal: Signal },
     /// Stop a process a previous daemon left running, if it still runs task `id`; with no pid,
@@ -267,12 +230,56 @@ pub enum Effect {
     Summarize { id: String, argv: Vec<String>, cwd: PathBuf, env: Vec<(String, String)> },
     /// Run an agent's `session_command` for a task: report `SessionFound`.
     LearnSession { id: String, argv: Vec<String>, cwd: PathBuf, env: Vec<(String, String)> },
-    /// Answer `reply` with this status, completed with the agent panes per main pane.
-    Status { reply: ReplyTo, status: Box<StatusData> },
     /// Send a sample desktop notification: answer `reply`.
     NotifyTest { reply: ReplyTo, tmux: Option<TmuxOrigin> },
     /// Nothing runs any more after a shutdown: the daemon may exit.
     Stopped,
+}
+
+/// What the engine asks of the pane manager (`Effect::Pane`); each reports back as it says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaneJob {
+    /// Open a pane for a task beside `origin` running its wrapper, which attaches with `token`;
+    /// report `PaneOpened` (or `StartFailed`). The wrapper then reports `Started`, output and
+    /// `Exited`.
+    Open {
+        id: String,
+        origin: TmuxOrigin,
+        cwd: PathBuf,
+        title: String,
+        token: String,
+        tmux: TmuxSettings,
+    },
+    /// Show on an ended task's pane border how it ended; close the pane after `close_after`
+    /// (never, for `None`), and bring a waiting agent into view.
+    /// `pane`: where the task's pane is (its tmux server and pane id), closed by that even if
+    /// the pane manager lost track of it.
+    Ended {
+        id: String,
+        status: String,
+        took: String,
+        tmux: TmuxSettings,
+        pane: Option<(PathBuf, String)>,
+    },
+    /// Close these tasks' panes now; answer `reply` (if any) once they are closed.
+    Close { ids: Vec<String>, tmux: TmuxSettings, reply: Option<ReplyTo> },
+    /// Bring a task's pane into view and select it; answer `reply` (with the task).
+    Focus { task: Box<Task>, reply: ReplyTo, tmux: TmuxSettings },
+    /// Re-plan the panes of `window` (resized), or of every window (`None`: the layout changed).
+    Relayout { window: Option<(PathBuf, String)>, tmux: TmuxSettings },
+    /// Lay the agents beside main pane `origin` out with this geometry from now on (`None`:
+    /// with the configured one again).
+    WindowLayout { origin: TmuxOrigin, geometry: Option<crate::tmux::planner::Geometry> },
+    /// Find out why a pane task's agent hung up: report `Hangup`.
+    Hangup { id: String, origin: TmuxOrigin, pane: String },
+    /// See whether a pane task of a previous daemon still runs in its pane: report `Adopted`.
+    CheckAdoption { id: String, origin: TmuxOrigin, pane: String, pid: u32 },
+    /// Take a still-running pane task back into the pane book.
+    Adopt { id: String, origin: TmuxOrigin, pane: String, visible: bool },
+    /// Forget a task's pane (it closed by itself).
+    Forget { id: String, tmux: TmuxSettings },
+    /// Answer `reply` with this status, completed with the agent panes per main pane.
+    Status { reply: ReplyTo, status: Box<StatusData> },
 }
 
 impl Effect {

@@ -40,7 +40,10 @@ impl Engine {
             // The pane manager adds where the agent panes are, as it knows it now.
             Request::Status { main } => {
                 let conn = self.dashboards.of(conn, main.as_ref());
-                vec![Effect::Status { reply, status: Box::new(self.status(conn, now)) }]
+                vec![Effect::Pane(PaneJob::Status {
+                    reply,
+                    status: Box::new(self.status(conn, now)),
+                })]
             }
             Request::Cancel { ids, all } => match self.resolve_many(&ids, all) {
                 Ok(ids) => {
@@ -137,8 +140,11 @@ impl Engine {
                 let settings = self.settings.config.tmux_settings_for(&name);
                 self.dashboards.switch(conn, name);
                 vec![
-                    Effect::WindowLayout { origin, geometry: Some(settings.geometry) },
-                    Effect::Relayout { window: None, tmux: self.tmux_settings() },
+                    Effect::Pane(PaneJob::WindowLayout {
+                        origin,
+                        geometry: Some(settings.geometry),
+                    }),
+                    Effect::Pane(PaneJob::Relayout { window: None, tmux: self.tmux_settings() }),
                     Effect::Reply { to: reply, answer: Ok(Answer::Unit) },
                 ]
             }
@@ -147,7 +153,7 @@ impl Engine {
                     let task = Box::new(self.table.get(&id).cloned().unwrap_or_else(|| {
                         Task::pending(&id, "", "", PathBuf::new(), PathBuf::new(), now)
                     }));
-                    vec![Effect::Focus { task, reply, tmux: self.tmux_settings() }]
+                    vec![Effect::Pane(PaneJob::Focus { task, reply, tmux: self.tmux_settings() })]
                 }
                 Ok(id) => answer(Err(invalid(format!(
                     "task {id} has no tmux pane (it runs headless or has ended)"
@@ -160,11 +166,11 @@ impl Engine {
                         .into_iter()
                         .filter(|id| self.table.get(id).is_some_and(|t| t.status.is_terminal()))
                         .collect();
-                    vec![Effect::ClosePanes {
+                    vec![Effect::Pane(PaneJob::Close {
                         ids: ended,
                         tmux: self.tmux_settings(),
                         reply: Some(reply),
-                    }]
+                    })]
                 }
                 Err(e) => answer(Err(e)),
             },
@@ -189,7 +195,10 @@ impl Engine {
                 Err(e) => answer(Err(e)),
             },
             Request::TmuxResized { socket, window } => vec![
-                Effect::Relayout { window: Some((socket, window)), tmux: self.tmux_settings() },
+                Effect::Pane(PaneJob::Relayout {
+                    window: Some((socket, window)),
+                    tmux: self.tmux_settings(),
+                }),
                 Effect::Reply { to: reply, answer: Ok(Answer::Unit) },
             ],
             Request::NotifyTest { tmux } => vec![Effect::NotifyTest { reply, tmux }],
@@ -318,8 +327,8 @@ impl Engine {
         let mut fx = vec![];
         // A dashboard gone: its window goes back to the configured layout.
         if let Some(origin) = self.dashboards.close(conn) {
-            fx.push(Effect::WindowLayout { origin, geometry: None });
-            fx.push(Effect::Relayout { window: None, tmux: self.tmux_settings() });
+            fx.push(Effect::Pane(PaneJob::WindowLayout { origin, geometry: None }));
+            fx.push(Effect::Pane(PaneJob::Relayout { window: None, tmux: self.tmux_settings() }));
         }
         fx.extend(self.wrapper_gone(conn, now));
         fx
@@ -334,7 +343,7 @@ impl Engine {
         };
         let (Some(origin), Some(pane)) = (t.tmux.clone(), t.pane_id.clone()) else { return vec![] };
         let _ = now;
-        vec![Effect::CheckHangup { id, origin, pane }]
+        vec![Effect::Pane(PaneJob::Hangup { id, origin, pane })]
     }
 
     /// The daemon's status as the client on connection `conn` sees it (its window's layout).

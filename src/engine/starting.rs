@@ -219,14 +219,14 @@ impl Engine {
         let fx = match &task.tmux {
             Some(origin) => {
                 run.launch = Some(launch);
-                vec![Effect::OpenPane {
+                vec![Effect::Pane(PaneJob::Open {
                     id: id.to_string(),
                     origin: origin.clone(),
                     cwd: task.cwd.clone(),
                     title: task.title.clone(),
                     token,
                     tmux: self.tmux_settings(),
-                }]
+                })]
             }
             None => vec![Effect::Launch { launch: Box::new(launch) }],
         };
@@ -259,11 +259,11 @@ impl Engine {
         self.sched.release(id);
         let mut fx = self.end_unstarted(id, Outcome::Error { exit_code: None, reason }, now);
         if had_pane {
-            fx.push(Effect::ClosePanes {
+            fx.push(Effect::Pane(PaneJob::Close {
                 ids: vec![id.to_string()],
                 tmux: self.tmux_settings(),
                 reply: None,
-            });
+            }));
         }
         fx.extend(self.dispatch(now));
         fx

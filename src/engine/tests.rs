@@ -442,7 +442,7 @@ fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
     assert!(fx.contains(&Effect::StopOrphan { id: "lost1".into(), pid: Some(42) }));
     assert!(fx.iter().any(|f| matches!(f, Effect::Collect { id, .. } if id == "lost1")));
     assert!(fx.iter().any(
-        |f| matches!(f, Effect::CheckAdoption { id, pane, .. } if id == "inpane" && pane == "%5")
+        |f| matches!(f, Effect::Pane(PaneJob::CheckAdoption { id, pane, .. }) if id == "inpane" && pane == "%5")
     ));
     assert_eq!(launched(&fx), vec!["q1"], "the queued task starts, regrouped");
     r.input(
@@ -458,10 +458,14 @@ fn after_a_restart_lost_tasks_are_recorded_and_pane_tasks_re_adopted() {
     // The pane task still runs: adopted, with its timers; its exit is recorded as usual.
     let fx =
         r.input(Input::Adopted { id: "inpane".into(), visible: Some(true), exit: None }, at(10.0));
-    assert!(fx.iter().any(|f| matches!(f, Effect::AdoptPane { id, .. } if id == "inpane")));
+    assert!(
+        fx.iter().any(|f| matches!(f, Effect::Pane(PaneJob::Adopt { id, .. }) if id == "inpane"))
+    );
     assert!(timers(&fx).contains_key(&TimerKind::Stale));
     let fx = r.end("inpane", 0, at(20.0));
-    assert!(fx.iter().any(|f| matches!(f, Effect::PaneEnded { id, .. } if id == "inpane")));
+    assert!(
+        fx.iter().any(|f| matches!(f, Effect::Pane(PaneJob::Ended { id, .. }) if id == "inpane"))
+    );
     assert_eq!(r.status("inpane"), TaskStatus::Completed);
 }
 
@@ -481,7 +485,10 @@ fn a_pane_agent_hanging_up_is_told_apart() {
         },
         at(3.0),
     );
-    assert!(fx.iter().any(|f| matches!(f, Effect::CheckHangup { .. })), "asks why first: {fx:?}");
+    assert!(
+        fx.iter().any(|f| matches!(f, Effect::Pane(PaneJob::Hangup { .. }))),
+        "asks why first: {fx:?}"
+    );
     r.input(Input::Hangup { id: "t1".into(), hangup: Hangup::PaneClosed }, at(3.0));
     r.input(Input::Collected { id: "t1".into(), result: Ok(String::new()), answer: None }, at(3.0));
     r.flush(at(3.0));
@@ -812,7 +819,7 @@ fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_ar
         at(11.0),
     );
     assert!(
-        fx.iter().any(|f| matches!(f, Effect::AdoptPane { id, .. } if id == "inpane")),
+        fx.iter().any(|f| matches!(f, Effect::Pane(PaneJob::Adopt { id, .. }) if id == "inpane")),
         "its pane is taken back, to be closed"
     );
     assert!(fx.iter().any(|f| matches!(f, Effect::Collect { id, .. } if id == "inpane")));
@@ -846,7 +853,9 @@ fn a_layout_switched_by_a_dashboard_is_its_windows_alone_and_ends_with_it() {
     let request = Request::SetLayout { name: "tiled".into(), main };
     let fx = r.input(Input::Request { request, reply: 99, conn: 2 }, at(0.0));
     let set = fx.iter().find_map(|f| match f {
-        Effect::WindowLayout { origin, geometry } => Some((origin.pane.clone(), *geometry)),
+        Effect::Pane(PaneJob::WindowLayout { origin, geometry }) => {
+            Some((origin.pane.clone(), *geometry))
+        }
         _ => None,
     });
     let (pane, geometry) = set.expect("the window's own layout");
@@ -858,7 +867,9 @@ fn a_layout_switched_by_a_dashboard_is_its_windows_alone_and_ends_with_it() {
     assert_eq!(r.e.layout_name(1), "tiled");
     assert_eq!(r.e.layout_name(2), "main-vertical");
     let fx = r.input(Input::Closed { conn: 1 }, at(1.0));
-    assert!(fx.iter().any(|f| matches!(f, Effect::WindowLayout { geometry: None, .. })));
+    assert!(
+        fx.iter().any(|f| matches!(f, Effect::Pane(PaneJob::WindowLayout { geometry: None, .. })))
+    );
     assert_eq!(r.e.layout_name(1), "main-vertical");
 }
 
@@ -933,7 +944,7 @@ fn every_launch_is_confined_headless_or_in_a_pane_and_an_unconfinable_one_never_
     let (id, token) = fx
         .iter()
         .find_map(|f| match f {
-            Effect::OpenPane { id, token, .. } => Some((id.clone(), token.clone())),
+            Effect::Pane(PaneJob::Open { id, token, .. }) => Some((id.clone(), token.clone())),
             _ => None,
         })
         .expect("a pane is opened");
