@@ -65,17 +65,9 @@ impl Places {
 }
 
 fn project_root(cwd: &Path) -> PathBuf {
-    let top = std::process::Command::new("git")
-        .arg("-C")
-        .arg(cwd)
-        .args(["rev-parse", "--show-toplevel"])
-        .stderr(std::process::Stdio::null())
-        .output();
-    match top {
-        Ok(o) if o.status.success() => {
-            let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
-            if s.is_empty() { cwd.to_path_buf() } else { PathBuf::from(s) }
-        }
+    // Not a repository (or no git): the directory itself is the project.
+    match crate::worktree::git::run(cwd, &["rev-parse", "--show-toplevel"]) {
+        Ok(top) if !top.trim().is_empty() => PathBuf::from(top.trim()),
         _ => cwd.to_path_buf(),
     }
 }

@@ -1,6 +1,7 @@
 //! Every process paneherd starts is started here: tasks' processes (headless, or inside a pane by
-//! the wrapper), the summarizer, agents' `session_command`s, `on_finish` hooks, the daemon itself (for a
-//! client that finds none) — tmux alone is run by `tmux::adapter`. A task's runner
+//! the wrapper), the summarizer, agents' `session_command`s, the daemon itself (for a client
+//! that finds none), and through [`programs`] every helper program (git, tmux, a worktree's
+//! set-up command, paneherd's own programs), which their own modules build. A task's runner
 //! reports the same things however it runs: the pid at start, output activity, and the exit the
 //! moment the process has ended and its output is all in the task's log (awaited, never
 //! polled).
@@ -10,6 +11,7 @@ pub mod confine;
 pub mod headless;
 pub mod pane;
 pub mod place;
+pub mod programs;
 
 use std::path::PathBuf;
 
@@ -119,14 +121,10 @@ pub async fn capture(
     timeout: std::time::Duration,
 ) -> Result<String, String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .current_dir(cwd)
-        .env("PWD", cwd)
-        .envs(env)
-        .stdin(std::process::Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
+    let mut built = programs::command(program);
+    built.args(args).current_dir(cwd).env("PWD", cwd).envs(env);
+    let mut cmd = programs::async_command(built);
+    cmd.process_group(0);
     match tokio::time::timeout(timeout, cmd.output()).await {
         Ok(Ok(o)) if o.status.success() => Ok(format!(
             "{}{}",
@@ -162,12 +160,11 @@ pub fn start_daemon(
     paths: &crate::paths::Paths,
     stderr: std::fs::File,
 ) -> std::io::Result<std::process::Child> {
-    std::process::Command::new(exe)
+    programs::command(exe)
         .args(["daemon", "run", "--detach"])
         .env("PANEHERD_CONFIG", &paths.config)
         .env("PANEHERD_DATA_DIR", &paths.data)
         .env("PANEHERD_RUNTIME_DIR", &paths.runtime)
-        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(stderr)
         .spawn()

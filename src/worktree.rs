@@ -319,12 +319,11 @@ fn copy_included(from: &Path, to: &Path) -> Result<(), String> {
 
 /// Runs the set-up command in the new worktree, at most `limit`; what went wrong, if anything.
 fn run_setup(argv: &[String], dir: &Path, limit: Duration) -> Result<(), String> {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let shown = argv.join(" ");
-    let mut child = Command::new(&argv[0])
+    let mut child = crate::runner::programs::command(&argv[0])
         .args(&argv[1..])
         .current_dir(dir)
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

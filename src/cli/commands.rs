@@ -85,7 +85,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Completions { shell } => {
             let me = crate::paths::full_exe();
             let me = if me.exists() { me } else { std::env::current_exe().unwrap_or(me) };
-            match std::process::Command::new(&me).env("COMPLETE", shell.to_string()).output() {
+            let mut completer = crate::runner::programs::command(&me);
+            match crate::runner::programs::output(completer.env("COMPLETE", shell.to_string())) {
                 Ok(o) if o.status.success() => {
                     out::bytes(&o.stdout).map(|()| exit::OK).map_err(Fail::from)
                 }
@@ -93,10 +94,7 @@ pub fn dispatch(cli: Cli) -> i32 {
                     code: exit::USAGE,
                     message: String::from_utf8_lossy(&o.stderr).trim().to_string(),
                 }),
-                Err(e) => Err(Fail {
-                    code: exit::DAEMON,
-                    message: format!("cannot run {}: {e}", me.display()),
-                }),
+                Err(e) => Err(Fail { code: exit::DAEMON, message: e.to_string() }),
             }
         }
         Command::Man { dir } => man_pages(dir.as_deref()),

@@ -5,7 +5,6 @@
 //! becomes (exec: the same process, arguments and exit code).
 
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 
 use clap::{Parser, Subcommand};
 
@@ -54,10 +53,11 @@ pub fn main() -> i32 {
 /// Becomes `paneherd-full` with the same arguments (only returns if it cannot).
 fn become_full(args: &[OsString]) -> i32 {
     let full = full_exe();
-    let err = std::process::Command::new(&full).arg0("paneherd").args(args.iter().skip(1)).exec();
+    let err = crate::runner::programs::become_program(&full, "paneherd", args.iter().skip(1));
     errln!(
-        "paneherd: cannot run {} ({err}): it is installed beside paneherd (`cargo install --path .`)",
-        full.display()
+        "paneherd: cannot run {} ({}): it is installed beside paneherd (`cargo install --path .`)",
+        full.display(),
+        err.cause
     );
     exit::DAEMON
 }

@@ -158,13 +158,13 @@ pub fn attach_new_session(
     name: &str,
     env: &[(&str, &Path)],
     argv: &[&std::ffi::OsStr],
-) -> std::io::Result<std::process::ExitStatus> {
-    let mut cmd = std::process::Command::new("tmux");
+) -> Result<std::process::ExitStatus, crate::runner::programs::SpawnError> {
+    let mut cmd = crate::runner::programs::interactive("tmux");
     cmd.args(["new-session", "-s", name]);
     for (k, v) in env {
         cmd.arg("-e").arg(format!("{k}={}", v.display()));
     }
-    cmd.args(argv).status()
+    crate::runner::programs::status(cmd.args(argv))
 }
 
 impl Tmux {
@@ -176,8 +176,7 @@ impl Tmux {
     async fn run<'a>(&self, cmd: impl Into<TmuxCommand<'a>>) -> Result<String> {
         let socket = self.socket.to_string_lossy().into_owned();
         let std_cmd: std::process::Command = TmuxCmd::new().socket_path(socket).command(cmd).into();
-        let mut cmd = tokio::process::Command::from(std_cmd);
-        cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        let mut cmd = crate::runner::programs::async_command(std_cmd);
         let out = tokio::time::timeout(std::time::Duration::from_secs(10), cmd.output())
             .await
             .context("tmux did not answer within 10 s")?

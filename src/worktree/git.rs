@@ -35,11 +35,11 @@ const NO_REPO_COMMANDS: [&str; 10] = [
 ];
 
 fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new("git");
+    let mut c = crate::runner::programs::command("git");
     c.args(NO_REPO_COMMANDS).arg("-C").arg(dir).args(args);
     c.env("LC_ALL", "C").env("GIT_TERMINAL_PROMPT", "0");
     // Never an editor or a pager: paneherd answers for the user.
-    c.env("GIT_EDITOR", "true").env("GIT_PAGER", "cat").stdin(Stdio::null());
+    c.env("GIT_EDITOR", "true").env("GIT_PAGER", "cat");
     c
 }
 
@@ -59,7 +59,7 @@ pub fn run_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Result<Strin
         dir: dir.display().to_string(),
         message,
     };
-    let out = c.output().map_err(|e| fail(format!("cannot run git: {e}")))?;
+    let out = crate::runner::programs::output(&mut c).map_err(|e| fail(e.to_string()))?;
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }

@@ -1,0 +1,85 @@
+//! The helper programs paneherd runs besides tasks — git, tmux, a worktree's set-up command,
+//! paneherd itself (its completer, `paneherd-full`, the daemon) — are all built here, one way:
+//! by argv (never through a shell), with standard input closed (a helper never waits on the
+//! user's terminal), and an error that names the program and, when it is missing, says so.
+//! Tasks' own processes are started by `headless` and `pane`, from a [`super::Launch`].
+
+use std::ffi::OsStr;
+use std::process::{Command, Stdio};
+
+/// A helper program that could not be run.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot run {program}: {cause}{hint}")]
+pub struct SpawnError {
+    pub program: String,
+    pub cause: std::io::Error,
+    /// What to do about it, when it is known (the program is not installed).
+    hint: &'static str,
+}
+
+impl SpawnError {
+    pub fn new(program: &OsStr, cause: std::io::Error) -> SpawnError {
+        let hint = if cause.kind() == std::io::ErrorKind::NotFound {
+            " (is it installed and on PATH?)"
+        } else {
+            ""
+        };
+        SpawnError { program: program.to_string_lossy().into_owned(), cause, hint }
+    }
+}
+
+/// `program` to be run with arguments added by the caller, its standard input closed.
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new(program);
+    c.stdin(Stdio::null());
+    c
+}
+
+/// The same for the daemon's async code: killed if the caller stops waiting for it.
+pub fn async_command(built: Command) -> tokio::process::Command {
+    let mut c = tokio::process::Command::from(built);
+    c.stdin(Stdio::null()).kill_on_drop(true);
+    c
+}
+
+/// Runs `cmd` to its end and returns what it printed.
+pub fn output(cmd: &mut Command) -> Result<std::process::Output, SpawnError> {
+    cmd.output().map_err(|e| SpawnError::new(cmd.get_program(), e))
+}
+
+/// Runs `cmd` to its end and returns how it ended.
+pub fn status(cmd: &mut Command) -> Result<std::process::ExitStatus, SpawnError> {
+    cmd.status().map_err(|e| SpawnError::new(cmd.get_program(), e))
+}
+
+/// `program` run on this terminal (standard input too): what the user watches or answers.
+pub fn interactive(program: impl AsRef<OsStr>) -> Command {
+    Command::new(program)
+}
+
+/// Becomes `program` with `args`, named `arg0` (the process image is replaced, the terminal
+/// kept); returns only if it could not.
+pub fn become_program(
+    program: &std::path::Path,
+    arg0: &str,
+    args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+) -> SpawnError {
+    use std::os::unix::process::CommandExt;
+    let e = Command::new(program).arg0(arg0).args(args).exec();
+    SpawnError::new(program.as_os_str(), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_program_is_named_with_what_to_do_and_input_is_closed() {
+        let e = output(&mut command("paneherd-no-such-program")).unwrap_err();
+        assert_eq!(e.program, "paneherd-no-such-program");
+        assert!(e.to_string().contains("is it installed and on PATH?"), "{e}");
+        // `cat` with a closed stdin ends at once with nothing.
+        let o = output(&mut command("cat")).unwrap();
+        assert!(o.status.success() && o.stdout.is_empty());
+    }
+}
