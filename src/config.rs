@@ -123,7 +123,7 @@ pub struct WorktreeSection {
 impl Default for WorktreeSection {
     fn default() -> Self {
         WorktreeSection {
-            dir: Spanned::new(0..0, crate::worktree::DEFAULT_DIR.into()),
+            dir: Spanned::new(0..0, crate::core::worktrees::DEFAULT_DIR.into()),
             branch_prefix: String::new(),
             setup: vec![],
             setup_timeout_secs: 300,
@@ -320,9 +320,9 @@ impl Config {
     }
 
     /// The `[worktree]` settings as the worktree job takes them.
-    pub fn worktree_settings(&self) -> crate::worktree::Settings {
+    pub fn worktree_settings(&self) -> crate::core::worktrees::Settings {
         let w = &self.worktree;
-        crate::worktree::Settings {
+        crate::core::worktrees::Settings {
             dir: w.dir.get_ref().clone(),
             branch_prefix: w.branch_prefix.clone(),
             setup: w.setup.clone(),

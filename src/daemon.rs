@@ -252,7 +252,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         data_dir: paths.data.clone(),
         started_at: timefmt::now(),
         path: std::env::var("PATH").ok(),
-        confinement: std::sync::Arc::new(crate::runner::confine::Unconfined),
+        confinement: std::sync::Arc::new(crate::core::launch::Unconfined),
     };
     let config = std::sync::Arc::new(loaded.config.clone());
     let (engine, first) =

@@ -35,10 +35,10 @@ use std::time::Duration;
 pub use messages::{Answer, Effect, Hangup, Input, PaneJob, Reply, ReplyTo, Signal, TimerKind};
 
 use crate::config::Config;
+use crate::core::launch::Launch;
 use crate::core::limits::Scheduler;
 use crate::core::task::{Outcome, Task, TaskStatus, TmuxOrigin};
 use crate::core::timefmt::Timestamp;
-use crate::runner::Launch;
 use table::Table;
 
 /// Time between SIGTERM and SIGKILL when a task is stopped.
@@ -89,7 +89,7 @@ pub struct Setup {
     /// beyond it, tasks wait their turn rather than fail to start.
     pub max_tasks: Option<u32>,
     /// How tasks' processes are confined (applied to every launch the engine makes).
-    pub confinement: std::sync::Arc<dyn crate::runner::confine::Confinement>,
+    pub confinement: std::sync::Arc<dyn crate::core::launch::Confinement>,
 }
 
 /// The config in force and what became of the last attempt to reload it.
@@ -231,7 +231,7 @@ impl Engine {
         setup: Setup,
         world: Box<dyn World>,
         loaded: crate::config::Loaded,
-        history: crate::store::Loaded,
+        history: crate::core::records::Loaded,
         now: Timestamp,
     ) -> (Engine, Vec<Effect>) {
         let crate::config::Loaded { config, user_file, digest } = loaded;
@@ -312,7 +312,12 @@ impl Engine {
                     let group = limits.group_for(task.model.as_deref());
                     if task.limit_group != group.key {
                         task.limit_group = group.key.clone();
-                        fx.push(e.write(&task, None, crate::store::Durability::Written, None));
+                        fx.push(e.write(
+                            &task,
+                            None,
+                            crate::core::records::Durability::Written,
+                            None,
+                        ));
                     }
                     e.sched.enqueue(&task.id, &group);
                     // It runs in the environment of the client that submitted it.

@@ -1,12 +1,12 @@
 //! paneherd runs many background AI-agent tasks (or any command) in parallel, from inside tmux.
 //!
 //! # Modules, lowest first (each module's own doc says more)
-//! - [`core`]: the pure model: tasks and their state machine, limits and the FIFO scheduler.
-//!   [`paths`]: where things live, the three programs. [`proto`]: the socket's wire types.
-//! - [`config`]: the TOML config, typed; its errors say file, line and key.
-//! - [`store`]: task files and logs. [`runner`]: the processes tasks run in (headless, or the
-//!   pane wrapper). [`tmux`]: layout planning and the only code that runs tmux. [`notify`]:
-//!   notifications. [`worktree`]: tasks' git worktrees. [`delegator`]: who delegates a task.
+//! - [`core`]: the pure model (tasks, limits, scheduler, launches, records): with [`config`] and
+//!   [`proto`] (wire types), all the engine uses. [`paths`]: where things live, the programs.
+//! - [`config`]: the TOML config, typed, errors with file, line and key. [`store`]: task files.
+//!   [`runner`]: the processes tasks run in (headless, or the pane wrapper), and every helper
+//!   program. [`tmux`]: layout planning and the tmux adapter. [`notify`]: notifications.
+//!   [`worktree`]: tasks' git worktrees. [`delegator`]: who delegates a task.
 //! - [`engine`]: the daemon's decisions, pure: [`engine::Input`]s in, [`engine::Effect`]s out.
 //! - [`daemon`]: the engine in one loop ([`daemon::hub`]) with the components that act for it
 //!   and report back by message: connections, writer, runner, pane manager, timers, notifier.
@@ -23,8 +23,8 @@
 //! 2. The engine resolves agent, model and limit group from the [`config`] and has the
 //!    [`store::Writer`] record the task; only once it is written is it queued and answered.
 //! 3. With a slot free (and its worktree made, [`worktree`]) the engine builds the argv
-//!    ([`runner::argv`]), confined by a [`runner::confine::Confinement`], and returns `Launch`
-//!    (run by a [`runner::place::Place`]) or `OpenPane` ([`daemon::panes`] splits a pane on a
+//!    ([`core::argv`]), confined by a [`core::launch::Confinement`], and returns `Launch`
+//!    (run by a [`runner::place::Place`]) or `Pane(Open)` ([`daemon::panes`] splits a pane on a
 //!    [`tmux::server::PaneServer`] to run [`runner::pane`]). These traits are the seams for
 //!    how (a sandbox), where (another host) and beside what (tmux; in tests a recording) it runs.
 //! 4. The process's reports (`Started`, `Output`, `Exited`) come back as inputs; at the exit

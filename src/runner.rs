@@ -6,8 +6,6 @@
 //! moment the process has ended and its output is all in the task's log (awaited, never
 //! polled).
 
-pub mod argv;
-pub mod confine;
 pub mod headless;
 pub mod pane;
 pub mod place;
@@ -16,50 +14,10 @@ pub mod programs;
 use std::path::PathBuf;
 
 use nix::sys::signal::{Signal, killpg};
+
+pub use crate::core::argv;
+pub use crate::core::launch::{Exit, Launch};
 use nix::unistd::Pid;
-
-/// Everything needed to start one task's process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Launch {
-    pub task_id: String,
-    /// `argv[0]` found on the task's `PATH` (so that no search happens at spawn: the process
-    /// is made with `posix_spawn`, not a copy of the daemon).
-    pub program: PathBuf,
-    pub argv: Vec<String>,
-    /// The base environment (the submitting client's); the daemon's own when `None`.
-    pub base_env: Option<Vec<(String, String)>>,
-    /// Added over the base: the agent's `env` and `PANEHERD_TASK_ID`.
-    pub env: Vec<(String, String)>,
-    pub cwd: PathBuf,
-    pub log_path: PathBuf,
-    /// Written to the process's standard input, which then ends (`None`: no input at all).
-    pub stdin: Option<String>,
-}
-
-/// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exit {
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
-}
-
-impl Exit {
-    /// The shell convention: the code, or 128 + the signal.
-    pub fn as_code(self) -> Option<i32> {
-        self.code.or(self.signal.map(|s| 128 + s))
-    }
-
-    pub fn describe(self) -> String {
-        match (self.code, self.signal) {
-            (Some(c), _) => format!("exit code {c}"),
-            (None, Some(s)) => {
-                let name = Signal::try_from(s).map(|s| s.as_str()).unwrap_or("unknown");
-                format!("killed by signal {s} ({name})")
-            }
-            (None, None) => "ended with an unknown status".into(),
-        }
-    }
-}
 
 /// What a task's runner reports.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::core::task::{ExitRecord, Task, TaskSecret};
+pub use crate::core::records::{Loaded, Problem, SecretOp};
+use crate::core::task::{ExitRecord, Task};
 
 pub mod output;
 pub mod secrets;
@@ -27,19 +28,6 @@ pub fn write_exit(path: &Path, exit: &ExitRecord) -> std::io::Result<()> {
 /// Largest result kept in the task file; the full output is always in the log.
 pub const RESULT_MAX_BYTES: usize = 256 * 1024;
 
-/// A task file that could not be read (reported, skipped, never overwritten).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: PathBuf,
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)
-    }
-}
-
 /// The task directory.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -49,30 +37,6 @@ pub struct Store {
     spares: std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>,
     /// Tasks' secrets, in their journal.
     secrets: std::sync::Arc<std::sync::Mutex<secrets::Secrets>>,
-}
-
-/// What becomes of a task's secret with an update of its record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum SecretOp {
-    /// Left as it is.
-    #[default]
-    Keep,
-    /// Written (before the record).
-    Set(TaskSecret),
-    /// Removed (after the record).
-    Clear,
-}
-
-/// Everything read at start-up.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    /// Tasks, oldest first.
-    pub tasks: Vec<Task>,
-    pub problems: Vec<Problem>,
-    /// Ids of files that could not be read: not to be reused.
-    pub reserved_ids: Vec<String>,
-    /// The secrets of the tasks that had one (not ended ones: theirs are removed).
-    pub secrets: std::collections::HashMap<String, TaskSecret>,
 }
 
 impl Store {

@@ -5,7 +5,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::{Config, ConfigError, PLACEHOLDERS};
-use crate::runner::argv;
+use crate::core::argv;
 
 /// The highest `timeouts.min_secs` may be (and its default).
 const MIN_SECS: u64 = 60;

@@ -220,7 +220,7 @@ async fn on_finish(template: Vec<String>, t: Task, timeout_secs: u64) {
     values.insert("reason", t.reason.clone().unwrap_or_default());
     values.insert("exit_code", t.exit_code.map(|c| c.to_string()).unwrap_or_default());
     values.insert("summary", t.summary.clone().unwrap_or_default());
-    match crate::runner::argv::expand(&template, &values) {
+    match crate::core::argv::expand(&template, &values) {
         Ok(argv) if !argv.is_empty() => {
             crate::runner::hook(argv, Duration::from_secs(timeout_secs)).await
         }

@@ -3,8 +3,8 @@
 //! or lost.
 
 use super::*;
+use crate::core::launch::Exit;
 use crate::core::task::ExitRecord;
-use crate::runner::Exit;
 
 impl Engine {
     /// A pane task of a previous daemon: still in its pane (adopted, its slot taken, its clocks

@@ -3,11 +3,11 @@
 //! agent's session learned afterwards.
 
 use super::*;
+use crate::core::records::{Durability, SecretOp};
 use crate::core::task::Outcome;
 use crate::core::text;
+use crate::core::{argv, launch::Exit};
 use crate::proto::Event;
-use crate::runner::{Exit, argv};
-use crate::store::{Durability, SecretOp};
 
 /// How often a record that could not be written is tried again.
 const REWRITE_EVERY: Duration = Duration::from_secs(5);

@@ -4,7 +4,7 @@
 //! survives a restart.
 
 use super::*;
-use crate::store::Durability;
+use crate::core::records::Durability;
 
 impl Engine {
     /// Ended tasks not yet delivered, of one delegator (of every delegator when `None`),

@@ -5,15 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::tmux::TmuxSettings;
+use crate::core::launch::{Exit, Launch};
+use crate::core::records::{Durability, SecretOp};
 use crate::core::task::{ExitRecord, Task, TmuxOrigin};
 use crate::core::timefmt::Timestamp;
 use crate::proto::{
     ErrorBody, Event, InboxData, NotifyTestData, OutputData, PaneLaunch, Request, StatusData,
     WaitData,
 };
-use crate::runner::{Exit, Launch};
-use crate::store::{Durability, SecretOp};
-use crate::tmux::TmuxSettings;
 
 /// Which client request an answer is for (the daemon maps it to the connection).
 pub type ReplyTo = u64;
@@ -171,7 +171,7 @@ pub enum Input {
     /// A task's worktree was made (or found again), or why not.
     WorktreeReady {
         id: String,
-        result: Result<crate::worktree::Prepared, String>,
+        result: Result<crate::core::worktrees::Prepared, String>,
     },
     /// The output of a task's agent's `session_command`.
     SessionFound {
@@ -225,7 +225,7 @@ pub enum Effect {
     /// Fire `Input::Timer` at `at`.
     Timer { id: String, kind: TimerKind, at: Timestamp },
     /// Make (or find again) a task's git worktree: report `WorktreeReady`.
-    PrepareWorktree { prepare: Box<crate::worktree::Prepare> },
+    PrepareWorktree { prepare: Box<crate::core::worktrees::Prepare> },
     /// Run the summarizer (argv) for a task: report `Summarized`.
     Summarize { id: String, argv: Vec<String>, cwd: PathBuf, env: Vec<(String, String)> },
     /// Run an agent's `session_command` for a task: report `SessionFound`.
@@ -269,7 +269,7 @@ pub enum PaneJob {
     Relayout { window: Option<(PathBuf, String)>, tmux: TmuxSettings },
     /// Lay the agents beside main pane `origin` out with this geometry from now on (`None`:
     /// with the configured one again).
-    WindowLayout { origin: TmuxOrigin, geometry: Option<crate::tmux::planner::Geometry> },
+    WindowLayout { origin: TmuxOrigin, geometry: Option<crate::config::tmux::Geometry> },
     /// Find out why a pane task's agent hung up: report `Hangup`.
     Hangup { id: String, origin: TmuxOrigin, pane: String },
     /// See whether a pane task of a previous daemon still runs in its pane: report `Adopted`.

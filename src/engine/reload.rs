@@ -2,8 +2,8 @@
 //! or, when it is bad, the last good one kept and the error reported.
 
 use super::*;
+use crate::core::records::Durability;
 use crate::proto::Event;
-use crate::store::Durability;
 
 impl Engine {
     /// The config file changed.

@@ -2,8 +2,8 @@
 //! signals, pane wrappers reporting in, dashboards' main panes and layouts.
 
 use super::*;
+use crate::core::records::Durability;
 use crate::proto::{ErrorBody, ErrorKind, Event, PaneLaunch, Request, StatusData};
-use crate::store::Durability;
 
 impl Engine {
     pub(super) fn request(
@@ -111,7 +111,7 @@ impl Engine {
                 if let Some(w) = self.wrappers.get_mut(&conn).filter(|w| w.0 == task_id) {
                     w.1 = true;
                 }
-                let exit = crate::runner::Exit { code, signal };
+                let exit = crate::core::launch::Exit { code, signal };
                 let mut fx = self.exited(&task_id, exit, log_error, now);
                 fx.push(Effect::Reply { to: reply, answer: Ok(Answer::Unit) });
                 fx
@@ -382,7 +382,7 @@ impl Engine {
 
     /// The configured tmux settings (a window a dashboard switched has its own geometry in
     /// the pane manager).
-    pub(super) fn tmux_settings(&self) -> crate::tmux::TmuxSettings {
+    pub(super) fn tmux_settings(&self) -> crate::config::tmux::TmuxSettings {
         self.settings.config.tmux_settings()
     }
 }

@@ -3,11 +3,11 @@
 
 use super::*;
 use crate::config::AgentConfig;
+use crate::core::argv;
+use crate::core::records::{Durability, SecretOp};
 use crate::core::task::Outcome;
 use crate::core::task::TaskSecret;
 use crate::proto::Event;
-use crate::runner::argv;
-use crate::store::{Durability, SecretOp};
 
 impl Engine {
     /// Starts every queued task that has a free slot.
@@ -84,7 +84,7 @@ impl Engine {
     pub(super) fn start(&mut self, id: &str, now: Timestamp) -> Vec<Effect> {
         let Some(task) = self.table.get(id) else { return vec![] };
         if let (Some(request), None) = (&task.worktree_request, &task.worktree) {
-            let prepare = crate::worktree::Prepare {
+            let prepare = crate::core::worktrees::Prepare {
                 task_id: id.to_string(),
                 cwd: task.cwd.clone(),
                 request: request.clone(),
@@ -101,7 +101,7 @@ impl Engine {
     pub(super) fn worktree_ready(
         &mut self,
         id: &str,
-        result: Result<crate::worktree::Prepared, String>,
+        result: Result<crate::core::worktrees::Prepared, String>,
         now: Timestamp,
     ) -> Vec<Effect> {
         if !self.runs.get(id).is_some_and(|r| r.preparing) {

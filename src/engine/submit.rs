@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::core::records::{Durability, SecretOp};
 use crate::core::task::TaskSecret;
 use crate::core::task::TaskSpec;
 use crate::core::text;
 use crate::proto::{ErrorBody, ErrorKind};
-use crate::store::{Durability, SecretOp};
 
 /// The longest argument a program can be started with on Linux (`MAX_ARG_STRLEN`, 32 pages,
 /// less its NUL): a longer prompt fails every agent at its start with "Argument list too long".

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
+use crate::core::launch::Exit;
 use crate::core::task::{TaskSpec, TaskStatus};
 use crate::core::timefmt;
 use crate::proto::{ErrorKind, Event, Request};
-use crate::runner::Exit;
 
 /// Ids `t1`, `t2`, …; sessions `s1`, …; tokens `token1`, …; every directory and program exists.
 struct FakeWorld {
@@ -92,7 +92,7 @@ fn setup() -> Setup {
         started_at: t0(),
         path: Some("/usr/bin".into()),
         max_tasks: None,
-        confinement: std::sync::Arc::new(crate::runner::confine::Unconfined),
+        confinement: std::sync::Arc::new(crate::core::launch::Unconfined),
     }
 }
 
@@ -111,21 +111,21 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
-        Harness::with(crate::store::Loaded::default())
+        Harness::with(crate::core::records::Loaded::default())
     }
 
-    fn with(history: crate::store::Loaded) -> Harness {
+    fn with(history: crate::core::records::Loaded) -> Harness {
         Harness::configured(CONFIG, history)
     }
 
-    fn configured(config: &str, history: crate::store::Loaded) -> Harness {
+    fn configured(config: &str, history: crate::core::records::Loaded) -> Harness {
         Harness::started(config, history, t0()).0
     }
 
     /// An engine that takes over `history` at `now`, and the effects of taking it over.
     fn started(
         config: &str,
-        history: crate::store::Loaded,
+        history: crate::core::records::Loaded,
         now: Timestamp,
     ) -> (Harness, Vec<Effect>) {
         Harness::set_up(setup(), config, history, now)
@@ -135,7 +135,7 @@ impl Harness {
     fn set_up(
         setup: Setup,
         config: &str,
-        history: crate::store::Loaded,
+        history: crate::core::records::Loaded,
         now: Timestamp,
     ) -> (Harness, Vec<Effect>) {
         let (e, fx) = Engine::new(
@@ -418,8 +418,8 @@ fn a_task_that_cannot_start_ends_in_error_and_frees_its_slot() {
     assert_eq!(r.e.busy(), 0);
 }
 
-fn history(tasks: Vec<Task>) -> crate::store::Loaded {
-    crate::store::Loaded { tasks, ..Default::default() }
+fn history(tasks: Vec<Task>) -> crate::core::records::Loaded {
+    crate::core::records::Loaded { tasks, ..Default::default() }
 }
 
 fn running(id: &str, pane: Option<&str>) -> Task {
@@ -520,7 +520,7 @@ fn shutdown_stops_what_runs_and_says_when_nothing_does() {
 #[test]
 fn the_summarizer_runs_once_the_end_is_recorded_so_its_line_is_kept() {
     let config = format!("summarizer = \"a\"\n{CONFIG}");
-    let mut r = Harness::configured(&config, crate::store::Loaded::default());
+    let mut r = Harness::configured(&config, crate::core::records::Loaded::default());
     let (a, _) = r.submit("a", None, at(0.0));
     r.input(Input::Started { id: a.clone(), pid: 7 }, at(0.0));
     r.input(
@@ -550,7 +550,7 @@ fn the_summarizer_runs_once_the_end_is_recorded_so_its_line_is_kept() {
 #[test]
 fn a_written_answer_is_the_result_of_a_completed_run() {
     let config = "[agents.a]\ncommand = [\"agent\", \"--out={answer_file}\", \"{prompt}\"]\nsession_pattern = 'session ([a-z0-9]+)'\n";
-    let mut r = Harness::configured(config, crate::store::Loaded::default());
+    let mut r = Harness::configured(config, crate::core::records::Loaded::default());
     let end = |r: &mut Harness, id: &str, code: i32, answer: Option<&str>| {
         r.input(Input::Started { id: id.into(), pid: 7 }, at(0.0));
         let fx = r.input(
@@ -623,7 +623,7 @@ fn a_worktree_task_launches_in_its_worktree_once_made() {
     assert_eq!((p.task_id.as_str(), p.cwd.as_path()), (a.as_str(), Path::new("/repo/src")));
     let (b, fx) = submit(&mut r);
     assert!(prepared(&fx).is_none(), "b waits for the slot a holds while its worktree is made");
-    let made = crate::worktree::Prepared {
+    let made = crate::core::worktrees::Prepared {
         repo: "/repo".into(),
         path: "/repo.paneherd/t1".into(),
         branch: "t1".into(),
@@ -657,7 +657,7 @@ fn a_worktree_task_launches_in_its_worktree_once_made() {
     // c is cancelled while its worktree is made.
     let (c, _) = submit(&mut r);
     r.ask(Request::Cancel { ids: vec![c.clone()], all: false }, at(4.0));
-    let made = crate::worktree::Prepared {
+    let made = crate::core::worktrees::Prepared {
         repo: "/repo".into(),
         path: "/repo.paneherd/t3".into(),
         branch: "t3".into(),
@@ -699,7 +699,7 @@ fn a_submission_that_cannot_be_recorded_is_refused_and_never_started() {
     let fx = r.ask(Request::Submit { spec: Box::new(spec) }, at(0.0));
     assert!(launched(&fx).is_empty(), "nothing starts before it is recorded");
     let secret = fx.iter().find_map(|f| match f {
-        Effect::Write { secret: crate::store::SecretOp::Set(s), .. } => Some(s.clone()),
+        Effect::Write { secret: crate::core::records::SecretOp::Set(s), .. } => Some(s.clone()),
         _ => None,
     });
     assert_eq!(
@@ -796,7 +796,7 @@ fn after_a_restart_waiting_tasks_keep_their_environment_and_ended_pane_agents_ar
         "inpane".to_string(),
         crate::core::task::TaskSecret { env: None, pane_token: Some("tok".into()) },
     );
-    let history = crate::store::Loaded {
+    let history = crate::core::records::Loaded {
         tasks: vec![running("inpane", Some("%5")), queued],
         secrets,
         ..Default::default()
@@ -860,10 +860,10 @@ fn a_layout_switched_by_a_dashboard_is_its_windows_alone_and_ends_with_it() {
     });
     let (pane, geometry) = set.expect("the window's own layout");
     assert_eq!(pane, "%0");
-    assert_eq!(geometry.map(|g| g.kind), Some(crate::tmux::planner::LayoutKind::Tiled));
+    assert_eq!(geometry.map(|g| g.kind), Some(crate::config::tmux::LayoutKind::Tiled));
     assert!(geometry.is_some_and(|g| g.adapt), "it adapts like the configured one");
     // The configured layout is untouched for every other window and later dashboard.
-    assert_eq!(r.e.tmux_settings().geometry.kind, crate::tmux::planner::LayoutKind::MainVertical);
+    assert_eq!(r.e.tmux_settings().geometry.kind, crate::config::tmux::LayoutKind::MainVertical);
     assert_eq!(r.e.layout_name(1), "tiled");
     assert_eq!(r.e.layout_name(2), "main-vertical");
     let fx = r.input(Input::Closed { conn: 1 }, at(1.0));
@@ -912,11 +912,11 @@ fn a_task_started_just_before_a_crash_is_never_run_twice() {
 #[derive(Debug)]
 struct Jail;
 
-impl crate::runner::confine::Confinement for Jail {
-    fn confine(&self, mut launch: Launch) -> Result<Launch, crate::runner::confine::ConfineError> {
+impl crate::core::launch::Confinement for Jail {
+    fn confine(&self, mut launch: Launch) -> Result<Launch, crate::core::launch::ConfineError> {
         if launch.argv.iter().any(|a| a == "escape") {
             let why = "the sandbox is missing".to_string();
-            return Err(crate::runner::confine::ConfineError { kind: "jail", why });
+            return Err(crate::core::launch::ConfineError { kind: "jail", why });
         }
         launch.argv.splice(0..0, ["jail".to_string(), "--".to_string()]);
         launch.program = "/usr/bin/jail".into();
@@ -927,7 +927,7 @@ impl crate::runner::confine::Confinement for Jail {
 #[test]
 fn every_launch_is_confined_headless_or_in_a_pane_and_an_unconfinable_one_never_runs() {
     let setup = Setup { confinement: std::sync::Arc::new(Jail), ..setup() };
-    let (mut r, _) = Harness::set_up(setup, CONFIG, crate::store::Loaded::default(), t0());
+    let (mut r, _) = Harness::set_up(setup, CONFIG, crate::core::records::Loaded::default(), t0());
     // Headless.
     let (first, fx) = r.submit("a", None, at(0.0));
     let launch = fx.iter().find_map(|f| match f {

@@ -2,7 +2,7 @@
 //! it (an answer, an announcement) happens once it is written.
 
 use super::*;
-use crate::store::{Durability, SecretOp};
+use crate::core::records::{Durability, SecretOp};
 
 impl Engine {
     /// A write's token.

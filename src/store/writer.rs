@@ -12,18 +12,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::{SecretOp, Store};
+pub use crate::core::records::Durability;
 use crate::core::task::Task;
-
-/// How durable an update must be before its waiter is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Durability {
-    /// Written (atomically): survives a crash of paneherd.
-    Written,
-    /// Written now, flushed to the device within `SOON`: survives a power loss after that.
-    Soon,
-    /// Written and flushed before the waiter is answered.
-    Now,
-}
 
 /// How long a `Soon` flush may wait for company: a task that ends within this time needs one
 /// flush for its creation and its end together.
