@@ -162,6 +162,7 @@ struct Run {
 }
 
 /// A record being written, and what to do once it is.
+#[derive(Debug)]
 enum AfterWrite {
     /// A new task: answer its submitter.
     Created { id: String, reply: ReplyTo },
@@ -185,9 +186,6 @@ pub struct Engine {
     envs: HashMap<String, Vec<(String, String)>>,
     /// Tokens of the pane wrappers of a previous daemon's tasks, until they are adopted.
     tokens: HashMap<String, String>,
-    /// Ended tasks whose record could not be written (a full disk), with their result: written
-    /// again until it is.
-    unwritten: HashMap<String, Option<String>>,
     runs: HashMap<String, Run>,
     /// Tasks that never ran (cancelled while pending, or unable to start) whose end is being
     /// written: not to be ended twice meanwhile.
@@ -200,8 +198,8 @@ pub struct Engine {
     wrappers: HashMap<u64, (String, bool)>,
     /// How desktop notifications go, as the notifier last said.
     notifier: String,
-    writes: HashMap<u64, AfterWrite>,
-    next_write: u64,
+    /// The records being written, and ended ones that could not be.
+    writes: writes::Writes,
     shutting_down: bool,
     /// Tasks of the history still being settled (a pane task being checked for adoption, a
     /// lost one being recorded): clients are answered once there are none.
@@ -244,15 +242,13 @@ impl Engine {
             table: Table::default(),
             envs: HashMap::new(),
             tokens: HashMap::new(),
-            unwritten: HashMap::new(),
             runs: HashMap::new(),
             ending: HashSet::new(),
             delegators: delegators::Delegators::default(),
             dashboards: dashboards::Dashboards::default(),
             wrappers: HashMap::new(),
             notifier: String::new(),
-            writes: HashMap::new(),
-            next_write: 1,
+            writes: writes::Writes::default(),
             shutting_down: false,
             startup: HashSet::new(),
             reserved: history.reserved_ids.into_iter().collect(),

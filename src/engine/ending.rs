@@ -183,24 +183,14 @@ impl Engine {
             }
         };
         self.ending.insert(id.to_string());
-        let token = self.next_token();
         let summarize = (!result.trim().is_empty() && self.settings.config.summarizer.is_some())
             .then(|| result.chars().take(20_000).collect());
-        self.writes.insert(
-            token,
-            AfterWrite::Ended {
-                task: Box::new(task.clone()),
-                summarize,
-                result: Some(result.clone()),
-            },
-        );
-        vec![Effect::Write {
-            token,
-            task: Box::new(task),
-            result: Some(result),
-            durability: Durability::Now,
-            secret: SecretOp::Clear,
-        }]
+        let after = AfterWrite::Ended {
+            task: Box::new(task.clone()),
+            summarize,
+            result: Some(result.clone()),
+        };
+        vec![self.writes.record(task, Some(result), Durability::Now, SecretOp::Clear, Some(after))]
     }
 
     /// The summarizer's run for an ended task, when one is configured.
@@ -237,7 +227,7 @@ impl Engine {
         error: Option<String>,
         now: Timestamp,
     ) -> Vec<Effect> {
-        let Some(after) = self.writes.remove(&token) else { return vec![] };
+        let Some(after) = self.writes.written(token) else { return vec![] };
         let mut fx = vec![];
         match after {
             AfterWrite::Created { id, reply } => match error {
@@ -271,7 +261,7 @@ impl Engine {
                 }
                 None => {
                     tracing::info!(task = %id, "its record is written now");
-                    self.unwritten.remove(&id);
+                    self.writes.rewritten(&id);
                     // Said as it is now: recorded, late. (Not a new end: nobody is told again.)
                     const NOT_YET: &str = "its end could not be recorded: ";
                     let late = |text: &mut String| {
@@ -306,7 +296,7 @@ impl Engine {
                     task.status = TaskStatus::Error;
                     task.reason = Some(reason.clone());
                     task.summary = Some(reason);
-                    self.unwritten.insert(task.id.clone(), result);
+                    self.writes.keep_unwritten(&task.id, result);
                     fx.push(Effect::timer(&task.id, TimerKind::Rewrite, now, REWRITE_EVERY));
                 }
                 self.ending.remove(&task.id);
@@ -405,32 +395,22 @@ impl Engine {
         self.envs.remove(id);
         self.ending.insert(id.to_string());
         let result = t.reason.clone();
-        let token = self.next_token();
-        self.writes.insert(
-            token,
-            AfterWrite::Ended {
-                task: Box::new(t.clone()),
-                summarize: None,
-                result: result.clone(),
-            },
-        );
-        vec![Effect::Write {
-            token,
-            task: Box::new(t),
-            result,
-            durability: Durability::Now,
-            secret: SecretOp::Clear,
-        }]
+        let after = AfterWrite::Ended {
+            task: Box::new(t.clone()),
+            summarize: None,
+            result: result.clone(),
+        };
+        vec![self.writes.record(t, result, Durability::Now, SecretOp::Clear, Some(after))]
     }
 
     /// The record of an ended task that could not be written, tried again.
     pub(super) fn rewrite(&mut self, id: &str) -> Vec<Effect> {
-        let (Some(result), Some(task)) = (self.unwritten.get(id), self.table.get(id)) else {
+        let (Some(result), Some(task)) = (self.writes.unwritten(id), self.table.get(id)) else {
             return vec![];
         };
         let (result, task) = (result.clone(), task.clone());
         let after = AfterWrite::Rewritten { id: id.to_string() };
-        vec![self.write_secret(&task, result, Durability::Now, SecretOp::Clear, Some(after))]
+        vec![self.writes.record(task, result, Durability::Now, SecretOp::Clear, Some(after))]
     }
 
     /// Tasks that ran when a daemon died without a trace of where: recorded as lost (after

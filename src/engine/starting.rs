@@ -294,7 +294,7 @@ impl Engine {
         let mut fx = vec![
             // Not flushed: after a power loss it shows as pending or as lost, both true
             // enough. Its creation and its end are durable.
-            self.write_secret(&t, None, Durability::Written, secret, None),
+            self.writes.record(t.clone(), None, Durability::Written, secret, None),
             Effect::Announce(Event::TaskChanged { task: Box::new(t) }),
             Effect::timer(id, TimerKind::Stale, now, stale),
             Effect::timer(id, TimerKind::Ttl, now, ttl),

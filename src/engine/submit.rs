@@ -32,7 +32,7 @@ impl Engine {
                     None => SecretOp::Keep,
                 };
                 let after = AfterWrite::Created { id, reply };
-                vec![self.write_secret(&task, None, Durability::Soon, secret, Some(after))]
+                vec![self.writes.record(task.clone(), None, Durability::Soon, secret, Some(after))]
             }
             Err(e) => vec![Effect::Reply { to: reply, answer: Err(e) }],
         }

@@ -752,7 +752,7 @@ fn an_end_that_cannot_be_recorded_is_an_error_and_written_again() {
     assert_eq!(rewrite, Some((TaskStatus::Error, Some("all good".into()))));
     let fx = r.flush(at(6.0));
     assert!(!timers(&fx).contains_key(&TimerKind::Rewrite), "written: no more tries");
-    assert!(r.e.unwritten.is_empty());
+    assert_eq!(r.e.writes.unwritten(&a), None);
     let t = r.e.table.get(&a).unwrap();
     assert!(t.reason.as_deref().unwrap().contains("its end was recorded late (disk full"), "{t:?}");
 }
