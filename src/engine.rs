@@ -19,6 +19,8 @@ mod messages;
 mod reload;
 mod requests;
 mod running;
+mod runs;
+use runs::Run;
 mod shutdown;
 mod starting;
 mod submit;
@@ -131,36 +133,6 @@ impl KillReason {
     }
 }
 
-/// A task whose process runs (or is being started, or has ended and is being recorded).
-#[derive(Debug, Clone, Default)]
-struct Run {
-    /// The process group to signal, once known.
-    pid: Option<u32>,
-    /// Its tmux pane, for a pane task.
-    pane: Option<String>,
-    /// What it runs, until its pane's wrapper has fetched it.
-    launch: Option<Launch>,
-    stale: Duration,
-    ttl: Duration,
-    idle: Option<Duration>,
-    /// Why paneherd is stopping it, once it is.
-    kill: Option<KillReason>,
-    /// When it last printed; when its last output event went out.
-    last_output: Option<Timestamp>,
-    last_event: Option<Timestamp>,
-    /// Bytes of output seen and not yet announced.
-    unannounced: u64,
-    /// How it ended, once its process has (its result being read and written), and when.
-    ended: Option<Outcome>,
-    ended_at: Option<Timestamp>,
-    /// Its worktree is being made: no process yet.
-    preparing: bool,
-    /// The token its pane's wrapper attaches with (pane tasks only).
-    token: Option<String>,
-    /// Some of its output could not be written to its log (a full disk).
-    log_failed: bool,
-}
-
 /// A record being written, and what to do once it is.
 #[derive(Debug)]
 enum AfterWrite {
@@ -186,7 +158,9 @@ pub struct Engine {
     envs: HashMap<String, Vec<(String, String)>>,
     /// Tokens of the pane wrappers of a previous daemon's tasks, until they are adopted.
     tokens: HashMap<String, String>,
-    runs: HashMap<String, Run>,
+    /// The tasks whose process runs (or is being started, or ended and being recorded), and
+    /// the pane wrappers that report for them.
+    runs: runs::Runs,
     /// Tasks that never ran (cancelled while pending, or unable to start) whose end is being
     /// written: not to be ended twice meanwhile.
     ending: HashSet<String>,
@@ -194,8 +168,6 @@ pub struct Engine {
     delegators: delegators::Delegators,
     /// The dashboards open in tmux: their main panes and the layouts they switched to.
     dashboards: dashboards::Dashboards,
-    /// Pane wrappers by connection: the task, and whether it reported its agent's exit.
-    wrappers: HashMap<u64, (String, bool)>,
     /// How desktop notifications go, as the notifier last said.
     notifier: String,
     /// The records being written, and ended ones that could not be.
@@ -242,11 +214,10 @@ impl Engine {
             table: Table::default(),
             envs: HashMap::new(),
             tokens: HashMap::new(),
-            runs: HashMap::new(),
+            runs: runs::Runs::default(),
             ending: HashSet::new(),
             delegators: delegators::Delegators::default(),
             dashboards: dashboards::Dashboards::default(),
-            wrappers: HashMap::new(),
             notifier: String::new(),
             writes: writes::Writes::default(),
             shutting_down: false,

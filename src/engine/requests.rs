@@ -82,14 +82,12 @@ impl Engine {
                 ]
             }
             Request::PaneAttach { task_id, token } => {
-                let ours = self.runs.get(&task_id).and_then(|r| r.token.as_deref());
-                if ours.is_none() || ours != Some(token.as_str()) {
+                if !self.runs.attach(conn, &task_id, &token) {
                     return answer(Err(invalid(format!(
                         "no pane task {task_id:?} with that token is running: only the task's \
                          own pane wrapper reports for it"
                     ))));
                 }
-                self.wrappers.insert(conn, (task_id.clone(), false));
                 answer(self.pane_launch(&task_id))
             }
             Request::PaneStarted { task_id, pid, error, pane } => {
@@ -108,9 +106,7 @@ impl Engine {
                 fx
             }
             Request::PaneExited { task_id, code, signal, log_error } => {
-                if let Some(w) = self.wrappers.get_mut(&conn).filter(|w| w.0 == task_id) {
-                    w.1 = true;
-                }
+                self.runs.reported_exit(conn, &task_id);
                 let exit = crate::core::launch::Exit { code, signal };
                 let mut fx = self.exited(&task_id, exit, log_error, now);
                 fx.push(Effect::Reply { to: reply, answer: Ok(Answer::Unit) });
@@ -337,7 +333,7 @@ impl Engine {
     /// A pane wrapper's connection closed before it reported its agent's exit: its pane closed
     /// (or its tmux server went away), found out by the pane manager.
     fn wrapper_gone(&mut self, conn: u64, now: Timestamp) -> Vec<Effect> {
-        let Some((id, false)) = self.wrappers.remove(&conn) else { return vec![] };
+        let Some(id) = self.runs.wrapper_gone(conn) else { return vec![] };
         let Some(t) = self.table.get(&id).filter(|t| t.status == TaskStatus::Running) else {
             return vec![];
         };
