@@ -229,7 +229,7 @@ impl Hub {
             Effect::Collect { id, log, since } => {
                 let report = self.report();
                 tokio::task::spawn_blocking(move || {
-                    let result = store::output::result(&log);
+                    let result = store::output::result(&log).map_err(|e| e.to_string());
                     let answer = since.and_then(|s| store::output::answer(&log, s.into()));
                     report(Input::Collected { id, result, answer });
                 });

@@ -137,9 +137,9 @@ async fn read_output(
                 let result = store.read_result(&id).map_err(|e| format!("{e:#}"))?;
                 Ok((result, None))
             } else if full {
-                Ok((None, Some(store::output::whole(&log)?)))
+                Ok((None, Some(store::output::whole(&log).map_err(|e| e.to_string())?)))
             } else {
-                Ok((None, Some(store::output::tail(&log, 20)?)))
+                Ok((None, Some(store::output::tail(&log, 20).map_err(|e| e.to_string())?)))
             }
         });
     match read.await {

@@ -7,6 +7,14 @@ use std::path::Path;
 
 use crate::core::text;
 
+/// A log that exists but cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {}: {cause}", log.display())]
+pub struct ReadError {
+    pub log: std::path::PathBuf,
+    pub cause: std::io::Error,
+}
+
 /// Most of a log's end read for a result: the result keeps at most `RESULT_MAX_BYTES` of text,
 /// and escapes and rewritten lines may take several bytes of output per byte of text.
 const RESULT_READ: u64 = 4 * super::RESULT_MAX_BYTES as u64;
@@ -15,13 +23,13 @@ const WHOLE_READ: u64 = 4 * 1024 * 1024;
 
 /// The last `max` bytes of the log (none, for a task that printed nothing) and how many bytes
 /// came before them. Memory stays bounded however much the task printed.
-fn read_end(log: &Path, max: u64) -> Result<(Vec<u8>, u64), String> {
+fn read_end(log: &Path, max: u64) -> Result<(Vec<u8>, u64), ReadError> {
+    let fail = |cause: std::io::Error| ReadError { log: log.to_path_buf(), cause };
     let mut f = match std::fs::File::open(log) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
-        Err(e) => return Err(format!("cannot read {}: {e}", log.display())),
+        Err(e) => return Err(fail(e)),
     };
-    let fail = |e: std::io::Error| format!("cannot read {}: {e}", log.display());
     let len = f.metadata().map_err(fail)?.len();
     let skipped = len.saturating_sub(max);
     let mut buf = Vec::with_capacity((len - skipped) as usize);
@@ -44,7 +52,7 @@ fn render_end(bytes: &[u8], skipped: u64) -> (String, u64) {
 
 /// The task's output, cleaned, as the result to keep (the tail of a very long one, read from
 /// the log's end without reading the rest).
-pub fn result(log: &Path) -> Result<String, String> {
+pub fn result(log: &Path) -> Result<String, ReadError> {
     let (bytes, skipped) = read_end(log, RESULT_READ)?;
     let (text, skipped) = render_end(&bytes, skipped);
     Ok(super::result_from_output(&text, skipped))
@@ -67,7 +75,7 @@ pub fn answer(log: &Path, since: std::time::SystemTime) -> Option<String> {
 }
 
 /// The task's output so far, cleaned (for the output viewer): its last few MiB when longer.
-pub fn whole(log: &Path) -> Result<String, String> {
+pub fn whole(log: &Path) -> Result<String, ReadError> {
     let (bytes, skipped) = read_end(log, WHOLE_READ)?;
     let (text, skipped) = render_end(&bytes, skipped);
     if skipped == 0 {
@@ -77,7 +85,7 @@ pub fn whole(log: &Path) -> Result<String, String> {
 }
 
 /// The last `n` lines of the output so far, cleaned.
-pub fn tail(log: &Path, n: usize) -> Result<String, String> {
+pub fn tail(log: &Path, n: usize) -> Result<String, ReadError> {
     let (bytes, skipped) = read_end(log, 16 * 1024)?;
     let (text, _) = render_end(&bytes, skipped);
     let lines: Vec<&str> = text.trim_end().lines().collect();
@@ -94,7 +102,8 @@ mod tests {
         assert_eq!(result(&dir.path().join("none.log")).unwrap(), "");
         // A directory where the log should be cannot be read as one.
         let e = result(dir.path()).unwrap_err();
-        assert!(e.contains("cannot read"), "{e}");
+        assert_eq!(e.log, dir.path());
+        assert!(e.to_string().starts_with("cannot read"), "{e}");
         let log = dir.path().join("x.log");
         std::fs::write(&log, "a\n\x1b[31mb\x1b[0m\nc\n").unwrap();
         assert_eq!(result(&log).unwrap(), "a\nb\nc");

@@ -124,13 +124,24 @@ pub fn checksum(layout: &str) -> u16 {
     csum
 }
 
+/// A layout string that is not one: what was expected where (a byte offset into the part
+/// after the checksum), and the whole string.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at {at} in layout {layout:?}")]
+pub struct LayoutError {
+    pub what: String,
+    pub at: usize,
+    pub layout: String,
+}
+
 /// Parses `#{window_layout}` (`b25d,80x24,0,0,0`, `…{…,[…]}`).
-pub fn parse(s: &str) -> Result<Cell, String> {
-    let body = s.split_once(',').map(|(_, b)| b).ok_or_else(|| format!("no checksum in {s:?}"))?;
+pub fn parse(s: &str) -> Result<Cell, LayoutError> {
+    let fail = |what: String, at: usize| LayoutError { what, at, layout: s.to_string() };
+    let body = s.split_once(',').map(|(_, b)| b).ok_or_else(|| fail("no checksum".into(), 0))?;
     let mut p = Parser { s: body.as_bytes(), i: 0 };
-    let cell = p.cell().map_err(|e| format!("{e} in layout {s:?}"))?;
+    let cell = p.cell().map_err(|(what, at)| fail(what, at))?;
     if p.i != p.s.len() {
-        return Err(format!("trailing text at {} in layout {s:?}", p.i));
+        return Err(fail("trailing text".into(), p.i));
     }
     Ok(cell)
 }
@@ -140,8 +151,11 @@ struct Parser<'a> {
     i: usize,
 }
 
+/// What was expected, and where.
+type Expected = (String, usize);
+
 impl Parser<'_> {
-    fn number(&mut self) -> Result<u32, String> {
+    fn number(&mut self) -> Result<u32, Expected> {
         let start = self.i;
         while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
             self.i += 1;
@@ -149,20 +163,21 @@ impl Parser<'_> {
         std::str::from_utf8(&self.s[start..self.i])
             .ok()
             .and_then(|n| n.parse().ok())
-            .ok_or_else(|| format!("a number expected at {start}"))
+            .ok_or_else(|| ("a number expected".to_string(), start))
     }
 
-    fn expect(&mut self, c: u8) -> Result<(), String> {
+    fn expect(&mut self, c: u8) -> Result<(), Expected> {
         if self.s.get(self.i) == Some(&c) {
             self.i += 1;
             Ok(())
         } else {
-            Err(format!("'{}' expected at {}", c as char, self.i))
+            Err((format!("'{}' expected", c as char), self.i))
         }
     }
 
-    fn cell(&mut self) -> Result<Cell, String> {
-        let small = |n: u32| u16::try_from(n).map_err(|_| format!("{n} is too large"));
+    fn cell(&mut self) -> Result<Cell, Expected> {
+        let at = self.i;
+        let small = |n: u32| u16::try_from(n).map_err(|_| (format!("{n} is too large"), at));
         let w = small(self.number()?)?;
         self.expect(b'x')?;
         let h = small(self.number()?)?;
@@ -188,7 +203,7 @@ impl Parser<'_> {
                 let kind = if open == b'{' { Kind::Row(children) } else { Kind::Column(children) };
                 Ok(Cell { rect, kind })
             }
-            _ => Err(format!("',', '{{' or '[' expected at {}", self.i)),
+            _ => Err(("',', '{' or '[' expected".to_string(), self.i)),
         }
     }
 }
@@ -280,9 +295,18 @@ mod tests {
             c.panes(),
             vec![(0, r(50, 30, 0, 0)), (1, r(49, 15, 51, 0)), (2, r(49, 14, 51, 16))]
         );
-        for bad in ["", "x", "b25d,80x24,0,0", "b25d,80x24,0,0{80x24,0,0,1", "b25d,80x24,0,0,0junk"]
-        {
-            assert!(parse(bad).is_err(), "{bad:?}");
+        // Each bad string says what was expected where.
+        let cases = [
+            ("", "no checksum", 0),
+            ("x", "no checksum", 0),
+            ("b25d,80x24,0,0", "',', '{' or '[' expected", 9),
+            ("b25d,80x24,0,0{80x24,0,0,1", "'}' expected", 21),
+            ("b25d,80x24,0,0,0junk", "trailing text", 11),
+            ("b25d,80x99999,0,0,0", "99999 is too large", 0),
+        ];
+        for (bad, what, at) in cases {
+            let e = parse(bad).unwrap_err();
+            assert_eq!((e.what.as_str(), e.at, e.layout.as_str()), (what, at, bad), "{bad:?}");
         }
     }
 

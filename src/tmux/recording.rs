@@ -422,7 +422,7 @@ impl PaneServer for Recording {
         let tree = if layout_string == "tiled" {
             tiled(win.tree.rect, have)
         } else {
-            let tree = layout::parse(layout_string).map_err(anyhow::Error::msg)?;
+            let tree = layout::parse(layout_string)?;
             let mut given: Vec<u32> = tree.panes().into_iter().map(|(p, _)| p).collect();
             have.sort_unstable();
             given.sort_unstable();

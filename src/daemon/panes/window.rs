@@ -46,7 +46,7 @@ pub(super) struct Space {
 pub(super) async fn space<S: PaneServer>(mw: &MainWindow<S>) -> Result<Option<Space>> {
     let Some(info) = mw.tmux.pane_info(&mw.main_pane).await? else { return Ok(None) };
     let (layout, border) = mw.tmux.window_layout(&info.window).await?;
-    let tree = layout::parse(&layout).map_err(anyhow::Error::msg)?;
+    let tree = layout::parse(&layout)?;
     let ours: Vec<u32> = std::iter::once(&mw.main_pane)
         .chain(mw.visible.iter().map(|(_, p)| p))
         .map(|p| pane_number(p))
