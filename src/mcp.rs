@@ -293,7 +293,7 @@ impl PaneherdMcp {
                     a.base.as_deref(),
                     a.branch.as_deref(),
                 )
-                .map_err(tool_error)?,
+                .map_err(|e| tool_error(e.to_string()))?,
             ),
             Some(other) => {
                 return Err(tool_error(format!(

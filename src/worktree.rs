@@ -3,9 +3,12 @@
 //! (`diff`), its state (`worktrees`), and taking it back (`merge`) or away (`discard`) — which
 //! never lose work: see [`ops`]. git is run by [`git`] only.
 
+pub mod error;
 pub mod git;
 pub mod ops;
 pub mod state;
+
+pub use error::{NotInRepository, PrepareError, RequestError, UnsafeParent};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,10 +34,10 @@ fn porcelain(repo: &Path) -> Result<String, git::GitError> {
 }
 
 /// The top of the work tree `dir` is in, or why it is not in one.
-pub fn toplevel(dir: &Path) -> Result<PathBuf, String> {
+pub fn toplevel(dir: &Path) -> Result<PathBuf, NotInRepository> {
     match git::line(dir, &["rev-parse", "--show-toplevel"]) {
         Ok(top) if !top.is_empty() => Ok(PathBuf::from(top)),
-        _ => Err(format!("{} is not in a git repository", dir.display())),
+        _ => Err(NotInRepository { dir: dir.to_path_buf() }),
     }
 }
 
@@ -47,39 +50,37 @@ pub fn request_for(
     attach: Option<&str>,
     base: Option<&str>,
     branch: Option<&str>,
-) -> Result<WorktreeRequest, String> {
-    let top = toplevel(dir).map_err(|e| format!("--worktree: {e}"))?;
+) -> Result<WorktreeRequest, RequestError> {
+    let top = toplevel(dir)?;
     let exists = |b: &str| git::branch_exists(&top, b);
     if let Some(b) = attach {
         if branch.is_some() || base.is_some() {
-            return Err(
-                "--worktree=BRANCH attaches that branch: no --branch or --base with it".into()
-            );
+            return Err(RequestError::AttachWithOptions);
         }
         if !exists(b) {
-            return Err(format!("--worktree={b}: there is no branch {b:?} in {}", top.display()));
+            return Err(RequestError::NoSuchBranch { branch: b.into(), repo: top });
         }
-        let list = porcelain(&top).map_err(|e| e.to_string())?;
+        let list = porcelain(&top)?;
         let mut at = None;
         for l in list.lines() {
             if let Some(p) = l.strip_prefix("worktree ") {
                 at = Some(p.to_string());
             }
             if l == format!("branch refs/heads/{b}") {
-                return Err(format!(
-                    "--worktree={b}: {b} is checked out in {} already",
-                    at.unwrap_or_default()
-                ));
+                return Err(RequestError::CheckedOut {
+                    branch: b.into(),
+                    at: at.unwrap_or_default(),
+                });
             }
         }
         return Ok(WorktreeRequest { branch: Some(b.into()), attach: true, ..Default::default() });
     }
     if let Some(b) = branch {
         if !git::ok(&top, &["check-ref-format", "--branch", b]) {
-            return Err(format!("--branch {b:?} is not a valid branch name"));
+            return Err(RequestError::BadBranchName { branch: b.into() });
         }
         if exists(b) {
-            return Err(format!("--branch {b}: it exists already (--worktree={b} attaches it)"));
+            return Err(RequestError::BranchExists { branch: b.into() });
         }
     }
     let rev = base.unwrap_or("HEAD");
@@ -88,8 +89,8 @@ pub fn request_for(
             .ok()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| match base {
-                Some(b) => format!("--base {b}: not a commit of {}", top.display()),
-                None => format!("{} has no commit yet to branch from", top.display()),
+                Some(b) => RequestError::NotACommit { base: b.into(), repo: top.clone() },
+                None => RequestError::NoCommitYet { repo: top.clone() },
             })?;
     Ok(WorktreeRequest {
         base: Some(commit),
@@ -100,29 +101,23 @@ pub fn request_for(
 
 /// The directory a worktree is made in must be the user's, writable by nobody else: another
 /// user could otherwise move or replace the task's worktree under it.
-fn safe_parent(dir: &Path) -> Result<(), String> {
+fn safe_parent(dir: &Path) -> Result<(), UnsafeParent> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir_ = || dir.to_path_buf();
     let meta = std::fs::symlink_metadata(dir)
-        .map_err(|e| format!("cannot inspect {}: {e}", dir.display()))?;
+        .map_err(|cause| UnsafeParent::Unreadable { dir: dir_(), cause: cause.to_string() })?;
     let me = nix::unistd::getuid().as_raw();
     if !meta.is_dir() {
-        return Err(format!("{} is not a directory: no worktree made in it", dir.display()));
+        return Err(UnsafeParent::NotADirectory { dir: dir_() });
     }
     if meta.uid() != me {
-        return Err(format!(
-            "{} belongs to uid {}, not to you: no worktree made in it (set [worktree] dir)",
-            dir.display(),
-            meta.uid()
-        ));
+        return Err(UnsafeParent::NotYours { dir: dir_(), uid: meta.uid() });
     }
     if meta.permissions().mode() & 0o022 != 0 {
-        return Err(format!(
-            "others may write to {} (mode {:03o}): no worktree made in it; `chmod go-w {}` or \
-             set [worktree] dir",
-            dir.display(),
-            meta.permissions().mode() & 0o777,
-            dir.display()
-        ));
+        return Err(UnsafeParent::OthersWrite {
+            dir: dir_(),
+            mode: meta.permissions().mode() & 0o777,
+        });
     }
     Ok(())
 }
@@ -142,23 +137,18 @@ pub fn path_for(settings: &Settings, repo: &Path, task_id: &str) -> PathBuf {
 
 /// Makes the task's worktree (or finds an earlier task's again), copies `.worktreeinclude`'s
 /// files and runs the set-up command. Run on a blocking thread.
-pub fn prepare(p: &Prepare) -> Result<Prepared, String> {
+pub fn prepare(p: &Prepare) -> Result<Prepared, PrepareError> {
     let r = &p.request;
     let here = toplevel(&p.cwd)?;
-    let repo = main_worktree(&here).map_err(|e| e.to_string())?;
+    let repo = main_worktree(&here)?;
     let sub = p.cwd.strip_prefix(&here).map(Path::to_path_buf).unwrap_or_default();
     if let Some(path) = &r.reuse {
         // Never made again behind the user's back: a worktree removed by hand stays removed.
-        let found = toplevel(path).ok().is_some_and(|t| &t == path)
-            && list(&repo).map_err(|e| e.to_string())?.contains(path);
+        let found = toplevel(path).ok().is_some_and(|t| &t == path) && list(&repo)?.contains(path);
         if !found {
-            return Err(format!(
-                "its worktree {} is gone (merged, discarded or removed by hand): not made again",
-                path.display()
-            ));
+            return Err(PrepareError::Gone { path: path.clone() });
         }
-        let branch =
-            git::line(path, &["rev-parse", "--abbrev-ref", "HEAD"]).map_err(|e| e.to_string())?;
+        let branch = git::line(path, &["rev-parse", "--abbrev-ref", "HEAD"])?;
         return Ok(Prepared {
             repo,
             path: path.clone(),
@@ -171,44 +161,39 @@ pub fn prepare(p: &Prepare) -> Result<Prepared, String> {
     }
     let path = path_for(&p.settings, &repo, &p.task_id);
     if path.exists() {
-        return Err(format!("{} exists already: not overwritten", path.display()));
+        return Err(PrepareError::Exists { path });
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|cause| PrepareError::Create {
+            dir: parent.to_path_buf(),
+            cause: cause.to_string(),
+        })?;
         safe_parent(parent)?;
     }
     let path_s = path.display().to_string();
     let (branch, base) = if r.attach {
-        let branch = r.branch.clone().ok_or("no branch to attach")?;
+        let branch = r.branch.clone().ok_or(PrepareError::NoBranchToAttach)?;
         let tip = git::line(&repo, &["rev-parse", "--verify", &format!("refs/heads/{branch}")])
-            .map_err(|_| format!("there is no branch {branch:?} to attach"))?;
-        git::run_locked(&repo, &["worktree", "add", "--quiet", &path_s, &branch])
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| PrepareError::NoSuchBranch { branch: branch.clone() })?;
+        git::run_locked(&repo, &["worktree", "add", "--quiet", &path_s, &branch])?;
         // Its base: where it left the checked-out branch.
         let base = git::line(&repo, &["merge-base", "HEAD", &tip]).unwrap_or(tip);
         (branch, base)
     } else {
         let base_rev = r.base.clone().unwrap_or_else(|| "HEAD".into());
         let base = git::line(&repo, &["rev-parse", "--verify", &format!("{base_rev}^{{commit}}")])
-            .map_err(|_| format!("{base_rev:?} is not a commit of {}", repo.display()))?;
+            .map_err(|_| PrepareError::NotACommit { base: base_rev.clone(), repo: repo.clone() })?;
         let branch = r
             .branch
             .clone()
             .unwrap_or_else(|| format!("{}{}", p.settings.branch_prefix, p.task_id));
-        git::run_locked(&repo, &["worktree", "add", "--quiet", "-b", &branch, &path_s, &base])
-            .map_err(|e| e.to_string())?;
+        git::run_locked(&repo, &["worktree", "add", "--quiet", "-b", &branch, &path_s, &base])?;
         (branch, base)
     };
-    let mut notes = vec![];
-    if let Err(e) = copy_included(&here, &path) {
-        notes.push(e);
-    }
+    let mut notes: Vec<String> = copy_included(&here, &path).into_iter().collect();
     let cwd = in_tree(&path, &sub);
-    if !p.settings.setup.is_empty()
-        && let Err(e) = run_setup(&p.settings.setup, &path, p.settings.setup_timeout)
-    {
-        notes.push(e);
+    if !p.settings.setup.is_empty() {
+        notes.extend(run_setup(&p.settings.setup, &path, p.settings.setup_timeout));
     }
     Ok(Prepared {
         repo,
@@ -232,17 +217,23 @@ fn in_tree(path: &Path, sub: &Path) -> PathBuf {
 /// Copies the files `.worktreeinclude` names (gitignore patterns; typically ignored files such
 /// as `.env`) from the submitter's work tree into the new one: regular files inside the work
 /// tree only — a symbolic link (to `~/.ssh/id_ed25519`, say) is not followed out of it.
-fn copy_included(from: &Path, to: &Path) -> Result<(), String> {
+/// Returns what could not be copied, a note for the task (it goes on without those files).
+fn copy_included(from: &Path, to: &Path) -> Option<String> {
     let list = from.join(".worktreeinclude");
     if !list.is_file() {
-        return Ok(());
+        return None;
     }
     let arg = format!("--exclude-from={}", list.display());
     // Untracked files that its patterns (and only those) match.
-    let files = git::run(from, &["ls-files", "--others", "--ignored", &arg])
-        .map_err(|e| format!(".worktreeinclude: {e}"))?;
+    let files = match git::run(from, &["ls-files", "--others", "--ignored", &arg]) {
+        Ok(f) => f,
+        Err(e) => return Some(format!(".worktreeinclude: {e}")),
+    };
     let mut failed = vec![];
-    let top = std::fs::canonicalize(from).map_err(|e| format!(".worktreeinclude: {e}"))?;
+    let top = match std::fs::canonicalize(from) {
+        Ok(t) => t,
+        Err(e) => return Some(format!(".worktreeinclude: {e}")),
+    };
     for rel in files.lines().filter(|l| !l.is_empty()) {
         let (src, dst) = (from.join(rel), to.join(rel));
         let inside = std::fs::symlink_metadata(&src).is_ok_and(|m| m.file_type().is_file())
@@ -259,24 +250,24 @@ fn copy_included(from: &Path, to: &Path) -> Result<(), String> {
             failed.push(format!("{rel}: {e}"));
         }
     }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(".worktreeinclude: not copied: {}", failed.join(", ")))
-    }
+    (!failed.is_empty()).then(|| format!(".worktreeinclude: not copied: {}", failed.join(", ")))
 }
 
-/// Runs the set-up command in the new worktree, at most `limit`; what went wrong, if anything.
-fn run_setup(argv: &[String], dir: &Path, limit: Duration) -> Result<(), String> {
+/// Runs the set-up command in the new worktree, at most `limit`; what went wrong, if anything
+/// (a note for the task, which goes on).
+fn run_setup(argv: &[String], dir: &Path, limit: Duration) -> Option<String> {
     use std::process::Stdio;
     let shown = argv.join(" ");
-    let mut child = crate::runner::programs::command(&argv[0])
+    let child = crate::runner::programs::command(&argv[0])
         .args(&argv[1..])
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("worktree_setup {shown:?} did not start: {e}"))?;
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return Some(format!("worktree_setup {shown:?} did not start: {e}")),
+    };
     // Read as it comes (a full pipe would stall the command): its last line says why.
     let stderr = child.stderr.take();
     let reader = std::thread::spawn(move || {
@@ -290,22 +281,103 @@ fn run_setup(argv: &[String], dir: &Path, limit: Duration) -> Result<(), String>
     let deadline = std::time::Instant::now() + limit;
     loop {
         match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) if status.success() => return None,
             Ok(Some(status)) => {
                 let err = reader.join().unwrap_or_default();
                 let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-                return Err(format!("worktree_setup {shown:?} failed ({status}): {}", last.trim()));
+                return Some(format!(
+                    "worktree_setup {shown:?} failed ({status}): {}",
+                    last.trim()
+                ));
             }
             Ok(None) if std::time::Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
+                return Some(format!(
                     "worktree_setup {shown:?} did not finish within {} s: stopped",
                     limit.as_secs()
                 ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("worktree_setup {shown:?}: {e}")),
+            Err(e) => return Some(format!("worktree_setup {shown:?}: {e}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository with one commit on `main` and a branch `feature`, by the real git.
+    fn repo() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(args)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q", "-b", "main"]);
+        git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "one",
+        ]);
+        git(&["branch", "feature"]);
+        dir
+    }
+
+    #[test]
+    fn a_worktree_that_cannot_be_had_is_refused_with_the_reason() {
+        let r = repo();
+        let top = toplevel(r.path()).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        type Case<'a> = (&'a Path, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let cases: [(Case, RequestError); 7] = [
+            (
+                (outside.path(), None, None, None),
+                RequestError::NotInRepository(NotInRepository { dir: outside.path().into() }),
+            ),
+            ((r.path(), Some("feature"), Some("main"), None), RequestError::AttachWithOptions),
+            (
+                (r.path(), Some("nope"), None, None),
+                RequestError::NoSuchBranch { branch: "nope".into(), repo: top.clone() },
+            ),
+            (
+                (r.path(), Some("main"), None, None),
+                RequestError::CheckedOut { branch: "main".into(), at: top.display().to_string() },
+            ),
+            (
+                (r.path(), None, None, Some("bad..name")),
+                RequestError::BadBranchName { branch: "bad..name".into() },
+            ),
+            (
+                (r.path(), None, None, Some("feature")),
+                RequestError::BranchExists { branch: "feature".into() },
+            ),
+            (
+                (r.path(), None, Some("no-such-rev"), None),
+                RequestError::NotACommit { base: "no-such-rev".into(), repo: top.clone() },
+            ),
+        ];
+        for ((dir, attach, base, branch), want) in cases {
+            assert_eq!(request_for(dir, attach, base, branch), Err(want.clone()), "{want}");
+        }
+        // What can be had is had: a new branch from the checked-out commit, an attached branch.
+        assert!(request_for(r.path(), None, None, Some("new")).is_ok_and(|q| q.base.is_some()));
+        assert!(request_for(r.path(), Some("feature"), None, None).is_ok_and(|q| q.attach));
     }
 }

@@ -41,7 +41,7 @@ pub(super) fn run(paths: &Paths, a: super::args::RunArgs) -> CmdResult {
             let attach = (!attach.is_empty()).then_some(attach.as_str());
             Some(
                 crate::worktree::request_for(&dir, attach, a.base.as_deref(), a.branch.as_deref())
-                    .map_err(usage)?,
+                    .map_err(|e| usage(e.to_string()))?,
             )
         }
     };

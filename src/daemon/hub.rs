@@ -238,7 +238,7 @@ impl Hub {
             Effect::PrepareWorktree { prepare } => {
                 let report = self.report();
                 tokio::task::spawn_blocking(move || {
-                    let result = crate::worktree::prepare(&prepare);
+                    let result = crate::worktree::prepare(&prepare).map_err(|e| e.to_string());
                     report(Input::WorktreeReady { id: prepare.task_id.clone(), result });
                 });
             }
