@@ -12,6 +12,7 @@ use crate::config::tmux::CloseAfter;
 use crate::engine::{Answer, Hangup, Input, PaneJob};
 use crate::proto::{ErrorBody, ErrorKind};
 use crate::tmux::adapter::{Tmux, is_overflow_name, shell_quote};
+use crate::tmux::server::PaneServer;
 
 /// What the pane manager is asked to do: the engine's jobs, and its own two.
 #[derive(Debug)]

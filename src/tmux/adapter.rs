@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+
+use super::server::PaneServer;
 use tmux_interface::{
     BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewWindow, PaneSize, SelectLayout,
     SelectPane, SelectWindow, SetHook, SetOption, ShowHooks, ShowOptions, SplitWindow,
@@ -188,95 +190,11 @@ impl Tmux {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Facts about a pane (`None` when it does not exist).
-    pub async fn pane_info(&self, pane: &str) -> Result<Option<PaneInfo>> {
-        let cmd = DisplayMessage::new().print().target_pane(pane.to_string()).message(INFO_FORMAT);
-        match self.run(cmd).await {
-            Ok(out) => Ok(parse_info(&out)),
-            Err(e) if e.to_string().contains("can't find") => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The panes of a window, in tmux's order.
-    pub async fn list_panes(&self, window: &str) -> Result<Vec<PaneInfo>> {
-        let cmd = ListPanes::new().target(window.to_string()).format(INFO_FORMAT);
-        let out = self.run(cmd).await?;
-        Ok(out.lines().filter_map(parse_info).collect())
-    }
-
     /// All panes of a session, across windows.
     pub async fn list_session_panes(&self, session: &str) -> Result<Vec<PaneInfo>> {
         let cmd = ListPanes::new().session().target(session.to_string()).format(INFO_FORMAT);
         let out = self.run(cmd).await?;
         Ok(out.lines().filter_map(parse_info).collect())
-    }
-
-    /// Starts `command` (run by tmux's shell) in a new pane beside `target` (below it, for
-    /// `below`), `size` cells across (or high), without focusing it.
-    pub async fn split(
-        &self,
-        target: &str,
-        cwd: &Path,
-        command: &str,
-        below: bool,
-        size: Option<u16>,
-    ) -> Result<PaneInfo> {
-        let size = size.map(|s| PaneSize::Size(s as usize));
-        let mut cmd = SplitWindow::new()
-            .detached()
-            .print()
-            .format(INFO_FORMAT)
-            .start_directory(cwd.to_string_lossy().into_owned())
-            .target_pane(target.to_string())
-            .shell_command(command.to_string());
-        cmd = if below { cmd.vertical() } else { cmd.horizontal() };
-        if let Some(sz) = &size {
-            cmd = cmd.size(sz);
-        }
-        let out = self.run(cmd.build()).await?;
-        parse_info(&out).context("tmux did not say which pane it made")
-    }
-
-    /// Starts `command` in a new pane of an overflow window with room for it (`min` the
-    /// smallest a pane may be), made if there is none. Returns the pane.
-    pub async fn split_in_overflow(
-        &self,
-        session: &str,
-        cwd: &Path,
-        command: &str,
-        min: (u16, u16),
-    ) -> Result<PaneInfo> {
-        let dir = cwd.to_string_lossy().into_owned();
-        let out = match self.overflow_room(session, min).await? {
-            Room::In(w) => {
-                let cmd = SplitWindow::new()
-                    .detached()
-                    .print()
-                    .format(INFO_FORMAT)
-                    .start_directory(dir)
-                    .target_pane(w.clone())
-                    .shell_command(command.to_string());
-                let out = self.run(cmd).await?;
-                self.select_layout(&w, "tiled").await?;
-                out
-            }
-            Room::New(name) if self.manual_window_size().await? => {
-                return self.split_and_break(session, &dir, command, &name).await;
-            }
-            Room::New(name) => {
-                let cmd = NewWindow::new()
-                    .detached()
-                    .print()
-                    .format(INFO_FORMAT)
-                    .start_directory(dir)
-                    .window_name(name)
-                    .target_window(format!("{session}:"))
-                    .shell_command(command.to_string());
-                self.run(cmd).await?
-            }
-        };
-        parse_info(&out).context("tmux did not say which pane it made")
     }
 
     /// Whether new windows get `window-size manual`, under which tmux 3.3a's server dies on
@@ -363,25 +281,6 @@ impl Tmux {
         Ok(Room::New(overflow_name(k)))
     }
 
-    /// Moves a pane into the window of `target` (beside it, or below it), `size` cells across
-    /// (or high), without focusing it.
-    pub async fn join(
-        &self,
-        pane: &str,
-        target: &str,
-        below: bool,
-        size: Option<u16>,
-    ) -> Result<()> {
-        let size = size.map(|s| PaneSize::Size(s as usize));
-        let mut cmd =
-            JoinPane::new().detached().src_pane(pane.to_string()).dst_pane(target.to_string());
-        cmd = if below { cmd.vertical() } else { cmd.horizontal() };
-        if let Some(sz) = &size {
-            cmd = cmd.size(sz);
-        }
-        self.run(cmd.build()).await.map(|_| ())
-    }
-
     /// Breaks `pane` out to a new window `name` of `session` (in the background); returns the
     /// window's id.
     async fn break_out(&self, pane: &str, name: &str, session: &str) -> Result<String> {
@@ -395,127 +294,9 @@ impl Tmux {
         Ok(self.run(cmd).await?.trim().to_string())
     }
 
-    /// Moves a pane out to an overflow window with room for it (`min` the smallest a pane
-    /// may be), made if there is none. Returns the window.
-    pub async fn hide(&self, pane: &str, session: &str, min: (u16, u16)) -> Result<String> {
-        match self.overflow_room(session, min).await? {
-            Room::In(w) => {
-                let cmd = JoinPane::new().detached().src_pane(pane.to_string()).dst_pane(w.clone());
-                self.run(cmd).await?;
-                self.select_layout(&w, "tiled").await?;
-                Ok(w)
-            }
-            Room::New(name) => self.break_out(pane, &name, session).await,
-        }
-    }
-
-    /// The window's layout string (`#{window_layout}`) and where its pane border line is
-    /// (`pane-border-status`: `off`, `top` or `bottom`).
-    pub async fn window_layout(&self, window: &str) -> Result<(String, String)> {
-        let cmd = DisplayMessage::new()
-            .print()
-            .target_pane(window.to_string())
-            .message("#{window_layout}\t#{pane-border-status}");
-        let out = self.run(cmd).await?;
-        let (layout, border) = out.trim_end().split_once('\t').unwrap_or((out.trim_end(), "off"));
-        Ok((layout.to_string(), border.to_string()))
-    }
-
-    /// Applies a layout (a name or a layout string) to a window.
-    pub async fn select_layout(&self, window: &str, layout: &str) -> Result<()> {
-        let cmd =
-            SelectLayout::new().target_pane(window.to_string()).layout_name(layout.to_string());
-        self.run(cmd).await.map(|_| ())
-    }
-
-    pub async fn kill_pane(&self, pane: &str) -> Result<()> {
-        self.run(KillPane::new().target_pane(pane.to_string())).await.map(|_| ())
-    }
-
     /// Sets the pane's title (shown in its border).
     pub async fn set_title(&self, pane: &str, title: &str) -> Result<()> {
         let cmd = SelectPane::new().target_pane(pane.to_string()).title(title.to_string());
-        self.run(cmd).await.map(|_| ())
-    }
-
-    /// Selects the pane and its window (so the user sees it).
-    pub async fn focus(&self, pane: &str, window: &str) -> Result<()> {
-        self.run(SelectWindow::new().target_window(window.to_string())).await?;
-        self.run(SelectPane::new().target_pane(pane.to_string())).await.map(|_| ())
-    }
-
-    /// Turns on the agent border (see `border_format`) for a window; returns what it replaced,
-    /// for `undecorate`.
-    pub async fn decorate(&self, window: &str) -> Result<Decoration> {
-        let mut previous = Vec::new();
-        for (option, value) in
-            [("pane-border-status", "top".to_string()), ("pane-border-format", border_format())]
-        {
-            let show = ShowOptions::new()
-                .window()
-                .quiet()
-                .value()
-                .target_pane(window.to_string())
-                .option(option);
-            let before = self.run(show).await?.trim_end_matches('\n').to_string();
-            previous.push((option, (!before.is_empty()).then_some(before)));
-            let cmd = SetOption::new()
-                .window()
-                .target_pane(window.to_string())
-                .option(option)
-                .value(value);
-            self.run(cmd).await?;
-        }
-        Ok(Decoration { previous })
-    }
-
-    /// Gives a window back the border options it had before `decorate`.
-    pub async fn undecorate(&self, window: &str, d: &Decoration) -> Result<()> {
-        for (option, before) in &d.previous {
-            let cmd = SetOption::new().window().target_pane(window.to_string()).option(*option);
-            let cmd = match before {
-                Some(v) => cmd.value(v.clone()),
-                None => cmd.unset(),
-            };
-            self.run(cmd).await?;
-        }
-        Ok(())
-    }
-
-    /// Has tmux redraw `session`'s status line and pane borders every second while agents are
-    /// shown there: an agent border's elapsed time is computed by tmux at each redraw, and at
-    /// tmux's default `status-interval` (15 s) it would stand still that long. Returns what to
-    /// give back with `untick`, or `None` when the session redraws that often already.
-    pub async fn tick_each_second(&self, session: &str) -> Result<Option<Ticking>> {
-        let shown = DisplayMessage::new()
-            .print()
-            .target_pane(session.to_string())
-            .message("#{status-interval}");
-        if self.run(shown).await?.trim() == "1" {
-            return Ok(None);
-        }
-        let own = ShowOptions::new()
-            .quiet()
-            .value()
-            .target_pane(session.to_string())
-            .option("status-interval");
-        let before = self.run(own).await?.trim_end_matches('\n').to_string();
-        let set =
-            SetOption::new().target_pane(session.to_string()).option("status-interval").value("1");
-        self.run(set).await?;
-        Ok(Some(Ticking {
-            session: session.to_string(),
-            previous: (!before.is_empty()).then_some(before),
-        }))
-    }
-
-    /// Gives a session back the `status-interval` it had before `tick_each_second`.
-    pub async fn untick(&self, t: &Ticking) -> Result<()> {
-        let cmd = SetOption::new().target_pane(t.session.clone()).option("status-interval");
-        let cmd = match &t.previous {
-            Some(v) => cmd.value(v.clone()),
-            None => cmd.unset(),
-        };
         self.run(cmd).await.map(|_| ())
     }
 
@@ -565,11 +346,229 @@ impl Tmux {
         let mut f = out.split_whitespace();
         Ok(f.next() == Some("1") && f.next().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0) > 0)
     }
+}
+
+/// The pane manager's operations on a real tmux server (the trait's doc says what each does).
+impl PaneServer for Tmux {
+    /// Facts about a pane (`None` when it does not exist).
+    async fn pane_info(&self, pane: &str) -> Result<Option<PaneInfo>> {
+        let cmd = DisplayMessage::new().print().target_pane(pane.to_string()).message(INFO_FORMAT);
+        match self.run(cmd).await {
+            Ok(out) => Ok(parse_info(&out)),
+            Err(e) if e.to_string().contains("can't find") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The panes of a window, in tmux's order.
+    async fn list_panes(&self, window: &str) -> Result<Vec<PaneInfo>> {
+        let cmd = ListPanes::new().target(window.to_string()).format(INFO_FORMAT);
+        let out = self.run(cmd).await?;
+        Ok(out.lines().filter_map(parse_info).collect())
+    }
+
+    /// Starts `command` (run by tmux's shell) in a new pane beside `target` (below it, for
+    /// `below`), `size` cells across (or high), without focusing it.
+    async fn split(
+        &self,
+        target: &str,
+        cwd: &Path,
+        command: &str,
+        below: bool,
+        size: Option<u16>,
+    ) -> Result<PaneInfo> {
+        let size = size.map(|s| PaneSize::Size(s as usize));
+        let mut cmd = SplitWindow::new()
+            .detached()
+            .print()
+            .format(INFO_FORMAT)
+            .start_directory(cwd.to_string_lossy().into_owned())
+            .target_pane(target.to_string())
+            .shell_command(command.to_string());
+        cmd = if below { cmd.vertical() } else { cmd.horizontal() };
+        if let Some(sz) = &size {
+            cmd = cmd.size(sz);
+        }
+        let out = self.run(cmd.build()).await?;
+        parse_info(&out).context("tmux did not say which pane it made")
+    }
+
+    /// Starts `command` in a new pane of an overflow window with room for it (`min` the
+    /// smallest a pane may be), made if there is none. Returns the pane.
+    async fn split_in_overflow(
+        &self,
+        session: &str,
+        cwd: &Path,
+        command: &str,
+        min: (u16, u16),
+    ) -> Result<PaneInfo> {
+        let dir = cwd.to_string_lossy().into_owned();
+        let out = match self.overflow_room(session, min).await? {
+            Room::In(w) => {
+                let cmd = SplitWindow::new()
+                    .detached()
+                    .print()
+                    .format(INFO_FORMAT)
+                    .start_directory(dir)
+                    .target_pane(w.clone())
+                    .shell_command(command.to_string());
+                let out = self.run(cmd).await?;
+                self.select_layout(&w, "tiled").await?;
+                out
+            }
+            Room::New(name) if self.manual_window_size().await? => {
+                return self.split_and_break(session, &dir, command, &name).await;
+            }
+            Room::New(name) => {
+                let cmd = NewWindow::new()
+                    .detached()
+                    .print()
+                    .format(INFO_FORMAT)
+                    .start_directory(dir)
+                    .window_name(name)
+                    .target_window(format!("{session}:"))
+                    .shell_command(command.to_string());
+                self.run(cmd).await?
+            }
+        };
+        parse_info(&out).context("tmux did not say which pane it made")
+    }
+
+    /// Moves a pane into the window of `target` (beside it, or below it), `size` cells across
+    /// (or high), without focusing it.
+    async fn join(&self, pane: &str, target: &str, below: bool, size: Option<u16>) -> Result<()> {
+        let size = size.map(|s| PaneSize::Size(s as usize));
+        let mut cmd =
+            JoinPane::new().detached().src_pane(pane.to_string()).dst_pane(target.to_string());
+        cmd = if below { cmd.vertical() } else { cmd.horizontal() };
+        if let Some(sz) = &size {
+            cmd = cmd.size(sz);
+        }
+        self.run(cmd.build()).await.map(|_| ())
+    }
+
+    /// Moves a pane out to an overflow window with room for it (`min` the smallest a pane
+    /// may be), made if there is none. Returns the window.
+    async fn hide(&self, pane: &str, session: &str, min: (u16, u16)) -> Result<String> {
+        match self.overflow_room(session, min).await? {
+            Room::In(w) => {
+                let cmd = JoinPane::new().detached().src_pane(pane.to_string()).dst_pane(w.clone());
+                self.run(cmd).await?;
+                self.select_layout(&w, "tiled").await?;
+                Ok(w)
+            }
+            Room::New(name) => self.break_out(pane, &name, session).await,
+        }
+    }
+
+    /// The window's layout string (`#{window_layout}`) and where its pane border line is
+    /// (`pane-border-status`: `off`, `top` or `bottom`).
+    async fn window_layout(&self, window: &str) -> Result<(String, String)> {
+        let cmd = DisplayMessage::new()
+            .print()
+            .target_pane(window.to_string())
+            .message("#{window_layout}\t#{pane-border-status}");
+        let out = self.run(cmd).await?;
+        let (layout, border) = out.trim_end().split_once('\t').unwrap_or((out.trim_end(), "off"));
+        Ok((layout.to_string(), border.to_string()))
+    }
+
+    /// Applies a layout (a name or a layout string) to a window.
+    async fn select_layout(&self, window: &str, layout: &str) -> Result<()> {
+        let cmd =
+            SelectLayout::new().target_pane(window.to_string()).layout_name(layout.to_string());
+        self.run(cmd).await.map(|_| ())
+    }
+
+    async fn kill_pane(&self, pane: &str) -> Result<()> {
+        self.run(KillPane::new().target_pane(pane.to_string())).await.map(|_| ())
+    }
+
+    /// Selects the pane and its window (so the user sees it).
+    async fn focus(&self, pane: &str, window: &str) -> Result<()> {
+        self.run(SelectWindow::new().target_window(window.to_string())).await?;
+        self.run(SelectPane::new().target_pane(pane.to_string())).await.map(|_| ())
+    }
+
+    /// Turns on the agent border (see `border_format`) for a window; returns what it replaced,
+    /// for `undecorate`.
+    async fn decorate(&self, window: &str) -> Result<Decoration> {
+        let mut previous = Vec::new();
+        for (option, value) in
+            [("pane-border-status", "top".to_string()), ("pane-border-format", border_format())]
+        {
+            let show = ShowOptions::new()
+                .window()
+                .quiet()
+                .value()
+                .target_pane(window.to_string())
+                .option(option);
+            let before = self.run(show).await?.trim_end_matches('\n').to_string();
+            previous.push((option, (!before.is_empty()).then_some(before)));
+            let cmd = SetOption::new()
+                .window()
+                .target_pane(window.to_string())
+                .option(option)
+                .value(value);
+            self.run(cmd).await?;
+        }
+        Ok(Decoration { previous })
+    }
+
+    /// Gives a window back the border options it had before `decorate`.
+    async fn undecorate(&self, window: &str, d: &Decoration) -> Result<()> {
+        for (option, before) in &d.previous {
+            let cmd = SetOption::new().window().target_pane(window.to_string()).option(*option);
+            let cmd = match before {
+                Some(v) => cmd.value(v.clone()),
+                None => cmd.unset(),
+            };
+            self.run(cmd).await?;
+        }
+        Ok(())
+    }
+
+    /// Has tmux redraw `session`'s status line and pane borders every second while agents are
+    /// shown there: an agent border's elapsed time is computed by tmux at each redraw, and at
+    /// tmux's default `status-interval` (15 s) it would stand still that long. Returns what to
+    /// give back with `untick`, or `None` when the session redraws that often already.
+    async fn tick_each_second(&self, session: &str) -> Result<Option<Ticking>> {
+        let shown = DisplayMessage::new()
+            .print()
+            .target_pane(session.to_string())
+            .message("#{status-interval}");
+        if self.run(shown).await?.trim() == "1" {
+            return Ok(None);
+        }
+        let own = ShowOptions::new()
+            .quiet()
+            .value()
+            .target_pane(session.to_string())
+            .option("status-interval");
+        let before = self.run(own).await?.trim_end_matches('\n').to_string();
+        let set =
+            SetOption::new().target_pane(session.to_string()).option("status-interval").value("1");
+        self.run(set).await?;
+        Ok(Some(Ticking {
+            session: session.to_string(),
+            previous: (!before.is_empty()).then_some(before),
+        }))
+    }
+
+    /// Gives a session back the `status-interval` it had before `tick_each_second`.
+    async fn untick(&self, t: &Ticking) -> Result<()> {
+        let cmd = SetOption::new().target_pane(t.session.clone()).option("status-interval");
+        let cmd = match &t.previous {
+            Some(v) => cmd.value(v.clone()),
+            None => cmd.unset(),
+        };
+        self.run(cmd).await.map(|_| ())
+    }
 
     /// Runs `command` whenever the window changes size, beside any hook the user has; returns
     /// the hook's slot (`window-resized[N]`) for `remove_hook`. A hook left behind by a daemon
     /// that crashed (its command holds `mark` too) is replaced.
-    pub async fn on_resize(&self, window: &str, command: &str, mark: &str) -> Result<String> {
+    async fn on_resize(&self, window: &str, command: &str, mark: &str) -> Result<String> {
         let ours = |hooks: &str| -> Vec<String> {
             hooks
                 .lines()
@@ -595,7 +594,7 @@ impl Tmux {
 
     /// Removes a hook set by `on_resize`; the window's hook list goes too when it was the only
     /// one (so that nothing of paneherd's is left, not even an empty list).
-    pub async fn remove_hook(&self, window: &str, slot: &str) -> Result<()> {
+    async fn remove_hook(&self, window: &str, slot: &str) -> Result<()> {
         let unset = |name: String| {
             SetHook::new().unset().window().target_session(window.to_string()).hook_name(name)
         };

@@ -10,8 +10,8 @@ use anyhow::Result;
 
 use super::adapter::{Decoration, PaneInfo, Ticking, Tmux};
 
-/// One tmux server: the operations of `daemon::panes` on it. Each says what it does in the
-/// adapter's method of the same name.
+/// One tmux server: the operations of `daemon::panes` on it (implemented for the adapter's
+/// [`Tmux`] in `adapter.rs`, where each says what it does).
 pub trait PaneServer: Clone + Send + Sync + std::fmt::Debug + 'static {
     fn pane_info(&self, pane: &str) -> impl Future<Output = Result<Option<PaneInfo>>> + Send;
     fn list_panes(&self, window: &str) -> impl Future<Output = Result<Vec<PaneInfo>>> + Send;
@@ -77,69 +77,5 @@ impl Servers for RealServers {
     type Server = Tmux;
     fn at(&self, socket: &Path) -> Tmux {
         Tmux::new(socket)
-    }
-}
-
-impl PaneServer for Tmux {
-    async fn pane_info(&self, pane: &str) -> Result<Option<PaneInfo>> {
-        Tmux::pane_info(self, pane).await
-    }
-    async fn list_panes(&self, window: &str) -> Result<Vec<PaneInfo>> {
-        Tmux::list_panes(self, window).await
-    }
-    async fn split(
-        &self,
-        target: &str,
-        cwd: &Path,
-        command: &str,
-        below: bool,
-        size: Option<u16>,
-    ) -> Result<PaneInfo> {
-        Tmux::split(self, target, cwd, command, below, size).await
-    }
-    async fn split_in_overflow(
-        &self,
-        session: &str,
-        cwd: &Path,
-        command: &str,
-        min: (u16, u16),
-    ) -> Result<PaneInfo> {
-        Tmux::split_in_overflow(self, session, cwd, command, min).await
-    }
-    async fn join(&self, pane: &str, target: &str, below: bool, size: Option<u16>) -> Result<()> {
-        Tmux::join(self, pane, target, below, size).await
-    }
-    async fn hide(&self, pane: &str, session: &str, min: (u16, u16)) -> Result<String> {
-        Tmux::hide(self, pane, session, min).await
-    }
-    async fn window_layout(&self, window: &str) -> Result<(String, String)> {
-        Tmux::window_layout(self, window).await
-    }
-    async fn select_layout(&self, window: &str, layout: &str) -> Result<()> {
-        Tmux::select_layout(self, window, layout).await
-    }
-    async fn kill_pane(&self, pane: &str) -> Result<()> {
-        Tmux::kill_pane(self, pane).await
-    }
-    async fn focus(&self, pane: &str, window: &str) -> Result<()> {
-        Tmux::focus(self, pane, window).await
-    }
-    async fn decorate(&self, window: &str) -> Result<Decoration> {
-        Tmux::decorate(self, window).await
-    }
-    async fn undecorate(&self, window: &str, d: &Decoration) -> Result<()> {
-        Tmux::undecorate(self, window, d).await
-    }
-    async fn tick_each_second(&self, session: &str) -> Result<Option<Ticking>> {
-        Tmux::tick_each_second(self, session).await
-    }
-    async fn untick(&self, t: &Ticking) -> Result<()> {
-        Tmux::untick(self, t).await
-    }
-    async fn on_resize(&self, window: &str, command: &str, mark: &str) -> Result<String> {
-        Tmux::on_resize(self, window, command, mark).await
-    }
-    async fn remove_hook(&self, window: &str, slot: &str) -> Result<()> {
-        Tmux::remove_hook(self, window, slot).await
     }
 }
