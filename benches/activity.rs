@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use paneherd::client::Client;
 use paneherd::core::task::{Task, TaskSpec, TaskStatus, TmuxOrigin};
 use paneherd::paths::Paths;
-use paneherd::proto::{ListFilter, Request};
+use paneherd::proto::{ListFilter, Request, ask};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paneherd");
 const WIDTH: u16 = 200;
@@ -283,7 +283,7 @@ impl Run {
 
     async fn running(&self, c: &mut Client) -> usize {
         let filter = ListFilter { status: vec![TaskStatus::Running], ..Default::default() };
-        let tasks: Vec<Task> = c.request(Request::List { filter }).await.unwrap();
+        let tasks: Vec<Task> = c.ask(ask::List { filter }).await.unwrap();
         tasks.len()
     }
 }
@@ -372,8 +372,7 @@ async fn measure(n: usize, active: bool, secs: u64, settle: u64) -> (Figures, St
     }
 
     // Every line in the logs, in order.
-    let tasks: Vec<Task> =
-        c.request(Request::List { filter: ListFilter::default() }).await.unwrap();
+    let tasks: Vec<Task> = c.ask(ask::List { filter: ListFilter::default() }).await.unwrap();
     let mut lines_ok = true;
     for t in tasks.iter().filter(|t| t.agent == "ticker") {
         let log = std::fs::read_to_string(run.paths.tasks_dir().join(format!("{}.log", t.id)))
@@ -414,10 +413,8 @@ async fn measure(n: usize, active: bool, secs: u64, settle: u64) -> (Figures, St
         let fifo = run.dir.path().join(format!("go-{i}"));
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         let prompt = format!("read x < {}", fifo.display());
-        let t: Task = c
-            .request(Request::Submit { spec: Box::new(run.spec("shell", &prompt)) })
-            .await
-            .unwrap();
+        let t: Task =
+            c.ask(ask::Submit { spec: Box::new(run.spec("shell", &prompt)) }).await.unwrap();
         run.tmux(&["send-keys", "-t", "%0", "/"]);
         run.tmux(&["send-keys", "-t", "%0", "-l", &t.id]);
         run.tmux(&["send-keys", "-t", "%0", "Enter"]);

@@ -25,7 +25,7 @@ use paneherd::client::Client;
 use paneherd::core::task::{Outcome, Task, TaskSpec, TaskStatus};
 use paneherd::core::timefmt;
 use paneherd::paths::Paths;
-use paneherd::proto::{Event, ListFilter, Request, WaitData};
+use paneherd::proto::{Event, ListFilter, Request, WaitData, ask};
 use paneherd::store::Store;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paneherd");
@@ -185,14 +185,11 @@ async fn throughput(keep: &mut Vec<Bench>, xargs_first: bool) -> (f64, f64) {
     let submits = (0..500).map(|_| Request::Submit { spec: Box::new(spec("true")) }).collect();
     let replies = c.request_many(submits).await.expect("submit");
     assert!(replies.iter().all(|r| r.is_ok()));
-    let w: WaitData = c
-        .request(Request::Wait { ids: vec![], all: true, timeout_ms: Some(120_000) })
-        .await
-        .expect("wait");
+    let w: WaitData =
+        c.ask(ask::Wait { ids: vec![], all: true, timeout_ms: Some(120_000) }).await.expect("wait");
     let ours = t0.elapsed().as_secs_f64();
     assert!(!w.timed_out);
-    let tasks: Vec<Task> =
-        c.request(Request::List { filter: ListFilter::default() }).await.expect("list");
+    let tasks: Vec<Task> = c.ask(ask::List { filter: ListFilter::default() }).await.expect("list");
     assert_eq!(tasks.len(), 500);
     assert!(tasks.iter().all(|t| t.status == TaskStatus::Completed));
     let files = std::fs::read_dir(b.paths.tasks_dir()).expect("dir").filter(|e| {
@@ -243,8 +240,7 @@ async fn tiny_cli(keep: &mut Vec<Bench>, xargs_first: bool) -> (f64, f64) {
     assert!(x.status().expect("xargs").success());
     let ours = t0.elapsed().as_secs_f64();
     let mut c = Client::connect(&b.paths, false).await.expect("connect");
-    let tasks: Vec<Task> =
-        c.request(Request::List { filter: ListFilter::default() }).await.expect("list");
+    let tasks: Vec<Task> = c.ask(ask::List { filter: ListFilter::default() }).await.expect("list");
     assert_eq!(tasks.len(), 200);
     assert!(tasks.iter().all(|t| t.status == TaskStatus::Completed));
     keep.push(b);
@@ -273,7 +269,7 @@ async fn hook_latency() -> (f64, f64, f64) {
             delegator: Some(delegator.clone()),
             ..spec(&format!("sleep 0.2; date +%s%N > {}", stamp.display()))
         };
-        let t: Task = c.request(Request::Submit { spec: Box::new(spec) }).await.expect("submit");
+        let t: Task = c.ask(ask::Submit { spec: Box::new(spec) }).await.expect("submit");
         let input = serde_json::json!({
             "session_id": "s", "transcript_path": "/t", "cwd": "/", "permission_mode": "default",
             "hook_event_name": "PostToolUse", "tool_name": "Bash",
@@ -417,9 +413,8 @@ fn fairness(history: usize) -> Fair {
             std::thread::spawn(move || {
                 let mut c = paneherd::client::Blocking::connect(&paths, false).expect("connect");
                 for _ in 0..16 {
-                    let _: Task = c
-                        .request(Request::Submit { spec: Box::new(spec("true")) })
-                        .expect("submit");
+                    let _: Task =
+                        c.ask(ask::Submit { spec: Box::new(spec("true")) }).expect("submit");
                 }
                 done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             })
@@ -456,10 +451,8 @@ async fn completion_latency() -> (f64, f64, f64) {
     let mut lat = Vec::new();
     for _ in 0..200 {
         // The child prints the time and exits at once.
-        let t: Task = c
-            .request(Request::Submit { spec: Box::new(spec("exec date +%s%N")) })
-            .await
-            .expect("submit");
+        let t: Task =
+            c.ask(ask::Submit { spec: Box::new(spec("exec date +%s%N")) }).await.expect("submit");
         let received = loop {
             match events.next_event().await.expect("event") {
                 Some(Event::TaskChanged { task })

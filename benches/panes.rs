@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use paneherd::client::Client;
 use paneherd::core::task::{Task, TaskSpec, TaskStatus, TmuxOrigin};
 use paneherd::paths::Paths;
-use paneherd::proto::{Event, Request};
+use paneherd::proto::{Event, Request, ask};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paneherd");
 
@@ -128,7 +128,7 @@ async fn exit_latency() -> (f64, f64, f64) {
     for _ in 0..100 {
         // The agent writes the time to a file and exits at once.
         let prompt = format!("date +%s%N > {}", stamp.display());
-        let t: Task = c.request(Request::Submit { spec: Box::new(s.spec(&prompt)) }).await.unwrap();
+        let t: Task = c.ask(ask::Submit { spec: Box::new(s.spec(&prompt)) }).await.unwrap();
         let got = loop {
             match ev.next_event().await.unwrap() {
                 Some(Event::TaskChanged { task })

@@ -16,7 +16,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 pub use blocking::Blocking;
 
 use crate::paths::Paths;
-use crate::proto::{ErrorBody, Event, Request, ServerLine, Welcome, codec};
+use crate::proto::{ErrorBody, Event, Request, ServerLine, Welcome, ask, codec};
 
 /// How long a client waits for a daemon it started to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -371,6 +371,11 @@ impl Client {
         decode_data(&raw)
     }
 
+    /// Asks `a` and decodes its reply into the type that kind of request is answered with.
+    pub async fn ask<A: crate::proto::Ask>(&mut self, a: A) -> Result<A::Reply, ClientError> {
+        self.request(a.into()).await
+    }
+
     /// Subscribes to events; then call `next_event`.
     pub async fn subscribe(&mut self) -> Result<(), ClientError> {
         self.request_raw(Request::Subscribe).await.map(|_| ())
@@ -415,8 +420,8 @@ impl crate::runner::pane::DaemonLine for PaneLink {
         task_id: &str,
         token: &str,
     ) -> Result<Option<crate::proto::PaneLaunch>, crate::runner::pane::LineError> {
-        let request = Request::PaneAttach { task_id: task_id.to_string(), token: token.into() };
-        self.0.request(request).await.map_err(link_error)
+        let attach = ask::PaneAttach { task_id: task_id.to_string(), token: token.into() };
+        self.0.ask(attach).await.map_err(link_error)
     }
 
     async fn report(&mut self, report: Request) -> Result<(), crate::runner::pane::LineError> {

@@ -30,7 +30,7 @@ use crate::client::{Client, ClientError};
 use crate::core::task::{Task, TaskSpec, TaskStatus};
 use crate::core::timefmt;
 use crate::paths::Paths;
-use crate::proto::{Event, ListFilter, OutputData, Request};
+use crate::proto::{Event, ListFilter, OutputData, ask};
 
 /// Most a `background_output` block may wait (ms).
 const MAX_BLOCK_MS: u64 = 600_000;
@@ -304,7 +304,7 @@ impl PaneherdMcp {
         let mut c = self.client().await?;
         let t: Task = if let Some(earlier) = a.task_id {
             let env = Some(crate::paths::client_env());
-            c.request(Request::Continue { id: earlier, prompt: a.prompt, earlier: None, env })
+            c.ask(ask::Continue { id: earlier, prompt: a.prompt, earlier: None, env })
                 .await
                 .map_err(client_error)?
         } else {
@@ -324,7 +324,7 @@ impl PaneherdMcp {
                 tmux: self.tmux_origin(),
                 ..Default::default()
             };
-            c.request(Request::Submit { spec: Box::new(spec) }).await.map_err(client_error)?
+            c.ask(ask::Submit { spec: Box::new(spec) }).await.map_err(client_error)?
         };
         self.mine.lock().map_err(|_| McpError::internal_error("lock", None))?.insert(t.id.clone());
         Ok((c, t))
@@ -343,8 +343,7 @@ impl PaneherdMcp {
     /// The task and, once it has ended, its result block (reading it tells it: delivered).
     async fn task_state(&self, id: &str) -> Result<(Task, Option<String>), McpError> {
         let mut c = self.client().await?;
-        let t: Option<Task> =
-            c.request(Request::Get { id: id.to_string() }).await.map_err(client_error)?;
+        let t: Option<Task> = c.ask(ask::Get { id: id.to_string() }).await.map_err(client_error)?;
         let Some(t) = t.filter(|t| t.id == id) else {
             return Err(tool_error(format!("no task {id:?}")));
         };
@@ -352,7 +351,7 @@ impl PaneherdMcp {
             return Ok((t, None));
         }
         let o: OutputData = c
-            .request(Request::Output {
+            .ask(ask::Output {
                 id: t.id.clone(),
                 wait: false,
                 timeout_ms: None,
@@ -390,7 +389,7 @@ impl PaneherdMcp {
             ));
         }
         let o: OutputData = c
-            .request(Request::Output {
+            .ask(ask::Output {
                 id: t.id.clone(),
                 wait: true,
                 timeout_ms: None,
@@ -419,7 +418,7 @@ impl PaneherdMcp {
         }
         let mut c = self.client().await?;
         let o: OutputData = c
-            .request(Request::Output {
+            .ask(ask::Output {
                 id: a.task_id,
                 wait: a.block,
                 timeout_ms: Some(timeout),
@@ -460,8 +459,7 @@ impl PaneherdMcp {
             (None, true) => (vec![], true),
         };
         let mut c = self.client().await?;
-        let tasks: Vec<Task> =
-            c.request(Request::Cancel { ids, all }).await.map_err(client_error)?;
+        let tasks: Vec<Task> = c.ask(ask::Cancel { ids, all }).await.map_err(client_error)?;
         if tasks.is_empty() {
             return text("Nothing to cancel.".into());
         }
@@ -489,10 +487,8 @@ impl PaneherdMcp {
         Parameters(a): Parameters<ListArgs>,
     ) -> Result<CallToolResult, McpError> {
         let mut c = self.client().await?;
-        let tasks: Vec<Task> = c
-            .request(Request::List { filter: ListFilter::default() })
-            .await
-            .map_err(client_error)?;
+        let tasks: Vec<Task> =
+            c.ask(ask::List { filter: ListFilter::default() }).await.map_err(client_error)?;
         let here = project_of(&self.cwd);
         let mut s = String::from("| ID | Title | Status | Summary |\n|---|---|---|---|\n");
         let mut n = 0;
@@ -528,13 +524,7 @@ impl PaneherdMcp {
     ) -> Result<CallToolResult, McpError> {
         let mut c = self.client().await?;
         let o: OutputData = c
-            .request(Request::Output {
-                id: a.id,
-                wait: true,
-                timeout_ms: None,
-                full: false,
-                deliver: true,
-            })
+            .ask(ask::Output { id: a.id, wait: true, timeout_ms: None, full: false, deliver: true })
             .await
             .map_err(client_error)?;
         text(result_block(&o.task, o.result.as_deref().unwrap_or("")))
@@ -657,10 +647,8 @@ impl ServerHandler for PaneherdMcp {
             return Err(tool_error(format!("task {} has already ended ({})", t.id, t.status)));
         }
         let mut c = self.client().await?;
-        let _: Vec<Task> = c
-            .request(Request::Cancel { ids: vec![t.id], all: false })
-            .await
-            .map_err(client_error)?;
+        let _: Vec<Task> =
+            c.ask(ask::Cancel { ids: vec![t.id], all: false }).await.map_err(client_error)?;
         Ok(())
     }
 
@@ -742,7 +730,7 @@ async fn announce(server: PaneherdMcp) {
 async fn channel_event(paths: &Paths, peer: &Peer<RoleServer>, task: &Task) {
     let Ok(mut c) = Client::connect(paths, true).await else { return };
     let told: Result<crate::proto::InboxData, _> =
-        c.request(Request::Deliver { ids: vec![task.id.clone()], notice: true }).await;
+        c.ask(ask::Deliver { ids: vec![task.id.clone()], notice: true }).await;
     let Ok(told) = told else { return };
     if told.tasks.is_empty() {
         return;

@@ -79,16 +79,70 @@ impl ListFilter {
     }
 }
 
-/// What a client can ask.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Request {
+/// Defines [`Request`] and, for each kind of request, a type of its own in [`ask`] that knows
+/// the type of its reply ([`Ask::Reply`]): struct-like requests first, then (after `@units`)
+/// the ones without fields.
+macro_rules! requests {
+    (
+        $( $(#[$vm:meta])* $V:ident { $( $(#[$fm:meta])* $f:ident : $t:ty ),* $(,)? } -> $R:ty ; )*
+        @units
+        $( $(#[$um:meta])* $U:ident -> $UR:ty ; )*
+    ) => {
+        /// What a client can ask (each kind's reply type: [`ask`]).
+        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+        pub enum Request {
+            $( $(#[$vm])* $V { $( $(#[$fm])* $f: $t, )* }, )*
+            $( $(#[$um])* $U, )*
+        }
+
+        /// Each kind of request as a type of its own (the fields of the [`Request`] variant of
+        /// the same name), with the type its reply decodes into: `client.ask(ask::List {
+        /// filter })` is a `Vec<Task>`, checked when it is compiled.
+        pub mod ask {
+            use super::*;
+            $(
+                #[doc = concat!("[`Request::", stringify!($V), "`], answered with `", stringify!($R), "`.")]
+                #[derive(Debug, Clone)]
+                pub struct $V { $( pub $f: $t, )* }
+                impl From<$V> for Request {
+                    fn from(a: $V) -> Request {
+                        Request::$V { $( $f: a.$f, )* }
+                    }
+                }
+                impl Ask for $V {
+                    type Reply = $R;
+                }
+            )*
+            $(
+                #[doc = concat!("[`Request::", stringify!($U), "`], answered with `", stringify!($UR), "`.")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $U;
+                impl From<$U> for Request {
+                    fn from(_: $U) -> Request {
+                        Request::$U
+                    }
+                }
+                impl Ask for $U {
+                    type Reply = $UR;
+                }
+            )*
+        }
+    };
+}
+
+/// A request that knows the type of its reply: the client decodes the answer into it.
+pub trait Ask: Into<Request> {
+    type Reply: serde::de::DeserializeOwned;
+}
+
+requests! {
     Submit {
         spec: Box<TaskSpec>,
-    },
+    } -> Task;
     Get {
         id: String,
-    },
+    } -> Option<Task>;
     /// The task and its result; with `wait`, only once it has ended or `timeout_ms` passed;
     /// with `full`, all of a running task's output so far (else its last lines).
     Output {
@@ -103,7 +157,7 @@ pub enum Request {
         /// as told (no hook's notice follows), and is not told by a notice while it waits.
         #[serde(default)]
         deliver: bool,
-    },
+    } -> OutputData;
     /// Blocks until every named task (or, with `all`, every unfinished task) has ended.
     Wait {
         #[serde(default)]
@@ -112,30 +166,28 @@ pub enum Request {
         all: bool,
         #[serde(default)]
         timeout_ms: Option<u64>,
-    },
+    } -> WaitData;
     Cancel {
         #[serde(default)]
         ids: Vec<String>,
         #[serde(default)]
         all: bool,
-    },
+    } -> Vec<Task>;
     /// Runs a task again, in the environment of the client that asks (`env`).
     Retry {
         id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         env: Option<std::collections::BTreeMap<String, String>>,
-    },
+    } -> Task;
     List {
         #[serde(default)]
         filter: ListFilter,
-    },
-    Subscribe,
+    } -> Vec<Task>;
     /// `main`: the asking dashboard's pane, for its window's layout.
     Status {
         #[serde(default)]
         main: Option<crate::core::task::TmuxOrigin>,
-    },
-    Shutdown,
+    } -> StatusData;
     /// A follow-up to an earlier task (a new task linked to it).
     Continue {
         id: String,
@@ -147,7 +199,7 @@ pub enum Request {
         /// The asking client's environment, the follow-up's.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         env: Option<std::collections::BTreeMap<String, String>>,
-    },
+    } -> Task;
     /// From an agent's hook: waiting (with the question), working, done, session (with its id).
     /// `token`: the task's own (`PANEHERD_TASK_TOKEN` in its environment): signals come from
     /// inside the task.
@@ -158,26 +210,26 @@ pub enum Request {
         text: Option<String>,
         #[serde(default)]
         token: Option<String>,
-    },
+    } -> Task;
     /// From a delegating agent's hook: its session id (Claude Code's `session_id`), recorded on
     /// the delegator of its tasks that have none yet. Reply: the number of tasks it was set on.
     DelegatorSession {
         delegator: String,
         session: String,
-    },
+    } -> usize;
     /// From a client that merged or discarded a task's worktree (git runs in the client):
     /// what became of it, recorded on the task. Reply: `Task`.
     WorktreeNote {
         id: String,
         note: String,
-    },
+    } -> Task;
     /// From a task's pane wrapper: what to run (the reply is a `PaneLaunch`). `token` is the
     /// one the daemon gave the wrapper when it opened the pane (`PANEHERD_PANE_TOKEN`): only
     /// the task's own wrapper reports for it.
     PaneAttach {
         task_id: String,
         token: String,
-    },
+    } -> Option<PaneLaunch>;
     /// From a task's pane wrapper: the agent started (its pid), or could not start (why).
     PaneStarted {
         task_id: String,
@@ -188,7 +240,7 @@ pub enum Request {
         /// The wrapper's pane (`$TMUX_PANE`).
         #[serde(default)]
         pane: Option<String>,
-    },
+    } -> ();
     /// From a task's pane wrapper: the agent exited and all its output is in the log (or,
     /// `log_error`, some of it could not be written there: a full disk).
     PaneExited {
@@ -199,38 +251,38 @@ pub enum Request {
         signal: Option<i32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         log_error: Option<String>,
-    },
+    } -> ();
     /// From a task's pane wrapper: the agent wrote output.
     PaneOutput {
         task_id: String,
         bytes: u64,
-    },
+    } -> ();
     /// From a dashboard in tmux: lay agents out beside this pane while this connection lasts.
     RegisterMain {
         socket: PathBuf,
         pane: String,
-    },
+    } -> ();
     /// Switch the tmux layout preset of the window of the dashboard in pane `main` (which
     /// registered it), while that dashboard is open (the dashboard's `l`).
     SetLayout {
         name: String,
         #[serde(default)]
         main: Option<crate::core::task::TmuxOrigin>,
-    },
+    } -> ();
     /// Close the panes of these tasks now (those that have ended), not after `close_after_secs`.
     ClosePanes {
         ids: Vec<String>,
-    },
+    } -> ();
     /// Select a task's pane (bringing it into view).
     Focus {
         id: String,
-    },
+    } -> Task;
     /// Send a sample desktop notification through the daemon and say which way it went (the
     /// reply is a `NotifyTestData`); `tmux` is the caller's pane, for the fallback.
     NotifyTest {
         #[serde(default)]
         tmux: Option<crate::core::task::TmuxOrigin>,
-    },
+    } -> NotifyTestData;
     /// Ended tasks not yet told to their delegator (`delegator`'s only, when given), oldest
     /// end first; with `ack`, told now. Reply: `InboxData`.
     Inbox {
@@ -238,7 +290,7 @@ pub enum Request {
         delegator: Option<String>,
         #[serde(default)]
         ack: bool,
-    },
+    } -> InboxData;
     /// Marks these tasks' ends as told to their delegator. Reply: `InboxData` of the ends this
     /// call told (one told before is not in it: no end is told twice).
     Deliver {
@@ -246,12 +298,15 @@ pub enum Request {
         /// For a notice (a hook's): not the ends an agent is reading itself right now.
         #[serde(default)]
         notice: bool,
-    },
+    } -> InboxData;
     /// From tmux's resize hook: re-plan the window's panes.
     TmuxResized {
         socket: PathBuf,
         window: String,
-    },
+    } -> ();
+    @units
+    Subscribe -> ();
+    Shutdown -> ();
 }
 
 /// Reply data of `pane_attach`: how the wrapper starts the agent.

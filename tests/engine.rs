@@ -447,3 +447,60 @@ fn a_corrupt_task_file_is_reported_skipped_and_left_alone() {
     assert_eq!(out.status.code(), Some(2), "not a task");
     assert_eq!(std::fs::read_to_string(tasks.join("mangled-file.md")).unwrap(), garbage);
 }
+
+/// Every kind of request a client asks through `proto::ask` is answered by the real daemon
+/// with the type its `Ask::Reply` declares: each answer below decodes into that type, or the
+/// test fails with the decoding error.
+#[test]
+fn every_answer_decodes_into_the_type_its_request_declares() {
+    use paneherd::client::Blocking;
+    use paneherd::core::task::{TaskSpec, TaskStatus};
+    use paneherd::paths::Paths;
+    use paneherd::proto::{ListFilter, ask};
+
+    let env = Env::new(&config_with(""));
+    env.ok(&["list"]); // starts the daemon
+    let paths = Paths { config: env.config(), data: env.data(), runtime: env.runtime() };
+    let mut c = Blocking::connect(&paths, false).expect("connect");
+    let spec = TaskSpec {
+        prompt: "echo the answer".into(),
+        agent: Some("shell".into()),
+        client_cwd: Some(env.path().to_path_buf()),
+        ..Default::default()
+    };
+    let t = c.ask(ask::Submit { spec: Box::new(spec) }).expect("submit");
+    let id = t.id.clone();
+    let w = c.ask(ask::Wait { ids: vec![id.clone()], all: false, timeout_ms: Some(20_000) });
+    assert!(!w.expect("wait").timed_out);
+    let got = c.ask(ask::Get { id: id.clone() }).expect("get");
+    assert_eq!(got.map(|g| g.status), Some(TaskStatus::Completed));
+    let listed = c.ask(ask::List { filter: ListFilter::default() }).expect("list");
+    assert_eq!(listed.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [id.as_str()]);
+    let out = c
+        .ask(ask::Output {
+            id: id.clone(),
+            wait: false,
+            timeout_ms: None,
+            full: false,
+            deliver: false,
+        })
+        .expect("output");
+    assert_eq!(out.result.as_deref().map(str::trim), Some("the answer"));
+    let again = c.ask(ask::Retry { id: id.clone(), env: None }).expect("retry");
+    assert_eq!(again.parent.as_deref(), Some(id.as_str()));
+    let stopped = c.ask(ask::Cancel { ids: vec![again.id.clone()], all: false }).expect("cancel");
+    assert_eq!(stopped.len(), 1);
+    let status = c.ask(ask::Status { main: None }).expect("status");
+    assert!(status.pid > 0);
+    let inbox = c.ask(ask::Inbox { delegator: None, ack: false }).expect("inbox");
+    assert!(inbox.tasks.is_empty(), "no delegator: nothing to tell");
+    let told = c.ask(ask::Deliver { ids: vec![id.clone()], notice: false }).expect("deliver");
+    assert_eq!(told.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [id.as_str()]);
+    let again = c.ask(ask::Deliver { ids: vec![id.clone()], notice: false }).expect("deliver");
+    assert!(again.tasks.is_empty(), "told once");
+    let n = c
+        .ask(ask::DelegatorSession { delegator: "nobody".into(), session: "s-1".into() })
+        .expect("delegator session");
+    assert_eq!(n, 0);
+    c.ask(ask::Shutdown).expect("shutdown");
+}

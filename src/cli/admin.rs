@@ -12,11 +12,11 @@ use crate::client::{Client, ClientError};
 use crate::config::{Config, DEFAULT_TOML};
 use crate::core::timefmt;
 use crate::paths::Paths;
-use crate::proto::{Request, StatusData};
+use crate::proto::{Request, StatusData, ask};
 
 pub(super) async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
     let mut c = Client::connect(paths, false).await?;
-    let s: StatusData = c.request(Request::Status { main: None }).await?;
+    let s: StatusData = c.ask(ask::Status { main: None }).await?;
     if json {
         print_json(&s)?;
         return Ok(exit::OK);
@@ -64,7 +64,7 @@ pub(super) async fn daemon_status(paths: &Paths, json: bool) -> CmdResult {
     // Worktrees that need a look (git runs here, in the client): made by paneherd but without
     // a task, or a task's removed by hand. Reported, never fixed behind the user's back.
     let tasks: Vec<crate::core::task::Task> =
-        c.request(Request::List { filter: crate::proto::ListFilter::default() }).await?;
+        c.ask(ask::List { filter: crate::proto::ListFilter::default() }).await?;
     if tasks.iter().any(|t| t.worktree.is_some()) {
         let rows = super::worktrees::rows_here(&tasks, paths);
         let gone = rows.iter().filter(|r| r.state.starts_with("gone")).count();
@@ -132,8 +132,7 @@ async fn wait_lock_free(path: &std::path::Path, within: Duration) -> bool {
 /// use) and says which way it went; exit 1 when nothing was delivered.
 pub(super) async fn notify_test(paths: Paths) -> CmdResult {
     let mut c = Client::connect(&paths, true).await?;
-    let d: crate::proto::NotifyTestData =
-        c.request(Request::NotifyTest { tmux: tmux_origin() }).await?;
+    let d: crate::proto::NotifyTestData = c.ask(ask::NotifyTest { tmux: tmux_origin() }).await?;
     let took = d.took_ms;
     match d.route.as_str() {
         "desktop" => outln!(
@@ -274,7 +273,7 @@ pub(super) fn config_cmd(paths: &Paths, c: ConfigCmd) -> CmdResult {
 async fn daemon_config_state(paths: &Paths) -> Option<String> {
     let now = crate::config::digest(&paths.config);
     let status = match Client::connect(paths, false).await {
-        Ok(mut c) => c.request::<StatusData>(Request::Status { main: None }).await,
+        Ok(mut c) => c.ask(ask::Status { main: None }).await,
         Err(_) => return None,
     };
     let s = match status {

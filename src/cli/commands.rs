@@ -11,7 +11,7 @@ use super::{admin, exit, tasks};
 use crate::client::Client;
 use crate::core::task::Task;
 use crate::paths::Paths;
-use crate::proto::Request;
+use crate::proto::{Request, ask};
 
 pub fn dispatch(cli: Cli) -> i32 {
     let paths = Paths::from_env();
@@ -52,7 +52,7 @@ pub fn dispatch(cli: Cli) -> i32 {
                 })?;
             let mut c = Client::connect(&paths, true).await?;
             let token = std::env::var("PANEHERD_TASK_TOKEN").ok();
-            let t: Task = c.request(Request::Signal { task_id: task, kind, text, token }).await?;
+            let t: Task = c.ask(ask::Signal { task_id: task, kind, text, token }).await?;
             outln!(
                 "{} {}",
                 t.id,
@@ -121,7 +121,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         }
         Command::Focus { id } => block_on(async move {
             let mut c = Client::connect(&paths, true).await?;
-            let t: Task = c.request(Request::Focus { id }).await?;
+            let t: Task = c.ask(ask::Focus { id }).await?;
             outln!("{} is in pane {}", t.id, t.pane_id.as_deref().unwrap_or("?"));
             Ok(exit::OK)
         }),

@@ -8,7 +8,7 @@ use crate::client::Blocking;
 use crate::config::Config;
 use crate::core::task::Task;
 use crate::paths::Paths;
-use crate::proto::{ListFilter, Request};
+use crate::proto::{ListFilter, ask};
 
 /// The tasks the daemon knows, newest first (none when no daemon runs: completing never
 /// starts one).
@@ -16,7 +16,7 @@ fn tasks(limit: usize) -> Vec<Task> {
     let paths = Paths::from_env();
     let Ok(mut c) = Blocking::connect(&paths, false) else { return vec![] };
     let filter = ListFilter { limit: Some(limit), ..Default::default() };
-    c.request(Request::List { filter }).unwrap_or_default()
+    c.ask(ask::List { filter }).unwrap_or_default()
 }
 
 fn candidate(t: &Task) -> CompletionCandidate {

@@ -14,7 +14,7 @@ use crate::client::Client;
 use crate::core::task::{Task, TaskSpec, TaskStatus, TmuxOrigin};
 use crate::core::timefmt;
 use crate::paths::Paths;
-use crate::proto::{ListFilter, Request};
+use crate::proto::{ListFilter, Request, ask};
 
 /// The tmux session the demo makes when it starts outside tmux.
 const SESSION: &str = "paneherd-demo";
@@ -54,7 +54,7 @@ pub fn run(paths: &Paths, a: super::args::DemoArgs) -> CmdResult {
         on_runtime(async {
             let mut c = Client::connect(paths, true).await?;
             let _: crate::proto::WaitData =
-                c.request(Request::Wait { ids: ids.clone(), all: false, timeout_ms: None }).await?;
+                c.ask(ask::Wait { ids: ids.clone(), all: false, timeout_ms: None }).await?;
             Ok(())
         })?;
     }
@@ -132,7 +132,7 @@ async fn submit(
             tmux: origin.clone(),
             ..Default::default()
         };
-        let t: Task = c.request(Request::Submit { spec: Box::new(spec) }).await?;
+        let t: Task = c.ask(ask::Submit { spec: Box::new(spec) }).await?;
         ids.push(t.id);
     }
     Ok(ids)
@@ -143,7 +143,7 @@ async fn submit(
 async fn finish(paths: &Paths, since: timefmt::Timestamp, ids: Vec<String>) -> Result<(), Fail> {
     let mut c = Client::connect(paths, true).await?;
     let filter = ListFilter { since: Some(since), ..Default::default() };
-    let made: Vec<Task> = c.request(Request::List { filter }).await?;
+    let made: Vec<Task> = c.ask(ask::List { filter }).await?;
     let ours = descendants(&ids, &made);
     let open: Vec<String> = made
         .iter()
@@ -151,7 +151,7 @@ async fn finish(paths: &Paths, since: timefmt::Timestamp, ids: Vec<String>) -> R
         .map(|t| t.id.clone())
         .collect();
     if !open.is_empty() {
-        let _: Vec<Task> = c.request(Request::Cancel { ids: open, all: false }).await?;
+        let _: Vec<Task> = c.ask(ask::Cancel { ids: open, all: false }).await?;
     }
     c.request_raw(Request::ClosePanes { ids: ours.into_iter().collect() }).await?;
     Ok(())
@@ -180,7 +180,7 @@ fn summary(paths: &Paths, since: timefmt::Timestamp, exe: &std::path::Path) -> C
     let tasks: Vec<Task> = on_runtime(async {
         let mut c = Client::connect(paths, true).await?;
         let filter = ListFilter { since: Some(since), ..Default::default() };
-        let tasks: Vec<Task> = c.request(Request::List { filter }).await?;
+        let tasks: Vec<Task> = c.ask(ask::List { filter }).await?;
         Ok(tasks.into_iter().filter(|t| t.agent == "demo").collect())
     })?;
     let exe = &shortest(exe);

@@ -23,7 +23,7 @@ use crate::client::Client;
 use crate::core::task::Task;
 use crate::core::timefmt;
 use crate::paths::Paths;
-use crate::proto::{InboxData, Request, WaitData};
+use crate::proto::{InboxData, Request, ask};
 
 /// Exit code with which an async-rewake hook wakes the session.
 const WAKE: i32 = 2;
@@ -194,8 +194,7 @@ fn daemon_gone(e: &crate::client::ClientError) -> bool {
 async fn wait_for(paths: &Paths, mut c: Client, id: &str) -> Result<Client, Fail> {
     let mut failures = 0;
     loop {
-        let req = Request::Wait { ids: vec![id.to_string()], all: false, timeout_ms: None };
-        match c.request::<WaitData>(req).await {
+        match c.ask(ask::Wait { ids: vec![id.to_string()], all: false, timeout_ms: None }).await {
             Ok(w) if !w.timed_out => return Ok(c),
             Ok(_) => {}
             Err(e) if daemon_gone(&e) => loop {
@@ -232,7 +231,7 @@ async fn wake_when_done(paths: &Paths, input: &Value) -> CmdResult {
     let response = input.get("tool_response").cloned().unwrap_or(Value::Null);
     let mut task: Option<Task> = None;
     for cand in id_candidates(&response) {
-        let t: Option<Task> = c.request(Request::Get { id: cand }).await.unwrap_or(None);
+        let t: Option<Task> = c.ask(ask::Get { id: cand }).await.unwrap_or(None);
         if let Some(t) =
             t.filter(|t| me.is_none() || t.delegator.as_ref().map(|d| &d.id) == me.as_ref())
         {
@@ -242,8 +241,7 @@ async fn wake_when_done(paths: &Paths, input: &Value) -> CmdResult {
     }
     let Some(task) = task else { return Ok(exit::OK) };
     let mut c = wait_for(paths, c, &task.id).await?;
-    let told: InboxData =
-        c.request(Request::Deliver { ids: vec![task.id.clone()], notice: true }).await?;
+    let told: InboxData = c.ask(ask::Deliver { ids: vec![task.id.clone()], notice: true }).await?;
     if told.tasks.is_empty() {
         // Told already (the agent read the result): nothing to wake it for.
         return Ok(exit::OK);
@@ -256,7 +254,7 @@ async fn wake_when_done(paths: &Paths, input: &Value) -> CmdResult {
 async fn add_context(paths: &Paths, event: &str) -> CmdResult {
     let Some(me) = crate::delegator::current() else { return Ok(exit::OK) };
     let mut c = Client::connect(paths, true).await?;
-    let data: InboxData = c.request(Request::Inbox { delegator: Some(me.id), ack: true }).await?;
+    let data: InboxData = c.ask(ask::Inbox { delegator: Some(me.id), ack: true }).await?;
     if data.tasks.is_empty() {
         return Ok(exit::OK);
     }

@@ -11,7 +11,7 @@ use crate::client::{Blocking, Client, ClientError};
 use crate::core::task::{Task, TaskSpec, TaskStatus};
 use crate::core::timefmt;
 use crate::paths::Paths;
-use crate::proto::{ListFilter, OutputData, Request, WaitData};
+use crate::proto::{ListFilter, OutputData, Request, WaitData, ask};
 
 pub(super) fn run(paths: &Paths, a: super::args::RunArgs) -> CmdResult {
     let prompt = if reads_stdin(&a.prompt) { read_stdin()? } else { a.prompt };
@@ -64,7 +64,7 @@ pub(super) fn run(paths: &Paths, a: super::args::RunArgs) -> CmdResult {
     };
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
-    let task: Task = c.request(Request::Submit { spec: Box::new(spec) })?;
+    let task: Task = c.ask(ask::Submit { spec: Box::new(spec) })?;
     finish_submit(&mut c, task, a.wait, timeout, a.json)
 }
 
@@ -125,7 +125,7 @@ pub(super) fn finish_submit(
         errln!("{}: {} — waiting for its end (Ctrl-C leaves it running)", task.id, task.title);
     }
     let out: OutputData = c
-        .request(Request::Output {
+        .ask(ask::Output {
             id: task.id.clone(),
             wait: true,
             timeout_ms: timeout,
@@ -190,7 +190,7 @@ pub(super) fn list(paths: &Paths, a: super::args::ListArgs) -> CmdResult {
         return Ok(exit::OK);
     }
     let narrowed = !filter.is_empty();
-    let tasks: Vec<Task> = c.request(Request::List { filter })?;
+    let tasks: Vec<Task> = c.ask(ask::List { filter })?;
     if tasks.is_empty() && narrowed && statuses.is_empty() {
         outln!("No task matches.");
     } else if tasks.is_empty() && !statuses.is_empty() {
@@ -213,19 +213,13 @@ pub(super) fn output(paths: &Paths, a: super::args::OutputArgs) -> CmdResult {
     // Read by the agent that delegated it, the result is told (only an agent's command asks).
     let deliver = match crate::delegator::current() {
         Some(me) => {
-            let task: Option<Task> = c.request(Request::Get { id: a.id.clone() })?;
+            let task: Option<Task> = c.ask(ask::Get { id: a.id.clone() })?;
             task.is_some_and(|t| read_by_its_delegator(&t, Some(&me)))
         }
         None => false,
     };
     let out: OutputData = c
-        .request(Request::Output {
-            id: a.id,
-            wait: a.wait,
-            timeout_ms: timeout,
-            full: false,
-            deliver,
-        })
+        .ask(ask::Output { id: a.id, wait: a.wait, timeout_ms: timeout, full: false, deliver })
         .map_err(cut_short)?;
     print_output(&out, a.json)?;
     if out.timed_out {
@@ -241,7 +235,7 @@ fn follow(paths: &Paths, id: &str) -> CmdResult {
     let mut c = Blocking::connect(paths, true)?;
     // Subscribed before the first look: nothing printed in between is missed.
     c.subscribe()?;
-    let task: Option<Task> = c.request(Request::Get { id: id.to_string() })?;
+    let task: Option<Task> = c.ask(ask::Get { id: id.to_string() })?;
     let Some(task) = task else { return Err(usage(format!("no task {id}"))) };
     let mut log = Tail { path: task.log_path.clone(), at: 0 };
     log.copy()?;
@@ -315,9 +309,8 @@ pub(super) fn wait(paths: &Paths, a: super::args::WaitArgs) -> CmdResult {
     ids_or_all(&a.ids, a.all)?;
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
-    let w: WaitData = c
-        .request(Request::Wait { ids: a.ids, all: a.all, timeout_ms: timeout })
-        .map_err(cut_short)?;
+    let w: WaitData =
+        c.ask(ask::Wait { ids: a.ids, all: a.all, timeout_ms: timeout }).map_err(cut_short)?;
     if a.json {
         print_json(&w)?;
     } else if w.tasks.is_empty() {
@@ -338,15 +331,15 @@ pub(super) fn inbox(paths: &Paths, a: super::args::InboxArgs) -> CmdResult {
     // The ids given, whole (any unique prefix names a task; an unknown one is an error).
     let mut ids = Vec::with_capacity(a.ids.len());
     for id in &a.ids {
-        let t: Option<Task> = c.request(Request::Get { id: id.clone() })?;
+        let t: Option<Task> = c.ask(ask::Get { id: id.clone() })?;
         ids.push(t.map_or_else(|| id.clone(), |t| t.id));
     }
     let data: crate::proto::InboxData = match (ids.is_empty(), a.ack) {
-        (true, _) => c.request(Request::Inbox { delegator: delegator.clone(), ack: a.ack })?,
-        (false, true) => c.request(Request::Deliver { ids: ids.clone(), notice: true })?,
+        (true, _) => c.ask(ask::Inbox { delegator: delegator.clone(), ack: a.ack })?,
+        (false, true) => c.ask(ask::Deliver { ids: ids.clone(), notice: true })?,
         (false, false) => {
             let mut d: crate::proto::InboxData =
-                c.request(Request::Inbox { delegator: None, ack: false })?;
+                c.ask(ask::Inbox { delegator: None, ack: false })?;
             d.tasks.retain(|t| ids.contains(&t.id));
             d
         }
@@ -413,18 +406,15 @@ pub(super) fn cancel(paths: &Paths, a: super::args::CancelArgs) -> CmdResult {
     // Which had ended already, to say so rather than list them as if just cancelled.
     let mut ended = vec![];
     for id in &a.ids {
-        let t: Option<Task> = c.request(Request::Get { id: id.clone() })?;
+        let t: Option<Task> = c.ask(ask::Get { id: id.clone() })?;
         if let Some(t) = t.filter(|t| t.status.is_terminal()) {
             ended.push(t);
         }
     }
     let ids: Vec<String> =
         a.ids.into_iter().filter(|i| !ended.iter().any(|t| t.id.starts_with(i.as_str()))).collect();
-    let tasks: Vec<Task> = if ids.is_empty() && !a.all {
-        vec![]
-    } else {
-        c.request(Request::Cancel { ids, all: a.all })?
-    };
+    let tasks: Vec<Task> =
+        if ids.is_empty() && !a.all { vec![] } else { c.ask(ask::Cancel { ids, all: a.all })? };
     if a.json {
         let all: Vec<&Task> = tasks.iter().chain(ended.iter()).collect();
         print_json(&all)?;
@@ -444,8 +434,7 @@ pub(super) fn cancel(paths: &Paths, a: super::args::CancelArgs) -> CmdResult {
 pub(super) fn retry(paths: &Paths, a: super::args::RetryArgs) -> CmdResult {
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
-    let task: Task =
-        c.request(Request::Retry { id: a.id, env: Some(crate::paths::client_env()) })?;
+    let task: Task = c.ask(ask::Retry { id: a.id, env: Some(crate::paths::client_env()) })?;
     finish_submit(&mut c, task, a.wait, timeout, a.json)
 }
 
@@ -462,12 +451,8 @@ pub(super) fn continue_task(
     // `-`: the follow-up from standard input, as `run -` reads its prompt.
     let prompt = if reads_stdin(&prompt) { read_stdin()? } else { prompt };
     let mut c = Blocking::connect(paths, true)?;
-    let task: Task = c.request(Request::Continue {
-        id,
-        prompt,
-        earlier: None,
-        env: Some(crate::paths::client_env()),
-    })?;
+    let task: Task =
+        c.ask(ask::Continue { id, prompt, earlier: None, env: Some(crate::paths::client_env()) })?;
     finish_submit(&mut c, task, wait, timeout, json)
 }
 

@@ -13,14 +13,14 @@ use super::out::{CmdResult, Fail, usage};
 use crate::client::Client;
 use crate::core::task::Task;
 use crate::paths::Paths;
-use crate::proto::{ListFilter, Request};
+use crate::proto::{ListFilter, ask};
 use crate::worktree::{self, ops, state};
 
 async fn task_with_worktree(
     c: &mut Client,
     id: &str,
 ) -> Result<(Task, PathBuf, PathBuf, String), Fail> {
-    let t: Option<Task> = c.request(Request::Get { id: id.to_string() }).await?;
+    let t: Option<Task> = c.ask(ask::Get { id: id.to_string() }).await?;
     let t = t.ok_or_else(|| usage(format!("no task {id:?}")))?;
     match (t.worktree.clone(), t.repo.clone(), t.branch.clone()) {
         (Some(w), Some(r), Some(b)) => Ok((t, w, r, b)),
@@ -122,7 +122,7 @@ pub(super) async fn discard(paths: &Paths, id: &str, opt: ops::Discard) -> CmdRe
 
 async fn note_it(c: &mut Client, id: &str, note: &str) {
     let r: Result<Task, _> =
-        c.request(Request::WorktreeNote { id: id.to_string(), note: note.to_string() }).await;
+        c.ask(ask::WorktreeNote { id: id.to_string(), note: note.to_string() }).await;
     if let Err(e) = r {
         errln!("paneherd: the task's record could not be updated: {e}");
     }
@@ -235,7 +235,7 @@ pub(super) fn rows_here(tasks: &[Task], paths: &Paths) -> Vec<Row> {
 /// `paneherd worktrees [--json]`.
 pub(super) async fn list(paths: &Paths, json: bool) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
-    let tasks: Vec<Task> = c.request(Request::List { filter: ListFilter::default() }).await?;
+    let tasks: Vec<Task> = c.ask(ask::List { filter: ListFilter::default() }).await?;
     let rows = rows_here(&tasks, paths);
     if json {
         print_json(&rows)?;

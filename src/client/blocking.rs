@@ -130,6 +130,11 @@ impl Blocking {
         decode_data(&raw)
     }
 
+    /// Asks `a` and decodes its reply into the type that kind of request is answered with.
+    pub fn ask<A: crate::proto::Ask>(&mut self, a: A) -> Result<A::Reply, ClientError> {
+        self.request(a.into())
+    }
+
     fn send(&mut self, request: Request) -> Result<u64, ClientError> {
         let id = self.next_id;
         self.next_id += 1;

@@ -12,7 +12,7 @@ use super::app::{Action, Detail, UiEffect, WorktreeInfo, WorktreeRef};
 use crate::client::Client;
 use crate::core::task::{Task, TmuxOrigin};
 use crate::paths::Paths;
-use crate::proto::{ListFilter, OutputData, Request, StatusData};
+use crate::proto::{ListFilter, OutputData, Request, StatusData, ask};
 
 /// The connections kept open to the daemon.
 pub struct Link {
@@ -43,8 +43,7 @@ impl Link {
         }
         let mut events = Client::connect(paths, false).await?;
         events.subscribe().await?;
-        let tasks: Vec<Task> =
-            control.request(Request::List { filter: ListFilter::default() }).await?;
+        let tasks: Vec<Task> = control.ask(ask::List { filter: ListFilter::default() }).await?;
         Ok((Link { _control: control, events }, tasks))
     }
 
@@ -210,7 +209,7 @@ async fn change_worktree(c: &mut Client, w: WorktreeRef, merge: bool) -> Result<
         Err(e @ ops::Refused::Conflict { .. }) => e.to_string(),
         Err(e) => return Ok(format!("{}: {e}", w.id)),
     };
-    let _: Task = c.request(Request::WorktreeNote { id: w.id.clone(), note: note.clone() }).await?;
+    let _: Task = c.ask(ask::WorktreeNote { id: w.id.clone(), note: note.clone() }).await?;
     Ok(format!("{}: {note}", w.id))
 }
 
@@ -236,7 +235,7 @@ async fn fetcher(
 /// A task's result once it has ended, else its output so far (the latest lines, or all).
 async fn output_text(c: &mut Client, id: &str, full: bool) -> Result<String> {
     let o: OutputData = c
-        .request(Request::Output {
+        .ask(ask::Output {
             id: id.to_string(),
             wait: false,
             timeout_ms: None,
@@ -270,32 +269,31 @@ async fn run_effect(
             let _ = tx.send(Action::FullOutput(id, text));
         }
         UiEffect::FetchGroups => {
-            let s: StatusData = c.request(Request::Status { main: own_pane() }).await?;
+            let s: StatusData = c.ask(ask::Status { main: own_pane() }).await?;
             let _ = tx.send(Action::Status(Box::new(s)));
         }
         UiEffect::Cancel(ids) => {
-            let done: Vec<Task> = c.request(Request::Cancel { ids, all: false }).await?;
+            let done: Vec<Task> = c.ask(ask::Cancel { ids, all: false }).await?;
             let names: Vec<String> =
                 done.iter().map(|t| format!("{} {}", t.id, t.status)).collect();
             let _ = tx.send(Action::Message(names.join(", ")));
         }
         UiEffect::CancelAll => {
-            let done: Vec<Task> = c.request(Request::Cancel { ids: vec![], all: true }).await?;
+            let done: Vec<Task> = c.ask(ask::Cancel { ids: vec![], all: true }).await?;
             let _ = tx.send(Action::Message(format!("cancelled {} tasks", done.len())));
         }
         UiEffect::Retry(id) => {
-            let t: Task =
-                c.request(Request::Retry { id, env: Some(crate::paths::client_env()) }).await?;
+            let t: Task = c.ask(ask::Retry { id, env: Some(crate::paths::client_env()) }).await?;
             let _ = tx.send(Action::Message(format!("retrying as {}", t.id)));
         }
         UiEffect::Submit(mut spec) => {
             spec.client_cwd = std::env::current_dir().ok();
             spec.env = Some(crate::paths::client_env());
-            let t: Task = c.request(Request::Submit { spec }).await?;
+            let t: Task = c.ask(ask::Submit { spec }).await?;
             let _ = tx.send(Action::Message(format!("submitted {}", t.id)));
         }
         UiEffect::Focus(id) => {
-            let t: Task = c.request(Request::Focus { id }).await?;
+            let t: Task = c.ask(ask::Focus { id }).await?;
             let _ = tx.send(Action::Message(format!(
                 "{} is in pane {}",
                 t.id,
@@ -307,8 +305,7 @@ async fn run_effect(
             let _ = tx.send(Action::Message(format!("layout {name}")));
         }
         UiEffect::Reload => {
-            let tasks: Vec<Task> =
-                c.request(Request::List { filter: ListFilter::default() }).await?;
+            let tasks: Vec<Task> = c.ask(ask::List { filter: ListFilter::default() }).await?;
             let _ = tx.send(Action::Loaded(tasks));
         }
         UiEffect::Merge(w) => {
