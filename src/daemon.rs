@@ -211,7 +211,7 @@ impl World for RealWorld {
         program: &str,
         path: Option<&str>,
         cwd: &std::path::Path,
-    ) -> Result<std::path::PathBuf, String> {
+    ) -> Result<std::path::PathBuf, crate::core::launch::LocateError> {
         let now = std::time::Instant::now();
         if let Some(f) = self.found.borrow().as_ref()
             && now.duration_since(f.at) < FOUND_FOR

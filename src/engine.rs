@@ -69,7 +69,7 @@ pub trait World: Send {
         program: &str,
         path: Option<&str>,
         cwd: &std::path::Path,
-    ) -> Result<PathBuf, String>;
+    ) -> Result<PathBuf, crate::core::launch::LocateError>;
 }
 
 /// Fixed facts of the daemon the engine is part of.

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use nix::sys::signal::{Signal, killpg};
 
 pub use crate::core::argv;
-pub use crate::core::launch::{Exit, Launch};
+pub use crate::core::launch::{Exit, Launch, LocateError};
 use nix::unistd::Pid;
 
 /// What a task's runner reports.
@@ -57,17 +57,34 @@ pub fn feed_stdin(mut input: tokio::process::ChildStdin, text: String, task_id: 
     });
 }
 
-pub fn locate(program: &str, path: Option<&str>, cwd: &std::path::Path) -> Result<PathBuf, String> {
+pub fn locate(
+    program: &str,
+    path: Option<&str>,
+    cwd: &std::path::Path,
+) -> Result<PathBuf, LocateError> {
     if program.is_empty() {
-        return Err("the agent's command names no program".into());
+        return Err(LocateError::NoProgram);
     }
     if program.contains('/') {
         let p = cwd.join(program);
         return which::which_in(&p, None::<&str>, cwd)
-            .map_err(|_| format!("cannot start {program:?}: no such executable file"));
+            .map_err(|_| LocateError::NoSuchFile { program: program.into() });
     }
     which::which_in(program, path, cwd)
-        .map_err(|_| format!("cannot start {program:?}: not found on PATH (is it installed?)"))
+        .map_err(|_| LocateError::NotOnPath { program: program.into() })
+}
+
+/// A helper command run to its end (`capture`) that did not give its output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaptureError {
+    #[error("empty command")]
+    Empty,
+    #[error("{program:?} ended with {status}")]
+    Failed { program: String, status: String },
+    #[error("cannot run {program:?}: {cause}")]
+    Spawn { program: String, cause: String },
+    #[error("{program:?} did not end within {secs} s")]
+    Timeout { program: String, secs: u64 },
 }
 
 /// Runs `argv` in `cwd` (stdin closed, `env` over the daemon's) and returns its standard output
@@ -77,8 +94,8 @@ pub async fn capture(
     cwd: &std::path::Path,
     env: &std::collections::BTreeMap<String, String>,
     timeout: std::time::Duration,
-) -> Result<String, String> {
-    let (program, args) = argv.split_first().ok_or("empty command")?;
+) -> Result<String, CaptureError> {
+    let (program, args) = argv.split_first().ok_or(CaptureError::Empty)?;
     let mut built = programs::command(program);
     built.args(args).current_dir(cwd).env("PWD", cwd).envs(env);
     let mut cmd = programs::async_command(built);
@@ -89,9 +106,11 @@ pub async fn capture(
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         )),
-        Ok(Ok(o)) => Err(format!("{program:?} ended with {}", o.status)),
-        Ok(Err(e)) => Err(format!("cannot run {program:?}: {e}")),
-        Err(_) => Err(format!("{program:?} did not end within {} s", timeout.as_secs())),
+        Ok(Ok(o)) => {
+            Err(CaptureError::Failed { program: program.clone(), status: o.status.to_string() })
+        }
+        Ok(Err(e)) => Err(CaptureError::Spawn { program: program.clone(), cause: e.to_string() }),
+        Err(_) => Err(CaptureError::Timeout { program: program.clone(), secs: timeout.as_secs() }),
     }
 }
 

@@ -78,3 +78,14 @@ impl Confinement for Unconfined {
         Ok(launch)
     }
 }
+
+/// A task's program that cannot be found as its process would look for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocateError {
+    #[error("the agent's command names no program")]
+    NoProgram,
+    #[error("cannot start {program:?}: no such executable file")]
+    NoSuchFile { program: String },
+    #[error("cannot start {program:?}: not found on PATH (is it installed?)")]
+    NotOnPath { program: String },
+}

@@ -48,7 +48,8 @@ impl Engine {
             Some(env) => env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
             None => self.setup.path.clone(),
         };
-        self.world.find_program(program, path.as_deref(), cwd)
+        // Said in the task's reason.
+        self.world.find_program(program, path.as_deref(), cwd).map_err(|e| e.to_string())
     }
 
     /// The values of an argv template's placeholders for `task`, run with `prompt`.

@@ -41,9 +41,14 @@ impl World for FakeWorld {
         // The logs of tasks named `launched…` were made (a previous daemon started them).
         path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("launched"))
     }
-    fn find_program(&self, program: &str, _: Option<&str>, _: &Path) -> Result<PathBuf, String> {
+    fn find_program(
+        &self,
+        program: &str,
+        _: Option<&str>,
+        _: &Path,
+    ) -> Result<PathBuf, crate::core::launch::LocateError> {
         if program == "missing" {
-            Err(format!("cannot start {program:?}: not found on PATH (is it installed?)"))
+            Err(crate::core::launch::LocateError::NotOnPath { program: program.into() })
         } else {
             Ok(PathBuf::from(program))
         }

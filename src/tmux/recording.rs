@@ -32,6 +32,12 @@ struct World {
     notes: Vec<String>,
 }
 
+/// Where one more waiting agent goes: an overflow window (by index), or a new one (its name).
+enum Room {
+    In(usize),
+    New(String),
+}
+
 /// The recording server (every socket is the same server).
 #[derive(Debug, Clone, Default)]
 pub struct Recording {
@@ -190,7 +196,7 @@ impl World {
 
     /// An overflow window of `session` with room for one more pane of `min`, else the name of a
     /// new one.
-    fn overflow_room(&self, session: &str, min: (u16, u16)) -> std::result::Result<usize, String> {
+    fn overflow_room(&self, session: &str, min: (u16, u16)) -> Room {
         let overflow: Vec<usize> = (0..self.windows.len())
             .filter(|&i| {
                 self.windows[i].session == session
@@ -201,12 +207,12 @@ impl World {
             let r = self.windows[i].tree.rect;
             if self.windows[i].tree.panes().len() < planner::tiled_capacity(r.w, r.h, min.0, min.1)
             {
-                return Ok(i);
+                return Room::In(i);
             }
         }
         let taken: Vec<&str> = overflow.iter().map(|&i| self.windows[i].name.as_str()).collect();
         let k = (1..).find(|k| !taken.contains(&overflow_name(*k).as_str())).unwrap_or(1);
-        Err(overflow_name(k))
+        Room::New(overflow_name(k))
     }
 
     /// The size of `session`'s first window (tmux's new windows take the session's size).
@@ -230,7 +236,7 @@ impl World {
             self.remove(n)?;
         }
         match self.overflow_room(session, min) {
-            Ok(i) => {
+            Room::In(i) => {
                 let anchor = self.windows[i].tree.panes()[0].0;
                 let n = self
                     .split(anchor, false, None, moved)
@@ -240,7 +246,7 @@ impl World {
                     tiled(win.tree.rect, win.tree.panes().into_iter().map(|(p, _)| p).collect());
                 Ok((n, win.id))
             }
-            Err(name) => {
+            Room::New(name) => {
                 let rect = self.session_rect(session);
                 let fresh = self.new_window(session, &name, rect);
                 let win = self.windows.last_mut().context("the new window")?;

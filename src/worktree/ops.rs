@@ -107,7 +107,7 @@ pub fn merge(t: &Tree, how: How) -> Result<Merged, Refused> {
             changed.join(", ")
         )));
     }
-    let target = checked_out(repo).map_err(no)?;
+    let target = checked_out(repo).map_err(|e| no(e.to_string()))?;
     if target == t.branch {
         return Err(no(format!(
             "{} is checked out in {}: nothing to merge into",

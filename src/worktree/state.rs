@@ -110,10 +110,17 @@ pub struct State {
     pub merged: bool,
 }
 
+/// No branch is checked out in a repository (its HEAD is detached).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("HEAD is detached in {}: check out a branch first", repo.display())]
+pub struct Detached {
+    pub repo: std::path::PathBuf,
+}
+
 /// The branch checked out in `repo` (its short name), or why there is none.
-pub fn checked_out(repo: &Path) -> Result<String, String> {
+pub fn checked_out(repo: &Path) -> Result<String, Detached> {
     git::line(repo, &["symbolic-ref", "--quiet", "--short", "HEAD"])
-        .map_err(|_| format!("HEAD is detached in {}: check out a branch first", repo.display()))
+        .map_err(|_| Detached { repo: repo.to_path_buf() })
 }
 
 pub fn dirty(dir: &Path, untracked: bool) -> Result<Vec<String>, GitError> {
@@ -138,16 +145,17 @@ pub fn merged(repo: &Path, target: &str, branch: &str) -> Result<bool, GitError>
     Ok(tree == git::line(repo, &["rev-parse", &format!("{target}^{{tree}}")])?)
 }
 
-pub fn state(repo: &Path, wt: &Path, branch: &str) -> Result<State, String> {
+/// A worktree task's state: whether its worktree is there and dirty, how its branch stands
+/// against the branch checked out in `repo` (`HEAD`, when none is).
+pub fn state(repo: &Path, wt: &Path, branch: &str) -> Result<State, GitError> {
     let exists = wt.is_dir();
     let target = checked_out(repo).unwrap_or_else(|_| "HEAD".into());
-    let dirty = exists && !dirty(wt, true).map_err(|e| e.to_string())?.is_empty();
+    let dirty = exists && !dirty(wt, true)?.is_empty();
     let counts =
-        git::line(repo, &["rev-list", "--left-right", "--count", &format!("{target}...{branch}")])
-            .map_err(|e| e.to_string())?;
+        git::line(repo, &["rev-list", "--left-right", "--count", &format!("{target}...{branch}")])?;
     let mut it = counts.split_whitespace().map(|n| n.parse::<usize>().unwrap_or(0));
     let (behind, ahead) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
-    let merged = merged(repo, &target, branch).map_err(|e| e.to_string())?;
+    let merged = merged(repo, &target, branch)?;
     Ok(State { exists, dirty, target, ahead, behind, merged })
 }
 
