@@ -18,7 +18,7 @@ use crate::tmux::server::PaneServer;
 #[derive(Debug)]
 pub enum Job {
     Engine(PaneJob),
-    /// Close a task's pane that is not in the book (its wrapper still in it).
+    /// Close a task's pane that is not in the placement (its wrapper still in it).
     CloseStray {
         id: String,
         socket: PathBuf,
@@ -171,7 +171,7 @@ async fn run(
                 let again = again.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_secs(secs)).await;
-                    // A pane the book lost track of is closed all the same: a pane whose task
+                    // A pane the placement lost track of is closed all the same: a pane whose task
                     // ended never stays behind.
                     let job = match (known, pane) {
                         (None, Some((socket, pane))) => Job::CloseStray { id, socket, pane },
@@ -187,7 +187,7 @@ async fn run(
             if let Ok(Some(info)) = t.pane_info(&pane).await
                 && crate::runner::is_wrapper_of(info.pid, &id)
             {
-                tracing::info!(task = %id, %pane, "closing a pane the book had lost");
+                tracing::info!(task = %id, %pane, "closing a pane the placement had lost");
                 log_err("cannot close the pane", t.kill_pane(&pane).await);
             }
             false

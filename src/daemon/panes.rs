@@ -44,8 +44,10 @@ pub struct Placed {
     pub visible: bool,
 }
 
+/// Where every agent pane is: beside which main pane, shown or waiting, and what paneherd set
+/// in each window and session to show them.
 #[derive(Debug)]
-struct PaneBook<S> {
+struct Placement<S> {
     /// By (socket, main pane).
     windows: HashMap<(PathBuf, String), MainWindow<S>>,
     /// Task id → (socket, main pane).
@@ -58,9 +60,9 @@ struct PaneBook<S> {
     ticking: HashMap<(PathBuf, String), Ticking>,
 }
 
-impl<S> Default for PaneBook<S> {
+impl<S> Default for Placement<S> {
     fn default() -> Self {
-        PaneBook {
+        Placement {
             windows: HashMap::new(),
             owner: HashMap::new(),
             layouts: HashMap::new(),
@@ -69,19 +71,19 @@ impl<S> Default for PaneBook<S> {
     }
 }
 
-impl<S> PaneBook<S> {
+impl<S> Placement<S> {
     /// The geometry of main pane `key`'s window: its own, else `configured`.
     fn geometry(&self, key: &(PathBuf, String), configured: &Geometry) -> Geometry {
         self.layouts.get(key).copied().unwrap_or(*configured)
     }
 }
 
-/// The pane book of the daemon, over the tmux servers of `C` (the real ones, or in unit tests
+/// The pane placement of the daemon, over the tmux servers of `C` (the real ones, or in unit tests
 /// the recording one).
 #[derive(Debug)]
 pub struct Panes<C: Servers = RealServers> {
     servers: C,
-    book: Mutex<PaneBook<C::Server>>,
+    placement: Mutex<Placement<C::Server>>,
 }
 
 impl Default for Panes {
@@ -91,24 +93,25 @@ impl Default for Panes {
 }
 
 impl<C: Servers> Panes<C> {
-    /// A pane book over `servers`.
+    /// A pane placement over `servers`.
     pub fn new(servers: C) -> Self {
-        Panes { servers, book: Mutex::new(PaneBook::default()) }
+        Panes { servers, placement: Mutex::new(Placement::default()) }
     }
 
     /// Opens a pane for a task beside `main_pane` (or in the overflow window when the main
     /// window is full) running `command`, and re-plans the window.
     pub async fn open(&self, configured: &Geometry, req: &Open<'_>) -> Result<Placed> {
         let Open { socket, main_pane, task_id, cwd, command, resize_hook, hook_mark } = *req;
-        let mut book = self.book.lock().await;
+        let mut placement = self.placement.lock().await;
         let tmux = self.servers.at(socket);
-        let geometry = &book.geometry(&(socket.to_path_buf(), main_pane.to_string()), configured);
+        let geometry =
+            &placement.geometry(&(socket.to_path_buf(), main_pane.to_string()), configured);
         let info = tmux
             .pane_info(main_pane)
             .await?
             .with_context(|| format!("tmux pane {main_pane} is gone"))?;
         let key = (socket.to_path_buf(), main_pane.to_string());
-        if !book.windows.contains_key(&key) {
+        if !placement.windows.contains_key(&key) {
             // Re-plan whenever the user resizes the window.
             let hook = format!("{resize_hook} {}", info.window);
             let hook = match tmux.on_resize(&info.window, &hook, hook_mark).await {
@@ -133,7 +136,9 @@ impl<C: Servers> Panes<C> {
                 }
             };
             let session = (socket.to_path_buf(), info.session.clone());
-            if let std::collections::hash_map::Entry::Vacant(slot) = book.ticking.entry(session) {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                placement.ticking.entry(session)
+            {
                 match tmux.tick_each_second(&info.session).await {
                     Ok(Some(t)) => {
                         slot.insert(t);
@@ -144,7 +149,7 @@ impl<C: Servers> Panes<C> {
                     }
                 }
             }
-            book.windows.insert(
+            placement.windows.insert(
                 key.clone(),
                 MainWindow {
                     tmux: tmux.clone(),
@@ -159,7 +164,7 @@ impl<C: Servers> Panes<C> {
                 },
             );
         }
-        let mw = book.windows.get_mut(&key).context("the main pane's entry vanished")?;
+        let mw = placement.windows.get_mut(&key).context("the main pane's entry vanished")?;
         let n = mw.visible.len() + mw.hidden.len() + 1;
         let plan = match space(mw).await {
             Ok(Some(sp)) => Some(sp.plan(geometry, n)),
@@ -184,10 +189,10 @@ impl<C: Servers> Panes<C> {
             mw.hidden.push_back((task_id.to_string(), p.pane.clone()));
             Placed { pane: p.pane, pid: p.pid, visible: false }
         };
-        book.owner.insert(task_id.to_string(), key.clone());
+        placement.owner.insert(task_id.to_string(), key.clone());
         // The pane is made and runs the task's wrapper: a re-plan that fails now leaves the
         // layout for the next one to mend, never the task without its pane.
-        if let Some(mw) = book.windows.get_mut(&key)
+        if let Some(mw) = placement.windows.get_mut(&key)
             && let Err(e) = relayout(mw, geometry).await
         {
             tracing::warn!(task = task_id, error = %format!("{e:#}"), "cannot re-plan the window");
@@ -198,10 +203,10 @@ impl<C: Servers> Panes<C> {
     /// Closes a task's pane (if it is still there) and re-plans its window: the longest-waiting
     /// hidden agent comes into view.
     pub async fn close(&self, configured: &Geometry, task_id: &str) -> Result<()> {
-        let mut book = self.book.lock().await;
-        let Some(key) = book.owner.remove(task_id) else { return Ok(()) };
-        let geometry = &book.geometry(&key, configured);
-        let Some(mw) = book.windows.get_mut(&key) else { return Ok(()) };
+        let mut placement = self.placement.lock().await;
+        let Some(key) = placement.owner.remove(task_id) else { return Ok(()) };
+        let geometry = &placement.geometry(&key, configured);
+        let Some(mw) = placement.windows.get_mut(&key) else { return Ok(()) };
         let pane = mw
             .visible
             .iter()
@@ -216,20 +221,20 @@ impl<C: Servers> Panes<C> {
             tracing::debug!(task = task_id, error = %format!("{e:#}"), "pane already gone");
         }
         let r = relayout(mw, geometry).await;
-        release_if_empty(&mut book, &key).await;
+        release_if_empty(&mut placement, &key).await;
         r
     }
 
     /// Where a task's pane is: its tmux server and pane.
     pub async fn where_is(&self, task_id: &str) -> Option<(PathBuf, String)> {
-        let book = self.book.lock().await;
-        let key = book.owner.get(task_id)?;
-        let mw = book.windows.get(key)?;
+        let placement = self.placement.lock().await;
+        let key = placement.owner.get(task_id)?;
+        let mw = placement.windows.get(key)?;
         let (_, pane) = mw.visible.iter().chain(mw.hidden.iter()).find(|(t, _)| t == task_id)?;
         Some((key.0.clone(), pane.clone()))
     }
 
-    /// Takes back a pane of a previous daemon into the book (no tmux change).
+    /// Takes back a pane of a previous daemon into the placement (no tmux change).
     pub async fn adopt(
         &self,
         socket: &Path,
@@ -238,9 +243,9 @@ impl<C: Servers> Panes<C> {
         pane: &str,
         visible: bool,
     ) {
-        let mut book = self.book.lock().await;
+        let mut placement = self.placement.lock().await;
         let key = (socket.to_path_buf(), main_pane.to_string());
-        let mw = book.windows.entry(key.clone()).or_insert_with(|| MainWindow {
+        let mw = placement.windows.entry(key.clone()).or_insert_with(|| MainWindow {
             tmux: self.servers.at(socket),
             main_pane: main_pane.to_string(),
             window: String::new(),
@@ -257,28 +262,28 @@ impl<C: Servers> Panes<C> {
         } else {
             mw.hidden.push_back(entry);
         }
-        book.owner.insert(task_id.to_string(), key);
+        placement.owner.insert(task_id.to_string(), key);
     }
 
     /// Forgets a task's pane without touching tmux (it closed by itself).
     pub async fn forget(&self, configured: &Geometry, task_id: &str) -> Result<()> {
-        let mut book = self.book.lock().await;
-        let Some(key) = book.owner.remove(task_id) else { return Ok(()) };
-        let geometry = &book.geometry(&key, configured);
-        let Some(mw) = book.windows.get_mut(&key) else { return Ok(()) };
+        let mut placement = self.placement.lock().await;
+        let Some(key) = placement.owner.remove(task_id) else { return Ok(()) };
+        let geometry = &placement.geometry(&key, configured);
+        let Some(mw) = placement.windows.get_mut(&key) else { return Ok(()) };
         mw.visible.retain(|(t, _)| t != task_id);
         mw.hidden.retain(|(t, _)| t != task_id);
         let r = relayout(mw, geometry).await;
-        release_if_empty(&mut book, &key).await;
+        release_if_empty(&mut placement, &key).await;
         r
     }
 
     /// The daemon is stopping: closes every agent pane it still has and gives each window back
     /// what paneherd set in it (pane borders, the resize hook).
     pub async fn shutdown(&self) {
-        let mut book = self.book.lock().await;
-        book.owner.clear();
-        for (_, mut mw) in book.windows.drain() {
+        let mut placement = self.placement.lock().await;
+        placement.owner.clear();
+        for (_, mut mw) in placement.windows.drain() {
             for (task, pane) in mw.visible.drain(..).chain(mw.hidden.drain(..)) {
                 if let Err(e) = mw.tmux.kill_pane(&pane).await {
                     tracing::debug!(%task, error = %format!("{e:#}"), "pane already gone");
@@ -286,7 +291,7 @@ impl<C: Servers> Panes<C> {
             }
             release(&mw).await;
         }
-        for ((socket, _), t) in book.ticking.drain() {
+        for ((socket, _), t) in placement.ticking.drain() {
             if let Err(e) = self.servers.at(&socket).untick(&t).await {
                 tracing::debug!(error = %format!("{e:#}"), "cannot restore status-interval");
             }
@@ -295,10 +300,11 @@ impl<C: Servers> Panes<C> {
 
     /// Re-plans every main window shown in `window` of the server at `socket` (after a resize).
     pub async fn resized(&self, configured: &Geometry, socket: &Path, window: &str) -> Result<()> {
-        let mut guard = self.book.lock().await;
-        let book = &mut *guard;
-        for (key, mw) in book.windows.iter_mut() {
-            let (s, geometry) = (&key.0, &book.layouts.get(key).copied().unwrap_or(*configured));
+        let mut guard = self.placement.lock().await;
+        let placement = &mut *guard;
+        for (key, mw) in placement.windows.iter_mut() {
+            let (s, geometry) =
+                (&key.0, &placement.layouts.get(key).copied().unwrap_or(*configured));
             if s != socket {
                 continue;
             }
@@ -313,10 +319,10 @@ impl<C: Servers> Panes<C> {
     /// Brings a task's pane into view (swapping out the most recently shown agent if the
     /// window is full) and selects it. Returns false if the task has no pane here.
     pub async fn focus(&self, configured: &Geometry, task_id: &str) -> Result<bool> {
-        let mut book = self.book.lock().await;
-        let Some(key) = book.owner.get(task_id).cloned() else { return Ok(false) };
-        let geometry = &book.geometry(&key, configured);
-        let Some(mw) = book.windows.get_mut(&key) else { return Ok(false) };
+        let mut placement = self.placement.lock().await;
+        let Some(key) = placement.owner.get(task_id).cloned() else { return Ok(false) };
+        let geometry = &placement.geometry(&key, configured);
+        let Some(mw) = placement.windows.get_mut(&key) else { return Ok(false) };
         let plan_one = match space(mw).await {
             Ok(Some(sp)) => Some(sp.plan(geometry, mw.visible.len().max(1))),
             _ => None,
@@ -341,19 +347,19 @@ impl<C: Servers> Panes<C> {
     /// Lays the agents beside main pane `key` out with `geometry` from now on (`None`: with the
     /// configured one again).
     pub async fn set_layout(&self, key: (PathBuf, String), geometry: Option<Geometry>) {
-        let mut book = self.book.lock().await;
+        let mut placement = self.placement.lock().await;
         match geometry {
-            Some(g) => book.layouts.insert(key, g),
-            None => book.layouts.remove(&key),
+            Some(g) => placement.layouts.insert(key, g),
+            None => placement.layouts.remove(&key),
         };
     }
 
     /// Re-plans every window with agents (after a layout switch).
     pub async fn relayout_all(&self, configured: &Geometry) {
-        let mut guard = self.book.lock().await;
-        let book = &mut *guard;
-        for (key, mw) in book.windows.iter_mut() {
-            let geometry = &book.layouts.get(key).copied().unwrap_or(*configured);
+        let mut guard = self.placement.lock().await;
+        let placement = &mut *guard;
+        for (key, mw) in placement.windows.iter_mut() {
+            let geometry = &placement.layouts.get(key).copied().unwrap_or(*configured);
             if let Err(e) = relayout(mw, geometry).await {
                 tracing::warn!(error = %format!("{e:#}"), "cannot re-plan a window");
             }
@@ -362,8 +368,8 @@ impl<C: Servers> Panes<C> {
 
     /// Shown and waiting agent panes per main pane.
     pub async fn usage(&self) -> Vec<crate::proto::PaneUsage> {
-        let book = self.book.lock().await;
-        let mut out: Vec<_> = book
+        let placement = self.placement.lock().await;
+        let mut out: Vec<_> = placement
             .windows
             .iter()
             .filter(|(_, m)| !m.visible.is_empty() || !m.hidden.is_empty())
@@ -381,16 +387,16 @@ impl<C: Servers> Panes<C> {
 }
 
 /// Forgets a main pane with no agents left, giving its window back what paneherd set in it.
-async fn release_if_empty<S: PaneServer>(book: &mut PaneBook<S>, key: &(PathBuf, String)) {
-    if book.windows.get(key).is_some_and(|m| m.visible.is_empty() && m.hidden.is_empty())
-        && let Some(mw) = book.windows.remove(key)
+async fn release_if_empty<S: PaneServer>(placement: &mut Placement<S>, key: &(PathBuf, String)) {
+    if placement.windows.get(key).is_some_and(|m| m.visible.is_empty() && m.hidden.is_empty())
+        && let Some(mw) = placement.windows.remove(key)
     {
         release(&mw).await;
         let session = (key.0.clone(), mw.session.clone());
         let shown =
-            book.windows.iter().any(|((s, _), m)| *s == session.0 && m.session == session.1);
+            placement.windows.iter().any(|((s, _), m)| *s == session.0 && m.session == session.1);
         if !shown
-            && let Some(t) = book.ticking.remove(&session)
+            && let Some(t) = placement.ticking.remove(&session)
             && let Err(e) = mw.tmux.untick(&t).await
         {
             tracing::debug!(error = %format!("{e:#}"), "cannot restore status-interval");

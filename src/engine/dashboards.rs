@@ -10,7 +10,7 @@ use crate::core::task::TmuxOrigin;
 #[derive(Debug, Default)]
 pub(super) struct Dashboards {
     /// Main panes registered, newest last: (connection, pane).
-    mains: Vec<(u64, TmuxOrigin)>,
+    main_panes: Vec<(u64, TmuxOrigin)>,
     /// Layout presets switched to at run time, by the dashboard's connection.
     layouts: HashMap<u64, String>,
 }
@@ -18,19 +18,21 @@ pub(super) struct Dashboards {
 impl Dashboards {
     /// The dashboard on `conn` has its main pane at `origin` (registering again moves it).
     pub(super) fn register(&mut self, conn: u64, origin: TmuxOrigin) {
-        self.mains.retain(|(c, _)| *c != conn);
-        self.mains.push((conn, origin));
+        self.main_panes.retain(|(c, _)| *c != conn);
+        self.main_panes.push((conn, origin));
     }
 
     /// The connection of the dashboard that registered main pane `main` (a dashboard asks on
     /// connections of its own besides the one it registered with), else `conn`.
     pub(super) fn of(&self, conn: u64, main: Option<&TmuxOrigin>) -> u64 {
-        main.and_then(|m| self.mains.iter().find(|(_, o)| o == m)).map(|(c, _)| *c).unwrap_or(conn)
+        main.and_then(|m| self.main_panes.iter().find(|(_, o)| o == m))
+            .map(|(c, _)| *c)
+            .unwrap_or(conn)
     }
 
     /// The main pane of the dashboard on `conn`.
     pub(super) fn main_of(&self, conn: u64) -> Option<&TmuxOrigin> {
-        self.mains.iter().find(|(c, _)| *c == conn).map(|(_, o)| o)
+        self.main_panes.iter().find(|(c, _)| *c == conn).map(|(_, o)| o)
     }
 
     /// The dashboard on `conn` lays its window out by preset `name` from now on.
@@ -46,7 +48,7 @@ impl Dashboards {
     /// Where a task's pane goes: the newest dashboard's window hosts tasks from its own tmux
     /// server and tasks from outside tmux; a task from another server keeps its own origin.
     pub(super) fn host(&self, from: Option<TmuxOrigin>) -> Option<TmuxOrigin> {
-        match (from, self.mains.last()) {
+        match (from, self.main_panes.last()) {
             (Some(o), Some((_, m))) if o.socket == m.socket => Some(m.clone()),
             (None, Some((_, m))) => Some(m.clone()),
             (o, _) => o,
@@ -57,8 +59,8 @@ impl Dashboards {
     /// of its own (it goes back to the configured one).
     pub(super) fn close(&mut self, conn: u64) -> Option<TmuxOrigin> {
         let switched = self.layouts.remove(&conn).is_some();
-        let at = self.mains.iter().position(|(c, _)| *c == conn);
-        let main = at.map(|i| self.mains.remove(i).1);
+        let at = self.main_panes.iter().position(|(c, _)| *c == conn);
+        let main = at.map(|i| self.main_panes.remove(i).1);
         main.filter(|_| switched)
     }
 }

@@ -274,7 +274,7 @@ pub enum PaneJob {
     Hangup { id: String, origin: TmuxOrigin, pane: String },
     /// See whether a pane task of a previous daemon still runs in its pane: report `Adopted`.
     CheckAdoption { id: String, origin: TmuxOrigin, pane: String, pid: u32 },
-    /// Take a still-running pane task back into the pane book.
+    /// Take a still-running pane task back into the placement of agent panes.
     Adopt { id: String, origin: TmuxOrigin, pane: String, visible: bool },
     /// Forget a task's pane (it closed by itself).
     Forget { id: String, tmux: TmuxSettings },
