@@ -10,6 +10,7 @@ pub mod headless;
 pub mod pane;
 pub mod place;
 pub mod programs;
+pub mod tick;
 
 use std::path::PathBuf;
 

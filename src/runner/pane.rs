@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, sleep_until};
 
+use super::tick::WallTick;
 use crate::proto::{PaneLaunch, Request};
 
 /// Why a report did not get through.
@@ -249,7 +250,11 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
     };
     let mut log_at = Instant::now();
     let mut screen = Screen::default();
-    let far = Instant::now() + Duration::from_secs(86400 * 365);
+    // The shared ticks, kept by the kernel (see `super::tick`). Without a timer (out of file
+    // descriptors), output is shown and reported as it comes.
+    let mut screen_tick = WallTick::new(SCREEN_TICK).ok();
+    let mut report_tick = WallTick::new(REPORT_TICK).ok();
+    screen.at_once = screen_tick.is_none();
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
         .context("cannot watch the pane's size")?;
     let mut out = vec![0u8; 64 * 1024];
@@ -263,7 +268,8 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
     let mut drain_until = Instant::now();
     let mut drain_end = Instant::now();
     let mut unreported: u64 = 0;
-    let mut report_at = Instant::now();
+    // The next report goes at once (output after a silence), not on the tick.
+    let mut report_now = false;
     let mut last_output = Instant::now() - QUIET;
     // The line to the daemon, or (while it is away) the reconnection under way.
     let mut link: Option<L> = Some(client);
@@ -276,6 +282,11 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     screen.show(&mut stdout, &out[..n]);
+                    if screen.wants_tick
+                        && let Some(t) = screen_tick.as_mut()
+                    {
+                        t.arm();
+                    }
                     // Printing again: not waiting for input (any more).
                     check_at = Instant::now() + WAITING_AFTER;
                     if waiting {
@@ -287,7 +298,10 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
                     }
                     log.append(&out[..n]);
                     if unreported == 0 {
-                        report_at = next_report(last_output.elapsed());
+                        match report_tick.as_mut() {
+                            Some(t) if last_output.elapsed() < QUIET => t.arm(),
+                            _ => report_now = true,
+                        }
                     }
                     unreported += n as u64;
                     last_output = Instant::now();
@@ -318,7 +332,12 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
                     check_at = Instant::now() + WAITING_AGAIN;
                 }
             },
-            _ = sleep_until(screen.due.unwrap_or(far)), if screen.due.is_some() => screen.flush(&mut stdout),
+            _ = async {
+                match screen_tick.as_mut() {
+                    Some(t) => t.fired().await,
+                    None => std::future::pending().await,
+                }
+            }, if screen.wants_tick => screen.flush(&mut stdout),
             _ = winch.recv() => { let _ = to_agent.resize(pane_size()); }
             status = child.wait(), if exit.is_none() => {
                 exit = Some(status.context("cannot wait for the agent")?);
@@ -330,7 +349,14 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
             // Written with the next report (one wake-up for both), or on its own while no
             // report is due (no daemon to tell, or nothing to report).
             _ = sleep_until(log_at), if !log.pending.is_empty() && (link.is_none() || unreported == 0) => log.flush(),
-            _ = sleep_until(report_at), if unreported > 0 && link.is_some() => {
+            _ = async {
+                match report_tick.as_mut() {
+                    _ if report_now => {}
+                    Some(t) => t.fired().await,
+                    None => {}
+                }
+            }, if unreported > 0 && link.is_some() => {
+                report_now = false;
                 // What is reported is in the log first (`output --follow` reads it then).
                 log.flush();
                 let req = Request::PaneOutput { task_id: task_id.into(), bytes: unreported };
@@ -435,10 +461,12 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
 #[derive(Default)]
 struct Screen {
     pending: Vec<u8>,
-    /// When `pending` is shown.
-    due: Option<Instant>,
+    /// `pending` waits for the next tick.
+    wants_tick: bool,
     /// The last key typed into the pane.
     typed_at: Option<Instant>,
+    /// No tick to wait for: everything is shown as it comes.
+    at_once: bool,
 }
 
 /// The shared clock's tick, and how long after a key the pane echoes at once.
@@ -451,10 +479,10 @@ impl Screen {
     fn show(&mut self, out: &mut impl Write, bytes: &[u8]) {
         let typing = self.typed_at.is_some_and(|t| t.elapsed() < TYPING);
         self.pending.extend_from_slice(bytes);
-        if typing || self.pending.len() >= SCREEN_BATCH {
+        if typing || self.at_once || self.pending.len() >= SCREEN_BATCH {
             self.flush(out);
-        } else if self.due.is_none() {
-            self.due = Some(next_tick(SCREEN_TICK));
+        } else {
+            self.wants_tick = true;
         }
     }
 
@@ -465,7 +493,7 @@ impl Screen {
     }
 
     fn flush(&mut self, out: &mut impl Write) {
-        self.due = None;
+        self.wants_tick = false;
         if self.pending.is_empty() {
             return;
         }
@@ -473,15 +501,6 @@ impl Screen {
         let _ = out.flush();
         self.pending.clear();
     }
-}
-
-/// The next multiple of `tick` on the wall clock, as an `Instant`.
-fn next_tick(tick: Duration) -> Instant {
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let tick_ns = tick.as_nanos().max(1);
-    let into = now.as_nanos() % tick_ns;
-    Instant::now() + Duration::from_nanos((tick_ns - into) as u64)
 }
 
 /// After this long without output, whether the agent waits for input is looked at (and again
@@ -535,17 +554,9 @@ async fn tell<L: DaemonLine>(
     }
 }
 
-/// When to report output that came `since_last` after the previous output: at once after a
-/// silence, else on the next even second of the wall clock — every busy pane's report then
-/// reaches the daemon together, once every two seconds.
-fn next_report(since_last: Duration) -> Instant {
-    if since_last >= QUIET {
-        return Instant::now();
-    }
-    next_tick(REPORT_TICK)
-}
-
-/// The shared clock of the reports (see `next_report`).
+/// The shared clock of the reports: output that goes on is reported on the even second of the
+/// wall clock, so that every busy pane's report reaches the daemon together (once every two
+/// seconds); output after a silence at once.
 const REPORT_TICK: Duration = Duration::from_secs(2);
 
 /// This pane's id, as tmux gives it to the processes it starts.
@@ -583,11 +594,10 @@ mod tests {
         screen.show(&mut pane, b"line 1\r\n");
         screen.show(&mut pane, b"line 2\r\n");
         assert!(pane.is_empty(), "shown before the tick");
-        let due = screen.due.expect("a tick to show it at");
-        assert!(due <= Instant::now() + SCREEN_TICK);
+        assert!(screen.wants_tick);
         screen.flush(&mut pane);
         assert_eq!(pane, b"line 1\r\nline 2\r\n");
-        assert!(screen.due.is_none());
+        assert!(!screen.wants_tick);
 
         // A screenful does not wait.
         pane.clear();
@@ -602,20 +612,12 @@ mod tests {
         assert_eq!(pane, b"prompt> ");
         screen.show(&mut pane, b"y");
         assert_eq!(pane, b"prompt> y");
-        assert!(screen.due.is_none());
-    }
+        assert!(!screen.wants_tick);
 
-    #[test]
-    fn every_wrapper_ticks_on_the_same_multiples_of_the_wall_clock() {
-        for tick in [SCREEN_TICK, REPORT_TICK] {
-            let at = next_tick(tick);
-            let wall = std::time::SystemTime::now() + at.saturating_duration_since(Instant::now());
-            let ns = wall.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-            let off = ns % tick.as_nanos();
-            // Within 5 ms of a multiple (the two clocks are read a moment apart).
-            let near = off.min(tick.as_nanos() - off);
-            assert!(near < 5_000_000, "{tick:?}: {off} ns past a multiple");
-            assert!(at <= Instant::now() + tick);
-        }
+        // Without a tick to wait for, everything as it comes.
+        let mut untimed = Screen { at_once: true, ..Screen::default() };
+        pane.clear();
+        untimed.show(&mut pane, b"line\r\n");
+        assert_eq!(pane, b"line\r\n");
     }
 }
