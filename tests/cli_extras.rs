@@ -120,6 +120,8 @@ fn the_manual_page_renders() {
     let env = Env::new(&config_with(""));
     let page = env.ok(&["man"]);
     assert!(page.starts_with(".ie") && page.contains(".TH paneherd 1"), "{}", &page[..200]);
+    let version = format!("paneherd {}", env!("CARGO_PKG_VERSION"));
+    assert!(page.contains(&format!(".TH paneherd 1  \"{version}\"")), "{}", &page[..200]);
     let dir = env.path().join("man1");
     env.ok(&["man", "--dir", dir.to_str().unwrap()]);
     let run = std::fs::read_to_string(dir.join("paneherd-run.1")).unwrap();

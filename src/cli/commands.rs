@@ -163,7 +163,8 @@ pub fn dispatch(cli: Cli) -> i32 {
 /// `paneherd man`: the main page on standard output, or every page into `dir`.
 fn man_pages(dir: Option<&std::path::Path>) -> CmdResult {
     let failed = |e: std::io::Error| Fail { code: exit::USAGE, message: e.to_string() };
-    let cmd = Cli::command().name("paneherd");
+    // The page's footer names the version (the `--version` flag is paneherd's own).
+    let cmd = Cli::command().name("paneherd").version(env!("CARGO_PKG_VERSION"));
     let Some(dir) = dir else {
         let mut page = Vec::new();
         clap_mangen::Man::new(cmd).render(&mut page).map_err(failed)?;
@@ -179,7 +180,7 @@ fn man_pages(dir: Option<&std::path::Path>) -> CmdResult {
             // A name of its own for each page (a one-shot command: kept for its life).
             .map(|c| {
                 let name: &'static str = format!("paneherd-{}", c.get_name()).leak();
-                c.clone().name(name)
+                c.clone().name(name).version(env!("CARGO_PKG_VERSION"))
             }),
     );
     for page in pages {

@@ -13,7 +13,7 @@ pub fn wide(area: Rect) -> bool {
 /// The screen's parts: header, list, detail, footer.
 /// Header, list, detail, footer. `want`: the rows the list would show (its column line, group
 /// headers, the pending and running tasks): above the detail panel, the list takes them if it
-/// can, leaving the detail at least 6 rows.
+/// can, leaving the detail at least 6 rows — or, when they need more, as many as they need.
 pub fn parts(area: Rect, want: usize, footer: u16) -> [Rect; 4] {
     let outer = Layout::default()
         .direction(Direction::Vertical)
@@ -28,7 +28,16 @@ pub fn parts(area: Rect, want: usize, footer: u16) -> [Rect; 4] {
         let h = outer[1].height;
         let share = h * 55 / 100;
         let wanted = u16::try_from(want + 2).unwrap_or(u16::MAX);
-        let list = wanted.clamp(share, h.saturating_sub(6).max(share));
+        let mut list = wanted.clamp(share, h.saturating_sub(6).max(share));
+        // On a short dashboard (agents below it in a small window) the pending and running
+        // tasks come before the detail panel: it yields the rows they need, down to none
+        // (`o` still shows the selected task's output).
+        if wanted > list {
+            list = wanted.min(h);
+            if h - list < 3 {
+                list = h;
+            }
+        }
         Layout::default()
             .direction(Direction::Vertical)
             .constraints([Constraint::Length(list), Constraint::Min(0)])

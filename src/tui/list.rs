@@ -86,10 +86,18 @@ impl App {
         if self.all_finished {
             return total;
         }
-        // The list's rows, less its column line, the three group headers and the others.
-        let used = 1 + 3 + self.group_len(Group::Pending) + self.group_len(Group::Running);
+        // The list's rows, less its column line, the group headers and the others.
+        let headers = if self.headers() { 3 } else { 0 };
+        let used = 1 + headers + self.group_len(Group::Pending) + self.group_len(Group::Running);
         let room = self.list_rows().saturating_sub(used);
         if total <= room { total } else { room.saturating_sub(1).min(total) }
+    }
+
+    /// Whether the list shows its group headers: not when they would push a pending or
+    /// running task out of view (each row's status says its group).
+    pub fn headers(&self) -> bool {
+        let needed = 1 + 3 + self.group_len(Group::Pending) + self.group_len(Group::Running);
+        self.list_rows() >= needed
     }
 
     /// The rows from `start`, at most `n` of them (for drawing a window of the list).
@@ -99,10 +107,13 @@ impl App {
 
     fn rows_iter(&self) -> impl Iterator<Item = Row> + '_ {
         let more = self.group_len(Group::Finished).saturating_sub(self.finished_room());
+        let headers = self.headers();
         [Group::Pending, Group::Running, Group::Finished]
             .into_iter()
             .flat_map(move |g| {
-                std::iter::once(Row::Header(g, self.group_len(g)))
+                headers
+                    .then(|| Row::Header(g, self.group_len(g)))
+                    .into_iter()
                     .chain(self.group_iter(g).map(|t| Row::Task(t.id.clone())))
             })
             .chain((more > 0).then_some(Row::More(more)))
@@ -154,7 +165,7 @@ impl App {
                 // Its row: the tasks before it, plus the headers of its group and those before.
                 let g = Group::of(self.tasks.get(id)?.status);
                 let pos = self.ids_iter().position(|t| t == id)?;
-                Some(pos + App::index(g) + 1)
+                Some(if self.headers() { pos + App::index(g) + 1 } else { pos })
             })
             .unwrap_or(0);
         if height == 0 || sel < height { 0 } else { sel + 1 - height }

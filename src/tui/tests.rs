@@ -278,6 +278,31 @@ fn at_80x24_every_pending_and_running_task_is_in_view() {
     assert!(screen.contains("more finished"), "{screen}");
 }
 
+/// At 80×24 with agents below it the dashboard has 13 rows (what the planner gives); the
+/// pending and running tasks still all show: the detail panel and the group headers yield.
+#[test]
+fn a_13_row_dashboard_still_shows_every_pending_and_running_task() {
+    let mut app = mixed();
+    let mut tasks: Vec<Task> =
+        (0..4).map(|i| task(&format!("finished-{i}"), TaskStatus::Completed, i)).collect();
+    tasks.extend((0..3).map(|i| task(&format!("running-{i}"), TaskStatus::Running, 100 + i)));
+    tasks.extend((0..5).map(|i| task(&format!("pending-{i}"), TaskStatus::Pending, 200 + i)));
+    app.update(Action::Loaded(tasks));
+    app.update(Action::Resize(80, 13));
+    let screen = render(&app, 80, 13);
+    for id in (0..3).map(|i| format!("running-{i}")).chain((0..5).map(|i| format!("pending-{i}"))) {
+        assert!(screen.contains(&id), "{id} out of view:\n{screen}");
+    }
+    assert!(!app.headers(), "{screen}");
+    // The last one selected stays in view too (no header rows counted in the scroll).
+    app.update(key('G'));
+    let screen = render(&app, 80, 13);
+    assert!(screen.contains("running-2") && screen.contains("pending-0"), "{screen}");
+    // Taller, the headers come back.
+    app.update(Action::Resize(80, 24));
+    assert!(app.headers());
+}
+
 #[test]
 fn older_finished_tasks_collapse_so_running_ones_stay_in_view() {
     let mut app = mixed();
