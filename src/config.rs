@@ -357,9 +357,9 @@ impl Config {
         category: Option<&str>,
         agent: Option<&str>,
         model: Option<&str>,
-    ) -> Result<Resolved, String> {
+    ) -> Result<Resolved, ResolveError> {
         if category.is_some() && agent.is_some() {
-            return Err("give either a category or an agent, not both".into());
+            return Err(ResolveError::Both);
         }
         let default_cat = self.default_category.as_ref().map(|c| c.get_ref().as_str());
         let cat_name = match (category, agent) {
@@ -368,24 +368,22 @@ impl Config {
             (None, None) => default_cat,
         };
         let cat = match cat_name {
-            Some(name) => Some(self.categories.get(name).ok_or_else(|| {
-                format!(
-                    "unknown category {name:?} (known: {})",
-                    self.categories.keys().cloned().collect::<Vec<_>>().join(", ")
-                )
-            })?),
+            Some(name) => {
+                Some(self.categories.get(name).ok_or_else(|| ResolveError::UnknownCategory {
+                    name: name.to_string(),
+                    known: self.categories.keys().cloned().collect::<Vec<_>>().join(", "),
+                })?)
+            }
             None => None,
         };
         let agent_name = match (agent, cat) {
             (Some(a), _) => a.to_string(),
             (None, Some(c)) => c.agent.get_ref().clone(),
-            (None, None) => return Err("no agent: give --agent or --category".into()),
+            (None, None) => return Err(ResolveError::NoAgent),
         };
-        let a = self.agents.get(&agent_name).ok_or_else(|| {
-            format!(
-                "unknown agent {agent_name:?} (known: {})",
-                self.agents.keys().cloned().collect::<Vec<_>>().join(", ")
-            )
+        let a = self.agents.get(&agent_name).ok_or_else(|| ResolveError::UnknownAgent {
+            name: agent_name.clone(),
+            known: self.agents.keys().cloned().collect::<Vec<_>>().join(", "),
         })?;
         let model = model
             .map(str::to_string)
@@ -401,6 +399,19 @@ impl Config {
             ttl_secs,
         })
     }
+}
+
+/// Why a request's agent cannot be resolved from the config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("give either a category or an agent, not both")]
+    Both,
+    #[error("no agent: give --agent or --category")]
+    NoAgent,
+    #[error("unknown category {name:?} (known: {known})")]
+    UnknownCategory { name: String, known: String },
+    #[error("unknown agent {name:?} (known: {known})")]
+    UnknownAgent { name: String, known: String },
 }
 
 #[cfg(test)]
@@ -500,8 +511,15 @@ ttl_secs = 900
         assert_eq!((r.stale_secs, r.ttl_secs), (300, 1800));
         let r = c.resolve(None, None, None).unwrap();
         assert_eq!(r.category.as_deref(), Some("quick"), "default category");
-        assert!(c.resolve(Some("c"), Some("x"), None).unwrap_err().contains("not both"));
-        assert!(c.resolve(Some("nope"), None, None).unwrap_err().contains("unknown category"));
-        assert!(c.resolve(None, Some("nope"), None).unwrap_err().contains("unknown agent"));
+        assert_eq!(c.resolve(Some("c"), Some("x"), None).unwrap_err(), ResolveError::Both);
+        let ResolveError::UnknownCategory { name, known } =
+            c.resolve(Some("nope"), None, None).unwrap_err()
+        else {
+            panic!("not an unknown category")
+        };
+        assert_eq!(name, "nope");
+        assert!(known.split(", ").any(|k| k == "c"), "{known}");
+        let e = c.resolve(None, Some("nope"), None).unwrap_err();
+        assert!(e.to_string().starts_with("unknown agent \"nope\" (known: "), "{e}");
     }
 }

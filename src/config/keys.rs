@@ -109,8 +109,30 @@ pub const BINDINGS: [Binding; 32] = [
     b(C::Yes, Confirm, "yes", "y", "confirm (any other key declines)"),
 ];
 
+/// Why a `[ui.keys]` binding is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error(
+        "unknown key {0:?} (a character, Enter, Tab, Esc, Space, Up, PageDown, F1…, or ctrl-x; \
+         several separated by spaces)"
+    )]
+    UnknownKey(String),
+    #[error("no key given")]
+    NoKey,
+    #[error("unknown action {name:?} (actions: {actions})")]
+    UnknownAction { name: String, actions: String },
+}
+
+/// A binding the config got wrong: the action's name (as written) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ui.keys.{action}: {error}")]
+pub struct BindingError {
+    pub action: String,
+    pub error: KeyError,
+}
+
 /// A key as written in the config: `c`, `C`, `Enter`, `Tab`, `Esc`, `Space`, `F5`, `ctrl-x`.
-pub fn parse_key(s: &str) -> Result<KeyEvent, String> {
+pub fn parse_key(s: &str) -> Result<KeyEvent, KeyError> {
     let (mods, name) = match s.strip_prefix("ctrl-") {
         Some(rest) => (KeyModifiers::CONTROL, rest),
         None => (KeyModifiers::NONE, s),
@@ -130,24 +152,19 @@ pub fn parse_key(s: &str) -> Result<KeyEvent, String> {
         "PageUp" => KeyCode::PageUp,
         "PageDown" => KeyCode::PageDown,
         f if f.len() > 1 && f.starts_with('F') => {
-            KeyCode::F(f[1..].parse().map_err(|_| format!("unknown key {s:?}"))?)
+            KeyCode::F(f[1..].parse().map_err(|_| KeyError::UnknownKey(s.to_string()))?)
         }
         c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().unwrap_or(' ')),
-        _ => {
-            return Err(format!(
-                "unknown key {s:?} (a character, Enter, Tab, Esc, Space, Up, PageDown, F1…, or \
-                 ctrl-x; several separated by spaces)"
-            ));
-        }
+        _ => return Err(KeyError::UnknownKey(s.to_string())),
     };
     Ok(KeyEvent::new(code, mods))
 }
 
 /// Keys separated by spaces: `"j Down"`.
-fn parse_keys(s: &str) -> Result<Vec<KeyEvent>, String> {
+fn parse_keys(s: &str) -> Result<Vec<KeyEvent>, KeyError> {
     let keys: Vec<KeyEvent> = s.split_whitespace().map(parse_key).collect::<Result<_, _>>()?;
     if keys.is_empty() {
-        return Err("no key given".into());
+        return Err(KeyError::NoKey);
     }
     Ok(keys)
 }
@@ -192,14 +209,15 @@ impl Default for Keymap {
 impl Keymap {
     /// The defaults with `overrides` (config name → keys) laid over them; an error names the
     /// action whose binding is wrong, and why.
-    pub fn with(overrides: &BTreeMap<String, String>) -> Result<Keymap, (String, String)> {
+    pub fn with(overrides: &BTreeMap<String, String>) -> Result<Keymap, BindingError> {
         let mut km = Keymap::default();
         for (name, keys) in overrides {
+            let wrong = |error| BindingError { action: name.clone(), error };
             let binding = BINDINGS.iter().find(|b| b.name == name).ok_or_else(|| {
                 let names: Vec<&str> = BINDINGS.iter().map(|b| b.name).collect();
-                (name.clone(), format!("unknown action {name:?} (actions: {})", names.join(", ")))
+                wrong(KeyError::UnknownAction { name: name.clone(), actions: names.join(", ") })
             })?;
-            km.keys.insert(binding.command, parse_keys(keys).map_err(|e| (name.clone(), e))?);
+            km.keys.insert(binding.command, parse_keys(keys).map_err(wrong)?);
         }
         Ok(km)
     }
@@ -272,12 +290,17 @@ mod tests {
         assert_eq!(km.command(Viewer, &key(KeyCode::Esc, none)), None);
         assert_eq!(km.label(C::Quit), "ctrl-x");
         assert_eq!(km.labels(C::ViewerClose), "x F2");
-        let err = |k: &str, v: &str| {
-            Keymap::with(&[(k.to_string(), v.to_string())].into()).unwrap_err().1
-        };
-        assert!(err("explode", "x").contains("unknown action"));
-        assert!(err("quit", "Hyper").contains("unknown key"));
-        assert!(err("quit", " ").contains("no key"));
+        let err =
+            |k: &str, v: &str| Keymap::with(&[(k.to_string(), v.to_string())].into()).unwrap_err();
+        let unknown = err("explode", "x");
+        assert_eq!(unknown.action, "explode");
+        assert!(
+            matches!(&unknown.error, KeyError::UnknownAction { name, .. } if name == "explode")
+        );
+        assert!(unknown.to_string().starts_with("ui.keys.explode: unknown action"), "{unknown}");
+        assert_eq!(err("quit", "Hyper").error, KeyError::UnknownKey("Hyper".into()));
+        assert_eq!(err("quit", "F99x").error, KeyError::UnknownKey("F99x".into()));
+        assert_eq!(err("quit", " ").error, KeyError::NoKey);
     }
 
     #[test]

@@ -75,7 +75,8 @@ pub fn check(
         let placeholders = |texts: &[String], span: std::ops::Range<usize>, field: &str| {
             let mut prompt = false;
             for text in texts {
-                let parts = argv::parse(text).map_err(|m| err(span.clone(), key(field), m))?;
+                let parts =
+                    argv::parse(text).map_err(|m| err(span.clone(), key(field), m.to_string()))?;
                 for p in parts.iter().filter_map(argv::Part::placeholder) {
                     if !PLACEHOLDERS.contains(&p) {
                         return Err(err(
@@ -208,10 +209,10 @@ pub fn check(
         let at = src.find("[notify]").unwrap_or(0);
         return Err(err(at..at, key, msg));
     }
-    if let Err((action, e)) = crate::config::keys::Keymap::with(&user.ui_keys()) {
+    if let Err(e) = crate::config::keys::Keymap::with(&user.ui_keys()) {
         // Point at the bad binding itself: its value, or (an unknown action) its line.
-        let span = user.ui.keys.get(&action).map(|v| v.span()).unwrap_or(0..0);
-        return Err(err(span, format!("ui.keys.{action}"), e));
+        let span = user.ui.keys.get(&e.action).map(|v| v.span()).unwrap_or(0..0);
+        return Err(err(span, format!("ui.keys.{}", e.action), e.error.to_string()));
     }
     if let Some(s) = &user.summarizer
         && !merged.agents.contains_key(s.get_ref())

@@ -20,8 +20,17 @@ impl<'a> Part<'a> {
     }
 }
 
+/// Why a template argument cannot be read: a brace without its pair.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unmatched '}}' in {arg:?} (write '}}}}' for a literal brace)")]
+    Unmatched { arg: String },
+    #[error("unclosed '{{' in {arg:?} (write '{{{{' for a literal brace)")]
+    Unclosed { arg: String },
+}
+
 /// Splits one template argument into text and placeholders.
-pub fn parse(arg: &str) -> Result<Vec<Part<'_>>, String> {
+pub fn parse(arg: &str) -> Result<Vec<Part<'_>>, TemplateError> {
     let mut parts = Vec::new();
     let mut text = String::new();
     let mut rest = arg;
@@ -35,11 +44,10 @@ pub fn parse(arg: &str) -> Result<Vec<Part<'_>>, String> {
             continue;
         }
         if c == b'}' {
-            return Err(format!("unmatched '}}' in {arg:?} (write '}}}}' for a literal brace)"));
+            return Err(TemplateError::Unmatched { arg: arg.to_string() });
         }
-        let end = after.find('}').ok_or_else(|| {
-            format!("unclosed '{{' in {arg:?} (write '{{{{' for a literal brace)")
-        })?;
+        let end =
+            after.find('}').ok_or_else(|| TemplateError::Unclosed { arg: arg.to_string() })?;
         if !text.is_empty() {
             parts.push(Part::Text(std::mem::take(&mut text)));
         }
@@ -55,7 +63,10 @@ pub fn parse(arg: &str) -> Result<Vec<Part<'_>>, String> {
 
 /// Expands a template. An argument whose placeholder has no value (absent from `values`) is
 /// left out entirely, so `--model={model}` disappears when there is no model.
-pub fn expand(template: &[String], values: &BTreeMap<&str, String>) -> Result<Vec<String>, String> {
+pub fn expand(
+    template: &[String],
+    values: &BTreeMap<&str, String>,
+) -> Result<Vec<String>, TemplateError> {
     let mut out = Vec::with_capacity(template.len());
     'args: for arg in template {
         let mut s = String::new();
@@ -101,7 +112,16 @@ mod tests {
             parse("{{a}} {b}").unwrap(),
             vec![Part::Text("{a} ".into()), Part::Placeholder("b")]
         );
-        assert!(parse("{oops").unwrap_err().contains("unclosed"));
-        assert!(parse("oops}").unwrap_err().contains("unmatched"));
+        let unclosed = parse("{oops").unwrap_err();
+        assert_eq!(unclosed, TemplateError::Unclosed { arg: "{oops".into() });
+        assert_eq!(
+            unclosed.to_string(),
+            "unclosed '{' in \"{oops\" (write '{{' for a literal brace)"
+        );
+        let unmatched = parse("oops}").unwrap_err();
+        assert_eq!(
+            unmatched.to_string(),
+            "unmatched '}' in \"oops}\" (write '}}' for a literal brace)"
+        );
     }
 }

@@ -16,6 +16,44 @@ pub enum Durability {
     Now,
 }
 
+/// Why something the daemon did for the engine failed (a log not read, a worktree not made, a
+/// record not written), as the task's reason and the log say it: the error and its causes.
+/// The engine only records it; the typed error stays with the module that met it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(String);
+
+impl Failure {
+    /// `e` and each of its causes not already in its message, joined by `: `.
+    pub fn of(e: &(dyn std::error::Error + 'static)) -> Failure {
+        let mut text = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            let said = c.to_string();
+            if !text.contains(&said) {
+                text = format!("{text}: {said}");
+            }
+            cause = c.source();
+        }
+        Failure(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(text: &str) -> Failure {
+        Failure(text.to_string())
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A task file that could not be read (reported, skipped, never overwritten).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -51,4 +89,25 @@ pub struct Loaded {
     pub reserved_ids: Vec<String>,
     /// The secrets of the tasks that had one (not ended ones: theirs are removed).
     pub secrets: std::collections::HashMap<String, TaskSecret>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Failure;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read {0}")]
+    struct Outer(&'static str, #[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read it: {0}")]
+    struct Said(#[source] std::io::Error);
+
+    #[test]
+    fn a_failure_says_each_cause_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        assert_eq!(Failure::of(&Outer("x.log", io())).as_str(), "cannot read x.log: no such file");
+        // A cause the message says already is not said twice.
+        assert_eq!(Failure::of(&Said(io())).to_string(), "cannot read it: no such file");
+    }
 }

@@ -56,7 +56,7 @@ fn is_change(event: &notify::Event, config: &Path) -> bool {
 pub fn spawn(hub: HubHandle, config: PathBuf) {
     let path = config.clone();
     watch(config, move || {
-        let loaded = crate::config::Config::load(&path).map(Box::new).map_err(|e| e.to_string());
+        let loaded = crate::config::Config::load(&path).map(Box::new);
         hub.input(Input::ConfigLoaded(loaded));
     });
 }

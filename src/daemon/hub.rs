@@ -13,6 +13,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use super::pane_jobs::Job as PaneManagerJob;
 use super::timers::Timers;
 use crate::config::Config;
+use crate::core::records::Failure;
 use crate::core::timefmt;
 use crate::engine::{Effect, Engine, Input, Reply, ReplyTo};
 use crate::proto::{Event, Request};
@@ -209,7 +210,7 @@ impl Hub {
                 } else {
                     let report = self.report();
                     c.writer.save_and_call(*task, result, secret, durability, move |r| {
-                        report(Input::Written { token, error: r.err().map(|e| e.to_string()) });
+                        report(Input::Written { token, error: r.err().map(|e| Failure::of(&e)) });
                     });
                 }
             }
@@ -229,7 +230,7 @@ impl Hub {
             Effect::Collect { id, log, since } => {
                 let report = self.report();
                 tokio::task::spawn_blocking(move || {
-                    let result = store::output::result(&log).map_err(|e| e.to_string());
+                    let result = store::output::result(&log).map_err(|e| Failure::of(&e));
                     let answer = since.and_then(|s| store::output::answer(&log, s.into()));
                     report(Input::Collected { id, result, answer });
                 });
@@ -238,7 +239,7 @@ impl Hub {
             Effect::PrepareWorktree { prepare } => {
                 let report = self.report();
                 tokio::task::spawn_blocking(move || {
-                    let result = crate::worktree::prepare(&prepare).map_err(|e| e.to_string());
+                    let result = crate::worktree::prepare(&prepare).map_err(|e| Failure::of(&e));
                     report(Input::WorktreeReady { id: prepare.task_id.clone(), result });
                 });
             }

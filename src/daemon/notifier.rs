@@ -224,7 +224,9 @@ async fn on_finish(template: Vec<String>, t: Task, timeout_secs: u64) {
         Ok(argv) if !argv.is_empty() => {
             crate::runner::hook(argv, Duration::from_secs(timeout_secs)).await
         }
-        _ => {}
+        Ok(_) => {}
+        // `config check` refuses such a template; said here in case one slips through.
+        Err(e) => tracing::warn!(task = %t.id, "on_finish not run: {e}"),
     }
 }
 

@@ -129,22 +129,21 @@ async fn read_output(
         task.status.is_terminal(),
         task.log_path.parent().map(|p| p.to_path_buf()),
     );
-    let read =
-        tokio::task::spawn_blocking(move || -> Result<(Option<String>, Option<String>), String> {
-            if ended {
-                let dir = store_dir.ok_or("the task's directory is unknown")?;
-                let store = store::Store::open(&dir).map_err(|e| format!("{e:#}"))?;
-                let result = store.read_result(&id).map_err(|e| format!("{e:#}"))?;
-                Ok((result, None))
-            } else if full {
-                Ok((None, Some(store::output::whole(&log).map_err(|e| e.to_string())?)))
-            } else {
-                Ok((None, Some(store::output::tail(&log, 20).map_err(|e| e.to_string())?)))
-            }
-        });
+    let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        use anyhow::Context;
+        if ended {
+            let dir = store_dir.context("the task's directory is unknown")?;
+            let result = store::Store::open(&dir)?.read_result(&id)?;
+            Ok((result, None))
+        } else if full {
+            Ok((None, Some(store::output::whole(&log)?)))
+        } else {
+            Ok((None, Some(store::output::tail(&log, 20)?)))
+        }
+    });
     match read.await {
         Ok(r) => r.map_err(|e| {
-            err(ErrorKind::Internal, format!("the task's output cannot be read: {e}"))
+            err(ErrorKind::Internal, format!("the task's output cannot be read: {e:#}"))
         }),
         Err(e) => Err(err(ErrorKind::Internal, e.to_string())),
     }

@@ -13,8 +13,8 @@ use crate::proto::Event;
 const REWRITE_EVERY: Duration = Duration::from_secs(5);
 
 /// A write's error as a person reads it: a full disk said so.
-fn disk_reason(e: &str) -> String {
-    if e.contains("No space left") || e.contains("quota exceeded") {
+fn disk_reason(e: &crate::core::records::Failure) -> String {
+    if e.as_str().contains("No space left") || e.as_str().contains("quota exceeded") {
         format!("disk full ({e})")
     } else {
         e.to_string()
@@ -140,7 +140,7 @@ impl Engine {
     pub(super) fn collected(
         &mut self,
         id: &str,
-        result: Result<String, String>,
+        result: Result<String, crate::core::records::Failure>,
         answer: Option<String>,
         now: Timestamp,
     ) -> Vec<Effect> {
@@ -216,7 +216,11 @@ impl Engine {
                 cwd: task.cwd.clone(),
                 env: a.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             }],
-            _ => vec![],
+            Ok(_) => vec![],
+            Err(e) => {
+                tracing::warn!(task = %id, "the summarizer's command: {e}");
+                vec![]
+            }
         }
     }
 
@@ -224,7 +228,7 @@ impl Engine {
     pub(super) fn written(
         &mut self,
         token: u64,
-        error: Option<String>,
+        error: Option<crate::core::records::Failure>,
         now: Timestamp,
     ) -> Vec<Effect> {
         let Some(after) = self.writes.written(token) else { return vec![] };
@@ -325,13 +329,15 @@ impl Engine {
                 {
                     let values =
                         self.template_values(&task, String::new(), task.model.as_deref(), &[]);
-                    if let Ok(argv) = argv::expand(cmd.get_ref(), &values) {
-                        fx.push(Effect::LearnSession {
+                    match argv::expand(cmd.get_ref(), &values) {
+                        Ok(argv) => fx.push(Effect::LearnSession {
                             id: task.id.clone(),
                             argv,
                             cwd: task.cwd.clone(),
                             env: a.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                        });
+                        }),
+                        // `config check` refuses such a template; said in case one slips by.
+                        Err(e) => tracing::warn!(task = %task.id, "session_command: {e}"),
                     }
                 }
                 self.table.put((*task).clone());

@@ -150,14 +150,14 @@ pub enum Input {
     /// A task's result, read from its log (or why it could not be read).
     Collected {
         id: String,
-        result: Result<String, String>,
+        result: Result<String, crate::core::records::Failure>,
         /// What the agent wrote as its answer (`{answer_file}`), when it did.
         answer: Option<String>,
     },
     /// A record asked with `Effect::Write` is written (or could not be).
     Written {
         token: u64,
-        error: Option<String>,
+        error: Option<crate::core::records::Failure>,
     },
     Timer {
         id: String,
@@ -171,7 +171,7 @@ pub enum Input {
     /// A task's worktree was made (or found again), or why not.
     WorktreeReady {
         id: String,
-        result: Result<crate::core::worktrees::Prepared, String>,
+        result: Result<crate::core::worktrees::Prepared, crate::core::records::Failure>,
     },
     /// The output of a task's agent's `session_command`.
     SessionFound {
@@ -179,7 +179,7 @@ pub enum Input {
         output: String,
     },
     /// The config file changed: its new content, or why it cannot be used.
-    ConfigLoaded(Result<Box<crate::config::Loaded>, String>),
+    ConfigLoaded(Result<Box<crate::config::Loaded>, Box<crate::config::ConfigError>>),
     /// Agent panes were opened, closed, or moved into or out of view.
     PanesChanged,
     /// How desktop notifications go.

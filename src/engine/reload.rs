@@ -9,7 +9,7 @@ impl Engine {
     /// The config file changed.
     pub(super) fn config_loaded(
         &mut self,
-        loaded: Result<Box<crate::config::Loaded>, String>,
+        loaded: Result<Box<crate::config::Loaded>, Box<crate::config::ConfigError>>,
         now: Timestamp,
     ) -> Vec<Effect> {
         match loaded {
@@ -29,7 +29,8 @@ impl Engine {
                 fx.push(Effect::Announce(Event::ConfigReloaded { error: None }));
                 fx
             }
-            Err(msg) => {
+            Err(e) => {
+                let msg = e.to_string();
                 if self.settings.error.as_deref() == Some(msg.as_str()) {
                     return vec![];
                 }

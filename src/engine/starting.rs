@@ -9,6 +9,19 @@ use crate::core::task::Outcome;
 use crate::core::task::TaskSecret;
 use crate::proto::Event;
 
+/// Why a task's process cannot be started (said in its reason).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StartError {
+    #[error("agent {0:?} is no longer in the config")]
+    AgentGone(String),
+    #[error(transparent)]
+    Template(#[from] argv::TemplateError),
+    #[error(transparent)]
+    Locate(#[from] crate::core::launch::LocateError),
+    #[error(transparent)]
+    Confine(#[from] crate::core::launch::ConfineError),
+}
+
 impl Engine {
     /// Starts every queued task that has a free slot.
     pub(super) fn dispatch(&mut self, now: Timestamp) -> Vec<Effect> {
@@ -29,7 +42,7 @@ impl Engine {
         agent: &AgentConfig,
         env: Option<&[(String, String)]>,
         cwd: &std::path::Path,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, StartError> {
         let first = agent.command.get_ref().first().cloned().unwrap_or_default();
         let values = [("paneherd", self.setup.exe.display().to_string())].into_iter().collect();
         let program = argv::expand(&[first], &values)?.pop().unwrap_or_default();
@@ -43,13 +56,12 @@ impl Engine {
         program: &str,
         env: Option<&[(String, String)]>,
         cwd: &std::path::Path,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, StartError> {
         let path = match env {
             Some(env) => env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
             None => self.setup.path.clone(),
         };
-        // Said in the task's reason.
-        self.world.find_program(program, path.as_deref(), cwd).map_err(|e| e.to_string())
+        Ok(self.world.find_program(program, path.as_deref(), cwd)?)
     }
 
     /// The values of an argv template's placeholders for `task`, run with `prompt`.
@@ -102,7 +114,7 @@ impl Engine {
     pub(super) fn worktree_ready(
         &mut self,
         id: &str,
-        result: Result<crate::core::worktrees::Prepared, String>,
+        result: Result<crate::core::worktrees::Prepared, crate::core::records::Failure>,
         now: Timestamp,
     ) -> Vec<Effect> {
         if !self.runs.get(id).is_some_and(|r| r.preparing) {
@@ -151,7 +163,7 @@ impl Engine {
             let agent = config
                 .agents
                 .get(&task.agent)
-                .ok_or_else(|| format!("agent {:?} is no longer in the config", task.agent))?;
+                .ok_or_else(|| StartError::AgentGone(task.agent.clone()))?;
             let mut values = self.template_values(
                 &task,
                 task.prompt.clone(),
@@ -184,7 +196,7 @@ impl Engine {
             // The task's own token: its signals (`paneherd signal`, its hooks) carry it, and its
             // pane's wrapper attaches with it.
             extra.push(("PANEHERD_TASK_TOKEN".into(), token.clone()));
-            Ok::<_, String>(Launch {
+            Ok::<_, StartError>(Launch {
                 task_id: task.id.clone(),
                 program,
                 argv,
@@ -195,12 +207,12 @@ impl Engine {
                 stdin,
             })
         })();
-        let confined =
-            launch.and_then(|l| self.setup.confinement.confine(l).map_err(|e| e.to_string()));
+        let confined = launch.and_then(|l| Ok(self.setup.confinement.confine(l)?));
         let launch = match confined {
             Ok(l) => l,
-            Err(reason) => {
+            Err(e) => {
                 self.sched.release(id);
+                let reason = e.to_string();
                 return self.end_unstarted(id, Outcome::Error { exit_code: None, reason }, now);
             }
         };

@@ -53,7 +53,7 @@ impl Engine {
         let config = self.settings.config.clone();
         let r = config
             .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
-            .map_err(invalid)?;
+            .map_err(|e| invalid(e.to_string()))?;
         let agent = config.agents.get(&r.agent).ok_or_else(|| invalid("the agent vanished"))?;
         // An agent that reads its prompt on standard input takes any length; others take it
         // as an argument, which the kernel limits.
@@ -120,7 +120,7 @@ impl Engine {
         // An agent that is not installed is refused now, not found missing when it starts.
         let env: Option<Vec<(String, String)>> =
             spec.env.as_ref().map(|e| e.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-        self.program_of(agent, env.as_deref(), &cwd).map_err(invalid)?;
+        self.program_of(agent, env.as_deref(), &cwd).map_err(|e| invalid(e.to_string()))?;
         let group = config.limits().group_for(r.model.as_deref());
         // A dashboard open in tmux hosts the panes: of tasks from its server, and of tasks
         // from outside tmux.

@@ -45,36 +45,68 @@ impl std::fmt::Display for Server {
     }
 }
 
+/// Why a notice did not go to the desktop (said in `daemon status` and the log).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DesktopError {
+    /// The session bus could not be reached.
+    #[error("{0}")]
+    Bus(String),
+    /// The bus has no notification server, or it refused a call.
+    #[error("{method}: {error}")]
+    Call { method: &'static str, error: String },
+    /// A reply that is not what the specification says.
+    #[error("{method}: unexpected reply: {error}")]
+    Reply { method: &'static str, error: String },
+    /// The server took too long.
+    #[error("no answer within {} s", .0.as_secs())]
+    Timeout(Duration),
+    /// The server refused the notification.
+    #[error("{0}")]
+    Refused(String),
+    /// The daemon was started without a session bus in its environment.
+    #[error(
+        "the daemon has no session bus (DBUS_SESSION_BUS_ADDRESS was not set where it started): \
+         {0}"
+    )]
+    NoSessionBus(Box<DesktopError>),
+}
+
 /// Asks the session bus's notification server who it is and what it can do.
 #[cfg(all(unix, not(target_os = "macos")))]
-pub async fn probe() -> Result<Server, String> {
+pub async fn probe() -> Result<Server, DesktopError> {
     const PATH: &str = "/org/freedesktop/Notifications";
     const NAME: &str = "org.freedesktop.Notifications";
     let ask = async {
-        let conn = zbus::Connection::session().await.map_err(|e| e.to_string())?;
+        let conn =
+            zbus::Connection::session().await.map_err(|e| DesktopError::Bus(e.to_string()))?;
         let call = |method: &'static str| {
             let conn = conn.clone();
             async move {
-                conn.call_method(Some(NAME), PATH, Some(NAME), method, &())
+                let reply = conn
+                    .call_method(Some(NAME), PATH, Some(NAME), method, &())
                     .await
-                    .map_err(|e| format!("{method}: {e}"))
+                    .map_err(|e| DesktopError::Call { method, error: e.to_string() })?;
+                Ok::<_, DesktopError>((method, reply))
             }
         };
+        let unexpected =
+            |method| move |e: zbus::Error| DesktopError::Reply { method, error: e.to_string() };
+        let (m, reply) = call("GetServerInformation").await?;
         let (name, _vendor, version, _spec): (String, String, String, String) =
-            call("GetServerInformation").await?.body().deserialize().map_err(|e| e.to_string())?;
-        let caps: Vec<String> =
-            call("GetCapabilities").await?.body().deserialize().map_err(|e| e.to_string())?;
+            reply.body().deserialize().map_err(unexpected(m))?;
+        let (m, reply) = call("GetCapabilities").await?;
+        let caps: Vec<String> = reply.body().deserialize().map_err(unexpected(m))?;
         Ok(Server { name, version, markup: caps.iter().any(|c| c == "body-markup") })
     };
     match tokio::time::timeout(SEND_TIMEOUT, ask).await {
         Ok(r) => r,
-        Err(_) => Err(format!("no answer within {} s", SEND_TIMEOUT.as_secs())),
+        Err(_) => Err(DesktopError::Timeout(SEND_TIMEOUT)),
     }
 }
 
 /// macOS: the notification centre.
 #[cfg(not(all(unix, not(target_os = "macos"))))]
-pub async fn probe() -> Result<Server, String> {
+pub async fn probe() -> Result<Server, DesktopError> {
     Ok(Server { name: "notification centre".into(), version: String::new(), markup: false })
 }
 
@@ -99,7 +131,7 @@ pub async fn desktop(
     cfg: &NotifyConfig,
     icon: Option<&Path>,
     markup: bool,
-) -> Result<notify_rust::NotificationHandle, String> {
+) -> Result<notify_rust::NotificationHandle, DesktopError> {
     let body = if markup { escape_markup(&n.body) } else { n.body.clone() };
     let timeout = if n.critical {
         notify_rust::Timeout::Never
@@ -129,14 +161,14 @@ pub async fn desktop(
     }
     match tokio::time::timeout(SEND_TIMEOUT, note.show_async()).await {
         Ok(Ok(h)) => Ok(h),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {} s", SEND_TIMEOUT.as_secs())),
+        Ok(Err(e)) => Err(DesktopError::Refused(e.to_string())),
+        Err(_) => Err(DesktopError::Timeout(SEND_TIMEOUT)),
     }
 }
 
 /// Shows `text` in the tmux client of `pane`'s session and rings its terminal's bell.
-pub async fn tmux_message(tmux: &Tmux, pane: &str, text: &str) -> Result<(), String> {
-    tmux.message(pane, text).await.map_err(|e| format!("{e:#}"))?;
+pub async fn tmux_message(tmux: &Tmux, pane: &str, text: &str) -> anyhow::Result<()> {
+    tmux.message(pane, text).await?;
     if let Ok(Some(tty)) = tmux.client_tty(pane).await {
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&tty) {
@@ -152,7 +184,7 @@ pub async fn deliver(
     n: &Notice,
     cfg: &NotifyConfig,
     icon: Option<&Path>,
-    server: &Result<Server, String>,
+    server: &Result<Server, DesktopError>,
     tmux: Option<(Tmux, String)>,
 ) -> Delivered {
     let sent = match server {
@@ -181,7 +213,7 @@ pub async fn deliver(
             Err(e) => {
                 return Delivered {
                     route: Route::Nowhere,
-                    why: format!("no desktop notification ({err}); tmux: {e}"),
+                    why: format!("no desktop notification ({err}); tmux: {e:#}"),
                     handle: None,
                 };
             }

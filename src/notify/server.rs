@@ -5,20 +5,20 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::deliver::{Server, probe};
+use super::deliver::{DesktopError, Server, probe};
 
 /// How long a probe's answer is trusted before the server is asked again.
 const PROBE_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 pub struct ServerState {
-    last: std::sync::Mutex<Option<(Instant, Result<Server, String>)>>,
+    last: std::sync::Mutex<Option<(Instant, Result<Server, DesktopError>)>>,
 }
 
 impl ServerState {
     /// The server, probing again when the last answer is old or was a failure; an error says
     /// why there is none.
-    pub async fn current(&self) -> Result<Server, String> {
+    pub async fn current(&self) -> Result<Server, DesktopError> {
         let fresh = self.last.lock().ok().and_then(|l| {
             l.as_ref()
                 .filter(|(at, r)| r.is_ok() && at.elapsed() < PROBE_TTL)
@@ -27,7 +27,7 @@ impl ServerState {
         if let Some(r) = fresh {
             return r;
         }
-        let r = probe().await.map_err(|e| why_none(&e));
+        let r = probe().await.map_err(why_none);
         if let Ok(mut l) = self.last.lock() {
             *l = Some((Instant::now(), r.clone()));
         }
@@ -45,14 +45,12 @@ impl ServerState {
 }
 
 /// Why there is no notification server, in words a user can act on.
-fn why_none(e: &str) -> String {
+fn why_none(e: DesktopError) -> DesktopError {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
         && std::env::var_os("XDG_RUNTIME_DIR").is_none()
     {
-        format!(
-            "the daemon has no session bus (DBUS_SESSION_BUS_ADDRESS was not set where it started): {e}"
-        )
+        DesktopError::NoSessionBus(Box::new(e))
     } else {
-        e.to_string()
+        e
     }
 }

@@ -89,13 +89,13 @@ async fn follow(
     let l = launch.clone();
     let spawned = match tokio::task::spawn_blocking(move || spawn(&l)).await {
         Ok(s) => s,
-        Err(e) => Err(format!("cannot start the process: {e}")),
+        Err(e) => Err(StartError::Thread(e.to_string())),
     };
     ticket.wait_for_earlier().await;
     let (mut child, reader, log) = match spawned {
         Ok(s) => s,
-        Err(reason) => {
-            report(Report::StartFailed { reason });
+        Err(e) => {
+            report(Report::StartFailed { reason: e.to_string() });
             return;
         }
     };
@@ -135,18 +135,38 @@ async fn follow(
 
 type Spawned = (tokio::process::Child, tokio::net::unix::pipe::Receiver, std::fs::File);
 
-fn spawn(launch: &Launch) -> Result<Spawned, String> {
-    let program = launch.argv.first().ok_or("empty command")?;
+/// Why a headless task's process could not be started (said in the task's reason).
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error("empty command")]
+    EmptyCommand,
+    #[error("cannot open the task's log {}: {source}", path.display())]
+    Log { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot {what} output pipe: {source}")]
+    Pipe { what: &'static str, source: std::io::Error },
+    #[error("cannot start {program:?} in {}: {source}{}", cwd.display(), hint(source))]
+    Start { program: String, cwd: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot start the process: {0}")]
+    Thread(String),
+}
+
+/// What a failed start's error suggests.
+fn hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::NotFound { " (is it installed and on PATH?)" } else { "" }
+}
+
+fn spawn(launch: &Launch) -> Result<Spawned, StartError> {
+    let program = launch.argv.first().ok_or(StartError::EmptyCommand)?;
     let log = crate::paths::append_private(&launch.log_path)
-        .map_err(|e| format!("cannot open the task's log {}: {e}", launch.log_path.display()))?;
-    let (reader, writer) =
-        std::io::pipe().map_err(|e| format!("cannot create output pipe: {e}"))?;
+        .map_err(|source| StartError::Log { path: launch.log_path.clone(), source })?;
+    let pipe = |what| move |source| StartError::Pipe { what, source };
+    let (reader, writer) = std::io::pipe().map_err(pipe("create"))?;
     let mut cmd = tokio::process::Command::new(&launch.program);
     cmd.arg0(program)
         .args(&launch.argv[1..])
         .current_dir(&launch.cwd)
         .stdin(if launch.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(writer.try_clone().map_err(|e| format!("cannot duplicate output pipe: {e}"))?)
+        .stdout(writer.try_clone().map_err(pipe("duplicate"))?)
         .stderr(writer)
         .process_group(0)
         .kill_on_drop(false);
@@ -157,16 +177,13 @@ fn spawn(launch: &Launch) -> Result<Spawned, String> {
     let spawned = cmd.spawn();
     // The parent's copies of the pipe's write end must close, or the reader never sees EOF.
     drop(cmd);
-    let mut child = spawned.map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::NotFound {
-            " (is it installed and on PATH?)"
-        } else {
-            ""
-        };
-        format!("cannot start {program:?} in {}: {e}{hint}", launch.cwd.display())
+    let mut child = spawned.map_err(|source| StartError::Start {
+        program: program.clone(),
+        cwd: launch.cwd.clone(),
+        source,
     })?;
     let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
-        .map_err(|e| format!("cannot watch output pipe: {e}"))?;
+        .map_err(pipe("watch"))?;
     if let (Some(text), Some(input)) = (launch.stdin.clone(), child.stdin.take()) {
         super::feed_stdin(input, text, launch.task_id.clone());
     }

@@ -65,6 +65,17 @@ pub struct WorktreeInfo {
     pub merged: bool,
 }
 
+/// Why `d`, `m` or `x` has no worktree to act on (said in the footer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoWorktree {
+    #[error("no task selected")]
+    NoSelection,
+    #[error("{0}'s worktree is made when it starts")]
+    NotYet(String),
+    #[error("{0} has no worktree (run --worktree for one)")]
+    None(String),
+}
+
 #[derive(Debug, Clone)]
 pub enum Mode {
     Normal,
@@ -475,13 +486,13 @@ impl App {
         self.tasks.get(id).and_then(WorktreeRef::of)
     }
 
-    fn worktree_of_selected(&self) -> Result<WorktreeRef, String> {
-        let t = self.selected_task().ok_or("no task selected")?;
+    fn worktree_of_selected(&self) -> Result<WorktreeRef, NoWorktree> {
+        let t = self.selected_task().ok_or(NoWorktree::NoSelection)?;
         WorktreeRef::of(t).ok_or_else(|| {
             if t.worktree_request.is_some() {
-                format!("{}'s worktree is made when it starts", t.id)
+                NoWorktree::NotYet(t.id.clone())
             } else {
-                format!("{} has no worktree (run --worktree for one)", t.id)
+                NoWorktree::None(t.id.clone())
             }
         })
     }
@@ -577,7 +588,7 @@ impl App {
                     vec![UiEffect::FetchDiff(w)]
                 }
                 Err(why) => {
-                    self.message = Some(why);
+                    self.message = Some(why.to_string());
                     vec![]
                 }
             },
@@ -596,7 +607,7 @@ impl App {
                         }
                         _ => self.mode = Mode::Confirm(Confirm::Discard(w.id)),
                     },
-                    Err(why) => self.message = Some(why),
+                    Err(why) => self.message = Some(why.to_string()),
                 }
                 vec![]
             }

@@ -16,6 +16,13 @@ pub enum Field {
 
 const ORDER: [Field; 4] = [Field::Target, Field::Title, Field::Prompt, Field::Skills];
 
+/// Why the form cannot be submitted yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("the prompt is empty")]
+    EmptyPrompt,
+}
+
 /// What the form asks the app to do after a key.
 #[derive(Debug, PartialEq)]
 pub enum FormOutcome {
@@ -58,10 +65,10 @@ impl Form {
     }
 
     /// The task the form describes.
-    pub fn spec(&self) -> Result<TaskSpec, String> {
+    pub fn spec(&self) -> Result<TaskSpec, FormError> {
         let prompt = self.prompt.lines().join("\n");
         if prompt.trim().is_empty() {
-            return Err("the prompt is empty".into());
+            return Err(FormError::EmptyPrompt);
         }
         let title = self.title.lines().join(" ");
         let skills: Vec<String> = self
@@ -95,7 +102,7 @@ impl Form {
             KeyCode::Char('s') if ctrl => {
                 return match self.spec() {
                     Ok(s) => FormOutcome::Submit(Box::new(s)),
-                    Err(e) => FormOutcome::Invalid(e),
+                    Err(e) => FormOutcome::Invalid(e.to_string()),
                 };
             }
             KeyCode::Tab => self.next_field(false),

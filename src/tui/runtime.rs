@@ -34,8 +34,7 @@ pub fn run(paths: Paths, origin: Option<TmuxOrigin>) -> Result<()> {
 
 async fn main_loop(paths: Paths, origin: Option<TmuxOrigin>) -> Result<()> {
     let config = Config::load(&paths.config).map_err(|e| anyhow::anyhow!("{e}"))?.config;
-    let keymap = Keymap::with(&config.ui_keys())
-        .map_err(|(k, e)| anyhow::anyhow!("config ui.keys.{k}: {e}"))?;
+    let keymap = Keymap::with(&config.ui_keys()).map_err(|e| anyhow::anyhow!("config {e}"))?;
     let (link, tasks) = Link::open(&paths, origin.as_ref(), true).await?;
     let mut link = Some(link);
     let mut app = App::new(keymap, timefmt::now());

@@ -221,15 +221,20 @@ fn a_new_config_applies_to_what_waits_and_a_bad_one_keeps_the_last_good() {
     };
     // (the reload) → announced (with its error), and whether the waiting task starts.
     let wider = "[concurrency]\ndefault = 2\n[agents.a]\ncommand = [\"agent\", \"{prompt}\"]\n";
+    // A file the config parser refuses, and what it says of it.
+    let bad = || {
+        let src = "[concurrency]\ndefault = \"many\"\n";
+        crate::config::Config::from_user_str(std::path::Path::new("c.toml"), src)
+            .map(|_| ())
+            .unwrap_err()
+    };
+    let why = bad().to_string();
+    assert!(why.contains("c.toml") && why.contains("concurrency.default"), "{why}");
     let steps: Vec<(Input, Option<Option<String>>, bool)> = vec![
         // A bad file: said, and the last good config stays in force (still one at a time).
-        (
-            Input::ConfigLoaded(Err("c.toml:2: bad".into())),
-            Some(Some("c.toml:2: bad".into())),
-            false,
-        ),
+        (Input::ConfigLoaded(Err(bad())), Some(Some(why.clone())), false),
         // The same error again: not said again.
-        (Input::ConfigLoaded(Err("c.toml:2: bad".into())), None, false),
+        (Input::ConfigLoaded(Err(bad())), None, false),
         // A good one with room for two: said, and the waiting task starts at once.
         (reload(wider, 2), Some(None), true),
         // The same content again (same digest): nothing.
