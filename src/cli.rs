@@ -11,6 +11,7 @@ mod demo;
 pub mod exit;
 pub mod front;
 mod hook;
+mod hosts;
 mod render;
 mod setup;
 mod tasks;

@@ -2,6 +2,7 @@
 //! requests with correlated replies, and the event stream.
 
 mod blocking;
+pub mod mux;
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -221,6 +222,15 @@ impl Client {
     }
 
     async fn connect_once(paths: &Paths, autostart: bool) -> Result<Client, ClientError> {
+        let stream = Client::connect_stream(paths, autostart).await?;
+        let client = Client::handshake(stream).await?;
+        check_data_dir(&client.welcome, paths)?;
+        Ok(client)
+    }
+
+    /// The daemon's socket, connected (a daemon started if need be with `autostart`) and
+    /// checked to be the user's own, before any line is sent: what `dial` bridges.
+    pub async fn connect_stream(paths: &Paths, autostart: bool) -> Result<UnixStream, ClientError> {
         let sock = paths.socket();
         check_paths(paths)?;
         let stream = match UnixStream::connect(&sock).await {
@@ -239,9 +249,7 @@ impl Client {
             }
         };
         check_peer(&stream, &sock)?;
-        let client = Client::handshake(stream).await?;
-        check_data_dir(&client.welcome, paths)?;
-        Ok(client)
+        Ok(stream)
     }
 
     async fn handshake(stream: UnixStream) -> Result<Client, ClientError> {

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod error;
+pub mod hosts;
 pub mod keys;
 pub mod notify;
 pub mod tmux;
@@ -59,6 +60,8 @@ pub struct Config {
     pub ui: UiSection,
     /// `[worktree]`: where tasks' git worktrees go, and how they are set up.
     pub worktree: WorktreeSection,
+    /// `[hosts.NAME]`: machines tasks run on over SSH.
+    pub hosts: BTreeMap<String, hosts::HostConfig>,
     /// Layout presets (built-in and the user's), loaded beside the config.
     #[serde(skip)]
     pub presets: Presets,
@@ -268,6 +271,7 @@ impl Config {
         self.timeouts = user.timeouts;
         self.agents.extend(user.agents);
         self.categories.extend(user.categories);
+        self.hosts.extend(user.hosts);
         self.tmux.merge(user.tmux);
         self.presets = user.presets;
         self.notify = user.notify;
@@ -314,6 +318,14 @@ impl Config {
     /// Stale and TTL seconds of a task: its category's, else its agent's, else the global ones.
     /// Whether tasks of this category or agent get a worktree of their own (`worktree = true`;
     /// the category's word wins).
+    /// The host a task of this category or agent runs on when it does not say: the
+    /// category's `host`, else the agent's (`None`: this machine).
+    pub fn host_for(&self, category: Option<&str>, agent: &str) -> Option<String> {
+        let cat = category.and_then(|c| self.categories.get(c)).and_then(|c| c.host.as_ref());
+        cat.or_else(|| self.agents.get(agent).and_then(|a| a.host.as_ref()))
+            .map(|h| h.get_ref().clone())
+    }
+
     pub fn worktree_for(&self, category: Option<&str>, agent: &str) -> bool {
         let cat = category.and_then(|c| self.categories.get(c)).and_then(|c| c.worktree);
         cat.or_else(|| self.agents.get(agent).and_then(|a| a.worktree)).unwrap_or(false)

@@ -2,6 +2,7 @@
 //! data the engine exchanges with the components (launches, records, worktrees). No I/O.
 
 pub mod argv;
+pub mod hosts;
 pub mod ids;
 pub mod launch;
 pub mod limits;

@@ -6,6 +6,7 @@
 pub mod capacity;
 pub mod config_watch;
 pub mod connection;
+pub mod hosts;
 pub mod hub;
 pub mod listing;
 pub mod notifier;
@@ -274,6 +275,10 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         panes: panes.clone(),
         timers: timers::Timers::start(move |i| fire.input(i)),
         notify_test: notifier::start(hub.clone(), paths.data.clone()),
+        hosts: {
+            let h = hub.clone();
+            hosts::Hosts::new(paths.runtime.clone(), move |i| h.input(i))
+        },
         stopped: stopped_tx,
     };
     let writer = components.writer.clone();
@@ -298,6 +303,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
         data_dir: Some(std::fs::canonicalize(&paths.data).unwrap_or(paths.data.clone())),
+        home: std::env::var_os("HOME").map(std::path::PathBuf::from),
     });
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;

@@ -17,6 +17,7 @@ mod ending;
 mod inbox;
 mod messages;
 mod reload;
+mod remote;
 mod requests;
 mod running;
 mod runs;
@@ -29,7 +30,7 @@ mod table;
 mod tests;
 mod writes;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -176,6 +177,8 @@ pub struct Engine {
     /// Tasks of the history still being settled (a pane task being checked for adoption, a
     /// lost one being recorded): clients are answered once there are none.
     startup: HashSet<String>,
+    /// How each host's link is, as it last said.
+    hosts: BTreeMap<String, crate::core::hosts::LinkState>,
     /// Ids of task files that could not be read (never reused) and why.
     reserved: HashSet<String>,
     problems: Vec<String>,
@@ -222,6 +225,7 @@ impl Engine {
             writes: writes::Writes::default(),
             shutting_down: false,
             startup: HashSet::new(),
+            hosts: BTreeMap::new(),
             reserved: history.reserved_ids.into_iter().collect(),
             problems: history.problems.iter().map(|p| p.to_string()).collect(),
         };
@@ -231,6 +235,10 @@ impl Engine {
         for mut task in history.tasks {
             let secret = secrets.remove(&task.id).unwrap_or_default();
             match task.status {
+                TaskStatus::Running if task.host.is_some() => {
+                    let host = task.host.clone().unwrap_or_default();
+                    fx.extend(e.watch_remote(&task, &host, now));
+                }
                 TaskStatus::Running => {
                     e.startup.insert(task.id.clone());
                     if let Some(token) = secret.pane_token {
@@ -314,7 +322,7 @@ impl Engine {
     /// Tasks whose process runs or is being started or recorded (the daemon waits for these
     /// at shutdown).
     pub fn busy(&self) -> usize {
-        self.runs.len() + self.ending.len()
+        self.runs.len() - self.runs.remote() + self.ending.len()
     }
 
     /// Takes one input; returns what to do about it.
@@ -338,6 +346,8 @@ impl Engine {
             Input::Timer { id, kind } => self.timer(&id, kind, now),
             Input::Summarized { id, summary } => self.summarized(&id, summary),
             Input::WorktreeReady { id, result } => self.worktree_ready(&id, result, now),
+            Input::Host(report) => self.host_report(report, now),
+            Input::HostLink { host, state } => self.host_link(host, state),
             Input::SessionFound { id, output } => self.session_found(&id, &output),
             Input::ConfigLoaded(loaded) => self.config_loaded(loaded, now),
             Input::PanesChanged => vec![Effect::Announce(crate::proto::Event::PanesChanged)],

@@ -37,6 +37,10 @@ pub struct Welcome {
     /// The data dir the daemon serves (canonical), so that a client knows it found its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// The home directory of the user the daemon runs as: where a host's tasks run that do
+    /// not name a directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<PathBuf>,
 }
 
 /// Filters of `list`.
@@ -307,6 +311,19 @@ requests! {
     @units
     Subscribe -> ();
     Shutdown -> ();
+    /// The hosts of `[hosts]`, each with how its link is and its tasks here.
+    Hosts -> Vec<HostInfo>;
+}
+
+/// A host of `[hosts]` (`hosts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub name: String,
+    pub ssh: String,
+    /// How its link is (`None`: not opened yet — no task has gone there).
+    pub link: Option<crate::core::hosts::LinkState>,
+    pub running: usize,
+    pub queued: usize,
 }
 
 /// Reply data of `pane_attach`: how the wrapper starts the agent.
@@ -351,6 +368,8 @@ pub enum ErrorKind {
     Invalid,
     /// The daemon is shutting down.
     ShuttingDown,
+    /// A submission named an id a task has already (`TaskSpec::id`).
+    Exists,
     /// The daemon has as many connections open as it takes.
     Busy,
     Internal,

@@ -153,6 +153,19 @@ pub enum Command {
     Notify(NotifyCmd),
     /// List the tmux layout presets (the active one marked *).
     Layouts,
+    /// The hosts tasks run on over SSH (`run --host NAME`): each one reachable or not, its
+    /// paneherd version, its tasks running and queued, the link's latency.
+    Hosts {
+        #[command(subcommand)]
+        command: Option<HostsCmd>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bridges standard input and output to this machine's daemon (starting it if need be):
+    /// what another machine's paneherd runs here over ssh.
+    #[command(hide = true)]
+    Dial,
     /// Run the daemon in the foreground, or ask about / stop the running one.
     Daemon(DaemonArgs),
     /// See paneherd work: simulated agents in panes beside the dashboard (no AI CLI needed).
@@ -229,9 +242,13 @@ pub struct RunArgs {
     /// Skill to load (repeatable); passed to the agent as {skills}.
     #[arg(short = 's', long = "skill")]
     pub skills: Vec<String>,
-    /// Working directory of the task (default: the current one).
+    /// Working directory of the task (default: the current one; with --host, the host's
+    /// `cwd` or home directory there).
     #[arg(long)]
     pub cwd: Option<PathBuf>,
+    /// Run it on this host of `[hosts]`, over SSH (`paneherd hosts` lists them).
+    #[arg(long, add = ArgValueCandidates::new(complete::hosts))]
+    pub host: Option<String>,
     /// Wait for the task to end and print its result.
     #[arg(short, long)]
     pub wait: bool,
@@ -420,6 +437,30 @@ pub enum ConfigCmd {
     Default,
     /// Print the path of the config file in use.
     Path,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostsCmd {
+    /// Add a host to the config (`[hosts.NAME]`).
+    Add {
+        /// Its name here (`run --host NAME`).
+        name: String,
+        /// `ssh://[user@]host[:port]`, or a Host of ~/.ssh/config.
+        ssh: String,
+        /// An argument for ssh (repeatable), e.g. `--ssh-arg=-i --ssh-arg=~/.ssh/build`.
+        #[arg(long = "ssh-arg", allow_hyphen_values = true, value_name = "ARG")]
+        ssh_args: Vec<String>,
+        /// At most this many of its tasks at once.
+        #[arg(long)]
+        max_tasks: Option<u32>,
+    },
+    /// Check a host — ssh reaches it, tmux and paneherd are there — and install this paneherd
+    /// there (in ~/.local/bin) when it is missing or another version.
+    Setup {
+        /// The host (as in `[hosts]`).
+        #[arg(add = ArgValueCandidates::new(complete::hosts))]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

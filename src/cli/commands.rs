@@ -45,6 +45,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         },
         Command::Config(c) => admin::config_cmd(&paths, c),
         Command::Layouts => admin::layouts(&paths),
+        Command::Hosts { command, json } => super::hosts::run(&paths, command, json),
+        Command::Dial => block_on(super::hosts::dial(&paths)),
         Command::Signal { kind, text, task } => block_on(async move {
             let task =
                 task.or_else(|| std::env::var("PANEHERD_TASK_ID").ok()).ok_or_else(|| {

@@ -43,6 +43,15 @@ pub fn agents() -> Vec<CompletionCandidate> {
     config().map(|c| c.agents.keys().map(CompletionCandidate::new).collect()).unwrap_or_default()
 }
 
+/// Its hosts, each with where it is.
+pub fn hosts() -> Vec<CompletionCandidate> {
+    let Some(c) = config() else { return vec![] };
+    c.hosts
+        .iter()
+        .map(|(n, h)| CompletionCandidate::new(n).help(Some(h.ssh.get_ref().clone().into())))
+        .collect()
+}
+
 /// Its categories.
 pub fn categories() -> Vec<CompletionCandidate> {
     config()

@@ -13,8 +13,11 @@ use crate::core::timefmt;
 use crate::paths::Paths;
 use crate::proto::{ListFilter, OutputData, Request, WaitData, ask};
 
-pub(super) fn run(paths: &Paths, a: super::args::RunArgs) -> CmdResult {
-    let prompt = if reads_stdin(&a.prompt) { read_stdin()? } else { a.prompt };
+pub(super) fn run(paths: &Paths, mut a: super::args::RunArgs) -> CmdResult {
+    let prompt = if reads_stdin(&a.prompt) { read_stdin()? } else { std::mem::take(&mut a.prompt) };
+    if let Some(host) = a.host.take() {
+        return run_there(paths, host, prompt, a);
+    }
     let cwd = match a.cwd {
         Some(c) => Some(
             std::fs::canonicalize(&c).map_err(|e| usage(format!("--cwd {}: {e}", c.display())))?,
@@ -61,6 +64,43 @@ pub(super) fn run(paths: &Paths, a: super::args::RunArgs) -> CmdResult {
         tmux: tmux_origin(),
         resume: None,
         delegator: crate::delegator::current(),
+        host: None,
+        id: None,
+    };
+    let timeout = timeout_ms(a.timeout)?;
+    let mut c = Blocking::connect(paths, true)?;
+    let task: Task = c.ask(ask::Submit { spec: Box::new(spec) })?;
+    finish_submit(&mut c, task, a.wait, timeout, a.json)
+}
+
+/// `run --host`: a task for another host, whose directory and repository are there — nothing
+/// of this machine (directory, environment, repository) is looked at or sent.
+fn run_there(paths: &Paths, host: String, prompt: String, a: super::args::RunArgs) -> CmdResult {
+    if let Some(c) = a.cwd.as_ref().filter(|c| !c.is_absolute()) {
+        return Err(usage(format!(
+            "--cwd {}: with --host, a directory there, named from its root",
+            c.display()
+        )));
+    }
+    let worktree = a.worktree.map(|attach| crate::core::task::WorktreeRequest {
+        attach: !attach.is_empty(),
+        branch: if attach.is_empty() { a.branch.clone() } else { Some(attach) },
+        base: a.base.clone(),
+        reuse: None,
+    });
+    let spec = TaskSpec {
+        worktree,
+        prompt,
+        agent: a.agent,
+        category: a.category,
+        model: a.model,
+        title: a.title,
+        skills: a.skills,
+        cwd: a.cwd,
+        parent: std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty()),
+        delegator: crate::delegator::current(),
+        host: Some(host),
+        ..Default::default()
     };
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;

@@ -47,6 +47,9 @@ pub struct AgentConfig {
     /// Its tasks run in a git worktree of their own.
     #[serde(default)]
     pub worktree: Option<bool>,
+    /// Its tasks run on this host of `[hosts]` unless they say otherwise.
+    #[serde(default)]
+    pub host: Option<Spanned<String>>,
     /// What the agent reads on its standard input, then end of input: a template like an
     /// argument's (`"{prompt}"`), for CLIs that alter a prompt given as an argument (OpenCode
     /// quotes one with spaces) or whose prompts pass the kernel's limit for an argument.
@@ -162,4 +165,7 @@ pub struct CategoryConfig {
     /// Its tasks run in a git worktree of their own.
     #[serde(default)]
     pub worktree: Option<bool>,
+    /// Its tasks run on this host of `[hosts]` unless they say otherwise.
+    #[serde(default)]
+    pub host: Option<Spanned<String>>,
 }

@@ -214,6 +214,36 @@ pub fn check(
         let span = user.ui.keys.get(&e.action).map(|v| v.span()).unwrap_or(0..0);
         return Err(err(span, format!("ui.keys.{}", e.action), e.error.to_string()));
     }
+    for (name, h) in &user.hosts {
+        if let Some(why) = super::hosts::check(name, h.ssh.get_ref()) {
+            return Err(err(h.ssh.span(), format!("hosts.{name}.ssh"), why));
+        }
+        if let Some(m) = &h.max_tasks
+            && *m.get_ref() == 0
+        {
+            let why = "0 would never run a task there (leave it out for no limit)".to_string();
+            return Err(err(m.span(), format!("hosts.{name}.max_tasks"), why));
+        }
+    }
+    // A category's or agent's `host` names one of `[hosts]`.
+    let hosts_named = user
+        .categories
+        .iter()
+        .map(|(n, c)| (format!("categories.{n}.host"), c.host.as_ref()))
+        .chain(user.agents.iter().map(|(n, a)| (format!("agents.{n}.host"), a.host.as_ref())));
+    for (key, host) in hosts_named {
+        if let Some(h) = host
+            && !merged.hosts.contains_key(h.get_ref())
+        {
+            let known = merged.hosts.keys().cloned().collect::<Vec<_>>().join(", ");
+            let why = format!(
+                "unknown host {:?} (hosts: {}; `paneherd hosts add NAME ssh://…` adds one)",
+                h.get_ref(),
+                if known.is_empty() { "none yet" } else { &known }
+            );
+            return Err(err(h.span(), key, why));
+        }
+    }
     if let Some(s) = &user.summarizer
         && !merged.agents.contains_key(s.get_ref())
     {

@@ -105,6 +105,11 @@ pub struct TaskSpec {
     pub delegator: Option<Delegator>,
     /// Run it in a git worktree of its own (`run --worktree`, MCP `isolation: "worktree"`).
     pub worktree: Option<WorktreeRequest>,
+    /// Run it on this host of `[hosts]` (over SSH) rather than on this machine.
+    pub host: Option<String>,
+    /// The id to give the task (a daemon that runs it for another, which named it): refused
+    /// when taken or not an id.
+    pub id: Option<String>,
 }
 
 /// What a task needs that must not be in its record (which `list` shows), kept in a private
@@ -243,6 +248,10 @@ pub struct Task {
     /// the daemon's instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub env_kept: bool,
+    /// The host of `[hosts]` it runs on (null: this machine). Its record there is the
+    /// original; this one mirrors it.
+    #[serde(default)]
+    pub host: Option<String>,
 }
 
 /// How a running (or pending) task ended.
@@ -343,6 +352,7 @@ impl Task {
             base: None,
             repo: None,
             worktree_note: None,
+            host: None,
             env_kept: false,
         }
     }
@@ -361,6 +371,32 @@ impl Task {
         self.pid = Some(pid);
         self.reason = None;
         Ok(())
+    }
+
+    /// pending → running on another host, which said so (no pid here: its process is there).
+    pub fn start_elsewhere(&mut self, at: Timestamp) -> Result<(), TransitionError> {
+        if self.status != TaskStatus::Pending {
+            return Err(self.refuse("start"));
+        }
+        self.status = TaskStatus::Running;
+        self.started_at = Some(at);
+        self.pid = None;
+        self.reason = None;
+        Ok(())
+    }
+
+    /// What the host that runs this task says of it in its own record, copied into this
+    /// mirror: never its pid, pane or log (they are the host's).
+    pub fn mirror(&mut self, there: &Task) {
+        self.needs_input = there.needs_input.clone();
+        self.last_output_at = there.last_output_at.or(self.last_output_at);
+        self.session = there.session.clone().or(self.session.take());
+        self.cwd = there.cwd.clone();
+        self.worktree = there.worktree.clone();
+        self.branch = there.branch.clone();
+        self.base = there.base.clone();
+        self.repo = there.repo.clone();
+        self.worktree_note = there.worktree_note.clone();
     }
 
     /// running → completed | error | cancelled | interrupted; pending → cancelled | error

@@ -173,6 +173,7 @@ fn answer_line(re: u64, reply: Reply, listing: &ListingCache) -> Out {
         Ok(Answer::Waited(w)) => codec::ok(re, &w),
         Ok(Answer::Inbox(i)) => codec::ok(re, &i),
         Ok(Answer::Count(n)) => codec::ok(re, &n),
+        Ok(Answer::Hosts(h)) => codec::ok(re, &h),
         Ok(Answer::NotifyTest(t)) => codec::ok(re, &t),
     };
     Out::Line(encoded.unwrap_or_else(|e| codec::error(re, &e)))

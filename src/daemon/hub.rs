@@ -95,6 +95,8 @@ pub struct Components {
     pub panes: mpsc::UnboundedSender<PaneManagerJob>,
     pub timers: Timers,
     pub notify_test: mpsc::UnboundedSender<(ReplyTo, Option<crate::core::task::TmuxOrigin>)>,
+    /// The links to hosts of `[hosts]`.
+    pub hosts: super::hosts::Hosts,
     /// Told once nothing runs after a shutdown.
     pub stopped: watch::Sender<bool>,
 }
@@ -227,6 +229,7 @@ impl Hub {
                 },
             ),
             Effect::StopOrphan { id, pid } => c.place.stop_orphan(&id, pid),
+            Effect::Host(job) => c.hosts.job(job),
             Effect::Collect { id, log, since } => {
                 let report = self.report();
                 tokio::task::spawn_blocking(move || {

@@ -47,6 +47,8 @@ pub enum Answer {
     Inbox(InboxData),
     /// How many (of the ends a resumed session took over).
     Count(usize),
+    /// The hosts (`hosts`).
+    Hosts(Vec<crate::proto::HostInfo>),
     /// What a test notification found (`notify test`).
     NotifyTest(Box<NotifyTestData>),
 }
@@ -178,6 +180,13 @@ pub enum Input {
         id: String,
         output: String,
     },
+    /// A host's link reports on a task that runs there.
+    Host(crate::core::hosts::HostReport),
+    /// How a host's link is now.
+    HostLink {
+        host: String,
+        state: crate::core::hosts::LinkState,
+    },
     /// The config file changed: its new content, or why it cannot be used.
     ConfigLoaded(Result<Box<crate::config::Loaded>, Box<crate::config::ConfigError>>),
     /// Agent panes were opened, closed, or moved into or out of view.
@@ -214,6 +223,8 @@ pub enum Effect {
     Launch { launch: Box<Launch> },
     /// Ask the pane manager.
     Pane(PaneJob),
+    /// Ask a host's link (tasks that run on another host); it reports `Input::Host`.
+    Host(crate::core::hosts::HostJob),
     /// Signal a task's process group.
     Signal { pid: u32, signal: Signal },
     /// Stop a process a previous daemon left running, if it still runs task `id`; with no pid,

@@ -198,6 +198,21 @@ impl Engine {
                 Effect::Reply { to: reply, answer: Ok(Answer::Unit) },
             ],
             Request::NotifyTest { tmux } => vec![Effect::NotifyTest { reply, tmux }],
+            Request::Hosts => {
+                // A host no task has gone to yet: its link opens now, to say how it is.
+                let mut fx: Vec<Effect> = self
+                    .settings
+                    .config
+                    .hosts
+                    .iter()
+                    .filter(|(name, _)| !self.hosts.contains_key(*name))
+                    .map(|(name, h)| {
+                        Effect::Host(crate::core::hosts::HostJob::Connect { host: h.to_host(name) })
+                    })
+                    .collect();
+                fx.extend(answer(Ok(Answer::Hosts(self.hosts_info()))));
+                fx
+            }
             // Served by the connection itself.
             Request::Output { .. }
             | Request::Wait { .. }

@@ -2,6 +2,7 @@
 //! timers (stale, TTL, idle, kill grace), and stopping it (SIGTERM, then SIGKILL) when asked.
 
 use super::*;
+use crate::core::hosts::HostJob;
 use crate::core::task::Outcome;
 use crate::proto::Event;
 
@@ -63,6 +64,15 @@ impl Engine {
     }
 
     pub(super) fn signal_kill(&mut self, id: &str, now: Timestamp) -> Vec<Effect> {
+        // Another host's: its link asks the host to cancel it (its end comes from there).
+        if self.runs.get(id).is_some_and(|r| r.remote) {
+            let host = self.table.get(id).and_then(|t| t.host.clone());
+            let host = host.and_then(|h| self.settings.config.hosts.get(&h).map(|c| c.to_host(&h)));
+            return match host {
+                Some(host) => vec![Effect::Host(HostJob::Cancel { host, id: id.to_string() })],
+                None => vec![],
+            };
+        }
         match self.runs.get(id).and_then(|r| r.pid) {
             Some(pid) => vec![
                 Effect::Signal { pid, signal: Signal::Term },

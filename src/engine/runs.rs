@@ -39,6 +39,8 @@ pub(super) struct Run {
     pub token: Option<String>,
     /// Some of its output could not be written to its log (a full disk).
     pub log_failed: bool,
+    /// It runs on another host (its link reports for it; no process here).
+    pub remote: bool,
 }
 
 /// The runs, and the pane wrappers reporting for them.
@@ -70,6 +72,10 @@ impl Runs {
     }
     pub fn len(&self) -> usize {
         self.by_task.len()
+    }
+    /// How many run on other hosts.
+    pub fn remote(&self) -> usize {
+        self.by_task.values().filter(|r| r.remote && r.ended.is_none()).count()
     }
 
     /// A pane wrapper on connection `conn` attaches for `task` with `token`: true (and from

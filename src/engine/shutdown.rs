@@ -12,7 +12,13 @@ impl Engine {
             fx.push(Effect::Announce(Event::DaemonStopping));
         }
         self.shutting_down = true;
-        let ids: Vec<String> = self.runs.keys().cloned().collect();
+        // Another host's tasks go on there (watched again after a restart).
+        let ids: Vec<String> = self
+            .runs
+            .keys()
+            .filter(|id| !self.runs.get(id).is_some_and(|r| r.remote))
+            .cloned()
+            .collect();
         for id in ids {
             fx.extend(self.kill(
                 &id,

@@ -96,6 +96,10 @@ impl Engine {
     /// (a job of its own; `worktree_ready` goes on), then `launch`.
     pub(super) fn start(&mut self, id: &str, now: Timestamp) -> Vec<Effect> {
         let Some(task) = self.table.get(id) else { return vec![] };
+        // Another host's task: made (worktree and all) there.
+        if let Some(host) = task.host.clone() {
+            return self.launch_remote(id, &host, now);
+        }
         if let (Some(request), None) = (&task.worktree_request, &task.worktree) {
             let prepare = crate::core::worktrees::Prepare {
                 task_id: id.to_string(),

@@ -55,6 +55,17 @@ impl Engine {
             .resolve(spec.category.as_deref(), spec.agent.as_deref(), spec.model.as_deref())
             .map_err(|e| invalid(e.to_string()))?;
         let agent = config.agents.get(&r.agent).ok_or_else(|| invalid("the agent vanished"))?;
+        let host = spec.host.clone().or_else(|| config.host_for(r.category.as_deref(), &r.agent));
+        let host_config = match &host {
+            Some(h) => Some(config.hosts.get(h).ok_or_else(|| {
+                let known = config.hosts.keys().cloned().collect::<Vec<_>>().join(", ");
+                invalid(format!(
+                    "unknown host {h:?} (hosts: {}; `paneherd hosts add {h} ssh://…` adds it)",
+                    if known.is_empty() { "none yet" } else { &known }
+                ))
+            })?),
+            None => None,
+        };
         // An agent that reads its prompt on standard input takes any length; others take it
         // as an argument, which the kernel limits.
         let in_argv = !agent.prompt_on_stdin();
@@ -101,12 +112,24 @@ impl Engine {
                 r.agent
             )));
         }
-        let cwd = match spec.cwd.clone().or(agent.cwd.clone()).or(spec.client_cwd.clone()) {
-            Some(c) if c.is_absolute() => c,
-            Some(c) => return Err(invalid(format!("cwd {:?} is not an absolute path", c))),
-            None => PathBuf::from("/"),
+        // Another host's task runs in a directory there: the one asked for, the host's
+        // `cwd`, or its home; nothing of this machine (directory, program, environment) is
+        // looked at or sent.
+        let cwd = match host_config {
+            Some(h) => match spec.cwd.clone().or(h.cwd.clone().map(PathBuf::from)) {
+                Some(c) if c.is_absolute() => c,
+                Some(c) => return Err(invalid(format!("cwd {:?} is not an absolute path", c))),
+                None => PathBuf::from(super::remote::HOME_THERE),
+            },
+            None => match spec.cwd.clone().or(agent.cwd.clone()).or(spec.client_cwd.clone()) {
+                Some(c) if c.is_absolute() => c,
+                Some(c) => return Err(invalid(format!("cwd {:?} is not an absolute path", c))),
+                None => PathBuf::from("/"),
+            },
         };
+        let here = host.is_none();
         if let Some(gone) = spec.worktree.as_ref().and_then(|w| w.reuse.as_ref())
+            && here
             && !self.world.is_dir(gone)
         {
             return Err(invalid(format!(
@@ -114,22 +137,41 @@ impl Engine {
                 gone.display()
             )));
         }
-        if !self.world.is_dir(&cwd) {
+        if here && !self.world.is_dir(&cwd) {
             return Err(invalid(format!("cwd {} is not a directory", cwd.display())));
         }
         // An agent that is not installed is refused now, not found missing when it starts.
-        let env: Option<Vec<(String, String)>> =
-            spec.env.as_ref().map(|e| e.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-        self.program_of(agent, env.as_deref(), &cwd).map_err(|e| invalid(e.to_string()))?;
+        let env: Option<Vec<(String, String)>> = spec
+            .env
+            .as_ref()
+            .filter(|_| here)
+            .map(|e| e.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        if here {
+            self.program_of(agent, env.as_deref(), &cwd).map_err(|e| invalid(e.to_string()))?;
+        }
         let group = config.limits().group_for(r.model.as_deref());
         // A dashboard open in tmux hosts the panes: of tasks from its server, and of tasks
         // from outside tmux.
-        let tmux = self.dashboards.host(spec.tmux);
+        let tmux = if here { self.dashboards.host(spec.tmux) } else { None };
         let (table, reserved) = (&self.table, &self.reserved);
         let tasks_dir = self.setup.tasks_dir.clone();
-        let id = self.world.task_id(&|c| {
+        let taken = |c: &str| {
             table.contains(c) || reserved.contains(c) || tasks_dir.join(format!("{c}.md")).exists()
-        });
+        };
+        let id = match &spec.id {
+            // Named by the daemon this one runs it for (its host link): that id or none.
+            Some(want) => {
+                crate::core::ids::validate(want).map_err(|e| invalid(e.to_string()))?;
+                if taken(want) {
+                    return Err(ErrorBody::new(
+                        ErrorKind::Exists,
+                        format!("there is a task {want} already"),
+                    ));
+                }
+                want.clone()
+            }
+            None => self.world.task_id(&taken),
+        };
         let mut task = Task::pending(
             &id,
             &r.agent,
@@ -155,6 +197,7 @@ impl Engine {
         task.delegator = spec.delegator;
         task.env_kept = env.is_some();
         task.limit_group = group.key.clone();
+        task.host = host;
         // A worktree: asked for, or the category's or the agent's `worktree = true`.
         let wanted = config.worktree_for(task.category.as_deref(), &task.agent);
         task.worktree_request = spec.worktree.or_else(|| wanted.then(Default::default));
@@ -191,6 +234,8 @@ impl Engine {
             tmux: t.tmux.clone(),
             resume: None,
             delegator: t.delegator.clone(),
+            host: t.host.clone(),
+            id: None,
             // Its worktree and branch again, when it had one; else asked for again.
             worktree: match (&t.worktree, &t.worktree_request) {
                 (Some(path), r) => Some(crate::core::task::WorktreeRequest {

@@ -52,6 +52,54 @@ pub fn status(cmd: &mut Command) -> Result<std::process::ExitStatus, SpawnError>
     cmd.status().map_err(|e| SpawnError::new(cmd.get_program(), e))
 }
 
+/// How an `ssh` to a host of `[hosts]` is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SshRole {
+    /// The host's one long-lived connection: it opens the control socket others share.
+    Master,
+    /// A session over the master's connection (or its own, when there is none).
+    Shared,
+}
+
+/// `ssh` to `host` running `remote` there (a command line for its login shell — built by the
+/// caller from quoted parts), over the control socket `control`. The system's ssh, with the
+/// user's config, keys, agent and `known_hosts`; never a password prompt (batch mode).
+pub fn ssh(
+    host: &crate::core::hosts::Host,
+    control: &std::path::Path,
+    role: SshRole,
+    remote: &str,
+) -> Command {
+    let mut c = command("ssh");
+    c.args(["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]);
+    c.args(["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=3"]);
+    match role {
+        SshRole::Master => c.args(["-M", "-o", "ControlPersist=no"]),
+        SshRole::Shared => c.args(["-o", "ControlMaster=no"]),
+    };
+    c.arg("-S").arg(control);
+    c.args(&host.ssh_args);
+    c.arg("--").arg(&host.ssh).arg(remote);
+    c
+}
+
+/// `paneherd-full ARGS` as a command line for a host's login shell: found on its `PATH` or in
+/// `~/.local/bin` (where `hosts setup` installs it), with the host's data dir; every part
+/// quoted for the shell there.
+pub fn paneherd_there(host: &crate::core::hosts::Host, args: &[&str]) -> String {
+    let quote = |s: &str| shlex::try_quote(s).map(|q| q.into_owned()).unwrap_or_default();
+    let mut line = String::from("PATH=\"$HOME/.local/bin:$PATH\" ");
+    if let Some(d) = &host.data_dir {
+        line.push_str(&format!("PANEHERD_DATA_DIR={} ", quote(d)));
+    }
+    line.push_str("exec paneherd-full");
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    line
+}
+
 /// `program` run on this terminal (standard input too): what the user watches or answers.
 pub fn interactive(program: impl AsRef<OsStr>) -> Command {
     Command::new(program)

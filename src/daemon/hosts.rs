@@ -1,0 +1,46 @@
+//! The daemon's links to hosts of `[hosts]`: one per host, opened on its first task and kept,
+//! each its own loop (`link`) that reports its tasks and its state to the engine.
+
+mod link;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use tokio::sync::mpsc;
+
+use crate::core::hosts::HostJob;
+use crate::engine::Input;
+
+/// The links, by host name.
+pub struct Hosts {
+    links: Mutex<HashMap<String, mpsc::UnboundedSender<HostJob>>>,
+    /// Where the control sockets of ssh's master connections go (the private runtime dir).
+    control_dir: PathBuf,
+    report: std::sync::Arc<dyn Fn(Input) + Send + Sync>,
+}
+
+impl Hosts {
+    pub fn new(control_dir: PathBuf, report: impl Fn(Input) + Send + Sync + 'static) -> Hosts {
+        Hosts {
+            links: Mutex::new(HashMap::new()),
+            control_dir,
+            report: std::sync::Arc::new(report),
+        }
+    }
+
+    /// Hands `job` to its host's link, opening the link on first use.
+    pub fn job(&self, job: HostJob) {
+        let Ok(mut links) = self.links.lock() else { return };
+        let host = job.host().clone();
+        // A link whose loop ended (it never does unless the daemon stops) is opened again.
+        let tx = links.entry(host.name.clone()).or_insert_with(|| {
+            link::spawn(host.clone(), self.control_dir.clone(), self.report.clone())
+        });
+        if let Err(mpsc::error::SendError(job)) = tx.send(job) {
+            let tx = link::spawn(host.clone(), self.control_dir.clone(), self.report.clone());
+            let _ = tx.send(job);
+            links.insert(host.name, tx);
+        }
+    }
+}
