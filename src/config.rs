@@ -488,6 +488,7 @@ command = ["mine", "--", "{prompt}"]
             stdin: None,
             banner_patterns: vec![],
             worktree: None,
+            host: None,
         };
         assert!(agent(&["sh", "-c", "{prompt}"]).prompt_goes_to_shell());
         assert!(agent(&["/bin/bash", "-lc", "{prompt}"]).prompt_goes_to_shell());

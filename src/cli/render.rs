@@ -39,7 +39,23 @@ pub fn task_table(tasks: &[Task], now: Timestamp) -> String {
     }
     let idw = tasks.iter().map(|t| t.id.len()).max().unwrap_or(2).max(2);
     let aw = tasks.iter().map(|t| agent_model(t).chars().count()).max().unwrap_or(5).clamp(5, 28);
-    let _ = writeln!(out, "{:idw$}  {:13}  {:aw$}  {:>12}  TITLE", "ID", "STATUS", "AGENT", "TIME");
+    // A HOST column once any task ran on another host (`-`: this machine).
+    let hw = tasks.iter().filter_map(|t| t.host.as_ref()).map(|h| h.chars().count()).max();
+    let host_col = |t: &Task| match hw {
+        Some(w) => {
+            format!("{:w$}  ", cut(t.host.as_deref().unwrap_or("-"), 16), w = w.clamp(4, 16))
+        }
+        None => String::new(),
+    };
+    let head = match hw {
+        Some(w) => format!("{:w$}  ", "HOST", w = w.clamp(4, 16)),
+        None => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{:idw$}  {:13}  {head}{:aw$}  {:>12}  TITLE",
+        "ID", "STATUS", "AGENT", "TIME"
+    );
     // Running (oldest start first), pending (queue order), finished (latest end first).
     let mut running: Vec<&Task> =
         tasks.iter().filter(|t| t.status == TaskStatus::Running).collect();
@@ -60,9 +76,10 @@ pub fn task_table(tasks: &[Task], now: Timestamp) -> String {
             }
             let _ = writeln!(
                 out,
-                "{:idw$}  {:13}  {:aw$}  {:>12}  {}",
+                "{:idw$}  {:13}  {}{:aw$}  {:>12}  {}",
                 t.id,
                 status_col(t),
+                host_col(t),
                 cut(&agent_model(t), aw),
                 time_col(t, now),
                 cut(&title, 70)
@@ -96,6 +113,7 @@ pub fn task_header(t: &Task, now: Timestamp) -> String {
         ),
         ("exit code", t.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into())),
         ("needs input", t.needs_input.clone().unwrap_or_else(|| "-".into())),
+        ("host", t.host.clone().unwrap_or_else(|| "-".into())),
         ("cwd", t.cwd.display().to_string()),
         (
             "worktree",
@@ -108,12 +126,27 @@ pub fn task_header(t: &Task, now: Timestamp) -> String {
             },
         ),
         ("  note", t.worktree_note.clone().unwrap_or_else(|| "-".into())),
-        ("log", t.log_path.display().to_string()),
+        // A host's task's log is there (its result is here).
+        (
+            "log",
+            match &t.host {
+                Some(h) => {
+                    format!("on host {h} (`paneherd output {}` shows its result here)", t.id)
+                }
+                None => t.log_path.display().to_string(),
+            },
+        ),
     ];
     for (k, v) in rows {
         let optional = matches!(
             k,
-            "needs input" | "last output" | "exit code" | "category" | "worktree" | "  note"
+            "needs input"
+                | "last output"
+                | "exit code"
+                | "category"
+                | "worktree"
+                | "  note"
+                | "host"
         );
         if v == "-" && optional {
             continue;

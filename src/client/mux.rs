@@ -168,7 +168,7 @@ mod tests {
             let a = lines.next_line().await.unwrap().unwrap();
             let b = lines.next_line().await.unwrap().unwrap();
             let re = |l: &str| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_u64().unwrap()
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["req"].as_u64().unwrap()
             };
             let (a, b) = (re(&a), re(&b));
             let ev = Event::Output { id: "x".into(), at: crate::core::timefmt::now(), bytes: 3 };

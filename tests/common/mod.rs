@@ -5,6 +5,7 @@
 
 pub mod hosts;
 pub mod model;
+pub mod sshd;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
@@ -221,4 +222,14 @@ pub fn pid_alive(pid: i64) -> bool {
         Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
         Err(_) => false,
     }
+}
+
+/// Runs `program` with `args`; whether it succeeded.
+pub fn run_ok(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }

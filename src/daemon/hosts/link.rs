@@ -251,7 +251,7 @@ async fn serve(
     loop {
         tokio::select! {
             job = jobs.recv() => {
-                let Some(job) = job else { return None };
+                let job = job?;
                 let Some(id) = take(tasks, job) else { continue };
                 if let Err(e) = sync(host, &mux, &id, tasks, report).await {
                     return Some(e);
