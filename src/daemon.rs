@@ -277,7 +277,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         notify_test: notifier::start(hub.clone(), paths.data.clone()),
         hosts: {
             let h = hub.clone();
-            hosts::Hosts::new(paths.runtime.clone(), move |i| h.input(i))
+            hosts::Hosts::new(paths.runtime.clone(), hub.hosts.clone(), move |i| h.input(i))
         },
         stopped: stopped_tx,
     };

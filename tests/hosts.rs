@@ -256,6 +256,48 @@ fn limits_count_the_tasks_on_hosts_too() {
 }
 
 #[test]
+fn max_tasks_holds_a_hosts_tasks_back_and_lets_others_by() {
+    let Some(sshd) = Sshd::start(&[built()]) else { return };
+    let env = Env::new(&config_with(&format!(
+        "[concurrency]\ndefault = 5\n{}max_tasks = 1\n",
+        sshd.host_toml()
+    )));
+    let first = env.submit(&["--host", "box", "--agent", "shell", "--", "sleep 3; echo first"]);
+    let second = env.submit(&["--host", "box", "--agent", "shell", "--", "echo second"]);
+    let here = env.submit(&["--agent", "shell", "--", "echo here"]);
+    env.wait_status(&first, "running", Duration::from_secs(20));
+    // The task here is not held up behind the host's second.
+    env.wait_status(&here, "completed", Duration::from_secs(10));
+    assert_eq!(env.task(&second)["status"], "pending", "one at a time on box");
+    env.wait_status(&first, "completed", Duration::from_secs(30));
+    env.wait_status(&second, "completed", Duration::from_secs(20));
+}
+
+#[test]
+fn a_running_tasks_output_is_read_there() {
+    let Some(sshd) = Sshd::start(&[built()]) else { return };
+    let env = env_with(&sshd, "");
+    let id = env.submit(&["--host", "box", "--agent", "shell", "--", "echo first line; sleep 30"]);
+    env.wait_status(&id, "running", Duration::from_secs(20));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let t = env.task(&id);
+        if t["tail"].as_str().is_some_and(|s| s.contains("first line")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "its output never showed: {t:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Cancelled from here: stopped there, and said so here.
+    env.ok(&["cancel", &id]);
+    let t = env.wait_status(&id, "cancelled", Duration::from_secs(20));
+    assert_eq!(t["reason"], "cancelled by user", "{t:#}");
+    let there = sshd.paneherd_there(&["list", "--json"]);
+    let there: Value = serde_json::from_slice(&there.stdout).unwrap();
+    assert_eq!(there[0]["status"], "cancelled", "{there:#}");
+}
+
+#[test]
 fn a_wrong_host_key_is_refused_and_said() {
     let Some(sshd) = Sshd::start(&[built()]) else { return };
     // Another key for the server in known_hosts.

@@ -135,20 +135,29 @@ impl Scheduler {
 
     /// Takes the next task that may start now, marking it running; `None` when nothing can.
     pub fn next_ready(&mut self) -> Option<String> {
+        self.next_ready_where(|_| true)
+    }
+
+    /// The same, among the tasks `may` allows now (another limit of theirs has room: their
+    /// host's): the first of each group's queue that it allows, the longest-waiting of those.
+    pub fn next_ready_where(&mut self, may: impl Fn(&str) -> bool) -> Option<String> {
         if let Some(max) = self.max_running
             && self.total_running() >= max
         {
             return None;
         }
-        let key = self
+        let (key, at) = self
             .groups
             .iter()
             .filter(|(_, g)| g.has_room())
-            .filter_map(|(k, g)| g.queue.front().map(|(seq, _)| (*seq, k)))
+            .filter_map(|(k, g)| {
+                let (at, (seq, _)) = g.queue.iter().enumerate().find(|(_, (_, id))| may(id))?;
+                Some((*seq, k, at))
+            })
             .min()
-            .map(|(_, k)| k.clone())?;
+            .map(|(_, k, at)| (k.clone(), at))?;
         let g = self.groups.get_mut(&key)?;
-        let (_, id) = g.queue.pop_front()?;
+        let (_, id) = g.queue.remove(at)?;
         g.running += 1;
         self.member.remove(&id);
         self.running.insert(id.clone(), key);
@@ -380,5 +389,25 @@ mod tests {
                 prop_assert_eq!(&started_order[gi][..], &queued_order[gi][..k]);
             }
         }
+    }
+
+    #[test]
+    fn a_task_another_limit_holds_back_lets_the_next_one_of_its_group_start() {
+        let mut s = Scheduler::new(None);
+        let g = LimitGroup { key: "default".into(), limit: 2 };
+        for id in ["far-1", "far-2", "here-1"] {
+            s.enqueue(id, &g);
+        }
+        // Its host takes one at a time: the second waits, the one here goes first.
+        let host_full = |id: &str| id.starts_with("far") && id != "far-1";
+        assert_eq!(s.next_ready_where(|id| !host_full(id)).as_deref(), Some("far-1"));
+        assert_eq!(s.next_ready_where(|id| !host_full(id)).as_deref(), Some("here-1"));
+        assert_eq!(s.next_ready_where(|id| !host_full(id)), None, "the group is full");
+        s.release("far-1");
+        assert_eq!(
+            s.next_ready_where(|_| true).as_deref(),
+            Some("far-2"),
+            "still queued, in order"
+        );
     }
 }

@@ -9,24 +9,47 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc;
 
+use crate::client::mux::Mux;
 use crate::core::hosts::HostJob;
 use crate::engine::Input;
+
+/// The hosts' connections while they are up, by host name: what the daemon's request
+/// handlers read through (a running task's output is there).
+#[derive(Clone, Default)]
+pub struct Connections(std::sync::Arc<Mutex<HashMap<String, std::sync::Arc<Mux>>>>);
+
+impl Connections {
+    pub fn get(&self, host: &str) -> Option<std::sync::Arc<Mux>> {
+        self.0.lock().ok().and_then(|m| m.get(host).cloned())
+    }
+
+    pub(super) fn set(&self, host: &str, conn: Option<std::sync::Arc<Mux>>) {
+        if let Ok(mut m) = self.0.lock() {
+            match conn {
+                Some(c) => m.insert(host.to_string(), c),
+                None => m.remove(host),
+            };
+        }
+    }
+}
 
 /// The links, by host name.
 pub struct Hosts {
     links: Mutex<HashMap<String, mpsc::UnboundedSender<HostJob>>>,
     /// Where the control sockets of ssh's master connections go (the private runtime dir).
     control_dir: PathBuf,
+    conns: Connections,
     report: std::sync::Arc<dyn Fn(Input) + Send + Sync>,
 }
 
 impl Hosts {
-    pub fn new(control_dir: PathBuf, report: impl Fn(Input) + Send + Sync + 'static) -> Hosts {
-        Hosts {
-            links: Mutex::new(HashMap::new()),
-            control_dir,
-            report: std::sync::Arc::new(report),
-        }
+    pub fn new(
+        control_dir: PathBuf,
+        conns: Connections,
+        report: impl Fn(Input) + Send + Sync + 'static,
+    ) -> Hosts {
+        let report = std::sync::Arc::new(report);
+        Hosts { links: Mutex::new(HashMap::new()), control_dir, conns, report }
     }
 
     /// Hands `job` to its host's link, opening the link on first use.
@@ -35,10 +58,20 @@ impl Hosts {
         let host = job.host().clone();
         // A link whose loop ended (it never does unless the daemon stops) is opened again.
         let tx = links.entry(host.name.clone()).or_insert_with(|| {
-            link::spawn(host.clone(), self.control_dir.clone(), self.report.clone())
+            link::spawn(
+                host.clone(),
+                self.control_dir.clone(),
+                self.conns.clone(),
+                self.report.clone(),
+            )
         });
         if let Err(mpsc::error::SendError(job)) = tx.send(job) {
-            let tx = link::spawn(host.clone(), self.control_dir.clone(), self.report.clone());
+            let tx = link::spawn(
+                host.clone(),
+                self.control_dir.clone(),
+                self.conns.clone(),
+                self.report.clone(),
+            );
             let _ = tx.send(job);
             links.insert(host.name, tx);
         }

@@ -44,6 +44,8 @@ pub struct HubHandle {
     pub store: store::Store,
     /// The tasks' JSON for `list` replies.
     pub listing: Arc<super::listing::ListingCache>,
+    /// The hosts' connections, for what is read there (a running task's output).
+    pub hosts: super::hosts::Connections,
 }
 
 impl HubHandle {
@@ -135,6 +137,7 @@ pub fn channel(
         config: config_rx,
         next_conn: Arc::new(AtomicU64::new(1)),
         listing: Arc::default(),
+        hosts: Default::default(),
         store,
     };
     (handle, Inbox { all, reads }, config_tx)

@@ -149,6 +149,26 @@ async fn read_output(
     }
 }
 
+/// A host's running task's output so far, read there (or why it cannot be now).
+async fn tail_there(hub: &HubHandle, host: &str, id: &str, full: bool) -> String {
+    let Some(mux) = hub.hosts.get(host) else {
+        return format!(
+            "(it runs on host {host}, which is not reachable now: its output shows here once it is)"
+        );
+    };
+    let ask = crate::proto::ask::Output {
+        id: id.to_string(),
+        wait: false,
+        timeout_ms: None,
+        full,
+        deliver: false,
+    };
+    match mux.ask(ask).await {
+        Ok(o) => o.tail.or(o.result).unwrap_or_default(),
+        Err(e) => format!("(its output on host {host} cannot be read now: {e})"),
+    }
+}
+
 /// The answer to one request of connection `conn`.
 pub async fn answer(hub: &HubHandle, request: Request, conn: u64) -> Reply {
     match request {
@@ -165,7 +185,12 @@ pub async fn answer(hub: &HubHandle, request: Request, conn: u64) -> Reply {
                     && wait_ended(hub, std::slice::from_ref(&id), timeout_of(timeout_ms), conn)
                         .await;
                 let task = get(hub, &id, conn).await?;
-                let (result, tail) = read_output(&task, full).await?;
+                let (result, tail) = match &task.host {
+                    Some(h) if !task.status.is_terminal() => {
+                        (None, Some(tail_there(hub, h, &id, full).await))
+                    }
+                    _ => read_output(&task, full).await?,
+                };
                 if deliver && task.status.is_terminal() {
                     hub.ask(Request::Deliver { ids: vec![id.clone()], notice: false }, conn)
                         .await?;

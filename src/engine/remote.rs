@@ -93,6 +93,30 @@ impl Engine {
             .collect()
     }
 
+    /// The hosts with as many tasks at work as their `max_tasks`.
+    pub(super) fn hosts_full(&self) -> std::collections::HashSet<String> {
+        let config = &self.settings.config;
+        if config.hosts.values().all(|h| h.max_tasks.is_none()) {
+            return Default::default();
+        }
+        let mut at_work: BTreeMap<&str, u32> = BTreeMap::new();
+        for id in self.runs.keys().filter(|id| self.runs.get(id).is_some_and(|r| r.remote)) {
+            if let Some(h) = self.table.get(id).and_then(|t| t.host.as_deref()) {
+                *at_work.entry(h).or_default() += 1;
+            }
+        }
+        config
+            .hosts
+            .iter()
+            .filter(|(name, h)| {
+                h.max_tasks.as_ref().is_some_and(|m| {
+                    at_work.get(name.as_str()).copied().unwrap_or(0) >= *m.get_ref()
+                })
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// A host's link reports on one of its tasks.
     pub(super) fn host_report(&mut self, report: HostReport, now: Timestamp) -> Vec<Effect> {
         let id = report.id().to_string();

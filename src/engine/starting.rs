@@ -29,7 +29,14 @@ impl Engine {
         if self.shutting_down {
             return fx;
         }
-        while let Some(id) = self.sched.next_ready() {
+        loop {
+            // Hosts whose `max_tasks` are at work: their queued tasks wait, others go first.
+            let full = self.hosts_full();
+            let table = &self.table;
+            let may = |id: &str| {
+                table.get(id).and_then(|t| t.host.as_ref()).is_none_or(|h| !full.contains(h))
+            };
+            let Some(id) = self.sched.next_ready_where(may) else { break };
             fx.extend(self.start(&id, now));
         }
         fx

@@ -40,10 +40,15 @@ struct Followed {
 }
 
 /// Starts the link's loop; jobs go to the returned sender.
-pub fn spawn(host: Host, control_dir: PathBuf, report: Report) -> mpsc::UnboundedSender<HostJob> {
+pub fn spawn(
+    host: Host,
+    control_dir: PathBuf,
+    conns: super::Connections,
+    report: Report,
+) -> mpsc::UnboundedSender<HostJob> {
     let (tx, rx) = mpsc::unbounded_channel();
     let control = control_dir.join(format!("ssh-{}.sock", host.name));
-    tokio::spawn(run(host, control, rx, report));
+    tokio::spawn(run(host, control, rx, conns, report));
     tx
 }
 
@@ -70,6 +75,7 @@ async fn run(
     host: Host,
     control: PathBuf,
     mut jobs: mpsc::UnboundedReceiver<HostJob>,
+    conns: super::Connections,
     report: Report,
 ) {
     let mut tasks: BTreeMap<String, Followed> = BTreeMap::new();
@@ -86,7 +92,9 @@ async fn run(
                     &report,
                     LinkState { reachable: true, version: version.clone(), ..Default::default() },
                 );
+                conns.set(&host.name, Some(conn.mux.clone()));
                 let why = serve(&host, conn, &mut tasks, &mut jobs, &report).await;
+                conns.set(&host.name, None);
                 if jobs.is_closed() && why.is_none() {
                     return;
                 }
