@@ -420,6 +420,8 @@ pub enum Event {
     },
     /// Agent panes were opened, closed, moved into or out of view: ask `status` for the counts.
     PanesChanged,
+    /// A host's link came up or went down: ask `status` (or `hosts`).
+    HostsChanged,
     /// The daemon is stopping on purpose (`daemon stop`, SIGTERM): a client should not start
     /// another unless asked.
     DaemonStopping,
@@ -440,7 +442,8 @@ impl Event {
             | Event::DaemonStopping
             | Event::Lagged { .. }
             | Event::ConfigReloaded { .. }
-            | Event::PanesChanged => None,
+            | Event::PanesChanged
+            | Event::HostsChanged => None,
         }
     }
 }
@@ -599,6 +602,9 @@ pub struct StatusData {
     /// How desktop notifications go (or why they do not).
     #[serde(default)]
     pub notifications: String,
+    /// Hosts whose link is down, and why (ssh's words).
+    #[serde(default)]
+    pub hosts_unreachable: Vec<(String, String)>,
 }
 
 /// Reply data of `notify_test`.

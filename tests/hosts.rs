@@ -298,6 +298,27 @@ fn a_running_tasks_output_is_read_there() {
 }
 
 #[test]
+fn the_hosts_daemon_killed_9_is_seen_through_and_mirrored() {
+    let Some(sshd) = Sshd::start(&[built()]) else { return };
+    let env = env_with(&sshd, "");
+    let events = Events::follow(&env);
+    let id = env.submit(&["--host", "box", "--agent", "shell", "--", "echo started; sleep 60"]);
+    env.wait_status(&id, "running", Duration::from_secs(20));
+    let first = sshd.remote_daemon().expect("a daemon there");
+    assert!(common::run_ok("kill", &["-9", &first.to_string()]));
+    // The link comes back to a new daemon there, which recorded what became of the task; the
+    // same is recorded here, once.
+    let t = env.wait_status(&id, "error", Duration::from_secs(40));
+    let there = sshd.paneherd_there(&["list", "--json"]);
+    let there: Value = serde_json::from_slice(&there.stdout).unwrap();
+    assert_eq!(there[0]["status"], "error", "{there:#}");
+    assert_eq!(t["reason"], there[0]["reason"], "the reason said there");
+    assert_ne!(sshd.remote_daemon(), Some(first));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(events.ends_of(&id), 1);
+}
+
+#[test]
 fn a_wrong_host_key_is_refused_and_said() {
     let Some(sshd) = Sshd::start(&[built()]) else { return };
     // Another key for the server in known_hosts.

@@ -190,6 +190,7 @@ pub fn event_line(ev: &crate::proto::Event) -> String {
         Event::ConfigReloaded { error: None } => "config   reloaded".into(),
         Event::ConfigReloaded { error: Some(e) } => format!("config   refused: {e}"),
         Event::PanesChanged => "panes    changed".into(),
+        Event::HostsChanged => "hosts    changed (paneherd hosts)".into(),
         Event::DaemonStopping => "daemon   stopping".into(),
     }
 }

@@ -57,7 +57,8 @@ impl Engine {
     /// How a host's link is now: kept for `hosts` (and said in the log when it changes).
     pub(super) fn host_link(&mut self, host: String, state: LinkState) -> Vec<Effect> {
         let was = self.hosts.get(&host).map(|s| s.reachable);
-        if was != Some(state.reachable) {
+        let changed = was != Some(state.reachable);
+        if changed {
             match (&state.error, state.reachable) {
                 (_, true) => tracing::info!(%host, "host reachable"),
                 (Some(e), false) => tracing::warn!(%host, "host unreachable: {e}"),
@@ -68,7 +69,10 @@ impl Engine {
         let latency = state.latency_ms.or(self.hosts.get(&host).and_then(|s| s.latency_ms));
         let state = LinkState { latency_ms: latency.filter(|_| state.reachable), ..state };
         self.hosts.insert(host, state);
-        vec![]
+        match changed {
+            true => vec![Effect::Announce(Event::HostsChanged)],
+            false => vec![],
+        }
     }
 
     /// Every host of the config with its link and its tasks here.

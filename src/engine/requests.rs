@@ -379,6 +379,12 @@ impl Engine {
             layout: self.layout_name(conn),
             panes: vec![],
             notifications: self.notifier.clone(),
+            hosts_unreachable: self
+                .hosts
+                .iter()
+                .filter(|(_, s)| !s.reachable)
+                .map(|(h, s)| (h.clone(), s.error.clone().unwrap_or_default()))
+                .collect(),
         }
     }
 

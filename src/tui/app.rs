@@ -175,6 +175,8 @@ pub struct App {
     pub layout: String,
     /// Why the daemon refused the config file's current content (it runs on the last good one).
     pub config_error: Option<String>,
+    /// Hosts whose link is down (their tasks go on there; `paneherd hosts` says why).
+    pub hosts_down: Vec<String>,
     pub layouts: Vec<String>,
     pub targets: Vec<String>,
     pub message: Option<String>,
@@ -209,6 +211,7 @@ impl App {
             panes: vec![],
             layout: String::new(),
             config_error: None,
+            hosts_down: vec![],
             layouts: vec![],
             targets: vec!["agent:shell".into()],
             message: None,
@@ -266,6 +269,7 @@ impl App {
                 self.layout = s.layout;
                 self.panes = s.panes;
                 self.config_error = s.config_error;
+                self.hosts_down = s.hosts_unreachable.into_iter().map(|(h, _)| h).collect();
                 vec![]
             }
             Action::Message(m) => {
@@ -344,7 +348,7 @@ impl App {
                 self.daemon = Daemon::Stopped;
                 vec![]
             }
-            Event::PanesChanged => vec![UiEffect::FetchGroups],
+            Event::PanesChanged | Event::HostsChanged => vec![UiEffect::FetchGroups],
             Event::ConfigReloaded { error } => {
                 self.config_error = error;
                 vec![UiEffect::FetchGroups]

@@ -607,3 +607,31 @@ fn view_worktree_markers() {
     app.selected = Some("wt-busy".into());
     snapshot_both("worktree_list", &mut app);
 }
+
+#[test]
+fn a_hosts_task_shows_its_host_in_the_list_and_the_detail() {
+    let mut app = mixed();
+    let mut far = task("far-away", TaskStatus::Running, 120);
+    far.host = Some("box".into());
+    let mut waiting = task("far-waiting", TaskStatus::Pending, 220);
+    waiting.host = Some("box".into());
+    waiting.reason = Some("waiting for host box: ssh box: Connection refused".into());
+    app.update(Action::Loaded(vec![far, waiting]));
+    app.update(Action::Resize(120, 35));
+    let screen = render(&app, 120, 35);
+    let row = screen.lines().find(|l| l.contains("far-away")).unwrap();
+    assert!(row.contains("@box title of far-away"), "{screen}");
+    app.update(key('g'));
+    let screen = render(&app, 120, 35);
+    assert!(screen.contains("waiting for host box: ssh box:"), "{screen}");
+    assert!(screen.contains("· for host box"), "{screen}");
+    // Its link down: said in the header, and asked again when a host changes.
+    let status = crate::proto::StatusData {
+        hosts_unreachable: vec![("box".into(), "ssh box: Connection refused".into())],
+        ..Default::default()
+    };
+    app.update(Action::Status(Box::new(status)));
+    let header = render(&app, 120, 35).lines().next().unwrap().to_string();
+    assert!(header.contains("host box unreachable (paneherd hosts)"), "{header}");
+    assert_eq!(app.update(Action::Event(Event::HostsChanged)), vec![UiEffect::FetchGroups]);
+}

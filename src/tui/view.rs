@@ -10,7 +10,7 @@ use super::app::{App, Daemon, Mode, Row};
 use super::geometry::{footer_rows, parts};
 use crate::config::keys::{Command, Place};
 use crate::core::task::{Task, TaskStatus};
-use crate::core::text::fit;
+use crate::core::text::{self, fit};
 use crate::core::timefmt::human_duration;
 
 mod overlays;
@@ -161,6 +161,12 @@ fn task_line(app: &App, t: &Task, width: u16, selected: bool) -> Line<'static> {
         (wt, used) = worktree_spans(app, t, false);
     }
     spans.extend(wt);
+    // Another host's task: `@host` before its title.
+    if let Some(h) = &t.host {
+        let at = format!("@{} ", text::cut(h, 12));
+        used += text::width(&at);
+        spans.push(Span::styled(at, Style::default().add_modifier(Modifier::DIM)));
+    }
     let tw = c.title.saturating_sub(used);
     spans.push(Span::raw(fit(&t.title, tw)));
     spans.push(Span::raw(" "));
@@ -223,6 +229,15 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
             full: "│ config error: running on the last good config ".into(),
             short: Some("│ config error ".into()),
             style,
+            keep: true,
+        });
+    }
+    if !app.hosts_down.is_empty() {
+        let hosts = app.hosts_down.join(", ");
+        parts.push(Part {
+            full: format!("│ host {hosts} unreachable (paneherd hosts) "),
+            short: Some(format!("│ {hosts} down ")),
+            style: red,
             keep: true,
         });
     }
@@ -403,6 +418,14 @@ fn when(app: &App, t: crate::core::timefmt::Timestamp) -> String {
 
 /// Where the task runs (or ran), in words.
 fn place(app: &App, t: &Task) -> String {
+    if let Some(h) = &t.host {
+        return match t.status {
+            // Waiting for the host, or queued there: its reason (above) says which.
+            TaskStatus::Pending => format!("for host {h}"),
+            TaskStatus::Running => format!("on host {h}"),
+            _ => format!("ran on host {h}"),
+        };
+    }
     match (t.status, &t.pane_id) {
         (TaskStatus::Pending, _) => {
             let group = t.limit_group.trim_start_matches("model:").trim_start_matches("provider:");
