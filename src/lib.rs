@@ -9,7 +9,7 @@
 //!   [`worktree`]: tasks' git worktrees. [`delegator`]: who delegates a task.
 //! - [`engine`]: the daemon's decisions, pure: [`engine::Input`]s in, [`engine::Effect`]s out.
 //! - [`daemon`]: the engine in one loop ([`daemon::hub`]) with the components that act for it
-//!   and report back by message: connections, writer, runner, pane manager, timers, notifier.
+//!   and report back by message: connections, writer, runner, panes, timers, notifier, hosts.
 //! - [`client`]: the socket client (it starts a daemon on demand). Its users: [`cli`], [`tui`]
 //!   (the dashboard), [`mcp`] (the MCP server); [`install`] writes agents' config files;
 //!   [`demo_agent`] is the demo's simulated agent.
@@ -24,9 +24,9 @@
 //!    [`store::Writer`] record the task; only once it is written is it queued and answered.
 //! 3. With a slot free (and its worktree made, [`worktree`]) the engine builds the argv
 //!    ([`core::argv`]), confined by a [`core::launch::Confinement`], and returns `Launch`
-//!    (run by a [`runner::place::Place`]) or `Pane(Open)` ([`daemon::panes`] splits a pane on a
-//!    [`tmux::server::PaneServer`] to run [`runner::pane`]). These traits are the seams for
-//!    how (a sandbox), where (another host) and beside what (tmux; in tests a recording) it runs.
+//!    (run by a [`runner::place::Place`]), `Pane(Open)` ([`daemon::panes`] splits a pane on a
+//!    [`tmux::server::PaneServer`] to run [`runner::pane`]) or, for another host, `Host(Submit)`
+//!    ([`daemon::hosts`]: ssh to the daemon there, which runs it; its reports mirrored here).
 //! 4. The process's reports (`Started`, `Output`, `Exited`) come back as inputs; at the exit
 //!    the engine frees the slot, collects the result from the log ([`core::screen`]), has the
 //!    record written durably, and only then returns `Announce`.

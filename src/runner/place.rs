@@ -1,8 +1,10 @@
 //! Where a task's process runs: the seam a new "where" plugs into. The engine says what to run
 //! (a `Launch`); the hub hands headless launches to the daemon's `Place`, which starts them,
 //! signals them and stops what a lost daemon left running. `Local` is this machine. Pane tasks
-//! run where their pane is (the pane manager opens it; its wrapper starts the agent). A host
-//! reached over SSH implements the same trait, so the engine and the hub do not change.
+//! run where their pane is (the pane manager opens it; its wrapper starts the agent). Tasks of
+//! another host do not come here: the daemon there runs them, keeping their record, and
+//! `daemon::hosts` mirrors them — a place would start a process there, which would die with
+//! the SSH connection.
 
 use std::sync::Arc;
 
