@@ -258,7 +258,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
     let config = std::sync::Arc::new(loaded.config.clone());
     let (engine, first) =
         Engine::new(setup, Box::new(RealWorld::default()), loaded, history, timefmt::now());
-    let (hub, inbox, config_tx) = hub::channel(store.clone(), config);
+    let (hub, inbox, config_tx) = hub::channel(store.clone(), config, paths.runtime.clone());
     let (stopped_tx, mut stopped) = tokio::sync::watch::channel(false);
     // tmux's hooks and the pane fallback run internal commands: the whole program, directly
     // (the small `paneherd` would only exec it).

@@ -313,6 +313,9 @@ requests! {
     Shutdown -> ();
     /// The hosts of `[hosts]`, each with how its link is and its tasks here.
     Hosts -> Vec<HostInfo>;
+    /// (Asked by another machine's host link.) The main pane of this daemon's own tmux session
+    /// for the link's tasks — made if need be — or none (no tmux here): they run headless.
+    HostTmux -> Option<crate::core::task::TmuxOrigin>;
 }
 
 /// A host of `[hosts]` (`hosts`).

@@ -25,6 +25,8 @@ pub enum HostJob {
     Cancel { host: Host, id: String },
     /// Open the link (`paneherd hosts` asked how the host is).
     Connect { host: Host },
+    /// Open a window beside `into` attached to `task`'s pane there; answer request `reply`.
+    Attach { host: Host, task: Box<Task>, into: crate::core::task::TmuxOrigin, reply: u64 },
 }
 
 impl HostJob {
@@ -32,6 +34,7 @@ impl HostJob {
         match self {
             HostJob::Submit { host, .. } | HostJob::Watch { host, .. } => host,
             HostJob::Cancel { host, .. } | HostJob::Connect { host } => host,
+            HostJob::Attach { host, .. } => host,
         }
     }
 }

@@ -174,6 +174,7 @@ fn answer_line(re: u64, reply: Reply, listing: &ListingCache) -> Out {
         Ok(Answer::Inbox(i)) => codec::ok(re, &i),
         Ok(Answer::Count(n)) => codec::ok(re, &n),
         Ok(Answer::Hosts(h)) => codec::ok(re, &h),
+        Ok(Answer::Origin(o)) => codec::ok(re, &o),
         Ok(Answer::NotifyTest(t)) => codec::ok(re, &t),
     };
     Out::Line(encoded.unwrap_or_else(|e| codec::error(re, &e)))

@@ -1,7 +1,10 @@
 //! The daemon's links to hosts of `[hosts]`: one per host, opened on its first task and kept,
 //! each its own loop (`link`) that reports its tasks and its state to the engine.
 
+mod attach;
 mod link;
+
+pub use attach::session_here;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -54,6 +57,21 @@ impl Hosts {
 
     /// Hands `job` to its host's link, opening the link on first use.
     pub fn job(&self, job: HostJob) {
+        // Attaching needs only the connection: done beside the link, answered when done.
+        if let HostJob::Attach { host, task, into, reply } = job {
+            let (mux, report) = (self.conns.get(&host.name), self.report.clone());
+            let control = self.control_dir.join(format!("ssh-{}.sock", host.name));
+            tokio::spawn(async move {
+                let answer = match attach::attach(&host, &control, mux, &task, &into).await {
+                    Ok(()) => Ok(crate::engine::Answer::Task(task)),
+                    Err(why) => {
+                        Err(crate::proto::ErrorBody::new(crate::proto::ErrorKind::Invalid, why))
+                    }
+                };
+                report(Input::Answered { reply, answer });
+            });
+            return;
+        }
         let Ok(mut links) = self.links.lock() else { return };
         let host = job.host().clone();
         // A link whose loop ended (it never does unless the daemon stops) is opened again.

@@ -46,6 +46,8 @@ pub struct HubHandle {
     pub listing: Arc<super::listing::ListingCache>,
     /// The hosts' connections, for what is read there (a running task's output).
     pub hosts: super::hosts::Connections,
+    /// The daemon's private runtime dir (its socket's).
+    pub runtime: std::path::PathBuf,
 }
 
 impl HubHandle {
@@ -125,6 +127,7 @@ impl Inbox {
 pub fn channel(
     store: store::Store,
     config: Arc<Config>,
+    runtime: std::path::PathBuf,
 ) -> (HubHandle, Inbox, watch::Sender<Arc<Config>>) {
     let (tx, all) = mpsc::unbounded_channel();
     let (reads_tx, reads) = mpsc::unbounded_channel();
@@ -138,6 +141,7 @@ pub fn channel(
         next_conn: Arc::new(AtomicU64::new(1)),
         listing: Arc::default(),
         hosts: Default::default(),
+        runtime,
         store,
     };
     (handle, Inbox { all, reads }, config_tx)

@@ -234,6 +234,7 @@ pub async fn answer(hub: &HubHandle, request: Request, conn: u64) -> Reply {
         }
         // The daemon stops once the reply is queued (`stop_after_reply`).
         Request::Shutdown => Ok(Answer::Unit),
+        Request::HostTmux => Ok(Answer::Origin(super::hosts::session_here(&hub.runtime).await)),
         other => hub.ask(other, conn).await,
     }
 }

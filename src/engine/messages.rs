@@ -49,6 +49,8 @@ pub enum Answer {
     Count(usize),
     /// The hosts (`hosts`).
     Hosts(Vec<crate::proto::HostInfo>),
+    /// A tmux pane, or none (`host_tmux`).
+    Origin(Option<TmuxOrigin>),
     /// What a test notification found (`notify test`).
     NotifyTest(Box<NotifyTestData>),
 }

@@ -121,6 +121,32 @@ impl Engine {
             .collect()
     }
 
+    /// `focus` on a host's task: a window beside the asking dashboard (or the newest one)
+    /// attached to the task's pane there, over the host's connection.
+    pub(super) fn attach_there(&self, id: &str, conn: u64, reply: ReplyTo) -> Vec<Effect> {
+        let fail = |why: String| {
+            let answer = Err(crate::proto::ErrorBody::new(crate::proto::ErrorKind::Invalid, why));
+            vec![Effect::Reply { to: reply, answer }]
+        };
+        let Some(task) = self.table.get(id) else { return fail(format!("no task {id}")) };
+        let name = task.host.clone().unwrap_or_default();
+        let Some(host) = self.host_of(&name) else {
+            return fail(format!("host {name:?} is no longer in the config"));
+        };
+        if task.status != TaskStatus::Running {
+            return fail(format!("task {id} is {}: there is no pane to attach to", task.status));
+        }
+        let Some(into) =
+            self.dashboards.main_of(conn).cloned().or_else(|| self.dashboards.host(None))
+        else {
+            return fail(format!(
+                "no dashboard open in tmux here to attach beside: open `paneherd` in tmux, then \
+                 Enter on {id}"
+            ));
+        };
+        vec![Effect::Host(HostJob::Attach { host, task: Box::new(task.clone()), into, reply })]
+    }
+
     /// A host's link reports on one of its tasks.
     pub(super) fn host_report(&mut self, report: HostReport, now: Timestamp) -> Vec<Effect> {
         let id = report.id().to_string();

@@ -145,6 +145,10 @@ impl Engine {
                 ]
             }
             Request::Focus { id } => match self.table.resolve(&id) {
+                // Another host's: a window here attached to its pane there.
+                Ok(id) if self.table.get(&id).is_some_and(|t| t.host.is_some()) => {
+                    self.attach_there(&id, conn, reply)
+                }
                 Ok(id) if self.table.get(&id).is_some_and(|t| t.pane_id.is_some()) => {
                     let task = Box::new(self.table.get(&id).cloned().unwrap_or_else(|| {
                         Task::pending(&id, "", "", PathBuf::new(), PathBuf::new(), now)
@@ -217,6 +221,7 @@ impl Engine {
             Request::Output { .. }
             | Request::Wait { .. }
             | Request::Subscribe
+            | Request::HostTmux
             | Request::Shutdown => {
                 answer(Err(ErrorBody::new(ErrorKind::Internal, "not the engine's request")))
             }

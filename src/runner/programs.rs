@@ -59,6 +59,8 @@ pub enum SshRole {
     Master,
     /// A session over the master's connection (or its own, when there is none).
     Shared,
+    /// The same on a terminal (`ssh -t`): what a user watches and types into.
+    Terminal,
 }
 
 /// `ssh` to `host` running `remote` there (a command line for its login shell — built by the
@@ -71,11 +73,12 @@ pub fn ssh(
     remote: &str,
 ) -> Command {
     let mut c = command("ssh");
-    c.args(["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]);
+    c.arg(if role == SshRole::Terminal { "-t" } else { "-T" });
+    c.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]);
     c.args(["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=3"]);
     match role {
         SshRole::Master => c.args(["-M", "-o", "ControlPersist=no"]),
-        SshRole::Shared => c.args(["-o", "ControlMaster=no"]),
+        SshRole::Shared | SshRole::Terminal => c.args(["-o", "ControlMaster=no"]),
     };
     c.arg("-S").arg(control);
     c.args(&host.ssh_args);

@@ -9,9 +9,9 @@ use anyhow::{Context, Result, bail};
 
 use super::server::PaneServer;
 use tmux_interface::{
-    BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewWindow, PaneSize, SelectLayout,
-    SelectPane, SelectWindow, SetHook, SetOption, ShowHooks, ShowOptions, SplitWindow,
-    Tmux as TmuxCmd, TmuxCommand,
+    BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewSession, NewWindow, PaneSize,
+    SelectLayout, SelectPane, SelectWindow, SetHook, SetOption, ShowHooks, ShowOptions,
+    SplitWindow, Tmux as TmuxCmd, TmuxCommand,
 };
 
 /// Name of the background window where agents wait when the main window is full; more such
@@ -177,7 +177,10 @@ impl Tmux {
     /// Runs one tmux command and returns its standard output.
     async fn run<'a>(&self, cmd: impl Into<TmuxCommand<'a>>) -> Result<String> {
         let socket = self.socket.to_string_lossy().into_owned();
-        let std_cmd: std::process::Command = TmuxCmd::new().socket_path(socket).command(cmd).into();
+        // `-u`: its output in UTF-8 whatever the locale — without it, a client with no UTF-8 locale
+        // (an ssh session with no LANG) prints the tabs of our formats as `_`.
+        let std_cmd: std::process::Command =
+            TmuxCmd::new().force_utf8().socket_path(socket).command(cmd).into();
         let mut cmd = crate::runner::programs::async_command(std_cmd);
         let out = tokio::time::timeout(std::time::Duration::from_secs(10), cmd.output())
             .await
@@ -188,6 +191,43 @@ impl Tmux {
             bail!("tmux ({}): {}", self.socket.display(), err.trim());
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The first pane of session `name` (its first window's), if the session is there.
+    pub async fn first_pane(&self, name: &str) -> Option<String> {
+        let exact = format!("={name}");
+        self.list_session_panes(&exact).await.ok()?.into_iter().next().map(|p| p.pane)
+    }
+
+    /// A detached session `name`, `w`×`h`, running `command` (by tmux's shell): its pane.
+    pub async fn new_detached_session(
+        &self,
+        name: &str,
+        (w, h): (u16, u16),
+        command: &str,
+    ) -> Result<String> {
+        let cmd = NewSession::new()
+            .detached()
+            .print()
+            .format("#{pane_id}")
+            .session_name(name.to_string())
+            .width(w as usize)
+            .height(h as usize)
+            .shell_command(command.to_string());
+        Ok(self.run(cmd.build()).await?.trim().to_string())
+    }
+
+    /// A window after `pane`'s, named `name`, running `command` (by tmux's shell), selected.
+    pub async fn open_window_after(&self, pane: &str, name: &str, command: &str) -> Result<()> {
+        let window =
+            DisplayMessage::new().print().target_pane(pane.to_string()).message("#{window_id}");
+        let window = self.run(window).await?.trim().to_string();
+        let cmd = NewWindow::new()
+            .after()
+            .target_window(window)
+            .window_name(name.to_string())
+            .shell_command(command.to_string());
+        self.run(cmd.build()).await.map(|_| ())
     }
 
     /// All panes of a session, across windows.

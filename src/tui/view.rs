@@ -422,7 +422,12 @@ fn place(app: &App, t: &Task) -> String {
         return match t.status {
             // Waiting for the host, or queued there: its reason (above) says which.
             TaskStatus::Pending => format!("for host {h}"),
-            TaskStatus::Running => format!("on host {h}"),
+            TaskStatus::Running => {
+                format!(
+                    "on host {h} ({} attaches to its pane there)",
+                    app.keymap.label(Command::Focus)
+                )
+            }
             _ => format!("ran on host {h}"),
         };
     }

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::client::ClientError;
 use crate::client::mux::Mux;
 use crate::core::hosts::{Host, HostJob, HostReport, LinkState};
-use crate::core::task::{Task, TaskSpec};
+use crate::core::task::{Task, TaskSpec, TmuxOrigin};
 use crate::engine::Input;
 use crate::proto::{ErrorKind, Event, ask};
 use crate::runner::programs::{self, SshRole};
@@ -67,7 +67,7 @@ fn take(tasks: &mut BTreeMap<String, Followed>, job: HostJob) -> Option<String> 
             tasks.entry(id.clone()).or_default().cancel = true;
             Some(id)
         }
-        HostJob::Connect { .. } => None,
+        HostJob::Connect { .. } | HostJob::Attach { .. } => None,
     }
 }
 
@@ -247,10 +247,18 @@ async fn serve(
     if let Err(e) = mux.ask(ask::Subscribe).await {
         return Some(e.to_string());
     }
+    // Where its tasks run there: beside its daemon's own tmux session (none: headless; an
+    // older paneherd there does not know the question).
+    let there = match mux.ask(ask::HostTmux).await {
+        Ok(t) => t,
+        Err(ClientError::Daemon(_)) => None,
+        Err(e) => return Some(e.to_string()),
+    };
+
     // Catch up on every task followed: handed over, still running, or ended meanwhile.
     let ids: Vec<String> = tasks.keys().cloned().collect();
     for id in ids {
-        if let Err(e) = sync(host, &mux, &id, tasks, report).await {
+        if let Err(e) = sync(host, &mux, &there, &id, tasks, report).await {
             return Some(e);
         }
     }
@@ -261,7 +269,7 @@ async fn serve(
             job = jobs.recv() => {
                 let job = job?;
                 let Some(id) = take(tasks, job) else { continue };
-                if let Err(e) = sync(host, &mux, &id, tasks, report).await {
+                if let Err(e) = sync(host, &mux, &there, &id, tasks, report).await {
                     return Some(e);
                 }
             }
@@ -287,7 +295,7 @@ async fn serve(
                 Some(Event::Lagged { .. }) => {
                     let ids: Vec<String> = tasks.keys().cloned().collect();
                     for id in ids {
-                        if let Err(e) = sync(host, &mux, &id, tasks, report).await {
+                        if let Err(e) = sync(host, &mux, &there, &id, tasks, report).await {
                             return Some(e);
                         }
                     }
@@ -318,6 +326,7 @@ async fn serve(
 async fn sync(
     host: &Host,
     mux: &Arc<Mux>,
+    there: &Option<TmuxOrigin>,
     id: &str,
     tasks: &mut BTreeMap<String, Followed>,
     report: &Report,
@@ -329,6 +338,7 @@ async fn sync(
         if spec.cwd.is_none() {
             spec.client_cwd = mux.welcome.home.clone();
         }
+        spec.tmux = there.clone();
         match mux.ask(ask::Submit { spec: Box::new(spec) }).await {
             Ok(task) => {
                 f.spec = None;
