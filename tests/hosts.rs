@@ -392,6 +392,64 @@ fn focus_on_a_hosts_task_attaches_a_window_here_to_its_pane_there_and_typing_rea
 }
 
 #[test]
+fn worktrees_retry_and_data_dir_are_the_hosts() {
+    let Some(sshd) = Sshd::start(&[built()]) else { return };
+    // A repository there, the remote user's own.
+    let repo = sshd.home.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("a.txt"), "a\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "init"]);
+    if nix::unistd::geteuid().is_root() {
+        assert!(common::run_ok("chown", &["-R", &sshd.user, repo.to_str().unwrap()]));
+    }
+    // Its records in another data dir there, as the config says.
+    let other = sshd.home.join("other-data");
+    let env = Env::new(&config_with(&format!(
+        "{}data_dir = \"{}\"\n",
+        sshd.host_toml(),
+        other.display()
+    )));
+    let id = env.submit(&[
+        "--host",
+        "box",
+        "--agent",
+        "shell",
+        "--cwd",
+        repo.to_str().unwrap(),
+        "--worktree",
+        "--",
+        "echo made there > made.txt; pwd",
+    ]);
+    let t = env.wait_status(&id, "completed", Duration::from_secs(30));
+    let worktree = t["worktree"].as_str().expect("its worktree there").to_string();
+    assert!(worktree.starts_with(repo.to_str().unwrap()), "{t:#}");
+    assert_eq!(t["result"].as_str().unwrap().trim(), worktree);
+    assert!(Path::new(&worktree).join("made.txt").is_file());
+    assert!(other.join(format!("tasks/{id}.md")).is_file(), "its record in the data dir asked for");
+    // A retry runs there again, in the same worktree.
+    let again = env.ok(&["retry", &id]).trim().to_string();
+    let t = env.wait_status(&again, "completed", Duration::from_secs(30));
+    assert_eq!(t["host"], "box");
+    assert_eq!(t["worktree"].as_str(), Some(worktree.as_str()), "{t:#}");
+}
+
+#[test]
 fn a_wrong_host_key_is_refused_and_said() {
     let Some(sshd) = Sshd::start(&[built()]) else { return };
     // Another key for the server in known_hosts.

@@ -77,6 +77,14 @@ fn list(paths: &Paths, json: bool) -> CmdResult {
         if let Some(e) = h.link.as_ref().filter(|l| !l.reachable).and_then(|l| l.error.as_ref()) {
             outln!("{:width$}  {e}", "");
         }
+        let ours = env!("CARGO_PKG_VERSION");
+        if let Some(v) = h.link.as_ref().and_then(|l| l.version.as_ref()).filter(|v| *v != ours) {
+            outln!(
+                "{:width$}  paneherd {v} there, {ours} here: `paneherd hosts setup {}` installs this one",
+                "",
+                h.name
+            );
+        }
     }
     Ok(exit::OK)
 }

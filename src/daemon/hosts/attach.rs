@@ -45,9 +45,11 @@ pub async fn session_here(runtime: &Path) -> Option<TmuxOrigin> {
 /// The command line (for tmux's shell here) that attaches to `pane` of the tmux server on
 /// `socket` there, over the host's connection.
 fn attach_command(host: &Host, control: &Path, socket: &Path, pane: &str) -> String {
+    // `-u`: UTF-8 to this terminal whatever the locale there (else its lines come in ASCII).
     let there = [
         "exec",
         "tmux",
+        "-u",
         "-S",
         &socket.to_string_lossy(),
         "attach-session",
@@ -136,7 +138,7 @@ mod tests {
         // There: one argument, itself quoted for the host's shell.
         assert!(
             cmd.ends_with(concat!(
-                r"'exec tmux -S '\''/tmp/x y/host-tmux.sock'\'' attach-session -t '\''%3'\'' ",
+                r"'exec tmux -u -S '\''/tmp/x y/host-tmux.sock'\'' attach-session -t '\''%3'\'' ",
                 r"'\'';'\'' select-window -t '\''%3'\'' '\'';'\'' select-pane -t '\''%3'\'''"
             )),
             "{cmd}"

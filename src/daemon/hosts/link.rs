@@ -173,7 +173,8 @@ impl Conn {
                 }
             }
         });
-        match Mux::handshake(stdout, stdin, "host-link").await {
+        let me = format!("host-link {}", env!("CARGO_PKG_VERSION"));
+        match Mux::handshake(stdout, stdin, &me).await {
             Ok((mux, events)) => {
                 if mux.welcome.protocol != crate::proto::PROTOCOL_VERSION {
                     return Err(format!(
@@ -244,9 +245,19 @@ async fn serve(
     report: &Report,
 ) -> Option<String> {
     let mux = conn.mux.clone();
+    let asked = Instant::now();
     if let Err(e) = mux.ask(ask::Subscribe).await {
         return Some(e.to_string());
     }
+    report(Input::HostLink {
+        host: host.name.clone(),
+        state: LinkState {
+            reachable: true,
+            version: Some(mux.welcome.version.clone()),
+            error: None,
+            latency_ms: Some(asked.elapsed().as_millis() as u64),
+        },
+    });
     // Where its tasks run there: beside its daemon's own tmux session (none: headless; an
     // older paneherd there does not know the question).
     let there = match mux.ask(ask::HostTmux).await {
