@@ -288,8 +288,15 @@ fn a_running_tasks_output_is_read_there() {
         assert!(Instant::now() < deadline, "its output never showed: {t:#}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // `output --follow` follows it there.
+    let mut follow = env.cmd(&["output", &id, "--follow"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(follow.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "first line");
     // Cancelled from here: stopped there, and said so here.
     env.ok(&["cancel", &id]);
+    let status = follow.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "--follow ends with the task, not completed");
     let t = env.wait_status(&id, "cancelled", Duration::from_secs(20));
     assert_eq!(t["reason"], "cancelled by user", "{t:#}");
     let there = sshd.paneherd_there(&["list", "--json"]);
@@ -442,6 +449,11 @@ fn worktrees_retry_and_data_dir_are_the_hosts() {
     assert_eq!(t["result"].as_str().unwrap().trim(), worktree);
     assert!(Path::new(&worktree).join("made.txt").is_file());
     assert!(other.join(format!("tasks/{id}.md")).is_file(), "its record in the data dir asked for");
+    // Its diff is read there (git never runs here on a path of the host).
+    let diff = env.ok(&["diff", &id, "--stat"]);
+    assert!(diff.contains("made.txt") && diff.contains("1 insertion"), "{diff}");
+    let here = env.ok(&["worktrees", "--json"]);
+    assert_eq!(serde_json::from_str::<Value>(&here).unwrap(), serde_json::json!([]), "not here");
     // A retry runs there again, in the same worktree.
     let again = env.ok(&["retry", &id]).trim().to_string();
     let t = env.wait_status(&again, "completed", Duration::from_secs(30));

@@ -288,6 +288,31 @@ fn setup(paths: &Paths, name: &str) -> CmdResult {
     Ok(exit::OK)
 }
 
+/// Runs `paneherd ARGS` on `host` (over its connection when it is up), on this terminal: for
+/// what a host's task has there alone (its worktree, its log as it grows). Its exit code.
+pub(super) fn forward(paths: &Paths, host: &str, args: &[&str]) -> CmdResult {
+    let config = Config::load(&paths.config).map_err(|e| usage(format!("{e}")))?.config;
+    let h = config
+        .hosts
+        .get(host)
+        .ok_or_else(|| usage(format!("host {host:?} is no longer in the config")))?;
+    let host = h.to_host(host);
+    let control = paths.runtime.join(format!("ssh-{}.sock", host.name));
+    let mut cmd =
+        programs::ssh(&host, &control, SshRole::Shared, &programs::paneherd_there(&host, args));
+    // Its output and answers straight to this terminal.
+    cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    let status = programs::status(&mut cmd).map_err(|e| usage(e.to_string()))?;
+    match status.code() {
+        Some(255) => Err(Fail {
+            code: exit::DAEMON,
+            message: format!("ssh {} failed (`paneherd hosts` says how the host is)", host.ssh),
+        }),
+        Some(code) => Ok(code),
+        None => Ok(exit::DAEMON),
+    }
+}
+
 /// `dial`: standard input to the daemon (started if need be), its lines to standard output,
 /// until either side ends. Nothing is read or changed on the way.
 pub(super) async fn dial(paths: &Paths) -> CmdResult {

@@ -277,6 +277,12 @@ fn follow(paths: &Paths, id: &str) -> CmdResult {
     c.subscribe()?;
     let task: Option<Task> = c.ask(ask::Get { id: id.to_string() })?;
     let Some(task) = task else { return Err(usage(format!("no task {id}"))) };
+    // Its log is on its host: followed there.
+    if let Some(host) = &task.host
+        && !task.status.is_terminal()
+    {
+        return super::hosts::forward(paths, host, &["output", &task.id, "--follow"]);
+    }
     let mut log = Tail { path: task.log_path.clone(), at: 0 };
     log.copy()?;
     if task.status.is_terminal() {

@@ -22,6 +22,10 @@ async fn task_with_worktree(
 ) -> Result<(Task, PathBuf, PathBuf, String), Fail> {
     let t: Option<Task> = c.ask(ask::Get { id: id.to_string() }).await?;
     let t = t.ok_or_else(|| usage(format!("no task {id:?}")))?;
+    // A host's worktree is there (its paths are not this machine's): never looked at here.
+    if let Some(host) = &t.host {
+        return Err(usage(format!("task {} runs on host {host}: its worktree is there", t.id)));
+    }
     match (t.worktree.clone(), t.repo.clone(), t.branch.clone()) {
         (Some(w), Some(r), Some(b)) => Ok((t, w, r, b)),
         _ => Err(usage(format!(
@@ -32,6 +36,12 @@ async fn task_with_worktree(
     }
 }
 
+/// The host a task runs on, if another: its worktree commands then run there.
+async fn host_of(c: &mut Client, id: &str) -> Result<Option<String>, Fail> {
+    let t: Option<Task> = c.ask(ask::Get { id: id.to_string() }).await?;
+    Ok(t.and_then(|t| t.host))
+}
+
 fn failed(message: impl Into<String>) -> Fail {
     Fail { code: exit::TASK_FAILED, message: message.into() }
 }
@@ -39,6 +49,13 @@ fn failed(message: impl Into<String>) -> Fail {
 /// `paneherd diff ID [--stat]`: what the task changed against its base.
 pub(super) async fn diff(paths: &Paths, id: &str, stat: bool) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
+    if let Some(host) = host_of(&mut c, id).await? {
+        let mut args = vec!["diff", id];
+        if stat {
+            args.push("--stat");
+        }
+        return super::hosts::forward(paths, &host, &args);
+    }
     let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
     let base = t.base.clone().unwrap_or_default();
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -85,6 +102,15 @@ fn tree_of<'a>(t: &'a Task, wt: &'a Path, repo: &'a Path, branch: &'a str) -> op
 /// `paneherd merge ID [--squash | --rebase]`.
 pub(super) async fn merge(paths: &Paths, id: &str, how: ops::How) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
+    if let Some(host) = host_of(&mut c, id).await? {
+        let mut args = vec!["merge", id];
+        match how {
+            ops::How::Merge => {}
+            ops::How::Squash => args.push("--squash"),
+            ops::How::Rebase => args.push("--rebase"),
+        }
+        return super::hosts::forward(paths, &host, &args);
+    }
     let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
     refuse_running(&t, "merge")?;
     let tree = tree_of(&t, &wt, &repo, &branch);
@@ -111,6 +137,16 @@ pub(super) async fn merge(paths: &Paths, id: &str, how: ops::How) -> CmdResult {
 /// `paneherd discard ID [--force] [--delete-branch]`.
 pub(super) async fn discard(paths: &Paths, id: &str, opt: ops::Discard) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
+    if let Some(host) = host_of(&mut c, id).await? {
+        let mut args = vec!["discard", id];
+        if opt.force {
+            args.push("--force");
+        }
+        if opt.delete_branch {
+            args.push("--delete-branch");
+        }
+        return super::hosts::forward(paths, &host, &args);
+    }
     let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
     refuse_running(&t, "discard")?;
     let tree = tree_of(&t, &wt, &repo, &branch);
@@ -229,7 +265,9 @@ pub(super) fn rows_here(tasks: &[Task], paths: &Paths) -> Vec<Row> {
         .map(|l| l.config.worktree_settings())
         .unwrap_or_default();
     let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    rows(tasks, &settings, &here)
+    // A host's worktrees are there (`paneherd diff ID` shows one from here).
+    let mine: Vec<Task> = tasks.iter().filter(|t| t.host.is_none()).cloned().collect();
+    rows(&mine, &settings, &here)
 }
 
 /// `paneherd worktrees [--json]`.

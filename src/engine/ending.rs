@@ -213,7 +213,8 @@ impl Engine {
             Ok(argv) if !argv.is_empty() => vec![Effect::Summarize {
                 id: id.to_string(),
                 argv,
-                cwd: task.cwd.clone(),
+                // A host's task's directory is there: the summarizer runs here, in `/`.
+                cwd: if task.host.is_some() { PathBuf::from("/") } else { task.cwd.clone() },
                 env: a.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             }],
             Ok(_) => vec![],
@@ -323,7 +324,9 @@ impl Engine {
                             .map(|(o, p)| (o.socket.clone(), p.clone())),
                     }));
                 }
+                // A host's task's session is learnt there (and mirrored): nothing runs here.
                 if task.session.is_none()
+                    && task.host.is_none()
                     && let Some(a) = self.settings.config.agents.get(&task.agent)
                     && let Some(cmd) = &a.session_command
                 {

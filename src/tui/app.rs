@@ -39,7 +39,11 @@ pub struct WorktreeRef {
 }
 
 impl WorktreeRef {
+    /// A task's worktree on this machine (a host's is there: git is never run on its paths here).
     pub fn of(t: &Task) -> Option<WorktreeRef> {
+        if t.host.is_some() {
+            return None;
+        }
         Some(WorktreeRef {
             id: t.id.clone(),
             title: t.title.clone(),
@@ -74,6 +78,8 @@ pub enum NoWorktree {
     NotYet(String),
     #[error("{0} has no worktree (run --worktree for one)")]
     None(String),
+    #[error("{id} runs on host {host}: its worktree is there (`paneherd diff {id}` shows it)")]
+    There { id: String, host: String },
 }
 
 #[derive(Debug, Clone)]
@@ -493,7 +499,9 @@ impl App {
     fn worktree_of_selected(&self) -> Result<WorktreeRef, NoWorktree> {
         let t = self.selected_task().ok_or(NoWorktree::NoSelection)?;
         WorktreeRef::of(t).ok_or_else(|| {
-            if t.worktree_request.is_some() {
+            if let Some(h) = &t.host {
+                NoWorktree::There { id: t.id.clone(), host: h.clone() }
+            } else if t.worktree_request.is_some() {
                 NoWorktree::NotYet(t.id.clone())
             } else {
                 NoWorktree::None(t.id.clone())
