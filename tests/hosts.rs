@@ -462,6 +462,27 @@ fn worktrees_retry_and_data_dir_are_the_hosts() {
 }
 
 #[test]
+fn a_follow_up_to_a_hosts_task_runs_there_too() {
+    let Some(sshd) = Sshd::start(&[built()]) else { return };
+    // The same agents there (the fake agent: prints its lines, exits with its code).
+    std::fs::write(sshd.home.join("config.toml"), config_with("")).unwrap();
+    let env = env_with(&sshd, "");
+    let id = env.submit(&["--host", "box", "--agent", "fake", "2 0.05 0"]);
+    env.wait_status(&id, "completed", Duration::from_secs(30));
+    let next = env.ok(&["continue", &id, "3 0.05 0"]).trim().to_string();
+    let t = env.wait_status(&next, "completed", Duration::from_secs(30));
+    assert_eq!(t["host"], "box");
+    assert_eq!(t["parent"], id.as_str());
+    let there = sshd.paneherd_there(&["output", &next, "--json"]);
+    let there: Value = serde_json::from_slice(&there.stdout).unwrap();
+    assert_eq!(there["status"], "completed", "{there:#}");
+    assert!(
+        there["prompt"].as_str().unwrap().contains("continues earlier task"),
+        "{there:#}"
+    );
+}
+
+#[test]
 fn a_wrong_host_key_is_refused_and_said() {
     let Some(sshd) = Sshd::start(&[built()]) else { return };
     // Another key for the server in known_hosts.

@@ -419,3 +419,42 @@ async fn finish(
     report(Input::Host(HostReport::Ended { id: id.to_string(), task, result: out.result }));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> Host {
+        Host { name: "box".into(), ssh: "ssh://me@box".into(), ssh_args: vec![], data_dir: None }
+    }
+
+    #[test]
+    fn a_failed_connection_is_said_with_ssh_s_words_and_what_to_do() {
+        let closed = ClientError::Unreachable("the daemon closed the connection".into());
+        let said = |lines: &[&str]| lines.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+        // (exit code, what ssh wrote) → what the user reads.
+        let cases: [(Option<i32>, Vec<String>, &str); 5] = [
+            (
+                Some(255),
+                said(&["@@@@@@@", "Host key verification failed."]),
+                "ssh ssh://me@box: host key verification failed — its key is not the one in your known_hosts",
+            ),
+            (
+                Some(127),
+                said(&["sh: 1: exec: paneherd-full: not found"]),
+                "paneherd is not installed on box (`paneherd hosts setup box` installs it)",
+            ),
+            (
+                Some(255),
+                said(&["ssh: connect to host box port 22: Connection refused"]),
+                "ssh ssh://me@box: ssh: connect to host box port 22: Connection refused",
+            ),
+            (Some(1), vec![], "ssh ssh://me@box exited with 1 (the daemon closed the connection)"),
+            (None, vec![], "the daemon closed the connection"),
+        ];
+        for (code, lines, want) in cases {
+            let got = explain(&host(), code, &lines, &closed);
+            assert!(got.starts_with(want), "{code:?} {lines:?}: {got}");
+        }
+    }
+}
