@@ -476,10 +476,7 @@ fn a_follow_up_to_a_hosts_task_runs_there_too() {
     let there = sshd.paneherd_there(&["output", &next, "--json"]);
     let there: Value = serde_json::from_slice(&there.stdout).unwrap();
     assert_eq!(there["status"], "completed", "{there:#}");
-    assert!(
-        there["prompt"].as_str().unwrap().contains("continues earlier task"),
-        "{there:#}"
-    );
+    assert!(there["prompt"].as_str().unwrap().contains("continues earlier task"), "{there:#}");
 }
 
 #[test]

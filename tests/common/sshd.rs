@@ -202,11 +202,40 @@ impl Sshd {
     }
 }
 
+/// Every process that names `dir` in its command line or environment (the remote's daemon,
+/// the tmux server it made, that server's panes and agents): what a test leaves behind there.
+fn processes_of(dir: &Path) -> Vec<i32> {
+    let needle = dir.to_string_lossy().into_owned().into_bytes();
+    let me = std::process::id() as i32;
+    let mut found = vec![];
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if pid == me {
+            continue;
+        }
+        let names = |f: &str| {
+            std::fs::read(e.path().join(f))
+                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_slice()))
+        };
+        if names("cmdline") || names("environ") {
+            found.push(pid);
+        }
+    }
+    found
+}
+
 impl Drop for Sshd {
     fn drop(&mut self) {
-        if let Some(pid) = self.remote_daemon() {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-        }
         self.stop();
+        // Twice: a dashboard there may start a daemon again between the two looks.
+        for _ in 0..2 {
+            for pid in processes_of(self.dir.path()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
