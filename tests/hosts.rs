@@ -245,9 +245,11 @@ fn a_dropped_connection_and_a_stopped_sshd_lose_no_end_and_tell_each_once() {
 #[test]
 fn limits_count_the_tasks_on_hosts_too() {
     let Some(sshd) = Sshd::start(&[built()]) else { return };
-    let env = env_with(&sshd, "[concurrency]\ndefault = 1\n");
-    let remote = env.submit(&["--host", "box", "--agent", "shell", "--", "sleep 3; echo remote"]);
-    env.wait_status(&remote, "running", Duration::from_secs(20));
+    // A category that names the host: its tasks go there without --host.
+    let far = "[categories.far]\nagent = \"shell\"\nhost = \"box\"\n";
+    let env = env_with(&sshd, &format!("[concurrency]\ndefault = 1\n{far}"));
+    let remote = env.submit(&["--category", "far", "--", "sleep 3; echo remote"]);
+    assert_eq!(env.wait_status(&remote, "running", Duration::from_secs(20))["host"], "box");
     let local = env.submit(&["--agent", "shell", "--", "echo local"]);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(env.task(&local)["status"], "pending", "one slot, taken by the host's task");
@@ -419,6 +421,8 @@ fn worktrees_retry_and_data_dir_are_the_hosts() {
         assert!(ok, "git {args:?}");
     };
     git(&["init", "-q", "-b", "main"]);
+    git(&["config", "user.name", "t"]);
+    git(&["config", "user.email", "t@t"]);
     std::fs::write(repo.join("a.txt"), "a\n").unwrap();
     git(&["add", "."]);
     git(&["commit", "-qm", "init"]);
@@ -459,6 +463,12 @@ fn worktrees_retry_and_data_dir_are_the_hosts() {
     let t = env.wait_status(&again, "completed", Duration::from_secs(30));
     assert_eq!(t["host"], "box");
     assert_eq!(t["worktree"].as_str(), Some(worktree.as_str()), "{t:#}");
+    // Merged there, into the repository there; what it did is noted here too.
+    let said = env.ok(&["merge", &again]);
+    assert!(said.contains("merged"), "{said}");
+    assert!(repo.join("made.txt").is_file(), "merged into the checkout there");
+    let t = env.task(&again);
+    assert!(t["worktree_note"].as_str().is_some_and(|n| n.contains("merged")), "{t:#}");
 }
 
 #[test]
@@ -477,6 +487,31 @@ fn a_follow_up_to_a_hosts_task_runs_there_too() {
     let there: Value = serde_json::from_slice(&there.stdout).unwrap();
     assert_eq!(there["status"], "completed", "{there:#}");
     assert!(there["prompt"].as_str().unwrap().contains("continues earlier task"), "{there:#}");
+}
+
+#[test]
+fn a_hosts_task_ends_in_its_delegators_inbox_here_once() {
+    let Some(sshd) = Sshd::start(&[built()]) else { return };
+    let env = env_with(&sshd, "");
+    let run_as_agent = |args: &[&str]| {
+        let out = env.cmd(args).env("PANEHERD_DELEGATOR", "claude@4242").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let id =
+        run_as_agent(&["run", "--host", "box", "--agent", "shell", "--", "echo for the agent"]);
+    let id = id.trim();
+    env.wait_status(id, "completed", Duration::from_secs(30));
+    let inbox: Value = serde_json::from_str(&run_as_agent(&["inbox", "--json", "--ack"])).unwrap();
+    let ended = inbox["tasks"].as_array().unwrap();
+    assert_eq!(ended.len(), 1, "{inbox:#}");
+    assert_eq!(ended[0]["id"], id);
+    assert_eq!(ended[0]["host"], "box");
+    assert!(ended[0]["summary"].as_str().unwrap().contains("for the agent"), "{inbox:#}");
+    assert!(inbox["notice"].as_str().unwrap().contains(id), "{inbox:#}");
+    // Told: not again.
+    let again: Value = serde_json::from_str(&run_as_agent(&["inbox", "--json"])).unwrap();
+    assert_eq!(again["tasks"].as_array().unwrap().len(), 0, "{again:#}");
 }
 
 #[test]

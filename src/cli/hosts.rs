@@ -291,6 +291,21 @@ fn setup(paths: &Paths, name: &str) -> CmdResult {
 /// Runs `paneherd ARGS` on `host` (over its connection when it is up), on this terminal: for
 /// what a host's task has there alone (its worktree, its log as it grows). Its exit code.
 pub(super) fn forward(paths: &Paths, host: &str, args: &[&str]) -> CmdResult {
+    there(paths, host, args, None)
+}
+
+/// The same, its standard output also kept (and still shown), for what it says.
+pub(super) fn forward_keeping(
+    paths: &Paths,
+    host: &str,
+    args: &[&str],
+) -> Result<(i32, String), Fail> {
+    let mut kept = String::new();
+    let code = there(paths, host, args, Some(&mut kept))?;
+    Ok((code, kept))
+}
+
+fn there(paths: &Paths, host: &str, args: &[&str], keep: Option<&mut String>) -> CmdResult {
     let config = Config::load(&paths.config).map_err(|e| usage(format!("{e}")))?.config;
     let h = config
         .hosts
@@ -300,9 +315,20 @@ pub(super) fn forward(paths: &Paths, host: &str, args: &[&str]) -> CmdResult {
     let control = paths.runtime.join(format!("ssh-{}.sock", host.name));
     let mut cmd =
         programs::ssh(&host, &control, SshRole::Shared, &programs::paneherd_there(&host, args));
-    // Its output and answers straight to this terminal.
-    cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
-    let status = programs::status(&mut cmd).map_err(|e| usage(e.to_string()))?;
+    // Its output and answers straight to this terminal (kept too, when asked).
+    cmd.stderr(Stdio::inherit());
+    let status = match keep {
+        None => {
+            cmd.stdout(Stdio::inherit());
+            programs::status(&mut cmd).map_err(|e| usage(e.to_string()))?
+        }
+        Some(kept) => {
+            let out = programs::output(&mut cmd).map_err(|e| usage(e.to_string()))?;
+            *kept = String::from_utf8_lossy(&out.stdout).into_owned();
+            super::out::bytes(&out.stdout)?;
+            out.status
+        }
+    };
     match status.code() {
         Some(255) => Err(Fail {
             code: exit::DAEMON,

@@ -42,6 +42,25 @@ async fn host_of(c: &mut Client, id: &str) -> Result<Option<String>, Fail> {
     Ok(t.and_then(|t| t.host))
 }
 
+/// `merge` or `discard` of a host's task, run there; what it did (its `ID: …` line) noted on
+/// the task here too, as there.
+async fn noted_there(
+    c: &mut Client,
+    paths: &Paths,
+    host: &str,
+    id: &str,
+    args: &[&str],
+) -> CmdResult {
+    let (code, said) = super::hosts::forward_keeping(paths, host, args)?;
+    let t: Option<Task> = c.ask(ask::Get { id: id.to_string() }).await?;
+    if let Some(t) = t
+        && let Some(note) = said.lines().find_map(|l| l.strip_prefix(&format!("{}: ", t.id)))
+    {
+        note_it(c, &t.id, note).await;
+    }
+    Ok(code)
+}
+
 fn failed(message: impl Into<String>) -> Fail {
     Fail { code: exit::TASK_FAILED, message: message.into() }
 }
@@ -109,7 +128,7 @@ pub(super) async fn merge(paths: &Paths, id: &str, how: ops::How) -> CmdResult {
             ops::How::Squash => args.push("--squash"),
             ops::How::Rebase => args.push("--rebase"),
         }
-        return super::hosts::forward(paths, &host, &args);
+        return noted_there(&mut c, paths, &host, id, &args).await;
     }
     let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
     refuse_running(&t, "merge")?;
@@ -145,7 +164,7 @@ pub(super) async fn discard(paths: &Paths, id: &str, opt: ops::Discard) -> CmdRe
         if opt.delete_branch {
             args.push("--delete-branch");
         }
-        return super::hosts::forward(paths, &host, &args);
+        return noted_there(&mut c, paths, &host, id, &args).await;
     }
     let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
     refuse_running(&t, "discard")?;

@@ -7,14 +7,28 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use futures_util::StreamExt;
 use serde_json::value::RawValue;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 use super::{CLOSED, ClientError, HELLO_TIMEOUT, decode_data, decode_line, welcome_of};
 use crate::proto::{Ask, Event, ServerLine, Welcome, codec};
 
 type Waiter = oneshot::Sender<Result<Box<RawValue>, ClientError>>;
+
+/// The longest line taken from the daemon there (a `list` of a long history is long).
+const MAX_REPLY: usize = 256 * 1024 * 1024;
+
+fn line_error(e: LinesCodecError) -> ClientError {
+    match e {
+        LinesCodecError::Io(e) => ClientError::Io(e),
+        LinesCodecError::MaxLineLengthExceeded => {
+            ClientError::Protocol(format!("a line longer than {MAX_REPLY} bytes"))
+        }
+    }
+}
 
 /// Requests waiting for their replies, by correlation number.
 #[derive(Default)]
@@ -67,28 +81,41 @@ impl Mux {
     /// the connection is).
     pub async fn handshake(
         read: impl AsyncRead + Send + Unpin + 'static,
+        write: impl AsyncWrite + Send + Unpin + 'static,
+        client: &str,
+    ) -> Result<(Mux, mpsc::UnboundedReceiver<Event>), ClientError> {
+        Mux::handshake_within(read, write, client, MAX_REPLY).await
+    }
+
+    /// The same, no line longer than `max`.
+    async fn handshake_within(
+        read: impl AsyncRead + Send + Unpin + 'static,
         mut write: impl AsyncWrite + Send + Unpin + 'static,
         client: &str,
+        max: usize,
     ) -> Result<(Mux, mpsc::UnboundedReceiver<Event>), ClientError> {
         let hello = codec::hello(client).map_err(|e| ClientError::Protocol(e.message))?;
         write.write_all(hello.as_bytes()).await?;
         write.flush().await?;
-        let mut lines = BufReader::with_capacity(64 * 1024, read).lines();
-        let first = tokio::time::timeout(HELLO_TIMEOUT, lines.next_line())
+        // No line longer than `MAX_REPLY`: a daemon there that sends one without end does
+        // not take this one's memory with it.
+        let mut lines = FramedRead::new(read, LinesCodec::new_with_max_length(max));
+        let first = tokio::time::timeout(HELLO_TIMEOUT, lines.next())
             .await
-            .map_err(|_| ClientError::Unreachable("no welcome within 10 s".into()))??
-            .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?;
+            .map_err(|_| ClientError::Unreachable("no welcome within 10 s".into()))?
+            .ok_or_else(|| ClientError::Unreachable(CLOSED.into()))?
+            .map_err(line_error)?;
         let welcome = welcome_of(&first)?;
         let waiting = Arc::new(Waiting::default());
         let (events, rx) = mpsc::unbounded_channel();
         let w = waiting.clone();
         tokio::spawn(async move {
             loop {
-                let line = match lines.next_line().await {
-                    Ok(Some(l)) => l,
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "host connection read");
+                let line = match lines.next().await {
+                    Some(Ok(l)) => l,
+                    None => break,
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "host connection: closed");
                         break;
                     }
                 };
@@ -145,7 +172,7 @@ impl Mux {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use tokio::io::AsyncBufReadExt;
+    use tokio::io::{AsyncBufReadExt, BufReader};
 
     /// A daemon's side played over an in-memory pipe: replies out of order, an event between.
     #[tokio::test]
@@ -196,6 +223,38 @@ mod tests {
         // The daemon's side is gone: asking now fails at once, not never.
         let gone = mux.ask(crate::proto::ask::Get { id: "c".into() }).await.unwrap_err();
         assert!(gone.is_dropped() || matches!(gone, ClientError::Io(_)), "{gone}");
+        assert!(events.recv().await.is_none());
+    }
+
+    /// A daemon there that sends a line without end: the connection is dropped, not this
+    /// daemon's memory taken; what waited gets an error.
+    #[tokio::test]
+    async fn a_line_without_end_closes_the_connection() {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let (r, w) = tokio::io::split(ours);
+        let (tr, mut tw) = tokio::io::split(theirs);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(tr).lines();
+            lines.next_line().await.unwrap();
+            let welcome = Welcome {
+                protocol: crate::proto::PROTOCOL_VERSION,
+                version: "x".into(),
+                pid: 1,
+                data_dir: None,
+                home: None,
+            };
+            tw.write_all(codec::welcome(&welcome).unwrap().as_bytes()).await.unwrap();
+            let _ = lines.next_line().await;
+            let junk = vec![b'x'; 8192];
+            loop {
+                if tw.write_all(&junk).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let (mux, mut events) = Mux::handshake_within(r, w, "test", 4096).await.unwrap();
+        let e = mux.ask(crate::proto::ask::Get { id: "a".into() }).await.unwrap_err();
+        assert!(e.is_dropped(), "{e}");
         assert!(events.recv().await.is_none());
     }
 }
