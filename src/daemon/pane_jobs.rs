@@ -260,8 +260,12 @@ async fn run(
             log_err("cannot re-plan", panes.forget(&tmux.geometry, &id).await);
             true
         }
-        Job::Engine(PaneJob::Status { reply, mut status }) => {
+        Job::Engine(PaneJob::Status { reply, mut status, main }) => {
             status.panes = panes.usage().await;
+            // A dashboard's header speaks of its own window.
+            if let Some(m) = main {
+                status.panes.retain(|p| p.socket == m.socket && p.main_pane == m.pane);
+            }
             to_loop.input(Input::Answered { reply, answer: Ok(Answer::Status(status)) });
             false
         }

@@ -291,8 +291,9 @@ pub enum PaneJob {
     Adopt { id: String, origin: TmuxOrigin, pane: String, visible: bool },
     /// Forget a task's pane (it closed by itself).
     Forget { id: String, tmux: TmuxSettings },
-    /// Answer `reply` with this status, completed with the agent panes per main pane.
-    Status { reply: ReplyTo, status: Box<StatusData> },
+    /// Answer `reply` with this status, completed with the agent panes per main pane (of
+    /// `main` alone, when a dashboard asks about its own window).
+    Status { reply: ReplyTo, status: Box<StatusData>, main: Option<TmuxOrigin> },
 }
 
 impl Effect {

@@ -43,6 +43,7 @@ impl Engine {
                 vec![Effect::Pane(PaneJob::Status {
                     reply,
                     status: Box::new(self.status(conn, now)),
+                    main,
                 })]
             }
             Request::Cancel { ids, all } => match self.resolve_many(&ids, all) {
