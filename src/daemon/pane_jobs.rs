@@ -261,11 +261,7 @@ async fn run(
             true
         }
         Job::Engine(PaneJob::Status { reply, mut status, main }) => {
-            status.panes = panes.usage().await;
-            // A dashboard's header speaks of its own window.
-            if let Some(m) = main {
-                status.panes.retain(|p| p.socket == m.socket && p.main_pane == m.pane);
-            }
+            status.panes = of_main(panes.usage().await, main.as_ref());
             to_loop.input(Input::Answered { reply, answer: Ok(Answer::Status(status)) });
             false
         }
@@ -274,5 +270,44 @@ async fn run(
             let _ = done.send(());
             true
         }
+    }
+}
+
+/// The agent panes a status tells: of `main`'s window alone when a dashboard asks about its
+/// own (its header speaks of it), else of every window.
+fn of_main(
+    usage: Vec<crate::proto::PaneUsage>,
+    main: Option<&crate::core::task::TmuxOrigin>,
+) -> Vec<crate::proto::PaneUsage> {
+    match main {
+        Some(m) => {
+            usage.into_iter().filter(|p| p.socket == m.socket && p.main_pane == m.pane).collect()
+        }
+        None => usage,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::task::TmuxOrigin;
+    use crate::proto::PaneUsage;
+
+    #[test]
+    fn a_dashboard_is_told_of_its_own_window_only() {
+        let usage = |socket: &str, main: &str, fallback: Option<&str>| PaneUsage {
+            socket: socket.into(),
+            main_pane: main.into(),
+            visible: 2,
+            hidden: 1,
+            fallback: fallback.map(String::from),
+        };
+        let all = vec![
+            usage("/a", "%0", Some("main pane narrowed to 96 columns")),
+            usage("/b", "%0", None),
+        ];
+        let b = TmuxOrigin { socket: "/b".into(), pane: "%0".into() };
+        assert_eq!(of_main(all.clone(), Some(&b)), vec![all[1].clone()]);
+        assert_eq!(of_main(all.clone(), None), all, "`daemon status`: every window");
     }
 }
