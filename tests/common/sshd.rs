@@ -39,9 +39,12 @@ fn login_user() -> Option<String> {
             nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name)
         });
     }
+    // One test at a time makes the user (useradd locks /etc/passwd).
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     if nix::unistd::User::from_name(REMOTE_USER).ok().flatten().is_none() {
         // `-p '*'`: no password, yet not a locked account (sshd refuses those).
-        run(Command::new("useradd").args([
+        let made = run(Command::new("useradd").args([
             "--create-home",
             "--shell",
             "/bin/sh",
@@ -49,8 +52,10 @@ fn login_user() -> Option<String> {
             "*",
             REMOTE_USER,
         ]));
+        assert!(made, "useradd {REMOTE_USER} failed");
     }
-    nix::unistd::User::from_name(REMOTE_USER).ok().flatten().map(|u| u.name)
+    let user = nix::unistd::User::from_name(REMOTE_USER).ok().flatten();
+    Some(user.expect("the remote user, just made").name)
 }
 
 fn free_port() -> u16 {
@@ -63,6 +68,11 @@ impl Sshd {
     /// said on stderr) when OpenSSH's server is not installed here.
     pub fn start(path_there: &[&Path]) -> Option<Sshd> {
         if !Path::new(SSHD).exists() {
+            // `.ci/run` installs it: in CI its absence is a failure, not a skip.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "no {SSHD}: .ci/run should have installed it"
+            );
             eprintln!("skipped: no {SSHD} (Debian's openssh-server; .ci/run installs it)");
             return None;
         }
