@@ -62,9 +62,36 @@ pub struct Config {
     pub worktree: WorktreeSection,
     /// `[hosts.NAME]`: machines tasks run on over SSH.
     pub hosts: BTreeMap<String, hosts::HostConfig>,
+    /// `[sandbox]`: what a sandboxed task's agent may see and do.
+    pub sandbox: SandboxSection,
     /// Layout presets (built-in and the user's), loaded beside the config.
     #[serde(skip)]
     pub presets: Presets,
+}
+
+/// `[sandbox]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxSection {
+    /// `false`: no network at all (its own namespace, loopback only).
+    pub network: bool,
+    /// More paths the agent may write (its directory always; `~` is the home directory).
+    pub read_write: Vec<String>,
+    /// Not visible at all (replaced by empty directories).
+    pub hide: Vec<String>,
+    /// The bubblewrap program.
+    pub bwrap: String,
+}
+
+impl Default for SandboxSection {
+    fn default() -> Self {
+        SandboxSection {
+            network: true,
+            read_write: vec![],
+            hide: ["~/.ssh", "~/.aws", "~/.gnupg", "~/.config/gh"].map(String::from).into(),
+            bwrap: "bwrap".into(),
+        }
+    }
 }
 
 /// `[ui]`.
@@ -272,6 +299,7 @@ impl Config {
         self.agents.extend(user.agents);
         self.categories.extend(user.categories);
         self.hosts.extend(user.hosts);
+        self.sandbox = user.sandbox;
         self.tmux.merge(user.tmux);
         self.presets = user.presets;
         self.notify = user.notify;
@@ -324,6 +352,13 @@ impl Config {
         let cat = category.and_then(|c| self.categories.get(c)).and_then(|c| c.host.as_ref());
         cat.or_else(|| self.agents.get(agent).and_then(|a| a.host.as_ref()))
             .map(|h| h.get_ref().clone())
+    }
+
+    /// The sandbox a task of this category or agent runs in when it does not say.
+    pub fn sandbox_for(&self, category: Option<&str>, agent: &str) -> Option<String> {
+        let cat = category.and_then(|c| self.categories.get(c)).and_then(|c| c.sandbox.as_ref());
+        cat.or_else(|| self.agents.get(agent).and_then(|a| a.sandbox.as_ref()))
+            .map(|s| s.get_ref().clone())
     }
 
     pub fn worktree_for(&self, category: Option<&str>, agent: &str) -> bool {
@@ -489,6 +524,8 @@ command = ["mine", "--", "{prompt}"]
             banner_patterns: vec![],
             worktree: None,
             host: None,
+            sandbox: None,
+            state_dirs: vec![],
         };
         assert!(agent(&["sh", "-c", "{prompt}"]).prompt_goes_to_shell());
         assert!(agent(&["/bin/bash", "-lc", "{prompt}"]).prompt_goes_to_shell());

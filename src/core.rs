@@ -7,6 +7,7 @@ pub mod ids;
 pub mod launch;
 pub mod limits;
 pub mod records;
+pub mod sandbox;
 pub mod screen;
 pub mod task;
 pub mod text;

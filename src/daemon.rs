@@ -253,6 +253,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         data_dir: paths.data.clone(),
         started_at: timefmt::now(),
         path: std::env::var("PATH").ok(),
+        home: std::env::var_os("HOME").map(std::path::PathBuf::from),
         confinement: std::sync::Arc::new(crate::core::launch::Unconfined),
     };
     let config = std::sync::Arc::new(loaded.config.clone());

@@ -87,6 +87,8 @@ pub struct Setup {
     pub started_at: Timestamp,
     /// The daemon's own `PATH`, for tasks submitted without an environment.
     pub path: Option<String>,
+    /// The daemon's user's home (`~` in `[sandbox]` paths, when a task's environment has none).
+    pub home: Option<PathBuf>,
     /// The most tasks that may run at once for the daemon's open-file limit (each holds a
     /// few descriptors: its log, its output pipe, its process), whatever the config allows:
     /// beyond it, tasks wait their turn rather than fail to start.

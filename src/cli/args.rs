@@ -246,6 +246,10 @@ pub struct RunArgs {
     /// `cwd` or home directory there).
     #[arg(long)]
     pub cwd: Option<PathBuf>,
+    /// Run its agent in a sandbox: `bwrap` (bubblewrap: the filesystem read-only but for its
+    /// directory, `[sandbox] hide` invisible; see `paneherd sandbox check`), or `none`.
+    #[arg(long, value_parser = ["bwrap", "none"])]
+    pub sandbox: Option<String>,
     /// Run it on this host of `[hosts]`, over SSH (`paneherd hosts` lists them).
     #[arg(long, add = ArgValueCandidates::new(complete::hosts))]
     pub host: Option<String>,

@@ -66,6 +66,7 @@ pub(super) fn run(paths: &Paths, mut a: super::args::RunArgs) -> CmdResult {
         delegator: crate::delegator::current(),
         host: None,
         id: None,
+        sandbox: a.sandbox,
     };
     let timeout = timeout_ms(a.timeout)?;
     let mut c = Blocking::connect(paths, true)?;
@@ -100,6 +101,7 @@ fn run_there(paths: &Paths, host: String, prompt: String, a: super::args::RunArg
         parent: std::env::var("PANEHERD_TASK_ID").ok().filter(|v| !v.is_empty()),
         delegator: crate::delegator::current(),
         host: Some(host),
+        sandbox: a.sandbox,
         ..Default::default()
     };
     let timeout = timeout_ms(a.timeout)?;

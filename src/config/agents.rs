@@ -50,6 +50,12 @@ pub struct AgentConfig {
     /// Its tasks run on this host of `[hosts]` unless they say otherwise.
     #[serde(default)]
     pub host: Option<Spanned<String>>,
+    /// Its tasks run in this sandbox (`bwrap`, or `none`) unless they say otherwise.
+    #[serde(default)]
+    pub sandbox: Option<Spanned<String>>,
+    /// Where the agent keeps its own state (`~/.claude`): writable in its sandbox.
+    #[serde(default)]
+    pub state_dirs: Vec<String>,
     /// What the agent reads on its standard input, then end of input: a template like an
     /// argument's (`"{prompt}"`), for CLIs that alter a prompt given as an argument (OpenCode
     /// quotes one with spaces) or whose prompts pass the kernel's limit for an argument.
@@ -168,4 +174,7 @@ pub struct CategoryConfig {
     /// Its tasks run on this host of `[hosts]` unless they say otherwise.
     #[serde(default)]
     pub host: Option<Spanned<String>>,
+    /// Its tasks run in this sandbox (`bwrap`, or `none`) unless they say otherwise.
+    #[serde(default)]
+    pub sandbox: Option<Spanned<String>>,
 }

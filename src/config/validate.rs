@@ -225,6 +225,21 @@ pub fn check(
             return Err(err(m.span(), format!("hosts.{name}.max_tasks"), why));
         }
     }
+    // A category's or agent's `sandbox` is one paneherd makes.
+    let sandboxes = user
+        .categories
+        .iter()
+        .map(|(n, c)| (format!("categories.{n}.sandbox"), c.sandbox.as_ref()))
+        .chain(
+            user.agents.iter().map(|(n, a)| (format!("agents.{n}.sandbox"), a.sandbox.as_ref())),
+        );
+    for (key, s) in sandboxes {
+        if let Some(s) = s
+            && let Some(why) = crate::core::sandbox::refuse_kind(s.get_ref())
+        {
+            return Err(err(s.span(), key, why));
+        }
+    }
     // A category's or agent's `host` names one of `[hosts]`.
     let hosts_named = user
         .categories

@@ -110,6 +110,8 @@ pub struct TaskSpec {
     /// The id to give the task (a daemon that runs it for another, which named it): refused
     /// when taken or not an id.
     pub id: Option<String>,
+    /// Its sandbox (`bwrap`, or `none`), over the category's or agent's.
+    pub sandbox: Option<String>,
 }
 
 /// What a task needs that must not be in its record (which `list` shows), kept in a private
@@ -252,6 +254,9 @@ pub struct Task {
     /// original; this one mirrors it.
     #[serde(default)]
     pub host: Option<String>,
+    /// The sandbox its agent runs in (`bwrap`; null: none).
+    #[serde(default)]
+    pub sandbox: Option<String>,
 }
 
 /// How a running (or pending) task ended.
@@ -353,6 +358,7 @@ impl Task {
             repo: None,
             worktree_note: None,
             host: None,
+            sandbox: None,
             env_kept: false,
         }
     }

@@ -39,6 +39,7 @@ impl Engine {
             cwd: (task.cwd.as_os_str() != HOME_THERE).then(|| task.cwd.clone()),
             resume: task.resume.clone(),
             worktree: task.worktree_request.clone(),
+            sandbox: task.sandbox.clone(),
             ..Default::default()
         };
         self.runs.insert(id.to_string(), Run { remote: true, ..Default::default() });

@@ -20,6 +20,12 @@ pub(super) enum StartError {
     Locate(#[from] crate::core::launch::LocateError),
     #[error(transparent)]
     Confine(#[from] crate::core::launch::ConfineError),
+    #[error(
+        "its sandbox cannot be made: {0} — install bubblewrap (Debian: `apt install bubblewrap`; \
+         `paneherd sandbox check` says what works here), or run it with `--sandbox none`; it was \
+         not run without one"
+    )]
+    NoBwrap(crate::core::launch::LocateError),
 }
 
 impl Engine {
@@ -69,6 +75,44 @@ impl Engine {
             None => self.setup.path.clone(),
         };
         Ok(self.world.find_program(program, path.as_deref(), cwd)?)
+    }
+
+    /// What `task`'s sandbox lets its agent write and see: its directory, its agent's state
+    /// dirs and `[sandbox] read_write` writable; `hide` hidden (`~` as its environment's home).
+    fn sandbox_of(
+        &self,
+        task: &Task,
+        env: Option<&[(String, String)]>,
+    ) -> crate::core::sandbox::Sandbox {
+        use crate::core::sandbox::expand_home;
+        let config = &self.settings.config;
+        let home = env
+            .and_then(|e| e.iter().find(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v)))
+            .or_else(|| self.setup.home.clone());
+        let state =
+            config.agents.get(&task.agent).map(|a| a.state_dirs.clone()).unwrap_or_default();
+        let mut writable = vec![task.cwd.clone()];
+        writable.extend(
+            state
+                .iter()
+                .chain(&config.sandbox.read_write)
+                .filter_map(|p| expand_home(p, home.as_deref())),
+        );
+        let hidden = config
+            .sandbox
+            .hide
+            .iter()
+            .filter_map(|p| expand_home(p, home.as_deref()))
+            // What is not there needs no hiding (and bwrap could not make it in a read-only home).
+            .filter(|p| self.world.exists(p))
+            .collect();
+        crate::core::sandbox::Sandbox {
+            network: config.sandbox.network,
+            writable,
+            hidden,
+            socket: self.setup.socket.clone(),
+            home,
+        }
     }
 
     /// The values of an argv template's placeholders for `task`, run with `prompt`.
@@ -218,7 +262,17 @@ impl Engine {
                 stdin,
             })
         })();
-        let confined = launch.and_then(|l| Ok(self.setup.confinement.confine(l)?));
+        let sandboxed = launch.and_then(|l| match task.sandbox.as_deref() {
+            Some("bwrap") => {
+                let s = self.sandbox_of(&task, env.as_deref());
+                let bwrap = &config.sandbox.bwrap;
+                let found = self.world.find_program(bwrap, self.setup.path.as_deref(), &task.cwd);
+                let bwrap = found.map_err(StartError::NoBwrap)?;
+                Ok(crate::core::sandbox::wrap(l, &s, &bwrap)?)
+            }
+            _ => Ok(l),
+        });
+        let confined = sandboxed.and_then(|l| Ok(self.setup.confinement.confine(l)?));
         let launch = match confined {
             Ok(l) => l,
             Err(e) => {

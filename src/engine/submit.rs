@@ -197,6 +197,15 @@ impl Engine {
         task.delegator = spec.delegator;
         task.env_kept = env.is_some();
         task.limit_group = group.key.clone();
+        // Its sandbox: asked for, else its category's or agent's; `none` is none.
+        let sandbox = spec
+            .sandbox
+            .clone()
+            .or_else(|| config.sandbox_for(task.category.as_deref(), &task.agent));
+        if let Some(why) = sandbox.as_deref().and_then(crate::core::sandbox::refuse_kind) {
+            return Err(invalid(why));
+        }
+        task.sandbox = sandbox.filter(|s| s != "none");
         task.host = host;
         // A worktree: asked for, or the category's or the agent's `worktree = true`.
         let wanted = config.worktree_for(task.category.as_deref(), &task.agent);
@@ -236,6 +245,7 @@ impl Engine {
             delegator: t.delegator.clone(),
             host: t.host.clone(),
             id: None,
+            sandbox: Some(t.sandbox.clone().unwrap_or_else(|| "none".into())),
             // Its worktree and branch again, when it had one; else asked for again.
             worktree: match (&t.worktree, &t.worktree_request) {
                 (Some(path), r) => Some(crate::core::task::WorktreeRequest {

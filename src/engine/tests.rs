@@ -96,6 +96,7 @@ fn setup() -> Setup {
         data_dir: "/data".into(),
         started_at: t0(),
         path: Some("/usr/bin".into()),
+        home: None,
         max_tasks: None,
         confinement: std::sync::Arc::new(crate::core::launch::Unconfined),
     }
