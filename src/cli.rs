@@ -13,6 +13,7 @@ pub mod front;
 mod hook;
 mod hosts;
 mod render;
+mod sandbox;
 mod setup;
 mod tasks;
 mod worktrees;

@@ -109,6 +109,60 @@ fn a_sandboxed_agent_cannot_signal_the_users_processes() {
 }
 
 #[test]
+fn sandbox_check_says_what_works_here() {
+    if !bwrap_here() {
+        return;
+    }
+    let env = Env::new(&config_with(""));
+    let out = env.ok(&["sandbox", "check"]);
+    assert!(
+        out.contains("works: read-only filesystem") && out.contains("works: no network"),
+        "{out}"
+    );
+    let env = Env::new(&config_with("[sandbox]\nbwrap = \"/nonexistent/bwrap\"\n"));
+    let out = env.run(&["sandbox", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("install bubblewrap"));
+}
+
+#[test]
+fn a_sandboxed_task_in_a_pane_keeps_its_pane_result_and_needs_input() {
+    if !bwrap_here() {
+        return;
+    }
+    let env = Env::new(&config_with(""));
+    let work = env.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let tmux = common::tmux::Tmux::start(&env, 160, 45, "sh", &[]);
+    let id = tmux.run_from(
+        &env,
+        &[
+            "--agent",
+            "shell",
+            "--sandbox",
+            "bwrap",
+            "--cwd",
+            work.to_str().unwrap(),
+            "--",
+            "read -p 'name? ' n; echo \"hi $n\"; exit 3",
+        ],
+    );
+    let deadline = std::time::Instant::now() + T;
+    let pane = loop {
+        let t = env.task(&id);
+        if t["needs_input"].is_string() {
+            break t["pane_id"].as_str().unwrap().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "never needed input: {t:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    tmux.run(&["send-keys", "-t", &pane, "bob", "Enter"]);
+    let t = env.wait_status(&id, "error", T);
+    assert_eq!(t["exit_code"], 3, "{t:#}");
+    assert!(t["result"].as_str().unwrap().contains("hi bob"), "{t:#}");
+}
+
+#[test]
 fn a_sandbox_that_cannot_be_made_is_an_error_never_a_run_without_it() {
     let env = Env::new(&config_with("[sandbox]\nbwrap = \"/nonexistent/bwrap\"\n"));
     let work = env.path().join("work");

@@ -162,6 +162,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What sandboxes work on this machine (`sandbox check`).
+    #[command(subcommand)]
+    Sandbox(SandboxCmd),
     /// Bridges standard input and output to this machine's daemon (starting it if need be):
     /// what another machine's paneherd runs here over ssh.
     #[command(hide = true)]
@@ -441,6 +444,12 @@ pub enum ConfigCmd {
     Default,
     /// Print the path of the config file in use.
     Path,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCmd {
+    /// Whether bubblewrap is here and can make each part of a task's sandbox.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]

@@ -47,6 +47,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Layouts => admin::layouts(&paths),
         Command::Hosts { command, json } => super::hosts::run(&paths, command, json),
         Command::Dial => block_on(super::hosts::dial(&paths)),
+        Command::Sandbox(super::args::SandboxCmd::Check) => super::sandbox::check(&paths),
         Command::Signal { kind, text, task } => block_on(async move {
             let task =
                 task.or_else(|| std::env::var("PANEHERD_TASK_ID").ok()).ok_or_else(|| {

@@ -54,7 +54,9 @@ pub fn wrap(launch: Launch, sandbox: &Sandbox, bwrap: &Path) -> Result<Launch, C
     let mut argv: Vec<String> = vec!["bwrap".into()];
     let mut add = |words: &[&str]| argv.extend(words.iter().map(|w| w.to_string()));
     add(&["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]);
-    add(&["--unshare-pid", "--die-with-parent", "--new-session"]);
+    // No `--new-session`: it would take the agent's controlling terminal (its pane's, a pty
+    // of paneherd's own wrapper, not the user's), and with it job control and needs-input.
+    add(&["--unshare-pid", "--die-with-parent"]);
     if !sandbox.network {
         add(&["--unshare-net"]);
     }
@@ -117,7 +119,7 @@ mod tests {
         assert_eq!(l.program, Path::new("/usr/bin/bwrap"));
         let a = l.argv.join(" ");
         assert!(a.starts_with("bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp"), "{a}");
-        assert!(a.contains("--unshare-pid --die-with-parent --new-session --unshare-net"), "{a}");
+        assert!(a.contains("--unshare-pid --die-with-parent --unshare-net"), "{a}");
         // The home read-only, then what is writable in it, then what is hidden.
         assert!(a.contains("--ro-bind-try /home/me /home/me --bind-try /work/repo /work/repo --bind-try /home/me/.claude"), "{a}");
         assert!(a.contains("--tmpfs /home/me/.ssh"), "{a}");

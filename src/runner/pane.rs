@@ -523,14 +523,43 @@ fn reads_its_terminal(agent: u32) -> bool {
     if tpgid <= 0 {
         return false;
     }
-    // Its leader in the `read` system call, on a terminal.
-    let Ok(call) = std::fs::read_to_string(format!("/proc/{tpgid}/syscall")) else { return false };
+    // Its leader in the `read` system call, on a terminal — or, when the leader only waits
+    // for its children (a sandbox's `bwrap`), another process of that group.
+    if in_read_on_terminal(tpgid) {
+        return true;
+    }
+    let Ok(all) = std::fs::read_dir("/proc") else { return false };
+    all.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).any(|pid| {
+        pid != tpgid
+            && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                let pgrp =
+                    s.rsplit(')').next().and_then(|r| r.split_whitespace().nth(2)?.parse().ok());
+                pgrp == Some(tpgid)
+            })
+            && in_read_on_terminal(pid)
+    })
+}
+
+/// Whether process `pid` is in the `read` system call on a terminal.
+fn in_read_on_terminal(pid: i32) -> bool {
+    let Ok(call) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else { return false };
     let mut f = call.split_whitespace();
     let is_read = f.next().and_then(|n| n.parse::<i64>().ok()) == Some(nix::libc::SYS_read);
     let fd = f.next().and_then(|a| i64::from_str_radix(a.trim_start_matches("0x"), 16).ok());
     let (true, Some(fd)) = (is_read, fd) else { return false };
-    std::fs::read_link(format!("/proc/{tpgid}/fd/{fd}"))
+    let fd = format!("/proc/{pid}/fd/{fd}");
+    if std::fs::read_link(&fd)
         .is_ok_and(|t| t.starts_with("/dev/pts/") || t.starts_with("/dev/tty"))
+    {
+        return true;
+    }
+    // In a sandbox its `/dev` is its own and the link names no path of ours: a terminal is a
+    // character device of a terminal's major (4: ttys, 5: /dev/tty, 136–143: ptys).
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    std::fs::metadata(&fd).is_ok_and(|m| {
+        let major = nix::sys::stat::major(m.rdev());
+        m.file_type().is_char_device() && matches!(major, 4 | 5 | 136..=143)
+    })
 }
 
 /// Tells the daemon, when it is there, that the agent waits for input or works again.

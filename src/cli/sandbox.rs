@@ -1,0 +1,56 @@
+//! `paneherd sandbox check`: whether bubblewrap is here and makes each part of a task's
+//! sandbox — a private view of the filesystem with its own PID namespace, and no network —
+//! tried for real, with what to do when one does not work.
+
+use super::exit;
+use super::out::{CmdResult, usage};
+use crate::config::Config;
+use crate::paths::Paths;
+use crate::runner::programs;
+
+pub(super) fn check(paths: &Paths) -> CmdResult {
+    let config = Config::load(&paths.config).map_err(|e| usage(format!("{e}")))?.config;
+    let name = &config.sandbox.bwrap;
+    let Ok(bwrap) = which::which(name) else {
+        outln!("bwrap ({name}): not found — install bubblewrap (Debian: `apt install bubblewrap`)");
+        outln!(
+            "until then a task asking for `--sandbox bwrap` ends in error (it never runs without)"
+        );
+        return Ok(exit::TASK_FAILED);
+    };
+    let version = programs::output(programs::command(&bwrap).arg("--version"))
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    outln!("bwrap: {} ({version})", bwrap.display());
+    let base = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"];
+    let parts: [(&str, &[&str]); 2] = [
+        (
+            "read-only filesystem, private /tmp, own PID namespace",
+            &["--unshare-pid", "--die-with-parent"],
+        ),
+        ("no network (network = false)", &["--unshare-pid", "--unshare-net"]),
+    ];
+    let mut all = true;
+    for (what, extra) in parts {
+        let mut cmd = programs::command(&bwrap);
+        cmd.args(base).args(extra).args(["--", "true"]);
+        match programs::output(&mut cmd) {
+            Ok(o) if o.status.success() => outln!("  works: {what}"),
+            Ok(o) => {
+                all = false;
+                let said = String::from_utf8_lossy(&o.stderr);
+                outln!("  FAILS: {what}: {}", said.trim());
+                outln!(
+                    "         (user namespaces may be off: `sysctl kernel.unprivileged_userns_clone` \
+                     or the container's settings)"
+                );
+            }
+            Err(e) => {
+                all = false;
+                outln!("  FAILS: {what}: {e}");
+            }
+        }
+    }
+    outln!("containers (podman:IMAGE, docker:IMAGE): not supported yet");
+    Ok(if all { exit::OK } else { exit::TASK_FAILED })
+}
