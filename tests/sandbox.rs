@@ -163,6 +163,53 @@ fn a_sandboxed_task_in_a_pane_keeps_its_pane_result_and_needs_input() {
 }
 
 #[test]
+fn a_sandboxed_worktree_task_writes_its_worktree_not_the_checkout() {
+    if !bwrap_here() {
+        return;
+    }
+    let env = Env::new(&config_with(""));
+    let repo = env.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("HOME", env.path().join("home"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["config", "user.name", "t"]);
+    git(&["config", "user.email", "t@t"]);
+    std::fs::write(repo.join("a.txt"), "a\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "init"]);
+    let script = format!(
+        "echo new > new.txt && echo worktree ok; echo changed > {}/a.txt 2>/dev/null && echo checkout WRITTEN || echo checkout refused",
+        repo.display()
+    );
+    let mut args = vec!["run", "--agent", "shell", "--sandbox", "bwrap", "--worktree"];
+    let cwd = repo.to_str().unwrap().to_string();
+    args.extend(["--cwd", &cwd, "--", &script]);
+    let out = env.cmd(&args).env("GIT_CONFIG_GLOBAL", "/dev/null").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let t = env.wait_status(&id, "completed", T);
+    let result = t["result"].as_str().unwrap().trim();
+    assert!(result.starts_with("worktree ok") && result.ends_with("checkout refused"), "{t:#}");
+    let wt = std::path::PathBuf::from(t["worktree"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(wt.join("new.txt")).unwrap(), "new\n");
+    assert_eq!(
+        std::fs::read_to_string(repo.join("a.txt")).unwrap(),
+        "a\n",
+        "the checkout as it was"
+    );
+}
+
+#[test]
 fn a_sandbox_that_cannot_be_made_is_an_error_never_a_run_without_it() {
     let env = Env::new(&config_with("[sandbox]\nbwrap = \"/nonexistent/bwrap\"\n"));
     let work = env.path().join("work");
