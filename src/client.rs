@@ -79,14 +79,19 @@ fn reply_step(msg: ServerLine, id: u64) -> Step {
             _ => Step::Other,
         };
     }
+    Step::Reply(reply_of(msg))
+}
+
+/// A reply line's data, or its error.
+fn reply_of(msg: ServerLine) -> Result<Box<RawValue>, ClientError> {
     if msg.ok == Some(true) {
         // `"data": null` arrives as None.
-        return Step::Reply(Ok(msg.data.unwrap_or_else(|| RawValue::NULL.to_owned())));
+        return Ok(msg.data.unwrap_or_else(|| RawValue::NULL.to_owned()));
     }
-    Step::Reply(Err(match msg.error {
+    Err(match msg.error {
         Some(e) => ClientError::Daemon(e),
         None => ClientError::Protocol("error reply without error".into()),
-    }))
+    })
 }
 
 /// What a failed connection to `sock` means; `None`: no daemon runs, and one is to be started.

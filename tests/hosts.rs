@@ -405,27 +405,7 @@ fn worktrees_retry_and_data_dir_are_the_hosts() {
     let Some(sshd) = Sshd::start(&[built()]) else { return };
     // A repository there, the remote user's own.
     let repo = sshd.home.join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
-    git(&["config", "user.name", "t"]);
-    git(&["config", "user.email", "t@t"]);
-    std::fs::write(repo.join("a.txt"), "a\n").unwrap();
-    git(&["add", "."]);
-    git(&["commit", "-qm", "init"]);
+    common::git_repo(&repo);
     if nix::unistd::geteuid().is_root() {
         assert!(common::run_ok("chown", &["-R", &sshd.user, repo.to_str().unwrap()]));
     }

@@ -169,24 +169,7 @@ fn a_sandboxed_worktree_task_writes_its_worktree_not_the_checkout() {
     }
     let env = Env::new(&config_with(""));
     let repo = env.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("HOME", env.path().join("home"))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
-    git(&["config", "user.name", "t"]);
-    git(&["config", "user.email", "t@t"]);
-    std::fs::write(repo.join("a.txt"), "a\n").unwrap();
-    git(&["add", "."]);
-    git(&["commit", "-qm", "init"]);
+    common::git_repo(&repo);
     let script = format!(
         "echo new > new.txt && echo worktree ok; echo changed > {}/a.txt 2>/dev/null && echo checkout WRITTEN || echo checkout refused",
         repo.display()

@@ -224,17 +224,17 @@ fn install_one(host: &Host, control: &Path, file: &Path, name: &str) -> Result<(
     Ok(())
 }
 
-fn setup(paths: &Paths, name: &str) -> CmdResult {
+/// Host `name` of the config in force.
+fn host_named(paths: &Paths, name: &str) -> Result<Host, Fail> {
     let config = Config::load(&paths.config).map_err(|e| usage(format!("{e}")))?.config;
-    let Some(h) = config.hosts.get(name) else {
-        let known = config.hosts.keys().cloned().collect::<Vec<_>>().join(", ");
-        return Err(usage(format!(
-            "no host {name:?} in the config (hosts: {}); `paneherd hosts add {name} ssh://…` adds it",
-            if known.is_empty() { "none yet" } else { &known }
-        )));
-    };
-    let host = h.to_host(name);
-    let control = paths.runtime.join(format!("ssh-{name}.sock"));
+    let h = config.hosts.get(name);
+    h.map(|h| h.to_host(name))
+        .ok_or_else(|| usage(crate::config::hosts::unknown(name, &config.hosts)))
+}
+
+fn setup(paths: &Paths, name: &str) -> CmdResult {
+    let host = host_named(paths, name)?;
+    let control = host.control(&paths.runtime);
     let there = ask_host(&host, &control)?;
     outln!("{name}: ssh reaches {} ({})", host.ssh, there.os);
     match there.tmux.as_str() {
@@ -306,13 +306,8 @@ pub(super) fn forward_keeping(
 }
 
 fn there(paths: &Paths, host: &str, args: &[&str], keep: Option<&mut String>) -> CmdResult {
-    let config = Config::load(&paths.config).map_err(|e| usage(format!("{e}")))?.config;
-    let h = config
-        .hosts
-        .get(host)
-        .ok_or_else(|| usage(format!("host {host:?} is no longer in the config")))?;
-    let host = h.to_host(host);
-    let control = paths.runtime.join(format!("ssh-{}.sock", host.name));
+    let host = host_named(paths, host)?;
+    let control = host.control(&paths.runtime);
     let mut cmd =
         programs::ssh(&host, &control, SshRole::Shared, &programs::paneherd_there(&host, args));
     // Its output and answers straight to this terminal (kept too, when asked).

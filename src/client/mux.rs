@@ -13,8 +13,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
-use super::{CLOSED, ClientError, HELLO_TIMEOUT, decode_data, decode_line, welcome_of};
-use crate::proto::{Ask, Event, ServerLine, Welcome, codec};
+use super::{CLOSED, ClientError, HELLO_TIMEOUT, decode_data, decode_line, reply_of, welcome_of};
+use crate::proto::{Ask, Event, Welcome, codec};
 
 type Waiter = oneshot::Sender<Result<Box<RawValue>, ClientError>>;
 
@@ -54,17 +54,6 @@ impl Waiting {
             let _ = w.send(Err(ClientError::Unreachable(CLOSED.into())));
         }
     }
-}
-
-/// A reply line's data, or its error.
-fn reply_of(msg: ServerLine) -> Result<Box<RawValue>, ClientError> {
-    if msg.ok == Some(true) {
-        return Ok(msg.data.unwrap_or_else(|| RawValue::NULL.to_owned()));
-    }
-    Err(match msg.error {
-        Some(e) => ClientError::Daemon(e),
-        None => ClientError::Protocol("error reply without error".into()),
-    })
 }
 
 /// One connection; shared by reference (`Arc`) between the link's tasks.

@@ -36,6 +36,15 @@ impl HostConfig {
     }
 }
 
+/// That `name` is not one of `hosts`, with the ones there are and how to add it.
+pub fn unknown(name: &str, hosts: &std::collections::BTreeMap<String, HostConfig>) -> String {
+    let known = hosts.keys().cloned().collect::<Vec<_>>().join(", ");
+    format!(
+        "unknown host {name:?} (hosts: {}; `paneherd hosts add {name} ssh://…` adds it)",
+        if known.is_empty() { "none yet" } else { &known }
+    )
+}
+
 /// Why a host's name or `ssh` is refused (`None`: fine).
 pub fn check(name: &str, ssh: &str) -> Option<String> {
     let name_ok = !name.is_empty()

@@ -250,12 +250,7 @@ pub fn check(
         if let Some(h) = host
             && !merged.hosts.contains_key(h.get_ref())
         {
-            let known = merged.hosts.keys().cloned().collect::<Vec<_>>().join(", ");
-            let why = format!(
-                "unknown host {:?} (hosts: {}; `paneherd hosts add NAME ssh://…` adds one)",
-                h.get_ref(),
-                if known.is_empty() { "none yet" } else { &known }
-            );
+            let why = super::hosts::unknown(h.get_ref(), &merged.hosts);
             return Err(err(h.span(), key, why));
         }
     }

@@ -14,6 +14,14 @@ pub struct Host {
     pub data_dir: Option<String>,
 }
 
+impl Host {
+    /// The control socket of its ssh master connection, in the private runtime dir `runtime`
+    /// (shared by every ssh session to it: the link's, `hosts setup`'s, an attached window's).
+    pub fn control(&self, runtime: &std::path::Path) -> std::path::PathBuf {
+        runtime.join(format!("ssh-{}.sock", self.name))
+    }
+}
+
 /// What the engine asks of a host's link.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostJob {

@@ -60,7 +60,7 @@ impl Hosts {
         // Attaching needs only the connection: done beside the link, answered when done.
         if let HostJob::Attach { host, task, into, reply } = job {
             let (mux, report) = (self.conns.get(&host.name), self.report.clone());
-            let control = self.control_dir.join(format!("ssh-{}.sock", host.name));
+            let control = host.control(&self.control_dir);
             tokio::spawn(async move {
                 let answer = match attach::attach(&host, &control, mux, &task, &into).await {
                     Ok(()) => Ok(crate::engine::Answer::Task(task)),

@@ -14,7 +14,7 @@ pub const HOME_THERE: &str = "~";
 
 impl Engine {
     /// The job handing `task` to `host`'s link, or why it cannot be.
-    fn host_of(&self, name: &str) -> Option<crate::core::hosts::Host> {
+    pub(super) fn host_of(&self, name: &str) -> Option<crate::core::hosts::Host> {
         self.settings.config.hosts.get(name).map(|h| h.to_host(name))
     }
 

@@ -66,8 +66,8 @@ impl Engine {
     pub(super) fn signal_kill(&mut self, id: &str, now: Timestamp) -> Vec<Effect> {
         // Another host's: its link asks the host to cancel it (its end comes from there).
         if self.runs.get(id).is_some_and(|r| r.remote) {
-            let host = self.table.get(id).and_then(|t| t.host.clone());
-            let host = host.and_then(|h| self.settings.config.hosts.get(&h).map(|c| c.to_host(&h)));
+            let host =
+                self.table.get(id).and_then(|t| t.host.as_deref()).and_then(|h| self.host_of(h));
             return match host {
                 Some(host) => vec![Effect::Host(HostJob::Cancel { host, id: id.to_string() })],
                 None => vec![],

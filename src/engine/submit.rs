@@ -57,13 +57,12 @@ impl Engine {
         let agent = config.agents.get(&r.agent).ok_or_else(|| invalid("the agent vanished"))?;
         let host = spec.host.clone().or_else(|| config.host_for(r.category.as_deref(), &r.agent));
         let host_config = match &host {
-            Some(h) => Some(config.hosts.get(h).ok_or_else(|| {
-                let known = config.hosts.keys().cloned().collect::<Vec<_>>().join(", ");
-                invalid(format!(
-                    "unknown host {h:?} (hosts: {}; `paneherd hosts add {h} ssh://…` adds it)",
-                    if known.is_empty() { "none yet" } else { &known }
-                ))
-            })?),
+            Some(h) => Some(
+                config
+                    .hosts
+                    .get(h)
+                    .ok_or_else(|| invalid(crate::config::hosts::unknown(h, &config.hosts)))?,
+            ),
             None => None,
         };
         // An agent that reads its prompt on standard input takes any length; others take it

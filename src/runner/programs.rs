@@ -86,11 +86,17 @@ pub fn ssh(
     c
 }
 
+/// `word` quoted for a host's POSIX shell (a word with a NUL, which no shell can take, as
+/// nothing).
+pub fn quote_there(word: &str) -> String {
+    shlex::try_quote(word).map(|q| q.into_owned()).unwrap_or_default()
+}
+
 /// `paneherd-full ARGS` as a command line for a host's login shell: found on its `PATH` or in
 /// `~/.local/bin` (where `hosts setup` installs it), with the host's data dir; every part
 /// quoted for the shell there.
 pub fn paneherd_there(host: &crate::core::hosts::Host, args: &[&str]) -> String {
-    let quote = |s: &str| shlex::try_quote(s).map(|q| q.into_owned()).unwrap_or_default();
+    let quote = quote_there;
     let mut line = String::from("PATH=\"$HOME/.local/bin:$PATH\" ");
     if let Some(d) = &host.data_dir {
         line.push_str(&format!("PANEHERD_DATA_DIR={} ", quote(d)));

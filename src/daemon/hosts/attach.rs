@@ -65,7 +65,7 @@ fn attach_command(host: &Host, control: &Path, socket: &Path, pane: &str) -> Str
         pane,
     ]
     .iter()
-    .map(|w| shlex::try_quote(w).map(|q| q.into_owned()).unwrap_or_default())
+    .map(|w| programs::quote_there(w))
     .collect::<Vec<_>>()
     .join(" ");
     let cmd = programs::ssh(host, control, SshRole::Terminal, &there);

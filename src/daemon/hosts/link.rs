@@ -47,7 +47,7 @@ pub fn spawn(
     report: Report,
 ) -> mpsc::UnboundedSender<HostJob> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let control = control_dir.join(format!("ssh-{}.sock", host.name));
+    let control = host.control(&control_dir);
     tokio::spawn(run(host, control, rx, conns, report));
     tx
 }
@@ -187,24 +187,29 @@ impl Conn {
                 }
                 Ok(Conn { child, mux: Arc::new(mux), events, said })
             }
-            Err(e) => {
-                let status = tokio::time::timeout(Duration::from_secs(3), child.wait()).await;
-                let code = status.ok().and_then(Result::ok).and_then(|s| s.code());
-                let said: Vec<String> =
-                    said.lock().map(|s| s.iter().cloned().collect()).unwrap_or_default();
-                Err(explain(host, code, &said, &e))
-            }
+            Err(e) => Err(ended(host, &mut child, &said, &e).await),
         }
     }
 
     /// Why the connection closed, in ssh's words when it said any.
     async fn closed(&mut self, host: &Host) -> String {
-        let status = tokio::time::timeout(Duration::from_secs(3), self.child.wait()).await;
-        let code = status.ok().and_then(Result::ok).and_then(|s| s.code());
-        let said: Vec<String> =
-            self.said.lock().map(|s| s.iter().cloned().collect()).unwrap_or_default();
-        explain(host, code, &said, &ClientError::Unreachable("the connection closed".into()))
+        let e = ClientError::Unreachable("the connection closed".into());
+        ended(host, &mut self.child, &self.said, &e).await
     }
+}
+
+/// What became of an ssh that ended (or failed its handshake with `e`): its exit and last
+/// words, explained.
+async fn ended(
+    host: &Host,
+    child: &mut tokio::process::Child,
+    said: &Mutex<VecDeque<String>>,
+    e: &ClientError,
+) -> String {
+    let status = tokio::time::timeout(Duration::from_secs(3), child.wait()).await;
+    let code = status.ok().and_then(Result::ok).and_then(|s| s.code());
+    let said: Vec<String> = said.lock().map(|s| s.iter().cloned().collect()).unwrap_or_default();
+    explain(host, code, &said, e)
 }
 
 /// What a failed connection means, for the user: ssh's own last words, and what to do.
