@@ -254,6 +254,7 @@ async fn serve(paths: Paths, loaded: crate::config::Loaded) -> Result<()> {
         started_at: timefmt::now(),
         path: std::env::var("PATH").ok(),
         home: std::env::var_os("HOME").map(std::path::PathBuf::from),
+        user: (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw()),
         confinement: std::sync::Arc::new(crate::core::launch::Unconfined),
     };
     let config = std::sync::Arc::new(loaded.config.clone());

@@ -89,6 +89,8 @@ pub struct Setup {
     pub path: Option<String>,
     /// The daemon's user's home (`~` in `[sandbox]` paths, when a task's environment has none).
     pub home: Option<PathBuf>,
+    /// The daemon's user and group ids (a docker sandbox's container runs as them).
+    pub user: (u32, u32),
     /// The most tasks that may run at once for the daemon's open-file limit (each holds a
     /// few descriptors: its log, its output pipe, its process), whatever the config allows:
     /// beyond it, tasks wait their turn rather than fail to start.

@@ -23,7 +23,9 @@
 //! 2. The engine resolves agent, model and limit group from the [`config`] and has the
 //!    [`store::Writer`] record the task; only once it is written is it queued and answered.
 //! 3. With a slot free (and its worktree made, [`worktree`]) the engine builds the argv
-//!    ([`core::argv`]), confined by a [`core::launch::Confinement`], and returns `Launch`
+//!    ([`core::argv`]), wrapped in its sandbox when it has one ([`core::sandbox`]: bubblewrap
+//!    or a podman/docker container) and confined by a [`core::launch::Confinement`], and
+//!    returns `Launch`
 //!    (run by a [`runner::place::Place`]), `Pane(Open)` ([`daemon::panes`] splits a pane on a
 //!    [`tmux::server::PaneServer`] to run [`runner::pane`]) or, for another host, `Host(Submit)`
 //!    ([`daemon::hosts`]: ssh to the daemon there, which runs it; its reports mirrored here).

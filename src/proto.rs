@@ -343,6 +343,9 @@ pub struct PaneLaunch {
     /// input is the pane's terminal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<String>,
+    /// Made (empty, private) before the agent starts, when not there yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub touch: Vec<PathBuf>,
 }
 
 /// A request with the client's correlation number. Without one it is a one-way notice,

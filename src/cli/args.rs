@@ -250,8 +250,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub cwd: Option<PathBuf>,
     /// Run its agent in a sandbox: `bwrap` (bubblewrap: the filesystem read-only but for its
-    /// directory, `[sandbox] hide` invisible; see `paneherd sandbox check`), or `none`.
-    #[arg(long, value_parser = ["bwrap", "none"])]
+    /// directory, `[sandbox] hide` invisible), `podman:IMAGE` or `docker:IMAGE` (a container
+    /// with its directory mounted), or `none`; see `paneherd sandbox check`.
+    #[arg(long, value_parser = sandbox_kind)]
     pub sandbox: Option<String>,
     /// Run it on this host of `[hosts]`, over SSH (`paneherd hosts` lists them).
     #[arg(long, add = ArgValueCandidates::new(complete::hosts))]
@@ -521,4 +522,9 @@ pub struct DemoArgs {
 
 fn parse_status(s: &str) -> Result<TaskStatus, String> {
     s.parse()
+}
+
+/// A `--sandbox` value paneherd makes.
+fn sandbox_kind(s: &str) -> Result<String, crate::core::sandbox::KindError> {
+    s.parse::<crate::core::sandbox::Kind>().map(|_| s.to_string())
 }

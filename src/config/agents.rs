@@ -50,7 +50,8 @@ pub struct AgentConfig {
     /// Its tasks run on this host of `[hosts]` unless they say otherwise.
     #[serde(default)]
     pub host: Option<Spanned<String>>,
-    /// Its tasks run in this sandbox (`bwrap`, or `none`) unless they say otherwise.
+    /// Its tasks run in this sandbox (`bwrap`, `podman:IMAGE`, `docker:IMAGE`, or `none`)
+    /// unless they say otherwise.
     #[serde(default)]
     pub sandbox: Option<Spanned<String>>,
     /// Where the agent keeps its own state (`~/.claude`): writable in its sandbox.
@@ -174,7 +175,8 @@ pub struct CategoryConfig {
     /// Its tasks run on this host of `[hosts]` unless they say otherwise.
     #[serde(default)]
     pub host: Option<Spanned<String>>,
-    /// Its tasks run in this sandbox (`bwrap`, or `none`) unless they say otherwise.
+    /// Its tasks run in this sandbox (`bwrap`, `podman:IMAGE`, `docker:IMAGE`, or `none`)
+    /// unless they say otherwise.
     #[serde(default)]
     pub sandbox: Option<Spanned<String>>,
 }

@@ -26,6 +26,9 @@ pub struct Launch {
     pub log_path: PathBuf,
     /// Written to the process's standard input, which then ends (`None`: no input at all).
     pub stdin: Option<String>,
+    /// Files made (empty, private) before it starts, when not there yet: a sandbox lets it
+    /// write them (its `{answer_file}`), and can bind only what exists.
+    pub touch: Vec<PathBuf>,
 }
 
 /// How a process ended.

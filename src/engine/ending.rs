@@ -161,6 +161,17 @@ impl Engine {
             (Some(line), Outcome::Completed) => Outcome::Error { exit_code: Some(0), reason: line },
             (_, o) => o,
         };
+        // A container's engine that could not make its container: that, not "exit code 125".
+        let outcome = match (task.sandbox.as_deref().map(str::parse), outcome) {
+            (
+                Some(Ok(crate::core::sandbox::Kind::Container { engine, .. })),
+                Outcome::Error { exit_code, reason },
+            ) => {
+                let why = crate::core::sandbox::engine_failure(engine, exit_code, &result);
+                Outcome::Error { exit_code, reason: why.unwrap_or(reason) }
+            }
+            (_, o) => o,
+        };
         if task.finish(outcome, run.ended_at.unwrap_or(now)).is_err() {
             return vec![];
         }

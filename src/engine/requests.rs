@@ -335,6 +335,7 @@ impl Engine {
             cwd: l.cwd.clone(),
             log_path: l.log_path.clone(),
             stdin: l.stdin.clone(),
+            touch: l.touch.clone(),
         })))
     }
 

@@ -26,6 +26,13 @@ pub(super) enum StartError {
          not run without one"
     )]
     NoBwrap(crate::core::launch::LocateError),
+    #[error(transparent)]
+    Kind(#[from] crate::core::sandbox::KindError),
+    #[error(
+        "its sandbox cannot be made: {source} — install {engine} (or use `--sandbox bwrap`; \
+         `paneherd sandbox check` says what works here); it was not run without one"
+    )]
+    NoEngine { engine: &'static str, source: crate::core::launch::LocateError },
 }
 
 impl Engine {
@@ -112,6 +119,50 @@ impl Engine {
             hidden,
             socket: self.setup.socket.clone(),
             home,
+        }
+    }
+
+    /// `launch` inside `task`'s sandbox, when it has one (its kind checked when it was
+    /// submitted, and again here: a record of an older paneherd may name another).
+    fn sandboxed(
+        &self,
+        launch: Launch,
+        task: &Task,
+        env: Option<&[(String, String)]>,
+    ) -> Result<Launch, StartError> {
+        use crate::core::sandbox::{self, Container, Kind};
+        let kind = match task.sandbox.as_deref() {
+            Some(s) => s.parse::<Kind>()?,
+            None => Kind::None,
+        };
+        let path = self.setup.path.as_deref();
+        match kind {
+            Kind::None => Ok(launch),
+            Kind::Bwrap => {
+                let s = self.sandbox_of(task, env);
+                let bwrap = &self.settings.config.sandbox.bwrap;
+                let found = self.world.find_program(bwrap, path, &task.cwd);
+                let bwrap = found.map_err(StartError::NoBwrap)?;
+                Ok(sandbox::wrap(launch, &s, &bwrap)?)
+            }
+            Kind::Container { engine, image } => {
+                let mut s = self.sandbox_of(task, env);
+                // Nothing of this machine is there but what is mounted, and a mount of what
+                // is missing would fail (or be made, as root's).
+                s.writable.retain(|w| self.world.exists(w));
+                let found = self.world.find_program(engine.program(), path, &task.cwd);
+                let program = found
+                    .map_err(|source| StartError::NoEngine { engine: engine.program(), source })?;
+                let c = Container {
+                    engine,
+                    program: &program,
+                    image: &image,
+                    tty: task.tmux.is_some(),
+                    user: self.setup.user,
+                    paneherd: &self.setup.exe,
+                };
+                Ok(sandbox::contain(launch, &s, &c)?)
+            }
         }
     }
 
@@ -251,6 +302,11 @@ impl Engine {
             // The task's own token: its signals (`paneherd signal`, its hooks) carry it, and its
             // pane's wrapper attaches with it.
             extra.push(("PANEHERD_TASK_TOKEN".into(), token.clone()));
+            // Its answer file, made before it starts: a sandbox can let it write only that.
+            let answer = task.answer_path();
+            let answer_s = answer.display().to_string();
+            let touch =
+                if argv.iter().any(|a| a.contains(&answer_s)) { vec![answer] } else { vec![] };
             Ok::<_, StartError>(Launch {
                 task_id: task.id.clone(),
                 program,
@@ -260,18 +316,10 @@ impl Engine {
                 cwd: task.cwd.clone(),
                 log_path: task.log_path.clone(),
                 stdin,
+                touch,
             })
         })();
-        let sandboxed = launch.and_then(|l| match task.sandbox.as_deref() {
-            Some("bwrap") => {
-                let s = self.sandbox_of(&task, env.as_deref());
-                let bwrap = &config.sandbox.bwrap;
-                let found = self.world.find_program(bwrap, self.setup.path.as_deref(), &task.cwd);
-                let bwrap = found.map_err(StartError::NoBwrap)?;
-                Ok(crate::core::sandbox::wrap(l, &s, &bwrap)?)
-            }
-            _ => Ok(l),
-        });
+        let sandboxed = launch.and_then(|l| self.sandboxed(l, &task, env.as_deref()));
         let confined = sandboxed.and_then(|l| Ok(self.setup.confinement.confine(l)?));
         let launch = match confined {
             Ok(l) => l,

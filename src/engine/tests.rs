@@ -97,6 +97,7 @@ fn setup() -> Setup {
         started_at: t0(),
         path: Some("/usr/bin".into()),
         home: None,
+        user: (1000, 1000),
         max_tasks: None,
         confinement: std::sync::Arc::new(crate::core::launch::Unconfined),
     }

@@ -142,6 +142,8 @@ enum StartError {
     EmptyCommand,
     #[error("cannot open the task's log {}: {source}", path.display())]
     Log { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot make {} for it: {source}", path.display())]
+    Touch { path: std::path::PathBuf, source: std::io::Error },
     #[error("cannot {what} output pipe: {source}")]
     Pipe { what: &'static str, source: std::io::Error },
     #[error("cannot start {program:?} in {}: {source}{}", cwd.display(), hint(source))]
@@ -159,6 +161,10 @@ fn spawn(launch: &Launch) -> Result<Spawned, StartError> {
     let program = launch.argv.first().ok_or(StartError::EmptyCommand)?;
     let log = crate::paths::append_private(&launch.log_path)
         .map_err(|source| StartError::Log { path: launch.log_path.clone(), source })?;
+    for path in &launch.touch {
+        crate::paths::append_private(path)
+            .map_err(|source| StartError::Touch { path: path.clone(), source })?;
+    }
     let pipe = |what| move |source| StartError::Pipe { what, source };
     let (reader, writer) = std::io::pipe().map_err(pipe("create"))?;
     let mut cmd = tokio::process::Command::new(&launch.program);
@@ -263,6 +269,7 @@ mod tests {
             cwd: dir.to_path_buf(),
             log_path: log,
             stdin: None,
+            touch: vec![],
         }
     }
 

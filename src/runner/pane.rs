@@ -181,7 +181,14 @@ async fn wrapper<L: DaemonLine>(socket: &Path, task_id: &str, token: &str) -> Re
     let program = launch.argv.first().context("empty command")?.clone();
     // The log first: a task whose output could not be kept does not start.
     let log_file = crate::paths::append_private(&launch.log_path)
-        .with_context(|| format!("cannot open the task's log {}", launch.log_path.display()));
+        .with_context(|| format!("cannot open the task's log {}", launch.log_path.display()))
+        .and_then(|log| {
+            for path in &launch.touch {
+                crate::paths::append_private(path)
+                    .with_context(|| format!("cannot make {}", path.display()))?;
+            }
+            Ok(log)
+        });
     let started = log_file.and_then(|log| {
         let (pty, pts) = pty_process::open()?;
         pty.resize(pane_size())?;
