@@ -11,7 +11,8 @@
 //! - [`daemon`]: the engine in one loop ([`daemon::hub`]) with the components that act for it
 //!   and report back by message: connections, writer, runner, panes, timers, notifier, hosts.
 //! - [`client`]: the socket client (it starts a daemon on demand). Its users: [`cli`], [`tui`]
-//!   (the dashboard), [`mcp`] (the MCP server); [`install`] writes agents' config files;
+//!   (the dashboard), [`mcp`] (the MCP server), [`web`] (the browser's view, over one
+//!   multiplexed connection); [`install`] writes agents' config files;
 //!   [`demo_agent`] is the demo's simulated agent.
 //! - Programs: `paneherd` (small: `run`, `list`, `output`, `wait`, `cancel`, `inbox`; else it
 //!   becomes `paneherd-full`), `paneherd-full` (everything), `paneherd-pane` (the wrapper).
@@ -32,7 +33,7 @@
 //! 4. The process's reports (`Started`, `Output`, `Exited`) come back as inputs; at the exit
 //!    the engine frees the slot, collects the result from the log ([`core::screen`]), has the
 //!    record written durably, and only then returns `Announce`.
-//! 5. The event reaches waiting clients, the dashboard, the MCP server and the notifier
+//! 5. The event reaches waiting clients, the dashboard, the MCP server, open web pages and the notifier
 //!    ([`daemon::notifier`]: one desktop notification per end); the end waits in the
 //!    delegator's inbox until a hook, the OpenCode plugin or a tool has told the agent.
 //!
@@ -58,4 +59,5 @@ pub mod runner;
 pub mod store;
 pub mod tmux;
 pub mod tui;
+pub mod web;
 pub mod worktree;

@@ -429,7 +429,7 @@ fn a_bad_config_stops_the_daemon_from_starting_with_the_same_message() {
 fn good_config_checks_and_default_prints() {
     let env = Env::new(&config_with("[concurrency.providers]\nanthropic = 3\n"));
     let out = env.ok(&["config", "check"]);
-    assert!(out.starts_with("ok: ") && out.contains("10 agents"), "{out}");
+    assert!(out.starts_with("ok: ") && out.contains("11 agents"), "{out}");
     let layouts = env.ok(&["layouts"]);
     for name in [
         "main-vertical",

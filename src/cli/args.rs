@@ -165,6 +165,19 @@ pub enum Command {
     /// What sandboxes work on this machine (`sandbox check`).
     #[command(subcommand)]
     Sandbox(SandboxCmd),
+    /// The agents in a browser: serves the task list, each task's output and result, and its
+    /// actions on http://127.0.0.1:7878/ (prints the URL with its token).
+    Web {
+        /// Where to listen (ADDR:PORT); beyond 127.0.0.1 only on a network you trust.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: std::net::SocketAddr,
+        /// Watch only: every action (cancel, retry, continue, submit) is refused.
+        #[arg(long)]
+        read_only: bool,
+        /// The token to require (default: a new random one each start), from this variable.
+        #[arg(long, env = "PANEHERD_WEB_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Bridges standard input and output to this machine's daemon (starting it if need be):
     /// what another machine's paneherd runs here over ssh.
     #[command(hide = true)]

@@ -48,6 +48,16 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Hosts { command, json } => super::hosts::run(&paths, command, json),
         Command::Dial => block_on(super::hosts::dial(&paths)),
         Command::Sandbox(super::args::SandboxCmd::Check) => super::sandbox::check(&paths),
+        Command::Web { listen, read_only, token } => block_on(async move {
+            if token.as_ref().is_some_and(|t| t.len() < 16) {
+                return Err(usage("--token: at least 16 characters"));
+            }
+            let options = crate::web::Options { listen, read_only, token };
+            crate::web::serve(&paths, options)
+                .await
+                .map_err(|e| Fail { code: exit::DAEMON, message: format!("{e:#}") })?;
+            Ok(exit::OK)
+        }),
         Command::Signal { kind, text, task } => block_on(async move {
             let task =
                 task.or_else(|| std::env::var("PANEHERD_TASK_ID").ok()).ok_or_else(|| {
