@@ -277,6 +277,11 @@ requests! {
     ClosePanes {
         ids: Vec<String>,
     } -> ();
+    /// Type `text` into a running task's pane, then Enter: an answer to an agent that asks.
+    Input {
+        id: String,
+        text: String,
+    } -> ();
     /// Select a task's pane (bringing it into view).
     Focus {
         id: String,

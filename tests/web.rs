@@ -104,7 +104,21 @@ fn every_call_needs_the_token_and_read_only_refuses_every_action() {
     assert_eq!(code, 404, "{body}");
     let (code, body) = web.curl(&["-X", "POST", "-H", &auth], &format!("/api/tasks/{id}/explode"));
     assert_eq!(code, 404);
-    assert!(body.contains("allowed: cancel, retry, continue"), "{body}");
+    assert!(body.contains("allowed: cancel, retry, continue, input"), "{body}");
+    // A headless task has no terminal to answer in: said, not pretended.
+    let answer = [
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"text":"yes"}"#,
+    ];
+    let (code, body) = web.curl(&answer, &format!("/api/tasks/{id}/input"));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("runs headless"), "{body}");
     // No file but the page's own.
     assert_eq!(web.curl(&["-H", &auth, "--path-as-is"], "/../Cargo.toml").0, 404);
     assert_eq!(web.curl(&["-H", &auth], "/Cargo.toml").0, 404);
@@ -292,4 +306,45 @@ fn the_page_in_a_real_browser_lists_cancels_and_fits_a_phone_and_a_desk() {
     assert_eq!(r[5], true, "the result shows");
     assert_eq!(r[6], true, "the detail fits 360 px too");
     assert_eq!(r[8], true, "a way back to the list on a phone");
+}
+
+/// The answer to a pane agent's question, from the page's API: typed into its pane byte for
+/// byte (nothing in it read as a key name, an option or by a shell), then Enter.
+#[test]
+fn an_answer_from_the_web_reaches_the_agent_in_its_pane() {
+    let env = Env::new(&config_with(""));
+    let tmux = common::tmux::Tmux::start(&env, 120, 35, "sh", &[]);
+    let id =
+        tmux.run_from(&env, &["--agent", "shell", "--", "read -p 'deploy? ' a; echo \"got [$a]\""]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = env.task(&id);
+        if t["needs_input"].is_string() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never needed input: {t:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let web = Web::start(&env, &[]);
+    let answer = r#"{"text":"-l yes; $(touch pwned) Enter C-c"}"#;
+    let args = ["-X", "POST", "-H", "Content-Type: application/json", "-d", answer];
+    let auth = web.bearer();
+    let mut with_auth: Vec<&str> = args.to_vec();
+    with_auth.extend(["-H", &auth]);
+    let (code, body) = web.curl(&with_auth, &format!("/api/tasks/{id}/input"));
+    assert_eq!(code, 200, "{body}");
+    let t = env.wait_status(&id, "completed", Duration::from_secs(10));
+    assert_eq!(
+        t["result"].as_str().unwrap().lines().last().unwrap(),
+        "got [-l yes; $(touch pwned) Enter C-c]"
+    );
+    assert!(!env.path().join("pwned").exists());
+    // Control characters are refused, said why.
+    let mut bad: Vec<&str> =
+        ["-X", "POST", "-H", "Content-Type: application/json", "-d", r#"{"text":"a\u0003"}"#]
+            .to_vec();
+    bad.extend(["-H", &auth]);
+    let (code, body) = web.curl(&bad, &format!("/api/tasks/{id}/input"));
+    assert_eq!(code, 400);
+    assert!(body.contains("control character") || body.contains("is completed"), "{body}");
 }

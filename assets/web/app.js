@@ -158,10 +158,19 @@ async function showDetail() {
   } }, el("label", {}, "Follow-up", el("textarea", { rows: "3", name: "prompt", required: "" })),
   el("div", { class: "buttons" }, el("button", { type: "submit" }, "Continue")));
   const output = ended ? d.result : d.tail;
+  // An answer typed into its pane (a pane task that runs).
+  const answerForm = el("form", { class: "follow", onsubmit: (e) => {
+    e.preventDefault();
+    const input = answerForm.querySelector("input");
+    run(async () => { await api("POST", `/api/tasks/${t.id}/input`, { text: input.value }); input.value = ""; })();
+  } }, el("label", {}, t.needs_input ? "Your answer" : "Type into its pane", el("input", { name: "text", autocomplete: "off", enterkeyhint: "send" })),
+  el("div", { class: "buttons" }, el("button", { type: "submit" }, "Send")));
+  const answerable = !READ_ONLY && t.status === "running" && t.pane_id && !t.host;
   box.replaceChildren(...[
     el("div", { class: "detail-head" }, el("button", { type: "button", class: "quiet back", onclick: closeDetail }, "‹ Back"),
       el("h3", {}, t.title || t.id), el("button", { type: "button", class: "quiet", onclick: closeDetail, "aria-label": "close" }, "✕")),
     t.needs_input ? el("div", { class: "question" }, "Waiting for an answer: " + t.needs_input) : null,
+    answerable ? answerForm : null,
     facts, actions, err,
     el("h2", {}, ended ? "Result" : "Output so far"),
     el("pre", {}, plain(output) || (ended ? "(no output)" : "(nothing yet)")),

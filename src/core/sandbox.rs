@@ -20,6 +20,19 @@ pub struct Sandbox {
     pub socket: PathBuf,
     /// The home directory, seen read-only even where `/tmp` is private (a home under it).
     pub home: Option<PathBuf>,
+    /// Seen read-only although under the private `/tmp`: where the agent's program and
+    /// paneherd's own are installed, when that is there ([`under_tmp`]).
+    pub readable: Vec<PathBuf>,
+}
+
+/// The directory right under `/tmp` that holds `path`, when it is there: hidden by a
+/// sandbox's private `/tmp`, it is bound back read-only for a program that lives in it.
+pub fn under_tmp(path: &Path) -> Option<PathBuf> {
+    let mut parts = path.strip_prefix("/tmp").ok()?.components();
+    match parts.next()? {
+        std::path::Component::Normal(top) => Some(Path::new("/tmp").join(top)),
+        _ => None,
+    }
 }
 
 /// The kinds of sandbox paneherd makes, as named in the config and `run --sandbox`.
@@ -123,6 +136,10 @@ pub fn wrap(launch: Launch, sandbox: &Sandbox, bwrap: &Path) -> Result<Launch, C
     if let Some(h) = &sandbox.home {
         let h = h.to_string_lossy();
         add(&["--ro-bind-try", &h, &h]);
+    }
+    for r in &sandbox.readable {
+        let r = r.to_string_lossy();
+        add(&["--ro-bind-try", &r, &r]);
     }
     for w in &sandbox.writable {
         let w = w.to_string_lossy();
@@ -278,6 +295,7 @@ mod tests {
             hidden: vec!["/home/me/.ssh".into()],
             socket: "/tmp/paneherd-0/daemon.sock".into(),
             home: Some("/home/me".into()),
+            readable: vec!["/tmp/tools".into()],
         };
         let l = wrap(launch(), &s, Path::new("/usr/bin/bwrap")).unwrap();
         assert_eq!(l.program, Path::new("/usr/bin/bwrap"));
@@ -285,7 +303,7 @@ mod tests {
         assert!(a.starts_with("bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp"), "{a}");
         assert!(a.contains("--unshare-pid --die-with-parent --unshare-net"), "{a}");
         // The home read-only, then what is writable in it, then what is hidden.
-        assert!(a.contains("--ro-bind-try /home/me /home/me --bind-try /work/repo /work/repo --bind-try /home/me/.claude"), "{a}");
+        assert!(a.contains("--ro-bind-try /home/me /home/me --ro-bind-try /tmp/tools /tmp/tools --bind-try /work/repo /work/repo --bind-try /home/me/.claude"), "{a}");
         assert!(a.contains("--tmpfs /home/me/.ssh"), "{a}");
         // The socket after /tmp is made private; the agent's argv whole, after `--`.
         let sock = a.find("--bind-try /tmp/paneherd-0/daemon.sock").unwrap();
@@ -305,6 +323,7 @@ mod tests {
             hidden: vec!["/home/me/.ssh".into()],
             socket: "/run/user/1000/paneherd/daemon.sock".into(),
             home: Some("/home/me".into()),
+            readable: vec![],
         };
         let mut l = launch();
         l.env = vec![("PANEHERD_TASK_TOKEN".into(), "s3cret".into()), ("HOME".into(), "/h".into())];
@@ -380,6 +399,15 @@ mod tests {
             None,
             "the agent's own failure"
         );
+    }
+
+    #[test]
+    fn a_program_under_tmp_keeps_its_install_dir_visible() {
+        let p = Path::new("/tmp/ci/target/ci-tools/agents/bin/codex");
+        assert_eq!(under_tmp(p), Some("/tmp/ci".into()));
+        assert_eq!(under_tmp(Path::new("/usr/bin/claude")), None);
+        assert_eq!(under_tmp(Path::new("/tmpx/a")), None);
+        assert_eq!(under_tmp(Path::new("/tmp")), None);
     }
 
     #[test]

@@ -213,6 +213,17 @@ async fn run(
             to_loop.input(Input::Answered { reply, answer });
             true
         }
+        Job::Engine(PaneJob::Input { origin, pane, text, reply }) => {
+            let answer = match Tmux::new(&origin.socket).type_text(&pane, &text).await {
+                Ok(()) => Ok(Answer::Unit),
+                Err(e) => Err(ErrorBody::new(
+                    ErrorKind::Internal,
+                    format!("cannot type into pane {pane}: {e:#}"),
+                )),
+            };
+            to_loop.input(Input::Answered { reply, answer });
+            false
+        }
         Job::Engine(PaneJob::Relayout { window: Some((socket, window)), tmux }) => {
             log_err(
                 "cannot re-plan after a resize",

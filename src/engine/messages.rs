@@ -278,6 +278,8 @@ pub enum PaneJob {
     Close { ids: Vec<String>, tmux: TmuxSettings, reply: Option<ReplyTo> },
     /// Bring a task's pane into view and select it; answer `reply` (with the task).
     Focus { task: Box<Task>, reply: ReplyTo, tmux: TmuxSettings },
+    /// Type `text` into the task's pane (its terminal's input), then Enter.
+    Input { origin: TmuxOrigin, pane: String, text: String, reply: ReplyTo },
     /// Re-plan the panes of `window` (resized), or of every window (`None`: the layout changed).
     Relayout { window: Option<(PathBuf, String)>, tmux: TmuxSettings },
     /// Lay the agents beside main pane `origin` out with this geometry from now on (`None`:

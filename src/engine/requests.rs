@@ -161,6 +161,15 @@ impl Engine {
                 )))),
                 Err(e) => answer(Err(e)),
             },
+            Request::Input { id, text } => match self.table.resolve(&id) {
+                Ok(id) => match self.input_to(&id, &text) {
+                    Ok((origin, pane)) => {
+                        vec![Effect::Pane(PaneJob::Input { origin, pane, text, reply })]
+                    }
+                    Err(e) => answer(Err(e)),
+                },
+                Err(e) => answer(Err(e)),
+            },
             Request::ClosePanes { ids } => match self.resolve_many(&ids, false) {
                 Ok(ids) => {
                     let ended: Vec<String> = ids
@@ -312,6 +321,33 @@ impl Engine {
             answer: task.map(Answer::Task).ok_or_else(|| invalid("gone")),
         });
         fx
+    }
+
+    /// Where `text` is typed for task `id`: its pane, while it runs there (not another host's:
+    /// its pane is there). `text` is what a person types: no control characters but tabs and
+    /// newlines (each an Enter), at most 4 KiB.
+    fn input_to(&self, id: &str, text: &str) -> Result<(TmuxOrigin, String), ErrorBody> {
+        let invalid = |m: String| ErrorBody::new(ErrorKind::Invalid, m);
+        let t = self.table.get(id).ok_or_else(|| invalid(format!("no task {id:?}")))?;
+        if text.len() > 4096 {
+            return Err(invalid(format!("an answer of {} bytes (at most 4096)", text.len())));
+        }
+        if let Some(c) = text.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
+            return Err(invalid(format!("an answer with a control character ({c:?})")));
+        }
+        if t.status != TaskStatus::Running {
+            return Err(invalid(format!("task {id} is {}: nothing reads an answer", t.status)));
+        }
+        if t.host.is_some() {
+            return Err(invalid(format!(
+                "task {id} runs on {}: answer it in its pane (`paneherd focus`)",
+                t.host.as_deref().unwrap_or_default()
+            )));
+        }
+        match (&t.tmux, &t.pane_id) {
+            (Some(origin), Some(pane)) => Ok((origin.clone(), pane.clone())),
+            _ => Err(invalid(format!("task {id} runs headless: it has no terminal to answer in"))),
+        }
     }
 
     /// What a pane's wrapper runs for `task_id` (nothing, for a wrapper reporting in to a new

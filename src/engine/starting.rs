@@ -119,6 +119,7 @@ impl Engine {
             hidden,
             socket: self.setup.socket.clone(),
             home,
+            readable: vec![],
         }
     }
 
@@ -139,7 +140,14 @@ impl Engine {
         match kind {
             Kind::None => Ok(launch),
             Kind::Bwrap => {
-                let s = self.sandbox_of(task, env);
+                let mut s = self.sandbox_of(task, env);
+                // Its program and paneherd's (its hooks run it), where they are installed
+                // under the private /tmp.
+                for p in [launch.program.as_path(), self.setup.exe.as_path()] {
+                    if let Some(top) = sandbox::under_tmp(p).filter(|t| !s.readable.contains(t)) {
+                        s.readable.push(top);
+                    }
+                }
                 let bwrap = &self.settings.config.sandbox.bwrap;
                 let found = self.world.find_program(bwrap, path, &task.cwd);
                 let bwrap = found.map_err(StartError::NoBwrap)?;

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use super::server::PaneServer;
 use tmux_interface::{
     BreakPane, DisplayMessage, JoinPane, KillPane, ListPanes, NewSession, NewWindow, PaneSize,
-    SelectLayout, SelectPane, SelectWindow, SetHook, SetOption, ShowHooks, ShowOptions,
+    SelectLayout, SelectPane, SelectWindow, SendKeys, SetHook, SetOption, ShowHooks, ShowOptions,
     SplitWindow, Tmux as TmuxCmd, TmuxCommand,
 };
 
@@ -332,6 +332,17 @@ impl Tmux {
             .window_name(name.to_string())
             .dst_window(format!("{session}:"));
         Ok(self.run(cmd).await?.trim().to_string())
+    }
+
+    /// Types `text` into the pane (its terminal's input), then Enter: byte for byte, in hex
+    /// (`send-keys -H`), so that nothing in it is taken for a key name or an option; each
+    /// newline is an Enter too.
+    pub async fn type_text(&self, pane: &str, text: &str) -> Result<()> {
+        let mut cmd = SendKeys::new().hex().target_pane(pane.to_string());
+        for b in text.bytes().map(|b| if b == b'\n' { b'\r' } else { b }).chain([b'\r']) {
+            cmd = cmd.key(format!("{b:02x}"));
+        }
+        self.run(cmd).await.map(|_| ())
     }
 
     /// Sets the pane's title (shown in its border).

@@ -204,6 +204,13 @@ struct FollowUp {
     prompt: String,
 }
 
+/// `{"text": …}` typed into a task's pane (an answer to its question), then Enter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Answer {
+    text: String,
+}
+
 async fn act(
     State(web): Shared,
     Path((id, action)): Path<(String, String)>,
@@ -229,9 +236,16 @@ async fn act(
             let env = Some(crate::paths::client_env());
             reply(web.daemon.ask(ask::Continue { id, prompt: f.prompt, earlier: None, env }).await)
         }
+        "input" => {
+            let a: Answer = match body_of(&body) {
+                Ok(a) => a,
+                Err(r) => return r,
+            };
+            reply(web.daemon.ask(ask::Input { id, text: a.text }).await.map(|()| json!({})))
+        }
         other => error(
             StatusCode::NOT_FOUND,
-            format!("no action {other:?} (allowed: cancel, retry, continue)"),
+            format!("no action {other:?} (allowed: cancel, retry, continue, input)"),
         ),
     }
 }
