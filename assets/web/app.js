@@ -95,6 +95,8 @@ async function loadList() {
     tasks.clear();
     for (const t of list) tasks.set(t.id, t);
     render();
+    // When the list first showed (the benchmark reads it).
+    if (!performance.getEntriesByName("list-shown").length) performance.mark("list-shown");
     if (selected) showDetail();
   } catch (e) {
     $("list").replaceChildren(el("p", { class: "error" }, "Cannot list the tasks: " + e.message));

@@ -1,0 +1,227 @@
+//! The web view's costs: the daemon's extra CPU while browsers watch 100 tasks that keep
+//! changing (each prints a line a second, and a short task starts about every 0.2 s), with no
+//! page open against 1 and 5 event streams (target ≤ 0.1 CPU s a minute per browser); and the
+//! first paint of the list of those tasks in a headless chromium over loopback, from the
+//! navigation's start to the list shown (target ≤ 200 ms).
+//!
+//! `cargo bench --bench web` prints a table (`PANEHERD_BENCH_SECS`, default 30 a phase); the
+//! figures go into the README.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_paneherd");
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let d = self.dir.path();
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("HOME", d.join("home"))
+            .env("PANEHERD_CONFIG", d.join("config.toml"))
+            .env("PANEHERD_DATA_DIR", d.join("data"))
+            .env("PANEHERD_RUNTIME_DIR", d.join("rt"))
+            .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", d.join("no-bus").display()))
+            .env_remove("TMUX")
+            .current_dir(d);
+        c
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn daemon_pid(&self) -> u32 {
+        let lock = std::fs::read_to_string(self.dir.path().join("data/daemon.lock")).unwrap();
+        lock.trim().parse().unwrap()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["daemon", "stop"]).output();
+    }
+}
+
+/// CPU seconds `pid` has used (user + system).
+fn cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// CPU seconds a minute of `pids` over `secs`, while `load` keeps the tasks changing.
+fn per_minute(pids: &[u32], secs: u64) -> Vec<f64> {
+    let before: Vec<f64> = pids.iter().map(|p| cpu(*p)).collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    pids.iter().zip(before).map(|(p, b)| (cpu(*p) - b) * 60.0 / secs as f64).collect()
+}
+
+fn main() {
+    let secs: u64 =
+        std::env::var("PANEHERD_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    std::fs::write(dir.path().join("config.toml"), "[concurrency]\ndefault = 0\n").unwrap();
+    let env = Env { dir };
+    let long = (secs * 4).to_string();
+    for _ in 0..100 {
+        env.ok(&[
+            "run",
+            "--agent",
+            "shell",
+            "--",
+            &format!("for i in $(seq {long}); do echo line $i; sleep 1; done"),
+        ]);
+    }
+    let daemon = env.daemon_pid();
+    // Short tasks starting and ending through every phase.
+    let churn_env = env.dir.path().to_path_buf();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let churn = std::thread::spawn(move || {
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = Command::new(BIN)
+                .args(["run", "--agent", "shell", "--", "sleep 0.2"])
+                .env("HOME", churn_env.join("home"))
+                .env("PANEHERD_CONFIG", churn_env.join("config.toml"))
+                .env("PANEHERD_DATA_DIR", churn_env.join("data"))
+                .env("PANEHERD_RUNTIME_DIR", churn_env.join("rt"))
+                .env_remove("TMUX")
+                .output();
+            std::thread::sleep(Duration::from_millis(secs * 10));
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let none = per_minute(&[daemon], secs)[0];
+    let mut web: Child =
+        env.cmd(&["web", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(web.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().to_string();
+    let (base, token) = url.split_once("/?token=").unwrap();
+    let stream = |n: usize| -> Vec<Child> {
+        (0..n)
+            .map(|_| {
+                Command::new("curl")
+                    .args([
+                        "-sN",
+                        "-H",
+                        &format!("Authorization: Bearer {token}"),
+                        &format!("{base}/api/events"),
+                    ])
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let mut one = stream(1);
+    std::thread::sleep(Duration::from_secs(1));
+    let with1 = per_minute(&[daemon, web.id()], secs);
+    let mut four = stream(4);
+    std::thread::sleep(Duration::from_secs(1));
+    let with5 = per_minute(&[daemon, web.id()], secs);
+    for c in one.iter_mut().chain(four.iter_mut()) {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    // First paint of the list, in chromium: the navigation's start → the list shown.
+    let paint = first_paint(&url);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = churn.join();
+    let _ = web.kill();
+    let _ = web.wait();
+    let n = env.ok(&["list", "--json"]);
+    let count = serde_json::from_str::<serde_json::Value>(&n).unwrap().as_array().unwrap().len();
+    println!("{count} tasks at the end; {secs} s a phase");
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| daemon CPU, no page open | {none:.3} s/min |");
+    println!(
+        "| daemon CPU, 1 event stream | {:.3} s/min (+{:.3}; paneherd web {:.3}) |",
+        with1[0],
+        with1[0] - none,
+        with1[1]
+    );
+    println!(
+        "| daemon CPU, 5 event streams | {:.3} s/min (+{:.3} for 5; paneherd web {:.3}) |",
+        with5[0],
+        with5[0] - none,
+        with5[1]
+    );
+    println!(
+        "| extra daemon CPU per browser (5 streams) | {:.3} s/min (target ≤ 0.1) |",
+        (with5[0] - none) / 5.0
+    );
+    match paint {
+        Some(ms) => println!(
+            "| first paint of the list ({count} tasks), chromium | {ms:.0} ms (target ≤ 200) |"
+        ),
+        None => println!("| first paint | skipped: no chromium |"),
+    }
+}
+
+/// Milliseconds from the navigation's start to the list shown, median of 5 loads.
+fn first_paint(url: &str) -> Option<f64> {
+    let profile = tempfile::tempdir().unwrap();
+    let mut chromium = Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--remote-debugging-port=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("about:blank")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let file = profile.path().join("DevToolsActivePort");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let port = loop {
+        if let Some(p) =
+            std::fs::read_to_string(&file).ok().and_then(|s| s.lines().next()?.parse::<u16>().ok())
+        {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "chromium did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let base = url.split("/?token=").next().unwrap();
+    let shown = "performance.getEntriesByName('list-shown')[0]?.startTime";
+    let mut steps = vec![serde_json::json!({"goto": url}), serde_json::json!({"wait": shown})];
+    for _ in 0..5 {
+        steps.push(serde_json::json!({"goto": format!("{base}/")}));
+        steps.push(serde_json::json!({"wait": shown}));
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/cdp.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(serde_json::Value::Array(steps).to_string())
+        .output()
+        .unwrap();
+    let _ = chromium.kill();
+    let _ = chromium.wait();
+    let mut times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.parse::<f64>().ok())
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times.get(times.len() / 2).copied()
+}
