@@ -5,33 +5,21 @@
 //! `cargo bench --bench sandbox` prints a table (`PANEHERD_BENCH_ROUNDS`, default 31); the
 //! figures go into the README.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use std::process::{Command, Stdio};
+#[path = "common/env.rs"]
+mod env;
+
+use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const BIN: &str = env!("CARGO_BIN_EXE_paneherd");
-
 struct Bench {
-    dir: tempfile::TempDir,
+    env: env::Env,
 }
 
 impl Bench {
     fn paneherd(&self, args: &[&str]) -> String {
-        let d = self.dir.path();
-        let out = Command::new(BIN)
-            .args(args)
-            .env("HOME", d.join("home"))
-            .env("PANEHERD_CONFIG", d.join("config.toml"))
-            .env("PANEHERD_DATA_DIR", d.join("data"))
-            .env("PANEHERD_RUNTIME_DIR", d.join("rt"))
-            .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", d.join("no-bus").display()))
-            .env_remove("TMUX")
-            .current_dir(d.join("work"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
+        self.env.ok("work", args)
     }
 
     /// Milliseconds from just before `paneherd run` to the agent's first act.
@@ -55,19 +43,6 @@ impl Bench {
     }
 }
 
-impl Drop for Bench {
-    fn drop(&mut self) {
-        let _ = Command::new(BIN)
-            .args(["daemon", "stop"])
-            .env("PANEHERD_CONFIG", self.dir.path().join("config.toml"))
-            .env("PANEHERD_DATA_DIR", self.dir.path().join("data"))
-            .env("PANEHERD_RUNTIME_DIR", self.dir.path().join("rt"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -84,12 +59,11 @@ fn main() {
     }
     let rounds: usize =
         std::env::var("PANEHERD_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let env = env::Env::new("");
     for d in ["home/.ssh", "work"] {
-        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        std::fs::create_dir_all(env.dir.path().join(d)).unwrap();
     }
-    std::fs::write(dir.path().join("config.toml"), "").unwrap();
-    let b = Bench { dir };
+    let b = Bench { env };
     b.paneherd(&["list"]);
     // Warm: bwrap and sh in the page cache for both alike.
     b.delay_ms("bwrap");

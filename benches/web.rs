@@ -9,48 +9,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/env.rs"]
+mod env;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_paneherd");
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let d = self.dir.path();
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("HOME", d.join("home"))
-            .env("PANEHERD_CONFIG", d.join("config.toml"))
-            .env("PANEHERD_DATA_DIR", d.join("data"))
-            .env("PANEHERD_RUNTIME_DIR", d.join("rt"))
-            .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", d.join("no-bus").display()))
-            .env_remove("TMUX")
-            .current_dir(d);
-        c
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn daemon_pid(&self) -> u32 {
-        let lock = std::fs::read_to_string(self.dir.path().join("data/daemon.lock")).unwrap();
-        lock.trim().parse().unwrap()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["daemon", "stop"]).output();
-    }
-}
 
 /// CPU seconds `pid` has used (user + system).
 fn cpu(pid: u32) -> f64 {
@@ -71,19 +35,19 @@ fn per_minute(pids: &[u32], secs: u64) -> Vec<f64> {
 fn main() {
     let secs: u64 =
         std::env::var("PANEHERD_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    std::fs::create_dir_all(dir.path().join("home")).unwrap();
-    std::fs::write(dir.path().join("config.toml"), "[concurrency]\ndefault = 0\n").unwrap();
-    let env = Env { dir };
+    let env = env::Env::new("[concurrency]\ndefault = 0\n");
     let long = (secs * 4).to_string();
     for _ in 0..100 {
-        env.ok(&[
-            "run",
-            "--agent",
-            "shell",
-            "--",
-            &format!("for i in $(seq {long}); do echo line $i; sleep 1; done"),
-        ]);
+        env.ok(
+            "",
+            &[
+                "run",
+                "--agent",
+                "shell",
+                "--",
+                &format!("for i in $(seq {long}); do echo line $i; sleep 1; done"),
+            ],
+        );
     }
     let daemon = env.daemon_pid();
     // Short tasks starting and ending through every phase.
@@ -92,13 +56,7 @@ fn main() {
     let stop2 = stop.clone();
     let churn = std::thread::spawn(move || {
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-            let _ = Command::new(BIN)
-                .args(["run", "--agent", "shell", "--", "sleep 0.2"])
-                .env("HOME", churn_env.join("home"))
-                .env("PANEHERD_CONFIG", churn_env.join("config.toml"))
-                .env("PANEHERD_DATA_DIR", churn_env.join("data"))
-                .env("PANEHERD_RUNTIME_DIR", churn_env.join("rt"))
-                .env_remove("TMUX")
+            let _ = env::command(&churn_env, "", &["run", "--agent", "shell", "--", "sleep 0.2"])
                 .output();
             std::thread::sleep(Duration::from_millis(secs * 10));
         }
@@ -106,7 +64,7 @@ fn main() {
     std::thread::sleep(Duration::from_secs(2));
     let none = per_minute(&[daemon], secs)[0];
     let mut web: Child =
-        env.cmd(&["web", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
+        env.cmd("", &["web", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(web.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim().to_string();
@@ -143,7 +101,7 @@ fn main() {
     let _ = churn.join();
     let _ = web.kill();
     let _ = web.wait();
-    let n = env.ok(&["list", "--json"]);
+    let n = env.ok("", &["list", "--json"]);
     let count = serde_json::from_str::<serde_json::Value>(&n).unwrap().as_array().unwrap().len();
     println!("{count} tasks at the end; {secs} s a phase");
     println!("| measure | value |");

@@ -20,18 +20,23 @@ fn bwrap_here() -> bool {
     ok
 }
 
-/// A sandboxed shell task in `dir`; its result (it ends completed).
-fn sandboxed(env: &Env, dir: &std::path::Path, script: &str) -> serde_json::Value {
-    let id = env.submit(&[
+/// A shell task running `script` in `dir` inside `sandbox`; its id.
+fn submit_in(env: &Env, sandbox: &str, dir: &std::path::Path, script: &str) -> String {
+    env.submit(&[
         "--agent",
         "shell",
         "--sandbox",
-        "bwrap",
+        sandbox,
         "--cwd",
         dir.to_str().unwrap(),
         "--",
         script,
-    ]);
+    ])
+}
+
+/// A sandboxed shell task in `dir`; its result (it ends completed).
+fn sandboxed(env: &Env, dir: &std::path::Path, script: &str) -> serde_json::Value {
+    let id = submit_in(env, "bwrap", dir, script);
     env.wait_status(&id, "completed", T)
 }
 
@@ -198,16 +203,7 @@ fn a_sandbox_that_cannot_be_made_is_an_error_never_a_run_without_it() {
     let work = env.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let marker = work.join("ran");
-    let id = env.submit(&[
-        "--agent",
-        "shell",
-        "--sandbox",
-        "bwrap",
-        "--cwd",
-        work.to_str().unwrap(),
-        "--",
-        &format!("touch {}", marker.display()),
-    ]);
+    let id = submit_in(&env, "bwrap", &work, &format!("touch {}", marker.display()));
     let t = env.wait_status(&id, "error", T);
     let reason = t["reason"].as_str().unwrap();
     assert!(
@@ -247,16 +243,7 @@ fn a_container_that_cannot_be_made_is_an_error_never_a_run_without_it() {
     for engine in ["docker", "podman"] {
         let marker = work.join(format!("ran-{engine}"));
         let sandbox = format!("{engine}:paneherd-test-no-such-image:1");
-        let id = env.submit(&[
-            "--agent",
-            "shell",
-            "--sandbox",
-            &sandbox,
-            "--cwd",
-            work.to_str().unwrap(),
-            "--",
-            &format!("touch {}", marker.display()),
-        ]);
+        let id = submit_in(&env, &sandbox, &work, &format!("touch {}", marker.display()));
         let t = env.wait_status(&id, "error", T);
         let reason = t["reason"].as_str().unwrap();
         assert_eq!(t["sandbox"], sandbox.as_str());
@@ -321,16 +308,7 @@ fn a_container_task_writes_its_mounted_directory_and_sees_nothing_else() {
     let script = "echo made > made.txt && echo cwd ok; \
                   cat \"$HOME/.ssh/id_test\" 2>/dev/null || echo key unseen; \
                   echo \"id=$PANEHERD_TASK_ID\"; exit 3";
-    let id = env.submit(&[
-        "--agent",
-        "shell",
-        "--sandbox",
-        &sandbox,
-        "--cwd",
-        work.to_str().unwrap(),
-        "--",
-        script,
-    ]);
+    let id = submit_in(&env, &sandbox, &work, script);
     let t = env.wait_status(&id, "error", Duration::from_secs(120));
     assert_eq!(t["exit_code"], 3, "{t:#}");
     let result = t["result"].as_str().unwrap();

@@ -160,7 +160,7 @@ struct NewTask {
     #[serde(default)]
     title: Option<String>,
     #[serde(default)]
-    cwd: Option<std::path::PathBuf>,
+    cwd: Option<String>,
 }
 
 /// The body of a request, as `T`, or what is wrong with it.
@@ -178,7 +178,7 @@ async fn submit(State(web): Shared, body: axum::body::Bytes) -> Response {
         return error(StatusCode::BAD_REQUEST, "an empty prompt");
     }
     let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-    let cwd = nonempty(new.cwd.map(|c| c.display().to_string())).map(std::path::PathBuf::from);
+    let cwd = nonempty(new.cwd).map(std::path::PathBuf::from);
     if let Some(c) = cwd.as_ref().filter(|c| !c.is_absolute()) {
         return error(
             StatusCode::BAD_REQUEST,
