@@ -391,7 +391,12 @@ impl Client {
 
     /// Subscribes to events; then call `next_event`.
     pub async fn subscribe(&mut self) -> Result<(), ClientError> {
-        self.request_raw(Request::Subscribe).await.map(|_| ())
+        self.request_raw(Request::Subscribe { no_output: false }).await.map(|_| ())
+    }
+
+    /// Subscribes to every event but `output`.
+    pub async fn subscribe_no_output(&mut self) -> Result<(), ClientError> {
+        self.request_raw(Request::Subscribe { no_output: true }).await.map(|_| ())
     }
 
     /// The next event (after `subscribe`); `None` when the daemon went away. Events the daemon

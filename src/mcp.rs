@@ -679,7 +679,7 @@ impl ServerHandler for PaneherdMcp {
 #[allow(deprecated)]
 async fn announce(server: PaneherdMcp) {
     let Ok(mut c) = Client::connect(&server.paths, true).await else { return };
-    if c.subscribe().await.is_err() {
+    if c.subscribe_no_output().await.is_err() {
         return;
     }
     while let Ok(Some(ev)) = c.next_event().await {

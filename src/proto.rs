@@ -313,8 +313,13 @@ requests! {
         socket: PathBuf,
         window: String,
     } -> ();
+    /// From now on, the daemon's events on this connection; with `no_output`, all but the
+    /// `output` ones (a list kept live needs no more, and they are most of the events).
+    Subscribe {
+        #[serde(default)]
+        no_output: bool,
+    } -> ();
     @units
-    Subscribe -> ();
     Shutdown -> ();
     /// The hosts of `[hosts]`, each with how its link is and its tasks here.
     Hosts -> Vec<HostInfo>;

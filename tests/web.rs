@@ -23,8 +23,11 @@ impl Web {
         let mut args = vec!["web", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let mut child = env.cmd(&args).stdout(Stdio::piped()).spawn().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        out.read_line(&mut line).unwrap();
+        // Whatever else it prints is read, never left to fill (or break) its pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         let url = line.trim();
         let (base, token) = url.split_once("/?token=").unwrap_or_else(|| panic!("{url:?}"));
         Web { child, base: base.to_string(), token: token.to_string() }
@@ -238,6 +241,8 @@ impl Browser {
             .output()
             .unwrap();
         assert!(out.status.success(), "cdp.py: {}", String::from_utf8_lossy(&out.stderr));
+        // PANEHERD_CDP_TIMES=1: how long each step took.
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -258,7 +263,8 @@ const FITS: &str = "document.documentElement.scrollWidth <= window.innerWidth";
 #[test]
 fn the_page_in_a_real_browser_lists_cancels_and_fits_a_phone_and_a_desk() {
     let Some(browser) = Browser::start() else { return };
-    let env = Env::new(&config_with(""));
+    let mut env = Env::new(&config_with(""));
+    env.extra.push(("GIT_CONFIG_GLOBAL".into(), "/dev/null".into()));
     let done = env.submit(&["--agent", "shell", "--title", "build the docs", "--", "echo built"]);
     env.wait_status(&done, "completed", Duration::from_secs(10));
     let running = env.submit(&["--agent", "shell", "--title", "a long refactor", "--", "sleep 60"]);
@@ -306,6 +312,40 @@ fn the_page_in_a_real_browser_lists_cancels_and_fits_a_phone_and_a_desk() {
     assert_eq!(r[5], true, "the result shows");
     assert_eq!(r[6], true, "the detail fits 360 px too");
     assert_eq!(r[8], true, "a way back to the list on a phone");
+
+    // Output as a terminal left it (colours gone); more as it comes (its output events); a
+    // worktree task's changes.
+    let colours = env.submit(&[
+        "--agent",
+        "shell",
+        "--",
+        "printf '\\033[31mred\\033[0m plain\\n'; sleep 2; echo later; sleep 60",
+    ]);
+    let repo = env.path().join("repo");
+    common::git_repo(&repo);
+    let cwd = repo.display().to_string();
+    let wt =
+        env.submit(&["--agent", "shell", "--worktree", "--cwd", &cwd, "--", "echo new > new.txt"]);
+    env.wait_status(&wt, "completed", Duration::from_secs(15));
+    let red = "document.querySelector('#detail pre.output')?.textContent.startsWith('red plain')";
+    let r = browser.steps(serde_json::json!([
+        {"size": [1280, 800]},
+        {"goto": format!("{}/#{colours}", web.base)},
+        {"wait": red},
+        {"eval": "document.querySelector('#detail pre.output').textContent.includes('\\u001b')"},
+        {"wait": "document.querySelector('#detail pre.output').textContent.includes('later')", "timeout": 10},
+        {"click": row(&wt)},
+        {"wait": "document.querySelector('#detail details.changes summary')"},
+        {"click": "#detail details.changes summary"},
+        {"wait": "[...document.querySelectorAll('#detail .d-add')].some(s => s.textContent === '+new')", "timeout": 10},
+        {"eval": FITS},
+    ]));
+    assert_eq!(r[2], true, "its output as a terminal showed it");
+    assert_eq!(r[3], false, "no escape sequence left in the text");
+    assert_eq!(r[4], true, "its later output came");
+    assert_eq!(r[8], true, "the worktree's diff, its added line coloured");
+    assert_eq!(r[9], true, "the diff fits too");
+    let _ = env.run(&["cancel", &colours]);
 }
 
 /// The answer to a pane agent's question, from the page's API: typed into its pane byte for
@@ -347,4 +387,104 @@ fn an_answer_from_the_web_reaches_the_agent_in_its_pane() {
     let (code, body) = web.curl(&bad, &format!("/api/tasks/{id}/input"));
     assert_eq!(code, 400);
     assert!(body.contains("control character") || body.contains("is completed"), "{body}");
+}
+
+/// The stream of `path` (Server-Sent Events): each `data:` line as JSON, with when it came.
+fn sse(web: &Web, path: &str) -> (Child, std::sync::mpsc::Receiver<(Instant, serde_json::Value)>) {
+    let mut curl = Command::new("curl")
+        .args(["-sN", "-H", &web.bearer(), &format!("{}{path}", web.base)])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(curl.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.lines() {
+            let Ok(line) = line else { break };
+            let Some(data) = line.strip_prefix("data: ") else { continue };
+            if tx.send((Instant::now(), serde_json::from_str(data).unwrap())).is_err() {
+                break;
+            }
+        }
+    });
+    (curl, rx)
+}
+
+/// The list's stream carries no `output` events (most of the events under load, and the list
+/// needs none); a page watching one task's output gets that task's, and no other's.
+#[test]
+fn a_page_watching_a_task_gets_its_output_and_the_list_none() {
+    let env = Env::new(&config_with(""));
+    let web = Web::start(&env, &[]);
+    let printing = "for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 0.3; done";
+    let watched = env.submit(&["--agent", "shell", "--", printing]);
+    let other = env.submit(&["--agent", "shell", "--", printing]);
+    let (mut list, list_rx) = sse(&web, "/api/events");
+    let (mut out, out_rx) = sse(&web, &format!("/api/tasks/{watched}/output"));
+    env.wait_status(&watched, "completed", Duration::from_secs(15));
+    env.wait_status(&other, "completed", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_millis(300));
+    for c in [&mut list, &mut out] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let list: Vec<serde_json::Value> = list_rx.try_iter().map(|(_, v)| v).collect();
+    let outputs: Vec<serde_json::Value> = out_rx.try_iter().map(|(_, v)| v).collect();
+    assert!(
+        list.iter().any(|e| e["kind"] == "task_changed" && e["task"]["id"] == watched.as_str()),
+        "the list heard of it: {list:?}"
+    );
+    assert!(list.iter().all(|e| e["kind"] != "output"), "no output events for the list: {list:?}");
+    assert!(!outputs.is_empty(), "its output was told to the page watching it");
+    assert!(
+        outputs.iter().all(|e| e["kind"] == "output" && e["id"] == watched.as_str()),
+        "only its own: {outputs:?}"
+    );
+    assert_eq!(web.curl(&["-H", &web.bearer()], "/api/tasks/nope/output").0, 404);
+    // The daemon's own protocol: a subscription without output events gets none.
+    let quiet = env.cmd(&["events", "--json", "--no-output"]).stdout(Stdio::piped()).spawn();
+    let mut quiet = quiet.unwrap();
+    let lines = BufReader::new(quiet.stdout.take().unwrap());
+    let printer = env.submit(&["--agent", "shell", "--", printing]);
+    env.wait_status(&printer, "completed", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = quiet.kill();
+    let _ = quiet.wait();
+    let seen: Vec<String> = lines.lines().map_while(Result::ok).collect();
+    assert!(seen.iter().any(|l| l.contains(&printer)), "{seen:?}");
+    assert!(seen.iter().all(|l| !l.contains("\"kind\":\"output\"")), "{seen:?}");
+}
+
+/// A worktree task's changes, as a patch; a task without a worktree says it has none.
+#[test]
+fn a_worktree_tasks_diff_is_served() {
+    let mut env = Env::new(&config_with(""));
+    env.extra.push(("GIT_CONFIG_GLOBAL".into(), "/dev/null".into()));
+    let repo = env.path().join("repo");
+    common::git_repo(&repo);
+    let cwd = repo.display().to_string();
+    let id = env.submit(&[
+        "--agent",
+        "shell",
+        "--worktree",
+        "--cwd",
+        &cwd,
+        "--",
+        "echo new > new.txt; echo b >> a.txt",
+    ]);
+    env.wait_status(&id, "completed", Duration::from_secs(15));
+    let plain = env.submit(&["--agent", "shell", "--", "true"]);
+    env.wait_status(&plain, "completed", Duration::from_secs(15));
+    let web = Web::start(&env, &[]);
+    let (code, patch) = web.curl(&["-H", &web.bearer()], &format!("/api/tasks/{id}/diff"));
+    assert_eq!(code, 200, "{patch}");
+    assert!(patch.contains("+++ b/new.txt") && patch.contains("\n+new"), "{patch}");
+    assert!(patch.contains("+++ b/a.txt") && patch.contains("\n+b"), "{patch}");
+    let (code, body) = web.curl(&["-H", &web.bearer()], &format!("/api/tasks/{plain}/diff"));
+    assert_eq!(code, 400);
+    assert!(body.contains("has no worktree"), "{body}");
+    // Its worktree discarded (its uncommitted work with it): what its branch holds, nothing.
+    env.ok(&["discard", &id, "--force"]);
+    let (code, body) = web.curl(&["-H", &web.bearer()], &format!("/api/tasks/{id}/diff"));
+    assert_eq!((code, body.trim()), (200, ""));
 }

@@ -9,6 +9,9 @@ const ENDED = ["completed", "error", "cancelled", "interrupted"];
 const tasks = new Map();
 let selected = null;
 let detailTimer = null;
+// The open detail's output events (while it runs) and its worktree's diff.
+let watched = null;
+let diffOf = { id: null, open: false, text: null, status: null };
 
 const $ = (id) => document.getElementById(id);
 function el(tag, attrs, ...kids) {
@@ -34,10 +37,15 @@ async function api(method, path, body) {
   return data;
 }
 
-// Output as text: escape sequences (colours, cursor moves) left out.
-function plain(s) {
-  return (s || "").replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, "").replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, "")
-    .replace(/\x1b[@-_]/g, "").replace(/\r(?!\n)/g, "\n");
+// A patch, its lines coloured as git colours them.
+function patch(text) {
+  const out = document.createDocumentFragment();
+  for (const line of text.split("\n")) {
+    const cls = line.startsWith("+++") || line.startsWith("---") || line.startsWith("diff ") || line.startsWith("index ") ? "d-file"
+      : line.startsWith("@@") ? "d-hunk" : line.startsWith("+") ? "d-add" : line.startsWith("-") ? "d-del" : null;
+    out.append(cls ? el("span", { class: cls }, line) : line, "\n");
+  }
+  return out;
 }
 
 function age(t) {
@@ -110,7 +118,35 @@ function select(id) {
   showDetail();
 }
 
+// The output events of the task whose detail is open and runs: a stream of its own, closed
+// when it ends or the detail closes.
+function watch(id) {
+  if (watched && watched.id === id) return;
+  unwatch();
+  const source = new EventSource("/api/tasks/" + encodeURIComponent(id) + "/output");
+  source.onmessage = () => { if (selected === id) refreshDetailSoon(); };
+  watched = { id, source };
+}
+function unwatch() {
+  if (watched) watched.source.close();
+  watched = null;
+}
+
+async function loadDiff(id) {
+  try {
+    const r = await fetch("/api/tasks/" + encodeURIComponent(id) + "/diff", { headers: { Authorization: "Bearer " + TOKEN } });
+    const body = await r.text();
+    let text = body;
+    if (!r.ok) { try { text = "(" + JSON.parse(body).error + ")"; } catch { text = "(" + r.statusText + ")"; } }
+    if (diffOf.id === id) diffOf.text = text || "(no changes)";
+  } catch (e) {
+    if (diffOf.id === id) diffOf.text = "(" + e.message + ")";
+  }
+  if (selected === id) showDetail();
+}
+
 function closeDetail() {
+  unwatch();
   selected = null;
   history.replaceState(null, "", "/");
   $("detail").hidden = true;
@@ -142,7 +178,7 @@ async function showDetail() {
   fact("host", t.host);
   fact("sandbox", t.sandbox);
   fact("directory", t.cwd);
-  fact("worktree", t.worktree && (t.worktree.branch || t.worktree.path));
+  fact("worktree", t.worktree && [t.branch, t.worktree].filter(Boolean).join(" · "));
   fact("exit code", t.exit_code);
   fact("age", age(t));
   const actions = el("div", { class: "actions" });
@@ -168,6 +204,23 @@ async function showDetail() {
   } }, el("label", {}, t.needs_input ? "Your answer" : "Type into its pane", el("input", { name: "text", autocomplete: "off", enterkeyhint: "send" })),
   el("div", { class: "buttons" }, el("button", { type: "submit" }, "Send")));
   const answerable = !READ_ONLY && t.status === "running" && t.pane_id && !t.host;
+  if (ended) unwatch(); else watch(t.id);
+  // Its worktree's changes, read when opened (again when its status changes).
+  let changes = null;
+  if (t.worktree && !t.host) {
+    if (diffOf.id !== t.id) diffOf = { id: t.id, open: false, text: null, status: t.status };
+    if (diffOf.open && (diffOf.text === null || diffOf.status !== t.status)) {
+      diffOf.status = t.status;
+      loadDiff(t.id);
+    }
+    changes = el("details", { class: "changes" }, el("summary", {}, "Changes in its worktree"),
+      el("pre", { class: "diff" }, diffOf.text === null ? "(reading…)" : patch(diffOf.text)));
+    if (diffOf.open) changes.open = true;
+    changes.addEventListener("toggle", () => {
+      diffOf.open = changes.open;
+      if (changes.open && diffOf.text === null) loadDiff(t.id);
+    });
+  }
   box.replaceChildren(...[
     el("div", { class: "detail-head" }, el("button", { type: "button", class: "quiet back", onclick: closeDetail }, "‹ Back"),
       el("h3", {}, t.title || t.id), el("button", { type: "button", class: "quiet", onclick: closeDetail, "aria-label": "close" }, "✕")),
@@ -175,7 +228,10 @@ async function showDetail() {
     answerable ? answerForm : null,
     facts, actions, err,
     el("h2", {}, ended ? "Result" : "Output so far"),
-    el("pre", {}, plain(output) || (ended ? "(no output)" : "(nothing yet)")),
+    // As a terminal left it (the daemon renders it: colours and cursor moves gone, a progress
+    // bar's last state kept).
+    el("pre", { class: "output" }, output && output.trim() ? output : (ended ? "(no output)" : "(nothing yet)")),
+    changes,
     el("h2", {}, "Prompt"), el("pre", {}, t.prompt || ""),
     ended && !READ_ONLY ? follow : null,
   ].filter(Boolean));
@@ -255,6 +311,12 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
   selected = location.hash ? decodeURIComponent(location.hash.slice(1)) : null;
+  // A link to a task's detail (#ID) followed while the page is open.
+  window.addEventListener("hashchange", () => {
+    const id = location.hash ? decodeURIComponent(location.hash.slice(1)) : null;
+    if (id === selected) return;
+    if (id) select(id); else closeDetail();
+  });
   setInterval(render, 30000); // ages
   listen();
 });

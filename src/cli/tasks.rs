@@ -415,7 +415,10 @@ pub(super) fn inbox(paths: &Paths, a: super::args::InboxArgs) -> CmdResult {
 /// it went away unannounced.
 pub(super) async fn events(paths: &Paths, json: bool, no_output: bool) -> CmdResult {
     let mut c = Client::connect(paths, true).await?;
-    c.subscribe().await?;
+    match no_output {
+        true => c.subscribe_no_output().await?,
+        false => c.subscribe().await?,
+    }
     let mut stopping = false;
     loop {
         let ev = match c.next_event().await {
@@ -426,9 +429,6 @@ pub(super) async fn events(paths: &Paths, json: bool, no_output: bool) -> CmdRes
             Err(e) => return Err(e.into()),
         };
         stopping |= matches!(ev, crate::proto::Event::DaemonStopping);
-        if no_output && matches!(ev, crate::proto::Event::Output { .. }) {
-            continue;
-        }
         if json {
             let line = serde_json::to_string(&ev)
                 .map_err(|e| Fail { code: exit::DAEMON, message: format!("event: {e}") })?;

@@ -78,20 +78,8 @@ pub(super) async fn diff(paths: &Paths, id: &str, stat: bool) -> CmdResult {
     let (t, wt, repo, branch) = task_with_worktree(&mut c, id).await?;
     let base = t.base.clone().unwrap_or_default();
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let out = if wt.is_dir() {
-        state::diff(&wt, &base, stat, color)
-    } else {
-        // Its worktree is gone (merged or discarded): what its branch holds.
-        let mut args = vec!["diff", "--no-ext-diff", "--no-textconv"];
-        args.push(if color { "--color=always" } else { "--no-color" });
-        if stat {
-            args.push("--stat");
-        }
-        let range = format!("{base}...{branch}");
-        args.push(&range);
-        worktree::git::run(&repo, &args)
-    }
-    .map_err(|e| failed(e.to_string()))?;
+    let out = state::task_diff(&wt, &repo, &base, &branch, stat, color)
+        .map_err(|e| failed(e.to_string()))?;
     super::out::bytes(out.as_bytes())?;
     Ok(exit::OK)
 }

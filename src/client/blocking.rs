@@ -106,7 +106,7 @@ impl Blocking {
 
     /// Subscribes to the daemon's events; then `next_event`.
     pub fn subscribe(&mut self) -> Result<(), ClientError> {
-        self.request_raw(Request::Subscribe).map(|_| ())
+        self.request_raw(Request::Subscribe { no_output: false }).map(|_| ())
     }
 
     /// The next event (after `subscribe`); `None` when the daemon closed the connection.

@@ -337,10 +337,10 @@ pub async fn serve(hub: HubHandle, stream: UnixStream, welcome: &Welcome) {
             }
         };
         match request {
-            Request::Subscribe => {
+            Request::Subscribe { no_output } => {
                 let rx = hub.subscribe();
                 reply_to(answer_line(re, Ok(Answer::Unit), &hub.listing)).await;
-                tokio::spawn(forward_events(rx, out_tx.clone()));
+                tokio::spawn(forward_events(rx, out_tx.clone(), no_output));
             }
             // A pane wrapper's reports are handled in the order they come, and only from the
             // connection that attached as the task's wrapper (with its token).
@@ -416,9 +416,15 @@ fn greet(line: &str, welcome: &Welcome) -> Result<String, ErrorBody> {
     }
 }
 
-async fn forward_events(mut rx: broadcast::Receiver<Event>, out: mpsc::Sender<Queued>) {
+async fn forward_events(
+    mut rx: broadcast::Receiver<Event>,
+    out: mpsc::Sender<Queued>,
+    no_output: bool,
+) {
     loop {
         let line = match rx.recv().await {
+            // Not asked for: neither encoded nor sent.
+            Ok(Event::Output { .. }) if no_output => continue,
             Ok(ev) => match codec::event(&ev) {
                 Ok(l) => l,
                 Err(_) => continue,

@@ -230,7 +230,7 @@ impl Engine {
             // Served by the connection itself.
             Request::Output { .. }
             | Request::Wait { .. }
-            | Request::Subscribe
+            | Request::Subscribe { .. }
             | Request::HostTmux
             | Request::Shutdown => {
                 answer(Err(ErrorBody::new(ErrorKind::Internal, "not the engine's request")))

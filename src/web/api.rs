@@ -1,6 +1,6 @@
 //! The web view's routes: its page and files, the HTTP API the page uses (`/api/tasks`,
-//! `/api/tasks/ID`, its actions, `/api/events`), and the guard in front of them all (the
-//! token; no action when read-only).
+//! `/api/tasks/ID`, its output events and diff, its actions, `/api/events`), and the guard in
+//! front of them all (the token; no action when read-only).
 
 use std::sync::Arc;
 
@@ -27,6 +27,8 @@ pub(super) fn router(web: Arc<Web>) -> Router {
         .route("/{file}", get(file))
         .route("/api/tasks", get(list).post(submit))
         .route("/api/tasks/{id}", get(one))
+        .route("/api/tasks/{id}/output", get(output))
+        .route("/api/tasks/{id}/diff", get(diff))
         .route("/api/tasks/{id}/{action}", post(act))
         .route("/api/events", get(events))
         .layer(middleware::from_fn_with_state(web.clone(), guard))
@@ -265,4 +267,65 @@ async fn events(State(web): Shared) -> Response {
         Some((Ok::<_, std::convert::Infallible>(SseEvent::default().data(line)), rx))
     });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// `GET /api/tasks/ID/output`: Server-Sent Events, one for each time the task wrote output (its
+/// `output` event; at most about one a second), while the page watches it.
+async fn output(State(web): Shared, Path(id): Path<String>) -> Response {
+    match web.daemon.ask(ask::Get { id: id.clone() }).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no task {id:?}")),
+        Err(e) => return daemon_error(e),
+    }
+    let watching = match web.watch_output().await {
+        Ok(w) => w,
+        Err(e) => return error(StatusCode::BAD_GATEWAY, format!("{e:#}")),
+    };
+    let stream = futures_util::stream::unfold((watching, id), |(mut w, id)| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let line = match w.rx.recv().await {
+                Ok(ev) if ev.0 == id => ev.1.clone(),
+                Ok(_) => continue,
+                Err(RecvError::Lagged(n)) => json!({ "kind": "lagged", "missed": n }).to_string(),
+                Err(RecvError::Closed) => return None,
+            };
+            return Some((
+                Ok::<_, std::convert::Infallible>(SseEvent::default().data(line)),
+                (w, id),
+            ));
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// `GET /api/tasks/ID/diff`: what a worktree task changed against its base, as a patch
+/// (`text/plain`; its worktree's state, or its branch once merged or discarded).
+async fn diff(State(web): Shared, Path(id): Path<String>) -> Response {
+    let t = match web.daemon.ask(ask::Get { id: id.clone() }).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no task {id:?}")),
+        Err(e) => return daemon_error(e),
+    };
+    if let Some(host) = &t.host {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("task {id} runs on host {host}: its worktree is there (paneherd diff {id})"),
+        );
+    }
+    let (Some(wt), Some(repo), Some(branch)) = (t.worktree, t.repo, t.branch) else {
+        return error(StatusCode::BAD_REQUEST, format!("task {id} has no worktree"));
+    };
+    let base = t.base.unwrap_or_default();
+    let made = tokio::task::spawn_blocking(move || {
+        crate::worktree::state::task_diff(&wt, &repo, &base, &branch, false, false)
+    })
+    .await;
+    match made {
+        Ok(Ok(patch)) => {
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], patch).into_response()
+        }
+        Ok(Err(e)) => error(StatusCode::CONFLICT, format!("its diff: {e}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("its diff: {e}")),
+    }
 }

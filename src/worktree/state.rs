@@ -61,6 +61,29 @@ pub fn diff(wt: &Path, base: &str, stat: bool, color: bool) -> Result<String, Gi
     })
 }
 
+/// What a task changed: its worktree's [`diff`] while the worktree is there, else (merged or
+/// discarded) what its branch holds against `base`.
+pub fn task_diff(
+    wt: &Path,
+    repo: &Path,
+    base: &str,
+    branch: &str,
+    stat: bool,
+    color: bool,
+) -> Result<String, GitError> {
+    if wt.is_dir() {
+        return diff(wt, base, stat, color);
+    }
+    let mut args = vec!["diff", "--no-ext-diff", "--no-textconv"];
+    args.push(if color { "--color=always" } else { "--no-color" });
+    if stat {
+        args.push("--stat");
+    }
+    let range = format!("{base}...{branch}");
+    args.push(&range);
+    git::run(repo, &args)
+}
+
 /// `+N −M in F files` of the worktree against `base`.
 pub fn stat(wt: &Path, base: &str) -> Result<Stat, GitError> {
     let out = with_everything(wt, |index| {

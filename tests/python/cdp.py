@@ -85,7 +85,9 @@ def evaluate(expr):
 
 
 call("Page.enable")
+TIMES = bool(os.environ.get("PANEHERD_CDP_TIMES"))
 for step in steps:
+    began = time.time()
     if "goto" in step:
         call("Page.navigate", url=step["goto"])
         out = True
@@ -98,7 +100,10 @@ for step in steps:
         end = time.time() + step.get("timeout", 10)
         while True:
             try:
-                out = evaluate(step["wait"])
+                # Truthy as the page judges it (an element, which would come back as {}, is
+                # there: true); the value itself otherwise.
+                ok, out = evaluate(f"(v => [!!v, v instanceof Node || v])({step['wait']})")
+                out = out if ok else None
             except RuntimeError:
                 out = None
             if out or time.time() > end:
@@ -114,4 +119,6 @@ for step in steps:
         with open(step["shot"], "wb") as f:
             f.write(base64.b64decode(data))
         out = step["shot"]
+    if TIMES:
+        print(f"{time.time() - began:7.3f} s  {json.dumps(step)[:90]}", file=sys.stderr, flush=True)
     print(json.dumps(out), flush=True)

@@ -251,7 +251,7 @@ async fn serve(
 ) -> Option<String> {
     let mux = conn.mux.clone();
     let asked = Instant::now();
-    if let Err(e) = mux.ask(ask::Subscribe).await {
+    if let Err(e) = mux.ask(ask::Subscribe { no_output: false }).await {
         return Some(e.to_string());
     }
     report(Input::HostLink {
