@@ -1,6 +1,7 @@
 //! The web view's costs: the daemon's extra CPU while browsers watch 100 tasks that keep
 //! changing (each prints a line a second, and a short task starts about every 0.2 s), with no
-//! page open against 1 and 5 event streams (target ≤ 0.1 CPU s a minute per browser); and the
+//! page open against 1 and 5 pages and one with a running task's detail open, each phase against
+//! the no-page phases around it (target ≤ 0.1 CPU s a minute per browser); and the
 //! first paint of the list of those tasks in a headless chromium over loopback, from the
 //! navigation's start to the list shown (target ≤ 200 ms).
 //!
@@ -36,7 +37,8 @@ fn main() {
     let secs: u64 =
         std::env::var("PANEHERD_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     let env = env::Env::new("[concurrency]\ndefault = 0\n");
-    let long = (secs * 4).to_string();
+    // Printing through every phase (five of them, and the paint).
+    let long = (secs * 6 + 30).to_string();
     for _ in 0..100 {
         env.ok(
             "",
@@ -62,72 +64,112 @@ fn main() {
         }
     });
     std::thread::sleep(Duration::from_secs(2));
-    let none = per_minute(&[daemon], secs)[0];
-    let mut web: Child =
-        env.cmd("", &["web", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(web.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().to_string();
-    let (base, token) = url.split_once("/?token=").unwrap();
-    let stream = |n: usize| -> Vec<Child> {
-        (0..n)
-            .map(|_| {
-                Command::new("curl")
-                    .args([
-                        "-sN",
-                        "-H",
-                        &format!("Authorization: Bearer {token}"),
-                        &format!("{base}/api/events"),
-                    ])
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect()
-    };
-    let mut one = stream(1);
+    // Phases with no page between those with pages, each against the mean of the two around
+    // it: the tasks the churn adds meanwhile weigh on both alike.
+    let none1 = per_minute(&[daemon], secs)[0];
+    let (web, url) = start_web(&env);
+    let mut one = streams(&url, "/api/events", 1);
     std::thread::sleep(Duration::from_secs(1));
     let with1 = per_minute(&[daemon, web.id()], secs);
-    let mut four = stream(4);
+    stop_all(one.drain(..).chain([web]));
+    let none2 = per_minute(&[daemon], secs)[0];
+    let (web, url) = start_web(&env);
+    let mut five = streams(&url, "/api/events", 5);
     std::thread::sleep(Duration::from_secs(1));
     let with5 = per_minute(&[daemon, web.id()], secs);
-    for c in one.iter_mut().chain(four.iter_mut()) {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    stop_all(five.drain(..));
+    let none3 = per_minute(&[daemon], secs)[0];
+    // A page with a running task's detail open: the list's events and that task's output.
+    let list = env.ok("", &["list", "--json"]);
+    let tasks: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let running = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["status"] == "running" && t["prompt"].as_str().unwrap().contains("seq"))
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .unwrap();
+    let mut detail = streams(&url, "/api/events", 1);
+    detail.extend(streams(&url, &format!("/api/tasks/{running}/output"), 1));
+    std::thread::sleep(Duration::from_secs(1));
+    let watching = per_minute(&[daemon, web.id()], secs);
+    stop_all(detail.drain(..));
+    let none4 = per_minute(&[daemon], secs)[0];
     // First paint of the list, in chromium: the navigation's start → the list shown.
     let paint = first_paint(&url);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = churn.join();
-    let _ = web.kill();
-    let _ = web.wait();
+    stop_all([web]);
     let n = env.ok("", &["list", "--json"]);
     let count = serde_json::from_str::<serde_json::Value>(&n).unwrap().as_array().unwrap().len();
+    let extra = |with: f64, a: f64, b: f64| with - (a + b) / 2.0;
+    let (e1, e5, ew) = (
+        extra(with1[0], none1, none2),
+        extra(with5[0], none2, none3),
+        extra(watching[0], none3, none4),
+    );
     println!("{count} tasks at the end; {secs} s a phase");
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| daemon CPU, no page open | {none:.3} s/min |");
     println!(
-        "| daemon CPU, 1 event stream | {:.3} s/min (+{:.3}; paneherd web {:.3}) |",
-        with1[0],
-        with1[0] - none,
-        with1[1]
+        "| daemon CPU, no page open | {none1:.3} / {none2:.3} / {none3:.3} / {none4:.3} s/min |"
     );
     println!(
-        "| daemon CPU, 5 event streams | {:.3} s/min (+{:.3} for 5; paneherd web {:.3}) |",
+        "| daemon CPU, 1 page (its event stream) | {:.3} s/min: **+{e1:.3}** (paneherd web {:.3}) |",
+        with1[0], with1[1]
+    );
+    println!(
+        "| daemon CPU, 5 pages | {:.3} s/min: +{e5:.3} for 5, {:.3} each (paneherd web {:.3}) |",
         with5[0],
-        with5[0] - none,
+        e5 / 5.0,
         with5[1]
     );
     println!(
-        "| extra daemon CPU per browser (5 streams) | {:.3} s/min (target ≤ 0.1) |",
-        (with5[0] - none) / 5.0
+        "| daemon CPU, 1 page with a running task's detail open | {:.3} s/min: +{ew:.3} (paneherd web {:.3}) |",
+        watching[0], watching[1]
     );
+    println!("| target | ≤ 0.1 s/min per browser |");
     match paint {
         Some(ms) => println!(
             "| first paint of the list ({count} tasks), chromium | {ms:.0} ms (target ≤ 200) |"
         ),
         None => println!("| first paint | skipped: no chromium |"),
+    }
+}
+
+/// `paneherd web` on a free port, and its URL.
+fn start_web(env: &env::Env) -> (Child, String) {
+    let mut web: Child =
+        env.cmd("", &["web", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(web.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (web, line.trim().to_string())
+}
+
+/// `n` event streams of `path` (curl, as a page holds them).
+fn streams(url: &str, path: &str, n: usize) -> Vec<Child> {
+    let (base, token) = url.split_once("/?token=").unwrap();
+    (0..n)
+        .map(|_| {
+            Command::new("curl")
+                .args([
+                    "-sN",
+                    "-H",
+                    &format!("Authorization: Bearer {token}"),
+                    &format!("{base}{path}"),
+                ])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Stops these processes.
+fn stop_all(children: impl IntoIterator<Item = Child>) {
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
     }
 }
 

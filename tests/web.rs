@@ -488,3 +488,23 @@ fn a_worktree_tasks_diff_is_served() {
     let (code, body) = web.curl(&["-H", &web.bearer()], &format!("/api/tasks/{id}/diff"));
     assert_eq!((code, body.trim()), (200, ""));
 }
+
+/// A token of one's own must be long, and fit a URL, a header and a cookie as it is.
+#[test]
+fn a_token_too_short_or_with_odd_characters_is_refused() {
+    let env = Env::new(&config_with(""));
+    for (token, said) in [
+        ("short", "at least 16 characters"),
+        ("0123456789abcdef; Path=/evil", "';' is not allowed"),
+        ("0123456789abcdef\r\nX: y", "'\\r' is not allowed"),
+    ] {
+        let out = env
+            .cmd(&["web", "--listen", "127.0.0.1:0"])
+            .env("PANEHERD_WEB_TOKEN", token)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{token:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(said), "{token:?}: {err}");
+    }
+}

@@ -174,7 +174,8 @@ pub enum Command {
         /// Watch only: every action (cancel, retry, continue, submit) is refused.
         #[arg(long)]
         read_only: bool,
-        /// The token to require (default: a new random one each start), from this variable.
+        /// The token to require (default: a new random one each start). Rather from this
+        /// variable: a command line is seen by every user of the machine.
         #[arg(long, env = "PANEHERD_WEB_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },

@@ -49,8 +49,18 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Dial => block_on(super::hosts::dial(&paths)),
         Command::Sandbox(super::args::SandboxCmd::Check) => super::sandbox::check(&paths),
         Command::Web { listen, read_only, token } => block_on(async move {
-            if token.as_ref().is_some_and(|t| t.len() < 16) {
-                return Err(usage("--token: at least 16 characters"));
+            if let Some(t) = &token {
+                if t.len() < 16 {
+                    return Err(usage("--token: at least 16 characters"));
+                }
+                // It goes into a URL, a header and a cookie as it is.
+                if let Some(c) =
+                    t.chars().find(|c| !(c.is_ascii_alphanumeric() || "-._~".contains(*c)))
+                {
+                    return Err(usage(format!(
+                        "--token: {c:?} is not allowed (letters, digits and - . _ ~ only)"
+                    )));
+                }
             }
             let options = crate::web::Options { listen, read_only, token };
             crate::web::serve(&paths, options)
