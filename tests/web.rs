@@ -410,6 +410,15 @@ fn sse(web: &Web, path: &str) -> (Child, std::sync::mpsc::Receiver<(Instant, ser
     (curl, rx)
 }
 
+/// How many sockets process `pid` holds.
+fn sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|l| l.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
 /// The list's stream carries no `output` events (most of the events under load, and the list
 /// needs none); a page watching one task's output gets that task's, and no other's.
 #[test]
@@ -420,14 +429,27 @@ fn a_page_watching_a_task_gets_its_output_and_the_list_none() {
     let watched = env.submit(&["--agent", "shell", "--", printing]);
     let other = env.submit(&["--agent", "shell", "--", printing]);
     let (mut list, list_rx) = sse(&web, "/api/events");
+    std::thread::sleep(Duration::from_millis(300));
+    let unwatched = sockets(web.child.id());
     let (mut out, out_rx) = sse(&web, &format!("/api/tasks/{watched}/output"));
     env.wait_status(&watched, "completed", Duration::from_secs(15));
     env.wait_status(&other, "completed", Duration::from_secs(15));
     std::thread::sleep(Duration::from_millis(300));
-    for c in [&mut list, &mut out] {
-        let _ = c.kill();
-        let _ = c.wait();
+    // Watching: its HTTP connection and the daemon connection of the output events.
+    assert_eq!(sockets(web.child.id()), unwatched + 2);
+    let _ = out.kill();
+    let _ = out.wait();
+    // The last page gone: both closed (the next event or keep-alive finds it gone).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let printer =
+        env.submit(&["--agent", "shell", "--", "for i in $(seq 40); do echo $i; sleep 0.5; done"]);
+    while sockets(web.child.id()) != unwatched {
+        assert!(Instant::now() < deadline, "the output connection stayed open");
+        std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = env.run(&["cancel", &printer]);
+    let _ = list.kill();
+    let _ = list.wait();
     let list: Vec<serde_json::Value> = list_rx.try_iter().map(|(_, v)| v).collect();
     let outputs: Vec<serde_json::Value> = out_rx.try_iter().map(|(_, v)| v).collect();
     assert!(

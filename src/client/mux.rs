@@ -62,6 +62,15 @@ pub struct Mux {
     waiting: Arc<Waiting>,
     next: AtomicU64,
     pub welcome: Welcome,
+    /// The task reading its lines: stopped with the last reference, so that the connection
+    /// closes whole (a daemon keeps writing events to a half-closed one).
+    reader: tokio::task::AbortHandle,
+}
+
+impl Drop for Mux {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 impl Mux {
@@ -98,7 +107,7 @@ impl Mux {
         let waiting = Arc::new(Waiting::default());
         let (events, rx) = mpsc::unbounded_channel();
         let w = waiting.clone();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             loop {
                 let line = match lines.next().await {
                     Some(Ok(l)) => l,
@@ -126,6 +135,7 @@ impl Mux {
             w.close();
         });
         let mux = Mux {
+            reader: reader.abort_handle(),
             writer: tokio::sync::Mutex::new(Box::new(write)),
             waiting,
             next: 1.into(),
