@@ -150,29 +150,13 @@ fn every_call_needs_the_token_and_read_only_refuses_every_action() {
 fn the_events_tell_a_tasks_end_within_a_second() {
     let env = Env::new(&config_with(""));
     let web = Web::start(&env, &[]);
-    let mut curl = Command::new("curl")
-        .args(["-sN", "-H", &web.bearer(), &format!("{}/api/events", web.base)])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = BufReader::new(curl.stdout.take().unwrap());
+    let (mut curl, rx) = sse(&web, "/api/events");
     // The stream is open before the task is handed off.
     std::thread::sleep(Duration::from_millis(300));
     let id = env.submit(&["--agent", "shell", "--", "sleep 0.5; echo done"]);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.lines() {
-            let Ok(line) = line else { break };
-            if tx.send((Instant::now(), line)).is_err() {
-                break;
-            }
-        }
-    });
     let deadline = Instant::now() + Duration::from_secs(15);
     let (seen, ev) = loop {
-        let (at, line) = rx.recv_timeout(deadline - Instant::now()).expect("the task's end came");
-        let Some(data) = line.strip_prefix("data: ") else { continue };
-        let ev: serde_json::Value = serde_json::from_str(data).unwrap();
+        let (at, ev) = rx.recv_timeout(deadline - Instant::now()).expect("the task's end came");
         if ev["kind"] == "task_changed"
             && ev["task"]["id"] == id.as_str()
             && ev["task"]["status"] == "completed"

@@ -269,13 +269,20 @@ async fn events(State(web): Shared) -> Response {
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
+/// The task `id`, or the response that says why not (404: there is none).
+async fn task(web: &Web, id: &str) -> Result<crate::core::task::Task, Response> {
+    match web.daemon.ask(ask::Get { id: id.to_string() }).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(error(StatusCode::NOT_FOUND, format!("no task {id:?}"))),
+        Err(e) => Err(daemon_error(e)),
+    }
+}
+
 /// `GET /api/tasks/ID/output`: Server-Sent Events, one for each time the task wrote output (its
 /// `output` event; at most about one a second), while the page watches it.
 async fn output(State(web): Shared, Path(id): Path<String>) -> Response {
-    match web.daemon.ask(ask::Get { id: id.clone() }).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no task {id:?}")),
-        Err(e) => return daemon_error(e),
+    if let Err(r) = task(&web, &id).await {
+        return r;
     }
     let watching = match web.watch_output().await {
         Ok(w) => w,
@@ -302,10 +309,9 @@ async fn output(State(web): Shared, Path(id): Path<String>) -> Response {
 /// `GET /api/tasks/ID/diff`: what a worktree task changed against its base, as a patch
 /// (`text/plain`; its worktree's state, or its branch once merged or discarded).
 async fn diff(State(web): Shared, Path(id): Path<String>) -> Response {
-    let t = match web.daemon.ask(ask::Get { id: id.clone() }).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no task {id:?}")),
-        Err(e) => return daemon_error(e),
+    let t = match task(&web, &id).await {
+        Ok(t) => t,
+        Err(r) => return r,
     };
     if let Some(host) = &t.host {
         return error(
